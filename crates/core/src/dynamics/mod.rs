@@ -1,0 +1,3 @@
+//! Dynamics: step-size schedules and gradient descent.
+
+pub mod schedule;

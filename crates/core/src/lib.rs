@@ -1,0 +1,16 @@
+//! autobalance-core: the numerics of autobalance. No binding code and no I/O: the N-API and
+//! WebAssembly crates call [`session::Session`] and map [`error::Error`] to JS errors.
+
+pub mod dynamics;
+pub mod error;
+pub mod linalg;
+pub mod model;
+pub mod rng;
+pub mod session;
+pub mod spec;
+
+pub use error::{Error, ErrorCode, Result};
+pub use session::{Session, Status};
+
+/// Version of the core crate.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,207 @@
+//! Asymmetric matrix factorization (Du, Hu & Lee 2018, eq. 1 and 3):
+//!
+//!   f(U, V) = 1/2 ||U V^T - M*||_F^2 + w ||U^T U - V^T V||_F^2,   U: d1 x r, V: d2 x r.
+//!
+//! Gradients: dU = R V + 4 w U D, dV = R^T U - 4 w V D with R = U V^T - M*, D = U^T U - V^T V.
+//! Parameters are the flat vector [U (d1 x r, row-major) | V (d2 x r, row-major)].
+//!
+//! The data term is computed by a fused kernel that streams M* once per evaluation: for each
+//! block of rows of M* it forms the residual block in cache, adds its squared norm to the loss
+//! and accumulates both gradient products from it. U V^T and R are never written to memory.
+//! Rows are split into a fixed number of chunks (independent of the thread count) whose partial
+//! results are summed in order, so results do not depend on how many threads ran.
+
+use super::{Block, Model};
+use crate::linalg::{gemm, gram, norm2, Layout};
+
+/// Number of row chunks of the fused kernel (fixed: determinism does not depend on threads).
+const CHUNKS: usize = 8;
+/// Target size in bytes of one residual block (kept in L2).
+const BLOCK_BYTES: usize = 256 * 1024;
+
+pub struct MatrixFactorization {
+    pub d1: usize,
+    pub d2: usize,
+    pub r: usize,
+    /// Weight of the balancing regularizer (1/8 in the paper's eq. 3).
+    pub balance_weight: f64,
+    /// M*, d1 x d2 row-major.
+    pub target: Vec<f64>,
+    blocks: [Block; 2],
+    ws: Workspace,
+}
+
+struct Chunk {
+    rows: std::ops::Range<usize>,
+    rbuf: Vec<f64>,
+    gv: Vec<f64>,
+    sq: f64,
+}
+
+struct Workspace {
+    chunks: Vec<Chunk>,
+    block_rows: usize,
+    d: Vec<f64>,
+    tmp: Vec<f64>,
+}
+
+/// The parts of the loss at one point.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LossParts {
+    /// 1/2 ||U V^T - M*||_F^2
+    pub data: f64,
+    /// w ||U^T U - V^T V||_F^2
+    pub balance: f64,
+}
+
+impl LossParts {
+    pub fn total(&self) -> f64 {
+        self.data + self.balance
+    }
+}
+
+impl MatrixFactorization {
+    /// Bytes of working memory the fused kernel needs beyond M* and the parameters.
+    pub fn workspace_bytes(d1: usize, d2: usize, r: usize) -> usize {
+        let br = block_rows(d1, d2);
+        let chunks = CHUNKS.min(d1);
+        8 * (chunks * (br * d2 + d2 * r) + 2 * r * r)
+    }
+
+    /// Shapes are validated by the caller (the session), which also owns the error reporting.
+    pub fn new(d1: usize, d2: usize, r: usize, balance_weight: f64, target: Vec<f64>) -> Self {
+        assert_eq!(target.len(), d1 * d2);
+        let br = block_rows(d1, d2);
+        let nchunks = CHUNKS.min(d1);
+        let per = d1.div_ceil(nchunks);
+        let chunks = (0..nchunks)
+            .map(|c| {
+                let lo = (c * per).min(d1);
+                let hi = ((c + 1) * per).min(d1);
+                Chunk {
+                    rows: lo..hi,
+                    rbuf: vec![0.0; br.min(hi - lo) * d2],
+                    gv: vec![0.0; d2 * r],
+                    sq: 0.0,
+                }
+            })
+            .collect();
+        MatrixFactorization {
+            d1,
+            d2,
+            r,
+            balance_weight,
+            target,
+            blocks: [
+                Block { name: "U", offset: 0, rows: d1, cols: r },
+                Block { name: "V", offset: d1 * r, rows: d2, cols: r },
+            ],
+            ws: Workspace {
+                chunks,
+                block_rows: br,
+                d: vec![0.0; r * r],
+                tmp: vec![0.0; r * r],
+            },
+        }
+    }
+
+    pub fn split<'a>(&self, w: &'a [f64]) -> (&'a [f64], &'a [f64]) {
+        w.split_at(self.d1 * self.r)
+    }
+
+    /// D = U^T U - V^T V (r x r, row-major); `scratch` is r x r.
+    pub fn imbalance(&self, w: &[f64], d: &mut [f64], scratch: &mut [f64]) {
+        let (u, v) = self.split(w);
+        gram(u, self.d1, self.r, d);
+        gram(v, self.d2, self.r, scratch);
+        for (x, y) in d.iter_mut().zip(scratch.iter()) {
+            *x -= y;
+        }
+    }
+
+    /// Loss parts and gradient at `w` (the fused kernel plus the regularizer).
+    pub fn eval(&mut self, w: &[f64], grad: &mut [f64]) -> LossParts {
+        let (d1, d2, r) = (self.d1, self.d2, self.r);
+        let (u, v) = w.split_at(d1 * r);
+        let (gu, gv) = grad.split_at_mut(d1 * r);
+        let target = &self.target;
+        let br = self.ws.block_rows;
+
+        let work = |(chunk, gu_chunk): (&mut Chunk, &mut [f64])| {
+            chunk.sq = 0.0;
+            chunk.gv.fill(0.0);
+            let lo = chunk.rows.start;
+            let mut b0 = lo;
+            while b0 < chunk.rows.end {
+                let b1 = (b0 + br).min(chunk.rows.end);
+                let nb = b1 - b0;
+                let rb = &mut chunk.rbuf[..nb * d2];
+                for (x, m) in rb.iter_mut().zip(&target[b0 * d2..b1 * d2]) {
+                    *x = -m;
+                }
+                let ub = &u[b0 * r..b1 * r];
+                let lu = Layout::row_major(nb, r);
+                let lr = Layout::row_major(nb, d2);
+                let lv = Layout::row_major(d2, r);
+                // R_b = U_b V^T - M_b
+                gemm(1.0, ub, lu, v, lv.t(), 1.0, rb, lr);
+                chunk.sq += norm2(rb);
+                // dU_b = R_b V
+                gemm(1.0, rb, lr, v, lv, 0.0, &mut gu_chunk[(b0 - lo) * r..(b1 - lo) * r], lu);
+                // dV += R_b^T U_b
+                gemm(1.0, rb, lr.t(), ub, lu, 1.0, &mut chunk.gv, lv);
+                b0 = b1;
+            }
+        };
+        let per = self.ws.chunks[0].rows.len().max(1);
+        let pairs = self.ws.chunks.iter_mut().zip(gu.chunks_mut(per * r));
+        #[cfg(feature = "parallel")]
+        {
+            use rayon::prelude::*;
+            pairs.collect::<Vec<_>>().into_par_iter().for_each(work);
+        }
+        #[cfg(not(feature = "parallel"))]
+        pairs.for_each(work);
+
+        let mut sq = 0.0;
+        gv.fill(0.0);
+        for c in &self.ws.chunks {
+            sq += c.sq;
+            for (g, p) in gv.iter_mut().zip(&c.gv) {
+                *g += p;
+            }
+        }
+        let data = 0.5 * sq;
+
+        let mut balance = 0.0;
+        if self.balance_weight != 0.0 {
+            let mut d = std::mem::take(&mut self.ws.d);
+            let mut tmp = std::mem::take(&mut self.ws.tmp);
+            self.imbalance(w, &mut d, &mut tmp);
+            self.ws.tmp = tmp;
+            balance = self.balance_weight * norm2(&d);
+            let k = 4.0 * self.balance_weight;
+            let lrr = Layout::row_major(r, r);
+            gemm(k, u, Layout::row_major(d1, r), &d, lrr, 1.0, gu, Layout::row_major(d1, r));
+            gemm(-k, v, Layout::row_major(d2, r), &d, lrr, 1.0, gv, Layout::row_major(d2, r));
+            self.ws.d = d;
+        }
+        LossParts { data, balance }
+    }
+}
+
+fn block_rows(d1: usize, d2: usize) -> usize {
+    (BLOCK_BYTES / (8 * d2.max(1))).clamp(4, 256).min(d1.max(1))
+}
+
+impl Model for MatrixFactorization {
+    fn dim(&self) -> usize {
+        (self.d1 + self.d2) * self.r
+    }
+    fn blocks(&self) -> &[Block] {
+        &self.blocks
+    }
+    fn loss_grad(&mut self, w: &[f64], grad: &mut [f64]) -> f64 {
+        self.eval(w, grad).total()
+    }
+}
