@@ -5,6 +5,7 @@ pub mod dynamics;
 pub mod error;
 pub mod linalg;
 pub mod model;
+pub mod presets;
 pub mod rng;
 pub mod session;
 pub mod spec;

@@ -1,0 +1,93 @@
+//! The paper reproductions: for each preset, the runs to make (as specs), what to plot, and what
+//! the paper reports beside which the results are shown. The TS layer runs and renders them.
+
+use serde_json::{json, Value};
+
+use crate::error::{Error, Result};
+
+struct Preset {
+    name: &'static str,
+    description: &'static str,
+    build: fn() -> Value,
+}
+
+const PRESETS: &[Preset] = &[Preset {
+    name: "figure1",
+    description: "Du, Hu & Lee (2018) Figure 1: GD on matrix factorization, objective (1) vs the \
+                  balance-regularized objective (3), from a small random init: loss and \
+                  ||U||_F^2/||V||_F^2 against iterations",
+    build: figure1,
+}];
+
+/// `[{"name": .., "description": ..}, ..]`
+pub fn list_json() -> String {
+    let list: Vec<Value> = PRESETS
+        .iter()
+        .map(|p| json!({"name": p.name, "description": p.description}))
+        .collect();
+    Value::Array(list).to_string()
+}
+
+/// `{"name", "description", "runs": [{"label", "spec"}], "plots": [..], "reference": [..]}`
+pub fn spec_json(name: &str) -> Result<String> {
+    let p = PRESETS.iter().find(|p| p.name == name).ok_or_else(|| {
+        let names: Vec<&str> = PRESETS.iter().map(|p| p.name).collect();
+        Error::request("preset", format!("no preset named {name:?} (available: {})", names.join(", ")))
+    })?;
+    let mut v = (p.build)();
+    v["name"] = json!(p.name);
+    v["description"] = json!(p.description);
+    Ok(v.to_string())
+}
+
+/// Figure 1. The paper does not give sizes, target, init scale or step: we use a 100 x 80 target
+/// of rank 5 with singular values 5, 4, 3, 2, 1, i.i.d. N(0, 1e-6) initial entries (the small
+/// random init of the text), and the constant step 0.02 (< 1/sigma_max(M*) with margin) for
+/// both objectives; (3) adds 1/8 ||U^T U - V^T V||_F^2.
+fn figure1() -> Value {
+    let run = |w: f64| {
+        json!({
+            "model": {"kind": "matrixFactorization", "d1": 100, "d2": 80, "rank": 5, "balanceWeight": w},
+            "target": {"kind": "random", "singularValues": [5.0, 4.0, 3.0, 2.0, 1.0], "seed": 1},
+            "init": {"kind": "gaussian", "stdU": 1e-3, "stdV": 1e-3, "seed": 2},
+            "schedule": {"kind": "constant", "eta": 0.02},
+            "steps": 1000,
+            "recordEvery": 5
+        })
+    };
+    json!({
+        "runs": [
+            {"label": "objective (1)", "spec": run(0.0)},
+            {"label": "objective (3): + 1/8 ||U^T U - V^T V||_F^2", "spec": run(0.125)}
+        ],
+        "plots": [
+            {"title": "(a) loss", "column": "loss", "logY": true},
+            {"title": "(b) ||U||_F^2 / ||V||_F^2", "column": "normRatio", "logY": false}
+        ],
+        "reference": [
+            {"claim": "GD on (1) from a small random init converges to a global minimum, at a rate competitive with (3)",
+             "paper": "Figure 1a: both losses fall to ~0 at similar rates",
+             "check": "final loss of both runs below 1e-20, and the (1) run within 10x the iterations of (3) to reach 1e-10"},
+            {"claim": "the ratio between the norms of U and V stays constant: no unbalancedness",
+             "paper": "Figure 1b: the ratio stays flat in all iterations",
+             "check": "||U||_F^2/||V||_F^2 within 1% of 1 after the first growth phase, for both objectives"}
+        ]
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_preset_builds_valid_sessions() {
+        let list: Value = serde_json::from_str(&list_json()).unwrap();
+        for p in list.as_array().unwrap() {
+            let spec: Value = serde_json::from_str(&spec_json(p["name"].as_str().unwrap()).unwrap()).unwrap();
+            for run in spec["runs"].as_array().unwrap() {
+                crate::Session::new(&run["spec"].to_string(), Default::default()).unwrap();
+            }
+        }
+        assert!(spec_json("nope").is_err());
+    }
+}
