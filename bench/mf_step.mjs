@@ -1,0 +1,461 @@
+#!/usr/bin/env node
+// One GD step of matrix factorization, f(U,V) = 1/2 ||U V^T - M*||_F^2 (loss included), timed on
+// the native addon, the wasm module (in this Node process) and NumPy, in one run. Prints a table
+// of ms/step and the ratios the requirement sets (issue 2, Performance), writes
+// bench/results/mf_step.json, and checks in the same run that 10 steps on each backend match
+// NumPy's from the same explicit data.
+//
+// Usage: node bench/mf_step.mjs [--quick] [--min-seconds S] [--reps N] [--shapes 1000x1000x5,...]
+//                               [--no-single-thread] [--no-numpy] [--no-wasm]
+// bench/run.sh sets up the Python venv and calls this; see bench/README.md.
+
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+// The build outputs (docs/ARCHITECTURE.md); BENCH_NATIVE / BENCH_WASM_DIR point elsewhere.
+const nativePath = process.env.BENCH_NATIVE || path.join(root, 'packages/autobalance/native/autobalance.node');
+const wasmDir = process.env.BENCH_WASM_DIR || path.join(root, 'packages/autobalance/wasm');
+const wasmJsPath = path.join(wasmDir, 'autobalance_wasm.js');
+const wasmBinPath = path.join(wasmDir, 'autobalance_wasm_bg.wasm');
+const python = process.env.BENCH_PYTHON || path.join(here, '.venv/bin/python');
+const resultsDir = path.join(here, 'results');
+
+// ---------------------------------------------------------------- options
+const argv = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : dflt;
+};
+const flag = (name) => argv.includes(name);
+const quick = flag('--quick');
+const minSeconds = Number(opt('--min-seconds', quick ? 0.3 : 1.0));
+const reps = Number(opt('--reps', quick ? 3 : 5));
+const shapes = opt('--shapes', '500x500x5,1000x1000x5,2000x1000x50')
+  .split(',')
+  .map((s) => s.split('x').map(Number));
+const child = opt('--child', null); // internal: "native" run in a child process (single thread)
+
+// ---------------------------------------------------------------- helpers
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const linspace = (a, b, n) => Array.from({ length: n }, (_, i) => (n === 1 ? a : a + ((b - a) * i) / (n - 1)));
+
+/** Busy and total CPU jiffies of the whole machine (all cores), from /proc/stat. */
+function machineCpu() {
+  try {
+    const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const idle = f[3] + (f[4] || 0);
+    const total = f.reduce((a, b) => a + b, 0);
+    return { busy: total - idle, total };
+  } catch {
+    return null;
+  }
+}
+
+/** Run fn() and return wall ms, the cores this process kept busy, and the cores busy machine-wide. */
+function measure(fn) {
+  const m0 = machineCpu();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const out = fn();
+  const ms = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  const m1 = machineCpu();
+  const own = (c.user + c.system) / 1e3 / ms;
+  let machine = null;
+  if (m0 && m1 && m1.total > m0.total) machine = ((m1.busy - m0.busy) / (m1.total - m0.total)) * os.cpus().length;
+  return { ms, own, machine, out };
+}
+
+function loadSpec(d1, d2, r, steps) {
+  return JSON.stringify({
+    model: { kind: 'matrixFactorization', d1, d2, rank: r },
+    target: { kind: 'random', singularValues: linspace(1, r, r), seed: 1 },
+    init: { kind: 'gaussian', stdU: 0.01, stdV: 0.01, seed: 2 },
+    schedule: { kind: 'constant', eta: 1e-4 },
+    steps,
+    recordEvery: steps, // records at step 0 and at the end only: metric cost negligible
+  });
+}
+
+// ---------------------------------------------------------------- backends
+function loadNative() {
+  if (!fs.existsSync(nativePath)) return { error: `missing ${path.relative(root, nativePath)}` };
+  try {
+    const mod = createRequire(import.meta.url)(nativePath);
+    return { mod, Session: mod.NativeSession, version: mod.coreVersion?.() };
+  } catch (e) {
+    return { error: String(e.message || e) };
+  }
+}
+
+async function loadWasm() {
+  if (!fs.existsSync(wasmJsPath) || !fs.existsSync(wasmBinPath)) {
+    return { error: `missing ${path.relative(root, wasmJsPath)} / _bg.wasm` };
+  }
+  try {
+    const mod = await import(pathToFileURL(wasmJsPath).href);
+    const bytes = fs.readFileSync(wasmBinPath);
+    try {
+      mod.initSync({ module: bytes });
+    } catch (e) {
+      // older wasm-bindgen: initSync(bytes)
+      mod.initSync(bytes);
+    }
+    return { mod, Session: mod.WasmSession, version: mod.coreVersion?.() };
+  } catch (e) {
+    return { error: String(e.message || e) };
+  }
+}
+
+function freeSession(s) {
+  if (s && typeof s.free === 'function') s.free(); // wasm-bindgen: release the Rust object now
+}
+
+/** Time GD steps on one backend: ms/step (median of `reps` runs of N steps, each >= minSeconds). */
+function timeBackend(backend, d1, d2, r) {
+  const BIG = 1e9; // steps in the spec; we never reach it
+  const s = new backend.Session(loadSpec(d1, d2, r, BIG), {});
+  try {
+    s.advance(2); // warm-up (also evaluates and caches the gradient at the current iterate)
+    let n = 1;
+    let per;
+    for (;;) {
+      const { ms } = measure(() => s.advance(n));
+      per = ms / n;
+      if (ms >= 100 || n >= 1 << 20) break;
+      n *= 2;
+    }
+    n = Math.max(1, Math.ceil((minSeconds * 1e3) / per));
+    const runs = [];
+    let status;
+    for (let i = 0; i < reps; i++) {
+      const m = measure(() => s.advance(n));
+      status = JSON.parse(m.out);
+      runs.push({ msPerStep: m.ms / n, own: m.own, machine: m.machine });
+    }
+    if (status.divergedAt != null || status.loss == null || !Number.isFinite(status.loss)) {
+      throw new Error(`run diverged: ${JSON.stringify(status)}`);
+    }
+    return {
+      shape: [d1, d2, r],
+      stepsPerRun: n,
+      msPerStep: median(runs.map((x) => x.msPerStep)),
+      msPerStepAll: runs.map((x) => x.msPerStep),
+      coresBusy: median(runs.map((x) => x.own)),
+      machineCoresBusy: median(runs.map((x) => x.machine ?? NaN)),
+      finalStep: status.step,
+      finalLoss: status.loss,
+    };
+  } finally {
+    freeSession(s);
+  }
+}
+
+// ---------------------------------------------------------------- correctness
+const CHECK_TOL = 1e-10; // max relative difference to NumPy after 10 steps (expected ~1e-14)
+/** Seeded uniform/normal generator (mulberry32 + Box-Muller): the same data for every backend. */
+function rng(seed) {
+  let a = seed >>> 0;
+  const u = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+}
+
+function checkCorrectness(backends) {
+  const [d1, d2, r, steps, eta] = [50, 40, 3, 10, 0.02];
+  const g = rng(12345);
+  const u0 = Float64Array.from({ length: d1 * r }, () => 0.3 * g());
+  const v0 = Float64Array.from({ length: d2 * r }, () => 0.3 * g());
+  const m = Float64Array.from({ length: d1 * d2 }, () => g());
+  const spec = JSON.stringify({
+    model: { kind: 'matrixFactorization', d1, d2, rank: r },
+    target: { kind: 'explicit', matrix: { rows: d1, cols: d2 } },
+    init: { kind: 'explicit', u0: { rows: d1, cols: r }, v0: { rows: d2, cols: r } },
+    schedule: { kind: 'constant', eta },
+    steps,
+    recordEvery: 1,
+  });
+  const py = spawnSync(python, [path.join(here, 'mf_step.py'), 'check'], {
+    input: JSON.stringify({ d1, d2, r, eta, steps, u0: [...u0], v0: [...v0], m: [...m] }),
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
+  if (py.status !== 0) throw new Error(`numpy check failed: ${py.stderr}`);
+  const ref = JSON.parse(py.stdout);
+  const maxAbs = (a) => a.reduce((x, y) => Math.max(x, Math.abs(y)), 0);
+  const relDiff = (a, b) => {
+    // normwise: max |a - b| / max |b|; and entrywise: max |a - b| / |b|
+    let d = 0;
+    let e = 0;
+    for (let i = 0; i < b.length; i++) {
+      const x = Math.abs(a[i] - b[i]);
+      d = Math.max(d, x);
+      if (b[i] !== 0) e = Math.max(e, x / Math.abs(b[i]));
+    }
+    return { normwise: d / maxAbs(b), entrywise: e };
+  };
+  const out = { shape: [d1, d2, r], steps, eta, numpyLoss: [ref.loss[0], ref.loss[steps]] };
+  const finals = {};
+  for (const [name, b] of Object.entries(backends)) {
+    if (!b.Session) continue;
+    // Buffers are consumed by value: pass copies so each backend sees the same data.
+    const s = new b.Session(spec, { 'init.u0': u0.slice(), 'init.v0': v0.slice(), 'target.matrix': m.slice() });
+    try {
+      const st = JSON.parse(s.advance(steps));
+      const U = s.matrix('U');
+      const V = s.matrix('V');
+      const loss = s.column('loss', 0);
+      finals[name] = { U, V };
+      const lossRel = Math.max(...ref.loss.map((l, i) => Math.abs(loss[i] - l) / Math.abs(l)));
+      out[name] = {
+        step: st.step,
+        U: relDiff(U, ref.u),
+        V: relDiff(V, ref.v),
+        lossColumnMaxRel: lossRel,
+        lossRows: loss.length,
+      };
+    } finally {
+      freeSession(s);
+    }
+  }
+  if (finals.native && finals.wasm) {
+    let same = 0;
+    for (let i = 0; i < finals.native.U.length; i++) same += finals.native.U[i] === finals.wasm.U[i] ? 1 : 0;
+    out.nativeVsWasm = { U: relDiff(finals.wasm.U, finals.native.U), identicalEntriesU: `${same}/${finals.native.U.length}` };
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- machine and versions
+function machine() {
+  let cpu = os.cpus()[0]?.model ?? 'unknown';
+  let flags = '';
+  try {
+    const info = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    cpu = info.match(/^model name\s*:\s*(.*)$/m)?.[1] ?? cpu;
+    flags = info.match(/^flags\s*:\s*(.*)$/m)?.[1] ?? '';
+  } catch {}
+  const simd = ['avx2', 'fma', 'avx512f', 'avx512dq', 'avx512vl'].filter((f) => flags.split(' ').includes(f));
+  const rustc = spawnSync('rustc', ['--version'], { encoding: 'utf8' }).stdout?.trim();
+  let load = null;
+  try {
+    load = fs.readFileSync('/proc/loadavg', 'utf8').trim();
+  } catch {}
+  return {
+    cpu,
+    cores: os.cpus().length,
+    simd,
+    memGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    rustc,
+    loadavg: load,
+    rayonThreads: process.env.RAYON_NUM_THREADS ?? `default (${os.cpus().length})`,
+  };
+}
+
+/** Wait (up to `limit` s) until the machine is quiet, so that other work does not skew timings. */
+function machineBusy(sampleMs = 1000) {
+  const a = machineCpu();
+  const end = Date.now() + sampleMs;
+  while (Date.now() < end) {} // eslint-disable-line no-empty
+  const b = machineCpu();
+  if (!a || !b || b.total === a.total) return 0;
+  // this busy-wait holds one core itself
+  return Math.max(0, ((b.busy - a.busy) / (b.total - a.total)) * os.cpus().length - 1);
+}
+
+// ---------------------------------------------------------------- table
+const f = (x, d = 2) => (x == null || !Number.isFinite(x) ? '-' : x.toFixed(d));
+function table(rows, headers) {
+  const w = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)));
+  const line = (cells) => '| ' + cells.map((c, i) => String(c).padEnd(w[i])).join(' | ') + ' |';
+  return [line(headers), '|' + w.map((n) => '-'.repeat(n + 2)).join('|') + '|', ...rows.map(line)].join('\n');
+}
+
+// ---------------------------------------------------------------- main
+async function main() {
+  if (child === 'native') {
+    // Child process: native backend only (the parent sets RAYON_NUM_THREADS).
+    const nat = loadNative();
+    if (nat.error) throw new Error(nat.error);
+    const res = shapes.map(([d1, d2, r]) => timeBackend(nat, d1, d2, r));
+    process.stdout.write(JSON.stringify(res));
+    return;
+  }
+
+  const mach = machine();
+  const busyBefore = machineBusy();
+  console.log(`machine: ${mach.cpu}, ${mach.cores} cores [${mach.simd.join(' ')}], ${mach.memGiB} GiB, ${mach.os}`);
+  console.log(`node ${mach.node}, ${mach.rustc ?? 'rustc ?'}, load average ${mach.loadavg}`);
+  if (busyBefore > 0.2) {
+    console.log(`WARNING: other processes keep ~${busyBefore.toFixed(2)} cores busy: timings will be skewed`);
+  }
+
+  const nat = loadNative();
+  const wasm = flag('--no-wasm') ? { error: 'skipped (--no-wasm)' } : await loadWasm();
+  console.log(`native: ${nat.error ? 'NOT AVAILABLE: ' + nat.error : 'core ' + nat.version}`);
+  console.log(`wasm:   ${wasm.error ? 'NOT AVAILABLE: ' + wasm.error : 'core ' + wasm.version}`);
+  const haveNumpy = !flag('--no-numpy') && fs.existsSync(python);
+  if (!haveNumpy && !flag('--no-numpy')) console.log(`numpy: NOT AVAILABLE (${python} missing: run bench/run.sh)`);
+
+  // correctness first: a wrong kernel's speed means nothing
+  let check = null;
+  if (haveNumpy && (nat.Session || wasm.Session)) {
+    check = checkCorrectness({ native: nat, wasm });
+    console.log(`\ncorrectness: ${check.steps} GD steps at (${check.shape}) from explicit U0, V0, M* (eta ${check.eta}), vs NumPy`);
+    for (const name of ['native', 'wasm']) {
+      const c = check[name];
+      if (!c) continue;
+      console.log(
+        `  ${name.padEnd(6)} final U max rel diff ${c.U.normwise.toExponential(2)} (entrywise ${c.U.entrywise.toExponential(2)}), ` +
+          `V ${c.V.normwise.toExponential(2)}, loss column (${c.lossRows} rows) ${c.lossColumnMaxRel.toExponential(2)}`,
+      );
+    }
+    const worst = Math.max(...['native', 'wasm'].filter((k) => check[k]).flatMap((k) => [check[k].U.normwise, check[k].V.normwise, check[k].lossColumnMaxRel]));
+    check.pass = worst <= CHECK_TOL;
+    console.log(`  ${check.pass ? 'PASS' : 'FAIL'}: worst ${worst.toExponential(2)} (tolerance ${CHECK_TOL})`);
+    if (check.nativeVsWasm) {
+      console.log(`  native vs wasm: U max rel diff ${check.nativeVsWasm.U.normwise.toExponential(2)}, identical entries ${check.nativeVsWasm.identicalEntriesU}`);
+    }
+  }
+
+  const results = shapes.map(([d1, d2, r]) => ({ shape: [d1, d2, r] }));
+  const progress = (s) => process.stderr.write(s);
+  for (const res of results) {
+    const [d1, d2, r] = res.shape;
+    if (nat.Session) {
+      progress(`native ${d1}x${d2}x${r} ... `);
+      res.native = timeBackend(nat, d1, d2, r);
+      progress(`${f(res.native.msPerStep, 3)} ms/step\n`);
+    }
+    if (wasm.Session) {
+      progress(`wasm   ${d1}x${d2}x${r} ... `);
+      res.wasm = timeBackend(wasm, d1, d2, r);
+      progress(`${f(res.wasm.msPerStep, 3)} ms/step\n`);
+    }
+    globalThis.gc?.();
+  }
+  if (nat.Session && !flag('--no-single-thread')) {
+    progress(`native, 1 thread (child process, RAYON_NUM_THREADS=1) ...\n`);
+    const args = [...process.execArgv, fileURLToPath(import.meta.url), '--child', 'native', '--shapes', shapes.map((s) => s.join('x')).join(','), '--min-seconds', String(minSeconds), '--reps', String(reps)];
+    const c = spawnSync(process.execPath, args, { env: { ...process.env, RAYON_NUM_THREADS: '1' }, encoding: 'utf8', maxBuffer: 1 << 26 });
+    if (c.status !== 0) console.log(`native 1-thread child failed: ${c.stderr}`);
+    else JSON.parse(c.stdout).forEach((x, i) => (results[i].native1 = x));
+  }
+  let np = null;
+  if (haveNumpy) {
+    progress(`numpy (all shapes, and machine references) ...\n`);
+    const cfg = { shapes, minSeconds, reps, references: true };
+    const p = spawnSync(python, [path.join(here, 'mf_step.py'), 'time', JSON.stringify(cfg)], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    if (p.status !== 0) console.log(`numpy run failed: ${p.stderr}`);
+    else {
+      np = JSON.parse(p.stdout);
+      np.results.forEach((x, i) => (results[i].numpy = x));
+    }
+  }
+  const busyAfter = machineBusy();
+
+  // ---- the table
+  const rows = results.map((res) => {
+    const [d1, d2, r] = res.shape;
+    const flops = 6 * d1 * d2 * r;
+    const n = res.native?.msPerStep;
+    const w = res.wasm?.msPerStep;
+    const p = res.numpy?.msPerStep;
+    res.numpyOverNative = p / n;
+    res.wasmOverNative = w / n;
+    res.nativeGflops = flops / (n * 1e6);
+    res.goalNumpyOverNative = r <= 5 ? 1.5 : 1.0;
+    return [
+      `(${d1},${d2},${r})`,
+      f(n, 3),
+      f(w, 3),
+      f(p, 3),
+      `${f(p / n)} (>= ${res.goalNumpyOverNative})`,
+      `${f(w / n)} (<= 2.5)`,
+      f(res.nativeGflops, 1),
+    ];
+  });
+  console.log(`\nms per GD step (median of ${reps} runs, each >= ${minSeconds} s; loss computed every step):\n`);
+  console.log(table(rows, ['shape (d1,d2,r)', 'native ms/step', 'wasm ms/step', 'numpy ms/step', 'numpy/native', 'wasm/native', 'native GFLOP/s']));
+
+  // ---- where the time goes
+  const ref = np?.references;
+  const rows2 = results.map((res) => {
+    const [d1, d2, r] = res.shape;
+    const bytes = 8 * d1 * d2;
+    const flops = 6 * d1 * d2 * r;
+    const n = res.native?.msPerStep;
+    const bound = ref ? Math.max(bytes / (ref.readGBps * 1e6), flops / (ref.gemmGflops * 1e6)) : NaN;
+    res.boundMs = bound;
+    return [
+      `(${d1},${d2},${r})`,
+      f(res.native1?.msPerStep, 3),
+      f(res.native1?.msPerStep / n),
+      f(res.native?.coresBusy, 2),
+      f(res.wasm?.msPerStep / res.native1?.msPerStep),
+      f(bytes / (n * 1e6), 1),
+      f(bound, 3),
+      f((bound / n) * 100, 0) + '%',
+      f(res.numpy?.coresBusy, 2),
+    ];
+  });
+  console.log(
+    `\nwhere the time goes (limits measured in this run with NumPy: read ${f(ref?.readGBps, 1)} GB/s, ` +
+      `f64 GEMM ${f(ref?.gemmGflops, 1)} GFLOP/s; bound = max(8 d1 d2 / bandwidth, 6 d1 d2 r / GEMM rate)):\n`,
+  );
+  console.log(
+    table(rows2, ['shape', 'native 1-thread ms', 'native speed-up 1->' + mach.cores, 'native cores busy', 'wasm/native-1-thread', 'native GB/s of M*', 'bound ms', 'native % of bound', 'numpy cores busy']),
+  );
+  console.log(
+    `\nnumpy ${np?.numpy ?? '-'} (${np?.blas?.configuration ?? np?.blas?.name ?? '?'}; runtime core ${np?.blas?.coreName ?? '?'}, ` +
+      `${np?.blas?.threads ?? '?'} threads), python ${np?.python ?? '-'}; native threads: ${mach.rayonThreads}`,
+  );
+  if (busyAfter > 0.2 || busyBefore > 0.2) {
+    console.log(`WARNING: other processes kept ~${Math.max(busyBefore, busyAfter).toFixed(2)} cores busy around this run`);
+  }
+  const noisy = results.flatMap((res) =>
+    ['native', 'wasm'].filter((k) => res[k] && res[k].machineCoresBusy - res[k].coresBusy > 0.3).map((k) => `${k} ${res.shape}`),
+  );
+  if (noisy.length) console.log(`WARNING: other processes were busy during: ${noisy.join('; ')}`);
+
+  fs.mkdirSync(resultsDir, { recursive: true });
+  const out = {
+    date: new Date().toISOString(),
+    machine: mach,
+    machineBusyCores: { before: busyBefore, after: busyAfter },
+    versions: { core: nat.version ?? wasm.version, node: process.version, numpy: np?.numpy, python: np?.python, blas: np?.blas },
+    artifacts: Object.fromEntries(
+      [nativePath, wasmBinPath].filter((p) => fs.existsSync(p)).map((p) => [path.relative(root, p), { bytes: fs.statSync(p).size, mtime: fs.statSync(p).mtime.toISOString() }]),
+    ),
+    settings: { minSeconds, reps, eta: 1e-4, init: 'gaussian 0.01', target: 'random, singular values linspace(1, r)' },
+    references: ref,
+    correctness: check,
+    results,
+  };
+  const file = path.join(resultsDir, 'mf_step.json');
+  fs.writeFileSync(file, JSON.stringify(out, null, 2));
+  console.log(`\nwrote ${path.relative(process.cwd(), file)}`);
+  if (check && !check.pass) process.exitCode = 2;
+}
+
+main().catch((e) => {
+  console.error(e?.stack || e);
+  process.exit(1);
+});
