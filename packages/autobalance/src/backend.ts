@@ -1,0 +1,151 @@
+/**
+ * Backends: the two bindings of the Rust core (N-API addon, WebAssembly module) behind one
+ * interface. This module is platform-neutral; how a backend is found and loaded in Node lives in
+ * `select.ts` and `node-files.ts`. In a browser (or a Web Worker), load the wasm-bindgen module
+ * yourself and wrap it with {@link wasmBackend}.
+ *
+ * @module
+ */
+
+import { InvalidRequestError, guard } from './errors.js';
+
+/** The name of a backend. */
+export type BackendName = 'native' | 'wasm';
+
+/** The names of the backends, in order of preference. */
+export const BACKEND_NAMES: readonly BackendName[] = ['native', 'wasm'];
+
+/**
+ * A session object of a binding (`NativeSession` or `WasmSession`), as documented in
+ * docs/ARCHITECTURE.md ("The binding surface"). Methods throw `AUTOBALANCE_ERROR:{json}` errors.
+ */
+export interface BindingSession {
+  advance(maxSteps: number): string;
+  /** napi only: the chunk runs on the libuv thread pool. */
+  advanceAsync?(maxSteps: number): Promise<string>;
+  status(): string;
+  columnNames(): string[];
+  column(name: string, start: number): Float64Array;
+  matrix(name: string): Float64Array;
+  matrixShape(name: string): ArrayLike<number>;
+  /** wasm-bindgen only: release the memory of the session in the wasm heap. */
+  free?(): void;
+}
+
+/** A session class of a binding: `new (spec, buffers)`. */
+export type BindingSessionClass = new (spec: string, buffers: Record<string, Float64Array>) => BindingSession;
+
+/** The functions both bindings export. */
+export interface BindingFunctions {
+  coreVersion(): string;
+  presetList(): string;
+  presetSpec(name: string): string;
+}
+
+/** The exports of the N-API addon (`native/autobalance.node`). */
+export interface NativeModule extends BindingFunctions {
+  NativeSession: BindingSessionClass;
+}
+
+/** The exports of the wasm-bindgen module (`wasm/autobalance_wasm.js`), once initialized. */
+export interface WasmModule extends BindingFunctions {
+  WasmSession: BindingSessionClass;
+}
+
+/** A loaded backend: one binding of the core behind a uniform interface. */
+export interface Backend {
+  /** Which binding this is. */
+  readonly name: BackendName;
+  /** Version of the Rust core compiled into the binding. */
+  readonly coreVersion: string;
+  /** Create a session (throws the binding's raw errors; {@link Run} converts them). */
+  createSession(spec: string, buffers: Record<string, Float64Array>): BindingSession;
+  /** JSON list of presets, `[{name, description}]`. */
+  presetList(): string;
+  /** JSON of one preset, `{name, description, runs, plots, reference}`. */
+  presetSpec(name: string): string;
+}
+
+function hasFunctions(mod: unknown, names: readonly string[]): boolean {
+  if ((typeof mod !== 'object' && typeof mod !== 'function') || mod === null) return false;
+  const m = mod as Record<string, unknown>;
+  return names.every((n) => typeof m[n] === 'function');
+}
+
+function makeBackend(name: BackendName, Session: BindingSessionClass, fns: BindingFunctions): Backend {
+  const coreVersion = guard(() => fns.coreVersion());
+  return {
+    name,
+    coreVersion,
+    createSession: (spec, buffers) => new Session(spec, buffers),
+    presetList: () => fns.presetList(),
+    presetSpec: (n) => fns.presetSpec(n),
+  };
+}
+
+const FUNCTIONS = ['coreVersion', 'presetList', 'presetSpec'] as const;
+
+/**
+ * Wrap the exports of the N-API addon as a {@link Backend}.
+ *
+ * @throws {InvalidRequestError} when `mod` does not have the binding surface.
+ */
+export function nativeBackend(mod: unknown): Backend {
+  if (!hasFunctions(mod, ['NativeSession', ...FUNCTIONS])) {
+    throw new InvalidRequestError('backend', 'the native addon does not export NativeSession, coreVersion, presetList, presetSpec');
+  }
+  const m = mod as NativeModule;
+  return makeBackend('native', m.NativeSession, m);
+}
+
+/**
+ * Wrap the exports of the wasm-bindgen module as a {@link Backend}. The module must already be
+ * initialized (`initSync` or the default async `init` of the generated glue).
+ *
+ * @throws {InvalidRequestError} when `mod` does not have the binding surface.
+ */
+export function wasmBackend(mod: unknown): Backend {
+  if (!hasFunctions(mod, ['WasmSession', ...FUNCTIONS])) {
+    throw new InvalidRequestError('backend', 'the wasm module does not export WasmSession, coreVersion, presetList, presetSpec');
+  }
+  const m = mod as WasmModule;
+  return makeBackend('wasm', m.WasmSession, m);
+}
+
+/** How to pick a backend: by name, or a {@link Backend} object loaded by the caller. */
+export type BackendChoice = BackendName | Backend;
+
+/** Finds a backend by name (or the default one when `name` is undefined). */
+export type BackendLoader = (name?: BackendName) => Promise<Backend>;
+
+let loader: BackendLoader | undefined;
+
+/**
+ * Install the function that resolves backend names. The Node entry point (`autobalance`) installs
+ * one that loads the addon or the wasm module from the package; the portable entry
+ * (`autobalance/portable`) has none, so pass {@link Backend} objects there (or register your own).
+ */
+export function registerBackendLoader(f: BackendLoader): void {
+  loader = f;
+}
+
+/**
+ * Resolve a backend choice: a {@link Backend} object is returned as is; a name (or nothing, for
+ * the default) goes to the registered loader.
+ *
+ * @throws {InvalidRequestError} for an unknown name, or when no loader is registered.
+ * @throws {BackendLoadError} when the backend cannot be loaded.
+ */
+export async function resolveBackend(choice?: BackendChoice): Promise<Backend> {
+  if (typeof choice === 'object' && choice !== null) return choice;
+  if (choice !== undefined && !BACKEND_NAMES.includes(choice)) {
+    throw new InvalidRequestError('backend', `expected "native" or "wasm", got ${JSON.stringify(choice)}`);
+  }
+  if (!loader) {
+    throw new InvalidRequestError(
+      'backend',
+      'no backend loader is registered: import "autobalance" (Node) or pass a Backend object (see wasmBackend)',
+    );
+  }
+  return loader(choice);
+}

@@ -1,0 +1,364 @@
+#!/usr/bin/env node
+/**
+ * The `autobalance` command line:
+ *
+ *     autobalance info [--json] [--backend native|wasm]
+ *     autobalance train --spec run.json [--out result.json] [--backend native|wasm]
+ *     autobalance list
+ *     autobalance run <preset> [--out DIR] [--backend native|wasm] [--steps N] [--seed N]
+ *
+ * Exit codes: 0 ok, 1 runtime error, 2 bad usage, 130 interrupted (Ctrl-C; what was computed is
+ * still written). Errors print `error: <field>: <message>`.
+ *
+ * @module
+ */
+
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+import type { BackendName } from './backend.js';
+import { AutobalanceError } from './errors.js';
+import { applyOverrides, presetList, presetSpec, runPreset } from './presets.js';
+import {
+  formatNumber,
+  presetReport,
+  presetSvg,
+  resultToJson,
+  runsToCsv,
+  summarize,
+  textTable,
+} from './report.js';
+import { type Progress, train } from './run.js';
+import { loadBackend, probeBackends } from './select.js';
+import type { RunSpec } from './spec.js';
+
+/** Bad command-line usage (exit code 2). */
+class UsageError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const USAGE = `usage:
+  autobalance info [--json] [--backend native|wasm]
+  autobalance train --spec run.json [--out result.json] [--backend native|wasm]
+  autobalance list
+  autobalance run <preset> [--out DIR] [--backend native|wasm] [--steps N] [--seed N]
+
+  --backend   force a backend (default: AUTOBALANCE_BACKEND, else native if it loads, else wasm)
+  train       runs the spec (JSON, see docs/api.md) and writes the result JSON (stdout without --out)
+  run         runs a paper preset; writes DIR/<preset>.json, .csv, .svg (DIR default: out/<preset>)
+`;
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function backendOption(v: string | undefined): BackendName | undefined {
+  if (v === undefined) return undefined;
+  if (v === 'native' || v === 'wasm') return v;
+  throw new UsageError('--backend', `expected native or wasm, got ${JSON.stringify(v)}`);
+}
+
+function intOption(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v)) throw new UsageError(name, `expected a non-negative integer, got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+type OptionSpec = Record<string, { type: 'string' | 'boolean' }>;
+
+function parse(args: string[], options: OptionSpec, positionals: number): { values: Record<string, unknown>; positionals: string[] } {
+  let parsed: { values: Record<string, unknown>; positionals: string[] };
+  try {
+    parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError('', e instanceof Error ? e.message : String(e));
+  }
+  if (parsed.positionals.length > positionals) {
+    throw new UsageError('', `unexpected argument ${JSON.stringify(parsed.positionals[positionals])}`);
+  }
+  return parsed;
+}
+
+function str(values: Record<string, unknown>, key: string): string | undefined {
+  const v = values[key];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** Progress on stderr: one updating line on a TTY; otherwise sparse plain lines (none in CI). */
+class ProgressLine {
+  readonly tty = process.stderr.isTTY === true && !process.env['CI'];
+  #lastPlain = Date.now();
+  #active = false;
+
+  update(prefix: string, p: Progress): void {
+    const pct = p.steps > 0 ? Math.floor((100 * p.step) / p.steps) : 100;
+    const text = `${prefix}: step ${p.step}/${p.steps} (${pct}%)  loss ${formatNumber(p.loss)}`;
+    if (this.tty) {
+      process.stderr.write(`\r${text.slice(0, (process.stderr.columns || 100) - 1)}\x1b[K`);
+      this.#active = true;
+    } else if (Date.now() - this.#lastPlain > 10_000 && !process.env['CI']) {
+      process.stderr.write(`${text}\n`);
+      this.#lastPlain = Date.now();
+    }
+  }
+
+  line(text: string): void {
+    this.clear();
+    process.stderr.write(`${text}\n`);
+  }
+
+  clear(): void {
+    if (this.tty && this.#active) process.stderr.write('\r\x1b[K');
+    this.#active = false;
+  }
+}
+
+/** An AbortController aborted by the first Ctrl-C; a second Ctrl-C exits at once. */
+function interruptible(): { signal: AbortSignal; interrupted: () => boolean; release: () => void } {
+  const controller = new AbortController();
+  let count = 0;
+  const onSigint = (): void => {
+    count++;
+    if (count === 1) {
+      process.stderr.write('\ninterrupted: stopping after the current chunk (Ctrl-C again to quit at once)\n');
+      controller.abort();
+    } else {
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', onSigint);
+  return {
+    signal: controller.signal,
+    interrupted: () => count > 0,
+    release: () => {
+      process.off('SIGINT', onSigint);
+    },
+  };
+}
+
+function writeFile(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text);
+}
+
+async function cmdInfo(args: string[]): Promise<number> {
+  const { values } = parse(args, { json: { type: 'boolean' }, backend: { type: 'string' } }, 0);
+  const forced = backendOption(str(values, 'backend'));
+  const probes = await probeBackends();
+  let active: { backend: BackendName; coreVersion: string } | { error: string };
+  try {
+    const b = await loadBackend(forced);
+    active = { backend: b.name, coreVersion: b.coreVersion };
+  } catch (e) {
+    active = { error: e instanceof Error ? e.message : String(e) };
+  }
+  const info = {
+    package: 'autobalance',
+    packageVersion: packageVersion(),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    ...active,
+    backends: probes,
+  };
+  if (values['json']) {
+    process.stdout.write(JSON.stringify(info, null, 2) + '\n');
+  } else {
+    const lines = [
+      `autobalance ${info.packageVersion}`,
+      'backend' in active ? `backend in use: ${active.backend}` : `backend in use: none (${active.error})`,
+      'coreVersion' in active ? `core version:   ${active.coreVersion}` : 'core version:   -',
+      `node:           ${info.node} (${info.platform})`,
+    ];
+    for (const [name, p] of Object.entries(probes)) {
+      lines.push(`${`${name}:`.padEnd(16)}${p.available ? `loads (core ${p.coreVersion})` : `does not load: ${p.error}`}`);
+    }
+    process.stdout.write(lines.join('\n') + '\n');
+  }
+  if ('error' in active) {
+    process.stderr.write(`error: backend: ${active.error}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+async function cmdTrain(args: string[]): Promise<number> {
+  const { values } = parse(args, { spec: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' } }, 0);
+  const specPath = str(values, 'spec');
+  if (!specPath) throw new UsageError('--spec', 'missing: the path of a JSON spec file');
+  const backend = backendOption(str(values, 'backend'));
+  let text: string;
+  try {
+    text = readFileSync(specPath, 'utf8');
+  } catch (e) {
+    process.stderr.write(`error: --spec: cannot read ${specPath}: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+  let spec: unknown;
+  try {
+    spec = JSON.parse(text);
+  } catch (e) {
+    process.stderr.write(`error: --spec: ${specPath} is not valid JSON: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+  const progress = new ProgressLine();
+  const sig = interruptible();
+  try {
+    const started = Date.now();
+    const result = await train(spec as RunSpec, {
+      ...(backend ? { backend } : {}),
+      signal: sig.signal,
+      onProgress: (p) => progress.update('train', p),
+    });
+    const s = summarize(result);
+    progress.line(
+      `train: ${s.outcome} after ${result.step}/${result.steps} steps in ${((Date.now() - started) / 1000).toFixed(2)} s on ${result.backend}; loss ${formatNumber(result.loss)}`,
+    );
+    const json = JSON.stringify(resultToJson(result));
+    const out = str(values, 'out');
+    if (out) {
+      writeFile(out, json + '\n');
+      process.stderr.write(`wrote ${out}\n`);
+    } else {
+      process.stdout.write(json + '\n');
+    }
+    return sig.interrupted() ? 130 : 0;
+  } finally {
+    progress.clear();
+    sig.release();
+  }
+}
+
+async function cmdList(args: string[]): Promise<number> {
+  parse(args, {}, 0);
+  const list = await presetList();
+  const width = Math.max(0, ...list.map((p) => p.name.length));
+  for (const p of list) process.stdout.write(`${p.name.padEnd(width)}  ${p.description}\n`);
+  return 0;
+}
+
+async function cmdRun(args: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    { out: { type: 'string' }, backend: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' } },
+    1,
+  );
+  const name = positionals[0];
+  if (!name) throw new UsageError('preset', 'missing: the name of a preset (see autobalance list)');
+  const backendName = backendOption(str(values, 'backend'));
+  const steps = intOption('--steps', str(values, 'steps'));
+  const seed = intOption('--seed', str(values, 'seed'));
+  const backend = await loadBackend(backendName);
+  const base = await presetSpec(name, { backend });
+  const preset = applyOverrides(base, { ...(steps !== undefined ? { steps } : {}), ...(seed !== undefined ? { seed } : {}) });
+  const dir = resolve(str(values, 'out') ?? join('out', preset.name));
+
+  const progress = new ProgressLine();
+  const sig = interruptible();
+  let outcome;
+  const started = Date.now();
+  try {
+    outcome = await runPreset(preset, {
+      backend,
+      signal: sig.signal,
+      onProgress: (run, p) => progress.update(`${preset.name} ${run.index + 1}/${run.count} ${run.label}`, p),
+      onRunEnd: (run, r) => {
+        progress.line(`${preset.name} ${run.index + 1}/${run.count} ${run.label}: ${summarize(r).outcome} at step ${r.step}`);
+      },
+    });
+  } finally {
+    progress.clear();
+    sig.release();
+  }
+  const runs = outcome.runs;
+  const cancelled = sig.interrupted() || runs.some((r) => r.result.cancelled) || runs.length < preset.runs.length;
+  const rows = runs.map((r) => {
+    const s = summarize(r.result);
+    return [
+      r.label,
+      `${s.step}/${s.steps}`,
+      formatNumber(s.finalLoss),
+      formatNumber(s.finalNormRatio),
+      formatNumber(s.maxImbalanceDrift),
+      s.outcome,
+    ];
+  });
+  process.stdout.write(
+    `\n${preset.name} on ${backend.name} (core ${backend.coreVersion}), ${((Date.now() - started) / 1000).toFixed(2)} s\n` +
+      textTable(['run', 'steps', 'final loss', '||U||^2/||V||^2', 'max imbalance drift', 'outcome'], rows),
+  );
+  if (runs.length < preset.runs.length) {
+    process.stdout.write(`(${preset.runs.length - runs.length} run(s) skipped after the interruption)\n`);
+  }
+  const report = presetReport(preset, runs, { backend: backend.name, coreVersion: backend.coreVersion, cancelled });
+  const files = {
+    json: join(dir, `${preset.name}.json`),
+    csv: join(dir, `${preset.name}.csv`),
+    svg: join(dir, `${preset.name}.svg`),
+  };
+  writeFile(files.json, JSON.stringify(report) + '\n');
+  writeFile(files.csv, runsToCsv(runs));
+  writeFile(files.svg, presetSvg(preset, runs));
+  process.stdout.write(`wrote ${files.svg}\n      ${files.csv}\n      ${files.json}\n`);
+  return cancelled ? 130 : 0;
+}
+
+/** Run the CLI with `argv` (without `node` and the script); resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (rest.includes('--help') || rest.includes('-h') || command === 'help' || command === '--help' || command === '-h') {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    switch (command) {
+      case 'info':
+        return await cmdInfo(rest);
+      case 'train':
+        return await cmdTrain(rest);
+      case 'list':
+        return await cmdList(rest);
+      case 'run':
+        return await cmdRun(rest);
+      case '--version':
+      case 'version':
+        process.stdout.write(`${packageVersion()}\n`);
+        return 0;
+      case undefined:
+        throw new UsageError('', 'missing command');
+      default:
+        throw new UsageError('', `unknown command ${JSON.stringify(command)}`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`error: ${e.field ? `${e.field}: ` : ''}${e.message}\n${USAGE}`);
+      return 2;
+    }
+    if (e instanceof AutobalanceError) {
+      process.stderr.write(`error: ${e.field ? `${e.field}: ` : ''}${e.detail}\n`);
+      return 1;
+    }
+    process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

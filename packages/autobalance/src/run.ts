@@ -1,0 +1,381 @@
+/**
+ * Runs: a session of the core advanced in chunks, streamed, reported and cancellable.
+ * Platform-neutral (the backend is resolved by name through the registered loader, or given as an
+ * object).
+ *
+ * @module
+ */
+
+import { type Backend, type BackendChoice, type BackendName, type BindingSession, resolveBackend } from './backend.js';
+import { InternalError, InvalidRequestError, fromBindingError, guard } from './errors.js';
+import type { Matrix } from './matrix.js';
+import { type RunSpec, encodeSpec } from './spec.js';
+
+/** Where a run is (the core's `Status`). */
+export interface Status {
+  /** Index of the current iterate (number of steps taken). */
+  step: number;
+  /** Steps asked for. */
+  steps: number;
+  /** Rows recorded so far. */
+  rows: number;
+  /** True once the run has stopped: all steps taken, or diverged. */
+  finished: boolean;
+  /** Step at which the loss became non-finite (the state kept is the iterate before it), else null. */
+  divergedAt: number | null;
+  /** Loss at the current iterate, if known. */
+  loss: number | null;
+}
+
+/** The names of the matrices a run exposes. */
+export type MatrixName = 'U' | 'V' | 'U0' | 'V0' | 'target';
+
+/** Recorded rows, one `Float64Array` per column, all of the same length. */
+export type Columns = Record<string, Float64Array>;
+
+/** New rows and the status after one chunk of a run. */
+export interface RunChunk {
+  /** Status after the chunk. */
+  status: Status;
+  /** Index of the first of the new rows. */
+  start: number;
+  /** The rows recorded during the chunk, per column. */
+  rows: Columns;
+}
+
+/** Progress of a run, reported after each chunk. */
+export interface Progress {
+  /** Steps taken so far. */
+  step: number;
+  /** Steps asked for. */
+  steps: number;
+  /** Loss at the current iterate, if known. */
+  loss: number | null;
+  /** Rows recorded so far. */
+  rows: number;
+}
+
+/** Options of {@link Run.chunks}. */
+export interface ChunkOptions {
+  /** Stop after the current chunk once this signal aborts. */
+  signal?: AbortSignal;
+  /** Target wall time of one chunk, in milliseconds (default 50). */
+  chunkMillis?: number;
+  /** Steps of the first chunk (default 1); later chunks are sized from measured times. */
+  initialChunkSteps?: number;
+}
+
+/** Options of {@link Run.create}. */
+export interface RunOptions {
+  /** `native`, `wasm`, or a loaded {@link Backend}; default: `AUTOBALANCE_BACKEND`, else native if it loads, else wasm. */
+  backend?: BackendChoice;
+}
+
+/** Options of {@link train}. */
+export interface TrainOptions extends RunOptions, ChunkOptions {
+  /** Called after each chunk. */
+  onProgress?: (progress: Progress) => void;
+}
+
+/** The outcome of a run. */
+export interface RunResult {
+  /** Backend that computed it. */
+  backend: BackendName;
+  /** Names of the recorded columns, in order. */
+  columnNames: string[];
+  /** The recorded columns (each of length `rows`). */
+  columns: Columns;
+  /** Rows recorded. */
+  rows: number;
+  /** Steps taken. */
+  step: number;
+  /** Steps asked for. */
+  steps: number;
+  /** True when the run stopped by itself (all steps taken, or diverged). */
+  finished: boolean;
+  /** True when the run was stopped by an `AbortSignal` before it finished. */
+  cancelled: boolean;
+  /** Step at which the loss became non-finite, or null. The state kept is the last finite one. */
+  divergedAt: number | null;
+  /** Loss at the final state, if known (null when the very first iterate diverged). */
+  loss: number | null;
+  /** Final factors. */
+  U: Matrix;
+  V: Matrix;
+  /** Initial factors. */
+  U0: Matrix;
+  V0: Matrix;
+}
+
+function parseStatus(json: string): Status {
+  let v: unknown;
+  try {
+    v = JSON.parse(json);
+  } catch (e) {
+    throw new InternalError('', `the backend returned a status that is not JSON: ${json}`, { cause: e });
+  }
+  const o = v as Record<string, unknown>;
+  const num = (k: string): number => {
+    const x = o[k];
+    if (typeof x !== 'number') throw new InternalError('', `the backend status lacks ${k}: ${json}`);
+    return x;
+  };
+  return {
+    step: num('step'),
+    steps: num('steps'),
+    rows: num('rows'),
+    finished: o['finished'] === true,
+    divergedAt: typeof o['divergedAt'] === 'number' ? o['divergedAt'] : null,
+    loss: typeof o['loss'] === 'number' ? o['loss'] : null,
+  };
+}
+
+const now: () => number =
+  typeof performance !== 'undefined' && typeof performance.now === 'function' ? () => performance.now() : () => Date.now();
+
+/** Let the event loop run (timers, I/O) between synchronous chunks. */
+function yieldToEventLoop(): Promise<void> {
+  const g = globalThis as { setImmediate?: (f: () => void) => unknown };
+  return new Promise((resolve) => {
+    if (typeof g.setImmediate === 'function') g.setImmediate(resolve);
+    else setTimeout(resolve, 0);
+  });
+}
+
+/** Largest chunk, in steps. */
+const MAX_CHUNK = 1 << 24;
+
+/**
+ * A run of the core: a validated spec and its state, advanced on demand. This is the low-level,
+ * streaming API ({@link train} is built on it):
+ *
+ * ```ts
+ * const run = await Run.create(spec);
+ * for await (const { status, rows } of run.chunks({ signal })) draw(rows);
+ * const result = run.result();
+ * run.dispose();
+ * ```
+ */
+export class Run {
+  /** Backend computing this run. */
+  readonly backend: BackendName;
+  /** Names of the recorded columns, in order. */
+  readonly columnNames: readonly string[];
+  #session: BindingSession | undefined;
+  #async: boolean;
+  #busy = false;
+  #cursor = 0;
+  #cancelled = false;
+  #disposeRequested = false;
+
+  private constructor(backend: Backend, session: BindingSession) {
+    this.backend = backend.name;
+    this.#session = session;
+    this.#async = typeof session.advanceAsync === 'function';
+    this.columnNames = Object.freeze(guard(() => session.columnNames()).slice());
+  }
+
+  /**
+   * Validate `spec` (in the core) and set up a run on a backend. Nothing is computed yet.
+   *
+   * @throws {AutobalanceError} a subclass naming the offending field when the spec is invalid.
+   * @throws {BackendLoadError} when the chosen backend cannot be loaded.
+   */
+  static async create(spec: RunSpec, options: RunOptions = {}): Promise<Run> {
+    const backend = await resolveBackend(options.backend);
+    return Run.withBackend(backend, spec);
+  }
+
+  /** Like {@link Run.create}, synchronously, on a backend already loaded. */
+  static withBackend(backend: Backend, spec: RunSpec): Run {
+    const { json, buffers } = encodeSpec(spec);
+    const session = guard(() => backend.createSession(json, buffers));
+    return new Run(backend, session);
+  }
+
+  #live(): BindingSession {
+    if (!this.#session) throw new InvalidRequestError('run', 'this run has been disposed');
+    if (this.#busy) throw new InvalidRequestError('run', 'an advance of this run is in progress; await it first');
+    return this.#session;
+  }
+
+  /** Where the run is. */
+  get status(): Status {
+    const s = this.#live();
+    return parseStatus(guard(() => s.status()));
+  }
+
+  /** True once {@link chunks} stopped because its signal aborted before the run finished. */
+  get cancelled(): boolean {
+    return this.#cancelled;
+  }
+
+  /**
+   * Take up to `maxSteps` steps synchronously (on the calling thread). `advance(0)` evaluates and
+   * records the current iterate without stepping.
+   */
+  advance(maxSteps: number): Status {
+    const s = this.#live();
+    return parseStatus(guard(() => s.advance(maxSteps)));
+  }
+
+  /**
+   * Take up to `maxSteps` steps without blocking the event loop for the whole chunk: on the
+   * native backend the chunk runs on the libuv thread pool; on wasm it runs synchronously, then
+   * yields to the event loop once.
+   */
+  async advanceAsync(maxSteps: number): Promise<Status> {
+    const s = this.#live();
+    this.#busy = true;
+    try {
+      if (this.#async && s.advanceAsync) {
+        let json: string;
+        try {
+          json = await s.advanceAsync(maxSteps);
+        } catch (e) {
+          throw fromBindingError(e);
+        }
+        return parseStatus(json);
+      }
+      const json = guard(() => s.advance(maxSteps));
+      await yieldToEventLoop();
+      return parseStatus(json);
+    } finally {
+      this.#busy = false;
+      if (this.#disposeRequested) this.dispose();
+    }
+  }
+
+  /** Rows `start..` of a recorded column. */
+  column(name: string, start = 0): Float64Array {
+    const s = this.#live();
+    return guard(() => s.column(name, start));
+  }
+
+  /** Rows `start..` of every recorded column. */
+  columns(start = 0): Columns {
+    const out: Columns = {};
+    for (const name of this.columnNames) out[name] = this.column(name, start);
+    return out;
+  }
+
+  /**
+   * The rows recorded since the previous call (or since the start), per column, and the index of
+   * the first of them.
+   */
+  newRows(): { start: number; rows: Columns } {
+    const start = this.#cursor;
+    const rows = this.columns(start);
+    const first = this.columnNames[0];
+    this.#cursor = start + (first !== undefined ? (rows[first]?.length ?? 0) : 0);
+    return { start, rows };
+  }
+
+  /** A matrix of the run: `U`, `V` (current), `U0`, `V0` (initial), `target` (M*). */
+  matrix(name: MatrixName): Matrix {
+    const s = this.#live();
+    const shape = guard(() => s.matrixShape(name));
+    const data = guard(() => s.matrix(name));
+    return { rows: Number(shape[0]), cols: Number(shape[1]), data };
+  }
+
+  /**
+   * Advance the run to its end in chunks, yielding the new rows after each. Chunks are sized so
+   * that each takes about `chunkMillis` of wall time. When `signal` aborts, the run stops after
+   * the current chunk (and {@link cancelled} becomes true); the state reached stays available.
+   */
+  async *chunks(options: ChunkOptions = {}): AsyncGenerator<RunChunk, void, undefined> {
+    const { signal } = options;
+    const target = Math.max(1, options.chunkMillis ?? 50);
+    let n = Math.max(1, Math.floor(options.initialChunkSteps ?? 1));
+    let status = this.status;
+    if (status.rows === 0) {
+      // Record the initial iterate, so that a run cancelled at once still has a state to show.
+      status = this.advance(0);
+    }
+    const first = this.newRows();
+    if ((first.rows[this.columnNames[0] ?? '']?.length ?? 0) > 0) {
+      yield { status, start: first.start, rows: first.rows };
+    }
+    while (!status.finished) {
+      if (signal?.aborted) {
+        this.#cancelled = true;
+        return;
+      }
+      const before = status.step;
+      const t0 = now();
+      status = await this.advanceAsync(n);
+      const dt = now() - t0;
+      const taken = status.step - before;
+      const { start, rows } = this.newRows();
+      yield { status, start, rows };
+      if (taken >= n) {
+        const perStep = dt / taken;
+        const ideal = perStep > 0 ? target / perStep : n * 4;
+        n = Math.min(MAX_CHUNK, Math.max(1, Math.floor(n / 4), Math.min(n * 4, Math.floor(ideal))));
+      }
+    }
+    if (signal?.aborted && !status.finished) this.#cancelled = true;
+  }
+
+  /** The outcome so far: status, all recorded columns, and the factors. */
+  result(): RunResult {
+    const status = this.status;
+    return {
+      backend: this.backend,
+      columnNames: this.columnNames.slice(),
+      columns: this.columns(0),
+      rows: status.rows,
+      step: status.step,
+      steps: status.steps,
+      finished: status.finished,
+      cancelled: this.#cancelled && !status.finished,
+      divergedAt: status.divergedAt,
+      loss: status.loss,
+      U: this.matrix('U'),
+      V: this.matrix('V'),
+      U0: this.matrix('U0'),
+      V0: this.matrix('V0'),
+    };
+  }
+
+  /**
+   * Release the session (frees its memory in the wasm heap; on native, drops the reference).
+   * The run cannot be used afterwards. Safe to call twice; during an {@link advanceAsync}, the
+   * session is released when that call settles.
+   */
+  dispose(): void {
+    const s = this.#session;
+    if (!s) return;
+    if (this.#busy) {
+      this.#disposeRequested = true;
+      return;
+    }
+    this.#session = undefined;
+    s.free?.();
+  }
+}
+
+/**
+ * Run a spec to its end (or until `signal` aborts) and return the result. The event loop keeps
+ * running during the run: on native, chunks run on the libuv thread pool; on wasm, each chunk
+ * (about `chunkMillis` long) runs synchronously and the loop runs between chunks.
+ *
+ * Cancelling through `signal` resolves with the state reached and `cancelled: true`; it does not
+ * reject.
+ *
+ * @throws {AutobalanceError} (a subclass) when the spec is invalid: nothing is computed then.
+ * @throws {BackendLoadError} when the chosen backend cannot be loaded.
+ */
+export async function train(spec: RunSpec, options: TrainOptions = {}): Promise<RunResult> {
+  const run = await Run.create(spec, options);
+  try {
+    for await (const chunk of run.chunks(options)) {
+      const s = chunk.status;
+      options.onProgress?.({ step: s.step, steps: s.steps, loss: s.loss, rows: s.rows });
+    }
+    return run.result();
+  } finally {
+    run.dispose();
+  }
+}
