@@ -1,0 +1,273 @@
+//! autobalance-node: the N-API binding of `autobalance-core` (napi-rs v3). Thin glue only:
+//! convert JS values, call the core, map errors. The surface is the one in
+//! docs/ARCHITECTURE.md ("The binding surface"), identical to crates/wasm except for
+//! `advanceAsync`, which runs a chunk on the libuv thread pool.
+//!
+//! Errors: every core error becomes a JS `Error` whose message is `err.to_js_message()`
+//! (`AUTOBALANCE_ERROR:{"code":..,"field":..,"message":..}`). Every entry point runs inside
+//! `catch_unwind`; a panic becomes the same kind of error with code `internal`, and a session whose
+//! state was being changed by the panicking call refuses further use (its mutex is poisoned).
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+
+use autobalance_core::error::JS_ERROR_PREFIX;
+use autobalance_core::{Error as CoreError, Session, Status};
+use napi::bindgen_prelude::{
+    AsyncTask, Float64Array, FromNapiValue, Object, TypeName, Unknown, ValidateNapiValue,
+};
+use napi::{sys, Env, JsValue, Task, ValueType};
+use napi_derive::napi;
+
+type Result<T> = napi::Result<T>;
+
+/// A core error as the JS error the TS layer parses.
+fn js_error(err: CoreError) -> napi::Error {
+    napi::Error::from_reason(err.to_js_message())
+}
+
+/// An error that is a bug in autobalance (a panic, a poisoned session), in the same format.
+fn internal(message: &str) -> napi::Error {
+    let message = serde_json::to_string(message).unwrap_or_else(|_| "\"internal error\"".into());
+    napi::Error::from_reason(format!(
+        r#"{JS_ERROR_PREFIX}{{"code":"internal","field":"","message":{message}}}"#
+    ))
+}
+
+/// Run `f`, turning a panic into an `internal` error so that no panic reaches JS.
+fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(internal(&format!(
+            "internal error (a bug in autobalance): {what}"
+        )))
+    })
+}
+
+/// A JS number that must be a count: a non-negative integer (`Infinity` means "no limit").
+fn count(field: &str, x: f64) -> Result<u64> {
+    if x == f64::INFINITY {
+        Ok(u64::MAX)
+    } else if x.is_finite() && x >= 0.0 && x.fract() == 0.0 {
+        Ok(x as u64)
+    } else {
+        Err(js_error(CoreError::request(
+            field,
+            format!("expected a non-negative integer, got {x}"),
+        )))
+    }
+}
+
+fn status_json(status: &Status) -> Result<String> {
+    serde_json::to_string(status).map_err(|e| internal(&format!("status serialization: {e}")))
+}
+
+/// The bulk data of a run: `Record<string, Float64Array>` (or `undefined`/`null` for none),
+/// copied into the core's `Vec<f64>`s. A value that is not a `Float64Array` is an
+/// `invalid_request` error naming the buffer, with the same text as the wasm binding.
+pub struct Buffers(HashMap<String, Vec<f64>>);
+
+impl TypeName for Buffers {
+    fn type_name() -> &'static str {
+        "Record<string, Float64Array>"
+    }
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl ValidateNapiValue for Buffers {}
+
+impl FromNapiValue for Buffers {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> Result<Self> {
+        let unknown = unsafe { Unknown::from_napi_value(env, value)? };
+        match unknown.get_type()? {
+            ValueType::Undefined | ValueType::Null => return Ok(Buffers(HashMap::new())),
+            ValueType::Object => {}
+            _ => {
+                return Err(js_error(CoreError::request(
+                    "buffers",
+                    "expected an object mapping spec paths to Float64Array",
+                )))
+            }
+        }
+        let obj = unsafe { Object::from_napi_value(env, value)? };
+        let mut out = HashMap::new();
+        for key in Object::keys(&obj)? {
+            let not_f64 = || {
+                js_error(CoreError::request(
+                    key.clone(),
+                    "expected a Float64Array (row-major data)",
+                ))
+            };
+            let Some(item) = obj.get::<Unknown>(&key)? else {
+                continue; // `undefined` values are skipped, as absent keys
+            };
+            if !item.is_typedarray()? {
+                return Err(not_f64());
+            }
+            let array =
+                unsafe { Float64Array::from_napi_value(env, item.raw()) }.map_err(|_| not_f64())?;
+            out.insert(key, array.to_vec());
+        }
+        Ok(Buffers(out))
+    }
+}
+
+/// A run of the core. JS name `NativeSession`.
+#[napi]
+pub struct NativeSession {
+    inner: Arc<Mutex<Session>>,
+}
+
+impl NativeSession {
+    /// The session, for a synchronous call on the JS thread. Never blocks the event loop: while
+    /// an `advanceAsync` chunk holds the session, other calls fail with `invalid_request`.
+    fn lock(&self) -> Result<MutexGuard<'_, Session>> {
+        match self.inner.try_lock() {
+            Ok(s) => Ok(s),
+            Err(TryLockError::WouldBlock) => Err(js_error(CoreError::request(
+                "session",
+                "busy: an advanceAsync call on this session has not settled; await it first",
+            ))),
+            Err(TryLockError::Poisoned(_)) => Err(poisoned()),
+        }
+    }
+}
+
+fn poisoned() -> napi::Error {
+    internal("this session is unusable after an earlier internal error")
+}
+
+#[napi]
+impl NativeSession {
+    /// Validate `spec` (JSON) and `buffers` and set up the run. Throws on invalid input.
+    #[napi(constructor, catch_unwind)]
+    pub fn new(
+        spec: String,
+        #[napi(ts_arg_type = "Record<string, Float64Array>")] buffers: Buffers,
+    ) -> Result<Self> {
+        guard(|| {
+            let session = Session::new(&spec, buffers.0).map_err(js_error)?;
+            Ok(NativeSession {
+                inner: Arc::new(Mutex::new(session)),
+            })
+        })
+    }
+
+    /// Take up to `maxSteps` steps on the JS thread; returns the `Status` JSON.
+    #[napi(catch_unwind)]
+    pub fn advance(&self, max_steps: f64) -> Result<String> {
+        guard(|| {
+            let max_steps = count("maxSteps", max_steps)?;
+            let status = self.lock()?.advance(max_steps);
+            status_json(&status)
+        })
+    }
+
+    /// Take up to `maxSteps` steps on the libuv thread pool; resolves to the `Status` JSON.
+    /// Every error (including an invalid `maxSteps`) is a rejection, never a synchronous throw.
+    #[napi(catch_unwind, ts_return_type = "Promise<string>")]
+    pub fn advance_async(&self, max_steps: f64) -> AsyncTask<Advance> {
+        AsyncTask::new(Advance {
+            session: Arc::clone(&self.inner),
+            max_steps,
+        })
+    }
+
+    /// The `Status` JSON of the run.
+    #[napi(catch_unwind)]
+    pub fn status(&self) -> Result<String> {
+        guard(|| status_json(&self.lock()?.status()))
+    }
+
+    /// Names of the recorded metric columns, in order.
+    #[napi(catch_unwind)]
+    pub fn column_names(&self) -> Result<Vec<String>> {
+        guard(|| {
+            let s = self.lock()?;
+            Ok(s.column_names().iter().map(|c| c.to_string()).collect())
+        })
+    }
+
+    /// Rows `start..` of a recorded column (a copy).
+    #[napi(catch_unwind)]
+    pub fn column(&self, name: String, start: f64) -> Result<Float64Array> {
+        guard(|| {
+            let start = usize::try_from(count("start", start)?).unwrap_or(usize::MAX);
+            let s = self.lock()?;
+            let col = s.column(&name, start).map_err(js_error)?;
+            Ok(col.to_vec().into())
+        })
+    }
+
+    /// A matrix of the run (`U`, `V`, `U0`, `V0`, `target`), row-major (a copy).
+    #[napi(catch_unwind)]
+    pub fn matrix(&self, name: String) -> Result<Float64Array> {
+        guard(|| {
+            let s = self.lock()?;
+            let (_, _, data) = s.matrix(&name).map_err(js_error)?;
+            Ok(data.to_vec().into())
+        })
+    }
+
+    /// `[rows, cols]` of a matrix of the run.
+    #[napi(catch_unwind)]
+    pub fn matrix_shape(&self, name: String) -> Result<Vec<f64>> {
+        guard(|| {
+            let s = self.lock()?;
+            let (rows, cols, _) = s.matrix(&name).map_err(js_error)?;
+            Ok(vec![rows as f64, cols as f64])
+        })
+    }
+}
+
+/// One `advanceAsync` chunk, computed on a libuv worker thread.
+pub struct Advance {
+    session: Arc<Mutex<Session>>,
+    max_steps: f64,
+}
+
+impl Task for Advance {
+    type Output = String;
+    type JsValue = String;
+
+    fn compute(&mut self) -> Result<String> {
+        guard(|| {
+            let max_steps = count("maxSteps", self.max_steps)?;
+            let status = self
+                .session
+                .lock()
+                .map_err(|_| poisoned())?
+                .advance(max_steps);
+            status_json(&status)
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, output: String) -> Result<String> {
+        Ok(output)
+    }
+}
+
+/// Version of the core crate.
+#[napi(catch_unwind)]
+pub fn core_version() -> String {
+    autobalance_core::VERSION.to_string()
+}
+
+/// JSON list of the paper presets.
+#[napi(catch_unwind)]
+pub fn preset_list() -> Result<String> {
+    guard(|| Ok(autobalance_core::presets::list_json()))
+}
+
+/// JSON spec of one preset.
+#[napi(catch_unwind)]
+pub fn preset_spec(name: String) -> Result<String> {
+    guard(|| autobalance_core::presets::spec_json(&name).map_err(js_error))
+}
