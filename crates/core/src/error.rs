@@ -66,7 +66,9 @@ impl Error {
     /// `{"code":..,"field":..,"message":..}`.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| {
-            String::from(r#"{"code":"invalid_request","field":"","message":"unserializable error"}"#)
+            String::from(
+                r#"{"code":"invalid_request","field":"","message":"unserializable error"}"#,
+            )
         })
     }
 

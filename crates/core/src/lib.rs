@@ -1,6 +1,9 @@
 //! autobalance-core: the numerics of autobalance. No binding code and no I/O: the N-API and
 //! WebAssembly crates call [`session::Session`] and map [`error::Error`] to JS errors.
 
+// Index loops read like the formulas they implement.
+#![allow(clippy::needless_range_loop)]
+
 pub mod dynamics;
 pub mod error;
 pub mod linalg;

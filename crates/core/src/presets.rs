@@ -32,7 +32,10 @@ pub fn list_json() -> String {
 pub fn spec_json(name: &str) -> Result<String> {
     let p = PRESETS.iter().find(|p| p.name == name).ok_or_else(|| {
         let names: Vec<&str> = PRESETS.iter().map(|p| p.name).collect();
-        Error::request("preset", format!("no preset named {name:?} (available: {})", names.join(", ")))
+        Error::request(
+            "preset",
+            format!("no preset named {name:?} (available: {})", names.join(", ")),
+        )
     })?;
     let mut v = (p.build)();
     v["name"] = json!(p.name);
@@ -83,7 +86,8 @@ mod tests {
     fn every_preset_builds_valid_sessions() {
         let list: Value = serde_json::from_str(&list_json()).unwrap();
         for p in list.as_array().unwrap() {
-            let spec: Value = serde_json::from_str(&spec_json(p["name"].as_str().unwrap()).unwrap()).unwrap();
+            let spec: Value =
+                serde_json::from_str(&spec_json(p["name"].as_str().unwrap()).unwrap()).unwrap();
             for run in spec["runs"].as_array().unwrap() {
                 crate::Session::new(&run["spec"].to_string(), Default::default()).unwrap();
             }

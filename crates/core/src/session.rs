@@ -9,7 +9,9 @@ use crate::error::{Error, Result};
 use crate::linalg::{all_finite, norm2};
 use crate::model::mf::{LossParts, MatrixFactorization};
 use crate::rng::Normal;
-use crate::spec::{self, count, finite, positive, InitSpec, MatrixRef, ModelSpec, RunSpec, TargetSpec};
+use crate::spec::{
+    self, count, finite, positive, InitSpec, MatrixRef, ModelSpec, RunSpec, TargetSpec,
+};
 
 /// The metric columns of a matrix-factorization run, in order.
 pub const MF_COLUMNS: [&str; 10] = [
@@ -86,7 +88,10 @@ fn take_buffer(
         ));
     }
     let data = buffers.remove(name).ok_or_else(|| {
-        Error::request(name, format!("the data of this {rows} x {cols} matrix was not passed"))
+        Error::request(
+            name,
+            format!("the data of this {rows} x {cols} matrix was not passed"),
+        )
     })?;
     if data.len() != rows * cols {
         return Err(Error::shape(
@@ -171,7 +176,12 @@ impl Session {
     /// input has been checked.
     pub fn new(spec_json: &str, mut buffers: HashMap<String, Vec<f64>>) -> Result<Session> {
         let spec: RunSpec = spec::parse(spec_json)?;
-        let ModelSpec::MatrixFactorization { d1, d2, rank, balance_weight } = spec.model;
+        let ModelSpec::MatrixFactorization {
+            d1,
+            d2,
+            rank,
+            balance_weight,
+        } = spec.model;
         let d1 = positive("model.d1", d1)?;
         let d2 = positive("model.d2", d2)?;
         let r = positive("model.rank", rank)?;
@@ -194,7 +204,11 @@ impl Session {
         let p = (d1 + d2) * r;
         bytes(
             "model",
-            &[(d1, d2), (p, 4), (MatrixFactorization::workspace_bytes(d1, d2, r), 1)],
+            &[
+                (d1, d2),
+                (p, 4),
+                (MatrixFactorization::workspace_bytes(d1, d2, r), 1),
+            ],
         )?;
         bytes("steps", &[(rows_max, MF_COLUMNS.len())])?;
 
@@ -203,11 +217,17 @@ impl Session {
             TargetSpec::Explicit { matrix } => {
                 Some(take_buffer(&mut buffers, "target.matrix", matrix, d1, d2)?)
             }
-            TargetSpec::Random { singular_values, seed } => {
+            TargetSpec::Random {
+                singular_values,
+                seed,
+            } => {
                 if singular_values.len() != r {
                     return Err(Error::shape(
                         "target.singularValues",
-                        format!("expected {r} values (one per rank), got {}", singular_values.len()),
+                        format!(
+                            "expected {r} values (one per rank), got {}",
+                            singular_values.len()
+                        ),
                     ));
                 }
                 for (i, &s) in singular_values.iter().enumerate() {
@@ -247,7 +267,13 @@ impl Session {
 
         let target = match (target_buf, &spec.target) {
             (Some(t), _) => t,
-            (None, TargetSpec::Random { singular_values, seed }) => {
+            (
+                None,
+                TargetSpec::Random {
+                    singular_values,
+                    seed,
+                },
+            ) => {
                 let mut rng = Normal::new(*seed as u64);
                 let pm = random_orthonormal(&mut rng, d1, r);
                 let qm = random_orthonormal(&mut rng, d2, r);
@@ -415,7 +441,7 @@ impl Session {
                 break;
             }
             self.loss = Some(loss);
-            if self.t % self.record_every == 0 || self.t == self.steps {
+            if self.t.is_multiple_of(self.record_every) || self.t == self.steps {
                 self.record(parts);
             }
             if self.t == self.steps {

@@ -42,7 +42,10 @@ pub enum TargetSpec {
     Explicit { matrix: MatrixRef },
     /// M* = P diag(singularValues) Q^T with P, Q random orthonormal (Gaussian + Gram-Schmidt).
     #[serde(rename_all = "camelCase")]
-    Random { singular_values: Vec<f64>, seed: f64 },
+    Random {
+        singular_values: Vec<f64>,
+        seed: f64,
+    },
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -88,7 +91,11 @@ pub fn parse(json: &str) -> Result<RunSpec> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         // serde_path_to_error writes "." for the root and "?" where it lost track.
-        let field = if path == "." || path == "?" { "spec".to_string() } else { path };
+        let field = if path == "." || path == "?" {
+            "spec".to_string()
+        } else {
+            path
+        };
         Error::spec(field, e.into_inner().to_string())
     })
 }
@@ -109,9 +116,8 @@ pub fn count(field: &str, x: f64) -> Result<u64> {
 
 /// A positive integer field (sizes, rank, recordEvery).
 pub fn positive(field: &str, x: f64) -> Result<usize> {
-    let n = count(field, x).map_err(|_| {
-        Error::range(field, format!("expected a positive integer, got {x}"))
-    })?;
+    let n = count(field, x)
+        .map_err(|_| Error::range(field, format!("expected a positive integer, got {x}")))?;
     if n == 0 || n > usize::MAX as u64 {
         return Err(Error::range(
             field,
@@ -126,7 +132,10 @@ pub fn finite(field: &str, x: f64) -> Result<f64> {
     if x.is_finite() {
         Ok(x)
     } else {
-        Err(Error::non_finite(field, format!("expected a finite number, got {x}")))
+        Err(Error::non_finite(
+            field,
+            format!("expected a finite number, got {x}"),
+        ))
     }
 }
 
@@ -136,6 +145,9 @@ pub fn positive_real(field: &str, x: f64) -> Result<f64> {
     if x > 0.0 {
         Ok(x)
     } else {
-        Err(Error::range(field, format!("expected a number > 0, got {x}")))
+        Err(Error::range(
+            field,
+            format!("expected a number > 0, got {x}"),
+        ))
     }
 }

@@ -7,10 +7,14 @@ use autobalance_core::{ErrorCode, Session};
 
 /// Deterministic test data (an LCG, independent of the core's generator).
 fn data(n: usize, seed: u64, scale: f64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             scale * (((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0)
         })
         .collect()
@@ -46,7 +50,15 @@ fn sub(a: &[f64], b: &[f64]) -> Vec<f64> {
     a.iter().zip(b).map(|(x, y)| x - y).collect()
 }
 
-fn explicit_spec(d1: usize, d2: usize, r: usize, w: f64, eta: f64, steps: u64, every: u64) -> String {
+fn explicit_spec(
+    d1: usize,
+    d2: usize,
+    r: usize,
+    w: f64,
+    eta: f64,
+    steps: u64,
+    every: u64,
+) -> String {
     format!(
         r#"{{"model":{{"kind":"matrixFactorization","d1":{d1},"d2":{d2},"rank":{r},"balanceWeight":{w}}},
             "target":{{"kind":"explicit","matrix":{{"rows":{d1},"cols":{d2}}}}},
@@ -66,7 +78,14 @@ fn buffers(m: &[f64], u: &[f64], v: &[f64]) -> HashMap<String, Vec<f64>> {
 #[test]
 fn gradient_matches_central_differences() {
     // Sizes chosen so the fused kernel runs several chunks and several row blocks per chunk.
-    for &(d1, d2, r, w) in &[(37usize, 23usize, 3usize, 0.0), (37, 23, 3, 0.125), (9, 300, 4, 0.5), (1, 1, 1, 0.0)] {
+    for &(d1, d2, r, w) in &[
+        (37usize, 23usize, 3usize, 0.0),
+        (37, 23, 3, 0.125),
+        (9, 300, 4, 0.5),
+        (1, 1, 1, 0.0),
+        (40, 13, 9, 0.0),
+        (21, 30, 12, 0.125),
+    ] {
         let m = data(d1 * d2, 1, 1.0);
         let mut model = MatrixFactorization::new(d1, d2, r, w, m);
         let x = data((d1 + d2) * r, 2, 0.7);
@@ -86,7 +105,10 @@ fn gradient_matches_central_differences() {
         }
         // Central differences: truncation O(h^2) ~ 1e-12, round-off ~ 1e-16 |f| / h ~ 1e-7 for the
         // largest case (|f| ~ 1e3). A wrong term in the gradient gives errors of order 1.
-        assert!(worst < 1e-6, "({d1},{d2},{r},{w}): worst relative FD error {worst}");
+        assert!(
+            worst < 1e-6,
+            "({d1},{d2},{r},{w}): worst relative FD error {worst}"
+        );
     }
 }
 
@@ -142,7 +164,11 @@ fn one_step_identity_of_the_invariant() {
     let u = data(d1 * r, 6, 0.8);
     let v = data(d2 * r, 7, 0.8);
     for &eta in &[1e-3, 0.05, 0.2] {
-        let mut s = Session::new(&explicit_spec(d1, d2, r, 0.0, eta, 1, 1), buffers(&m, &u, &v)).unwrap();
+        let mut s = Session::new(
+            &explicit_spec(d1, d2, r, 0.0, eta, 1, 1),
+            buffers(&m, &u, &v),
+        )
+        .unwrap();
         s.advance(1);
         let (_, _, u1) = s.matrix("U").unwrap();
         let (_, _, v1) = s.matrix("V").unwrap();
@@ -152,7 +178,11 @@ fn one_step_identity_of_the_invariant() {
         let rtu = atb(&res, &u, d1, d2, r); // R^T U: d2 x r
         let d0 = sub(&atb(&u, &u, d1, r, r), &atb(&v, &v, d2, r, r));
         let corr = sub(&atb(&rv, &rv, d1, r, r), &atb(&rtu, &rtu, d2, r, r));
-        let rhs: Vec<f64> = d0.iter().zip(&corr).map(|(a, c)| a + eta * eta * c).collect();
+        let rhs: Vec<f64> = d0
+            .iter()
+            .zip(&corr)
+            .map(|(a, c)| a + eta * eta * c)
+            .collect();
         let err = fro(&sub(&lhs, &rhs)) / fro(&rhs);
         assert!(err < 1e-10, "eta {eta}: relative error {err}");
         // And the correction is not negligible, so the identity is not trivially true.
@@ -169,14 +199,22 @@ fn invariant_drift_scales_as_eta_squared() {
     let u = data(d1 * r, 9, 0.5);
     let v = data(d2 * r, 10, 0.5);
     let drift = |eta: f64, steps: u64| {
-        let mut s = Session::new(&explicit_spec(d1, d2, r, 0.0, eta, steps, steps), buffers(&m, &u, &v)).unwrap();
+        let mut s = Session::new(
+            &explicit_spec(d1, d2, r, 0.0, eta, steps, steps),
+            buffers(&m, &u, &v),
+        )
+        .unwrap();
         s.advance(steps);
         *s.column("imbalanceDrift", 0).unwrap().last().unwrap()
     };
     let (a, b) = (drift(1e-3, 1), drift(5e-4, 1));
     assert!((a / b - 4.0).abs() < 0.02, "one-step drift ratio {}", a / b);
     let (a, b) = (drift(2e-3, 100), drift(1e-3, 200));
-    assert!((a / b - 2.0).abs() < 0.1, "fixed-horizon drift ratio {}", a / b);
+    assert!(
+        (a / b - 2.0).abs() < 0.1,
+        "fixed-horizon drift ratio {}",
+        a / b
+    );
 }
 
 /// Lemma 3.1 on a seeded case: with a small balanced init and the Theorem 3.1 schedule the
@@ -196,7 +234,11 @@ fn theorem_3_1_schedule_keeps_balance_and_decreases_loss() {
     let imb = s.column("imbalance", 0).unwrap();
     let loss = s.column("loss", 0).unwrap();
     assert_eq!(loss.len(), 3001);
-    assert!(imb.iter().all(|&x| x <= eps), "max imbalance {}", imb.iter().cloned().fold(0.0, f64::max));
+    assert!(
+        imb.iter().all(|&x| x <= eps),
+        "max imbalance {}",
+        imb.iter().cloned().fold(0.0, f64::max)
+    );
     assert!(loss.windows(2).all(|w| w[1] <= w[0]), "loss increased");
     assert!(loss[3000] < loss[0], "loss did not decrease at all");
     // Lemma 3.1: f_0 <= 2 ||M*||_F^2 (here ||M*||_F^2 = 14).
@@ -240,11 +282,19 @@ fn chunked_advance_equals_one_advance_and_records_every_k() {
     let want: Vec<f64> = (0..=10).map(|k| (10 * k) as f64).chain([103.0]).collect();
     assert_eq!(steps, want);
     for name in a.column_names() {
-        assert_eq!(a.column(name, 0).unwrap(), b.column(name, 0).unwrap(), "{name}");
+        assert_eq!(
+            a.column(name, 0).unwrap(),
+            b.column(name, 0).unwrap(),
+            "{name}"
+        );
     }
     let eta = a.column("eta", 0).unwrap();
     assert!((eta[1] - 0.2 * 11f64.powf(-0.75)).abs() < 1e-15);
-    let (nu, nv, ratio) = (a.column("normU2", 0).unwrap(), a.column("normV2", 0).unwrap(), a.column("normRatio", 0).unwrap());
+    let (nu, nv, ratio) = (
+        a.column("normU2", 0).unwrap(),
+        a.column("normV2", 0).unwrap(),
+        a.column("normRatio", 0).unwrap(),
+    );
     for i in 0..nu.len() {
         assert_eq!(ratio[i], nu[i] / nv[i]);
     }
@@ -281,7 +331,9 @@ fn err_of(spec: &str, bufs: HashMap<String, Vec<f64>>) -> (ErrorCode, String) {
 #[test]
 fn bad_input_is_refused_with_the_field_named() {
     let base = |model: &str, target: &str, init: &str, sched: &str, steps: &str| {
-        format!(r#"{{"model":{model},"target":{target},"init":{init},"schedule":{sched},"steps":{steps}}}"#)
+        format!(
+            r#"{{"model":{model},"target":{target},"init":{init},"schedule":{sched},"steps":{steps}}}"#
+        )
     };
     let model = r#"{"kind":"matrixFactorization","d1":4,"d2":3,"rank":2}"#;
     let target = r#"{"kind":"random","singularValues":[1,1],"seed":0}"#;
@@ -289,28 +341,213 @@ fn bad_input_is_refused_with_the_field_named() {
     let sched = r#"{"kind":"constant","eta":0.1}"#;
     let none = HashMap::new;
     assert!(Session::new(&base(model, target, init, sched, "5"), none()).is_ok());
-    let cases: Vec<(String, HashMap<String, Vec<f64>>, ErrorCode, &str)> = vec![
-        (base(r#"{"kind":"matrixFactorization","d1":4,"d2":3,"rank":4}"#, r#"{"kind":"random","singularValues":[1,1,1,1],"seed":0}"#, init, sched, "5"), none(), ErrorCode::OutOfRange, "model.rank"),
-        (base(r#"{"kind":"matrixFactorization","d1":0,"d2":3,"rank":1}"#, target, init, sched, "5"), none(), ErrorCode::OutOfRange, "model.d1"),
-        (base(model, target, init, r#"{"kind":"constant","eta":0}"#, "5"), none(), ErrorCode::OutOfRange, "schedule.eta"),
-        (base(model, target, init, r#"{"kind":"constant","eta":-1}"#, "5"), none(), ErrorCode::OutOfRange, "schedule.eta"),
-        (base(model, target, init, sched, "-3"), none(), ErrorCode::OutOfRange, "steps"),
-        (base(model, target, init, sched, "2.5"), none(), ErrorCode::OutOfRange, "steps"),
-        (base(model, target, init, sched, r#""ten""#), none(), ErrorCode::InvalidSpec, "steps"),
-        (base(model, target, init, r#"{"kind":"warp","eta":1}"#, "5"), none(), ErrorCode::InvalidSpec, "schedule.kind"),
-        (base(model, r#"{"kind":"random","singularValues":[1],"seed":0}"#, init, sched, "5"), none(), ErrorCode::ShapeMismatch, "target.singularValues"),
-        (base(r#"{"kind":"matrixFactorization","d1":3000000,"d2":3000000,"rank":1}"#, target, init, sched, "5"), none(), ErrorCode::TooLarge, "model"),
-        (base(model, target, init, sched, "1e15"), none(), ErrorCode::TooLarge, "steps"),
-        (base(model, r#"{"kind":"explicit","matrix":{"rows":4,"cols":3}}"#, init, sched, "5"), none(), ErrorCode::InvalidRequest, "target.matrix"),
-        (base(model, r#"{"kind":"explicit","matrix":{"rows":3,"cols":4}}"#, init, sched, "5"), HashMap::from([("target.matrix".into(), vec![0.0; 12])]), ErrorCode::ShapeMismatch, "target.matrix"),
-        (base(model, r#"{"kind":"explicit","matrix":{"rows":4,"cols":3}}"#, init, sched, "5"), HashMap::from([("target.matrix".into(), vec![0.0; 11])]), ErrorCode::ShapeMismatch, "target.matrix"),
-        (base(model, r#"{"kind":"explicit","matrix":{"rows":4,"cols":3}}"#, init, sched, "5"), HashMap::from([("target.matrix".into(), { let mut x = vec![0.0; 12]; x[7] = f64::NAN; x })]), ErrorCode::NonFinite, "target.matrix"),
-        (base(model, target, r#"{"kind":"explicit","u0":{"rows":4,"cols":2},"v0":{"rows":2,"cols":3}}"#, sched, "5"), HashMap::from([("init.u0".into(), vec![0.0; 8]), ("init.v0".into(), vec![0.0; 6])]), ErrorCode::ShapeMismatch, "init.v0"),
-        (base(model, target, init, sched, "5"), HashMap::from([("extra".into(), vec![1.0])]), ErrorCode::InvalidRequest, "extra"),
-        (base(model, target, init, r#"{"kind":"inversePower","c":1,"delta":0}"#, "5"), none(), ErrorCode::OutOfRange, "schedule.delta"),
-        (base(model, target, r#"{"kind":"gaussian","stdU":-1,"stdV":0.1,"seed":0}"#, sched, "5"), none(), ErrorCode::OutOfRange, "init.stdU"),
-        ("{not json".to_string(), none(), ErrorCode::InvalidSpec, "spec"),
-        (base(r#"{"kind":"matrixFactorization","d1":4,"d2":3,"rank":2,"bogus":1}"#, target, init, sched, "5"), none(), ErrorCode::InvalidSpec, "model"),
+    type Case = (String, HashMap<String, Vec<f64>>, ErrorCode, &'static str);
+    let cases: Vec<Case> = vec![
+        (
+            base(
+                r#"{"kind":"matrixFactorization","d1":4,"d2":3,"rank":4}"#,
+                r#"{"kind":"random","singularValues":[1,1,1,1],"seed":0}"#,
+                init,
+                sched,
+                "5",
+            ),
+            none(),
+            ErrorCode::OutOfRange,
+            "model.rank",
+        ),
+        (
+            base(
+                r#"{"kind":"matrixFactorization","d1":0,"d2":3,"rank":1}"#,
+                target,
+                init,
+                sched,
+                "5",
+            ),
+            none(),
+            ErrorCode::OutOfRange,
+            "model.d1",
+        ),
+        (
+            base(model, target, init, r#"{"kind":"constant","eta":0}"#, "5"),
+            none(),
+            ErrorCode::OutOfRange,
+            "schedule.eta",
+        ),
+        (
+            base(model, target, init, r#"{"kind":"constant","eta":-1}"#, "5"),
+            none(),
+            ErrorCode::OutOfRange,
+            "schedule.eta",
+        ),
+        (
+            base(model, target, init, sched, "-3"),
+            none(),
+            ErrorCode::OutOfRange,
+            "steps",
+        ),
+        (
+            base(model, target, init, sched, "2.5"),
+            none(),
+            ErrorCode::OutOfRange,
+            "steps",
+        ),
+        (
+            base(model, target, init, sched, r#""ten""#),
+            none(),
+            ErrorCode::InvalidSpec,
+            "steps",
+        ),
+        (
+            base(model, target, init, r#"{"kind":"warp","eta":1}"#, "5"),
+            none(),
+            ErrorCode::InvalidSpec,
+            "schedule.kind",
+        ),
+        (
+            base(
+                model,
+                r#"{"kind":"random","singularValues":[1],"seed":0}"#,
+                init,
+                sched,
+                "5",
+            ),
+            none(),
+            ErrorCode::ShapeMismatch,
+            "target.singularValues",
+        ),
+        (
+            base(
+                r#"{"kind":"matrixFactorization","d1":3000000,"d2":3000000,"rank":1}"#,
+                target,
+                init,
+                sched,
+                "5",
+            ),
+            none(),
+            ErrorCode::TooLarge,
+            "model",
+        ),
+        (
+            base(model, target, init, sched, "1e15"),
+            none(),
+            ErrorCode::TooLarge,
+            "steps",
+        ),
+        (
+            base(
+                model,
+                r#"{"kind":"explicit","matrix":{"rows":4,"cols":3}}"#,
+                init,
+                sched,
+                "5",
+            ),
+            none(),
+            ErrorCode::InvalidRequest,
+            "target.matrix",
+        ),
+        (
+            base(
+                model,
+                r#"{"kind":"explicit","matrix":{"rows":3,"cols":4}}"#,
+                init,
+                sched,
+                "5",
+            ),
+            HashMap::from([("target.matrix".into(), vec![0.0; 12])]),
+            ErrorCode::ShapeMismatch,
+            "target.matrix",
+        ),
+        (
+            base(
+                model,
+                r#"{"kind":"explicit","matrix":{"rows":4,"cols":3}}"#,
+                init,
+                sched,
+                "5",
+            ),
+            HashMap::from([("target.matrix".into(), vec![0.0; 11])]),
+            ErrorCode::ShapeMismatch,
+            "target.matrix",
+        ),
+        (
+            base(
+                model,
+                r#"{"kind":"explicit","matrix":{"rows":4,"cols":3}}"#,
+                init,
+                sched,
+                "5",
+            ),
+            HashMap::from([("target.matrix".into(), {
+                let mut x = vec![0.0; 12];
+                x[7] = f64::NAN;
+                x
+            })]),
+            ErrorCode::NonFinite,
+            "target.matrix",
+        ),
+        (
+            base(
+                model,
+                target,
+                r#"{"kind":"explicit","u0":{"rows":4,"cols":2},"v0":{"rows":2,"cols":3}}"#,
+                sched,
+                "5",
+            ),
+            HashMap::from([
+                ("init.u0".into(), vec![0.0; 8]),
+                ("init.v0".into(), vec![0.0; 6]),
+            ]),
+            ErrorCode::ShapeMismatch,
+            "init.v0",
+        ),
+        (
+            base(model, target, init, sched, "5"),
+            HashMap::from([("extra".into(), vec![1.0])]),
+            ErrorCode::InvalidRequest,
+            "extra",
+        ),
+        (
+            base(
+                model,
+                target,
+                init,
+                r#"{"kind":"inversePower","c":1,"delta":0}"#,
+                "5",
+            ),
+            none(),
+            ErrorCode::OutOfRange,
+            "schedule.delta",
+        ),
+        (
+            base(
+                model,
+                target,
+                r#"{"kind":"gaussian","stdU":-1,"stdV":0.1,"seed":0}"#,
+                sched,
+                "5",
+            ),
+            none(),
+            ErrorCode::OutOfRange,
+            "init.stdU",
+        ),
+        (
+            "{not json".to_string(),
+            none(),
+            ErrorCode::InvalidSpec,
+            "spec",
+        ),
+        (
+            base(
+                r#"{"kind":"matrixFactorization","d1":4,"d2":3,"rank":2,"bogus":1}"#,
+                target,
+                init,
+                sched,
+                "5",
+            ),
+            none(),
+            ErrorCode::InvalidSpec,
+            "model",
+        ),
     ];
     for (spec, bufs, code, field) in cases {
         let (c, f) = err_of(&spec, bufs);

@@ -5,11 +5,18 @@ use crate::spec::{finite, positive_real, ScheduleSpec};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Schedule {
-    Constant { eta: f64 },
+    Constant {
+        eta: f64,
+    },
     /// eta_t = c (t+1)^-(1/2+delta)
-    InversePower { c: f64, delta: f64 },
+    InversePower {
+        c: f64,
+        delta: f64,
+    },
     /// eta_t = scale / (t+1), scale = sqrt(eps/r) / (100 ||M*||_F^1.5)
-    Harmonic { scale: f64 },
+    Harmonic {
+        scale: f64,
+    },
 }
 
 impl Schedule {
@@ -62,13 +69,24 @@ mod tests {
 
     #[test]
     fn schedules_match_their_formulas() {
-        let s = Schedule::from_spec(&ScheduleSpec::InversePower { c: 0.3, delta: 0.25 }, 2, 1.0).unwrap();
+        let s = Schedule::from_spec(
+            &ScheduleSpec::InversePower {
+                c: 0.3,
+                delta: 0.25,
+            },
+            2,
+            1.0,
+        )
+        .unwrap();
         assert!((s.eta(0) - 0.3).abs() < 1e-15);
         assert!((s.eta(15) - 0.3 * 16f64.powf(-0.75)).abs() < 1e-15);
         let s = Schedule::from_spec(&ScheduleSpec::Theorem31 { eps: 0.04 }, 4, 4.0).unwrap();
         // sqrt(0.01) / (100 * 8) / (t+1)
         assert!((s.eta(9) - 0.1 / 800.0 / 10.0).abs() < 1e-18);
-        assert!(Schedule::from_spec(&ScheduleSpec::InversePower { c: 1.0, delta: 0.6 }, 1, 1.0).is_err());
+        assert!(
+            Schedule::from_spec(&ScheduleSpec::InversePower { c: 1.0, delta: 0.6 }, 1, 1.0)
+                .is_err()
+        );
         assert!(Schedule::from_spec(&ScheduleSpec::Constant { eta: 0.0 }, 1, 1.0).is_err());
     }
 }

@@ -19,6 +19,9 @@ const CHUNKS: usize = 8;
 /// Target size in bytes of one residual block (kept in L2).
 const BLOCK_BYTES: usize = 256 * 1024;
 
+/// Ranks up to this use the single-pass kernel of `mf_small`; larger ones the blocked GEMM path.
+pub const SMALL_RANK: usize = 8;
+
 pub struct MatrixFactorization {
     pub d1: usize,
     pub d2: usize,
@@ -40,6 +43,8 @@ struct Chunk {
 
 struct Workspace {
     chunks: Vec<Chunk>,
+    /// V^T (r x d2), for the small-rank kernel.
+    vt: Vec<f64>,
     block_rows: usize,
     d: Vec<f64>,
     tmp: Vec<f64>,
@@ -63,15 +68,20 @@ impl LossParts {
 impl MatrixFactorization {
     /// Bytes of working memory the fused kernel needs beyond M* and the parameters.
     pub fn workspace_bytes(d1: usize, d2: usize, r: usize) -> usize {
-        let br = block_rows(d1, d2);
+        let br = if r <= SMALL_RANK {
+            0
+        } else {
+            block_rows(d1, d2)
+        };
         let chunks = CHUNKS.min(d1);
-        8 * (chunks * (br * d2 + d2 * r) + 2 * r * r)
+        8 * (chunks * (br * d2 + d2 * r) + d2 * r + 2 * r * r)
     }
 
     /// Shapes are validated by the caller (the session), which also owns the error reporting.
     pub fn new(d1: usize, d2: usize, r: usize, balance_weight: f64, target: Vec<f64>) -> Self {
         assert_eq!(target.len(), d1 * d2);
-        let br = block_rows(d1, d2);
+        let small = r <= SMALL_RANK;
+        let br = if small { 0 } else { block_rows(d1, d2) };
         let nchunks = CHUNKS.min(d1);
         let per = d1.div_ceil(nchunks);
         let chunks = (0..nchunks)
@@ -93,11 +103,22 @@ impl MatrixFactorization {
             balance_weight,
             target,
             blocks: [
-                Block { name: "U", offset: 0, rows: d1, cols: r },
-                Block { name: "V", offset: d1 * r, rows: d2, cols: r },
+                Block {
+                    name: "U",
+                    offset: 0,
+                    rows: d1,
+                    cols: r,
+                },
+                Block {
+                    name: "V",
+                    offset: d1 * r,
+                    rows: d2,
+                    cols: r,
+                },
             ],
             ws: Workspace {
                 chunks,
+                vt: vec![0.0; if small { d2 * r } else { 0 }],
                 block_rows: br,
                 d: vec![0.0; r * r],
                 tmp: vec![0.0; r * r],
@@ -126,8 +147,30 @@ impl MatrixFactorization {
         let (gu, gv) = grad.split_at_mut(d1 * r);
         let target = &self.target;
         let br = self.ws.block_rows;
+        let small = r <= SMALL_RANK;
+        if small {
+            for j in 0..d2 {
+                for k in 0..r {
+                    self.ws.vt[k * d2 + j] = v[j * r + k];
+                }
+            }
+        }
+        let vt = &self.ws.vt;
 
         let work = |(chunk, gu_chunk): (&mut Chunk, &mut [f64])| {
+            if small {
+                chunk.gv.fill(0.0);
+                let rows = chunk.rows.clone();
+                let x = super::mf_small::Rows {
+                    u: &u[rows.start * r..rows.end * r],
+                    m: &target[rows.start * d2..rows.end * d2],
+                    vt,
+                    d2,
+                    r,
+                };
+                chunk.sq = super::mf_small::run(&x, gu_chunk, &mut chunk.gv);
+                return;
+            }
             chunk.sq = 0.0;
             chunk.gv.fill(0.0);
             let lo = chunk.rows.start;
@@ -147,7 +190,16 @@ impl MatrixFactorization {
                 gemm(1.0, ub, lu, v, lv.t(), 1.0, rb, lr);
                 chunk.sq += norm2(rb);
                 // dU_b = R_b V
-                gemm(1.0, rb, lr, v, lv, 0.0, &mut gu_chunk[(b0 - lo) * r..(b1 - lo) * r], lu);
+                gemm(
+                    1.0,
+                    rb,
+                    lr,
+                    v,
+                    lv,
+                    0.0,
+                    &mut gu_chunk[(b0 - lo) * r..(b1 - lo) * r],
+                    lu,
+                );
                 // dV += R_b^T U_b
                 gemm(1.0, rb, lr.t(), ub, lu, 1.0, &mut chunk.gv, lv);
                 b0 = b1;
@@ -163,12 +215,22 @@ impl MatrixFactorization {
         #[cfg(not(feature = "parallel"))]
         pairs.for_each(work);
 
+        // Partial sums in chunk order. The small-rank kernel accumulates dV^T (r x d2): sum the
+        // partials into the V^T buffer (no longer needed) and transpose once.
         let mut sq = 0.0;
-        gv.fill(0.0);
+        let acc: &mut [f64] = if small { &mut self.ws.vt } else { gv };
+        acc.fill(0.0);
         for c in &self.ws.chunks {
             sq += c.sq;
-            for (g, p) in gv.iter_mut().zip(&c.gv) {
+            for (g, p) in acc.iter_mut().zip(&c.gv) {
                 *g += p;
+            }
+        }
+        if small {
+            for j in 0..d2 {
+                for k in 0..r {
+                    gv[j * r + k] = self.ws.vt[k * d2 + j];
+                }
             }
         }
         let data = 0.5 * sq;
@@ -182,8 +244,26 @@ impl MatrixFactorization {
             balance = self.balance_weight * norm2(&d);
             let k = 4.0 * self.balance_weight;
             let lrr = Layout::row_major(r, r);
-            gemm(k, u, Layout::row_major(d1, r), &d, lrr, 1.0, gu, Layout::row_major(d1, r));
-            gemm(-k, v, Layout::row_major(d2, r), &d, lrr, 1.0, gv, Layout::row_major(d2, r));
+            gemm(
+                k,
+                u,
+                Layout::row_major(d1, r),
+                &d,
+                lrr,
+                1.0,
+                gu,
+                Layout::row_major(d1, r),
+            );
+            gemm(
+                -k,
+                v,
+                Layout::row_major(d2, r),
+                &d,
+                lrr,
+                1.0,
+                gv,
+                Layout::row_major(d2, r),
+            );
             self.ws.d = d;
         }
         LossParts { data, balance }

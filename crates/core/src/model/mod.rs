@@ -2,6 +2,8 @@
 //! (see [`Block`]), so that integrators, eigen-solvers and recorders work for every model.
 
 pub mod mf;
+mod mf_small;
+mod simd;
 
 /// A named block of the flat parameter vector: `rows x cols`, row-major, at `offset`.
 #[derive(Debug, Clone, PartialEq, Eq)]
