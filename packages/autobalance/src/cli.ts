@@ -161,7 +161,7 @@ async function cmdInfo(args: string[]): Promise<number> {
     const b = await loadBackend(forced);
     active = { backend: b.name, coreVersion: b.coreVersion };
   } catch (e) {
-    active = { error: e instanceof Error ? e.message : String(e) };
+    active = { error: e instanceof AutobalanceError ? e.detail : e instanceof Error ? e.message : String(e) };
   }
   const info = {
     package: 'autobalance',

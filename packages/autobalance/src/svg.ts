@@ -33,10 +33,24 @@ export interface Figure {
   panelHeight?: number;
   /** Panels per row (default: all in one row, at most 3). */
   columns?: number;
+  /**
+   * Where the legend goes: `shared` (default) puts one legend below the panels when every panel
+   * has the same line labels, else one per panel; `panel` always puts one in each panel.
+   */
+  legend?: 'shared' | 'panel';
 }
 
 /** Line colors, in order (colorblind-friendly). */
 export const PALETTE = ['#0072b2', '#d55e00', '#009e73', '#cc79a7', '#e69f00', '#56b4e9', '#f0e442', '#000000'];
+
+/** Dash patterns, in order: lines that coincide stay visible. */
+export const DASHES = ['', '7 4', '2 3', '9 3 2 3'];
+
+function strokeStyle(k: number, width: number): string {
+  const color = PALETTE[k % PALETTE.length] as string;
+  const dash = DASHES[k % DASHES.length] as string;
+  return `stroke="${color}" stroke-width="${width}"${dash ? ` stroke-dasharray="${dash}"` : ''}`;
+}
 
 /** Escape text for SVG content and attributes. */
 export function escapeXml(s: string): string {
@@ -52,7 +66,7 @@ export function linearTicks(lo: number, hi: number, count = 5): number[] {
   const step = (norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10) * mag;
   const out: number[] = [];
   const first = Math.ceil(lo / step - 1e-9);
-  for (let k = first; k * step <= hi + step * 1e-9; k++) out.push(k * step);
+  for (let k = first; k * step <= hi + step * 1e-9; k++) out.push(k * step + 0); // + 0: no -0
   return out;
 }
 
@@ -93,12 +107,12 @@ function logScale(lo: number, hi: number, p0: number, p1: number): Scale {
     a -= 1;
     b += 1;
   }
-  const decades = b - a;
-  const every = Math.max(1, Math.ceil(decades / 8));
+  // Label every `every` decades, at multiples of `every`; the axis ends on labelled decades.
+  const every = [1, 2, 3, 5, 10, 20, 50, 100].find((e) => Math.ceil(b / e) - Math.floor(a / e) <= 8) ?? Math.ceil((b - a) / 8);
+  a = Math.floor(a / every) * every;
+  b = Math.ceil(b / every) * every;
   const ticks: Scale['ticks'] = [];
-  for (let k = a; k <= b; k++) {
-    if ((k - a) % every === 0) ticks.push({ v: Math.pow(10, k), label: '10', super: String(k) });
-  }
+  for (let k = a; k <= b; k += every) ticks.push({ v: Math.pow(10, k), label: '10', super: String(k) });
   return {
     map: (v) => p0 + ((Math.log10(v) - a) / (b - a)) * (p1 - p0),
     ticks,
@@ -115,7 +129,7 @@ function sampleIndices(n: number, max: number): number[] {
   return out;
 }
 
-function renderPanel(panel: Panel, x0: number, y0: number, w: number, h: number, clipId: string): string {
+function renderPanel(panel: Panel, x0: number, y0: number, w: number, h: number, clipId: string, legend: boolean): string {
   const left = 70;
   const right = 16;
   const top = 30;
@@ -188,7 +202,6 @@ function renderPanel(panel: Panel, x0: number, y0: number, w: number, h: number,
   // Lines, clipped to the plot area; non-finite (or non-positive on log axes) values break a line.
   parts.push(`<clipPath id="${clipId}"><rect x="${px0}" y="${py1}" width="${px1 - px0}" height="${py0 - py1}"/></clipPath>`);
   panel.series.forEach((s, k) => {
-    const color = PALETTE[k % PALETTE.length] as string;
     const n = Math.min(s.x.length, s.y.length);
     let d = '';
     let pen = false;
@@ -204,27 +217,32 @@ function renderPanel(panel: Panel, x0: number, y0: number, w: number, h: number,
     }
     if (d) {
       parts.push(
-        `<path d="${d}" fill="none" stroke="${color}" stroke-width="1.8" stroke-linejoin="round" clip-path="url(#${clipId})"><title>${escapeXml(s.label)}</title></path>`,
+        `<path d="${d}" fill="none" ${strokeStyle(k, 1.8)} stroke-linejoin="round" clip-path="url(#${clipId})"><title>${escapeXml(s.label)}</title></path>`,
       );
     }
   });
 
-  // Legend, top right inside the plot area.
+  if (legend) parts.push(renderLegend(panel.series.map((s) => s.label), px1 - 6, py1 + 6, px1 - px0 - 8));
+  return parts.join('\n');
+}
+
+/** A legend box whose top right corner is at (right, top). */
+function renderLegend(labels: readonly string[], right: number, top: number, maxWidth: number): string {
+  const parts: string[] = [];
   const rowH = 16;
-  const longest = panel.series.reduce((m, s) => Math.max(m, s.label.length), 0);
-  const lw = Math.min(px1 - px0 - 8, 34 + longest * 6.2);
-  const lx = px1 - lw - 6;
-  const ly = py1 + 6;
-  if (panel.series.length > 0) {
+  const longest = labels.reduce((m, l) => Math.max(m, l.length), 0);
+  const lw = Math.min(maxWidth, 40 + longest * 6.2);
+  const lx = right - lw;
+  const ly = top;
+  if (labels.length > 0) {
     parts.push(
-      `<rect x="${lx.toFixed(1)}" y="${ly}" width="${lw.toFixed(1)}" height="${panel.series.length * rowH + 6}" fill="#ffffff" fill-opacity="0.85" stroke="#bbb"/>`,
+      `<rect x="${lx.toFixed(1)}" y="${ly}" width="${lw.toFixed(1)}" height="${labels.length * rowH + 6}" fill="#ffffff" fill-opacity="0.85" stroke="#bbb"/>`,
     );
   }
-  panel.series.forEach((s, k) => {
-    const color = PALETTE[k % PALETTE.length] as string;
+  labels.forEach((label, k) => {
     const yy = ly + 4 + rowH * k + rowH / 2;
-    parts.push(`<line x1="${(lx + 6).toFixed(1)}" y1="${yy}" x2="${(lx + 26).toFixed(1)}" y2="${yy}" stroke="${color}" stroke-width="2.5"/>`);
-    parts.push(`<text x="${(lx + 32).toFixed(1)}" y="${yy + 4}" font-size="11">${escapeXml(s.label)}</text>`);
+    parts.push(`<line x1="${(lx + 6).toFixed(1)}" y1="${yy}" x2="${(lx + 32).toFixed(1)}" y2="${yy}" ${strokeStyle(k, 2.5)}/>`);
+    parts.push(`<text x="${(lx + 38).toFixed(1)}" y="${yy + 4}" font-size="11">${escapeXml(label)}</text>`);
   });
   return parts.join('\n');
 }
@@ -237,8 +255,13 @@ export function renderSvg(figure: Figure): string {
   const cols = Math.max(1, Math.min(n, figure.columns ?? Math.min(n, 3)));
   const rows = Math.ceil(n / cols);
   const head = figure.title ? 30 : 0;
+  // One legend below the panels when every panel has the same lines; else one per panel.
+  const labels = (p: Panel): string => JSON.stringify(p.series.map((s) => s.label));
+  const first = figure.panels[0];
+  const shared = figure.legend !== 'panel' && first !== undefined && figure.panels.every((p) => labels(p) === labels(first));
+  const foot = shared && first ? first.series.length * 16 + 16 : 0;
   const W = cols * w;
-  const H = rows * h + head;
+  const H = rows * h + head + foot;
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif">`,
     `<rect width="${W}" height="${H}" fill="#ffffff"/>`,
@@ -250,9 +273,14 @@ export function renderSvg(figure: Figure): string {
     const cx = (i % cols) * w;
     const cy = head + Math.floor(i / cols) * h;
     parts.push(`<g class="panel">`);
-    parts.push(renderPanel(p, cx, cy, w, h, `clip${i}`));
+    parts.push(renderPanel(p, cx, cy, w, h, `clip${i}`, !shared));
     parts.push('</g>');
   });
+  if (shared && first) {
+    const names = first.series.map((s) => s.label);
+    const width = Math.min(W - 20, 40 + names.reduce((m, l) => Math.max(m, l.length), 0) * 6.2);
+    parts.push(`<g class="legend">${renderLegend(names, (W + width) / 2, head + rows * h + 4, width)}</g>`);
+  }
   parts.push('</svg>');
   return parts.join('\n') + '\n';
 }

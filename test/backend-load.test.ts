@@ -1,0 +1,97 @@
+// Backend selection: forced backends that cannot load give a BackendLoadError with the load error
+// as its cause; the default falls back from native to wasm. Each test imports a fresh copy of the
+// package (vi.resetModules) after pointing the loader at files that do not exist.
+import { afterEach, describe, expect, it, vi } from 'vitest';
+
+import { BACKEND, smallSpec } from './helpers.js';
+
+type Api = typeof import('autobalance');
+
+const saved = { ...process.env };
+
+async function freshApi(env: Record<string, string | undefined>): Promise<Api> {
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+  vi.resetModules();
+  return (await import('autobalance')) as Api;
+}
+
+afterEach(() => {
+  for (const k of ['AUTOBALANCE_BACKEND', 'AUTOBALANCE_NATIVE_PATH', 'AUTOBALANCE_WASM_DIR']) {
+    if (saved[k] === undefined) delete process.env[k];
+    else process.env[k] = saved[k];
+  }
+  vi.resetModules();
+});
+
+const MISSING_NATIVE = '/nonexistent/autobalance-missing.node';
+const MISSING_WASM = '/nonexistent/autobalance-wasm-missing';
+
+describe(`backend loading (suite backend ${BACKEND})`, () => {
+  it('forced native by AUTOBALANCE_BACKEND, when the addon cannot load: BackendLoadError with the cause', async () => {
+    const api = await freshApi({ AUTOBALANCE_BACKEND: 'native', AUTOBALANCE_NATIVE_PATH: MISSING_NATIVE });
+    const err = await api.train(smallSpec()).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(api.BackendLoadError);
+    const e = err as InstanceType<Api['BackendLoadError']>;
+    expect(e.code).toBe('backend_load');
+    expect(e.backend).toBe('native');
+    expect(e.field).toBe('backend');
+    expect(e.message).toMatch(/native addon could not be loaded/);
+    expect(e.message).toContain(MISSING_NATIVE);
+    expect(e.cause).toBeInstanceOf(Error);
+    await expect(api.activeBackend()).rejects.toBeInstanceOf(api.BackendLoadError);
+  });
+
+  it('forced wasm by AUTOBALANCE_BACKEND, when the module cannot load: BackendLoadError', async () => {
+    const api = await freshApi({ AUTOBALANCE_BACKEND: 'wasm', AUTOBALANCE_WASM_DIR: MISSING_WASM });
+    const err = await api.backendInfo().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(api.BackendLoadError);
+    expect((err as InstanceType<Api['BackendLoadError']>).backend).toBe('wasm');
+    expect((err as Error).cause).toBeDefined();
+  });
+
+  it('forced by the option, whatever the environment says', async () => {
+    const api = await freshApi({ AUTOBALANCE_BACKEND: 'wasm', AUTOBALANCE_NATIVE_PATH: MISSING_NATIVE });
+    await expect(api.train(smallSpec(), { backend: 'native' })).rejects.toBeInstanceOf(api.BackendLoadError);
+    // ... while the wasm backend still works in the same process.
+    const r = await api.train(smallSpec({ steps: 3 }));
+    expect(r.backend).toBe('wasm');
+  });
+
+  it('falls back to wasm when native cannot load and nothing is forced', async () => {
+    const api = await freshApi({ AUTOBALANCE_BACKEND: undefined, AUTOBALANCE_NATIVE_PATH: MISSING_NATIVE });
+    expect(await api.activeBackend()).toBe('wasm');
+    const probes = await api.probeBackends();
+    expect(probes.native.available).toBe(false);
+    expect(probes.wasm.available).toBe(true);
+  });
+
+  it('prefers native when it loads and nothing is forced', async () => {
+    const api = await freshApi({ AUTOBALANCE_BACKEND: undefined });
+    expect(await api.activeBackend()).toBe('native');
+  });
+
+  it('names both errors when no backend loads', async () => {
+    const api = await freshApi({ AUTOBALANCE_BACKEND: undefined, AUTOBALANCE_NATIVE_PATH: MISSING_NATIVE, AUTOBALANCE_WASM_DIR: MISSING_WASM });
+    const err = await api.activeBackend().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(api.BackendLoadError);
+    expect((err as Error).message).toMatch(/native: .*wasm: /);
+  });
+
+  it('rejects an unknown backend name', async () => {
+    const api = await freshApi({ AUTOBALANCE_BACKEND: 'gpu' });
+    await expect(api.activeBackend()).rejects.toBeInstanceOf(api.InvalidRequestError);
+    await expect(api.train(smallSpec(), { backend: 'cuda' as 'native' })).rejects.toMatchObject({ code: 'invalid_request', field: 'backend' });
+  });
+});

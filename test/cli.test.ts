@@ -1,0 +1,229 @@
+// The CLI (packages/autobalance/dist/cli.js, built by the global setup), run as a child process on
+// the backend of this pass (AUTOBALANCE_BACKEND is inherited).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { type RunSpec, train } from 'autobalance';
+
+import { BACKEND, lcg, randomArray } from './helpers.js';
+
+const CLI = fileURLToPath(new URL('../packages/autobalance/dist/cli.js', import.meta.url));
+const tmp = mkdtempSync(join(tmpdir(), 'autobalance-cli-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+interface Outcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], options: { env?: Record<string, string>; onSpawn?: (kill: (sig: NodeJS.Signals) => void, stderr: () => string) => void } = {}): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, AUTOBALANCE_BACKEND: BACKEND, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    options.onSpawn?.((sig) => child.kill(sig), () => stderr);
+  });
+}
+
+describe(`CLI on ${BACKEND}`, () => {
+  it('info --json says which backend is in use and whether each loads', async () => {
+    const r = await cli(['info', '--json']);
+    expect(r.code).toBe(0);
+    const info = JSON.parse(r.stdout) as Record<string, unknown>;
+    expect(info['backend']).toBe(BACKEND);
+    expect(info['coreVersion']).toMatch(/^\d+\.\d+\.\d+/);
+    expect(info['packageVersion']).toBe(JSON.parse(readFileSync(new URL('../packages/autobalance/package.json', import.meta.url), 'utf8')).version);
+    expect(info['node']).toBe(process.version);
+    const backends = info['backends'] as Record<string, { available: boolean }>;
+    expect(backends['native']?.available).toBe(true);
+    expect(backends['wasm']?.available).toBe(true);
+  });
+
+  it('info (text), and --backend overrides the environment', async () => {
+    const other = BACKEND === 'native' ? 'wasm' : 'native';
+    const r = await cli(['info', '--backend', other]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`backend in use: ${other}`);
+    expect(r.stdout).toMatch(/native: +loads/);
+  });
+
+  it('info with a forced backend that cannot load fails with exit code 1', async () => {
+    const r = await cli(['info'], { env: { AUTOBALANCE_NATIVE_PATH: '/nonexistent.node', AUTOBALANCE_BACKEND: 'native' } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: backend: the native addon could not be loaded/m);
+    expect(r.stdout).toMatch(/native: +does not load/);
+  });
+
+  const next = lcg(21);
+  const spec: RunSpec = {
+    model: { kind: 'matrixFactorization', d1: 6, d2: 4, rank: 2 },
+    target: { kind: 'explicit', matrix: randomArray(6, 4, next) },
+    init: { kind: 'explicit', u0: randomArray(6, 2, () => 0.2 * next()), v0: { rows: 4, cols: 2, data: Array.from({ length: 8 }, () => 0.2 * next()) } },
+    schedule: { kind: 'constant', eta: 0.05 },
+    steps: 200,
+    recordEvery: 10,
+  };
+
+  it('train --spec --out writes the result JSON, equal to the API result', async () => {
+    const specPath = join(tmp, 'run.json');
+    const outPath = join(tmp, 'sub', 'result.json');
+    writeFileSync(specPath, JSON.stringify(spec));
+    const r = await cli(['train', '--spec', specPath, '--out', outPath]);
+    expect(r.stderr).not.toMatch(/error/);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(readFileSync(outPath, 'utf8')) as Record<string, unknown>;
+    expect(out).toMatchObject({ backend: BACKEND, step: 200, steps: 200, rows: 21, finished: true, cancelled: false, divergedAt: null });
+    const api = await train(spec, { backend: BACKEND });
+    expect(out['loss']).toBe(api.loss);
+    expect(out['columnNames']).toEqual(api.columnNames);
+    const columns = out['columns'] as Record<string, number[]>;
+    expect(columns['loss']).toEqual(Array.from(api.columns['loss'] ?? []));
+    expect(columns['step']).toEqual([0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110, 120, 130, 140, 150, 160, 170, 180, 190, 200]);
+    expect(out['U']).toEqual({ rows: 6, cols: 2, data: Array.from(api.U.data) });
+    expect(out['V']).toEqual({ rows: 4, cols: 2, data: Array.from(api.V.data) });
+    expect((columns['loss'] as number[])[20]).toBeLessThan((columns['loss'] as number[])[0] as number);
+  });
+
+  it('train writes to stdout without --out', async () => {
+    const specPath = join(tmp, 'run2.json');
+    writeFileSync(specPath, JSON.stringify({ ...spec, steps: 3 }));
+    const r = await cli(['train', '--spec', specPath]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ step: 3, rows: 2 });
+  });
+
+  it('train with an invalid spec: exit 1 and error: <field>: <message>', async () => {
+    const specPath = join(tmp, 'bad.json');
+    writeFileSync(specPath, JSON.stringify({ ...spec, init: { kind: 'explicit', u0: [[1, 2]], v0: [[1, 2], [3, 4], [5, 6], [7, 8]] } }));
+    const r = await cli(['train', '--spec', specPath, '--out', join(tmp, 'never.json')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: init\.u0: expected a 6 x 2 matrix, got 1 x 2$/m);
+    expect(existsSync(join(tmp, 'never.json'))).toBe(false);
+  });
+
+  it('train with a file that is not JSON: exit 1', async () => {
+    const specPath = join(tmp, 'notjson.json');
+    writeFileSync(specPath, '{ nope');
+    const r = await cli(['train', '--spec', specPath]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: --spec: /);
+  });
+
+  it('bad usage: exit 2', async () => {
+    expect((await cli(['train'])).code).toBe(2);
+    expect((await cli(['frobnicate'])).code).toBe(2);
+    expect((await cli([])).code).toBe(2);
+    const r = await cli(['run', 'figure1', '--steps', 'ten']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^error: --steps: /);
+    expect((await cli(['train', '--spec', 'x', '--backend', 'gpu'])).code).toBe(2);
+    expect((await cli(['info', '--bogus'])).code).toBe(2);
+  });
+
+  it('list shows the presets of the core', async () => {
+    const r = await cli(['list']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^figure1 +\S/m);
+  });
+
+  it('run an unknown preset: exit 1 naming the preset', async () => {
+    const r = await cli(['run', 'figure99', '--out', join(tmp, 'x')]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: preset: no preset named "figure99"/m);
+  });
+
+  it('run figure1 --steps 200 writes the SVG, CSV and JSON and prints a table', async () => {
+    const dir = join(tmp, 'fig1');
+    const r = await cli(['run', 'figure1', '--steps', '200', '--out', dir]);
+    expect(r.stderr).not.toMatch(/error/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/final loss/);
+    expect(r.stdout).toMatch(/max imbalance drift/);
+    expect(r.stdout.match(/200\/200/g)?.length).toBe(2);
+
+    const report = JSON.parse(readFileSync(join(dir, 'figure1.json'), 'utf8')) as {
+      preset: string;
+      backend: string;
+      cancelled: boolean;
+      runs: { label: string; spec: RunSpec; summary: { finalLoss: number; step: number }; result: { rows: number; columns: Record<string, number[]> } }[];
+      plots: unknown[];
+    };
+    expect(report.preset).toBe('figure1');
+    expect(report.backend).toBe(BACKEND);
+    expect(report.cancelled).toBe(false);
+    expect(report.runs.length).toBe(2);
+    expect(report.plots.length).toBe(2);
+    const recordEvery = report.runs[0]?.spec.recordEvery ?? 1;
+    const rows = Math.floor(200 / recordEvery) + 1 + (200 % recordEvery === 0 ? 0 : 1);
+    for (const run of report.runs) {
+      expect(run.spec.steps).toBe(200);
+      expect(run.summary.step).toBe(200);
+      expect(run.result.rows).toBe(rows);
+      expect(run.result.columns['loss']?.length).toBe(rows);
+    }
+    // The two objectives differ: (3) has the regularizer.
+    expect(report.runs[0]?.result.columns['loss']).not.toEqual(report.runs[1]?.result.columns['loss']);
+
+    const csv = readFileSync(join(dir, 'figure1.csv'), 'utf8').trimEnd().split('\n');
+    expect(csv[0]).toMatch(/^run,step,eta,loss,/);
+    expect(csv.length).toBe(1 + 2 * rows);
+
+    const svg = readFileSync(join(dir, 'figure1.svg'), 'utf8');
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg).toContain('(a) loss');
+    expect(svg).toContain('||U||_F^2 / ||V||_F^2');
+    expect(svg.match(/<path /g)?.length).toBe(4);
+    expect(svg).toContain('objective (1)');
+  });
+
+  it('run --seed changes the random draws', async () => {
+    const a = join(tmp, 'seed-a');
+    const b = join(tmp, 'seed-b');
+    expect((await cli(['run', 'figure1', '--steps', '5', '--seed', '10', '--out', a])).code).toBe(0);
+    expect((await cli(['run', 'figure1', '--steps', '5', '--seed', '11', '--out', b])).code).toBe(0);
+    const loss = (d: string): number[] =>
+      (JSON.parse(readFileSync(join(d, 'figure1.json'), 'utf8')) as { runs: { result: { columns: { loss: number[] } } }[] }).runs[0]?.result.columns.loss ?? [];
+    expect(loss(a).length).toBeGreaterThan(0);
+    expect(loss(a)).not.toEqual(loss(b));
+  });
+
+  it('Ctrl-C during run stops cleanly, writes what was computed, exits 130', async () => {
+    const dir = join(tmp, 'interrupted');
+    let sent = false;
+    const r = await cli(['run', 'figure1', '--steps', '100000000', '--out', dir], {
+      onSpawn: (kill, stderr) => {
+        // Wait until the run has started (its progress line or enough time), then interrupt.
+        const started = Date.now();
+        const poll = setInterval(() => {
+          if (!sent && (Date.now() - started > 1500 || /step [1-9]/.test(stderr()))) {
+            sent = true;
+            kill('SIGINT');
+            clearInterval(poll);
+          }
+        }, 50);
+      },
+    });
+    expect(sent).toBe(true);
+    expect(r.code).toBe(130);
+    expect(r.stderr).toMatch(/interrupted/);
+    const report = JSON.parse(readFileSync(join(dir, 'figure1.json'), 'utf8')) as { cancelled: boolean; runs: { result: { step: number; cancelled: boolean } }[] };
+    expect(report.cancelled).toBe(true);
+    expect(report.runs.length).toBe(1);
+    expect(report.runs[0]?.result.cancelled).toBe(true);
+    expect(report.runs[0]?.result.step).toBeGreaterThan(0);
+    expect(existsSync(join(dir, 'figure1.svg'))).toBe(true);
+  });
+});

@@ -1,0 +1,158 @@
+// Cross-backend parity, with both backends loaded in one process (whatever AUTOBALANCE_BACKEND
+// says): identical initialization bits, trajectories equal to 1e-12 relative, identical errors.
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { AutobalanceError, type Backend, Run, type RunResult, type RunSpec, loadBackendByName, train } from 'autobalance';
+
+import { lcg, longSpec, maxRelDiff, normRelDiff, randomArray, smallSpec } from './helpers.js';
+
+let native: Backend;
+let wasm: Backend;
+
+beforeAll(async () => {
+  native = await loadBackendByName('native');
+  wasm = await loadBackendByName('wasm');
+});
+
+function bytes(a: Float64Array): Buffer {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+}
+
+async function both(spec: RunSpec): Promise<[RunResult, RunResult]> {
+  return [await train(spec, { backend: native }), await train(spec, { backend: wasm })];
+}
+
+/**
+ * Columns equal to `tol` relative. Differences of nearly equal quantities (the imbalance and its
+ * drift) are compared relative to the norms they are differences of (normU2 + normV2).
+ */
+function expectSameTrajectory(a: RunResult, b: RunResult, tol: number): void {
+  expect(b.rows).toBe(a.rows);
+  expect(b.step).toBe(a.step);
+  expect(b.divergedAt).toBe(a.divergedAt);
+  expect(b.columnNames).toEqual(a.columnNames);
+  const scale = Math.max(...(a.columns['normU2'] as Float64Array)) + Math.max(...(a.columns['normV2'] as Float64Array));
+  for (const name of a.columnNames) {
+    const floor = name === 'imbalance' || name === 'imbalanceDrift' ? scale : 0;
+    const d = maxRelDiff(a.columns[name] as Float64Array, b.columns[name] as Float64Array, floor);
+    expect(d, `column ${name}`).toBeLessThanOrEqual(tol);
+  }
+  expect(normRelDiff(a.U.data, b.U.data)).toBeLessThanOrEqual(tol);
+  expect(normRelDiff(a.V.data, b.V.data)).toBeLessThanOrEqual(tol);
+}
+
+describe('native and wasm in one process', () => {
+  it('run the same core version', () => {
+    expect(native.name).toBe('native');
+    expect(wasm.name).toBe('wasm');
+    expect(wasm.coreVersion).toBe(native.coreVersion);
+  });
+
+  it('give bit-identical Gaussian initializations', async () => {
+    const spec: RunSpec = {
+      ...longSpec(0),
+      init: { kind: 'gaussian', stdU: 0.7, stdV: 1.3, seed: 12345 },
+    };
+    const [a, b] = await both(spec);
+    expect(a.U0.data.length).toBe(300 * 10);
+    expect(bytes(b.U0.data).equals(bytes(a.U0.data))).toBe(true);
+    expect(bytes(b.V0.data).equals(bytes(a.V0.data))).toBe(true);
+    // Sanity: the bytes compared are not trivially equal (zero) arrays.
+    expect(a.U0.data.some((x) => x !== 0)).toBe(true);
+  });
+
+  it('give the same random target', () => {
+    const ra = Run.withBackend(native, longSpec(0));
+    const rb = Run.withBackend(wasm, longSpec(0));
+    const ta = ra.matrix('target').data;
+    const tb = rb.matrix('target').data;
+    expect(ta.length).toBe(300 * 200);
+    expect(bytes(tb).equals(bytes(ta))).toBe(true);
+    ra.dispose();
+    rb.dispose();
+  });
+
+  it('follow the same trajectory (constant step, small problem)', async () => {
+    const [a, b] = await both(smallSpec({ steps: 300 }));
+    expectSameTrajectory(a, b, 1e-12);
+  });
+
+  it('follow the same trajectory (balance-regularized, inverse-power step, larger problem)', async () => {
+    const spec: RunSpec = {
+      ...longSpec(400),
+      model: { kind: 'matrixFactorization', d1: 300, d2: 200, rank: 10, balanceWeight: 0.125 },
+      schedule: { kind: 'inversePower', c: 0.02, delta: 0.25 },
+      recordEvery: 10,
+    };
+    const [a, b] = await both(spec);
+    expectSameTrajectory(a, b, 1e-12);
+  });
+
+  it('follow the same trajectory from explicit data (Theorem 3.1 step)', async () => {
+    const next = lcg(99);
+    const spec: RunSpec = {
+      model: { kind: 'matrixFactorization', d1: 9, d2: 7, rank: 3 },
+      target: { kind: 'explicit', matrix: randomArray(9, 7, next) },
+      init: { kind: 'explicit', u0: randomArray(9, 3, () => 1e-2 * next()), v0: randomArray(7, 3, () => 1e-2 * next()) },
+      schedule: { kind: 'theorem31', eps: 0.1 },
+      steps: 500,
+    };
+    const [a, b] = await both(spec);
+    expectSameTrajectory(a, b, 1e-12);
+  });
+
+  it('diverge at the same step', async () => {
+    const [a, b] = await both(smallSpec({ init: { kind: 'gaussian', stdU: 1, stdV: 1, seed: 2 }, schedule: { kind: 'constant', eta: 5 }, steps: 10_000 }));
+    expect(a.divergedAt).not.toBeNull();
+    expect(b.divergedAt).toBe(a.divergedAt);
+  });
+
+  const bad: [string, unknown][] = [
+    ['shape of init.u0', { ...smallSpec(), init: { kind: 'explicit', u0: [[1, 2]], v0: randomArray(10, 3, lcg(1)) } }],
+    ['rank', smallSpec({ model: { kind: 'matrixFactorization', d1: 3, d2: 8, rank: 4 }, target: { kind: 'random', singularValues: [1, 1, 1, 1], seed: 1 } })],
+    [
+      'NaN target',
+      {
+        ...smallSpec(),
+        model: { kind: 'matrixFactorization', d1: 2, d2: 2, rank: 1 },
+        target: { kind: 'explicit', matrix: [[1, NaN], [0, 1]] },
+        init: { kind: 'gaussian', stdU: 1, stdV: 1, seed: 1 },
+      },
+    ],
+    ['eta = 0', smallSpec({ schedule: { kind: 'constant', eta: 0 } })],
+    ['eta < 0', smallSpec({ schedule: { kind: 'constant', eta: -1 } })],
+    ['negative steps', smallSpec({ steps: -3 })],
+    ['too large', smallSpec({ model: { kind: 'matrixFactorization', d1: 1e8, d2: 1e8, rank: 1 }, target: { kind: 'random', singularValues: [1], seed: 1 } })],
+    ['unknown kind', { ...smallSpec(), init: { kind: 'uniform', seed: 1 } }],
+    ['unknown field', { ...smallSpec(), extra: true }],
+    ['wrong type', { ...smallSpec(), steps: 'many' }],
+    ['not JSON-able value', { ...smallSpec(), recordEvery: 0 }],
+    ['singular values count', smallSpec({ target: { kind: 'random', singularValues: [1, 2], seed: 1 } })],
+    ['negative std', smallSpec({ init: { kind: 'gaussian', stdU: -1, stdV: 1, seed: 1 } })],
+    ['explicit without buffer data', { ...smallSpec(), target: { kind: 'explicit' } }],
+  ];
+
+  for (const [name, spec] of bad) {
+    it(`report the same error: ${name}`, async () => {
+      const errs: AutobalanceError[] = [];
+      for (const backend of [native, wasm]) {
+        try {
+          await train(spec as RunSpec, { backend });
+          throw new Error(`expected ${name} to fail on ${backend.name}`);
+        } catch (e) {
+          expect(e).toBeInstanceOf(AutobalanceError);
+          errs.push(e as AutobalanceError);
+        }
+      }
+      const [n, w] = errs as [AutobalanceError, AutobalanceError];
+      expect(w.constructor).toBe(n.constructor);
+      expect({ code: w.code, field: w.field, message: w.message }).toEqual({ code: n.code, field: n.field, message: n.message });
+      expect(n.code).not.toBe('internal');
+    });
+  }
+
+  it('list the same presets', () => {
+    expect(wasm.presetList()).toBe(native.presetList());
+    expect(wasm.presetSpec('figure1')).toBe(native.presetSpec('figure1'));
+  });
+});
