@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Every test: set up (idempotent), then the Rust core (sequential and parallel builds, clippy),
+# then the TypeScript suite against the native backend and against the wasm backend.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+step() { printf '\n== %s\n' "$*"; }
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy (core, node; -D warnings)"
+cargo clippy -q -p autobalance-core --all-targets --features parallel -- -D warnings
+cargo clippy -q -p autobalance-node -- -D warnings
+step "cargo test: core, sequential (the wasm configuration)"
+cargo test -q -p autobalance-core --release
+step "cargo test: core, parallel (the native configuration)"
+cargo test -q -p autobalance-core --release --features parallel
+step "vitest: native backend"
+AUTOBALANCE_BACKEND=native pnpm exec vitest run
+step "vitest: wasm backend"
+AUTOBALANCE_BACKEND=wasm pnpm exec vitest run
+step "all tests passed"
