@@ -9,7 +9,8 @@
 //                               [--no-single-thread] [--no-numpy] [--no-wasm]
 // bench/run.sh sets up the Python venv and calls this; see bench/README.md.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import readline from 'node:readline';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -39,7 +40,8 @@ const reps = Number(opt('--reps', quick ? 3 : 5));
 const shapes = opt('--shapes', '500x500x5,1000x1000x5,2000x1000x50')
   .split(',')
   .map((s) => s.split('x').map(Number));
-const child = opt('--child', null); // internal: "native" run in a child process (single thread)
+const serveMode = opt('--serve', null); // internal: child process serving native timings
+const waitIdle = Number(opt('--wait-idle', 0)); // wait up to S seconds for a quiet machine
 
 // ---------------------------------------------------------------- helpers
 const median = (xs) => {
@@ -121,44 +123,137 @@ function freeSession(s) {
   if (s && typeof s.free === 'function') s.free(); // wasm-bindgen: release the Rust object now
 }
 
-/** Time GD steps on one backend: ms/step (median of `reps` runs of N steps, each >= minSeconds). */
-function timeBackend(backend, d1, d2, r) {
-  const BIG = 1e9; // steps in the spec; we never reach it
-  const s = new backend.Session(loadSpec(d1, d2, r, BIG), {});
-  try {
+/** One backend at one shape, in this process: prepare() warms up and picks N so that one run of
+ * advance(N) takes >= minSeconds; run() times advance(N). */
+class LocalTimer {
+  constructor(backend, shape) {
+    this.backend = backend;
+    this.shape = shape;
+  }
+  async prepare() {
+    const [d1, d2, r] = this.shape;
+    const s = (this.s = new this.backend.Session(loadSpec(d1, d2, r, 1e9), {})); // 1e9 steps: never reached
     s.advance(2); // warm-up (also evaluates and caches the gradient at the current iterate)
     let n = 1;
-    let per;
+    let ms;
     for (;;) {
-      const { ms } = measure(() => s.advance(n));
-      per = ms / n;
+      ms = measure(() => s.advance(n)).ms;
       if (ms >= 100 || n >= 1 << 20) break;
       n *= 2;
     }
-    n = Math.max(1, Math.ceil((minSeconds * 1e3) / per));
-    const runs = [];
-    let status;
-    for (let i = 0; i < reps; i++) {
-      const m = measure(() => s.advance(n));
-      status = JSON.parse(m.out);
-      runs.push({ msPerStep: m.ms / n, own: m.own, machine: m.machine });
-    }
-    if (status.divergedAt != null || status.loss == null || !Number.isFinite(status.loss)) {
-      throw new Error(`run diverged: ${JSON.stringify(status)}`);
-    }
-    return {
-      shape: [d1, d2, r],
-      stepsPerRun: n,
-      msPerStep: median(runs.map((x) => x.msPerStep)),
-      msPerStepAll: runs.map((x) => x.msPerStep),
-      coresBusy: median(runs.map((x) => x.own)),
-      machineCoresBusy: median(runs.map((x) => x.machine ?? NaN)),
-      finalStep: status.step,
-      finalLoss: status.loss,
-    };
-  } finally {
-    freeSession(s);
+    this.n = Math.max(1, Math.ceil((minSeconds * 1e3) / (ms / n)));
+    return { n: this.n };
   }
+  async run() {
+    const m = measure(() => this.s.advance(this.n));
+    const st = JSON.parse(m.out);
+    if (st.divergedAt != null || st.loss == null || !Number.isFinite(st.loss)) throw new Error(`run diverged: ${m.out}`);
+    return { msPerStep: m.ms / this.n, own: m.own, machine: m.machine };
+  }
+  async close() {
+    const st = JSON.parse(this.s.status());
+    freeSession(this.s);
+    this.s = null;
+    return { finalStep: st.step, finalLoss: st.loss };
+  }
+}
+
+/** The same protocol with a child process (NumPy, or native with RAYON_NUM_THREADS=1): one JSON
+ * request line, one JSON answer line (mf_step.py serve / this file --serve native). */
+class Remote {
+  constructor(cmd, args, env) {
+    this.p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] });
+    this.waiting = [];
+    this.p.on('exit', (code) => this.waiting.splice(0).forEach(({ reject }) => reject(new Error(`${cmd} exited (${code})`))));
+    readline.createInterface({ input: this.p.stdout }).on('line', (line) => {
+      const w = this.waiting.shift();
+      if (!w) return;
+      const x = JSON.parse(line);
+      if (x.error) w.reject(new Error(x.error));
+      else w.resolve(x);
+    });
+  }
+  call(req) {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.p.stdin.write(JSON.stringify(req) + '\n');
+    });
+  }
+  end() {
+    this.p.stdin.end();
+  }
+}
+
+class RemoteTimer {
+  constructor(remote, shape) {
+    this.remote = remote;
+    this.shape = shape;
+  }
+  async prepare() {
+    const x = await this.remote.call({ cmd: 'prepare', shape: this.shape, minSeconds });
+    this.n = x.n;
+    return x;
+  }
+  run() {
+    return this.remote.call({ cmd: 'run' });
+  }
+  close() {
+    return this.remote.call({ cmd: 'close' });
+  }
+}
+
+/** Child-process side of Remote for the native backend. */
+async function serveNative() {
+  const nat = loadNative();
+  let timer = null;
+  for await (const line of readline.createInterface({ input: process.stdin })) {
+    if (!line.trim()) continue;
+    const req = JSON.parse(line);
+    let out;
+    try {
+      if (nat.error) throw new Error(nat.error);
+      if (req.cmd === 'prepare') {
+        timer = new LocalTimer(nat, req.shape);
+        out = await timer.prepare();
+      } else if (req.cmd === 'run') out = await timer.run();
+      else if (req.cmd === 'close') out = await timer.close();
+      else if (req.cmd === 'info') out = { version: nat.version, threads: process.env.RAYON_NUM_THREADS };
+      else throw new Error(`unknown cmd ${req.cmd}`);
+    } catch (e) {
+      out = { error: String(e.message || e) };
+    }
+    process.stdout.write(JSON.stringify(out) + '\n');
+  }
+}
+
+/** Time every backend at one shape, interleaving their runs (round-robin, rotating the order):
+ * a load from elsewhere that comes and goes then hits all backends alike. */
+async function timeShape(timers, shape) {
+  const names = Object.keys(timers);
+  const prep = {};
+  for (const k of names) prep[k] = await timers[k].prepare();
+  const runs = Object.fromEntries(names.map((k) => [k, []]));
+  for (let i = 0; i < reps; i++) {
+    for (let j = 0; j < names.length; j++) {
+      const k = names[(i + j) % names.length];
+      runs[k].push(await timers[k].run());
+    }
+  }
+  const out = {};
+  for (const k of names) {
+    const fin = await timers[k].close();
+    const rs = runs[k];
+    out[k] = {
+      shape,
+      stepsPerRun: prep[k].n,
+      msPerStep: median(rs.map((x) => x.msPerStep)),
+      msPerStepAll: rs.map((x) => x.msPerStep),
+      coresBusy: median(rs.map((x) => x.own)),
+      machineCoresBusy: median(rs.map((x) => x.machine ?? NaN)),
+      ...fin,
+    };
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- correctness
@@ -290,16 +385,17 @@ function table(rows, headers) {
 
 // ---------------------------------------------------------------- main
 async function main() {
-  if (child === 'native') {
-    // Child process: native backend only (the parent sets RAYON_NUM_THREADS).
-    const nat = loadNative();
-    if (nat.error) throw new Error(nat.error);
-    const res = shapes.map(([d1, d2, r]) => timeBackend(nat, d1, d2, r));
-    process.stdout.write(JSON.stringify(res));
-    return;
-  }
+  if (serveMode === 'native') return serveNative(); // child process (the parent sets RAYON_NUM_THREADS)
 
   const mach = machine();
+  if (waitIdle > 0) {
+    const end = Date.now() + waitIdle * 1e3;
+    let b;
+    while ((b = machineBusy(2000)) > 0.15 && Date.now() < end) {
+      process.stderr.write(`waiting for a quiet machine (others keep ${b.toFixed(2)} cores busy) ...\n`);
+      await new Promise((res) => setTimeout(res, 10000));
+    }
+  }
   const busyBefore = machineBusy();
   console.log(`machine: ${mach.cpu}, ${mach.cores} cores [${mach.simd.join(' ')}], ${mach.memGiB} GiB, ${mach.os}`);
   console.log(`node ${mach.node}, ${mach.rustc ?? 'rustc ?'}, load average ${mach.loadavg}`);
@@ -335,39 +431,32 @@ async function main() {
     }
   }
 
-  const results = shapes.map(([d1, d2, r]) => ({ shape: [d1, d2, r] }));
+  // ---- timings: every backend at one shape, runs interleaved
+  const single = nat.Session && !flag('--no-single-thread');
+  const native1 = single
+    ? new Remote(process.execPath, [fileURLToPath(import.meta.url), '--serve', 'native'], { RAYON_NUM_THREADS: '1' })
+    : null;
+  const py = haveNumpy ? new Remote(python, [path.join(here, 'mf_step.py'), 'serve'], {}) : null;
+  const np = py ? await py.call({ cmd: 'info' }) : null;
+  const results = [];
   const progress = (s) => process.stderr.write(s);
-  for (const res of results) {
-    const [d1, d2, r] = res.shape;
-    if (nat.Session) {
-      progress(`native ${d1}x${d2}x${r} ... `);
-      res.native = timeBackend(nat, d1, d2, r);
-      progress(`${f(res.native.msPerStep, 3)} ms/step\n`);
-    }
-    if (wasm.Session) {
-      progress(`wasm   ${d1}x${d2}x${r} ... `);
-      res.wasm = timeBackend(wasm, d1, d2, r);
-      progress(`${f(res.wasm.msPerStep, 3)} ms/step\n`);
-    }
+  for (const shape of shapes) {
+    const timers = {};
+    if (nat.Session) timers.native = new LocalTimer(nat, shape);
+    if (wasm.Session) timers.wasm = new LocalTimer(wasm, shape);
+    if (native1) timers.native1 = new RemoteTimer(native1, shape);
+    if (py) timers.numpy = new RemoteTimer(py, shape);
+    progress(`timing (${shape}) on ${Object.keys(timers).join(', ')} ... `);
+    const res = { shape, ...(await timeShape(timers, shape)) };
+    progress(Object.keys(timers).map((k) => `${k} ${f(res[k].msPerStep, 3)}`).join(', ') + ' ms/step\n');
+    results.push(res);
     globalThis.gc?.();
   }
-  if (nat.Session && !flag('--no-single-thread')) {
-    progress(`native, 1 thread (child process, RAYON_NUM_THREADS=1) ...\n`);
-    const args = [...process.execArgv, fileURLToPath(import.meta.url), '--child', 'native', '--shapes', shapes.map((s) => s.join('x')).join(','), '--min-seconds', String(minSeconds), '--reps', String(reps)];
-    const c = spawnSync(process.execPath, args, { env: { ...process.env, RAYON_NUM_THREADS: '1' }, encoding: 'utf8', maxBuffer: 1 << 26 });
-    if (c.status !== 0) console.log(`native 1-thread child failed: ${c.stderr}`);
-    else JSON.parse(c.stdout).forEach((x, i) => (results[i].native1 = x));
-  }
-  let np = null;
-  if (haveNumpy) {
-    progress(`numpy (all shapes, and machine references) ...\n`);
-    const cfg = { shapes, minSeconds, reps, references: true };
-    const p = spawnSync(python, [path.join(here, 'mf_step.py'), 'time', JSON.stringify(cfg)], { encoding: 'utf8', maxBuffer: 1 << 26 });
-    if (p.status !== 0) console.log(`numpy run failed: ${p.stderr}`);
-    else {
-      np = JSON.parse(p.stdout);
-      np.results.forEach((x, i) => (results[i].numpy = x));
-    }
+  native1?.end();
+  if (py) {
+    progress('machine references with NumPy (read bandwidth, GEMM) ...\n');
+    np.references = await py.call({ cmd: 'references' });
+    py.end();
   }
   const busyAfter = machineBusy();
 

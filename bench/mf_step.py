@@ -1,6 +1,11 @@
 """NumPy peer of the matrix-factorization GD step, driven by bench/mf_step.mjs.
 
-Two modes, both printing one JSON object on stdout:
+Modes:
+
+  python mf_step.py serve
+      Line protocol used by mf_step.mjs (see serve()): the timed runs below, one at a time, so
+      that the driver interleaves them with the native and wasm runs.
+
 
   python mf_step.py time '{"shapes": [[1000,1000,5], ...], "minSeconds": 1.0, "reps": 5}'
       For each shape: one GD step on f(U,V) = 1/2 ||U V^T - M*||_F^2, loss included, as ms/step
@@ -61,37 +66,108 @@ def run_steps(U, V, M, eta, n):
     return loss
 
 
-def time_shape(d1, d2, r, min_seconds, reps, eta=1e-4):
-    U, V, M = problem(d1, d2, r)
-    run_steps(U, V, M, eta, 2)  # warm-up
-    # calibrate N so that one timed run takes >= min_seconds
-    n = 1
-    while True:
-        t0 = time.perf_counter()
-        run_steps(U, V, M, eta, n)
-        dt = time.perf_counter() - t0
-        if dt >= 0.1 or n >= 1 << 20:
-            break
-        n *= 2
-    per = dt / n
-    n = max(1, int(np.ceil(min_seconds / per)))
-    times, cpu = [], []
-    for _ in range(reps):
+def machine_busy():
+    """(busy, total) CPU jiffies of the whole machine, from /proc/stat (None elsewhere)."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return v and (sum(v) - v[3] - v[4], sum(v))
+    except OSError:
+        return None
+
+
+class Timer:
+    """One shape: prepare() warms up and picks N so one run takes >= min_seconds; run() times
+    N steps and returns ms/step, the cores this process kept busy, and the cores busy machine-wide."""
+
+    def __init__(self, d1, d2, r, eta=1e-4):
+        self.shape = [d1, d2, r]
+        self.eta = eta
+        self.U, self.V, self.M = problem(d1, d2, r)
+        self.loss = None
+
+    def prepare(self, min_seconds):
+        run_steps(self.U, self.V, self.M, self.eta, 2)  # warm-up
+        n = 1
+        while True:
+            t0 = time.perf_counter()
+            run_steps(self.U, self.V, self.M, self.eta, n)
+            dt = time.perf_counter() - t0
+            if dt >= 0.1 or n >= 1 << 20:
+                break
+            n *= 2
+        self.n = max(1, int(np.ceil(min_seconds / (dt / n))))
+        return self.n
+
+    def run(self):
+        m0 = machine_busy()
         c0 = time.process_time()
         t0 = time.perf_counter()
-        loss = run_steps(U, V, M, eta, n)
+        self.loss = run_steps(self.U, self.V, self.M, self.eta, self.n)
         dt = time.perf_counter() - t0
-        cpu.append((time.process_time() - c0) / dt)
-        times.append(dt / n * 1e3)
-    if not np.isfinite(loss):
-        raise RuntimeError(f"numpy run diverged at {(d1, d2, r)}")
+        own = (time.process_time() - c0) / dt
+        m1 = machine_busy()
+        machine = None
+        if m0 and m1 and m1[1] > m0[1]:
+            machine = (m1[0] - m0[0]) / (m1[1] - m0[1]) * (os.cpu_count() or 1)
+        if not np.isfinite(self.loss):
+            raise RuntimeError(f"numpy run diverged at {self.shape}")
+        return {"msPerStep": dt / self.n * 1e3, "own": own, "machine": machine}
+
+
+def time_shape(d1, d2, r, min_seconds, reps):
+    t = Timer(d1, d2, r)
+    n = t.prepare(min_seconds)
+    runs = [t.run() for _ in range(reps)]
+    times = [x["msPerStep"] for x in runs]
     return {
         "shape": [d1, d2, r],
         "stepsPerRun": n,
         "msPerStep": statistics.median(times),
         "msPerStepAll": times,
-        "coresBusy": statistics.median(cpu),
-        "finalLoss": float(loss),
+        "coresBusy": statistics.median(x["own"] for x in runs),
+        "finalLoss": float(t.loss),
+    }
+
+
+def serve():
+    """Line protocol on stdin/stdout, so that mf_step.mjs can interleave NumPy's timed runs with
+    the other backends' (a load that comes and goes then hits all of them alike):
+    {"cmd":"info"} | {"cmd":"prepare","shape":[d1,d2,r],"minSeconds":S} | {"cmd":"run"}
+    | {"cmd":"close"} | {"cmd":"references"}; one JSON answer line each."""
+    timer = None
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        req = json.loads(line)
+        cmd = req["cmd"]
+        try:
+            if cmd == "info":
+                out = info()
+            elif cmd == "prepare":
+                timer = Timer(*req["shape"])
+                out = {"n": timer.prepare(float(req["minSeconds"]))}
+            elif cmd == "run":
+                out = timer.run()
+            elif cmd == "close":
+                out = {"finalLoss": float(timer.loss)}
+                timer = None
+            elif cmd == "references":
+                out = references()
+            else:
+                out = {"error": f"unknown cmd {cmd!r}"}
+        except Exception as e:  # noqa: BLE001 - reported to the driver
+            out = {"error": repr(e)}
+        sys.stdout.write(json.dumps(out) + "\n")
+        sys.stdout.flush()
+
+
+def info():
+    return {
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "blas": blas_info(),
+        "env": {k: os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS") if k in os.environ},
     }
 
 
@@ -156,16 +232,13 @@ def main():
         shapes = cfg.get("shapes", [[1000, 1000, 5], [2000, 1000, 50]])
         min_seconds = float(cfg.get("minSeconds", 1.0))
         reps = int(cfg.get("reps", 5))
-        out = {
-            "numpy": np.__version__,
-            "python": platform.python_version(),
-            "blas": blas_info(),
-            "env": {k: os.environ[k] for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS") if k in os.environ},
-            "results": [time_shape(d1, d2, r, min_seconds, reps) for d1, d2, r in shapes],
-        }
+        out = info()
+        out["results"] = [time_shape(d1, d2, r, min_seconds, reps) for d1, d2, r in shapes]
         if cfg.get("references", True):
             out["references"] = references()
         print(json.dumps(out))
+    elif mode == "serve":
+        serve()
     elif mode == "check":
         inp = json.load(sys.stdin)
         d1, d2, r = inp["d1"], inp["d2"], inp["r"]
@@ -178,7 +251,7 @@ def main():
         losses.append(float(0.5 * np.vdot(R, R)))
         print(json.dumps({"u": U.ravel().tolist(), "v": V.ravel().tolist(), "loss": losses}))
     else:
-        sys.exit(f"unknown mode {mode!r} (expected time or check)")
+        sys.exit(f"unknown mode {mode!r} (expected time, serve or check)")
 
 
 if __name__ == "__main__":
