@@ -1,0 +1,153 @@
+//! autobalance-wasm: the WebAssembly binding of `autobalance-core` (wasm-bindgen). Thin glue only:
+//! convert JS values, call the core, map errors. The surface is the one in
+//! docs/ARCHITECTURE.md ("The binding surface"), identical to crates/node without `advanceAsync`
+//! (in a browser the module runs in a Web Worker instead).
+//!
+//! Errors: every core error is thrown as a JS `Error` whose message is `err.to_js_message()`
+//! (`AUTOBALANCE_ERROR:{"code":..,"field":..,"message":..}`), the same text as the N-API binding.
+//! The wasm build aborts on panic (no unwinding on wasm32): the core validates every input before
+//! work starts, and the cross-backend test suite runs each error case on both backends.
+
+use std::collections::HashMap;
+
+use autobalance_core::{Error as CoreError, Session, Status};
+use js_sys::{Array, Float64Array, Object};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+/// A core error as the JS error the TS layer parses.
+fn js_error(err: CoreError) -> JsValue {
+    js_sys::Error::new(&err.to_js_message()).into()
+}
+
+/// A JS number that must be a count: a non-negative integer (`Infinity` means "no limit").
+/// Same rule and text as the N-API binding.
+fn count(field: &str, x: f64) -> Result<u64, JsValue> {
+    if x == f64::INFINITY {
+        Ok(u64::MAX)
+    } else if x.is_finite() && x >= 0.0 && x.fract() == 0.0 {
+        Ok(x as u64)
+    } else {
+        Err(js_error(CoreError::request(
+            field,
+            format!("expected a non-negative integer, got {x}"),
+        )))
+    }
+}
+
+fn status_json(status: &Status) -> String {
+    serde_json::to_string(status).expect("Status serializes")
+}
+
+/// `Record<string, Float64Array>` (or `undefined`/`null` for none), copied into the core's
+/// `Vec<f64>`s; same rules and messages as the N-API binding.
+fn buffers(value: &JsValue) -> Result<HashMap<String, Vec<f64>>, JsValue> {
+    let mut out = HashMap::new();
+    if value.is_undefined() || value.is_null() {
+        return Ok(out);
+    }
+    if !value.is_object() {
+        return Err(js_error(CoreError::request(
+            "buffers",
+            "expected an object mapping spec paths to Float64Array",
+        )));
+    }
+    for entry in Object::entries(value.unchecked_ref()).iter() {
+        let pair: Array = entry.unchecked_into();
+        let key = pair.get(0).as_string().unwrap_or_default();
+        let item = pair.get(1);
+        if item.is_undefined() {
+            continue; // `undefined` values are skipped, as absent keys
+        }
+        let array = item.dyn_into::<Float64Array>().map_err(|_| {
+            js_error(CoreError::request(
+                key.clone(),
+                "expected a Float64Array (row-major data)",
+            ))
+        })?;
+        out.insert(key, array.to_vec());
+    }
+    Ok(out)
+}
+
+/// A run of the core.
+#[wasm_bindgen]
+pub struct WasmSession {
+    inner: Session,
+}
+
+#[wasm_bindgen]
+impl WasmSession {
+    /// Validate `spec` (JSON) and `buffers` and set up the run. Throws on invalid input.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        spec: &str,
+        #[wasm_bindgen(unchecked_param_type = "Record<string, Float64Array>")] buffers: JsValue,
+    ) -> Result<WasmSession, JsValue> {
+        let buffers = self::buffers(&buffers)?;
+        let inner = Session::new(spec, buffers).map_err(js_error)?;
+        Ok(WasmSession { inner })
+    }
+
+    /// Take up to `maxSteps` steps; returns the `Status` JSON.
+    pub fn advance(
+        &mut self,
+        #[wasm_bindgen(js_name = "maxSteps")] max_steps: f64,
+    ) -> Result<String, JsValue> {
+        let max_steps = count("maxSteps", max_steps)?;
+        Ok(status_json(&self.inner.advance(max_steps)))
+    }
+
+    /// The `Status` JSON of the run.
+    pub fn status(&self) -> String {
+        status_json(&self.inner.status())
+    }
+
+    /// Names of the recorded metric columns, in order.
+    #[wasm_bindgen(js_name = "columnNames")]
+    pub fn column_names(&self) -> Vec<String> {
+        self.inner
+            .column_names()
+            .iter()
+            .map(|c| c.to_string())
+            .collect()
+    }
+
+    /// Rows `start..` of a recorded column (a copy).
+    pub fn column(&self, name: &str, start: f64) -> Result<Float64Array, JsValue> {
+        let start = usize::try_from(count("start", start)?).unwrap_or(usize::MAX);
+        let col = self.inner.column(name, start).map_err(js_error)?;
+        Ok(Float64Array::from(col))
+    }
+
+    /// A matrix of the run (`U`, `V`, `U0`, `V0`, `target`), row-major (a copy).
+    pub fn matrix(&self, name: &str) -> Result<Float64Array, JsValue> {
+        let (_, _, data) = self.inner.matrix(name).map_err(js_error)?;
+        Ok(Float64Array::from(data))
+    }
+
+    /// `[rows, cols]` of a matrix of the run.
+    #[wasm_bindgen(js_name = "matrixShape", unchecked_return_type = "number[]")]
+    pub fn matrix_shape(&self, name: &str) -> Result<Array, JsValue> {
+        let (rows, cols, _) = self.inner.matrix(name).map_err(js_error)?;
+        Ok(Array::of2(&(rows as f64).into(), &(cols as f64).into()))
+    }
+}
+
+/// Version of the core crate.
+#[wasm_bindgen(js_name = "coreVersion")]
+pub fn core_version() -> String {
+    autobalance_core::VERSION.to_string()
+}
+
+/// JSON list of the paper presets.
+#[wasm_bindgen(js_name = "presetList")]
+pub fn preset_list() -> String {
+    autobalance_core::presets::list_json()
+}
+
+/// JSON spec of one preset.
+#[wasm_bindgen(js_name = "presetSpec")]
+pub fn preset_spec(name: &str) -> Result<String, JsValue> {
+    autobalance_core::presets::spec_json(name).map_err(js_error)
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Build the WebAssembly binding (crates/wasm, wasm-bindgen) into
+#   packages/autobalance/wasm/autobalance_wasm.js + autobalance_wasm_bg.wasm (+ .d.ts)
+# Node loads it with `initSync({ module: fs.readFileSync(<the .wasm>) })`; browsers with `init()`.
+#
+# Why cargo + wasm-bindgen directly (not wasm-pack) and why no wasm-opt: see the notes at the bottom.
+#
+# Toolchain (see shared TOOLCHAIN notes): the machine's rustup toolchain has no wasm32 standard
+# library and cannot download one. If it does have `wasm32-unknown-unknown` installed we use it;
+# otherwise Debian's rustc-web toolchain (/usr/bin/cargo, 1.96) compiles std from rust-web-src
+# with -Zbuild-std (RUSTC_BOOTSTRAP=1 only for this command), linked with wasm-ld-19.
+# The core's "parallel" feature is never enabled here (no threads on wasm32).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+target=wasm32-unknown-unknown
+# A target dir of its own: the Debian toolchain must not invalidate the rustup builds in target/.
+target_dir="$root/target/wasm"
+out="$root/packages/autobalance/wasm"
+simd="-C target-feature=+simd128"
+
+die() { echo "build-wasm: $*" >&2; exit 1; }
+
+if command -v rustup >/dev/null 2>&1 && rustup target list --installed 2>/dev/null | grep -qx "$target"; then
+  echo "build-wasm: rustup toolchain with $target"
+  RUSTFLAGS="$simd" cargo build --release --target "$target" -p autobalance-wasm --target-dir "$target_dir"
+else
+  [ -x /usr/bin/cargo ] || die "/usr/bin/cargo missing: apt-get install rustc-web cargo-web rust-web-src lld-19 (scripts/setup.sh)"
+  command -v wasm-ld-19 >/dev/null 2>&1 || die "wasm-ld-19 missing: apt-get install lld-19 (scripts/setup.sh)"
+  echo "build-wasm: Debian rustc-web toolchain ($(/usr/bin/cargo --version)) with -Zbuild-std"
+  # PATH puts /usr/bin first so that cargo runs Debian's rustc (not rustup's proxy) for every step.
+  PATH="/usr/bin:$PATH" RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
+    RUSTFLAGS="-C linker=wasm-ld-19 $simd" \
+    /usr/bin/cargo build --release --target "$target" -p autobalance-wasm --target-dir "$target_dir" \
+      -Zbuild-std=std,panic_abort
+fi
+
+wasm="$target_dir/$target/release/autobalance_wasm.wasm"
+[ -f "$wasm" ] || die "$wasm was not produced"
+
+want="$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' Cargo.toml)"
+have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" || true
+[ "$have" = "$want" ] || die "wasm-bindgen CLI ${have:-not found}, need $want (cargo install wasm-bindgen-cli --version $want; scripts/setup.sh)"
+
+mkdir -p "$out"
+echo "build-wasm: wasm-bindgen --target web"
+wasm-bindgen --target web --out-dir "$out" --out-name autobalance_wasm "$wasm"
+
+echo "build-wasm: $(du -h "$out/autobalance_wasm_bg.wasm" | cut -f1) packages/autobalance/wasm/autobalance_wasm_bg.wasm"
+
+
+# Why not wasm-pack (tried: wasm-pack 0.15.1, `cargo install wasm-pack --locked`, ~4 min on 2 cores):
+# it runs exactly the two steps above and nothing else we need, and offline with the Debian
+# toolchain it only works with every one of its own features switched off:
+#   - its default mode stops with "wasm32-unknown-unknown target not found in sysroot: /usr"
+#     (it looks for a prebuilt std in the sysroot; ours is built from source by -Zbuild-std), and
+#     so does `--mode no-install`; only `--mode force` skips that check;
+#   - its tool management (downloading prebuilt wasm-bindgen / wasm-opt binaries) cannot reach
+#     the network here: it needs the matching wasm-bindgen already on PATH and `--no-opt`;
+#   - it still needs PATH=/usr/bin:..., RUSTC, RUSTC_BOOTSTRAP and RUSTFLAGS set as above, and
+#     `-- -Zbuild-std=std,panic_abort --target-dir ...` passed through, and `--no-pack` to keep a
+#     stray package.json out of packages/autobalance/wasm.
+# With all that it produced a byte-identical .wasm and .js; it would add a 4-minute install to
+# every fresh machine (and CI) for no change in the output, so we call cargo + wasm-bindgen.
+#
+# Why no wasm-opt: measured with wasm-opt 132 (npm `binaryen`) `-O3` on this module (Node 20,
+# MF 200x150 rank 20 and 400x300 rank 30, 1000x800 rank 50): no speed-up beyond run-to-run noise
+# (+-25% on this 2-core machine, in both directions), only a smaller file (~23%). `-O4 --all-features`
+# even emits imports Node 20 cannot compile. Not worth a devDependency and a build step yet.
