@@ -32,8 +32,13 @@ function cli(args: string[], options: { env?: Record<string, string>; onSpawn?: 
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // A CLI that ignores Ctrl-C or hangs must not outlive its test.
+    const killer = setTimeout(() => child.kill('SIGKILL'), 25_000);
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      resolve({ code, stdout, stderr });
+    });
     options.onSpawn?.((sig) => child.kill(sig), () => stderr);
   });
 }
@@ -203,7 +208,8 @@ describe(`CLI on ${BACKEND}`, () => {
   it('Ctrl-C during run stops cleanly, writes what was computed, exits 130', async () => {
     const dir = join(tmp, 'interrupted');
     let sent = false;
-    const r = await cli(['run', 'figure1', '--steps', '100000000', '--out', dir], {
+    // 400,000 steps take far longer than the 25 s the child is given (see cli()).
+    const r = await cli(['run', 'figure1', '--steps', '400000', '--out', dir], {
       onSpawn: (kill, stderr) => {
         // Wait until the run has started (its progress line or enough time), then interrupt.
         const started = Date.now();

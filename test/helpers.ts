@@ -17,8 +17,15 @@ export function smallSpec(over: Partial<RunSpec> = {}): RunSpec {
   };
 }
 
+/**
+ * Steps of {@link longSpec} that take a few seconds (about 5 s native, 5 s wasm on the 2-core
+ * reference machine): long enough to be cancelled or to measure the event loop, short enough that
+ * a run that ignores its signal or blocks the loop ends and fails its test quickly.
+ */
+export const LONG_STEPS = BACKEND === 'native' ? 40_000 : 8_000;
+
 /** A spec that takes long enough to be cancelled or to measure the event loop. */
-export function longSpec(steps = 10_000_000): RunSpec {
+export function longSpec(steps = LONG_STEPS): RunSpec {
   return {
     model: { kind: 'matrixFactorization', d1: 300, d2: 200, rank: 10 },
     target: { kind: 'random', singularValues: [10, 9, 8, 7, 6, 5, 4, 3, 2, 1], seed: 3 },
