@@ -74,7 +74,7 @@ export function mulAtB(a: Matrix, b: Matrix): Matrix {
   for (let i = 0; i < a.rows; i++) {
     for (let x = 0; x < p; x++) {
       const ax = a.data[i * p + x] as number;
-      for (let y = 0; y < q; y++) data[x * q + y] += ax * (b.data[i * q + y] as number);
+      for (let y = 0; y < q; y++) data[x * q + y] = (data[x * q + y] as number) + ax * (b.data[i * q + y] as number);
     }
   }
   return { rows: p, cols: q, data };
@@ -89,7 +89,7 @@ export function mul(a: Matrix, b: Matrix): Matrix {
   for (let i = 0; i < n; i++) {
     for (let l = 0; l < k; l++) {
       const ail = a.data[i * k + l] as number;
-      for (let j = 0; j < m; j++) data[i * m + j] += ail * (b.data[l * m + j] as number);
+      for (let j = 0; j < m; j++) data[i * m + j] = (data[i * m + j] as number) + ail * (b.data[l * m + j] as number);
     }
   }
   return { rows: n, cols: m, data };
