@@ -89,6 +89,24 @@ describe(`backend loading (suite backend ${BACKEND})`, () => {
     expect((err as Error).message).toMatch(/native: [\s\S]*wasm: /);
   });
 
+  it('the portable entry runs on a wasm module loaded by the caller (as in a browser)', async () => {
+    vi.resetModules();
+    const portable = await import('autobalance/portable');
+    const glueUrl = new URL('../packages/autobalance/wasm/autobalance_wasm.js', import.meta.url);
+    const glue = (await import(glueUrl.href)) as { initSync: (o: { module: Uint8Array }) => unknown };
+    const { readFileSync } = await import('node:fs');
+    glue.initSync({ module: readFileSync(new URL('../packages/autobalance/wasm/autobalance_wasm_bg.wasm', import.meta.url)) });
+    const backend = portable.wasmBackend(glue);
+    expect(backend.name).toBe('wasm');
+    const run = portable.Run.withBackend(backend, smallSpec({ steps: 20 }));
+    for await (const chunk of run.chunks()) void chunk;
+    expect(run.status).toMatchObject({ step: 20, finished: true });
+    run.dispose();
+    // Without a registered loader, names cannot be resolved: only Backend objects.
+    await expect(portable.Run.create(smallSpec(), { backend: 'wasm' })).rejects.toBeInstanceOf(portable.InvalidRequestError);
+    expect(() => portable.wasmBackend({})).toThrow(portable.InvalidRequestError);
+  });
+
   it('rejects an unknown backend name', async () => {
     const api = await freshApi({ AUTOBALANCE_BACKEND: 'gpu' });
     await expect(api.activeBackend()).rejects.toBeInstanceOf(api.InvalidRequestError);
