@@ -20,13 +20,19 @@ export const BACKEND_NAMES: readonly BackendName[] = ['native', 'wasm'];
  * docs/ARCHITECTURE.md ("The binding surface"). Methods throw `AUTOBALANCE_ERROR:{json}` errors.
  */
 export interface BindingSession {
+  /** Take up to `maxSteps` steps synchronously; returns the `Status` JSON. */
   advance(maxSteps: number): string;
-  /** napi only: the chunk runs on the libuv thread pool. */
+  /** napi only: the same, with the chunk run on the libuv thread pool. */
   advanceAsync?(maxSteps: number): Promise<string>;
+  /** The `Status` JSON. */
   status(): string;
+  /** Names of the recorded columns. */
   columnNames(): string[];
+  /** Rows `start..` of a recorded column (a copy). */
   column(name: string, start: number): Float64Array;
+  /** A matrix of the run, row-major (a copy). */
   matrix(name: string): Float64Array;
+  /** `[rows, cols]` of a matrix of the run. */
   matrixShape(name: string): ArrayLike<number>;
   /** wasm-bindgen only: release the memory of the session in the wasm heap. */
   free?(): void;
@@ -37,8 +43,11 @@ export type BindingSessionClass = new (spec: string, buffers: Record<string, Flo
 
 /** The functions both bindings export. */
 export interface BindingFunctions {
+  /** Version of the core crate. */
   coreVersion(): string;
+  /** JSON `[{name, description}]`. */
   presetList(): string;
+  /** JSON `{name, description, runs, plots, reference}`; throws for an unknown name. */
   presetSpec(name: string): string;
 }
 

@@ -99,11 +99,13 @@ export interface RunResult {
   divergedAt: number | null;
   /** Loss at the final state, if known (null when the very first iterate diverged). */
   loss: number | null;
-  /** Final factors. */
+  /** Final U (d1 x rank). */
   U: Matrix;
+  /** Final V (d2 x rank). */
   V: Matrix;
-  /** Initial factors. */
+  /** Initial U. */
   U0: Matrix;
+  /** Initial V. */
   V0: Matrix;
 }
 
