@@ -5,6 +5,8 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+import SummaryReporter from './test/summary-reporter.js';
+
 const src = (f: string): string => fileURLToPath(new URL(`./packages/autobalance/src/${f}`, import.meta.url));
 
 export default defineConfig({
@@ -16,6 +18,7 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    reporters: ['default', new SummaryReporter()],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
