@@ -65,7 +65,8 @@ fn figure1() -> Value {
         ],
         "plots": [
             {"title": "(a) loss", "column": "loss", "logY": true},
-            {"title": "(b) ||U||_F^2 / ||V||_F^2", "column": "normRatio", "logY": false}
+            {"title": "(b) ||U||_F^2 / ||V||_F^2", "column": "normRatio", "logY": false},
+            {"title": "(c) imbalance ||U^T U - V^T V||_F (not in the paper)", "column": "imbalance", "logY": true}
         ],
         "reference": [
             {"claim": "GD on (1) from a small random init converges to a global minimum, at a rate competitive with (3)",
