@@ -16,6 +16,9 @@ out="$root/packages/autobalance/native"
 mkdir -p "$out"
 echo "build-native: cargo build --release -p autobalance-node (via napi build)"
 # --cwd: the napi config (binaryName "autobalance") is in crates/node/package.json.
-"$napi" build --cwd crates/node --release --strip --output-dir "$out" --dts autobalance.d.ts
+"$napi" build --cwd crates/node --release --output-dir "$out" --dts autobalance.d.ts
 test -f "$out/autobalance.node" || { echo "build-native: $out/autobalance.node was not produced" >&2; exit 1; }
+# Strip the copy, not via `napi build --strip`: that adds `-C link-arg=-s` to RUSTFLAGS, which makes
+# every plain `cargo build/test --release` in the same target/ rebuild all dependencies (and back).
+if command -v strip >/dev/null 2>&1; then strip --strip-unneeded "$out/autobalance.node"; fi
 echo "build-native: $(du -h "$out/autobalance.node" | cut -f1) packages/autobalance/native/autobalance.node"
