@@ -170,7 +170,8 @@ describe(`CLI on ${BACKEND}`, () => {
     expect(report.backend).toBe(BACKEND);
     expect(report.cancelled).toBe(false);
     expect(report.runs.length).toBe(2);
-    expect(report.plots.length).toBe(2);
+    // One panel per plot of the core's preset (loss, norm ratio, imbalance).
+    expect(report.plots.length).toBe(3);
     const recordEvery = report.runs[0]?.spec.recordEvery ?? 1;
     const rows = Math.floor(200 / recordEvery) + 1 + (200 % recordEvery === 0 ? 0 : 1);
     for (const run of report.runs) {
@@ -190,7 +191,8 @@ describe(`CLI on ${BACKEND}`, () => {
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('(a) loss');
     expect(svg).toContain('||U||_F^2 / ||V||_F^2');
-    expect(svg.match(/<path /g)?.length).toBe(4);
+    expect(svg).toContain('imbalance');
+    expect(svg.match(/<path /g)?.length).toBe(2 * report.plots.length);
     expect(svg).toContain('objective (1)');
   });
 
