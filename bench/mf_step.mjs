@@ -119,6 +119,15 @@ async function loadWasm() {
   }
 }
 
+/** Size and time of the build outputs, to tell which build was measured. */
+function artifacts() {
+  return Object.fromEntries(
+    [nativePath, wasmBinPath]
+      .filter((p) => fs.existsSync(p))
+      .map((p) => [path.relative(root, p), { bytes: fs.statSync(p).size, mtime: fs.statSync(p).mtime.toISOString() }]),
+  );
+}
+
 function freeSession(s) {
   if (s && typeof s.free === 'function') s.free(); // wasm-bindgen: release the Rust object now
 }
@@ -356,6 +365,16 @@ function machine() {
     cpu = info.match(/^model name\s*:\s*(.*)$/m)?.[1] ?? cpu;
     flags = info.match(/^flags\s*:\s*(.*)$/m)?.[1] ?? '';
   } catch {}
+  const field = (name) => {
+    try {
+      return fs.readFileSync('/proc/cpuinfo', 'utf8').match(new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm'))?.[1];
+    } catch {
+      return undefined;
+    }
+  };
+  const family = field('cpu family');
+  const model = field('model');
+  const hypervisor = flags.split(' ').includes('hypervisor');
   const simd = ['avx2', 'fma', 'avx512f', 'avx512dq', 'avx512vl'].filter((f) => flags.split(' ').includes(f));
   const rustc = spawnSync('rustc', ['--version'], { encoding: 'utf8' }).stdout?.trim();
   let load = null;
@@ -364,6 +383,8 @@ function machine() {
   } catch {}
   return {
     cpu,
+    cpuFamilyModel: family && model ? `family ${family} model ${model}` : undefined,
+    virtualized: hypervisor,
     cores: os.cpus().length,
     simd,
     memGiB: +(os.totalmem() / 2 ** 30).toFixed(1),
@@ -412,12 +433,16 @@ async function main() {
   const mach = machine();
   await waitForQuiet();
   const busyBefore = machineBusy();
-  console.log(`machine: ${mach.cpu}, ${mach.cores} cores [${mach.simd.join(' ')}], ${mach.memGiB} GiB, ${mach.os}`);
+  console.log(
+    `machine: ${mach.cpu} (${mach.cpuFamilyModel ?? '?'}${mach.virtualized ? ', virtual machine' : ''}), ` +
+      `${mach.cores} cores [${mach.simd.join(' ')}], ${mach.memGiB} GiB, ${mach.os}`,
+  );
   console.log(`node ${mach.node}, ${mach.rustc ?? 'rustc ?'}, load average ${mach.loadavg}`);
   if (busyBefore > 0.2) {
     console.log(`WARNING: other processes keep ~${busyBefore.toFixed(2)} cores busy: timings will be skewed`);
   }
 
+  const artifactsAtStart = artifacts();
   const nat = loadNative();
   const wasm = flag('--no-wasm') ? { error: 'skipped (--no-wasm)' } : await loadWasm();
   console.log(`native: ${nat.error ? 'NOT AVAILABLE: ' + nat.error : 'core ' + nat.version}`);
@@ -559,15 +584,17 @@ async function main() {
   );
   if (noisy.length) console.log(`WARNING: other processes were busy during most runs of: ${noisy.join('; ')}`);
 
+  if (JSON.stringify(artifacts()) !== JSON.stringify(artifactsAtStart)) {
+    console.log('WARNING: the native or wasm build output changed during this run: run it again');
+  }
+
   fs.mkdirSync(resultsDir, { recursive: true });
   const out = {
     date: new Date().toISOString(),
     machine: mach,
     machineBusyCores: { before: busyBefore, after: busyAfter },
     versions: { core: nat.version ?? wasm.version, node: process.version, numpy: np?.numpy, python: np?.python, blas: np?.blas },
-    artifacts: Object.fromEntries(
-      [nativePath, wasmBinPath].filter((p) => fs.existsSync(p)).map((p) => [path.relative(root, p), { bytes: fs.statSync(p).size, mtime: fs.statSync(p).mtime.toISOString() }]),
-    ),
+    artifacts: artifactsAtStart,
     settings: { minSeconds, reps, eta: 1e-4, init: 'gaussian 0.01', target: 'random, singular values linspace(1, r)' },
     references: ref,
     correctness: check,
