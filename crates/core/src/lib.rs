@@ -11,6 +11,7 @@ pub mod model;
 pub mod presets;
 pub mod rng;
 pub mod session;
+mod session_net;
 pub mod spec;
 
 pub use error::{Error, ErrorCode, Result};

@@ -4,16 +4,19 @@
 
 use std::collections::HashMap;
 
+use crate::dynamics::method::{objective, Method};
 use crate::dynamics::schedule::Schedule;
 use crate::error::{Error, Result};
 use crate::linalg::{all_finite, norm2};
-use crate::model::mf::{LossParts, MatrixFactorization};
+use crate::model::mf::MatrixFactorization;
+use crate::model::net::Network;
+use crate::model::Model;
 use crate::rng::Normal;
 use crate::spec::{
     self, count, finite, positive, InitSpec, MatrixRef, ModelSpec, RunSpec, TargetSpec,
 };
 
-/// The metric columns of a matrix-factorization run, in order.
+/// The metric columns of a matrix-factorization run (with gradient descent), in order.
 pub const MF_COLUMNS: [&str; 10] = [
     "step",
     "eta",
@@ -51,8 +54,30 @@ pub struct Status {
     pub loss: Option<f64>,
 }
 
+/// The model of a session.
+pub enum Problem {
+    Mf(MatrixFactorization),
+    Net(Network),
+}
+
+impl Problem {
+    pub fn model(&self) -> &dyn Model {
+        match self {
+            Problem::Mf(m) => m,
+            Problem::Net(n) => n,
+        }
+    }
+    pub fn model_mut(&mut self) -> &mut dyn Model {
+        match self {
+            Problem::Mf(m) => m,
+            Problem::Net(n) => n,
+        }
+    }
+}
+
 pub struct Session {
-    model: MatrixFactorization,
+    problem: Problem,
+    method: Method,
     schedule: Schedule,
     steps: u64,
     record_every: u64,
@@ -61,18 +86,21 @@ pub struct Session {
     w0: Vec<f64>,
     prev: Vec<f64>,
     grad: Vec<f64>,
-    d0: Vec<f64>,
-    d_scratch: (Vec<f64>, Vec<f64>),
+    names: Vec<String>,
+    /// Column `time` (flow time) present.
+    has_time: bool,
     columns: Vec<Vec<f64>>,
+    row: Vec<f64>,
     last_recorded: Option<u64>,
     loss: Option<f64>,
-    /// Loss parts at the current iterate, when `grad` holds its gradient.
-    current: Option<LossParts>,
+    /// Loss at the current iterate, when `grad` holds its gradient.
+    current: Option<f64>,
+    last_h: f64,
     diverged_at: Option<u64>,
     finished: bool,
 }
 
-fn take_buffer(
+pub(crate) fn take_buffer(
     buffers: &mut HashMap<String, Vec<f64>>,
     name: &str,
     shape: &MatrixRef,
@@ -141,7 +169,7 @@ fn random_orthonormal(rng: &mut Normal, n: usize, r: usize) -> Vec<f64> {
 }
 
 /// Checked size arithmetic in bytes, for the memory limit.
-fn bytes(field: &str, parts: &[(usize, usize)]) -> Result<u64> {
+pub(crate) fn bytes(field: &str, parts: &[(usize, usize)]) -> Result<u64> {
     let mut total: u64 = 0;
     for &(a, b) in parts {
         let n = (a as u64)
@@ -163,7 +191,7 @@ fn bytes(field: &str, parts: &[(usize, usize)]) -> Result<u64> {
     Ok(total)
 }
 
-fn zeroed(field: &str, n: usize) -> Result<Vec<f64>> {
+pub(crate) fn zeroed(field: &str, n: usize) -> Result<Vec<f64>> {
     let mut v = Vec::new();
     v.try_reserve_exact(n)
         .map_err(|_| Error::too_large(field, format!("could not allocate {n} numbers")))?;
@@ -174,7 +202,20 @@ fn zeroed(field: &str, n: usize) -> Result<Vec<f64>> {
 impl Session {
     /// Validate a spec and its buffers and set up the run. Nothing is computed before every
     /// input has been checked.
-    pub fn new(spec_json: &str, mut buffers: HashMap<String, Vec<f64>>) -> Result<Session> {
+    pub fn new(spec_json: &str, buffers: HashMap<String, Vec<f64>>) -> Result<Session> {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(spec_json) {
+            if v.get("model")
+                .and_then(|m| m.get("kind"))
+                .and_then(|k| k.as_str())
+                == Some("network")
+            {
+                return crate::session_net::new_network(v, buffers);
+            }
+        }
+        Self::new_mf(spec_json, buffers)
+    }
+
+    fn new_mf(spec_json: &str, mut buffers: HashMap<String, Vec<f64>>) -> Result<Session> {
         let spec: RunSpec = spec::parse(spec_json)?;
         let ModelSpec::MatrixFactorization {
             d1,
@@ -206,7 +247,7 @@ impl Session {
             "model",
             &[
                 (d1, d2),
-                (p, 4),
+                (p, 4 + Method::buffers(spec.method.as_ref())),
                 (MatrixFactorization::workspace_bytes(d1, d2, r), 1),
             ],
         )?;
@@ -310,11 +351,40 @@ impl Session {
         }
 
         let model = MatrixFactorization::new(d1, d2, r, balance_weight, target);
-        let mut d0 = vec![0.0; r * r];
-        let mut scratch = vec![0.0; r * r];
-        model.imbalance(&w, &mut d0, &mut scratch);
-        Ok(Session {
-            model,
+        let method = Method::from_spec(spec.method.as_ref(), spec.weight_decay, p, None)?;
+        Ok(Session::assemble(
+            Problem::Mf(model),
+            w,
+            method,
+            schedule,
+            steps,
+            record_every,
+            rows_max,
+        ))
+    }
+
+    /// Set up a validated run.
+    pub(crate) fn assemble(
+        mut problem: Problem,
+        w: Vec<f64>,
+        method: Method,
+        schedule: Schedule,
+        steps: u64,
+        record_every: u64,
+        rows_max: usize,
+    ) -> Session {
+        problem.model_mut().set_reference(&w);
+        let mut names: Vec<String> = vec!["step".into(), "eta".into()];
+        let has_time = !matches!(problem, Problem::Mf(_));
+        if has_time {
+            names.push("time".into());
+        }
+        names.extend(problem.model().metric_names());
+        names.extend(method.column_names().iter().map(|s| s.to_string()));
+        let p = w.len();
+        Session {
+            problem,
+            method,
             schedule,
             steps,
             record_every,
@@ -323,49 +393,39 @@ impl Session {
             prev: w.clone(),
             grad: vec![0.0; p],
             w,
-            d0,
-            d_scratch: (vec![0.0; r * r], scratch),
-            columns: vec![Vec::with_capacity(rows_max.min(1 << 20)); MF_COLUMNS.len()],
+            columns: vec![Vec::with_capacity(rows_max.min(1 << 20)); names.len()],
+            row: Vec::with_capacity(names.len()),
+            names,
+            has_time,
             last_recorded: None,
             loss: None,
             current: None,
+            last_h: 0.0,
             diverged_at: None,
             finished: false,
-        })
+        }
     }
 
-    pub fn column_names(&self) -> &'static [&'static str] {
-        &MF_COLUMNS
+    pub fn column_names(&self) -> &[String] {
+        &self.names
     }
 
     /// A recorded column from row `start` on.
     pub fn column(&self, name: &str, start: usize) -> Result<&[f64]> {
-        let i = MF_COLUMNS
+        let i = self
+            .names
             .iter()
-            .position(|c| *c == name)
+            .position(|c| c == name)
             .ok_or_else(|| Error::request("column", format!("no column named {name:?}")))?;
         let col = &self.columns[i];
         Ok(&col[start.min(col.len())..])
     }
 
-    /// A matrix of the run by name: `U`, `V` (current), `U0`, `V0` (initial), `target` (M*).
-    /// Returns (rows, cols, row-major data).
+    /// A matrix of the run by name. Matrix factorization: `U`, `V` (current), `U0`, `V0`
+    /// (initial), `target` (M*). Networks: `W1`.. (current), `W1_0`.. (initial), `b1`.., `v1`..
+    /// (free parameters of shared layers), `X`, `Y`. Returns (rows, cols, row-major data).
     pub fn matrix(&self, name: &str) -> Result<(usize, usize, &[f64])> {
-        let m = &self.model;
-        let (ur, vr) = (0..m.d1 * m.r, m.d1 * m.r..(m.d1 + m.d2) * m.r);
-        Ok(match name {
-            "U" => (m.d1, m.r, &self.w[ur]),
-            "V" => (m.d2, m.r, &self.w[vr]),
-            "U0" => (m.d1, m.r, &self.w0[ur]),
-            "V0" => (m.d2, m.r, &self.w0[vr]),
-            "target" => (m.d1, m.d2, &m.target[..]),
-            _ => {
-                return Err(Error::request(
-                    "matrix",
-                    format!("no matrix named {name:?} (expected U, V, U0, V0 or target)"),
-                ))
-            }
-        })
+        self.problem.model().matrix(name, &self.w, &self.w0)
     }
 
     pub fn status(&self) -> Status {
@@ -379,62 +439,57 @@ impl Session {
         }
     }
 
-    /// Append the metrics of the current iterate (loss parts and gradient already computed).
-    fn record(&mut self, parts: LossParts) {
+    /// Append the metrics of the current iterate (loss and gradient already computed, and the
+    /// model's last evaluation was at the current iterate).
+    fn record(&mut self, loss: f64) {
         if self.last_recorded == Some(self.t) {
             return;
         }
-        let m = &self.model;
-        let (u, v) = m.split(&self.w);
-        let nu = norm2(u);
-        let nv = norm2(v);
-        let (d, s) = &mut self.d_scratch;
-        m.imbalance(&self.w, d, s);
-        let imb = libm::sqrt(norm2(d));
-        let drift = libm::sqrt(d.iter().zip(&self.d0).map(|(a, b)| (a - b) * (a - b)).sum());
-        let row = [
-            self.t as f64,
-            self.schedule.eta(self.t),
-            parts.total(),
-            nu,
-            nv,
-            nu / nv,
-            imb,
-            drift,
-            libm::sqrt(2.0 * parts.data),
-            libm::sqrt(norm2(&self.grad)),
-        ];
-        for (c, x) in self.columns.iter_mut().zip(row) {
-            c.push(x);
+        let mut row = std::mem::take(&mut self.row);
+        row.clear();
+        row.push(self.t as f64);
+        row.push(self.method.next_h(self.schedule.eta(self.t)));
+        if self.has_time {
+            row.push(self.method.time);
         }
+        self.problem
+            .model_mut()
+            .metrics(&self.w, &self.grad, loss, &mut row);
+        self.method.columns(&mut row);
+        for (c, x) in self.columns.iter_mut().zip(&row) {
+            c.push(*x);
+        }
+        self.row = row;
         self.last_recorded = Some(self.t);
     }
 
-    /// Take up to `max_steps` gradient-descent steps. Stops early when the run is finished or the
+    fn eval_current(&mut self) -> f64 {
+        let wd = self.method.weight_decay;
+        let l = objective(self.problem.model_mut(), wd, &self.w, &mut self.grad);
+        self.current = Some(l);
+        l
+    }
+
+    /// Take up to `max_steps` steps of the method. Stops early when the run is finished or the
     /// loss becomes non-finite (then the last iterate with a finite loss is kept). The loss and
     /// gradient of the current iterate are cached, so chunking costs no extra evaluation.
     pub fn advance(&mut self, max_steps: u64) -> Status {
         let mut taken = 0;
         while !self.finished {
-            let parts = match self.current {
-                Some(p) => p,
-                None => {
-                    let p = self.model.eval(&self.w, &mut self.grad);
-                    self.current = Some(p);
-                    p
-                }
+            let loss = match self.current {
+                Some(l) => l,
+                None => self.eval_current(),
             };
-            let loss = parts.total();
             if !loss.is_finite() || !all_finite(&self.grad) {
                 self.diverged_at = Some(self.t);
                 self.finished = true;
                 if self.t > 0 {
                     std::mem::swap(&mut self.w, &mut self.prev);
                     self.t -= 1;
-                    let parts = self.model.eval(&self.w, &mut self.grad);
-                    self.current = Some(parts);
-                    self.loss = Some(parts.total());
-                    self.record(parts);
+                    self.method.time -= self.last_h;
+                    let l = self.eval_current();
+                    self.loss = Some(l);
+                    self.record(l);
                 } else {
                     self.loss = None;
                 }
@@ -442,7 +497,7 @@ impl Session {
             }
             self.loss = Some(loss);
             if self.t.is_multiple_of(self.record_every) || self.t == self.steps {
-                self.record(parts);
+                self.record(loss);
             }
             if self.t == self.steps {
                 self.finished = true;
@@ -453,7 +508,9 @@ impl Session {
             }
             let eta = self.schedule.eta(self.t);
             self.prev.copy_from_slice(&self.w);
-            crate::linalg::axpy(-eta, &self.grad, &mut self.w);
+            self.last_h = self
+                .method
+                .step(self.problem.model_mut(), &mut self.w, &self.grad, eta);
             self.current = None;
             self.t += 1;
             taken += 1;
@@ -462,8 +519,34 @@ impl Session {
     }
 
     /// Direct access for tests and presets in the core.
+    ///
+    /// The matrix-factorization model. Panics for other models: use [`Session::mf`],
+    /// [`Session::network`] or [`Session::problem`].
     pub fn model(&self) -> &MatrixFactorization {
-        &self.model
+        self.mf()
+            .expect("Session::model() is for matrix-factorization sessions")
+    }
+    pub fn mf(&self) -> Option<&MatrixFactorization> {
+        match &self.problem {
+            Problem::Mf(m) => Some(m),
+            _ => None,
+        }
+    }
+    pub fn network(&self) -> Option<&Network> {
+        match &self.problem {
+            Problem::Net(n) => Some(n),
+            _ => None,
+        }
+    }
+    pub fn problem(&self) -> &Problem {
+        &self.problem
+    }
+    /// The step size method state (flow time, solver statistics).
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+    pub fn initial_params(&self) -> &[f64] {
+        &self.w0
     }
     pub fn params(&self) -> &[f64] {
         &self.w

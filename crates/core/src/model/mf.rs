@@ -32,7 +32,24 @@ pub struct MatrixFactorization {
     pub target: Vec<f64>,
     blocks: [Block; 2],
     ws: Workspace,
+    /// Loss parts of the last evaluation.
+    last: LossParts,
+    /// U0^T U0 - V0^T V0 and a scratch pair for the recorder.
+    d0: Vec<f64>,
+    rec: (Vec<f64>, Vec<f64>),
 }
+
+/// The metric columns of matrix factorization, after `step` and `eta`.
+pub const MF_METRICS: [&str; 8] = [
+    "loss",
+    "normU2",
+    "normV2",
+    "normRatio",
+    "imbalance",
+    "imbalanceDrift",
+    "residual",
+    "gradNorm",
+];
 
 struct Chunk {
     rows: std::ops::Range<usize>,
@@ -104,13 +121,13 @@ impl MatrixFactorization {
             target,
             blocks: [
                 Block {
-                    name: "U",
+                    name: "U".into(),
                     offset: 0,
                     rows: d1,
                     cols: r,
                 },
                 Block {
-                    name: "V",
+                    name: "V".into(),
                     offset: d1 * r,
                     rows: d2,
                     cols: r,
@@ -123,6 +140,12 @@ impl MatrixFactorization {
                 d: vec![0.0; r * r],
                 tmp: vec![0.0; r * r],
             },
+            last: LossParts {
+                data: 0.0,
+                balance: 0.0,
+            },
+            d0: vec![0.0; r * r],
+            rec: (vec![0.0; r * r], vec![0.0; r * r]),
         }
     }
 
@@ -282,6 +305,62 @@ impl Model for MatrixFactorization {
         &self.blocks
     }
     fn loss_grad(&mut self, w: &[f64], grad: &mut [f64]) -> f64 {
-        self.eval(w, grad).total()
+        let p = self.eval(w, grad);
+        self.last = p;
+        p.total()
+    }
+    fn set_reference(&mut self, w0: &[f64]) {
+        let mut d0 = std::mem::take(&mut self.d0);
+        let mut s = std::mem::take(&mut self.rec.1);
+        self.imbalance(w0, &mut d0, &mut s);
+        self.d0 = d0;
+        self.rec.1 = s;
+    }
+    fn metric_names(&self) -> Vec<String> {
+        MF_METRICS.iter().map(|s| s.to_string()).collect()
+    }
+    fn metrics(&mut self, w: &[f64], grad: &[f64], loss: f64, out: &mut Vec<f64>) {
+        let (u, v) = self.split(w);
+        let nu = norm2(u);
+        let nv = norm2(v);
+        let (mut d, mut s) = std::mem::take(&mut self.rec);
+        self.imbalance(w, &mut d, &mut s);
+        let imb = libm::sqrt(norm2(&d));
+        let drift = libm::sqrt(d.iter().zip(&self.d0).map(|(a, b)| (a - b) * (a - b)).sum());
+        self.rec = (d, s);
+        out.extend_from_slice(&[
+            loss,
+            nu,
+            nv,
+            nu / nv,
+            imb,
+            drift,
+            libm::sqrt(2.0 * self.last.data),
+            libm::sqrt(norm2(grad)),
+        ]);
+    }
+    fn matrix<'a>(
+        &'a self,
+        name: &str,
+        w: &'a [f64],
+        w0: &'a [f64],
+    ) -> crate::Result<(usize, usize, &'a [f64])> {
+        let (ur, vr) = (
+            0..self.d1 * self.r,
+            self.d1 * self.r..(self.d1 + self.d2) * self.r,
+        );
+        Ok(match name {
+            "U" => (self.d1, self.r, &w[ur]),
+            "V" => (self.d2, self.r, &w[vr]),
+            "U0" => (self.d1, self.r, &w0[ur]),
+            "V0" => (self.d2, self.r, &w0[vr]),
+            "target" => (self.d1, self.d2, &self.target[..]),
+            _ => {
+                return Err(crate::Error::request(
+                    "matrix",
+                    format!("no matrix named {name:?} (expected U, V, U0, V0 or target)"),
+                ))
+            }
+        })
     }
 }

@@ -3,12 +3,14 @@
 
 pub mod mf;
 mod mf_small;
+pub mod net;
+pub mod pattern;
 mod simd;
 
 /// A named block of the flat parameter vector: `rows x cols`, row-major, at `offset`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Block {
-    pub name: &'static str,
+    pub name: String,
     pub offset: usize,
     pub rows: usize,
     pub cols: usize,
@@ -26,7 +28,7 @@ impl Block {
     }
 }
 
-/// What every model provides to the dynamics.
+/// What every model provides to the dynamics and to the recorder.
 pub trait Model {
     /// Number of parameters.
     fn dim(&self) -> usize;
@@ -34,4 +36,26 @@ pub trait Model {
     fn blocks(&self) -> &[Block];
     /// Loss at `w`; writes the gradient into `grad` (same length as `w`).
     fn loss_grad(&mut self, w: &[f64], grad: &mut [f64]) -> f64;
+
+    /// Remember the initial point: drifts of conserved quantities are measured from it.
+    fn set_reference(&mut self, w0: &[f64]);
+    /// Names of the model's metric columns, in order.
+    fn metric_names(&self) -> Vec<String>;
+    /// Append the metric values at `w`, whose loss and gradient (`loss`, `grad`) were the last
+    /// ones computed by [`Model::loss_grad`], to `out` (one per name of `metric_names`).
+    fn metrics(&mut self, w: &[f64], grad: &[f64], loss: f64, out: &mut Vec<f64>);
+    /// A named matrix of the model at `w` (current) or `w0` (initial): `(rows, cols, data)`.
+    fn matrix<'a>(
+        &'a self,
+        name: &str,
+        w: &'a [f64],
+        w0: &'a [f64],
+    ) -> crate::Result<(usize, usize, &'a [f64])>;
+
+    /// Number of samples the loss averages over, when it is a sum over samples (mini-batches).
+    fn samples(&self) -> Option<usize> {
+        None
+    }
+    /// Restrict the next evaluations to the given samples (`None`: all samples).
+    fn set_batch(&mut self, _batch: Option<&[usize]>) {}
 }
