@@ -1,0 +1,293 @@
+//! Matrix-free Lanczos with full reorthogonalization for extreme eigenpairs.
+//!
+//! - Start vector: the warm-start vectors (summed, each normalized) if given, else a seeded
+//!   Gaussian vector ([`crate::rng::Normal`]).
+//! - Every new Krylov vector is orthogonalized against the whole basis twice (classical
+//!   Gram-Schmidt, "twice is enough"), so the basis stays orthonormal to working precision and
+//!   no spurious copies of converged Ritz values appear.
+//! - The Krylov space grows (one HVP per step) until the wanted Ritz pairs converge or
+//!   `max_iter` steps were taken. When the Krylov space becomes invariant (beta ~ 0, e.g. at a
+//!   point whose Hessian has few distinct eigenvalues) the iteration continues from a fresh
+//!   seeded random vector orthogonal to the basis, so the space keeps growing and eigenvalues
+//!   outside the first invariant subspace (including further copies of a multiple eigenvalue)
+//!   can be found.
+//! - The tridiagonal projection T is diagonalized with nalgebra; convergence is first judged by
+//!   the cheap estimate |beta_m s_{m,i}| and then confirmed by the true residual
+//!   ||H x - theta x||, computed with a real HVP for every returned pair. A pair is converged
+//!   when that residual is <= tol * max(|lambda|_max estimate, tiny).
+//!
+//! Single-vector Krylov methods see one copy of each distinct eigenvalue before the space
+//! becomes invariant; multiplicities are therefore only reliable from the dense solver.
+
+use nalgebra::{DMatrix, SymmetricEigen};
+
+use super::{normalize, LinOp, TINY};
+use crate::linalg::{axpy, dot};
+use crate::rng::Normal;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    Smallest,
+    Largest,
+    Both,
+}
+
+#[derive(Debug, Clone)]
+pub struct LanczosOptions {
+    /// Number of eigenpairs wanted at each requested end.
+    pub k: usize,
+    pub which: Which,
+    /// Relative residual tolerance.
+    pub tol: f64,
+    /// Maximum number of Lanczos steps (= HVPs of the iteration, and Krylov dimension).
+    pub max_iter: usize,
+    pub seed: u64,
+    /// Optional warm-start vectors (e.g. eigenvectors from the previous point of a trajectory).
+    pub warm: Vec<Vec<f64>>,
+    /// Orthonormal vectors to deflate: the iteration runs in their orthogonal complement
+    /// (e.g. the tangent space of a symmetry orbit, whose eigenvalues are known to be 0).
+    pub deflate: Vec<Vec<f64>>,
+}
+
+impl Default for LanczosOptions {
+    fn default() -> Self {
+        LanczosOptions {
+            k: 1,
+            which: Which::Smallest,
+            tol: 1e-8,
+            max_iter: 1000,
+            seed: 0,
+            warm: Vec::new(),
+            deflate: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct EigPair {
+    pub value: f64,
+    /// ||H x - value x|| with a real HVP, x unit.
+    pub residual: f64,
+    pub converged: bool,
+    pub vector: Vec<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LanczosResult {
+    /// Ascending (smallest first).
+    pub smallest: Vec<EigPair>,
+    /// Descending (largest first).
+    pub largest: Vec<EigPair>,
+    /// Lanczos steps taken (Krylov dimension).
+    pub iterations: usize,
+    /// Operator applications in total (steps + residual checks).
+    pub hvps: usize,
+    /// Times the Krylov space became invariant and was continued with a fresh vector.
+    pub restarts: usize,
+    /// Estimate of max |lambda| (largest |Ritz value|), the scale of the relative tolerance.
+    pub scale: f64,
+    pub all_converged: bool,
+}
+
+/// Ritz pairs (ascending) of the tridiagonal matrix (alpha, beta).
+fn tridiag_eig(alpha: &[f64], beta: &[f64]) -> (Vec<f64>, DMatrix<f64>) {
+    let m = alpha.len();
+    let mut t = DMatrix::<f64>::zeros(m, m);
+    for i in 0..m {
+        t[(i, i)] = alpha[i];
+        if i + 1 < m {
+            t[(i, i + 1)] = beta[i];
+            t[(i + 1, i)] = beta[i];
+        }
+    }
+    let e = SymmetricEigen::new(t);
+    let mut idx: Vec<usize> = (0..m).collect();
+    idx.sort_by(|&a, &b| e.eigenvalues[a].total_cmp(&e.eigenvalues[b]));
+    let vals = idx.iter().map(|&i| e.eigenvalues[i]).collect();
+    let mut s = DMatrix::<f64>::zeros(m, m);
+    for (k, &i) in idx.iter().enumerate() {
+        s.column_mut(k).copy_from(&e.eigenvectors.column(i));
+    }
+    (vals, s)
+}
+
+/// Orthogonalize `w` against the basis twice (CGS2). Returns nothing; `w` is modified.
+fn reorth(basis: &[Vec<f64>], w: &mut [f64]) {
+    for _ in 0..2 {
+        let c: Vec<f64> = basis.iter().map(|q| dot(q, w)).collect();
+        for (q, ci) in basis.iter().zip(c) {
+            axpy(-ci, q, w);
+        }
+    }
+}
+
+/// A fresh unit vector orthogonal to `basis` (seeded); `None` if the basis spans everything.
+fn fresh(basis: &[Vec<f64>], n: usize, rng: &mut Normal) -> Option<Vec<f64>> {
+    for _ in 0..3 {
+        let mut x = vec![0.0; n];
+        rng.fill(&mut x, 1.0);
+        normalize(&mut x);
+        reorth(basis, &mut x);
+        if normalize(&mut x) > 1e-8 {
+            return Some(x);
+        }
+    }
+    None
+}
+
+/// Indices (into ascending Ritz values) of the wanted pairs.
+fn wanted(m: usize, k: usize, which: Which) -> (Vec<usize>, Vec<usize>) {
+    let k = k.min(m);
+    let small: Vec<usize> = match which {
+        Which::Smallest | Which::Both => (0..k).collect(),
+        Which::Largest => Vec::new(),
+    };
+    let large: Vec<usize> = match which {
+        Which::Largest | Which::Both => (0..k).map(|i| m - 1 - i).collect(),
+        Which::Smallest => Vec::new(),
+    };
+    (small, large)
+}
+
+/// The k smallest and/or largest eigenpairs of the symmetric operator `op`.
+pub fn lanczos(op: &mut dyn LinOp, opts: &LanczosOptions) -> LanczosResult {
+    let n = op.n();
+    let mut rng = Normal::new(opts.seed);
+    let max_steps = opts.max_iter.min(n).max(1);
+    let k_total = match opts.which {
+        Which::Both => 2 * opts.k,
+        _ => opts.k,
+    };
+    let mut hvps = 0usize;
+    let mut restarts = 0usize;
+
+    // Start vector.
+    let mut q0 = vec![0.0; n];
+    for wv in &opts.warm {
+        if wv.len() == n {
+            let nn = dot(wv, wv).sqrt();
+            if nn > 0.0 && nn.is_finite() {
+                axpy(1.0 / nn, wv, &mut q0);
+            }
+        }
+    }
+    let defl: Vec<Vec<f64>> = opts
+        .deflate
+        .iter()
+        .filter(|d| d.len() == n)
+        .cloned()
+        .collect();
+    reorth(&defl, &mut q0);
+    if normalize(&mut q0) <= 1e-8 {
+        match fresh(&defl, n, &mut rng) {
+            Some(x) => q0 = x,
+            None => {
+                return LanczosResult {
+                    smallest: Vec::new(),
+                    largest: Vec::new(),
+                    iterations: 0,
+                    hvps: 0,
+                    restarts: 0,
+                    scale: 0.0,
+                    all_converged: false,
+                }
+            }
+        }
+    }
+    let max_steps = max_steps.min(n.saturating_sub(defl.len())).max(1);
+
+    let mut basis: Vec<Vec<f64>> = vec![q0];
+    let mut alpha: Vec<f64> = Vec::new();
+    let mut beta: Vec<f64> = Vec::new();
+    let mut w = vec![0.0; n];
+    let mut next_check = k_total.max(1) + 1;
+    let mut final_pairs: Option<(Vec<EigPair>, Vec<EigPair>, f64, bool)> = None;
+
+    loop {
+        let j = alpha.len();
+        op.apply(&basis[j], &mut w);
+        hvps += 1;
+        let a = dot(&basis[j], &w);
+        alpha.push(a);
+        reorth(&defl, &mut w);
+        reorth(&basis, &mut w);
+        let b = dot(&w, &w).sqrt();
+        let m = alpha.len();
+        let scale_now = alpha.iter().map(|x| x.abs()).fold(0.0, f64::max) + b;
+        let invariant = b <= 1e-10 * scale_now.max(TINY);
+        let last = m >= max_steps;
+        if m >= next_check || last || (invariant && m >= k_total) {
+            next_check = m + (m / 8).max(4);
+            let (theta, s) = tridiag_eig(&alpha, &beta);
+            let scale = theta.iter().map(|x| x.abs()).fold(0.0, f64::max).max(TINY);
+            let thresh = opts.tol * scale;
+            let (ws, wl) = wanted(m, opts.k, opts.which);
+            let est_ok = ws
+                .iter()
+                .chain(&wl)
+                .all(|&i| (b * s[(m - 1, i)]).abs() <= 0.5 * thresh);
+            let enough = m >= k_total.min(n);
+            if (est_ok && enough) || last {
+                // Ritz vectors and true residuals.
+                let mut make = |idx: &[usize], hvps: &mut usize| -> Vec<EigPair> {
+                    idx.iter()
+                        .map(|&i| {
+                            let mut x = vec![0.0; n];
+                            for (l, q) in basis.iter().take(m).enumerate() {
+                                axpy(s[(l, i)], q, &mut x);
+                            }
+                            normalize(&mut x);
+                            let mut hx = vec![0.0; n];
+                            op.apply(&x, &mut hx);
+                            *hvps += 1;
+                            let rq = dot(&x, &hx);
+                            let res = hx
+                                .iter()
+                                .zip(&x)
+                                .map(|(p, q)| (p - rq * q) * (p - rq * q))
+                                .sum::<f64>()
+                                .sqrt();
+                            EigPair {
+                                value: rq,
+                                residual: res,
+                                converged: res <= thresh,
+                                vector: x,
+                            }
+                        })
+                        .collect()
+                };
+                let small = make(&ws, &mut hvps);
+                let large = make(&wl, &mut hvps);
+                let all = small.iter().chain(&large).all(|p| p.converged) && enough;
+                if all || last {
+                    final_pairs = Some((small, large, scale, all));
+                    break;
+                }
+            }
+        }
+        let next = if invariant {
+            restarts += 1;
+            beta.push(0.0);
+            let mut known = defl.clone();
+            known.extend(basis.iter().cloned());
+            match fresh(&known, n, &mut rng) {
+                Some(x) => x,
+                None => break,
+            }
+        } else {
+            beta.push(b);
+            w.iter().map(|x| x / b).collect()
+        };
+        basis.push(next);
+    }
+    let (smallest, largest, scale, all_converged) = final_pairs.unwrap_or_default();
+    LanczosResult {
+        smallest,
+        largest,
+        iterations: alpha.len(),
+        hvps,
+        restarts,
+        scale,
+        all_converged,
+    }
+}

@@ -1,0 +1,181 @@
+//! The Lemma 3.2 certificate of Du, Hu & Lee (2018) for matrix factorization (thesis 4.7, 4.12).
+//!
+//! Lemma 3.2: a stationary point of f(U, V) = 1/2 ||U V^T - M*||_F^2 with
+//! ||U^T U - V^T V||_F <= eps has ||U V^T - M*||_F <= eps or is a strict saddle. Certificate:
+//! from the SVD M* = Phi Sigma Psi^T, U* = Phi_r Sigma_r^{1/2}, V* = Psi_r Sigma_r^{1/2}
+//! (top r), W = [U; V], W* = [U*; V*], R the orthogonal Procrustes rotation
+//! argmin_{R^T R = I} ||W - W* R||_F (R = A B^T from the SVD W*^T W = A S B^T), and
+//! Delta = W - W* R, the Hessian quadratic form (thesis 4.12) is
+//!
+//!   [Hess f](Delta, Delta) = 2 <U V^T - M*, Delta_U Delta_V^T> + ||U Delta_V^T + Delta_U V^T||_F^2
+//!
+//! and in the saddle case it is <= -||U V^T - M*||_F^2 + eps^2 / 2 < 0, so Delta is a direction of
+//! negative curvature (lambda_min <= value / ||Delta||^2).
+//!
+//! The form is that of the unregularized loss; `hvp_value` is Delta^T H Delta from the model's own
+//! HVP, equal to `value` when the model's balance weight is 0 (and including the regularizer's
+//! curvature otherwise).
+
+use nalgebra::DMatrix;
+
+use super::HessianModel;
+use crate::error::{Error, Result};
+use crate::linalg::dot;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LemmaSide {
+    /// ||U V^T - M*||_F <= eps.
+    GlobalMinimumWithinEps,
+    /// Certificate value <= -||U V^T - M*||_F^2 + eps^2/2 (< 0).
+    StrictSaddle,
+    /// Neither inequality holds (the lemma's hypotheses fail: not stationary, or eps too small).
+    Neither,
+}
+
+impl LemmaSide {
+    pub fn name(self) -> &'static str {
+        match self {
+            LemmaSide::GlobalMinimumWithinEps => "globalMinimumWithinEps",
+            LemmaSide::StrictSaddle => "strictSaddle",
+            LemmaSide::Neither => "neither",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Lemma32 {
+    /// eps used (given, or the measured imbalance).
+    pub eps: f64,
+    /// ||U^T U - V^T V||_F
+    pub imbalance: f64,
+    /// ||U V^T - M*||_F
+    pub residual: f64,
+    /// Gradient norm of the unregularized loss, ||(R V, R^T U)||.
+    pub grad_norm: f64,
+    /// Eq. 4.12 at Delta.
+    pub value: f64,
+    /// Delta^T H Delta from the model's HVP.
+    pub hvp_value: f64,
+    /// -residual^2 + eps^2 / 2.
+    pub bound: f64,
+    /// ||Delta||_F
+    pub delta_norm: f64,
+    /// value / ||Delta||^2 (an upper bound on lambda_min when the balance weight is 0).
+    pub rayleigh: f64,
+    pub side: LemmaSide,
+    /// The Procrustes rotation R (r x r, row-major).
+    pub rotation: Vec<f64>,
+    /// Delta, flat like the parameters ([Delta_U | Delta_V], row-major).
+    pub delta: Vec<f64>,
+    /// Singular values of M* (descending, all min(d1, d2) of them).
+    pub singular_values: Vec<f64>,
+}
+
+/// Compute the certificate at `w`; `eps` defaults to the measured imbalance (floored at
+/// 1e-8 ||M*||_F so that rounding does not decide the side at an exact global minimum).
+pub fn lemma32(model: &mut dyn HessianModel, w: &[f64], eps: Option<f64>) -> Result<Lemma32> {
+    let mf = model.as_mf().ok_or_else(|| {
+        Error::request("query.what", "lemma32 needs the matrix-factorization model")
+    })?;
+    let (d1, d2, r) = (mf.d1, mf.d2, mf.r);
+    let m = DMatrix::from_row_slice(d1, d2, &mf.target);
+    let (u_flat, v_flat) = w.split_at(d1 * r);
+    let u = DMatrix::from_row_slice(d1, r, u_flat);
+    let v = DMatrix::from_row_slice(d2, r, v_flat);
+
+    // SVD of M*, sorted descending.
+    let svd = m.clone().svd(true, true);
+    let (phi, psit) = match (svd.u.as_ref(), svd.v_t.as_ref()) {
+        (Some(a), Some(b)) => (a.clone(), b.clone()),
+        _ => {
+            return Err(Error::request(
+                "model.target",
+                "the SVD of the target did not converge",
+            ))
+        }
+    };
+    let kmin = d1.min(d2);
+    let mut idx: Vec<usize> = (0..kmin).collect();
+    idx.sort_by(|&a, &b| svd.singular_values[b].total_cmp(&svd.singular_values[a]));
+    let singular_values: Vec<f64> = idx.iter().map(|&i| svd.singular_values[i]).collect();
+    let mut us = DMatrix::<f64>::zeros(d1, r);
+    let mut vs = DMatrix::<f64>::zeros(d2, r);
+    for (c, &i) in idx.iter().take(r).enumerate() {
+        let s = svd.singular_values[i].max(0.0).sqrt();
+        us.column_mut(c).copy_from(&(phi.column(i) * s));
+        vs.column_mut(c).copy_from(&(psit.row(i).transpose() * s));
+    }
+
+    // Procrustes: W*^T W = A S B^T, R = A B^T.
+    let cross = us.transpose() * &u + vs.transpose() * &v;
+    let ps = cross.svd(true, true);
+    let rot = match (ps.u, ps.v_t) {
+        (Some(a), Some(bt)) => a * bt,
+        _ => DMatrix::<f64>::identity(r, r),
+    };
+    let du = &u - &us * &rot;
+    let dv = &v - &vs * &rot;
+
+    let res = &u * v.transpose() - &m;
+    let value = 2.0 * res.dot(&(&du * dv.transpose()))
+        + (&u * dv.transpose() + &du * v.transpose()).norm_squared();
+    let imbalance = (u.transpose() * &u - v.transpose() * &v).norm();
+    let residual = res.norm();
+    let gu = &res * &v;
+    let gv = res.transpose() * &u;
+    let grad_norm = (gu.norm_squared() + gv.norm_squared()).sqrt();
+
+    let mut delta = Vec::with_capacity((d1 + d2) * r);
+    for i in 0..d1 {
+        for j in 0..r {
+            delta.push(du[(i, j)]);
+        }
+    }
+    for i in 0..d2 {
+        for j in 0..r {
+            delta.push(dv[(i, j)]);
+        }
+    }
+    let mut rotation = Vec::with_capacity(r * r);
+    for i in 0..r {
+        for j in 0..r {
+            rotation.push(rot[(i, j)]);
+        }
+    }
+
+    let mut hd = vec![0.0; delta.len()];
+    model.hvp(w, &delta, &mut hd);
+    let hvp_value = dot(&delta, &hd);
+    let delta_norm = dot(&delta, &delta).sqrt();
+
+    // Default eps: the measured imbalance, floored at 1e-8 ||M*||_F (rounding).
+    let eps = eps.unwrap_or(imbalance.max(1e-8 * m.norm()));
+    let bound = -residual * residual + 0.5 * eps * eps;
+    let side = if residual <= eps {
+        LemmaSide::GlobalMinimumWithinEps
+    } else if value <= bound {
+        LemmaSide::StrictSaddle
+    } else {
+        LemmaSide::Neither
+    };
+    let rayleigh = if delta_norm > 0.0 {
+        value / (delta_norm * delta_norm)
+    } else {
+        0.0
+    };
+    Ok(Lemma32 {
+        eps,
+        imbalance,
+        residual,
+        grad_norm,
+        value,
+        hvp_value,
+        bound,
+        delta_norm,
+        rayleigh,
+        side,
+        rotation,
+        delta,
+        singular_values,
+    })
+}

@@ -1,0 +1,228 @@
+//! Exact Hessian-vector products of the matrix factorization loss
+//!
+//!   f(U, V) = 1/2 ||U V^T - M*||_F^2 + w ||D||_F^2,   D = U^T U - V^T V,
+//!
+//! with gradient g_U = R V + 4w U D, g_V = R^T U - 4w V D (R = U V^T - M*). Differentiating along
+//! a direction (dU, dV), with dR = dU V^T + U dV^T and dD = dU^T U + U^T dU - dV^T V - V^T dV:
+//!
+//!   H_U = R dV + dU (V^T V) + U (dV^T V) + 4w (dU D + U dD)
+//!   H_V = R^T dU + dV (U^T U) + V (dU^T U) - 4w (dV D + V dD)
+//!
+//! All r x r products cost O((d1 + d2) r^2). The two products with R cost O(d1 d2 r): R is formed
+//! one block of rows at a time in a cache-sized buffer (R_b = U_b V^T - M_b, then
+//! H_U[b] += R_b dV and H_V += R_b^T dU_b), so no d1 x d2 temporary is ever allocated.
+
+use std::ops::Range;
+
+use nalgebra::DMatrix;
+
+use super::HessianModel;
+use crate::linalg::{gemm, Layout};
+use crate::model::mf::MatrixFactorization;
+
+/// Bytes of one residual block.
+const BLOCK_BYTES: usize = 256 * 1024;
+
+/// r x r product A^T B of two row-major n x r matrices, written into `out` (r x r).
+fn atb(a: &[f64], b: &[f64], n: usize, r: usize, out: &mut [f64]) {
+    let l = Layout::row_major(n, r);
+    gemm(1.0, a, l.t(), b, l, 0.0, out, Layout::row_major(r, r));
+}
+
+/// out (n x r) += alpha A (n x r) B (r x r).
+fn acc_ab(alpha: f64, a: &[f64], b: &[f64], n: usize, r: usize, out: &mut [f64]) {
+    let l = Layout::row_major(n, r);
+    gemm(alpha, a, l, b, Layout::row_major(r, r), 1.0, out, l);
+}
+
+/// Exact `out = H(w) v` for matrix factorization (see the module docs).
+pub fn mf_hvp(m: &MatrixFactorization, w: &[f64], v: &[f64], out: &mut [f64]) {
+    let (d1, d2, r) = (m.d1, m.d2, m.r);
+    let (u, vv) = w.split_at(d1 * r);
+    let (du, dv) = v.split_at(d1 * r);
+    let (ou, ov) = out.split_at_mut(d1 * r);
+    ou.fill(0.0);
+    ov.fill(0.0);
+    if r == 0 {
+        return;
+    }
+    let rr = r * r;
+    let mut s = vec![0.0; 4 * rr];
+    let (utu, rest) = s.split_at_mut(rr);
+    let (vtv, rest) = rest.split_at_mut(rr);
+    let (dvtv, dutu) = rest.split_at_mut(rr);
+    atb(u, u, d1, r, utu);
+    atb(vv, vv, d2, r, vtv);
+    atb(dv, vv, d2, r, dvtv); // dV^T V
+    atb(du, u, d1, r, dutu); // dU^T U
+
+    // Gauss-Newton-like terms.
+    acc_ab(1.0, du, vtv, d1, r, ou); // dU (V^T V)
+    acc_ab(1.0, u, dvtv, d1, r, ou); // U (dV^T V)
+    acc_ab(1.0, dv, utu, d2, r, ov); // dV (U^T U)
+    acc_ab(1.0, vv, dutu, d2, r, ov); // V (dU^T U)
+
+    // Regularizer terms.
+    let bw = m.balance_weight;
+    if bw != 0.0 {
+        let mut dmat = vec![0.0; rr];
+        let mut dd = vec![0.0; rr];
+        for i in 0..r {
+            for j in 0..r {
+                dmat[i * r + j] = utu[i * r + j] - vtv[i * r + j];
+                // dD = dU^T U + U^T dU - dV^T V - V^T dV
+                dd[i * r + j] =
+                    dutu[i * r + j] + dutu[j * r + i] - dvtv[i * r + j] - dvtv[j * r + i];
+            }
+        }
+        let k = 4.0 * bw;
+        acc_ab(k, du, &dmat, d1, r, ou);
+        acc_ab(k, u, &dd, d1, r, ou);
+        acc_ab(-k, dv, &dmat, d2, r, ov);
+        acc_ab(-k, vv, &dd, d2, r, ov);
+    }
+
+    // Products with the residual, one block of rows at a time.
+    if d1 == 0 || d2 == 0 {
+        return;
+    }
+    let br = (BLOCK_BYTES / (8 * d2)).clamp(1, 256).min(d1);
+    let mut rb = vec![0.0; br * d2];
+    let lv = Layout::row_major(d2, r);
+    let mut b0 = 0;
+    while b0 < d1 {
+        let b1 = (b0 + br).min(d1);
+        let nb = b1 - b0;
+        let rbuf = &mut rb[..nb * d2];
+        for (x, t) in rbuf.iter_mut().zip(&m.target[b0 * d2..b1 * d2]) {
+            *x = -t;
+        }
+        let lu = Layout::row_major(nb, r);
+        let lr = Layout::row_major(nb, d2);
+        gemm(1.0, &u[b0 * r..b1 * r], lu, vv, lv.t(), 1.0, rbuf, lr);
+        // H_U[b] += R_b dV
+        gemm(1.0, rbuf, lr, dv, lv, 1.0, &mut ou[b0 * r..b1 * r], lu);
+        // H_V += R_b^T dU_b
+        gemm(1.0, rbuf, lr.t(), &du[b0 * r..b1 * r], lu, 1.0, ov, lv);
+        b0 = b1;
+    }
+}
+
+/// Numerical rank of a row-major n x r matrix (singular values above 1e-8 of the largest).
+fn rank(a: &[f64], n: usize, r: usize) -> usize {
+    if n == 0 || r == 0 {
+        return 0;
+    }
+    let m = DMatrix::from_row_slice(n, r, a);
+    let s = m.singular_values();
+    let smax = s.iter().cloned().fold(0.0, f64::max);
+    if smax == 0.0 {
+        return 0;
+    }
+    s.iter().filter(|&&x| x > 1e-8 * smax).count()
+}
+
+/// Dimension of the symmetry orbit through (U, V).
+///
+/// - `balance_weight == 0`: GL(r) acts by U -> U A, V -> V A^{-T}; tangent directions
+///   (U X, -V X^T), X in R^{r x r}. The kernel is {X : U X = 0, V X^T = 0}, of dimension
+///   (r - rank U)(r - rank V), so the orbit has dimension r^2 - (r - rank U)(r - rank V).
+/// - `balance_weight != 0`: only O(r) (U -> U Q, V -> V Q) leaves the regularizer invariant;
+///   tangent directions (U S, V S), S skew; kernel: skew S with range in null(U) ∩ null(V), of
+///   dimension k(k-1)/2 with k = r - rank [U; V]; orbit dimension r(r-1)/2 - k(k-1)/2.
+pub fn mf_symmetry_dim(m: &MatrixFactorization, w: &[f64]) -> usize {
+    let (d1, d2, r) = (m.d1, m.d2, m.r);
+    let (u, v) = w.split_at(d1 * r);
+    if m.balance_weight == 0.0 {
+        let (ru, rv) = (rank(u, d1, r), rank(v, d2, r));
+        r * r - (r - ru) * (r - rv)
+    } else {
+        let k = r - rank(w, d1 + d2, r);
+        r * (r.saturating_sub(1)) / 2 - k * (k.saturating_sub(1)) / 2
+    }
+}
+
+/// Orthonormal basis of the orbit's tangent space (see [`mf_symmetry_dim`]): the vectors
+/// (U X, -V X^T) for X = E_ij (balance_weight = 0) or (U S, V S) for S = E_ij - E_ji, i < j
+/// (balance_weight != 0), orthonormalized by Gram-Schmidt (twice), dependent ones dropped.
+pub fn mf_symmetry_tangents(m: &MatrixFactorization, w: &[f64]) -> Vec<Vec<f64>> {
+    let (d1, d2, r) = (m.d1, m.d2, m.r);
+    let (u, v) = w.split_at(d1 * r);
+    let n = (d1 + d2) * r;
+    let mut raw: Vec<Vec<f64>> = Vec::new();
+    for i in 0..r {
+        for j in 0..r {
+            let mut t = vec![0.0; n];
+            if m.balance_weight == 0.0 {
+                // (U E_ij)[a, j] = U[a, i]; (-V E_ji)[b, i] = -V[b, j]
+                for a in 0..d1 {
+                    t[a * r + j] = u[a * r + i];
+                }
+                for b in 0..d2 {
+                    t[d1 * r + b * r + i] = -v[b * r + j];
+                }
+            } else {
+                if i >= j {
+                    continue;
+                }
+                // S = E_ij - E_ji: (X S)[., j] += X[., i], (X S)[., i] -= X[., j]
+                for a in 0..d1 {
+                    t[a * r + j] += u[a * r + i];
+                    t[a * r + i] -= u[a * r + j];
+                }
+                for b in 0..d2 {
+                    t[d1 * r + b * r + j] += v[b * r + i];
+                    t[d1 * r + b * r + i] -= v[b * r + j];
+                }
+            }
+            raw.push(t);
+        }
+    }
+    let big = raw
+        .iter()
+        .map(|t| crate::linalg::norm2(t).sqrt())
+        .fold(0.0, f64::max);
+    let mut basis: Vec<Vec<f64>> = Vec::new();
+    for mut t in raw {
+        for _ in 0..2 {
+            for q in &basis {
+                let c = crate::linalg::dot(q, &t);
+                crate::linalg::axpy(-c, q, &mut t);
+            }
+        }
+        let nn = crate::linalg::norm2(&t).sqrt();
+        if nn > 1e-8 * big && nn > 0.0 {
+            t.iter_mut().for_each(|x| *x /= nn);
+            basis.push(t);
+        }
+    }
+    basis
+}
+
+impl HessianModel for MatrixFactorization {
+    fn dim(&self) -> usize {
+        (self.d1 + self.d2) * self.r
+    }
+    fn loss_grad(&mut self, w: &[f64], g: &mut [f64]) -> f64 {
+        self.eval(w, g).total()
+    }
+    fn hvp(&mut self, w: &[f64], v: &[f64], out: &mut [f64]) {
+        mf_hvp(self, w, v, out)
+    }
+    fn blocks(&self) -> Vec<(String, Range<usize>)> {
+        let nu = self.d1 * self.r;
+        vec![
+            ("U".to_string(), 0..nu),
+            ("V".to_string(), nu..nu + self.d2 * self.r),
+        ]
+    }
+    fn symmetry_dim(&self, w: &[f64]) -> Option<usize> {
+        Some(mf_symmetry_dim(self, w))
+    }
+    fn symmetry_tangents(&self, w: &[f64]) -> Option<Vec<Vec<f64>>> {
+        Some(mf_symmetry_tangents(self, w))
+    }
+    fn as_mf(&self) -> Option<&MatrixFactorization> {
+        Some(self)
+    }
+}

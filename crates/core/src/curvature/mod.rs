@@ -1,0 +1,137 @@
+//! Curvature of a model at a point: exact Hessian-vector products, dense and Lanczos
+//! eigen-solvers, stochastic Lanczos quadrature, Hutchinson traces, per-block spectra, a
+//! classification of the point (local minimum / strict saddle / degenerate / not stationary) and,
+//! for matrix factorization, the Lemma 3.2 certificate of Du, Hu & Lee (2018).
+//!
+//! Everything works on a [`HessianModel`] (loss, gradient and exact HVP at a point). The JSON
+//! entry point the bindings call is [`analyze`]; see `docs/curvature.md` for the query and report
+//! formats. No clock, no threads, no I/O: the module compiles for wasm32.
+
+use std::ops::Range;
+
+use crate::linalg::dot;
+use crate::model::mf::MatrixFactorization;
+
+pub mod analyze;
+pub mod classify;
+pub mod dense;
+pub mod lanczos;
+pub mod lemma;
+pub mod mf;
+pub mod slq;
+
+pub use analyze::{analyze, Query};
+pub use classify::{classify, Classification, ClassifyOptions, Verdict};
+pub use dense::{dense_eigen, dense_hessian, DenseEigen};
+pub use lanczos::{lanczos, EigPair, LanczosOptions, LanczosResult, Which};
+pub use lemma::{lemma32, Lemma32, LemmaSide};
+pub use slq::{hutchinson, slq_density, Density, TraceEstimate};
+
+/// A model whose Hessian can be probed: loss and gradient, and exact Hessian-vector products.
+///
+/// Parameters are one flat vector made of named blocks (see [`HessianModel::blocks`]).
+pub trait HessianModel {
+    /// Number of parameters.
+    fn dim(&self) -> usize;
+    /// Loss at `w`; writes the gradient into `g` (length `dim`).
+    fn loss_grad(&mut self, w: &[f64], g: &mut [f64]) -> f64;
+    /// `out = H(w) v`, exact (hand-derived), `v` and `out` of length `dim`.
+    fn hvp(&mut self, w: &[f64], v: &[f64], out: &mut [f64]);
+    /// Named blocks of the parameter vector, in order (e.g. `U`, `V`).
+    fn blocks(&self) -> Vec<(String, Range<usize>)>;
+    /// Dimension of the orbit through `w` of the model's continuous symmetry group (directions in
+    /// which the loss is exactly constant), or `None` if the model does not know it.
+    fn symmetry_dim(&self, w: &[f64]) -> Option<usize>;
+    /// An orthonormal basis of the tangent space of that orbit at `w` (null vectors of the
+    /// Hessian at a stationary point), or `None`. Lets Lanczos deflate the symmetry.
+    fn symmetry_tangents(&self, _w: &[f64]) -> Option<Vec<Vec<f64>>> {
+        None
+    }
+    /// The matrix-factorization model behind this one, if any (enables the Lemma 3.2 query).
+    fn as_mf(&self) -> Option<&MatrixFactorization> {
+        None
+    }
+}
+
+/// A symmetric linear operator (the Hessian at a point, or one block of it).
+pub trait LinOp {
+    fn n(&self) -> usize;
+    /// `y = A x`.
+    fn apply(&mut self, x: &[f64], y: &mut [f64]);
+}
+
+/// The Hessian of `model` at `w`, optionally restricted to the block `range`
+/// (`H_BB = P_B H P_B^T`: the vector is embedded in the block, the product projected back).
+pub struct HessianOp<'a> {
+    model: &'a mut dyn HessianModel,
+    w: &'a [f64],
+    block: Option<Range<usize>>,
+    xin: Vec<f64>,
+    yout: Vec<f64>,
+    /// Number of Hessian-vector products done through this operator.
+    pub hvps: usize,
+}
+
+impl<'a> HessianOp<'a> {
+    pub fn new(model: &'a mut dyn HessianModel, w: &'a [f64], block: Option<Range<usize>>) -> Self {
+        let (xin, yout) = if block.is_some() {
+            let n = model.dim();
+            (vec![0.0; n], vec![0.0; n])
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        HessianOp {
+            model,
+            w,
+            block,
+            xin,
+            yout,
+            hvps: 0,
+        }
+    }
+}
+
+impl LinOp for HessianOp<'_> {
+    fn n(&self) -> usize {
+        match &self.block {
+            Some(b) => b.len(),
+            None => self.model.dim(),
+        }
+    }
+    fn apply(&mut self, x: &[f64], y: &mut [f64]) {
+        self.hvps += 1;
+        match &self.block {
+            None => self.model.hvp(self.w, x, y),
+            Some(b) => {
+                self.xin.fill(0.0);
+                self.xin[b.clone()].copy_from_slice(x);
+                self.model.hvp(self.w, &self.xin, &mut self.yout);
+                y.copy_from_slice(&self.yout[b.clone()]);
+            }
+        }
+    }
+}
+
+/// `||A x - lambda x||` for a unit `x`, with one real operator application.
+pub fn residual(op: &mut dyn LinOp, x: &[f64], lambda: f64) -> f64 {
+    let mut y = vec![0.0; x.len()];
+    op.apply(x, &mut y);
+    y.iter()
+        .zip(x)
+        .map(|(a, b)| (a - lambda * b) * (a - lambda * b))
+        .sum::<f64>()
+        .sqrt()
+}
+
+pub(crate) fn normalize(x: &mut [f64]) -> f64 {
+    let n = dot(x, x).sqrt();
+    if n > 0.0 {
+        for v in x.iter_mut() {
+            *v /= n;
+        }
+    }
+    n
+}
+
+/// Smallest magnitude used as a scale for relative tolerances.
+pub(crate) const TINY: f64 = 1e-300;
