@@ -159,6 +159,34 @@ fn origin_spectrum_is_plus_minus_singular_values_r_times() {
     for (a, b) in e.values.iter().zip(&expect) {
         assert!((a - b).abs() < 1e-12, "{a} vs {b}");
     }
+    // Lanczos sees the multiplicity r of -sigma_1 through its invariant-subspace restarts.
+    let res = lanczos(
+        &mut op,
+        &LanczosOptions {
+            k: r,
+            which: Which::Smallest,
+            tol: 1e-10,
+            ..Default::default()
+        },
+    );
+    assert!(
+        res.all_converged && res.restarts > 0,
+        "{} {} {:?}",
+        res.iterations,
+        res.restarts,
+        res.smallest
+            .iter()
+            .map(|p| (p.value, p.residual))
+            .collect::<Vec<_>>()
+    );
+    for p in &res.smallest {
+        assert!(
+            (p.value + sv.max()).abs() < 1e-9,
+            "{} vs {}",
+            p.value,
+            -sv.max()
+        );
+    }
 }
 
 #[test]
@@ -611,4 +639,74 @@ fn every_query_error_names_its_field() {
     bad[0] = f64::NAN;
     let e = analyze(&mut m, &bad, r#"{"what":"eigs"}"#).unwrap_err();
     assert_eq!((e.field.as_str(), e.code), ("w", ErrorCode::NonFinite));
+}
+
+#[test]
+fn dense_matches_a_stored_numpy_case() {
+    // Eigenvalues from NumPy (eigvalsh of the Hessian assembled by Richardson-extrapolated
+    // central differences of an independent NumPy gradient), d1 = 4, d2 = 3, r = 2, w = 1/8,
+    // M_ij = sin(i + 2j), U_ik = 0.5 cos(i + 3k), V_ik = 0.7 sin(2i + k).
+    let numpy = [
+        -0.965651484589795,
+        -0.7635252325069679,
+        -0.4346071931371964,
+        0.1852630902117876,
+        0.580267463345095,
+        0.5802674633455452,
+        0.580267463345953,
+        0.7731355560081201,
+        0.7731355560087668,
+        0.7731355560103176,
+        2.1924567793483236,
+        2.3859452005280044,
+        3.139579966993339,
+        3.7343600086383835,
+    ];
+    let (d1, d2, r) = (4, 3, 2);
+    let t: Vec<f64> = (0..d1 * d2)
+        .map(|k| ((k / d2) as f64 + 2.0 * (k % d2) as f64).sin())
+        .collect();
+    let mut w: Vec<f64> = (0..d1 * r)
+        .map(|k| 0.5 * ((k / r) as f64 + 3.0 * (k % r) as f64).cos())
+        .collect();
+    w.extend((0..d2 * r).map(|k| 0.7 * (2.0 * (k / r) as f64 + (k % r) as f64).sin()));
+    let mut m = mf(d1, d2, r, 0.125, t);
+    let mut op = HessianOp::new(&mut m, &w, None);
+    let e = dense_eigen(&mut op);
+    for (a, b) in e.values.iter().zip(&numpy) {
+        assert!((a - b).abs() < 1e-9, "{a} vs NumPy {b}");
+    }
+}
+
+#[test]
+fn tracker_warm_starts_along_a_gd_trajectory() {
+    use autobalance_core::curvature::CurvatureTracker;
+    let (d1, d2, r) = (40, 30, 3);
+    let s = [3.0, 2.0, 1.0];
+    let (t, _, _) = target(d1, d2, &s, 101);
+    let mut m = mf(d1, d2, r, 0.0, t);
+    let n = (d1 + d2) * r;
+    let mut w = data(n, 102, 0.3);
+    let mut g = vec![0.0; n];
+    let mut warm = CurvatureTracker::new(1e-8, 500, 1);
+    let (mut hw, mut hc) = (0, 0);
+    for sample in 0..8 {
+        let a = warm.sample(&mut m, &w);
+        let b = CurvatureTracker::new(1e-8, 500, 1).sample(&mut m, &w);
+        assert!(a.converged && b.converged);
+        let scale = a.lambda_max.abs().max(a.lambda_min.abs());
+        assert!((a.lambda_min - b.lambda_min).abs() < 1e-7 * scale);
+        assert!((a.lambda_max - b.lambda_max).abs() < 1e-7 * scale);
+        if sample > 0 {
+            hw += a.hvps;
+            hc += b.hvps;
+        }
+        for _ in 0..5 {
+            HessianModel::loss_grad(&mut m, &w, &mut g);
+            for (x, gi) in w.iter_mut().zip(&g) {
+                *x -= 0.02 * gi;
+            }
+        }
+    }
+    assert!(hw < hc, "warm {hw} HVPs vs cold {hc}");
 }

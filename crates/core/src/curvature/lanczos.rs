@@ -202,6 +202,8 @@ pub fn lanczos(op: &mut dyn LinOp, opts: &LanczosOptions) -> LanczosResult {
     let mut w = vec![0.0; n];
     let mut next_check = k_total.max(1) + 1;
     let mut final_pairs: Option<(Vec<EigPair>, Vec<EigPair>, f64, bool)> = None;
+    let mut verify_from: Option<usize> = None;
+    let mut force = false;
 
     loop {
         let j = alpha.len();
@@ -227,7 +229,37 @@ pub fn lanczos(op: &mut dyn LinOp, opts: &LanczosOptions) -> LanczosResult {
                 .chain(&wl)
                 .all(|&i| (b * s[(m - 1, i)]).abs() <= 0.5 * thresh);
             let enough = m >= k_total.min(n);
-            if (est_ok && enough) || last {
+            // Verification blocks: once an invariant subspace was met (a sign of multiple
+            // eigenvalues), converged answers are checked by one more Krylov block started in
+            // the complement of everything seen. If its extreme Ritz value is among the wanted
+            // ones it is a further copy, and another block follows; otherwise we stop once it
+            // has converged.
+            let est = |i: usize| (b * s[(m - 1, i)]).abs();
+            let in_block = |i: usize| match verify_from {
+                Some(v0) => (v0..m).map(|l| s[(l, i)] * s[(l, i)]).sum::<f64>() > 0.5,
+                None => false,
+            };
+            let mut block_ok = true;
+            let mut copy_found = false;
+            if verify_from.is_some() {
+                let ends = [
+                    (!ws.is_empty(), (0..m).find(|&i| in_block(i)), &ws),
+                    (!wl.is_empty(), (0..m).rev().find(|&i| in_block(i)), &wl),
+                ];
+                for (active, ext, want) in ends {
+                    if let (true, Some(i)) = (active, ext) {
+                        if want.contains(&i) {
+                            copy_found = true;
+                        } else if est(i) > 0.5 * thresh {
+                            block_ok = false;
+                        }
+                    }
+                }
+            }
+            let verify = ((restarts > 0 || invariant) && verify_from.is_none()) || copy_found;
+            if est_ok && enough && verify && !last {
+                force = true;
+            } else if (est_ok && enough && block_ok) || last {
                 // Ritz vectors and true residuals.
                 let mut make = |idx: &[usize], hvps: &mut usize| -> Vec<EigPair> {
                     idx.iter()
@@ -265,11 +297,20 @@ pub fn lanczos(op: &mut dyn LinOp, opts: &LanczosOptions) -> LanczosResult {
                 }
             }
         }
-        let next = if invariant {
+        let next = if invariant || force {
+            // New block: orthogonal to the deflated vectors, the basis and (for a forced
+            // restart) the current residual, so that T stays the exact projection Q^T H Q.
+            if force || verify_from.is_some() {
+                verify_from = Some(m);
+            }
             restarts += 1;
             beta.push(0.0);
             let mut known = defl.clone();
             known.extend(basis.iter().cloned());
+            if force && b > 0.0 {
+                known.push(w.iter().map(|x| x / b).collect());
+            }
+            force = false;
             match fresh(&known, n, &mut rng) {
                 Some(x) => x,
                 None => break,
@@ -289,5 +330,85 @@ pub fn lanczos(op: &mut dyn LinOp, opts: &LanczosOptions) -> LanczosResult {
         restarts,
         scale,
         all_converged,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Diagonal operator.
+    struct Diag(Vec<f64>);
+    impl LinOp for Diag {
+        fn n(&self) -> usize {
+            self.0.len()
+        }
+        fn apply(&mut self, x: &[f64], y: &mut [f64]) {
+            for ((yi, xi), d) in y.iter_mut().zip(x).zip(&self.0) {
+                *yi = d * xi;
+            }
+        }
+    }
+
+    #[test]
+    fn distinct_spectrum() {
+        let mut op = Diag((0..200).map(|i| (i as f64 - 50.0) * 0.1).collect());
+        let r = lanczos(
+            &mut op,
+            &LanczosOptions {
+                k: 3,
+                which: Which::Both,
+                ..Default::default()
+            },
+        );
+        assert!(r.all_converged);
+        for (i, p) in r.smallest.iter().enumerate() {
+            assert!(
+                (p.value - (i as f64 - 50.0) * 0.1).abs() < 1e-9,
+                "{}",
+                p.value
+            );
+        }
+        assert!((r.largest[0].value - 14.9).abs() < 1e-9);
+    }
+
+    #[test]
+    fn repeated_eigenvalues_are_found_through_invariant_restarts() {
+        // Three distinct eigenvalues, each 5 times: the Krylov space of one start vector is
+        // 3-dimensional; restarts in the orthogonal complement find the other copies.
+        let d: Vec<f64> = (0..15).map(|i| [-1.0, 0.0, 2.0][i % 3]).collect();
+        let mut op = Diag(d);
+        let r = lanczos(
+            &mut op,
+            &LanczosOptions {
+                k: 5,
+                which: Which::Smallest,
+                ..Default::default()
+            },
+        );
+        assert!(r.restarts >= 4, "{} restarts", r.restarts);
+        assert_eq!(r.smallest.len(), 5);
+        for p in &r.smallest {
+            assert!((p.value + 1.0).abs() < 1e-12 && p.converged, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn deflation_skips_the_deflated_directions() {
+        let mut op = Diag(vec![0.0, 0.0, 1.0, 2.0, 3.0]);
+        let e = |i: usize| {
+            let mut v = vec![0.0; 5];
+            v[i] = 1.0;
+            v
+        };
+        let r = lanczos(
+            &mut op,
+            &LanczosOptions {
+                k: 1,
+                deflate: vec![e(0), e(1)],
+                ..Default::default()
+            },
+        );
+        assert!((r.smallest[0].value - 1.0).abs() < 1e-12);
     }
 }

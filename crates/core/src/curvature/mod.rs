@@ -19,6 +19,7 @@ pub mod lanczos;
 pub mod lemma;
 pub mod mf;
 pub mod slq;
+pub mod track;
 
 pub use analyze::{analyze, Query};
 pub use classify::{classify, Classification, ClassifyOptions, Verdict};
@@ -26,6 +27,7 @@ pub use dense::{dense_eigen, dense_hessian, DenseEigen};
 pub use lanczos::{lanczos, EigPair, LanczosOptions, LanczosResult, Which};
 pub use lemma::{lemma32, Lemma32, LemmaSide};
 pub use slq::{hutchinson, slq_density, Density, TraceEstimate};
+pub use track::{CurvatureSample, CurvatureTracker};
 
 /// A model whose Hessian can be probed: loss and gradient, and exact Hessian-vector products.
 ///

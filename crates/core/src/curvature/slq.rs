@@ -178,3 +178,45 @@ pub fn hutchinson(op: &mut dyn LinOp, probes: usize, seed: u64) -> TraceEstimate
         probes,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Diag(Vec<f64>);
+    impl LinOp for Diag {
+        fn n(&self) -> usize {
+            self.0.len()
+        }
+        fn apply(&mut self, x: &[f64], y: &mut [f64]) {
+            for ((yi, xi), d) in y.iter_mut().zip(x).zip(&self.0) {
+                *yi = d * xi;
+            }
+        }
+    }
+
+    #[test]
+    fn full_krylov_nodes_are_the_eigenvalues() {
+        // With as many steps as distinct eigenvalues the quadrature is exact: the nodes are the
+        // eigenvalues and the weights (one probe) are z_i^2 / n = 1/n for Rademacher z.
+        let mut op = Diag(vec![1.0, 2.0, 3.0, 4.0]);
+        let d = slq_density(&mut op, 1, 10, 100, Some(0.1), 1);
+        let mut nodes = d.nodes.clone();
+        nodes.sort_by(f64::total_cmp);
+        for (a, b) in nodes.iter().zip([1.0, 2.0, 3.0, 4.0]) {
+            assert!((a - b).abs() < 1e-12);
+        }
+        for w in &d.weights {
+            assert!((w - 0.25).abs() < 1e-12);
+        }
+        assert!((d.trace_estimate - 10.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn hutchinson_is_exact_for_diagonal() {
+        // z^T D z = tr D for every Rademacher z.
+        let mut op = Diag(vec![1.0, -2.0, 5.0]);
+        let t = hutchinson(&mut op, 5, 3);
+        assert!((t.estimate - 4.0).abs() < 1e-12 && t.std_error < 1e-12);
+    }
+}
