@@ -111,14 +111,18 @@ fn tridiag_eig(alpha: &[f64], beta: &[f64]) -> (Vec<f64>, DMatrix<f64>) {
     (vals, s)
 }
 
-/// Orthogonalize `w` against the basis twice (CGS2). Returns nothing; `w` is modified.
-fn reorth(basis: &[Vec<f64>], w: &mut [f64]) {
-    for _ in 0..2 {
-        let c: Vec<f64> = basis.iter().map(|q| dot(q, w)).collect();
-        for (q, ci) in basis.iter().zip(c) {
-            axpy(-ci, q, w);
-        }
+/// One classical Gram-Schmidt pass: w -= Q (Q^T w).
+fn cgs(basis: &[Vec<f64>], w: &mut [f64]) {
+    let c: Vec<f64> = basis.iter().map(|q| dot(q, w)).collect();
+    for (q, ci) in basis.iter().zip(c) {
+        axpy(-ci, q, w);
     }
+}
+
+/// Orthogonalize `w` against the basis twice (CGS2).
+fn reorth(basis: &[Vec<f64>], w: &mut [f64]) {
+    cgs(basis, w);
+    cgs(basis, w);
 }
 
 /// A fresh unit vector orthogonal to `basis` (seeded); `None` if the basis spans everything.
@@ -211,9 +215,24 @@ pub fn lanczos(op: &mut dyn LinOp, opts: &LanczosOptions) -> LanczosResult {
         hvps += 1;
         let a = dot(&basis[j], &w);
         alpha.push(a);
-        reorth(&defl, &mut w);
-        reorth(&basis, &mut w);
-        let b = dot(&w, &w).sqrt();
+        // Three-term recurrence, then full reorthogonalization against the deflated vectors
+        // and the whole basis: one classical Gram-Schmidt pass, and a second one whenever the
+        // pass removed more than 1 - 1/sqrt(2) of the norm (Kahan-Parlett "twice is enough").
+        axpy(-a, &basis[j], &mut w);
+        if j > 0 {
+            axpy(-beta[j - 1], &basis[j - 1], &mut w);
+        }
+        let mut b = dot(&w, &w).sqrt();
+        for pass in 0..2 {
+            cgs(&defl, &mut w);
+            cgs(&basis, &mut w);
+            let nb = dot(&w, &w).sqrt();
+            let enough = nb >= std::f64::consts::FRAC_1_SQRT_2 * b;
+            b = nb;
+            if enough && pass == 0 {
+                break;
+            }
+        }
         let m = alpha.len();
         let scale_now = alpha.iter().map(|x| x.abs()).fold(0.0, f64::max) + b;
         let invariant = b <= 1e-10 * scale_now.max(TINY);
