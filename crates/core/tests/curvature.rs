@@ -639,6 +639,10 @@ fn every_query_error_names_its_field() {
     bad[0] = f64::NAN;
     let e = analyze(&mut m, &bad, r#"{"what":"eigs"}"#).unwrap_err();
     assert_eq!((e.field.as_str(), e.code), ("w", ErrorCode::NonFinite));
+    // Finite but overflowing: the loss is infinite, refused before any solve.
+    let huge = vec![1e200; w.len()];
+    let e = analyze(&mut m, &huge, r#"{"what":"classify"}"#).unwrap_err();
+    assert_eq!((e.field.as_str(), e.code), ("w", ErrorCode::NonFinite));
 }
 
 #[test]
@@ -709,4 +713,28 @@ fn tracker_warm_starts_along_a_gd_trajectory() {
         }
     }
     assert!(hw < hc, "warm {hw} HVPs vs cold {hc}");
+}
+
+#[test]
+#[ignore]
+fn print_example_reports() {
+    let (d1, d2, r) = (4, 3, 2);
+    let s = [3.0, 1.0];
+    let (t, p, q) = target(d1, d2, &s, 5);
+    let mut m = mf(d1, d2, r, 0.0, t);
+    let w = factor_point(&p, &q, &s, r, r - 1);
+    for qj in [
+        r#"{"what":"classify"}"#,
+        r#"{"what":"eigs","k":2,"which":"both","method":"lanczos"}"#,
+        r#"{"what":"trace","probes":8}"#,
+        r#"{"what":"density","probes":2,"lanczosSteps":4,"gridPoints":5}"#,
+        r#"{"what":"lemma32"}"#,
+    ] {
+        println!("{qj}\n{}\n", analyze(&mut m, &w, qj).unwrap());
+    }
+    let w = factor_point(&p, &q, &s, r, r);
+    println!(
+        "{}",
+        analyze(&mut m, &w, r#"{"what":"classify","method":"lanczos"}"#).unwrap()
+    );
 }

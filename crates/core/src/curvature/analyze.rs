@@ -16,8 +16,8 @@ use crate::linalg::all_finite;
 /// Largest dimension the dense solver accepts even when forced (n^2 doubles, plus the
 /// eigen-solver's copies: ~1.5 GB at this size).
 pub const DENSE_HARD_MAX: usize = 8000;
-/// Largest Lanczos basis (maxIter x dim doubles) accepted: 2^28 doubles = 2 GiB.
-pub const MAX_BASIS_DOUBLES: usize = 1 << 28;
+/// Largest Lanczos basis (min(maxIter, dim) x dim doubles) accepted: 2^27 doubles = 1 GiB.
+pub const MAX_BASIS_DOUBLES: usize = 1 << 27;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -188,17 +188,25 @@ pub fn parse_query(json: &str, dim: usize, blocks: &[String]) -> Result<Query> {
     let k = int("k", q.k, 1, 1, dim.max(1))?;
     let tol = real("tol", q.tol, 1e-8, 0.0, 0.5, true)?;
     let max_iter = int("maxIter", q.max_iter, 1000, 1, usize::MAX)?;
-    if max_iter.saturating_mul(dim.max(1)) > MAX_BASIS_DOUBLES && max_iter < dim {
+    let basis_ok = |steps: usize| steps.min(dim).saturating_mul(dim) <= MAX_BASIS_DOUBLES;
+    if !basis_ok(max_iter) {
         return Err(Error::too_large(
             field("maxIter"),
             format!(
-                "a Lanczos basis of {max_iter} vectors of length {dim} exceeds {MAX_BASIS_DOUBLES} doubles"
+                "a Lanczos basis of {max_iter} vectors of length {dim} exceeds \
+                 {MAX_BASIS_DOUBLES} doubles: lower maxIter"
             ),
         ));
     }
     let seed = int("seed", q.seed, 0, 0, usize::MAX)? as u64;
     let probes = int("probes", q.probes, 20, 1, 100_000)?;
     let lanczos_steps = int("lanczosSteps", q.lanczos_steps, 60, 1, 10_000)?;
+    if !basis_ok(lanczos_steps) {
+        return Err(Error::too_large(
+            field("lanczosSteps"),
+            format!("a Lanczos basis of {lanczos_steps} vectors of length {dim} is too large"),
+        ));
+    }
     let grid_points = int("gridPoints", q.grid_points, 200, 2, 100_000)?;
     let sigma = match q.sigma {
         None => None,
@@ -293,6 +301,15 @@ pub fn analyze(model: &mut dyn HessianModel, w: &[f64], query_json: &str) -> Res
     if dim == 0 {
         return Err(Error::range("w", "the model has no parameters"));
     }
+    let mut g = vec![0.0; dim];
+    let f = model.loss_grad(w, &mut g);
+    if !f.is_finite() || !all_finite(&g) {
+        return Err(Error::non_finite(
+            "w",
+            "the loss or its gradient is not finite at this point",
+        ));
+    }
+    drop(g);
     let blocks = model.blocks();
     let names: Vec<String> = blocks.iter().map(|b| b.0.clone()).collect();
     let q = parse_query(query_json, dim, &names)?;
@@ -324,6 +341,12 @@ pub fn analyze(model: &mut dyn HessianModel, w: &[f64], query_json: &str) -> Res
             let mut op = HessianOp::new(model, w, range);
             if method == Method::Dense {
                 let e = dense_eigen(&mut op);
+                if e.values.iter().any(|x| !x.is_finite()) {
+                    return Err(Error::non_finite(
+                        "w",
+                        "the Hessian is not finite at this point",
+                    ));
+                }
                 let scale = e.values[0]
                     .abs()
                     .max(e.values[n - 1].abs())

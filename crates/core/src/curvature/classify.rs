@@ -20,7 +20,7 @@
 //!    the tangents are null vectors; otherwise `Degenerate` with the reason.
 
 use super::dense::dense_eigen;
-use super::lanczos::{lanczos, LanczosOptions, Which};
+use super::lanczos::{lanczos, EigPair, LanczosOptions, Which};
 use super::{normalize, residual, HessianModel, HessianOp, LinOp, TINY};
 use crate::linalg::dot;
 
@@ -178,7 +178,14 @@ pub fn classify(model: &mut dyn HessianModel, w: &[f64], o: &ClassifyOptions) ->
             deflate: Vec::new(),
         };
         let r = lanczos(&mut op, &lo);
-        let (s0, l0) = (&r.smallest[0], &r.largest[0]);
+        let nan_pair = EigPair {
+            value: f64::NAN,
+            residual: f64::NAN,
+            converged: false,
+            vector: vec![0.0; n],
+        };
+        let s0 = r.smallest.first().unwrap_or(&nan_pair);
+        let l0 = r.largest.first().unwrap_or(&nan_pair);
         lmin = s0.value;
         lmin_res = s0.residual;
         lmin_conv = s0.converged;
@@ -242,7 +249,11 @@ pub fn classify(model: &mut dyn HessianModel, w: &[f64], o: &ClassifyOptions) ->
     if negative_count.is_none() && lmin >= -thr && zero_count.is_some() {
         negative_count = Some(0);
     }
-    let verdict = if grad_norm.is_nan() || grad_norm > o.grad_tol {
+    let verdict = if !(lmin.is_finite() && lmax.is_finite() && grad_norm.is_finite()) {
+        Verdict::Degenerate {
+            reason: "the gradient or the Hessian spectrum is not finite at this point".to_string(),
+        }
+    } else if grad_norm > o.grad_tol {
         Verdict::NotStationary { grad_norm }
     } else if lmin < -thr {
         let mut d = vmin.clone();

@@ -48,11 +48,22 @@ impl DenseEigen {
     }
 }
 
-/// Assemble and diagonalize.
+/// Assemble and diagonalize. A non-finite matrix gives NaN eigenvalues (no panic, no endless
+/// QR iteration).
 pub fn dense_eigen(op: &mut dyn LinOp) -> DenseEigen {
     let (h, asymmetry) = dense_hessian(op);
     let n = h.nrows();
-    let eig = SymmetricEigen::new(h);
+    let nan = |asymmetry| DenseEigen {
+        values: vec![f64::NAN; n],
+        vectors: DMatrix::<f64>::identity(n, n),
+        asymmetry,
+    };
+    if h.iter().any(|x| !x.is_finite()) {
+        return nan(f64::NAN);
+    }
+    let Some(eig) = SymmetricEigen::try_new(h, f64::EPSILON, 1_000_000) else {
+        return nan(asymmetry);
+    };
     let mut idx: Vec<usize> = (0..n).collect();
     idx.sort_by(|&a, &b| eig.eigenvalues[a].total_cmp(&eig.eigenvalues[b]));
     let values = idx.iter().map(|&i| eig.eigenvalues[i]).collect();

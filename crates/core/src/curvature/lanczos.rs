@@ -100,7 +100,10 @@ fn tridiag_eig(alpha: &[f64], beta: &[f64]) -> (Vec<f64>, DMatrix<f64>) {
             t[(i + 1, i)] = beta[i];
         }
     }
-    let e = SymmetricEigen::new(t);
+    let e = match SymmetricEigen::try_new(t, f64::EPSILON, 1_000_000) {
+        Some(e) => e,
+        None => return (vec![f64::NAN; m], DMatrix::<f64>::identity(m, m)),
+    };
     let mut idx: Vec<usize> = (0..m).collect();
     idx.sort_by(|&a, &b| e.eigenvalues[a].total_cmp(&e.eigenvalues[b]));
     let vals = idx.iter().map(|&i| e.eigenvalues[i]).collect();
@@ -234,6 +237,10 @@ pub fn lanczos(op: &mut dyn LinOp, opts: &LanczosOptions) -> LanczosResult {
             }
         }
         let m = alpha.len();
+        if !(a.is_finite() && b.is_finite()) {
+            // Non-finite operator output: stop with nothing converged.
+            break;
+        }
         let scale_now = alpha.iter().map(|x| x.abs()).fold(0.0, f64::max) + b;
         let invariant = b <= 1e-10 * scale_now.max(TINY);
         let last = m >= max_steps;

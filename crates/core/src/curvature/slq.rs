@@ -75,6 +75,9 @@ pub fn slq_density(
                 }
             }
             let b = dot(&w, &w).sqrt();
+            if !(a.is_finite() && b.is_finite()) {
+                break;
+            }
             let scale = alpha.iter().map(|x| x.abs()).fold(0.0, f64::max) + b;
             if alpha.len() >= m_max || b <= 1e-12 * scale.max(1e-300) {
                 break;
@@ -92,7 +95,9 @@ pub fn slq_density(
                 t[(i + 1, i)] = beta[i];
             }
         }
-        let e = SymmetricEigen::new(t);
+        let Some(e) = SymmetricEigen::try_new(t, f64::EPSILON, 1_000_000) else {
+            continue;
+        };
         for i in 0..m {
             nodes.push(e.eigenvalues[i]);
             let s0 = e.eigenvectors[(0, i)];
