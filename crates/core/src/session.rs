@@ -374,6 +374,12 @@ impl Session {
         rows_max: usize,
     ) -> Session {
         problem.model_mut().set_reference(&w);
+        if matches!(
+            method.kind,
+            crate::dynamics::method::Kind::ImplicitMidpoint { .. }
+        ) {
+            problem.model_mut().enable_pattern_freeze();
+        }
         let mut names: Vec<String> = vec!["step".into(), "eta".into()];
         let has_time = !matches!(problem, Problem::Mf(_));
         if has_time {

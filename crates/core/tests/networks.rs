@@ -111,3 +111,383 @@ fn clone_net(s: &Session) -> autobalance_core::model::net::Network {
         0,
     )
 }
+
+fn max_abs(s: &Session, col: &str) -> f64 {
+    s.column(col, 0)
+        .unwrap_or_else(|_| panic!("no column {col}"))
+        .iter()
+        .fold(0.0f64, |a, x| a.max(x.abs()))
+}
+
+/// Largest drift over all conserved-quantity columns of a run.
+fn worst_drift(s: &Session) -> (f64, String) {
+    let mut worst = (0.0, String::new());
+    for name in s.column_names() {
+        if name.starts_with("layerDiffDrift")
+            || name.starts_with("neuronDriftMax")
+            || name.starts_with("matrixDrift")
+        {
+            let d = max_abs(s, name);
+            if d >= worst.0 {
+                worst = (d, name.clone());
+            }
+        }
+    }
+    worst
+}
+
+fn scale_of(s: &Session) -> f64 {
+    s.column_names()
+        .iter()
+        .filter(|n| n.starts_with("normSqW"))
+        .map(|n| max_abs(s, n))
+        .fold(0.0, f64::max)
+}
+
+#[test]
+fn implicit_midpoint_conserves_every_invariant_to_the_solve_tolerance() {
+    for (name, layers, d) in nets() {
+        for loss in ["squared", "crossEntropy"] {
+            let imp = json!({"kind": "implicitMidpoint", "tol": 1e-14, "maxIter": 200});
+            let mut s = session(&spec(layers.clone(), loss, d, imp, 0.05, 250));
+            s.advance(u64::MAX);
+            assert!(s.status().finished && s.status().diverged_at.is_none());
+            let iters = s.column("solveIters", 0).unwrap();
+            assert!(
+                iters[1..].iter().all(|&k| k < 200.0),
+                "{name} {loss}: solve did not converge"
+            );
+            let (drift, col) = worst_drift(&s);
+            let scale = scale_of(&s);
+            // Per step the invariant moves by O(tol * |w|^2); 250 steps.
+            assert!(
+                drift < 1e-10 * (1.0 + scale),
+                "{name} {loss}: {col} drifted {drift}"
+            );
+            // The loss went down, so the run did move: the check is not vacuous.
+            let l = s.column("loss", 0).unwrap();
+            assert!(
+                l[l.len() - 1] < 0.9 * l[0],
+                "{name} {loss}: loss {} -> {}",
+                l[0],
+                l[l.len() - 1]
+            );
+            // Gradient descent with the same step drifts by orders of magnitude more.
+            let mut g = session(&spec(layers.clone(), loss, d, gd(), 0.05, 250));
+            g.advance(u64::MAX);
+            let (gdrift, _) = worst_drift(&g);
+            assert!(
+                gdrift > 1e3 * drift.max(1e-16),
+                "{name} {loss}: GD drift {gdrift} vs {drift}"
+            );
+        }
+    }
+}
+
+#[test]
+fn linear_networks_record_the_matrix_invariant() {
+    let (_, layers, d) = nets().into_iter().find(|n| n.0 == "linear").unwrap();
+    let s = session(&spec(layers, "squared", d, gd(), 0.05, 0));
+    assert!(s.column("matrixDrift1", 0).is_ok() && s.column("matrixDrift2", 0).is_ok());
+    let (_, relu, d) = nets().into_iter().next().unwrap();
+    let s = session(&spec(relu, "squared", d, gd(), 0.05, 0));
+    assert!(s.column("matrixDrift1", 0).is_err());
+    assert!(s.column("neuronDriftMax1", 0).is_ok());
+}
+
+/// Drift of the conserved quantities at time T = 1 for step h: the slope of log drift against
+/// log h is the order of the integrator on the invariant.
+fn drift_at_t1(method: Value, h: f64) -> f64 {
+    let (_, layers, d) = nets().into_iter().next().unwrap();
+    let steps = (1.0 / h).round() as u64;
+    let mut s = session(&spec(layers, "squared", d, method, h, steps));
+    s.advance(u64::MAX);
+    worst_drift(&s).0
+}
+
+#[test]
+fn invariant_drift_scales_with_the_order_of_the_integrator() {
+    let slope = |m: Value, h: f64| {
+        let a = drift_at_t1(m.clone(), h);
+        let b = drift_at_t1(m, h / 2.0);
+        (a / b).log2()
+    };
+    let e = slope(json!({"kind": "euler"}), 0.05);
+    assert!((e - 1.0).abs() < 0.25, "Euler: drift at T=1 ~ h^{e}");
+    let r = slope(json!({"kind": "rk4"}), 0.2);
+    assert!(r > 3.5, "RK4: drift at T=1 ~ h^{r}");
+}
+
+#[test]
+fn every_method_runs_and_decreases_the_loss() {
+    let (_, layers, d) = nets().into_iter().next().unwrap();
+    for m in [
+        json!({"kind": "gd"}),
+        json!({"kind": "momentum", "beta": 0.9}),
+        json!({"kind": "nesterov", "beta": 0.9}),
+        json!({"kind": "adam"}),
+        json!({"kind": "sgd", "batchSize": 32, "seed": 5}),
+        json!({"kind": "euler"}),
+        json!({"kind": "rk4"}),
+        json!({"kind": "dopri5", "rtol": 1e-8, "atol": 1e-10}),
+        json!({"kind": "implicitMidpoint"}),
+    ] {
+        let eta = if m["kind"] == "adam" { 0.01 } else { 0.05 };
+        let mut s = session(&spec(layers.clone(), "squared", d, m.clone(), eta, 200));
+        s.advance(u64::MAX);
+        let l = s.column("loss", 0).unwrap();
+        assert!(l.iter().all(|x| x.is_finite()), "{m}");
+        assert!(
+            l[l.len() - 1] < 0.7 * l[0],
+            "{m}: loss {} -> {}",
+            l[0],
+            l[l.len() - 1]
+        );
+        let t = s.column("time", 0).unwrap();
+        assert!(t[t.len() - 1] > 0.0);
+    }
+}
+
+#[test]
+fn weight_decay_shrinks_the_invariants_instead_of_conserving_them() {
+    let (_, layers, d) = nets().into_iter().next().unwrap();
+    let mut sp = spec(
+        layers,
+        "squared",
+        d,
+        json!({"kind": "implicitMidpoint"}),
+        0.05,
+        200,
+    );
+    sp["weightDecay"] = json!(0.1);
+    let mut s = session(&sp);
+    s.advance(u64::MAX);
+    assert!(worst_drift(&s).0 > 1e-4);
+}
+
+#[test]
+fn seeded_runs_are_bit_identical_and_chunking_does_not_matter() {
+    let (_, layers, d) = nets().into_iter().nth(3).unwrap();
+    let sp = spec(
+        layers,
+        "crossEntropy",
+        d,
+        json!({"kind": "sgd", "batchSize": 20, "seed": 9}),
+        0.05,
+        37,
+    );
+    let mut a = session(&sp);
+    let mut b = session(&sp);
+    assert_eq!(a.params(), b.params());
+    let xa = a.matrix("X").unwrap().2.to_vec();
+    assert!(xa
+        .iter()
+        .zip(b.matrix("X").unwrap().2)
+        .all(|(x, y)| x.to_bits() == y.to_bits()));
+    a.advance(u64::MAX);
+    while !b.status().finished {
+        b.advance(5);
+    }
+    assert!(a
+        .params()
+        .iter()
+        .zip(b.params())
+        .all(|(x, y)| x.to_bits() == y.to_bits()));
+    for n in a.column_names() {
+        assert_eq!(a.column(n, 0).unwrap(), b.column(n, 0).unwrap(), "{n}");
+    }
+    let c = session(&spec(nets()[0].1.clone(), "squared", 4, gd(), 0.1, 0));
+    let mut sp2 = spec(nets()[0].1.clone(), "squared", 4, gd(), 0.1, 0);
+    sp2["init"]["seed"] = json!(5);
+    assert_ne!(c.params(), session(&sp2).params());
+}
+
+#[test]
+fn matrices_are_named_per_layer() {
+    let (_, layers, d) = nets().into_iter().nth(1).unwrap();
+    let s = session(&spec(layers, "squared", d, gd(), 0.1, 0));
+    assert_eq!(s.matrix("W1").unwrap().0, 6);
+    assert_eq!(s.matrix("W1").unwrap().1, 4);
+    assert_eq!(s.matrix("b1").unwrap().1, 6);
+    assert_eq!(s.matrix("W2_0").unwrap().0, 3);
+    assert_eq!(s.matrix("X").unwrap().0, 150);
+    assert!(s.matrix("W3").is_err() && s.matrix("v1").is_err());
+    let (_, conv, d) = nets().into_iter().nth(3).unwrap();
+    let s = session(&spec(conv, "squared", d, gd(), 0.1, 0));
+    assert_eq!(s.matrix("v1").unwrap().1, 3 * 2 * 3);
+    assert_eq!(s.matrix("W1").unwrap().0, 3 * 6);
+}
+
+fn err_of(spec: &Value, bufs: HashMap<String, Vec<f64>>) -> (ErrorCode, String) {
+    match Session::new(&spec.to_string(), bufs) {
+        Ok(_) => panic!("accepted {spec}"),
+        Err(e) => (e.code, e.field),
+    }
+}
+
+#[test]
+fn bad_network_input_is_refused_with_the_field_named() {
+    let base = || spec(nets()[0].1.clone(), "squared", 4, gd(), 0.1, 5);
+    let none = HashMap::new;
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(Edit, ErrorCode, &str)> = vec![
+        (
+            Box::new(|s| s["model"]["inputDim"] = json!(0)),
+            ErrorCode::OutOfRange,
+            "model.inputDim",
+        ),
+        (
+            Box::new(|s| s["model"]["layers"] = json!([])),
+            ErrorCode::OutOfRange,
+            "model.layers",
+        ),
+        (
+            Box::new(|s| s["model"]["layers"][1]["width"] = json!(2.5)),
+            ErrorCode::OutOfRange,
+            "model.layers[1].width",
+        ),
+        (
+            Box::new(|s| s["model"]["layers"][2]["activation"] = json!("relu")),
+            ErrorCode::OutOfRange,
+            "model.layers[2].activation",
+        ),
+        (
+            Box::new(|s| s["model"]["layers"][0]["activation"] = json!("leakyRelu")),
+            ErrorCode::InvalidSpec,
+            "model.layers[0].slope",
+        ),
+        (
+            Box::new(|s| {
+                s["model"]["layers"][0]["activation"] = json!("leakyRelu");
+                s["model"]["layers"][0]["slope"] = json!(1.5)
+            }),
+            ErrorCode::OutOfRange,
+            "model.layers[0].slope",
+        ),
+        (
+            Box::new(|s| s["model"]["layers"][0]["activation"] = json!("tanh")),
+            ErrorCode::InvalidSpec,
+            "model.layers[0].activation",
+        ),
+        (
+            Box::new(|s| s["model"]["loss"] = json!("hinge")),
+            ErrorCode::InvalidSpec,
+            "model.loss",
+        ),
+        (
+            Box::new(|s| {
+                s["model"]["layers"][0] =
+                    json!({"type": "conv1d", "inChannels": 3, "outChannels": 2, "kernel": 2})
+            }),
+            ErrorCode::ShapeMismatch,
+            "model.layers[0].inChannels",
+        ),
+        (
+            Box::new(|s| {
+                s["model"]["layers"][0] =
+                    json!({"type": "conv1d", "inChannels": 1, "outChannels": 2, "kernel": 9})
+            }),
+            ErrorCode::OutOfRange,
+            "model.layers[0].kernel",
+        ),
+        (
+            Box::new(|s| s["data"]["samples"] = json!(-1)),
+            ErrorCode::OutOfRange,
+            "data.samples",
+        ),
+        (
+            Box::new(|s| s["data"]["targets"]["widths"] = json!([0])),
+            ErrorCode::OutOfRange,
+            "data.targets.widths[0]",
+        ),
+        (
+            Box::new(|s| s["init"]["variances"] = json!([0.1])),
+            ErrorCode::ShapeMismatch,
+            "init.variances",
+        ),
+        (
+            Box::new(|s| s["init"]["variances"][1] = json!(-1.0)),
+            ErrorCode::OutOfRange,
+            "init.variances[1]",
+        ),
+        (
+            Box::new(|s| s["init"]["stds"] = json!([1, 1, 1])),
+            ErrorCode::InvalidSpec,
+            "init",
+        ),
+        (
+            Box::new(|s| s["method"] = json!({"kind": "momentum", "beta": 1.0})),
+            ErrorCode::OutOfRange,
+            "method.beta",
+        ),
+        (
+            Box::new(|s| s["method"] = json!({"kind": "sgd", "batchSize": 1000, "seed": 1})),
+            ErrorCode::OutOfRange,
+            "method.batchSize",
+        ),
+        (
+            Box::new(|s| s["method"] = json!({"kind": "dopri5", "rtol": 0})),
+            ErrorCode::OutOfRange,
+            "method.rtol",
+        ),
+        (
+            Box::new(|s| s["method"] = json!({"kind": "leapfrog"})),
+            ErrorCode::InvalidSpec,
+            "method.kind",
+        ),
+        (
+            Box::new(|s| s["weightDecay"] = json!(-0.1)),
+            ErrorCode::OutOfRange,
+            "weightDecay",
+        ),
+        (
+            Box::new(|s| s["schedule"] = json!({"kind": "theorem31", "eps": 0.1})),
+            ErrorCode::OutOfRange,
+            "schedule.kind",
+        ),
+        (
+            Box::new(|s| s["init"] = json!({"kind": "explicit"})),
+            ErrorCode::InvalidRequest,
+            "init.w1",
+        ),
+    ];
+    for (edit, code, field) in cases {
+        let mut s = base();
+        edit(&mut s);
+        let (c, f) = err_of(&s, none());
+        assert_eq!((c, f.as_str()), (code, field), "{s}");
+    }
+    // Explicit data: shapes and buffers named.
+    let mut s = base();
+    s["data"] =
+        json!({"kind": "explicit", "x": {"rows": 10, "cols": 4}, "y": {"rows": 10, "cols": 2}});
+    let bufs = HashMap::from([
+        ("data.x".to_string(), vec![0.0; 40]),
+        ("data.y".to_string(), vec![0.0; 20]),
+    ]);
+    assert_eq!(
+        err_of(&s, bufs),
+        (ErrorCode::ShapeMismatch, "data.y".into())
+    );
+    s["data"]["y"]["cols"] = json!(3);
+    let bufs = HashMap::from([
+        ("data.x".to_string(), vec![0.0; 40]),
+        ("data.y".to_string(), vec![f64::NAN; 30]),
+    ]);
+    assert_eq!(err_of(&s, bufs), (ErrorCode::NonFinite, "data.y".into()));
+    let bufs = HashMap::from([
+        ("data.x".to_string(), vec![0.5; 40]),
+        ("data.y".to_string(), vec![1.0; 30]),
+    ]);
+    assert!(Session::new(&s.to_string(), bufs).is_ok());
+    // MF specs still refuse network-only methods.
+    let mf = json!({"model": {"kind": "matrixFactorization", "d1": 4, "d2": 3, "rank": 2},
+        "target": {"kind": "random", "singularValues": [1, 1], "seed": 0},
+        "init": {"kind": "gaussian", "stdU": 0.1, "stdV": 0.1, "seed": 0},
+        "schedule": {"kind": "constant", "eta": 0.1}, "steps": 5,
+        "method": {"kind": "sgd", "batchSize": 2, "seed": 0}});
+    assert_eq!(
+        err_of(&mf, none()),
+        (ErrorCode::OutOfRange, "method.kind".into())
+    );
+}

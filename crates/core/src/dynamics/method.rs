@@ -282,18 +282,33 @@ impl Method {
                 let scale = 1.0 + w.iter().fold(0.0f64, |a, x| a.max(x.abs()));
                 let mut iters = 0;
                 let mut res = f64::INFINITY;
+                // Fixed-point iteration k <- grad F(w - h/2 k). Piecewise-linear activations
+                // make grad F discontinuous at kinks, where the plain iteration can cycle: when
+                // it stops contracting (or after 5 iterations) the activation pattern of the
+                // last midpoint is frozen, which leaves a smooth model with the same rescaling
+                // symmetries (so the same conserved quantities), and the iteration converges.
+                let mut frozen = false;
                 while iters < max_iter {
                     lin(mid, w, &[(-0.5 * h, k)]);
                     objective(model, wd, mid, kn);
                     iters += 1;
-                    res = h * k
+                    // h |grad F(mid) - k| (max norm): the fixed-point defect.
+                    let r = h * k
                         .iter()
                         .zip(kn.iter())
                         .fold(0.0f64, |a, (x, y)| a.max((x - y).abs()));
                     std::mem::swap(k, kn);
+                    let contracting = r <= 0.5 * res;
+                    res = r;
                     if res <= tol * scale || res.is_nan() {
                         break;
                     }
+                    if !frozen && (!contracting || iters >= 5) {
+                        frozen = model.freeze_pattern(true);
+                    }
+                }
+                if frozen {
+                    model.freeze_pattern(false);
                 }
                 self.solve_iters = iters;
                 self.solve_residual = res;

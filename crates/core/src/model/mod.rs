@@ -58,4 +58,13 @@ pub trait Model {
     }
     /// Restrict the next evaluations to the given samples (`None`: all samples).
     fn set_batch(&mut self, _batch: Option<&[usize]>) {}
+    /// Make [`Model::freeze_pattern`] available (allocates the pattern store).
+    fn enable_pattern_freeze(&mut self) {}
+    /// Hold the activation pattern of piecewise-linear activations (phi'(z) per sample and
+    /// neuron, from the last unfrozen evaluation) fixed in the next evaluations (`on`), or
+    /// release it. The frozen model is smooth and has the same rescaling symmetries, hence the
+    /// same conserved quantities. Returns whether the pattern is now frozen.
+    fn freeze_pattern(&mut self, _on: bool) -> bool {
+        false
+    }
 }

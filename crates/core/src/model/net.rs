@@ -143,6 +143,8 @@ impl Layer {
 
 struct Chunk {
     acts: Vec<Vec<f64>>,
+    /// phi'(z) per hidden layer and sample (only when pattern freezing is enabled).
+    masks: Vec<Vec<f64>>,
     da: Vec<f64>,
     db: Vec<f64>,
     grad: Vec<f64>,
@@ -186,6 +188,9 @@ pub struct Network {
     /// Per-neuron invariants at the last record.
     neuron: Vec<Vec<f64>>,
     mscratch: (Vec<f64>, Vec<f64>),
+    /// Evaluate with the activation pattern (phi'(z) per sample and neuron) of the last
+    /// unfrozen evaluation held fixed.
+    frozen: bool,
 }
 
 fn chunk_count(m: usize) -> usize {
@@ -270,6 +275,7 @@ impl Network {
                 da: vec![0.0; cap * maxw],
                 db: vec![0.0; cap * maxw],
                 grad: vec![0.0; dim],
+                masks: Vec::new(),
                 gdense: dense.clone(),
                 loss: 0.0,
             })
@@ -323,6 +329,7 @@ impl Network {
             ref_layer: vec![0.0; pairs.len()],
             pairs,
             mscratch: (vec![0.0; maxn * maxn], vec![0.0; maxn * maxn]),
+            frozen: false,
             layers,
             x,
             y,
@@ -445,6 +452,7 @@ impl Network {
         let d_in = self.input_dim;
         let out = self.layers.last().map_or(0, |l| l.rows);
         let ctx = Ctx {
+            frozen: self.frozen,
             layers: &self.layers,
             dense: &self.dense,
             loss: self.loss,
@@ -483,6 +491,12 @@ impl Network {
 
 /// Z = X W^T + 1 b^T (bias by the layer's bias map), then the activation: X is n x cols.
 fn forward_layer(l: &Layer, wd: &[f64], b: &[f64], input: &[f64], n: usize, z: &mut [f64]) {
+    pre_activation(l, wd, b, input, n, z);
+    l.activation.apply(&mut z[..n * l.rows]);
+}
+
+/// Z = X W^T + 1 b^T.
+fn pre_activation(l: &Layer, wd: &[f64], b: &[f64], input: &[f64], n: usize, z: &mut [f64]) {
     let z = &mut z[..n * l.rows];
     let beta = if l.bias {
         for r in 0..n {
@@ -504,10 +518,10 @@ fn forward_layer(l: &Layer, wd: &[f64], b: &[f64], input: &[f64], n: usize, z: &
         z,
         Layout::row_major(n, l.rows),
     );
-    l.activation.apply(z);
 }
 
 struct Ctx<'a> {
+    frozen: bool,
     layers: &'a [Layer],
     dense: &'a [Vec<f64>],
     loss: Loss,
@@ -533,18 +547,37 @@ impl Ctx<'_> {
             return;
         }
         let nl = self.layers.len();
+        let use_masks = !c.masks.is_empty();
         for h in 0..nl {
             let l = &self.layers[h];
             let (before, after) = c.acts.split_at_mut(h);
             let input: &[f64] = if h == 0 { x } else { &before[h - 1] };
-            forward_layer(
+            let z = &mut after[0][..n * l.rows];
+            pre_activation(
                 l,
                 self.weights(h),
                 &self.w[l.b_off..l.b_off + l.b_len],
                 input,
                 n,
-                &mut after[0],
+                z,
             );
+            if use_masks && !l.activation.is_linear() {
+                let mask = &mut c.masks[h][..n * l.rows];
+                if !self.frozen {
+                    let lo = match l.activation {
+                        Activation::LeakyRelu(s) => s,
+                        _ => 0.0,
+                    };
+                    for (mk, zi) in mask.iter_mut().zip(z.iter()) {
+                        *mk = if *zi > 0.0 { 1.0 } else { lo };
+                    }
+                }
+                for (zi, mk) in z.iter_mut().zip(mask.iter()) {
+                    *zi *= mk;
+                }
+            } else {
+                l.activation.apply(z);
+            }
         }
         // Loss and output delta dL/dZ_N into da.
         let out = self.layers[nl - 1].rows;
@@ -624,9 +657,14 @@ impl Ctx<'_> {
             if h > 0 {
                 let o = &mut other[..n * l.cols];
                 gemm(1.0, delta, ld, self.weights(h), lw, 0.0, o, li);
-                self.layers[h - 1]
-                    .activation
-                    .backprop(&c.acts[h - 1][..n * l.cols], o);
+                let below = &self.layers[h - 1];
+                if use_masks && !below.activation.is_linear() {
+                    for (oi, mk) in o.iter_mut().zip(&c.masks[h - 1][..n * l.cols]) {
+                        *oi *= mk;
+                    }
+                } else {
+                    below.activation.backprop(&c.acts[h - 1][..n * l.cols], o);
+                }
                 std::mem::swap(&mut cur, &mut other);
             }
         }
@@ -789,6 +827,18 @@ impl Model for Network {
     }
     fn samples(&self) -> Option<usize> {
         Some(self.m)
+    }
+    fn enable_pattern_freeze(&mut self) {
+        for c in &mut self.chunks {
+            if c.masks.is_empty() {
+                c.masks = c.acts.iter().map(|a| vec![0.0; a.len()]).collect();
+            }
+        }
+    }
+    fn freeze_pattern(&mut self, on: bool) -> bool {
+        let any = self.layers.iter().any(|l| !l.activation.is_linear());
+        self.frozen = on && any && !self.chunks[0].masks.is_empty();
+        self.frozen
     }
     fn set_batch(&mut self, batch: Option<&[usize]>) {
         match batch {
