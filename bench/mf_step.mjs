@@ -396,15 +396,13 @@ function machine() {
   };
 }
 
-/** Wait (up to `limit` s) until the machine is quiet, so that other work does not skew timings. */
-function machineBusy(sampleMs = 1000) {
+/** Cores kept busy machine-wide over `ms` milliseconds (this process sleeps meanwhile). */
+async function machineBusy(ms = 1000) {
   const a = machineCpu();
-  const end = Date.now() + sampleMs;
-  while (Date.now() < end) {} // eslint-disable-line no-empty
+  await new Promise((res) => setTimeout(res, ms));
   const b = machineCpu();
   if (!a || !b || b.total === a.total) return 0;
-  // this busy-wait holds one core itself
-  return Math.max(0, ((b.busy - a.busy) / (b.total - a.total)) * os.cpus().length - 1);
+  return ((b.busy - a.busy) / (b.total - a.total)) * os.cpus().length;
 }
 
 /** With --wait-idle S: wait up to S seconds until other processes keep < 0.15 cores busy. */
@@ -412,7 +410,7 @@ async function waitForQuiet() {
   if (!(waitIdle > 0)) return;
   const end = Date.now() + waitIdle * 1e3;
   let b;
-  while ((b = machineBusy(2000)) > 0.15 && Date.now() < end) {
+  while ((b = await machineBusy(2000)) > 0.15 && Date.now() < end) {
     process.stderr.write(`waiting for a quiet machine (others keep ${b.toFixed(2)} cores busy) ...\n`);
     await new Promise((res) => setTimeout(res, 10000));
   }
@@ -432,7 +430,7 @@ async function main() {
 
   const mach = machine();
   await waitForQuiet();
-  const busyBefore = machineBusy();
+  const busyBefore = await machineBusy();
   console.log(
     `machine: ${mach.cpu} (${mach.cpuFamilyModel ?? '?'}${mach.virtualized ? ', virtual machine' : ''}), ` +
       `${mach.cores} cores [${mach.simd.join(' ')}], ${mach.memGiB} GiB, ${mach.os}`,
@@ -507,7 +505,7 @@ async function main() {
     np.references = await py.call({ cmd: 'references' });
     py.end();
   }
-  const busyAfter = machineBusy();
+  const busyAfter = await machineBusy();
 
   // ---- the table
   const rows = results.map((res) => {
