@@ -738,3 +738,54 @@ fn print_example_reports() {
         analyze(&mut m, &w, r#"{"what":"classify","method":"lanczos"}"#).unwrap()
     );
 }
+
+#[test]
+fn degenerate_points_are_inconclusive_with_a_reason() {
+    // Rank-2 target fitted with r = 3 and a zero third column: a global minimum (f = 0), but the
+    // Hessian has more flat directions (dU = x e3^T, dV = y e3^T) than the orbit's dimension
+    // r^2 - (r - 2)^2 = 8: second order cannot decide.
+    let (d1, d2, r) = (7, 5, 3);
+    let s = [3.0, 1.5];
+    let (t, p, q) = target(d1, d2, &s, 111);
+    let mut m = mf(d1, d2, r, 0.0, t);
+    let w = factor_point(&p, &q, &[3.0, 1.5, 0.0], r, 2);
+    let c = classify(&mut m, &w, &ClassifyOptions::default());
+    assert_eq!(c.symmetry_dim, Some(8));
+    assert!(c.zero_count.unwrap() > 8);
+    let Verdict::Degenerate { reason } = &c.verdict else {
+        panic!("{c:?}")
+    };
+    assert!(
+        reason.contains("symmetry orbit has dimension 8"),
+        "{reason}"
+    );
+
+    // M* = 0 at the origin: H = 0.
+    let mut z = mf(3, 2, 2, 0.0, vec![0.0; 6]);
+    let w0 = vec![0.0; 10];
+    let c = classify(&mut z, &w0, &ClassifyOptions::default());
+    assert!(matches!(c.verdict, Verdict::Degenerate { .. }), "{c:?}");
+}
+
+#[test]
+fn lanczos_handles_the_zero_cluster_at_a_minimum() {
+    // Global minimum with the regularizer, dimension above the dense threshold: eigs finds
+    // lambda_min = 0 (converged), classify proves the minimum by deflating the O(r) tangents.
+    let (d1, d2, r) = (400, 300, 4);
+    let s = [4.0, 3.0, 2.0, 1.0];
+    let (t, p, q) = target(d1, d2, &s, 121);
+    let mut m = mf(d1, d2, r, 0.125, t);
+    let w = factor_point(&p, &q, &s, r, r);
+    let out = analyze(&mut m, &w, r#"{"what":"eigs","k":1,"which":"both"}"#).unwrap();
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["method"], "lanczos");
+    assert_eq!(j["allConverged"], true);
+    let scale = j["scale"].as_f64().unwrap();
+    assert!(j["smallest"][0]["value"].as_f64().unwrap().abs() < 1e-8 * scale);
+    let out = analyze(&mut m, &w, r#"{"what":"classify"}"#).unwrap();
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["method"], "lanczos");
+    assert_eq!(j["verdict"]["kind"], "localMinimum", "{j}");
+    assert_eq!(j["zeroCount"], r * (r - 1) / 2);
+    assert_eq!(j["symmetryDim"], r * (r - 1) / 2);
+}
