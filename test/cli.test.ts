@@ -119,6 +119,34 @@ describe(`CLI on ${BACKEND}`, () => {
     expect(existsSync(join(tmp, 'never.json'))).toBe(false);
   });
 
+  it('hessian trains the spec, prints a verdict and writes the report', async () => {
+    const specPath = join(tmp, 'hess.json');
+    writeFileSync(
+      specPath,
+      JSON.stringify({
+        model: { kind: 'matrixFactorization', d1: 8, d2: 6, rank: 2 },
+        target: { kind: 'random', singularValues: [2, 1], seed: 1 },
+        init: { kind: 'gaussian', stdU: 0.01, stdV: 0.01, seed: 2 },
+        schedule: { kind: 'constant', eta: 0.05 },
+        steps: 3000,
+      }),
+    );
+    const out = join(tmp, 'hess-report.json');
+    const r = await cli(['hessian', '--spec', specPath, '--out', out]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^local minimum; lambda_min/m);
+    const rep = JSON.parse(readFileSync(out, 'utf8')) as { step: number; report: { what: string; zeroCount: number; symmetryDim: number } };
+    expect(rep.step).toBe(3000);
+    expect(rep.report).toMatchObject({ what: 'classify', zeroCount: 4, symmetryDim: 4 });
+    // At the initial point (tiny init, near U = V = 0): not a minimum.
+    const init = await cli(['hessian', '--spec', specPath, '--at-init', '--what', 'eigs']);
+    expect(init.code).toBe(0);
+    expect(init.stdout).toMatch(/^eigs \(dense/m);
+    const bad = await cli(['hessian', '--spec', specPath, '--what', 'everything']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^error: --what: expected one of/m);
+  });
+
   it('train with a file that is not JSON: exit 1', async () => {
     const specPath = join(tmp, 'notjson.json');
     writeFileSync(specPath, '{ nope');

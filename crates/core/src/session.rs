@@ -557,4 +557,17 @@ impl Session {
     pub fn params(&self) -> &[f64] {
         &self.w
     }
+
+    /// A curvature query at the current iterate (see `curvature::analyze` and
+    /// docs/curvature.md); returns the JSON report.
+    pub fn hessian(&mut self, query_json: &str) -> Result<String> {
+        match &mut self.problem {
+            Problem::Mf(m) => crate::curvature::analyze(m, &self.w, query_json),
+            Problem::Net(_) => Err(Error::request(
+                "model",
+                "curvature queries are available for matrix factorization; networks do not have \
+                 exact Hessian-vector products yet",
+            )),
+        }
+    }
 }

@@ -227,6 +227,46 @@ impl NativeSession {
     }
 }
 
+#[napi]
+impl NativeSession {
+    /// A curvature query at the current point (JSON); returns the JSON report.
+    #[napi(catch_unwind)]
+    pub fn hessian(&self, query: String) -> Result<String> {
+        guard(|| self.lock()?.hessian(&query).map_err(js_error))
+    }
+
+    /// The same on the libuv thread pool; every error is a rejection.
+    #[napi(catch_unwind, ts_return_type = "Promise<string>")]
+    pub fn hessian_async(&self, query: String) -> AsyncTask<Hessian> {
+        AsyncTask::new(Hessian {
+            session: Arc::clone(&self.inner),
+            query,
+        })
+    }
+}
+
+/// One `hessianAsync` query, computed on a libuv worker thread.
+pub struct Hessian {
+    session: Arc<Mutex<Session>>,
+    query: String,
+}
+
+impl Task for Hessian {
+    type Output = String;
+    type JsValue = String;
+
+    fn compute(&mut self) -> Result<String> {
+        guard(|| {
+            let mut s = self.session.lock().map_err(|_| poisoned())?;
+            s.hessian(&self.query).map_err(js_error)
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, output: String) -> Result<String> {
+        Ok(output)
+    }
+}
+
 /// One `advanceAsync` chunk, computed on a libuv worker thread.
 pub struct Advance {
     session: Arc<Mutex<Session>>,

@@ -127,6 +127,11 @@ impl WasmSession {
     }
 
     /// `[rows, cols]` of a matrix of the run.
+    /// A curvature query at the current point (JSON); returns the JSON report.
+    pub fn hessian(&mut self, query: &str) -> Result<String, JsValue> {
+        self.inner.hessian(query).map_err(js_error)
+    }
+
     #[wasm_bindgen(js_name = "matrixShape", unchecked_return_type = "number[]")]
     pub fn matrix_shape(&self, name: &str) -> Result<Array, JsValue> {
         let (rows, cols, _) = self.inner.matrix(name).map_err(js_error)?;

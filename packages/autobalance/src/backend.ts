@@ -34,6 +34,10 @@ export interface BindingSession {
   matrix(name: string): Float64Array;
   /** `[rows, cols]` of a matrix of the run. */
   matrixShape(name: string): ArrayLike<number>;
+  /** A curvature query at the current point (JSON in, JSON report out). */
+  hessian(queryJson: string): string;
+  /** napi only: the same, on the libuv thread pool. */
+  hessianAsync?(queryJson: string): Promise<string>;
   /** wasm-bindgen only: release the memory of the session in the wasm heap. */
   free?(): void;
 }

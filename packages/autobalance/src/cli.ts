@@ -6,6 +6,8 @@
  *     autobalance train --spec run.json [--out result.json] [--backend native|wasm]
  *     autobalance list
  *     autobalance run <preset> [--out DIR] [--backend native|wasm] [--steps N] [--seed N]
+  autobalance hessian --spec run.json [--query q.json | --what classify|eigs|density|trace|lemma32]
+                      [--at-init] [--out report.json] [--backend native|wasm]
  *
  * Exit codes: 0 ok, 1 runtime error, 2 bad usage, 130 interrupted (Ctrl-C; what was computed is
  * still written). Errors print `error: <field>: <message>`.
@@ -29,7 +31,8 @@ import {
   summarize,
   textTable,
 } from './report.js';
-import { type Progress, train } from './run.js';
+import { type CurvatureWhat, type HessianQuery, describeReport } from './curvature.js';
+import { type Progress, Run, train } from './run.js';
 import { loadBackend, probeBackends } from './select.js';
 import type { RunSpec } from './spec.js';
 
@@ -52,6 +55,8 @@ const USAGE = `usage:
   --backend   force a backend (default: AUTOBALANCE_BACKEND, else native if it loads, else wasm)
   train       runs the spec (JSON, see docs/api.md) and writes the result JSON (stdout without --out)
   run         runs a paper preset; writes DIR/<preset>.json, .csv, .svg (DIR default: out/<preset>)
+  hessian     runs the spec to its end (or not, with --at-init), then asks the core what kind of
+              point it reached (default --what classify); prints a verdict, writes the JSON report
 `;
 
 function packageVersion(): string {
@@ -192,25 +197,36 @@ async function cmdInfo(args: string[]): Promise<number> {
   return 0;
 }
 
+/** A file that cannot be read or parsed (exit code 1, `error: <flag>: ...`). */
+class FileError extends Error {
+  constructor(
+    readonly flag: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function readJson(flag: string, path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new FileError(flag, `cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new FileError(flag, `${path} is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
 async function cmdTrain(args: string[]): Promise<number> {
   const { values } = parse(args, { spec: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' } }, 0);
   const specPath = str(values, 'spec');
   if (!specPath) throw new UsageError('--spec', 'missing: the path of a JSON spec file');
   const backend = backendOption(str(values, 'backend'));
-  let text: string;
-  try {
-    text = readFileSync(specPath, 'utf8');
-  } catch (e) {
-    process.stderr.write(`error: --spec: cannot read ${specPath}: ${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
-  }
-  let spec: unknown;
-  try {
-    spec = JSON.parse(text);
-  } catch (e) {
-    process.stderr.write(`error: --spec: ${specPath} is not valid JSON: ${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
-  }
+  const spec = readJson('--spec', specPath);
   const progress = new ProgressLine();
   const sig = interruptible();
   try {
@@ -313,6 +329,58 @@ async function cmdRun(args: string[]): Promise<number> {
   return cancelled ? 130 : 0;
 }
 
+const WHATS: readonly CurvatureWhat[] = ['classify', 'eigs', 'density', 'trace', 'lemma32'];
+
+async function cmdHessian(args: string[]): Promise<number> {
+  const { values } = parse(
+    args,
+    {
+      spec: { type: 'string' },
+      query: { type: 'string' },
+      what: { type: 'string' },
+      'at-init': { type: 'boolean' },
+      out: { type: 'string' },
+      backend: { type: 'string' },
+    },
+    0,
+  );
+  const specPath = str(values, 'spec');
+  if (!specPath) throw new UsageError('--spec', 'missing: the path of a JSON spec file');
+  const queryPath = str(values, 'query');
+  const what = str(values, 'what');
+  if (queryPath && what) throw new UsageError('--what', 'give either --query or --what, not both');
+  if (what !== undefined && !WHATS.includes(what as CurvatureWhat)) {
+    throw new UsageError('--what', `expected one of ${WHATS.join(', ')}, got ${JSON.stringify(what)}`);
+  }
+  const backend = backendOption(str(values, 'backend'));
+  const spec = readJson('--spec', specPath) as RunSpec;
+  const query = (queryPath ? readJson('--query', queryPath) : { what: what ?? 'classify' }) as HessianQuery;
+  const run = await Run.create(spec, backend ? { backend } : {});
+  const progress = new ProgressLine();
+  const sig = interruptible();
+  try {
+    if (!values['at-init']) {
+      for await (const chunk of run.chunks({ signal: sig.signal })) progress.update('hessian: training', { step: chunk.status.step, steps: chunk.status.steps, loss: chunk.status.loss, rows: chunk.status.rows });
+    }
+    if (sig.interrupted()) return 130;
+    const st = run.status;
+    progress.line(`hessian: ${query.what} at step ${st.step}/${st.steps} on ${run.backend}`);
+    const report = await run.hessian(query);
+    process.stdout.write(`${describeReport(report)}\n`);
+    const json = JSON.stringify({ step: st.step, backend: run.backend, report });
+    const out = str(values, 'out');
+    if (out) {
+      writeFile(out, json + '\n');
+      process.stderr.write(`wrote ${out}\n`);
+    }
+    return 0;
+  } finally {
+    progress.clear();
+    sig.release();
+    run.dispose();
+  }
+}
+
 /** Run the CLI with `argv` (without `node` and the script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -330,6 +398,8 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdList(rest);
       case 'run':
         return await cmdRun(rest);
+      case 'hessian':
+        return await cmdHessian(rest);
       case '--version':
       case 'version':
         process.stdout.write(`${packageVersion()}\n`);
@@ -343,6 +413,10 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof UsageError) {
       process.stderr.write(`error: ${e.field ? `${e.field}: ` : ''}${e.message}\n${USAGE}`);
       return 2;
+    }
+    if (e instanceof FileError) {
+      process.stderr.write(`error: ${e.flag}: ${e.message}\n`);
+      return 1;
     }
     if (e instanceof AutobalanceError) {
       process.stderr.write(`error: ${e.field ? `${e.field}: ` : ''}${e.detail}\n`);

@@ -17,6 +17,7 @@ export * from './matrix.js';
 export * from './spec.js';
 export * from './backend.js';
 export * from './run.js';
+export * from './curvature.js';
 export * from './presets.js';
 export * from './report.js';
 export * from './svg.js';

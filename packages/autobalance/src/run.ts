@@ -8,6 +8,7 @@
 
 import { type Backend, type BackendChoice, type BackendName, type BindingSession, resolveBackend } from './backend.js';
 import { InternalError, InvalidRequestError, fromBindingError, guard } from './errors.js';
+import type { CurvatureWhat, HessianQuery, ReportFor } from './curvature.js';
 import type { Matrix } from './matrix.js';
 import { type RunSpec, encodeSpec } from './spec.js';
 
@@ -242,6 +243,33 @@ export class Run {
       const json = guard(() => s.advance(maxSteps));
       await yieldToEventLoop();
       return parseStatus(json);
+    } finally {
+      this.#busy = false;
+      if (this.#disposeRequested) this.dispose();
+    }
+  }
+
+  /**
+   * Curvature at the current point: a verdict (`classify`), extreme eigenpairs (`eigs`), the
+   * spectral density, the Hessian trace, or the Lemma 3.2 certificate. On the native backend it
+   * runs on the libuv thread pool; on wasm synchronously. See {@link HessianQuery}.
+   */
+  async hessian<W extends CurvatureWhat>(query: HessianQuery & { what: W }): Promise<ReportFor<W>> {
+    const s = this.#live();
+    const q = JSON.stringify(query);
+    this.#busy = true;
+    try {
+      let json: string;
+      if (this.#async && s.hessianAsync) {
+        try {
+          json = await s.hessianAsync(q);
+        } catch (e) {
+          throw fromBindingError(e);
+        }
+      } else {
+        json = guard(() => s.hessian(q));
+      }
+      return JSON.parse(json) as ReportFor<W>;
     } finally {
       this.#busy = false;
       if (this.#disposeRequested) this.dispose();
