@@ -9,6 +9,7 @@ import {
   NonFiniteError,
   OutOfRangeError,
   Run,
+  type MatrixFactorizationRunSpec,
   type RunSpec,
   ShapeMismatchError,
   TooLargeError,
@@ -171,7 +172,7 @@ describe(`backend ${BACKEND}`, () => {
     const M = randomArray(6, 5, next);
     const u0 = randomArray(6, 2, next).map((row) => row.map((x) => 0.3 * x));
     const v0 = randomArray(5, 2, next).map((row) => row.map((x) => 0.3 * x));
-    const base = (target: RunSpec['target'], init: RunSpec['init']): RunSpec => ({
+    const base = (target: MatrixFactorizationRunSpec['target'], init: MatrixFactorizationRunSpec['init']): RunSpec => ({
       model: { kind: 'matrixFactorization', d1: 6, d2: 5, rank: 2 },
       target,
       init,
@@ -243,7 +244,7 @@ describe(`backend ${BACKEND}`, () => {
   });
 
   describe('errors (each names its field; nothing is computed)', () => {
-    const mf = (d1: number, d2: number, rank: number): RunSpec['model'] => ({ kind: 'matrixFactorization', d1, d2, rank });
+    const mf = (d1: number, d2: number, rank: number): MatrixFactorizationRunSpec['model'] => ({ kind: 'matrixFactorization', d1, d2, rank });
     const explicit = (d1: number, d2: number, r: number): RunSpec => {
       const next = lcg(3);
       return {

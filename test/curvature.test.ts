@@ -3,14 +3,14 @@
 // answers that must survive it, parity across backends, and the errors.
 import { describe, expect, it } from 'vitest';
 
-import { InvalidRequestError, InvalidSpecError, OutOfRangeError, Run, type RunSpec, loadBackendByName } from 'autobalance';
+import { InvalidRequestError, InvalidSpecError, type MatrixFactorizationRunSpec, OutOfRangeError, Run, loadBackendByName } from 'autobalance';
 
 import { BACKEND, smallSpec } from './helpers.js';
 
 const opts = { backend: BACKEND } as const;
 
 /** U = 0, V = 0: the Hessian is [[0, -M*], [-M*^T, 0]] blocks, eigenvalues +-sigma_i (x r) and 0. */
-function zeroInit(d1: number, d2: number, r: number, sv: number[]): RunSpec {
+function zeroInit(d1: number, d2: number, r: number, sv: number[]): MatrixFactorizationRunSpec {
   return {
     model: { kind: 'matrixFactorization', d1, d2, rank: r },
     target: { kind: 'random', singularValues: sv, seed: 5 },

@@ -1,12 +1,12 @@
 // Shared helpers of the test suite: the backend under test, small specs, and numeric oracles
 // written independently of the core (plain loops over row-major arrays).
-import type { BackendName, Matrix, RunSpec } from 'autobalance';
+import type { BackendName, Matrix, MatrixFactorizationRunSpec } from 'autobalance';
 
 /** The backend this pass of the suite runs on (`AUTOBALANCE_BACKEND`, default native). */
 export const BACKEND: BackendName = process.env['AUTOBALANCE_BACKEND'] === 'wasm' ? 'wasm' : 'native';
 
 /** A small well-conditioned problem with a random target and a Gaussian init. */
-export function smallSpec(over: Partial<RunSpec> = {}): RunSpec {
+export function smallSpec(over: Partial<MatrixFactorizationRunSpec> = {}): MatrixFactorizationRunSpec {
   return {
     model: { kind: 'matrixFactorization', d1: 12, d2: 10, rank: 3 },
     target: { kind: 'random', singularValues: [3, 2, 1], seed: 1 },
@@ -25,7 +25,7 @@ export function smallSpec(over: Partial<RunSpec> = {}): RunSpec {
 export const LONG_STEPS = BACKEND === 'native' ? 40_000 : 8_000;
 
 /** A spec that takes long enough to be cancelled or to measure the event loop. */
-export function longSpec(steps = LONG_STEPS): RunSpec {
+export function longSpec(steps = LONG_STEPS): MatrixFactorizationRunSpec {
   return {
     model: { kind: 'matrixFactorization', d1: 300, d2: 200, rank: 10 },
     target: { kind: 'random', singularValues: [10, 9, 8, 7, 6, 5, 4, 3, 2, 1], seed: 3 },

@@ -142,7 +142,7 @@ describe('presets', () => {
     const p = applyOverrides(preset, { steps: 3, seed: 100 });
     for (const r of p.runs) {
       expect(r.spec.steps).toBe(3);
-      expect((r.spec.target as { seed: number }).seed).toBe(100);
+      expect(((r.spec as { target: unknown }).target as { seed: number }).seed).toBe(100);
       expect((r.spec.init as { seed: number }).seed).toBe(103);
     }
     // The original is untouched.

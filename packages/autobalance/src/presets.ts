@@ -104,7 +104,7 @@ export interface PresetOverrides {
   /** Steps of every run. */
   steps?: number;
   /**
-   * Seeds: every seed in the preset (target and init) is shifted by the same amount so that the
+   * Seeds: every seed in the preset (target or data, init, SGD batches) is shifted by the same amount so that the
    * smallest becomes this value; runs that shared a seed still share one.
    */
   seed?: number;
@@ -112,7 +112,8 @@ export interface PresetOverrides {
 
 function seedHolders(spec: RunSpec): { seed: number }[] {
   const out: { seed: number }[] = [];
-  for (const part of [spec.target, spec.init] as unknown[]) {
+  const parts = 'target' in spec ? [spec.target, spec.init] : [spec.data, spec.init, spec.method];
+  for (const part of parts as unknown[]) {
     if (typeof part === 'object' && part !== null && typeof (part as { seed?: unknown }).seed === 'number') {
       out.push(part as { seed: number });
     }

@@ -92,17 +92,111 @@ export interface Theorem31Schedule {
 /** The step-size schedule of gradient descent. */
 export type ScheduleSpec = ConstantSchedule | InversePowerSchedule | Theorem31Schedule;
 
-/** A run: model, target, initialization, step schedule, number of steps, recording period. */
-export interface RunSpec {
-  model: ModelSpec;
-  target: TargetSpec;
-  init: InitSpec;
+/**
+ * The update rule. First-order methods take their step size from `schedule`; the gradient-flow
+ * integrators use it as their step h (Dormand-Prince as its first trial step). Default `gd`.
+ */
+export type MethodSpec =
+  | { kind: 'gd' }
+  | { kind: 'momentum'; beta: number }
+  | { kind: 'nesterov'; beta: number }
+  | { kind: 'adam'; beta1?: number; beta2?: number; eps?: number }
+  | { kind: 'sgd'; batchSize: number; seed: number }
+  | { kind: 'euler' }
+  | { kind: 'rk4' }
+  | { kind: 'dopri5'; rtol?: number; atol?: number }
+  /** Conserves every quadratic invariant up to `tol` (fixed-point solve, at most `maxIter` evaluations). */
+  | { kind: 'implicitMidpoint'; tol?: number; maxIter?: number };
+
+/** Options shared by every run. */
+interface RunCommon {
   schedule: ScheduleSpec;
-  /** Number of gradient steps (a non-negative integer). */
+  /** Number of steps (a non-negative integer). */
   steps: number;
   /** Record the metrics every this many steps (and at the last step). Default 1. */
   recordEvery?: number;
+  /** Update rule; default plain gradient descent. */
+  method?: MethodSpec;
+  /** L2 weight decay lambda: the dynamics see grad L + lambda w. Default 0. */
+  weightDecay?: number;
 }
+
+/** A matrix-factorization run: model, target, initialization, step schedule, steps. */
+export interface MatrixFactorizationRunSpec extends RunCommon {
+  model: ModelSpec;
+  target: TargetSpec;
+  init: InitSpec;
+}
+
+/** Activation after a layer (the last layer's is usually `linear`). */
+export type Activation = 'linear' | 'relu' | 'leakyRelu';
+
+/** One layer of a network (see docs/networks.md). */
+export interface LayerSpec {
+  /** `dense` (default), `shared` (free parameters + pattern, Theorem 2.3), `conv1d`, `conv2d`. */
+  type?: 'dense' | 'shared' | 'conv1d' | 'conv2d';
+  /** Output width n_h (dense, shared). */
+  width?: number;
+  activation?: Activation;
+  /** Leaky ReLU slope, 0 < slope < 1. */
+  slope?: number;
+  bias?: boolean;
+  /** Number of free parameters d_h (shared). */
+  params?: number;
+  /** Shared: n_h x n_{h-1} matrix of 0 (no weight) or a 1-based parameter index. */
+  pattern?: MatrixInput;
+  inChannels?: number;
+  outChannels?: number;
+  /** conv2d: input height (the width follows from n_{h-1}). */
+  inHeight?: number;
+  kernel?: number;
+  stride?: number;
+  padding?: number;
+}
+
+/** x -> W_N phi(W_{N-1} ... phi(W_1 x)) (Du, Hu & Lee 2018, section 2). */
+export interface NetworkModel {
+  kind: 'network';
+  inputDim: number;
+  layers: LayerSpec[];
+  /** `squared`: 1/(2m) sum ||f(x_i) - y_i||^2 (default); `crossEntropy`: softmax cross-entropy. */
+  loss?: 'squared' | 'crossEntropy';
+}
+
+/** Training data: given (one sample per row) or generated from a seed. */
+export type DataSpec =
+  | { kind: 'explicit'; x: MatrixInput; y: MatrixInput }
+  | {
+      kind: 'generated';
+      samples: number;
+      inputs?: 'gaussian' | 'sphere';
+      inputStd?: number;
+      targets:
+        | { kind: 'gaussian'; std?: number }
+        | { kind: 'teacher'; widths?: number[]; activation?: Activation; slope?: number; scale?: number };
+      seed: number;
+    };
+
+/** Initial weights: per-layer Gaussian (variances or standard deviations), or given. */
+export type NetInitSpec =
+  | { kind: 'gaussian'; variances?: number[]; stds?: number[]; seed: number }
+  | {
+      kind: 'explicit';
+      /** W_h (n_h x n_{h-1}) per layer; for a shared layer its d_h free parameters as one row. */
+      weights: MatrixInput[];
+      /** b_h per layer with `bias: true` (others: null). Default zeros. */
+      biases?: (readonly number[] | Float64Array | null)[];
+    };
+
+/** A network run (issue 3). */
+export interface NetworkRunSpec extends RunCommon {
+  model: NetworkModel;
+  data: DataSpec;
+  init: NetInitSpec;
+}
+
+/** Any run. */
+export type RunSpec = MatrixFactorizationRunSpec | NetworkRunSpec;
 
 /** A spec as the bindings take it: JSON text plus buffers named by spec path. */
 export interface EncodedSpec {
@@ -114,6 +208,13 @@ export interface EncodedSpec {
 
 /** The spec paths of the matrices that travel as buffers. */
 export const MATRIX_PATHS = ['target.matrix', 'init.u0', 'init.v0'] as const;
+
+/** A vector or matrix input as flat row-major data. */
+function flat(x: unknown, field: string): Float64Array {
+  if (x instanceof Float64Array) return x;
+  if (Array.isArray(x) && x.every((v) => typeof v === 'number')) return Float64Array.from(x as number[]);
+  return splitMatrixInput(x, field).data;
+}
 
 function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -152,6 +253,45 @@ export function encodeSpec(spec: unknown): EncodedSpec {
       }
     }
     out['init'] = copy;
+  }
+  const data = spec['data'];
+  if (isRecord(data) && data['kind'] === 'explicit') {
+    const copy: Record<string, unknown> = { ...data };
+    for (const key of ['x', 'y'] as const) {
+      if (data[key] !== undefined) {
+        const { shape, data: d } = splitMatrixInput(data[key], `data.${key}`);
+        copy[key] = shape;
+        buffers[`data.${key}`] = d;
+      }
+    }
+    out['data'] = copy;
+  }
+  const model = spec['model'];
+  if (isRecord(model) && Array.isArray(model['layers'])) {
+    out['model'] = {
+      ...model,
+      layers: model['layers'].map((layer: unknown, i: number) => {
+        if (!isRecord(layer) || layer['pattern'] === undefined) return layer;
+        const { shape, data: d } = splitMatrixInput(layer['pattern'], `model.layers[${i}].pattern`);
+        buffers[`model.layers[${i}].pattern`] = d;
+        return { ...layer, pattern: shape };
+      }),
+    };
+    if (isRecord(init) && init['kind'] === 'explicit') {
+      // Network weights travel as buffers init.w1.., init.b1..; the core knows their shapes.
+      const { weights, biases, ...rest } = init;
+      if (Array.isArray(weights)) {
+        weights.forEach((w: unknown, h: number) => {
+          buffers[`init.w${h + 1}`] = flat(w, `init.weights[${h}]`);
+        });
+      }
+      if (Array.isArray(biases)) {
+        biases.forEach((b: unknown, h: number) => {
+          if (b !== null && b !== undefined) buffers[`init.b${h + 1}`] = flat(b, `init.biases[${h}]`);
+        });
+      }
+      out['init'] = rest;
+    }
   }
   return { json: JSON.stringify(out), buffers };
 }
