@@ -5,6 +5,7 @@
 #![allow(clippy::needless_range_loop)]
 
 pub mod curvature;
+pub mod args;
 pub mod dynamics;
 pub mod error;
 pub mod linalg;

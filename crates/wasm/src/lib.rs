@@ -20,19 +20,9 @@ fn js_error(err: CoreError) -> JsValue {
     js_sys::Error::new(&err.to_js_message()).into()
 }
 
-/// A JS number that must be a count: a non-negative integer (`Infinity` means "no limit").
-/// Same rule and text as the N-API binding.
+/// A count argument (`maxSteps`, `start`), validated by the core.
 fn count(field: &str, x: f64) -> Result<u64, JsValue> {
-    if x == f64::INFINITY {
-        Ok(u64::MAX)
-    } else if x.is_finite() && x >= 0.0 && x.fract() == 0.0 {
-        Ok(x as u64)
-    } else {
-        Err(js_error(CoreError::request(
-            field,
-            format!("expected a non-negative integer, got {x}"),
-        )))
-    }
+    autobalance_core::args::count_arg(field, x).map_err(js_error)
 }
 
 fn status_json(status: &Status) -> String {
