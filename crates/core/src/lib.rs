@@ -4,8 +4,8 @@
 // Index loops read like the formulas they implement.
 #![allow(clippy::needless_range_loop)]
 
-pub mod curvature;
 pub mod args;
+pub mod curvature;
 pub mod dynamics;
 pub mod error;
 pub mod linalg;
