@@ -75,7 +75,7 @@ fn main() {
             "squared",
         ),
     ];
-    let hs = [0.2, 0.1, 0.05, 0.025, 0.0125];
+    let hs: [f64; 5] = [0.2, 0.1, 0.05, 0.025, 0.0125];
     for (title, layers, loss) in &nets {
         println!("\n### {title}\n");
         println!("Largest drift of any conserved quantity over t in [0, 1]; slope = log2 ratio between successive h.\n");
@@ -104,7 +104,7 @@ fn main() {
             print!("| {name} |");
             let mut d = Vec::new();
             for h in hs {
-                let steps = (1.0 / h as f64).round() as u64;
+                let steps = (1.0 / h).round() as u64;
                 let (w, _, _, _) = run(layers, loss, &m, h, steps);
                 d.push(w);
                 print!(" {w:.2e} |");

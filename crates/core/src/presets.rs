@@ -11,13 +11,80 @@ struct Preset {
     build: fn() -> Value,
 }
 
-const PRESETS: &[Preset] = &[Preset {
-    name: "figure1",
-    description: "Du, Hu & Lee (2018) Figure 1: GD on matrix factorization, objective (1) vs the \
-                  balance-regularized objective (3), from a small random init: loss and \
-                  ||U||_F^2/||V||_F^2 against iterations",
-    build: figure1,
-}];
+const PRESETS: &[Preset] = &[
+    Preset {
+        name: "figure1",
+        description:
+            "Du, Hu & Lee (2018) Figure 1: GD on matrix factorization, objective (1) vs the \
+                      balance-regularized objective (3), from a small random init: loss and \
+                      ||U||_F^2/||V||_F^2 against iterations",
+        build: figure1,
+    },
+    Preset {
+        name: "figure2",
+        description:
+            "Du, Hu & Lee (2018) Figure 2: GD on a 3-layer ReLU network (1000-100-100-10, \
+                      1000 points, squared loss), balanced vs unbalanced Gaussian init: squared \
+                      layer norms, their differences and ratios against iterations",
+        build: figure2,
+    },
+];
+
+/// Step size of the Figure 2 preset.
+pub const FIGURE2_ETA: f64 = 0.02;
+/// Iterations of the Figure 2 preset (the paper's 10,000).
+pub const FIGURE2_STEPS: u64 = 10_000;
+
+/// One Figure 2 run: `variances` of W1, W2, W3.
+pub fn figure2_spec(variances: [f64; 3], steps: u64) -> Value {
+    json!({
+        "model": {"kind": "network", "inputDim": 1000, "loss": "squared", "layers": [
+            {"width": 100, "activation": "relu"},
+            {"width": 100, "activation": "relu"},
+            {"width": 10}
+        ]},
+        "data": {"kind": "generated", "samples": 1000, "inputs": "gaussian",
+                 "targets": {"kind": "gaussian", "std": 3.0}, "seed": 1},
+        "init": {"kind": "gaussian", "variances": variances, "seed": 2},
+        "schedule": {"kind": "constant", "eta": FIGURE2_ETA},
+        "steps": steps,
+        "recordEvery": 10
+    })
+}
+
+/// Figure 2. The paper gives the architecture, the number of points, the loss, the inits and the
+/// iteration count, not the data, the targets or the step. We use inputs with i.i.d. N(0, 1)
+/// entries, targets with i.i.d. N(0, 9) entries (random labels: the scale sets the size of the
+/// trained weights; with it the final squared norms land near the paper's ~43),
+/// L = 1/(2m) sum ||f(x_i) - y_i||^2 and the constant step 0.02 (docs/networks.md).
+fn figure2() -> Value {
+    json!({
+        "runs": [
+            {"label": "balanced init: Var W1, W2, W3 = 1e-4/100, 1e-4/10, 1e-4",
+             "spec": figure2_spec([1e-6, 1e-5, 1e-4], FIGURE2_STEPS)},
+            {"label": "unbalanced init: Var W1, W2, W3 = 1e-4",
+             "spec": figure2_spec([1e-4, 1e-4, 1e-4], FIGURE2_STEPS)}
+        ],
+        "plots": [
+            {"title": "(a) ||W1||_F^2", "column": "normSqW1", "logY": false},
+            {"title": "(b) ||W2||_F^2", "column": "normSqW2", "logY": false},
+            {"title": "(c) ||W3||_F^2", "column": "normSqW3", "logY": false},
+            {"title": "||W1||^2 - ||W2||^2", "column": "layerDiff1", "logY": false},
+            {"title": "||W2||^2 - ||W3||^2", "column": "layerDiff2", "logY": false},
+            {"title": "||W1||^2 / ||W2||^2", "column": "normRatio1", "logY": false},
+            {"title": "||W2||^2 / ||W3||^2", "column": "normRatio2", "logY": false},
+            {"title": "loss", "column": "loss", "logY": true}
+        ],
+        "reference": [
+            {"claim": "balanced init: the layers stay balanced",
+             "paper": "final ||W1||^2, ||W2||^2, ||W3||^2 = 42.90, 43.76, 43.68; differences <= 0.14 at all iterations",
+             "check": "|layerDiff1|, |layerDiff2| stay small relative to the norms; final norms of the same order"},
+            {"claim": "unbalanced init: the differences stay (nearly) constant, the ratios tend to 1",
+             "paper": "final 55.50, 45.65, 45.46; differences bounded by 9 and nearly constant; ratios close to 1 after ~1,000 iterations",
+             "check": "layerDiffDrift small relative to the initial differences (~9.9, ~0.9); normRatio -> 1 as the norms grow"}
+        ]
+    })
+}
 
 /// `[{"name": .., "description": ..}, ..]`
 pub fn list_json() -> String {
