@@ -44,7 +44,7 @@ pub fn figure2_spec(variances: [f64; 3], steps: u64) -> Value {
             {"width": 10}
         ]},
         "data": {"kind": "generated", "samples": 1000, "inputs": "gaussian",
-                 "targets": {"kind": "gaussian", "std": 3.0}, "seed": 1},
+                 "targets": {"kind": "gaussian", "std": 1.0}, "seed": 1},
         "init": {"kind": "gaussian", "variances": variances, "seed": 2},
         "schedule": {"kind": "constant", "eta": FIGURE2_ETA},
         "steps": steps,
@@ -54,9 +54,9 @@ pub fn figure2_spec(variances: [f64; 3], steps: u64) -> Value {
 
 /// Figure 2. The paper gives the architecture, the number of points, the loss, the inits and the
 /// iteration count, not the data, the targets or the step. We use inputs with i.i.d. N(0, 1)
-/// entries, targets with i.i.d. N(0, 9) entries (random labels: the scale sets the size of the
-/// trained weights; with it the final squared norms land near the paper's ~43),
-/// L = 1/(2m) sum ||f(x_i) - y_i||^2 and the constant step 0.02 (docs/networks.md).
+/// entries, targets with i.i.d. N(0, 1) entries (random labels, as in Figure 2.1 of Du's thesis),
+/// L = 1/(2m) sum ||f(x_i) - y_i||^2 and the constant step 0.02 (docs/networks.md; the target
+/// scale sets the size of the trained weights).
 fn figure2() -> Value {
     json!({
         "runs": [
