@@ -491,3 +491,94 @@ fn bad_network_input_is_refused_with_the_field_named() {
         (ErrorCode::OutOfRange, "method.kind".into())
     );
 }
+
+/// A general shared layer from an explicit pattern buffer: 6 x 4 with 5 free parameters, some
+/// structural zeros and parameters used several times; explicit init buffers.
+fn shared_session(loss: &str, method: Value, steps: u64) -> Session {
+    #[rustfmt::skip]
+    let pattern = vec![
+        1.0, 2.0, 0.0, 3.0,
+        0.0, 1.0, 4.0, 0.0,
+        5.0, 0.0, 2.0, 1.0,
+        3.0, 3.0, 0.0, 0.0,
+        0.0, 0.0, 5.0, 4.0,
+        2.0, 4.0, 1.0, 5.0,
+    ];
+    let sp = json!({
+        "model": {"kind": "network", "inputDim": 4, "loss": loss, "layers": [
+            {"type": "shared", "width": 6, "params": 5, "pattern": {"rows": 6, "cols": 4},
+             "activation": "relu", "bias": true},
+            {"width": 3}
+        ]},
+        "data": {"kind": "generated", "samples": 100, "inputs": "sphere",
+                 "targets": {"kind": "teacher", "widths": [5], "scale": 2.0}, "seed": 7},
+        "init": {"kind": "explicit"},
+        "schedule": {"kind": "constant", "eta": 0.05},
+        "method": method,
+        "steps": steps
+    });
+    let v1 = vec![0.5, -0.3, 0.8, 0.2, -0.6];
+    let b1 = vec![0.1, -0.1, 0.05, 0.0, 0.2, -0.05];
+    let w2: Vec<f64> = (0..18).map(|i| ((i * 7 % 11) as f64 - 5.0) / 8.0).collect();
+    let bufs = HashMap::from([
+        ("model.layers[0].pattern".to_string(), pattern),
+        ("init.w1".to_string(), v1),
+        ("init.b1".to_string(), b1),
+        ("init.w2".to_string(), w2),
+    ]);
+    Session::new(&sp.to_string(), bufs).unwrap_or_else(|e| panic!("{e:?}"))
+}
+
+#[test]
+fn shared_layers_from_an_explicit_pattern() {
+    for loss in ["squared", "crossEntropy"] {
+        let s = shared_session(loss, gd(), 0);
+        assert_eq!(s.matrix("v1").unwrap().1, 5);
+        let (r, c, w1) = s.matrix("W1").unwrap();
+        assert_eq!((r, c), (6, 4));
+        assert_eq!((w1[0], w1[2], w1[3], w1[23]), (0.5, 0.0, 0.8, -0.6));
+        // Gradient against central differences.
+        let mut net = clone_net(&s);
+        let w = s.params().to_vec();
+        let mut g = vec![0.0; w.len()];
+        net.loss_grad(&w, &mut g);
+        let mut scratch = vec![0.0; w.len()];
+        let h = 1e-6;
+        for i in 0..w.len() {
+            let mut wp = w.clone();
+            wp[i] += h;
+            let fp = net.loss_grad(&wp, &mut scratch);
+            wp[i] -= 2.0 * h;
+            let fm = net.loss_grad(&wp, &mut scratch);
+            let fd = (fp - fm) / (2.0 * h);
+            assert!(
+                (fd - g[i]).abs() < 1e-6 * (1.0 + g[i].abs()),
+                "{loss} param {i}"
+            );
+        }
+        // Theorem 2.3: ||v1||^2 + ||b1||^2 - ||W2||^2 is conserved by implicit midpoint.
+        let mut s = shared_session(loss, json!({"kind": "implicitMidpoint"}), 300);
+        s.advance(u64::MAX);
+        let d = max_abs(&s, "layerDiffDrift1");
+        let l = s.column("loss", 0).unwrap();
+        assert!(l[l.len() - 1] < 0.9 * l[0], "{loss}: the run must move");
+        assert!(d < 1e-11, "{loss}: drift {d}");
+        assert!(s.column("neuronDriftMax1", 0).is_err());
+        let mut g = shared_session(loss, gd(), 300);
+        g.advance(u64::MAX);
+        assert!(max_abs(&g, "layerDiffDrift1") > 1e3 * d.max(1e-16));
+    }
+    // A pattern entry out of range is refused with the buffer named.
+    let sp = json!({
+        "model": {"kind": "network", "inputDim": 2, "layers": [
+            {"type": "shared", "width": 1, "params": 1, "pattern": {"rows": 1, "cols": 2}}, {"width": 1}]},
+        "data": {"kind": "generated", "samples": 3, "targets": {"kind": "gaussian"}, "seed": 0},
+        "init": {"kind": "gaussian", "stds": [1, 1], "seed": 0},
+        "schedule": {"kind": "constant", "eta": 0.1}, "steps": 1
+    });
+    let bufs = HashMap::from([("model.layers[0].pattern".to_string(), vec![1.0, 2.0])]);
+    assert_eq!(
+        err_of(&sp, bufs),
+        (ErrorCode::OutOfRange, "model.layers[0].pattern".into())
+    );
+}

@@ -700,9 +700,15 @@ impl Model for Network {
                 self.mscratch.1 = t;
             }
         }
-        for (l, d) in self.layers.iter().zip(self.dense0.iter_mut()) {
+        for ((l, d0), d) in self
+            .layers
+            .iter()
+            .zip(self.dense0.iter_mut())
+            .zip(self.dense.iter_mut())
+        {
             if let Some(p) = &l.pattern {
-                p.expand(&w0[l.w_off..l.w_off + l.w_len], d);
+                p.expand(&w0[l.w_off..l.w_off + l.w_len], d0);
+                d.copy_from_slice(d0);
             }
         }
     }
