@@ -246,12 +246,25 @@ pub(crate) fn new_network(
                         ),
                     ));
                 };
-                bytes(&f, &[(oc * oh * ow, cols)])?;
+                let rows = oc
+                    .checked_mul(oh)
+                    .and_then(|r| r.checked_mul(ow))
+                    .ok_or_else(|| Error::too_large(f.clone(), "size overflows"))?;
+                bytes(&f, &[(rows, cols)])?;
+                let nparams = (oc as u64) * (ic as u64) * (kh as u64) * (k as u64);
+                if nparams >= u32::MAX as u64 {
+                    return Err(Error::too_large(
+                        format!("{f}.kernel"),
+                        format!("{nparams} kernel parameters (at most {})", u32::MAX - 1),
+                    ));
+                }
                 let p = pattern::conv(ic, oc, ih, iw, kh, k, stride, ph, pad)
                     .expect("sizes checked above");
                 (p.rows, Some(p))
             }
         };
+        // Every layer's dense size (W_h, or the expanded pattern) within the memory limit.
+        bytes(&f, &[(rows, cols)])?;
         if pat.is_some() {
             pattern_bytes += (rows * cols) as u64 * 4;
         }
