@@ -119,7 +119,7 @@ describe(`backend ${BACKEND}`, () => {
       const u0 = randomArray(5, 2, next);
       const v0 = randomArray(4, 2, next);
       const eta = 0.1;
-      const spec: RunSpec = {
+      const spec: MatrixFactorizationRunSpec = {
         model: { kind: 'matrixFactorization', d1: 5, d2: 4, rank: 2 },
         target: { kind: 'explicit', matrix: M },
         init: { kind: 'explicit', u0, v0 },
@@ -172,7 +172,7 @@ describe(`backend ${BACKEND}`, () => {
     const M = randomArray(6, 5, next);
     const u0 = randomArray(6, 2, next).map((row) => row.map((x) => 0.3 * x));
     const v0 = randomArray(5, 2, next).map((row) => row.map((x) => 0.3 * x));
-    const base = (target: MatrixFactorizationRunSpec['target'], init: MatrixFactorizationRunSpec['init']): RunSpec => ({
+    const base = (target: MatrixFactorizationRunSpec['target'], init: MatrixFactorizationRunSpec['init']): MatrixFactorizationRunSpec => ({
       model: { kind: 'matrixFactorization', d1: 6, d2: 5, rank: 2 },
       target,
       init,
@@ -218,7 +218,7 @@ describe(`backend ${BACKEND}`, () => {
 
   describe('Gaussian initialization', () => {
     it('is reproducible from its seed and has the asked standard deviations', async () => {
-      const spec = (seed: number): RunSpec =>
+      const spec = (seed: number): MatrixFactorizationRunSpec =>
         smallSpec({
           model: { kind: 'matrixFactorization', d1: 200, d2: 100, rank: 4 },
           target: { kind: 'random', singularValues: [4, 3, 2, 1], seed: 1 },
@@ -245,7 +245,7 @@ describe(`backend ${BACKEND}`, () => {
 
   describe('errors (each names its field; nothing is computed)', () => {
     const mf = (d1: number, d2: number, rank: number): MatrixFactorizationRunSpec['model'] => ({ kind: 'matrixFactorization', d1, d2, rank });
-    const explicit = (d1: number, d2: number, r: number): RunSpec => {
+    const explicit = (d1: number, d2: number, r: number): MatrixFactorizationRunSpec => {
       const next = lcg(3);
       return {
         model: mf(d1, d2, r),

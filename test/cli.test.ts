@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { type RunSpec, train } from 'autobalance';
+import { type MatrixFactorizationRunSpec, type RunSpec, train } from 'autobalance';
 
 import { BACKEND, lcg, randomArray } from './helpers.js';
 
@@ -73,7 +73,7 @@ describe(`CLI on ${BACKEND}`, () => {
   });
 
   const next = lcg(21);
-  const spec: RunSpec = {
+  const spec: MatrixFactorizationRunSpec = {
     model: { kind: 'matrixFactorization', d1: 6, d2: 4, rank: 2 },
     target: { kind: 'explicit', matrix: randomArray(6, 4, next) },
     init: { kind: 'explicit', u0: randomArray(6, 2, () => 0.2 * next()), v0: { rows: 4, cols: 2, data: Array.from({ length: 8 }, () => 0.2 * next()) } },
@@ -184,7 +184,7 @@ describe(`CLI on ${BACKEND}`, () => {
     expect(r.stderr).not.toMatch(/error/);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/final loss/);
-    expect(r.stdout).toMatch(/max imbalance drift/);
+    expect(r.stdout).toMatch(/max invariant drift/);
     expect(r.stdout.match(/200\/200/g)?.length).toBe(2);
 
     const report = JSON.parse(readFileSync(join(dir, 'figure1.json'), 'utf8')) as {

@@ -2,7 +2,7 @@
 // says): identical initialization bits, trajectories equal to 1e-12 relative, identical errors.
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { AutobalanceError, type Backend, Run, type RunResult, type RunSpec, loadBackendByName, train } from 'autobalance';
+import { AutobalanceError, type Backend, type MatrixFactorizationResult, type MatrixFactorizationRunSpec, Run, type RunResult, type RunSpec, loadBackendByName, train } from 'autobalance';
 
 import { lcg, longSpec, maxRelDiff, normRelDiff, randomArray, smallSpec } from './helpers.js';
 
@@ -18,7 +18,7 @@ function bytes(a: Float64Array): Buffer {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 }
 
-async function both(spec: RunSpec): Promise<[RunResult, RunResult]> {
+async function both(spec: MatrixFactorizationRunSpec): Promise<[MatrixFactorizationResult, MatrixFactorizationResult]> {
   return [await train(spec, { backend: native }), await train(spec, { backend: wasm })];
 }
 
@@ -32,7 +32,7 @@ async function both(spec: RunSpec): Promise<[RunResult, RunResult]> {
  * its fourth digit between backends (an absolute difference of 1e-23 on a problem of scale 10)
  * would count as a disagreement.
  */
-function expectSameTrajectory(a: RunResult, b: RunResult, tol: number): void {
+function expectSameTrajectory(a: MatrixFactorizationResult, b: MatrixFactorizationResult, tol: number): void {
   expect(b.rows).toBe(a.rows);
   expect(b.step).toBe(a.step);
   expect(b.divergedAt).toBe(a.divergedAt);
@@ -63,7 +63,7 @@ describe('native and wasm in one process', () => {
   });
 
   it('give bit-identical Gaussian initializations', async () => {
-    const spec: RunSpec = {
+    const spec: MatrixFactorizationRunSpec = {
       ...longSpec(0),
       init: { kind: 'gaussian', stdU: 0.7, stdV: 1.3, seed: 12345 },
     };
@@ -92,7 +92,7 @@ describe('native and wasm in one process', () => {
   });
 
   it('follow the same trajectory (balance-regularized, inverse-power step, larger problem)', async () => {
-    const spec: RunSpec = {
+    const spec: MatrixFactorizationRunSpec = {
       ...longSpec(400),
       model: { kind: 'matrixFactorization', d1: 300, d2: 200, rank: 10, balanceWeight: 0.125 },
       schedule: { kind: 'inversePower', c: 0.02, delta: 0.25 },
@@ -104,7 +104,7 @@ describe('native and wasm in one process', () => {
 
   it('follow the same trajectory from explicit data (Theorem 3.1 step)', async () => {
     const next = lcg(99);
-    const spec: RunSpec = {
+    const spec: MatrixFactorizationRunSpec = {
       model: { kind: 'matrixFactorization', d1: 9, d2: 7, rank: 3 },
       target: { kind: 'explicit', matrix: randomArray(9, 7, next) },
       init: { kind: 'explicit', u0: randomArray(9, 3, () => 1e-2 * next()), v0: randomArray(7, 3, () => 1e-2 * next()) },

@@ -164,6 +164,8 @@ function fakeResult(loss: number[]): RunResult {
     cancelled: false,
     divergedAt: null,
     loss: loss[n - 1] ?? null,
+    params: { U: z, V: z },
+    initialParams: { U: z, V: z },
     U: z,
     V: z,
     U0: z,

@@ -434,6 +434,17 @@ impl Session {
         self.problem.model().matrix(name, &self.w, &self.w0)
     }
 
+    /// Names of the parameter blocks (`U`, `V`; `W1`, `b1`, `v2`, ...): `matrix(name)` gives the
+    /// current value, `matrix(name + "_0")` the initial one.
+    pub fn param_names(&self) -> Vec<String> {
+        self.problem
+            .model()
+            .blocks()
+            .iter()
+            .map(|b| b.name.clone())
+            .collect()
+    }
+
     pub fn status(&self) -> Status {
         Status {
             step: self.t,

@@ -207,6 +207,12 @@ impl NativeSession {
         })
     }
 
+    /// Names of the parameter blocks; `matrix(name + "_0")` is the initial value.
+    #[napi(catch_unwind)]
+    pub fn param_names(&self) -> Result<Vec<String>> {
+        guard(|| Ok(self.lock()?.param_names()))
+    }
+
     /// `[rows, cols]` of a matrix of the run.
     #[napi(catch_unwind)]
     pub fn matrix_shape(&self, name: String) -> Result<Vec<f64>> {

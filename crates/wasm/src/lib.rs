@@ -117,6 +117,12 @@ impl WasmSession {
     }
 
     /// `[rows, cols]` of a matrix of the run.
+    /// Names of the parameter blocks; `matrix(name + "_0")` is the initial value.
+    #[wasm_bindgen(js_name = "paramNames")]
+    pub fn param_names(&self) -> Vec<String> {
+        self.inner.param_names()
+    }
+
     /// A curvature query at the current point (JSON); returns the JSON report.
     pub fn hessian(&mut self, query: &str) -> Result<String, JsValue> {
         self.inner.hessian(query).map_err(js_error)

@@ -34,6 +34,8 @@ export interface BindingSession {
   matrix(name: string): Float64Array;
   /** `[rows, cols]` of a matrix of the run. */
   matrixShape(name: string): ArrayLike<number>;
+  /** Names of the parameter blocks; `matrix(name + '_0')` is the initial value. */
+  paramNames(): string[];
   /** A curvature query at the current point (JSON in, JSON report out). */
   hessian(queryJson: string): string;
   /** napi only: the same, on the libuv thread pool. */

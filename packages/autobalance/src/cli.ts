@@ -304,14 +304,14 @@ async function cmdRun(args: string[]): Promise<number> {
       r.label,
       `${s.step}/${s.steps}`,
       formatNumber(s.finalLoss),
-      formatNumber(s.finalNormRatio),
-      formatNumber(s.maxImbalanceDrift),
+      s.finalNormRatios.map(formatNumber).join(' '),
+      formatNumber(s.maxInvariantDrift),
       s.outcome,
     ];
   });
   process.stdout.write(
     `\n${preset.name} on ${backend.name} (core ${backend.coreVersion}), ${((Date.now() - started) / 1000).toFixed(2)} s\n` +
-      textTable(['run', 'steps', 'final loss', '||U||^2/||V||^2', 'max imbalance drift', 'outcome'], rows),
+      textTable(['run', 'steps', 'final loss', 'norm ratio(s)', 'max invariant drift', 'outcome'], rows),
   );
   if (runs.length < preset.runs.length) {
     process.stdout.write(`(${preset.runs.length - runs.length} run(s) skipped after the interruption)\n`);

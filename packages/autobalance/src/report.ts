@@ -13,10 +13,17 @@ import { type Figure, renderSvg } from './svg.js';
 export interface RunSummary {
   /** Loss at the final state (null if unknown). */
   finalLoss: number | null;
-  /** ||U||_F^2 / ||V||_F^2 at the last recorded row (NaN if no rows). */
-  finalNormRatio: number;
-  /** Largest ||(U^T U - V^T V) - (U0^T U0 - V0^T V0)||_F over the recorded rows (NaN if none). */
-  maxImbalanceDrift: number;
+  /**
+   * Ratios of squared norms of consecutive layers at the last recorded row: ||U||_F^2/||V||_F^2
+   * for matrix factorization; ||W_h||^2/||W_{h+1}||^2 per layer pair for networks.
+   */
+  finalNormRatios: number[];
+  /**
+   * Largest drift of a conserved quantity over the recorded rows: ||D_t - D_0||_F with
+   * D = U^T U - V^T V (matrix factorization); the largest |drift| of ||W_h||^2 - ||W_{h+1}||^2
+   * over layer pairs (networks). NaN if no rows.
+   */
+  maxInvariantDrift: number;
   /** Steps taken. */
   step: number;
   /** Steps asked for. */
@@ -29,10 +36,10 @@ function last(a: Float64Array | undefined): number {
   return a && a.length > 0 ? (a[a.length - 1] as number) : NaN;
 }
 
-function maxOf(a: Float64Array | undefined): number {
+function maxAbs(a: Float64Array | undefined): number {
   if (!a || a.length === 0) return NaN;
   let m = -Infinity;
-  for (const x of a) if (x > m || Number.isNaN(x)) m = x;
+  for (const x of a) if (Math.abs(x) > m || Number.isNaN(x)) m = Math.abs(x);
   return m;
 }
 
@@ -40,8 +47,10 @@ function maxOf(a: Float64Array | undefined): number {
 export function summarize(r: RunResult): RunSummary {
   return {
     finalLoss: r.loss,
-    finalNormRatio: last(r.columns['normRatio']),
-    maxImbalanceDrift: maxOf(r.columns['imbalanceDrift']),
+    finalNormRatios: r.columnNames.filter((n) => /^normRatio\d*$/.test(n)).map((n) => last(r.columns[n])),
+    maxInvariantDrift: Math.max(
+      ...r.columnNames.filter((n) => /^(imbalanceDrift|layerDiffDrift\d+)$/.test(n)).map((n) => maxAbs(r.columns[n])),
+    ),
     step: r.step,
     steps: r.steps,
     outcome: r.divergedAt !== null ? `diverged at ${r.divergedAt}` : r.cancelled ? 'cancelled' : r.finished ? 'finished' : 'stopped',
@@ -72,8 +81,11 @@ export interface RunResultJson {
   loss: number | null;
   columnNames: string[];
   columns: Record<string, number[]>;
-  U: MatrixJson;
-  V: MatrixJson;
+  /** Final parameters by block name (`U`, `V`; `W1`, `b1`, `v2`, ...). */
+  params: Record<string, MatrixJson>;
+  /** Matrix factorization: the final factors (also in `params`). */
+  U?: MatrixJson;
+  V?: MatrixJson;
 }
 
 /** A run result as JSON-ready data (the format of `autobalance train --out`). */
@@ -91,8 +103,8 @@ export function resultToJson(r: RunResult): RunResultJson {
     loss: r.loss,
     columnNames: r.columnNames.slice(),
     columns,
-    U: matrixToJson(r.U),
-    V: matrixToJson(r.V),
+    params: Object.fromEntries(Object.entries(r.params).map(([k, m]) => [k, matrixToJson(m)])),
+    ...('U' in r ? { U: matrixToJson(r.U), V: matrixToJson(r.V) } : {}),
   };
 }
 

@@ -10,7 +10,7 @@ import { type Backend, type BackendChoice, type BackendName, type BindingSession
 import { InternalError, InvalidRequestError, fromBindingError, guard } from './errors.js';
 import type { CurvatureWhat, HessianQuery, ReportFor } from './curvature.js';
 import type { Matrix } from './matrix.js';
-import { type RunSpec, encodeSpec } from './spec.js';
+import { type MatrixFactorizationRunSpec, type RunSpec, encodeSpec } from './spec.js';
 
 /** Where a run is (the core's `Status`). */
 export interface Status {
@@ -29,7 +29,18 @@ export interface Status {
 }
 
 /** The names of the matrices a run exposes. */
-export type MatrixName = 'U' | 'V' | 'U0' | 'V0' | 'target';
+export type MatrixName =
+  | 'U'
+  | 'V'
+  | 'U0'
+  | 'V0'
+  | 'target'
+  | `${'W' | 'b' | 'v'}${number}`
+  | `${'W' | 'b' | 'v'}${number}_0`
+  | `neuron${number}`
+  | 'X'
+  | 'Y'
+  | (string & {});
 
 /** Recorded rows, one `Float64Array` per column, all of the same length. */
 export type Columns = Record<string, Float64Array>;
@@ -78,8 +89,8 @@ export interface TrainOptions extends RunOptions, ChunkOptions {
   onProgress?: (progress: Progress) => void;
 }
 
-/** The outcome of a run. */
-export interface RunResult {
+/** The outcome of a run, for any model. */
+export interface RunResultBase {
   /** Backend that computed it. */
   backend: BackendName;
   /** Names of the recorded columns, in order. */
@@ -100,6 +111,14 @@ export interface RunResult {
   divergedAt: number | null;
   /** Loss at the final state, if known (null when the very first iterate diverged). */
   loss: number | null;
+  /** Final parameters by block name (`U`, `V`; `W1`, `b1`, `v2`, ...). */
+  params: Record<string, Matrix>;
+  /** Initial parameters by block name. */
+  initialParams: Record<string, Matrix>;
+}
+
+/** The outcome of a matrix-factorization run: also the factors by name. */
+export interface MatrixFactorizationResult extends RunResultBase {
   /** Final U (d1 x rank). */
   U: Matrix;
   /** Final V (d2 x rank). */
@@ -109,6 +128,9 @@ export interface RunResult {
   /** Initial V. */
   V0: Matrix;
 }
+
+/** The outcome of a run of spec type `S` (matrix factorization gets `U`, `V`, `U0`, `V0`). */
+export type RunResult<S extends RunSpec = RunSpec> = S extends MatrixFactorizationRunSpec ? MatrixFactorizationResult : RunResultBase;
 
 function parseStatus(json: string): Status {
   let v: unknown;
@@ -159,7 +181,7 @@ const MAX_CHUNK = 1 << 24;
  * run.dispose();
  * ```
  */
-export class Run {
+export class Run<S extends RunSpec = RunSpec> {
   /** Backend computing this run. */
   readonly backend: BackendName;
   /** Names of the recorded columns, in order. */
@@ -184,16 +206,16 @@ export class Run {
    * @throws {AutobalanceError} a subclass naming the offending field when the spec is invalid.
    * @throws {BackendLoadError} when the chosen backend cannot be loaded.
    */
-  static async create(spec: RunSpec, options: RunOptions = {}): Promise<Run> {
+  static async create<S extends RunSpec>(spec: S, options: RunOptions = {}): Promise<Run<S>> {
     const backend = await resolveBackend(options.backend);
     return Run.withBackend(backend, spec);
   }
 
   /** Like {@link Run.create}, synchronously, on a backend already loaded. */
-  static withBackend(backend: Backend, spec: RunSpec): Run {
+  static withBackend<S extends RunSpec>(backend: Backend, spec: S): Run<S> {
     const { json, buffers } = encodeSpec(spec);
     const session = guard(() => backend.createSession(json, buffers));
-    return new Run(backend, session);
+    return new Run<S>(backend, session);
   }
 
   #live(): BindingSession {
@@ -349,9 +371,17 @@ export class Run {
   }
 
   /** The outcome so far: status, all recorded columns, and the factors. */
-  result(): RunResult {
+  result(): RunResult<S> {
     const status = this.status;
-    return {
+    const s = this.#live();
+    const names = guard(() => s.paramNames());
+    const params: Record<string, Matrix> = {};
+    const initialParams: Record<string, Matrix> = {};
+    for (const n of names) {
+      params[n] = this.matrix(n);
+      initialParams[n] = this.matrix(`${n}_0`);
+    }
+    const base: RunResultBase = {
       backend: this.backend,
       columnNames: this.columnNames.slice(),
       columns: this.columns(0),
@@ -362,11 +392,13 @@ export class Run {
       cancelled: this.#cancelled && !status.finished,
       divergedAt: status.divergedAt,
       loss: status.loss,
-      U: this.matrix('U'),
-      V: this.matrix('V'),
-      U0: this.matrix('U0'),
-      V0: this.matrix('V0'),
+      params,
+      initialParams,
     };
+    const { U, V } = params;
+    const { U: U0, V: V0 } = initialParams;
+    const out = U && V && U0 && V0 ? { ...base, U, V, U0, V0 } : base;
+    return out as RunResult<S>;
   }
 
   /**
@@ -397,7 +429,7 @@ export class Run {
  * @throws {AutobalanceError} (a subclass) when the spec is invalid: nothing is computed then.
  * @throws {BackendLoadError} when the chosen backend cannot be loaded.
  */
-export async function train(spec: RunSpec, options: TrainOptions = {}): Promise<RunResult> {
+export async function train<S extends RunSpec>(spec: S, options: TrainOptions = {}): Promise<RunResult<S>> {
   const run = await Run.create(spec, options);
   try {
     for await (const chunk of run.chunks(options)) {

@@ -352,13 +352,13 @@ impl Model for MatrixFactorization {
         Ok(match name {
             "U" => (self.d1, self.r, &w[ur]),
             "V" => (self.d2, self.r, &w[vr]),
-            "U0" => (self.d1, self.r, &w0[ur]),
-            "V0" => (self.d2, self.r, &w0[vr]),
+            "U0" | "U_0" => (self.d1, self.r, &w0[ur]),
+            "V0" | "V_0" => (self.d2, self.r, &w0[vr]),
             "target" => (self.d1, self.d2, &self.target[..]),
             _ => {
                 return Err(crate::Error::request(
                     "matrix",
-                    format!("no matrix named {name:?} (expected U, V, U0, V0 or target)"),
+                    format!("no matrix named {name:?} (expected U, V, U0 (or U_0), V0 (or V_0) or target)"),
                 ))
             }
         })
