@@ -358,7 +358,7 @@ impl Model for MatrixFactorization {
             _ => {
                 return Err(crate::Error::request(
                     "matrix",
-                    format!("no matrix named {name:?} (expected U, V, U0 (or U_0), V0 (or V_0) or target)"),
+                    format!("no matrix named {name:?} (expected U, V, U0, V0 or target)"),
                 ))
             }
         })
