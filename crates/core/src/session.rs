@@ -16,20 +16,6 @@ use crate::spec::{
     self, count, finite, positive, InitSpec, MatrixRef, ModelSpec, RunSpec, TargetSpec,
 };
 
-/// The metric columns of a matrix-factorization run (with gradient descent), in order.
-pub const MF_COLUMNS: [&str; 10] = [
-    "step",
-    "eta",
-    "loss",
-    "normU2",
-    "normV2",
-    "normRatio",
-    "imbalance",
-    "imbalanceDrift",
-    "residual",
-    "gradNorm",
-];
-
 /// Largest working set a problem may ask for, in bytes.
 #[cfg(target_pointer_width = "64")]
 pub const MAX_BYTES: u64 = 32 << 30;
@@ -251,7 +237,11 @@ impl Session {
                 (MatrixFactorization::workspace_bytes(d1, d2, r), 1),
             ],
         )?;
-        bytes("steps", &[(rows_max, MF_COLUMNS.len())])?;
+        // step, eta (+ time for flows), then the model's metrics.
+        bytes(
+            "steps",
+            &[(rows_max, 3 + crate::model::mf::MF_METRICS.len())],
+        )?;
 
         // Shapes and data of explicit inputs, before any allocation of our own.
         let target_buf = match &spec.target {

@@ -363,18 +363,7 @@ pub fn lanczos(op: &mut dyn LinOp, opts: &LanczosOptions) -> LanczosResult {
 mod tests {
     use super::*;
 
-    /// Diagonal operator.
-    struct Diag(Vec<f64>);
-    impl LinOp for Diag {
-        fn n(&self) -> usize {
-            self.0.len()
-        }
-        fn apply(&mut self, x: &[f64], y: &mut [f64]) {
-            for ((yi, xi), d) in y.iter_mut().zip(x).zip(&self.0) {
-                *yi = d * xi;
-            }
-        }
-    }
+    use crate::curvature::test_ops::Diag;
 
     #[test]
     fn distinct_spectrum() {

@@ -137,3 +137,22 @@ pub(crate) fn normalize(x: &mut [f64]) -> f64 {
 
 /// Smallest magnitude used as a scale for relative tolerances.
 pub(crate) const TINY: f64 = 1e-300;
+
+/// Operators shared by the solvers' unit tests.
+#[cfg(test)]
+pub(crate) mod test_ops {
+    use super::LinOp;
+
+    /// A diagonal operator.
+    pub struct Diag(pub Vec<f64>);
+    impl LinOp for Diag {
+        fn n(&self) -> usize {
+            self.0.len()
+        }
+        fn apply(&mut self, x: &[f64], y: &mut [f64]) {
+            for ((yi, xi), d) in y.iter_mut().zip(x).zip(&self.0) {
+                *yi = d * xi;
+            }
+        }
+    }
+}

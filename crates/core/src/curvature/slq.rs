@@ -188,17 +188,7 @@ pub fn hutchinson(op: &mut dyn LinOp, probes: usize, seed: u64) -> TraceEstimate
 mod tests {
     use super::*;
 
-    struct Diag(Vec<f64>);
-    impl LinOp for Diag {
-        fn n(&self) -> usize {
-            self.0.len()
-        }
-        fn apply(&mut self, x: &[f64], y: &mut [f64]) {
-            for ((yi, xi), d) in y.iter_mut().zip(x).zip(&self.0) {
-                *yi = d * xi;
-            }
-        }
-    }
+    use crate::curvature::test_ops::Diag;
 
     #[test]
     fn full_krylov_nodes_are_the_eigenvalues() {
