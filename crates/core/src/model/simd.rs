@@ -14,6 +14,8 @@ pub trait Simd {
     unsafe fn hsum(v: Self::V) -> f64;
 }
 
+// The fallback: unused on wasm32 builds with simd128.
+#[cfg_attr(target_arch = "wasm32", allow(dead_code))]
 pub struct Scalar;
 impl Simd for Scalar {
     type V = f64;
