@@ -103,6 +103,22 @@ describe(`curvature on ${BACKEND}`, () => {
     run.dispose();
   });
 
+  it('records lambda_min and lambda_max along a run (warm-started Lanczos)', async () => {
+    const run = await Run.create(smallSpec({ steps: 300, recordEvery: 10, curvature: { every: 50, tol: 1e-10 } }), opts);
+    for await (const _ of run.chunks()) {
+      // run to the end
+    }
+    const steps = Array.from(run.column('step'));
+    const lmin = Array.from(run.column('lambdaMin'));
+    steps.forEach((t, i) => expect(Number.isFinite(lmin[i])).toBe(t % 50 === 0));
+    const dense = await run.hessian({ what: 'classify', method: 'dense' });
+    const last = lmin[lmin.length - 1] ?? NaN;
+    expect(Math.abs(last - dense.lambdaMin)).toBeLessThan(1e-8 * Math.abs(dense.lambdaMax));
+    const lmax = Array.from(run.column('lambdaMax'));
+    expect(Math.abs((lmax[lmax.length - 1] ?? NaN) - dense.lambdaMax)).toBeLessThan(1e-8 * Math.abs(dense.lambdaMax));
+    run.dispose();
+  });
+
   it('bad queries are refused naming the field', async () => {
     const run = await Run.create(smallSpec({ steps: 1 }), opts);
     await expect(run.hessian({ what: 'nope' as 'eigs' })).rejects.toMatchObject({ constructor: InvalidSpecError, field: 'query.what' });

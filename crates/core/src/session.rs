@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use crate::curvature::CurvatureTracker;
 use crate::dynamics::method::{objective, Method};
 use crate::dynamics::schedule::Schedule;
 use crate::error::{Error, Result};
@@ -15,6 +16,14 @@ use crate::rng::Normal;
 use crate::spec::{
     self, count, finite, positive, InitSpec, MatrixRef, ModelSpec, RunSpec, TargetSpec,
 };
+
+/// Columns added by `curvature` in the spec (NaN on rows without a sample).
+pub const CURVATURE_COLUMNS: [&str; 4] = [
+    "lambdaMin",
+    "lambdaMax",
+    "lambdaMinResidual",
+    "lambdaMaxResidual",
+];
 
 /// Largest working set a problem may ask for, in bytes.
 #[cfg(target_pointer_width = "64")]
@@ -76,6 +85,8 @@ pub struct Session {
     /// Column `time` (flow time) present.
     has_time: bool,
     columns: Vec<Vec<f64>>,
+    /// Curvature along the trajectory: (every, warm-started tracker).
+    tracker: Option<(u64, CurvatureTracker)>,
     row: Vec<f64>,
     last_recorded: Option<u64>,
     loss: Option<f64>,
@@ -228,6 +239,28 @@ impl Session {
         let steps = count("steps", spec.steps)?;
         let record_every = positive("recordEvery", spec.record_every)? as u64;
         let rows_max = (steps / record_every + 2) as usize;
+        let tracker = match &spec.curvature {
+            None => None,
+            Some(c) => {
+                let every = positive("curvature.every", c.every)? as u64;
+                if !every.is_multiple_of(record_every) {
+                    return Err(Error::range(
+                        "curvature.every",
+                        format!("expected a multiple of recordEvery = {record_every}, got {every}"),
+                    ));
+                }
+                let tol = spec::positive_real("curvature.tol", c.tol)?;
+                if tol > 0.5 {
+                    return Err(Error::range(
+                        "curvature.tol",
+                        format!("expected 0 < tol <= 0.5, got {tol}"),
+                    ));
+                }
+                let max_iter = positive("curvature.maxIter", c.max_iter)?;
+                let seed = count("curvature.seed", c.seed)?;
+                Some((every, CurvatureTracker::new(tol, max_iter, seed)))
+            }
+        };
         let p = (d1 + d2) * r;
         bytes(
             "model",
@@ -342,7 +375,7 @@ impl Session {
 
         let model = MatrixFactorization::new(d1, d2, r, balance_weight, target);
         let method = Method::from_spec(spec.method.as_ref(), spec.weight_decay, p, None)?;
-        Ok(Session::assemble(
+        let session = Session::assemble(
             Problem::Mf(model),
             w,
             method,
@@ -350,7 +383,22 @@ impl Session {
             steps,
             record_every,
             rows_max,
-        ))
+        );
+        Ok(match tracker {
+            Some(t) => session.with_curvature(t),
+            None => session,
+        })
+    }
+
+    /// Add the curvature columns (matrix factorization: the model has exact HVPs).
+    fn with_curvature(mut self, tracker: (u64, CurvatureTracker)) -> Session {
+        for name in CURVATURE_COLUMNS {
+            self.names.push(name.to_string());
+            self.columns
+                .push(Vec::with_capacity(self.columns[0].capacity()));
+        }
+        self.tracker = Some(tracker);
+        self
     }
 
     /// Set up a validated run.
@@ -393,6 +441,7 @@ impl Session {
             row: Vec::with_capacity(names.len()),
             names,
             has_time,
+            tracker: None,
             last_recorded: None,
             loss: None,
             current: None,
@@ -463,6 +512,20 @@ impl Session {
             .model_mut()
             .metrics(&self.w, &self.grad, loss, &mut row);
         self.method.columns(&mut row);
+        if let Some((every, tracker)) = &mut self.tracker {
+            match &mut self.problem {
+                Problem::Mf(m) if self.t.is_multiple_of(*every) || self.t == self.steps => {
+                    let c = tracker.sample(m, &self.w);
+                    row.extend([
+                        c.lambda_min,
+                        c.lambda_max,
+                        c.lambda_min_residual,
+                        c.lambda_max_residual,
+                    ]);
+                }
+                _ => row.extend([f64::NAN; 4]),
+            }
+        }
         for (c, x) in self.columns.iter_mut().zip(&row) {
             c.push(*x);
         }

@@ -85,6 +85,34 @@ pub struct RunSpec {
     /// L2 weight decay lambda: the dynamics see grad L + lambda w.
     #[serde(default)]
     pub weight_decay: f64,
+    /// Record lambda_min and lambda_max of the Hessian along the run.
+    #[serde(default)]
+    pub curvature: Option<CurvatureSpec>,
+}
+
+/// Curvature along a trajectory: lambda_min and lambda_max by warm-started Lanczos at every
+/// recorded row whose step is a multiple of `every` (and at the last step).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CurvatureSpec {
+    /// A multiple of `recordEvery`.
+    pub every: f64,
+    /// Relative residual tolerance of the Lanczos solves (default 1e-6).
+    #[serde(default = "curv_tol")]
+    pub tol: f64,
+    /// Lanczos steps per sample (default 300).
+    #[serde(default = "curv_iter")]
+    pub max_iter: f64,
+    /// Seed of the first start vector (default 0).
+    #[serde(default)]
+    pub seed: f64,
+}
+
+fn curv_tol() -> f64 {
+    1e-6
+}
+fn curv_iter() -> f64 {
+    300.0
 }
 
 /// First-order methods and gradient-flow integrators. Every method takes its step size h from

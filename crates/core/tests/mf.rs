@@ -554,3 +554,59 @@ fn bad_input_is_refused_with_the_field_named() {
         assert_eq!((c, f.as_str()), (code, field), "spec {spec}");
     }
 }
+
+/// Curvature along a trajectory: lambda_min / lambda_max columns sampled every `every` steps
+/// agree with a dense solve at the same point; rows without a sample hold NaN.
+#[test]
+fn curvature_columns_follow_the_dense_spectrum() {
+    let spec = |steps: u64| {
+        format!(
+            r#"{{"model":{{"kind":"matrixFactorization","d1":12,"d2":9,"rank":2}},
+            "target":{{"kind":"random","singularValues":[3,1],"seed":4}},
+            "init":{{"kind":"gaussian","stdU":0.01,"stdV":0.01,"seed":5}},
+            "schedule":{{"kind":"constant","eta":0.05}},"steps":{steps},"recordEvery":5,
+            "curvature":{{"every":10,"tol":1e-10}}}}"#
+        )
+    };
+    let mut s = Session::new(&spec(400), HashMap::new()).unwrap();
+    s.advance(u64::MAX);
+    let steps = s.column("step", 0).unwrap().to_vec();
+    let lmin = s.column("lambdaMin", 0).unwrap().to_vec();
+    let lmax = s.column("lambdaMax", 0).unwrap().to_vec();
+    for (i, &t) in steps.iter().enumerate() {
+        assert_eq!(
+            (t as u64).is_multiple_of(10),
+            lmin[i].is_finite(),
+            "row {i}"
+        );
+    }
+    // Near U = V = 0 the Hessian's extreme eigenvalues are -+sigma_1(M*) = -+3.
+    assert!((lmin[0] + 3.0).abs() < 1e-2 && (lmax[0] - 3.0).abs() < 1e-2);
+    // At every sampled step, the same numbers as a dense solve at that point.
+    for stop in [50u64, 400] {
+        let mut d = Session::new(&spec(stop), HashMap::new()).unwrap();
+        d.advance(u64::MAX);
+        let rep: serde_json::Value = serde_json::from_str(
+            &d.hessian(r#"{"what":"classify","method":"dense"}"#)
+                .unwrap(),
+        )
+        .unwrap();
+        let i = steps.iter().position(|&t| t == stop as f64).unwrap();
+        let scale = rep["lambdaMax"].as_f64().unwrap().abs();
+        assert!(
+            (rep["lambdaMin"].as_f64().unwrap() - lmin[i]).abs() < 1e-8 * scale,
+            "step {stop}"
+        );
+        assert!(
+            (rep["lambdaMax"].as_f64().unwrap() - lmax[i]).abs() < 1e-8 * scale,
+            "step {stop}"
+        );
+    }
+    // every must be a multiple of recordEvery.
+    let bad = spec(10).replace(r#""every":10"#, r#""every":7"#);
+    let e = Session::new(&bad, HashMap::new()).err().unwrap();
+    assert_eq!(
+        (e.code, e.field.as_str()),
+        (ErrorCode::OutOfRange, "curvature.every")
+    );
+}

@@ -126,6 +126,12 @@ export interface MatrixFactorizationRunSpec extends RunCommon {
   model: ModelSpec;
   target: TargetSpec;
   init: InitSpec;
+  /**
+   * Record the Hessian's extreme eigenvalues along the run: columns `lambdaMin`, `lambdaMax`,
+   * `lambdaMinResidual`, `lambdaMaxResidual` (warm-started Lanczos) at every recorded step that is
+   * a multiple of `every` (a multiple of `recordEvery`) and at the last step; NaN on other rows.
+   */
+  curvature?: { every: number; tol?: number; maxIter?: number; seed?: number };
 }
 
 /** Activation after a layer (the last layer's is usually `linear`). */
