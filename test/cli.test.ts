@@ -215,6 +215,12 @@ describe(`CLI on ${BACKEND}`, () => {
     expect(csv[0]).toMatch(/^run,step,eta,loss,/);
     expect(csv.length).toBe(1 + 2 * rows);
 
+    const html = readFileSync(join(dir, 'figure1.html'), 'utf8');
+    expect(html.startsWith('<!doctype html>')).toBe(true);
+    expect(html).toContain('<svg');
+    expect(html).toContain('objective (1)');
+    expect(html).toContain('What the paper reports');
+    expect(html).not.toMatch(/<script|src=|href=/);
     const svg = readFileSync(join(dir, 'figure1.svg'), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('(a) loss');

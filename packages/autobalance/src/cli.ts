@@ -24,6 +24,7 @@ import { AutobalanceError } from './errors.js';
 import { applyOverrides, presetList, presetSpec, runPreset } from './presets.js';
 import {
   formatNumber,
+  presetHtml,
   presetReport,
   presetSvg,
   resultToJson,
@@ -54,7 +55,8 @@ const USAGE = `usage:
 
   --backend   force a backend (default: AUTOBALANCE_BACKEND, else native if it loads, else wasm)
   train       runs the spec (JSON, see docs/api.md) and writes the result JSON (stdout without --out)
-  run         runs a paper preset; writes DIR/<preset>.json, .csv, .svg (DIR default: out/<preset>)
+  run         runs a paper preset; writes DIR/<preset>.html (report), .svg, .csv, .json
+              (DIR default: out/<preset>)
   hessian     runs the spec to its end (or not, with --at-init), then asks the core what kind of
               point it reached (default --what classify); prints a verdict, writes the JSON report
 `;
@@ -321,11 +323,13 @@ async function cmdRun(args: string[]): Promise<number> {
     json: join(dir, `${preset.name}.json`),
     csv: join(dir, `${preset.name}.csv`),
     svg: join(dir, `${preset.name}.svg`),
+    html: join(dir, `${preset.name}.html`),
   };
   writeFile(files.json, JSON.stringify(report) + '\n');
   writeFile(files.csv, runsToCsv(runs));
   writeFile(files.svg, presetSvg(preset, runs));
-  process.stdout.write(`wrote ${files.svg}\n      ${files.csv}\n      ${files.json}\n`);
+  writeFile(files.html, presetHtml(preset, runs, { backend: backend.name, coreVersion: backend.coreVersion, cancelled }));
+  process.stdout.write(`wrote ${files.html}\n      ${files.svg}\n      ${files.csv}\n      ${files.json}\n`);
   return cancelled ? 130 : 0;
 }
 

@@ -206,3 +206,50 @@ export function textTable(header: readonly string[], rows: readonly (readonly st
     cells.map((c, j) => (j === 0 ? c.padEnd(widths[j] ?? 0) : c.padStart(widths[j] ?? 0))).join('  ').trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n') + '\n';
 }
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/**
+ * A self-contained HTML report of a preset run (`autobalance run` writes it as
+ * DIR/<preset>.html): the description, the plots (inline SVG), a summary table per run, and the
+ * paper's reported claims beside how this reproduction checks them. No scripts, no external files.
+ */
+export function presetHtml(
+  preset: Preset,
+  runs: readonly PresetRunResult[],
+  meta: { backend: string; coreVersion: string; cancelled: boolean },
+): string {
+  const rows = runs
+    .map((r) => {
+      const s = summarize(r.result);
+      const cells = [r.label, `${s.step}/${s.steps}`, formatNumber(s.finalLoss), s.finalNormRatios.map(formatNumber).join(' '), formatNumber(s.maxInvariantDrift), s.outcome];
+      return `<tr>${cells.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`;
+    })
+    .join('\n');
+  const refs = preset.reference
+    .map((r) => `<tr><td>${esc(r.claim ?? '')}</td><td>${esc(r.paper ?? '')}</td><td>${esc(r.check ?? '')}</td></tr>`)
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>autobalance: ${esc(preset.name)}</title>
+<style>
+body{font:15px/1.45 system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}
+th{background:#f3f3f3}.meta{color:#666}svg{max-width:100%;height:auto}
+</style></head><body>
+<h1>${esc(preset.name)}</h1>
+<p>${esc(preset.description)}</p>
+<p class="meta">Computed by autobalance (core ${esc(meta.coreVersion)}) on the ${esc(meta.backend)} backend, float64${meta.cancelled ? '; <b>interrupted</b>: partial results' : ''}.</p>
+${presetSvg(preset, runs)}
+<h2>Runs</h2>
+<table><tr><th>run</th><th>steps</th><th>final loss</th><th>norm ratio(s)</th><th>max invariant drift</th><th>outcome</th></tr>
+${rows}
+</table>
+<h2>What the paper reports, and how we check it</h2>
+<table><tr><th>claim</th><th>paper</th><th>this reproduction</th></tr>
+${refs}
+</table>
+</body></html>
+`;
+}
