@@ -1,0 +1,174 @@
+/**
+ * The page's settings: what a person picks in the form, what the URL query string holds, and the
+ * run spec they stand for. Every setting is in the URL (numbers as JavaScript writes them, which
+ * round-trips float64 exactly), so a link reproduces a run bit for bit.
+ */
+import type { MethodSpec, RunSpec } from 'autobalance/portable';
+
+export type ModelKind = 'mf' | 'net';
+
+export const METHODS = ['gd', 'momentum', 'nesterov', 'adam', 'euler', 'rk4', 'dopri5', 'implicitMidpoint'] as const;
+export type MethodKind = (typeof METHODS)[number];
+
+export const METHOD_LABELS: Record<MethodKind, string> = {
+  gd: 'gradient descent',
+  momentum: 'heavy-ball momentum',
+  nesterov: 'Nesterov momentum',
+  adam: 'Adam',
+  euler: 'gradient flow: Euler',
+  rk4: 'gradient flow: RK4',
+  dopri5: 'gradient flow: Dormand-Prince 5(4)',
+  implicitMidpoint: 'gradient flow: implicit midpoint',
+};
+
+export interface Settings {
+  model: ModelKind;
+  // Matrix factorization: f(U, V) = 1/2 ||U V^T - M*||^2 + w ||U^T U - V^T V||^2.
+  d1: number;
+  d2: number;
+  rank: number;
+  /** Singular values of M*; empty: rank, rank-1, ..., 1. */
+  sv: number[];
+  /** Balance weight w. */
+  w: number;
+  stdU: number;
+  stdV: number;
+  // ReLU network: input -> hidden (ReLU) ... -> output (linear), squared loss on generated data.
+  input: number;
+  hidden: number[];
+  output: number;
+  samples: number;
+  /** Init standard deviation per layer (one value: the same for every layer). */
+  stds: number[];
+  // Dynamics.
+  method: MethodKind;
+  eta: number;
+  /** Momentum coefficient (momentum, Nesterov). */
+  beta: number;
+  steps: number;
+  every: number;
+  /** Seed of the target (or data); the initialization uses seed + 1. */
+  seed: number;
+}
+
+export const DEFAULTS: Readonly<Settings> = Object.freeze({
+  model: 'mf',
+  d1: 20,
+  d2: 15,
+  rank: 3,
+  sv: [],
+  w: 0,
+  stdU: 0.3,
+  stdV: 0.03,
+  input: 10,
+  hidden: [20, 20],
+  output: 2,
+  samples: 50,
+  stds: [0.5, 0.2, 0.1],
+  method: 'gd',
+  eta: 0.02,
+  beta: 0.9,
+  steps: 2000,
+  every: 5,
+  seed: 1,
+});
+
+/** The settings of each model kind, in URL order (the common ones follow). */
+const MF_KEYS = ['d1', 'd2', 'rank', 'sv', 'w', 'stdU', 'stdV'] as const;
+const NET_KEYS = ['input', 'hidden', 'output', 'samples', 'stds'] as const;
+const COMMON_KEYS = ['method', 'eta', 'beta', 'steps', 'every', 'seed'] as const;
+type NumberKey = Exclude<keyof Settings, 'model' | 'method' | 'sv' | 'hidden' | 'stds'>;
+type ListKey = 'sv' | 'hidden' | 'stds';
+const LIST_KEYS: readonly string[] = ['sv', 'hidden', 'stds'];
+
+/** `"1, 2.5,3"` -> [1, 2.5, 3]; entries that are not numbers become NaN (the core reports them). */
+export function parseList(s: string): number[] {
+  const t = s.trim();
+  if (t === '') return [];
+  return t.split(/[\s,;]+/).filter((x) => x !== '').map(Number);
+}
+
+export function formatList(xs: readonly number[]): string {
+  return xs.map(String).join(',');
+}
+
+/** Settings from a query string; missing or unknown values fall back to the defaults. */
+export function fromQuery(query: string | URLSearchParams): Settings {
+  const p = typeof query === 'string' ? new URLSearchParams(query) : query;
+  const s: Settings = { ...DEFAULTS, sv: [...DEFAULTS.sv], hidden: [...DEFAULTS.hidden], stds: [...DEFAULTS.stds] };
+  const model = p.get('model');
+  if (model === 'mf' || model === 'net') s.model = model;
+  const method = p.get('method');
+  if (method !== null && (METHODS as readonly string[]).includes(method)) s.method = method as MethodKind;
+  for (const key of [...MF_KEYS, ...NET_KEYS, ...COMMON_KEYS]) {
+    if (key === 'method') continue;
+    const v = p.get(key);
+    if (v === null) continue;
+    if (LIST_KEYS.includes(key)) s[key as ListKey] = parseList(v);
+    else s[key as NumberKey] = v.trim() === '' ? NaN : Number(v);
+  }
+  return s;
+}
+
+/** The query string of the settings: the model's own settings and the common ones. */
+export function toQuery(s: Settings): string {
+  const p = new URLSearchParams();
+  p.set('model', s.model);
+  for (const key of [...(s.model === 'mf' ? MF_KEYS : NET_KEYS), ...COMMON_KEYS]) {
+    if (key === 'beta' && s.method !== 'momentum' && s.method !== 'nesterov') continue;
+    const v = s[key];
+    p.set(key, Array.isArray(v) ? formatList(v) : String(v));
+  }
+  return p.toString();
+}
+
+function method(s: Settings): MethodSpec {
+  switch (s.method) {
+    case 'momentum':
+      return { kind: 'momentum', beta: s.beta };
+    case 'nesterov':
+      return { kind: 'nesterov', beta: s.beta };
+    default:
+      return { kind: s.method };
+  }
+}
+
+/** The widths of the network's layers, hidden then output. */
+export function layerWidths(s: Settings): number[] {
+  return [...s.hidden, s.output];
+}
+
+/**
+ * The run spec of the settings. It checks nothing: the core validates the spec and its errors
+ * name the field (e.g. `model.rank`), which the page shows.
+ */
+export function toSpec(s: Settings): RunSpec {
+  const common = {
+    schedule: { kind: 'constant' as const, eta: s.eta },
+    method: method(s),
+    steps: s.steps,
+    recordEvery: s.every,
+  };
+  if (s.model === 'mf') {
+    const r = s.rank;
+    const sv = s.sv.length > 0 ? s.sv : Array.from({ length: Number.isInteger(r) && r > 0 ? r : 0 }, (_, i) => r - i);
+    return {
+      model: { kind: 'matrixFactorization', d1: s.d1, d2: s.d2, rank: r, balanceWeight: s.w },
+      target: { kind: 'random', singularValues: sv, seed: s.seed },
+      init: { kind: 'gaussian', stdU: s.stdU, stdV: s.stdV, seed: s.seed + 1 },
+      ...common,
+    };
+  }
+  const widths = layerWidths(s);
+  const stds = s.stds.length === 1 ? widths.map(() => s.stds[0] as number) : s.stds;
+  return {
+    model: {
+      kind: 'network',
+      inputDim: s.input,
+      layers: widths.map((width, h) => (h < widths.length - 1 ? { width, activation: 'relu' as const } : { width })),
+    },
+    data: { kind: 'generated', samples: s.samples, targets: { kind: 'gaussian' }, seed: s.seed },
+    init: { kind: 'gaussian', stds, seed: s.seed + 1 },
+    ...common,
+  };
+}

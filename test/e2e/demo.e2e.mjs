@@ -1,0 +1,281 @@
+#!/usr/bin/env node
+// End-to-end test of the demo page (packages/demo) in a real browser: Debian's chromium driven by
+// playwright-core. Serves the production build (packages/demo/dist) on a free localhost port,
+// opens the page with the settings of a small matrix-factorization run in the query string, waits
+// for the page's `done` marker, and checks
+//   - the spec the page built from the URL is the one expected;
+//   - the plotted values (window.__autobalance.columns) equal the wasm backend's in Node bit for
+//     bit, and agree with the native backend's to 1e-12 relative to each column's scale (the rule
+//     of docs/api.md, "Numerics across backends");
+//   - the last-row table shows exactly those numbers, and the SVG plots are drawn;
+//   - "What kind of point is this?" gives the native backend's verdict and eigenvalues;
+//   - a ReLU network runs and agrees with native; its curvature answer is the native one (so far:
+//     not available for networks);
+// and saves screenshots to out/e2e/demo.png (and demo-net.png). Exits non-zero on any failure or after 55 s.
+//
+//   node test/e2e/demo.e2e.mjs        (after `pnpm --filter autobalance-demo build`; see scripts/e2e.sh)
+//
+// Not a vitest file: the root `vitest run` only includes test/**/*.test.ts.
+import { createServer } from 'node:http';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const T0 = Date.now();
+const TOTAL_TIMEOUT_MS = 55_000;
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const dist = join(root, 'packages/demo/dist');
+const shot = join(root, 'out/e2e/demo.png');
+const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+const killer = setTimeout(() => {
+  console.error(`e2e: FAILED: timed out after ${TOTAL_TIMEOUT_MS / 1000} s`);
+  process.exit(1);
+}, TOTAL_TIMEOUT_MS);
+
+const log = (msg) => console.log(`e2e: [${((Date.now() - T0) / 1000).toFixed(1)} s] ${msg}`);
+let failures = 0;
+function check(ok, what, detail = '') {
+  if (ok) log(`ok   ${what}`);
+  else {
+    failures += 1;
+    console.error(`e2e: FAIL ${what}${detail ? `: ${detail}` : ''}`);
+  }
+}
+function fatal(msg) {
+  console.error(`e2e: FAILED: ${msg}`);
+  process.exit(1);
+}
+
+if (!existsSync(join(dist, 'index.html'))) fatal(`${dist}/index.html not found: build the page first (pnpm --filter autobalance-demo build)`);
+if (!existsSync(chromiumPath)) fatal(`${chromiumPath} not found: apt-get install -y chromium`);
+const nativeEntry = join(root, 'packages/autobalance/dist/index.js');
+if (!existsSync(nativeEntry)) fatal(`${nativeEntry} not found: build the TS package first (pnpm --filter autobalance build)`);
+
+// playwright-core is a dev dependency of packages/demo.
+const { chromium } = createRequire(join(root, 'packages/demo/package.json'))('playwright-core');
+const { Run, train } = await import(nativeEntry);
+
+// ---- a static server for dist/ -----------------------------------------------------------------
+const TYPES = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.svg': 'image/svg+xml',
+  '.json': 'application/json',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+};
+const served = [];
+const server = createServer(async (req, res) => {
+  const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+  const file = normalize(join(dist, path.endsWith('/') ? `${path}index.html` : path));
+  if (!file.startsWith(dist + sep)) {
+    res.writeHead(403).end();
+    return;
+  }
+  try {
+    const body = await readFile(file);
+    served.push(path);
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(body);
+  } catch {
+    res.writeHead(404).end('not found');
+  }
+});
+await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+const base = `http://127.0.0.1:${server.address().port}/`;
+log(`serving ${dist} at ${base}`);
+
+// ---- the run: URL settings and the spec they stand for ----------------------------------------
+const query = 'model=mf&d1=12&d2=10&rank=3&sv=3,2,1&w=0&stdU=0.5&stdV=0.05&method=gd&eta=0.1&steps=500&every=2&seed=7';
+const spec = {
+  model: { kind: 'matrixFactorization', d1: 12, d2: 10, rank: 3, balanceWeight: 0 },
+  target: { kind: 'random', singularValues: [3, 2, 1], seed: 7 },
+  init: { kind: 'gaussian', stdU: 0.5, stdV: 0.05, seed: 8 },
+  schedule: { kind: 'constant', eta: 0.1 },
+  method: { kind: 'gd' },
+  steps: 500,
+  recordEvery: 2,
+};
+
+/** JSON with sorted keys, for comparing specs. */
+const canon = (x) =>
+  JSON.stringify(x, (_, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort()) : v));
+
+const userDataDir = mkdtempSync(join(tmpdir(), 'autobalance-e2e-'));
+let context;
+try {
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 1500, height: 1150 },
+    timeout: 20_000,
+  });
+  log(`chromium ${context.browser()?.version() ?? ''} launched`);
+  const page = context.pages()[0] ?? (await context.newPage());
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') pageErrors.push(`console.error: ${m.text()}`);
+  });
+  page.on('requestfailed', (r) => pageErrors.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
+
+  const finished = (p) =>
+    p.waitForFunction(() => ['done', 'stopped', 'error'].includes(document.body.dataset.state ?? ''), null, { timeout: 30_000 });
+
+  // 1. The matrix-factorization run.
+  await page.goto(`${base}?${query}`);
+  await finished(page);
+  const got = await page.evaluate(() => {
+    const a = window.__autobalance;
+    return {
+      state: a.state,
+      error: a.error,
+      spec: a.spec,
+      status: a.status,
+      seconds: a.seconds,
+      columnNames: a.columnNames,
+      columns: a.columns,
+      search: location.search,
+      rowsAttr: document.querySelector('#plots')?.getAttribute('data-rows'),
+      paths: document.querySelectorAll('#plots svg path, #plots svg polyline').length,
+      table: Array.from(document.querySelectorAll('#last tr')).map((tr) => [tr.querySelector('th')?.textContent, tr.querySelector('td')?.textContent]),
+    };
+  });
+  check(got.state === 'done', 'the page ran to the end', `state ${got.state} ${JSON.stringify(got.error)}`);
+  log(`page run: ${got.status?.step} steps, ${got.columns.step?.length} rows, ${got.seconds?.toFixed(3)} s in the worker`);
+  check(canon(got.spec) === canon(spec), 'the spec built from the URL is the expected one', `${canon(got.spec)}\n  vs ${canon(spec)}`);
+  check(new URLSearchParams(got.search).toString() === new URLSearchParams(query).toString(), 'the URL holds the settings', got.search);
+  check(served.some((p) => p.endsWith('.wasm')), 'the wasm module was served as a static asset of dist/', served.join(' '));
+
+  const nat = await train(spec, { backend: 'native' });
+  const wasm = await train(spec, { backend: 'wasm' });
+  check(canon(got.columnNames) === canon(nat.columnNames), 'the page records the native columns', got.columnNames.join(','));
+  const rows = nat.rows;
+  check(got.columns.step?.length === rows && got.rowsAttr === String(rows), `the page holds and plots all ${rows} rows`, `${got.columns.step?.length}, plotted ${got.rowsAttr}`);
+  check(got.paths >= 3, 'the SVG plots are drawn', `${got.paths} lines`);
+
+  let identical = true;
+  let worstScaled = 0;
+  let worstPointwise = 0;
+  let worstColumn = '';
+  for (const name of nat.columnNames) {
+    const page_ = got.columns[name] ?? [];
+    const n = Array.from(nat.columns[name]);
+    const w = Array.from(wasm.columns[name]);
+    if (page_.length !== n.length) {
+      check(false, `column ${name} length`, `${page_.length} vs ${n.length}`);
+      continue;
+    }
+    const scale = Math.max(...n.map(Math.abs));
+    for (let i = 0; i < n.length; i++) {
+      if (!Object.is(page_[i], w[i])) identical = false;
+      const d = Math.abs(page_[i] - n[i]);
+      if (d === 0) continue;
+      const scaled = d / scale;
+      if (scaled > worstScaled) [worstScaled, worstColumn] = [scaled, `${name}[${i}]`];
+      worstPointwise = Math.max(worstPointwise, d / Math.max(Math.abs(page_[i]), Math.abs(n[i])));
+    }
+  }
+  check(identical, 'the page values equal the wasm backend in Node bit for bit');
+  check(
+    worstScaled <= 1e-12,
+    'the page values agree with the native backend to 1e-12 relative (to each column scale)',
+    `worst ${worstScaled.toExponential(2)} at ${worstColumn}`,
+  );
+  log(`     worst difference to native: ${worstScaled.toExponential(2)} of the column scale (${worstColumn || 'none'}), ${worstPointwise.toExponential(2)} pointwise`);
+  const last = rows - 1;
+  const tableOk =
+    got.table.length === nat.columnNames.length &&
+    got.table.every(([name, text]) => Object.is(Number(text), got.columns[name]?.[last]));
+  check(tableOk, 'the last-row table shows the recorded float64 values exactly', JSON.stringify(got.table.slice(0, 3)));
+
+  // 2. Curvature at the point reached.
+  await page.click('#classify');
+  await page.waitForFunction(() => ['done', 'unavailable'].includes(document.querySelector('#verdict')?.dataset.state ?? ''), null, {
+    timeout: 15_000,
+  });
+  const cv = await page.evaluate(() => ({
+    text: document.querySelector('#verdict')?.textContent ?? '',
+    report: window.__autobalance.curvature,
+  }));
+  const natRun = await Run.create(spec, { backend: 'native' });
+  natRun.advance(spec.steps);
+  const ref = await natRun.hessian({ what: 'classify' });
+  natRun.dispose();
+  const r = cv.report;
+  check(r !== null && r.verdict.kind === ref.verdict.kind && ref.verdict.kind === 'localMinimum', 'the verdict is the native one: local minimum', `${r?.verdict.kind} vs ${ref.verdict.kind}`);
+  check(cv.text.includes('A local minimum'), 'the page shows the verdict', cv.text.slice(0, 80));
+  check(r !== null && r.zeroCount === ref.zeroCount && r.symmetryDim === ref.symmetryDim && r.symmetryDim === 9, 'near-zero eigenvalues vs symmetry dimension: 9 vs 9', `${r?.zeroCount} vs ${r?.symmetryDim}`);
+  const lmax = Math.abs(ref.lambdaMax);
+  check(
+    r !== null && Math.abs(r.lambdaMax - ref.lambdaMax) <= 1e-10 * lmax && Math.abs(r.lambdaMin - ref.lambdaMin) <= 1e-10 * lmax,
+    'lambda_min and lambda_max agree with native (to 1e-10 of lambda_max)',
+    `${r?.lambdaMin}, ${r?.lambdaMax} vs ${ref.lambdaMin}, ${ref.lambdaMax}`,
+  );
+  check(cv.text.includes(String(r?.lambdaMax)) && cv.text.includes(String(r?.lambdaMin)), 'the page shows lambda_min and lambda_max');
+  log(`     verdict: ${cv.text.split('λ_min')[0]}; lambda_min ${r?.lambdaMin}, lambda_max ${r?.lambdaMax}`);
+
+  mkdirSync(dirname(shot), { recursive: true });
+  await page.screenshot({ path: shot, fullPage: true });
+  log(`screenshot ${shot}`);
+
+  // 3. A small ReLU network: runs, plots its layers, and says curvature is not available.
+  const netQuery = 'model=net&input=5&hidden=8,8&output=2&samples=20&stds=0.5&method=rk4&eta=0.05&steps=200&every=5&seed=3';
+  await page.goto(`${base}?${netQuery}`);
+  await finished(page);
+  const net = await page.evaluate(() => ({ state: window.__autobalance.state, spec: window.__autobalance.spec, columns: window.__autobalance.columns }));
+  check(net.state === 'done', 'the network run finished', net.state);
+  const netNat = await train(net.spec, { backend: 'native' });
+  const lossDiff = Math.max(...Array.from(netNat.columns.loss).map((v, i) => Math.abs(v - net.columns.loss[i]) / Math.abs(v)));
+  check(net.columns.loss?.length === netNat.rows && lossDiff <= 1e-12, 'the network loss agrees with native to 1e-12', lossDiff.toExponential(2));
+  check(Array.isArray(net.columns.normSqW3) && Array.isArray(net.columns.layerDiffDrift2), 'the network columns are there (normSqW3, layerDiffDrift2)');
+  await page.click('#classify');
+  await page.waitForFunction(() => ['done', 'unavailable'].includes(document.querySelector('#verdict')?.dataset.state ?? ''), null, {
+    timeout: 15_000,
+  });
+  const netCv = await page.evaluate(() => ({
+    text: document.querySelector('#verdict')?.textContent ?? '',
+    report: window.__autobalance.curvature,
+  }));
+  // The page asks the core; the answer must be what the native backend says at the same point.
+  const netRun = await Run.create(net.spec, { backend: 'native' });
+  netRun.advance(net.spec.steps);
+  const netRef = await netRun.hessian({ what: 'classify' }).catch((e) => e);
+  netRun.dispose();
+  if (netRef instanceof Error) {
+    check(netCv.text.startsWith('Not available for networks') && netCv.text.includes(netRef.detail), 'curvature: the page says it is not available for networks, as the core does', netCv.text);
+  } else {
+    check(netCv.report?.verdict.kind === netRef.verdict.kind, 'curvature of the network: the native verdict', `${netCv.report?.verdict.kind} vs ${netRef.verdict.kind}`);
+  }
+
+  await page.screenshot({ path: shot.replace(/\.png$/, '-net.png'), fullPage: true });
+  check(pageErrors.length === 0, 'no page errors, console errors or failed requests', pageErrors.join('\n  '));
+} catch (e) {
+  failures += 1;
+  console.error(`e2e: FAIL ${e?.stack ?? e}`);
+} finally {
+  await context?.close().catch(() => {});
+  server.close();
+  rmSync(userDataDir, { recursive: true, force: true });
+}
+clearTimeout(killer);
+if (failures > 0) {
+  console.error(`e2e: FAILED (${failures} check(s)) in ${((Date.now() - T0) / 1000).toFixed(1)} s`);
+  process.exit(1);
+}
+log('all checks passed');
