@@ -627,11 +627,7 @@ impl Session {
     pub fn hessian(&mut self, query_json: &str) -> Result<String> {
         match &mut self.problem {
             Problem::Mf(m) => crate::curvature::analyze(m, &self.w, query_json),
-            Problem::Net(_) => Err(Error::request(
-                "model",
-                "curvature queries are available for matrix factorization; networks do not have \
-                 exact Hessian-vector products yet",
-            )),
+            Problem::Net(n) => crate::curvature::analyze(n, &self.w, query_json),
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod dense;
 pub mod lanczos;
 pub mod lemma;
 pub mod mf;
+pub mod net;
 pub mod slq;
 pub mod track;
 

@@ -1,0 +1,337 @@
+//! Exact Hessian-vector products of the network losses (`model::net`), by the R-operator
+//! (Pearlmutter 1994): forward-over-reverse differentiation of the backpropagation pass.
+//!
+//! Notation (one sample per row, all samples at once): A_{-1} = X, per layer h
+//! Z_h = A_{h-1} W_h^T + 1 b_h^T, A_h = phi_h(Z_h) = D_h o Z_h with D_h = phi_h'(Z_h) (0/1 for
+//! ReLU, slope/1 for leaky ReLU, all ones for linear), F = Z_{N-1}. The gradient is
+//! G = dL/dF, delta_{N-1} = G, grad W_h = delta_h^T A_{h-1}, grad b_h = 1^T delta_h,
+//! delta_{h-1} = (delta_h W_h) o D_{h-1}.
+//!
+//! Along a direction v = (dW_h, db_h) the R-operator R{.} = d/dt (.)(w + t v) at t = 0 gives
+//!
+//! - forward: R A_{-1} = 0, R Z_h = R A_{h-1} W_h^T + A_{h-1} dW_h^T + 1 db_h^T,
+//!   R A_h = D_h o R Z_h;
+//! - output: R G = H_F R F per sample, H_F = I/m (squared loss) or
+//!   (sum_k y_k) (diag p - p p^T)/m with p = softmax(f) (cross-entropy);
+//! - backward: R delta_{N-1} = R G,
+//!   (H v)_{W_h} = R delta_h^T A_{h-1} + delta_h^T R A_{h-1}, (H v)_{b_h} = 1^T R delta_h,
+//!   R delta_{h-1} = (R delta_h W_h + delta_h dW_h) o D_{h-1}.
+//!
+//! ReLU and leaky ReLU are piecewise linear: phi'' = 0 wherever it exists, so R D_h = 0 and the
+//! activation pattern D_h is the one at w (phi'(0) = 0 for ReLU, the slope for leaky ReLU, as in
+//! the gradient). This is the exact Hessian at every w where no pre-activation is exactly 0 (the
+//! loss is then smooth in a neighbourhood), i.e. almost everywhere; at a kink it is the Hessian of
+//! the smooth piece selected by that convention.
+//!
+//! Shared / sparse / convolutional layers: W_h = P_h v_h is linear in the free parameters, so
+//! dW_h = P_h dv_h (`Pattern::expand`) and the v-block of H v is P_h^T of the dense W-block
+//! (`Pattern::gather`), exactly as the gradient is mapped back; shared biases likewise through the
+//! bias map. The Hessian is P^T H_W P (no curvature term from the pattern: it is linear).
+//!
+//! The Hessian is that of the model's loss L only: a session's weight decay
+//! (weightDecay / 2 ||w||^2, whose Hessian is weightDecay I) is not included.
+
+use std::ops::Range;
+
+use super::HessianModel;
+use crate::linalg::{axpy, dot, gemm, norm2, Layout};
+use crate::model::net::{Activation, Layer, Loss, Network};
+use crate::model::Model;
+
+/// Most doubles spent on the raw symmetry tangents (number of tangents x dim); above this
+/// `symmetry_dim` / `symmetry_tangents` answer `None`.
+pub const MAX_TANGENT_DOUBLES: usize = 1 << 24;
+
+fn bias_index(l: &Layer, i: usize) -> usize {
+    l.pattern.as_ref().map_or(i, |p| p.bias_map[i] as usize)
+}
+
+/// Dense weights of layer `l` from the parameter slice `p` (the whole parameter vector).
+fn dense_weights(l: &Layer, p: &[f64]) -> Vec<f64> {
+    let src = &p[l.w_off..l.w_off + l.w_len];
+    match &l.pattern {
+        Some(pat) => {
+            let mut d = vec![0.0; l.rows * l.cols];
+            pat.expand(src, &mut d);
+            d
+        }
+        None => src.to_vec(),
+    }
+}
+
+/// phi'(z) per entry (the convention of the gradient: z > 0 gives 1, otherwise 0 / the slope).
+fn derivative(act: Activation, z: &[f64]) -> Vec<f64> {
+    let lo = match act {
+        Activation::Linear => return Vec::new(),
+        Activation::Relu => 0.0,
+        Activation::LeakyRelu(s) => s,
+    };
+    z.iter().map(|&x| if x > 0.0 { 1.0 } else { lo }).collect()
+}
+
+/// Z = A W^T (+ 1 b^T by the bias map, when `b` is given): A is n x cols, Z is n x rows.
+fn affine(l: &Layer, wd: &[f64], b: Option<&[f64]>, a: &[f64], n: usize, z: &mut [f64]) {
+    let beta = match b {
+        Some(b) if l.bias => {
+            for r in 0..n {
+                for (i, zi) in z[r * l.rows..(r + 1) * l.rows].iter_mut().enumerate() {
+                    *zi = b[bias_index(l, i)];
+                }
+            }
+            1.0
+        }
+        _ => 0.0,
+    };
+    gemm(
+        1.0,
+        a,
+        Layout::row_major(n, l.cols),
+        wd,
+        Layout::row_major(l.rows, l.cols).t(),
+        beta,
+        z,
+        Layout::row_major(n, l.rows),
+    );
+}
+
+fn mask(d: &[f64], x: &mut [f64]) {
+    if !d.is_empty() {
+        for (xi, di) in x.iter_mut().zip(d) {
+            *xi *= di;
+        }
+    }
+}
+
+/// Exact `out = H(w) v` for the network's loss over all its samples (see the module docs).
+pub fn net_hvp(net: &Network, w: &[f64], v: &[f64], out: &mut [f64]) {
+    out.fill(0.0);
+    let n = net.m;
+    let nl = net.layers.len();
+    if n == 0 || nl == 0 {
+        return;
+    }
+    let x = &net.x[..];
+    let wd: Vec<Vec<f64>> = net.layers.iter().map(|l| dense_weights(l, w)).collect();
+    let dwd: Vec<Vec<f64>> = net.layers.iter().map(|l| dense_weights(l, v)).collect();
+    // Forward and R-forward.
+    let mut acts: Vec<Vec<f64>> = Vec::with_capacity(nl);
+    let mut racts: Vec<Vec<f64>> = Vec::with_capacity(nl);
+    let mut ders: Vec<Vec<f64>> = Vec::with_capacity(nl);
+    for (h, l) in net.layers.iter().enumerate() {
+        let input: &[f64] = if h == 0 { x } else { &acts[h - 1] };
+        let mut z = vec![0.0; n * l.rows];
+        affine(
+            l,
+            &wd[h],
+            Some(&w[l.b_off..l.b_off + l.b_len]),
+            input,
+            n,
+            &mut z,
+        );
+        let mut rz = vec![0.0; n * l.rows];
+        // A_{h-1} dW_h^T + 1 db_h^T
+        affine(
+            l,
+            &dwd[h],
+            Some(&v[l.b_off..l.b_off + l.b_len]),
+            input,
+            n,
+            &mut rz,
+        );
+        if h > 0 {
+            // + R A_{h-1} W_h^T
+            gemm(
+                1.0,
+                &racts[h - 1],
+                Layout::row_major(n, l.cols),
+                &wd[h],
+                Layout::row_major(l.rows, l.cols).t(),
+                1.0,
+                &mut rz,
+                Layout::row_major(n, l.rows),
+            );
+        }
+        let d = derivative(l.activation, &z);
+        mask(&d, &mut z);
+        mask(&d, &mut rz);
+        acts.push(z);
+        racts.push(rz);
+        ders.push(d);
+    }
+    // Output: G = dL/dF and R G = H_F R F.
+    let out_dim = net.layers[nl - 1].rows;
+    let f = &acts[nl - 1];
+    let rf = &racts[nl - 1];
+    let inv_m = 1.0 / n as f64;
+    let mut delta = vec![0.0; n * out_dim];
+    let mut rdelta = vec![0.0; n * out_dim];
+    match net.loss {
+        Loss::Squared => {
+            for i in 0..n * out_dim {
+                delta[i] = (f[i] - net.y[i]) * inv_m;
+                rdelta[i] = rf[i] * inv_m;
+            }
+        }
+        Loss::CrossEntropy => {
+            for r in 0..n {
+                let s = r * out_dim..(r + 1) * out_dim;
+                let (fr, yr, rfr) = (&f[s.clone()], &net.y[s.clone()], &rf[s.clone()]);
+                let mx = fr.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let mut p: Vec<f64> = fr.iter().map(|fi| libm::exp(fi - mx)).collect();
+                let tot: f64 = p.iter().sum();
+                p.iter_mut().for_each(|pi| *pi /= tot);
+                let sy: f64 = yr.iter().sum();
+                let prf = dot(&p, rfr);
+                for k in 0..out_dim {
+                    delta[s.start + k] = (sy * p[k] - yr[k]) * inv_m;
+                    rdelta[s.start + k] = sy * p[k] * (rfr[k] - prf) * inv_m;
+                }
+            }
+        }
+    }
+    // R-backward.
+    for h in (0..nl).rev() {
+        let l = &net.layers[h];
+        let input: &[f64] = if h == 0 { x } else { &acts[h - 1] };
+        let ld = Layout::row_major(n, l.rows);
+        let li = Layout::row_major(n, l.cols);
+        let lw = Layout::row_major(l.rows, l.cols);
+        // H_W = R delta^T A_{h-1} + delta^T R A_{h-1}
+        let mut hw = vec![0.0; l.rows * l.cols];
+        gemm(1.0, &rdelta, ld.t(), input, li, 0.0, &mut hw, lw);
+        if h > 0 {
+            gemm(1.0, &delta, ld.t(), &racts[h - 1], li, 1.0, &mut hw, lw);
+        }
+        let ow = &mut out[l.w_off..l.w_off + l.w_len];
+        match &l.pattern {
+            Some(p) => p.gather(&hw, ow),
+            None => ow.copy_from_slice(&hw),
+        }
+        if l.bias {
+            let ob = &mut out[l.b_off..l.b_off + l.b_len];
+            for r in 0..n {
+                for (i, di) in rdelta[r * l.rows..(r + 1) * l.rows].iter().enumerate() {
+                    ob[bias_index(l, i)] += di;
+                }
+            }
+        }
+        if h > 0 {
+            // delta_{h-1} = (delta W_h) o D_{h-1},
+            // R delta_{h-1} = (R delta W_h + delta dW_h) o D_{h-1}.
+            let mut nd = vec![0.0; n * l.cols];
+            let mut nrd = vec![0.0; n * l.cols];
+            gemm(1.0, &delta, ld, &wd[h], lw, 0.0, &mut nd, li);
+            gemm(1.0, &rdelta, ld, &wd[h], lw, 0.0, &mut nrd, li);
+            gemm(1.0, &delta, ld, &dwd[h], lw, 1.0, &mut nrd, li);
+            mask(&ders[h - 1], &mut nd);
+            mask(&ders[h - 1], &mut nrd);
+            delta = nd;
+            rdelta = nrd;
+        }
+    }
+}
+
+/// Raw (not orthonormalized) symmetry tangents, or `None` when a boundary involves a shared /
+/// convolutional layer or there would be too many.
+fn raw_tangents(net: &Network, w: &[f64]) -> Option<Vec<Vec<f64>>> {
+    let dim = Model::dim(net);
+    let nl = net.layers.len();
+    let mut count = 0usize;
+    for h in 0..nl.saturating_sub(1) {
+        let (l, u) = (&net.layers[h], &net.layers[h + 1]);
+        if l.pattern.is_some() || u.pattern.is_some() {
+            return None;
+        }
+        count += if l.activation.is_linear() {
+            l.rows * l.rows
+        } else {
+            l.rows
+        };
+    }
+    if count.saturating_mul(dim) > MAX_TANGENT_DOUBLES {
+        return None;
+    }
+    let mut raw = Vec::with_capacity(count);
+    for h in 0..nl.saturating_sub(1) {
+        let (l, u) = (&net.layers[h], &net.layers[h + 1]);
+        let nh = l.rows;
+        // X = E_ab acts by [W_h b_h] -> (I + t X)[W_h b_h], W_{h+1} -> W_{h+1}(I - t X):
+        // tangent row a of [W_h b_h] += row b; column b of W_{h+1} -= column a.
+        for a in 0..nh {
+            let bs: Range<usize> = if l.activation.is_linear() {
+                0..nh
+            } else {
+                a..a + 1
+            };
+            for b in bs {
+                let mut t = vec![0.0; dim];
+                let (ra, rb) = (l.w_off + a * l.cols, l.w_off + b * l.cols);
+                t[ra..ra + l.cols].copy_from_slice(&w[rb..rb + l.cols]);
+                if l.bias {
+                    t[l.b_off + a] = w[l.b_off + b];
+                }
+                for k in 0..u.rows {
+                    t[u.w_off + k * u.cols + b] -= w[u.w_off + k * u.cols + a];
+                }
+                raw.push(t);
+            }
+        }
+    }
+    Some(raw)
+}
+
+/// An orthonormal basis of the span of the symmetry tangents at `w` (modified Gram-Schmidt,
+/// twice; a tangent is dropped when less than 1e-8 of the largest tangent's norm remains).
+pub fn net_symmetry_tangents(net: &Network, w: &[f64]) -> Option<Vec<Vec<f64>>> {
+    let raw = raw_tangents(net, w)?;
+    let big = raw.iter().map(|t| norm2(t).sqrt()).fold(0.0, f64::max);
+    let mut basis: Vec<Vec<f64>> = Vec::new();
+    for mut t in raw {
+        for _ in 0..2 {
+            for q in &basis {
+                let c = dot(q, &t);
+                if c != 0.0 {
+                    axpy(-c, q, &mut t);
+                }
+            }
+        }
+        let nn = norm2(&t).sqrt();
+        if nn > 1e-8 * big && nn > 0.0 {
+            t.iter_mut().for_each(|x| *x /= nn);
+            basis.push(t);
+        }
+    }
+    Some(basis)
+}
+
+impl HessianModel for Network {
+    fn dim(&self) -> usize {
+        Model::dim(self)
+    }
+    /// The full-data loss and gradient at `w` (any mini-batch selection or frozen activation
+    /// pattern left by the training loop is cleared first; between steps there is none).
+    fn loss_grad(&mut self, w: &[f64], g: &mut [f64]) -> f64 {
+        self.set_batch(None);
+        self.freeze_pattern(false);
+        Model::loss_grad(self, w, g)
+    }
+    fn hvp(&mut self, w: &[f64], v: &[f64], out: &mut [f64]) {
+        net_hvp(self, w, v, out)
+    }
+    fn blocks(&self) -> Vec<(String, Range<usize>)> {
+        Model::blocks(self)
+            .iter()
+            .map(|b| (b.name.clone(), b.range()))
+            .collect()
+    }
+    /// Dimension of the span of the symmetry tangents (see [`net_symmetry_tangents`]): per
+    /// boundary between two dense layers, the rescalings of each hidden neuron (ReLU / leaky
+    /// ReLU) or all of GL(n_h) (linear activation); `None` when a boundary involves a shared or
+    /// convolutional layer, or when the tangents would exceed [`MAX_TANGENT_DOUBLES`].
+    fn symmetry_dim(&self, w: &[f64]) -> Option<usize> {
+        net_symmetry_tangents(self, w).map(|t| t.len())
+    }
+    fn symmetry_tangents(&self, w: &[f64]) -> Option<Vec<Vec<f64>>> {
+        net_symmetry_tangents(self, w)
+    }
+}
