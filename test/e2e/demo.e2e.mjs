@@ -11,6 +11,8 @@
 //   - "What kind of point is this?" gives the native backend's verdict and eigenvalues;
 //   - a ReLU network runs and agrees with native; its curvature answer is the native one (so far:
 //     not available for networks);
+// that the page stays responsive during a long run and Stop stops it; that the form runs and
+// writes the URL, and an invalid setting shows the core's error naming the field;
 // and saves screenshots to out/e2e/demo.png (and demo-net.png). Exits non-zero on any failure or after 55 s.
 //
 //   node test/e2e/demo.e2e.mjs        (after `pnpm --filter autobalance-demo build`; see scripts/e2e.sh)
@@ -264,6 +266,49 @@ try {
   }
 
   await page.screenshot({ path: shot.replace(/\.png$/, '-net.png'), fullPage: true });
+  // 4. A long run: the page stays responsive while the worker computes, and Stop stops it.
+  const longQuery = 'model=mf&d1=200&d2=150&rank=10&stdU=0.01&stdV=0.01&eta=0.001&steps=100000000&every=10&seed=1';
+  await page.goto(`${base}?${longQuery}`);
+  await page.waitForFunction(() => (window.__autobalance.status?.step ?? 0) >= 1000, null, { timeout: 15_000 });
+  let slowest = 0;
+  for (let i = 0; i < 10; i++) {
+    const t = performance.now();
+    await page.evaluate(() => new Promise((ok) => requestAnimationFrame(() => ok(null))));
+    slowest = Math.max(slowest, performance.now() - t);
+  }
+  const during = await page.evaluate(() => window.__autobalance.state);
+  check(during === 'running' && slowest < 1000, 'the page answers (an animation frame) while the worker runs', `${during}, slowest ${slowest.toFixed(0)} ms`);
+  await page.click('#stop');
+  await finished(page);
+  const stopped = await page.evaluate(() => ({ state: window.__autobalance.state, step: window.__autobalance.status?.step }));
+  check(stopped.state === 'stopped' && stopped.step < 100_000_000, 'Stop stops the run', JSON.stringify(stopped));
+  log(`     stopped at step ${stopped.step}; slowest frame during the run ${slowest.toFixed(0)} ms`);
+
+  // 5. The form: new settings go to the URL and run; an invalid one shows the core's error.
+  await page.fill('input[name=steps]', '50');
+  await page.fill('input[name=d1]', '30');
+  await page.click('#run');
+  await finished(page);
+  const edited = await page.evaluate(() => ({ state: window.__autobalance.state, step: window.__autobalance.status?.step, search: location.search }));
+  const params = new URLSearchParams(edited.search);
+  check(edited.state === 'done' && edited.step === 50 && params.get('steps') === '50' && params.get('d1') === '30', 'a run from the form, with its settings in the URL', JSON.stringify(edited));
+  await page.fill('input[name=rank]', '40');
+  await page.click('#run');
+  await finished(page);
+  const bad = await page.evaluate(() => ({ state: window.__autobalance.state, text: document.querySelector('#status')?.textContent ?? '' }));
+  check(bad.state === 'error' && bad.text.startsWith('model.rank: ') && bad.text.includes('(out_of_range)'), 'an invalid setting shows the error naming the field', JSON.stringify(bad));
+
+  await page.fill('input[name=rank]', '3');
+  await page.fill('input[name=eta]', '10');
+  await page.click('#run');
+  await finished(page);
+  const diverged = await page.evaluate(() => ({ state: window.__autobalance.state, status: window.__autobalance.status, text: document.querySelector('#status')?.textContent ?? '' }));
+  check(
+    diverged.state === 'done' && diverged.status?.divergedAt !== null && diverged.text.includes(`diverged at step ${diverged.status?.divergedAt}`),
+    'a diverging run ends with its last finite state and says so',
+    JSON.stringify(diverged),
+  );
+
   check(pageErrors.length === 0, 'no page errors, console errors or failed requests', pageErrors.join('\n  '));
 } catch (e) {
   failures += 1;

@@ -184,7 +184,8 @@ function describeStatus(s: Status, extra: string): string {
   return s.divergedAt !== null ? `${head} · diverged at step ${s.divergedAt} (the last finite state is kept)` : `${head}${extra}`;
 }
 
-const showError = (e: ErrorInfo): string => `${e.name}: ${e.message}`;
+/** An error for people: the core's message (it names the field) and its code. */
+const showError = (e: ErrorInfo): string => (e.code === 'internal' ? `Error: ${e.message}` : `${e.message} (${e.code})`);
 
 // ---- curvature ------------------------------------------------------------------------------
 
