@@ -19,6 +19,10 @@ impl Layout {
             cs: 1,
         }
     }
+    /// The same shape stored row-major (for a matrix materialized in that order).
+    pub fn contiguous(self) -> Self {
+        Layout::row_major(self.rows, self.cols)
+    }
     pub fn t(self) -> Self {
         Layout {
             rows: self.cols,
@@ -55,6 +59,28 @@ pub fn gemm(
     }
     // SAFETY: the layouts describe regions inside the slices (checked in debug builds below).
     debug_assert!(fits(a.len(), la) && fits(b.len(), lb) && fits(c.len(), lc));
+    // matrixmultiply has no f64 simd128 kernel: on wasm, products whose B and C rows are
+    // contiguous (every product of the fused kernels) go through our own.
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if lb.cs == 1 && lc.cs == 1 {
+        unsafe {
+            wasm_gemm::gemm(
+                lc.rows,
+                la.cols,
+                lc.cols,
+                alpha,
+                a.as_ptr(),
+                la.rs,
+                la.cs,
+                b.as_ptr(),
+                lb.rs,
+                beta,
+                c.as_mut_ptr(),
+                lc.rs,
+            );
+        }
+        return;
+    }
     unsafe {
         matrixmultiply::dgemm(
             lc.rows,
@@ -121,4 +147,128 @@ pub fn axpy(alpha: f64, x: &[f64], y: &mut [f64]) {
 
 pub fn all_finite(a: &[f64]) -> bool {
     a.iter().all(|x| x.is_finite())
+}
+
+/// An f64 GEMM for wasm simd128 (2 lanes): C = alpha A B + beta C with B and C row-contiguous
+/// (column stride 1), A with any strides. Register tiles of 4 rows x 4 columns (8 accumulators),
+/// then 1-row, 2-column and scalar edges. Plain multiply and add, no FMA.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm_gemm {
+    use std::arch::wasm32::*;
+
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn gemm(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: f64,
+        a: *const f64,
+        ars: isize,
+        acs: isize,
+        b: *const f64,
+        brs: isize,
+        beta: f64,
+        c: *mut f64,
+        crs: isize,
+    ) {
+        if beta != 1.0 {
+            for i in 0..m as isize {
+                for j in 0..n as isize {
+                    let p = c.offset(i * crs + j);
+                    *p = if beta == 0.0 { 0.0 } else { *p * beta };
+                }
+            }
+        }
+        let t = Tile {
+            k,
+            n,
+            alpha,
+            a,
+            ars,
+            acs,
+            b,
+            brs,
+            c,
+            crs,
+        };
+        let mut i = 0;
+        while i + 4 <= m {
+            t.rows::<4>(i as isize);
+            i += 4;
+        }
+        while i < m {
+            t.rows::<1>(i as isize);
+            i += 1;
+        }
+    }
+
+    struct Tile {
+        k: usize,
+        n: usize,
+        alpha: f64,
+        a: *const f64,
+        ars: isize,
+        acs: isize,
+        b: *const f64,
+        brs: isize,
+        c: *mut f64,
+        crs: isize,
+    }
+
+    impl Tile {
+        #[inline(always)]
+        unsafe fn rows<const MR: usize>(&self, i0: isize) {
+            let al = f64x2_splat(self.alpha);
+            let arow: [*const f64; MR] =
+                std::array::from_fn(|r| self.a.offset((i0 + r as isize) * self.ars));
+            let mut j = 0isize;
+            let n = self.n as isize;
+            while j + 4 <= n {
+                let mut acc = [[f64x2_splat(0.0); 2]; MR];
+                for p in 0..self.k as isize {
+                    let bp = self.b.offset(p * self.brs + j);
+                    let b0 = v128_load(bp as *const v128);
+                    let b1 = v128_load(bp.add(2) as *const v128);
+                    for r in 0..MR {
+                        let av = f64x2_splat(*arow[r].offset(p * self.acs));
+                        acc[r][0] = f64x2_add(acc[r][0], f64x2_mul(av, b0));
+                        acc[r][1] = f64x2_add(acc[r][1], f64x2_mul(av, b1));
+                    }
+                }
+                for r in 0..MR {
+                    let cp = self.c.offset((i0 + r as isize) * self.crs + j);
+                    for (q, v) in acc[r].iter().enumerate() {
+                        let p = cp.add(2 * q) as *mut v128;
+                        v128_store(p, f64x2_add(v128_load(p), f64x2_mul(al, *v)));
+                    }
+                }
+                j += 4;
+            }
+            while j + 2 <= n {
+                let mut acc = [f64x2_splat(0.0); MR];
+                for p in 0..self.k as isize {
+                    let b0 = v128_load(self.b.offset(p * self.brs + j) as *const v128);
+                    for r in 0..MR {
+                        let av = f64x2_splat(*arow[r].offset(p * self.acs));
+                        acc[r] = f64x2_add(acc[r], f64x2_mul(av, b0));
+                    }
+                }
+                for r in 0..MR {
+                    let p = self.c.offset((i0 + r as isize) * self.crs + j) as *mut v128;
+                    v128_store(p, f64x2_add(v128_load(p), f64x2_mul(al, acc[r])));
+                }
+                j += 2;
+            }
+            while j < n {
+                for r in 0..MR {
+                    let mut s = 0.0;
+                    for p in 0..self.k as isize {
+                        s += *arow[r].offset(p * self.acs) * *self.b.offset(p * self.brs + j);
+                    }
+                    *self.c.offset((i0 + r as isize) * self.crs + j) += self.alpha * s;
+                }
+                j += 1;
+            }
+        }
+    }
 }

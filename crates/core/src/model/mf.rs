@@ -135,7 +135,7 @@ impl MatrixFactorization {
             ],
             ws: Workspace {
                 chunks,
-                vt: vec![0.0; if small { d2 * r } else { 0 }],
+                vt: vec![0.0; d2 * r],
                 block_rows: br,
                 d: vec![0.0; r * r],
                 tmp: vec![0.0; r * r],
@@ -171,11 +171,11 @@ impl MatrixFactorization {
         let target = &self.target;
         let br = self.ws.block_rows;
         let small = r <= SMALL_RANK;
-        if small {
-            for j in 0..d2 {
-                for k in 0..r {
-                    self.ws.vt[k * d2 + j] = v[j * r + k];
-                }
+        // V^T (r x d2), row-contiguous: the small kernel streams its rows; the GEMM path uses it
+        // as the right factor of U_b V^T (row-contiguous B, which the wasm GEMM needs).
+        for j in 0..d2 {
+            for k in 0..r {
+                self.ws.vt[k * d2 + j] = v[j * r + k];
             }
         }
         let vt = &self.ws.vt;
@@ -210,7 +210,7 @@ impl MatrixFactorization {
                 let lr = Layout::row_major(nb, d2);
                 let lv = Layout::row_major(d2, r);
                 // R_b = U_b V^T - M_b
-                gemm(1.0, ub, lu, v, lv.t(), 1.0, rb, lr);
+                gemm(1.0, ub, lu, vt, lv.t().contiguous(), 1.0, rb, lr);
                 chunk.sq += norm2(rb);
                 // dU_b = R_b V
                 gemm(
