@@ -9,8 +9,8 @@
 //     of docs/api.md, "Numerics across backends");
 //   - the last-row table shows exactly those numbers, and the SVG plots are drawn;
 //   - "What kind of point is this?" gives the native backend's verdict and eigenvalues;
-//   - a ReLU network runs and agrees with native; its curvature answer is the native one (so far:
-//     not available for networks);
+//   - a ReLU network runs and agrees with native; its curvature answer is the native one (or, with
+//     a core that has no network curvature, the page says it is not available, as native does);
 // that the page stays responsive during a long run and Stop stops it; that the form runs and
 // writes the URL, and an invalid setting shows the core's error naming the field;
 // and saves screenshots to out/e2e/demo.png (and demo-net.png). Exits non-zero on any failure or after 55 s.
@@ -262,7 +262,16 @@ try {
   if (netRef instanceof Error) {
     check(netCv.text.startsWith('Not available for networks') && netCv.text.includes(netRef.detail), 'curvature: the page says it is not available for networks, as the core does', netCv.text);
   } else {
-    check(netCv.report?.verdict.kind === netRef.verdict.kind, 'curvature of the network: the native verdict', `${netCv.report?.verdict.kind} vs ${netRef.verdict.kind}`);
+    const nr = netCv.report;
+    const scale = Math.abs(netRef.lambdaMax);
+    check(
+      nr?.verdict.kind === netRef.verdict.kind &&
+        nr.symmetryDim === netRef.symmetryDim &&
+        Math.abs(nr.lambdaMin - netRef.lambdaMin) <= 1e-10 * scale &&
+        Math.abs(nr.lambdaMax - netRef.lambdaMax) <= 1e-10 * scale,
+      'curvature of the network: the native verdict, symmetry dimension and extreme eigenvalues',
+      `${nr?.verdict.kind} ${nr?.symmetryDim} ${nr?.lambdaMin} ${nr?.lambdaMax} vs ${netRef.verdict.kind} ${netRef.symmetryDim} ${netRef.lambdaMin} ${netRef.lambdaMax}`,
+    );
   }
 
   await page.screenshot({ path: shot.replace(/\.png$/, '-net.png'), fullPage: true });

@@ -203,12 +203,18 @@ function verdictHead(r: ClassifyReport): string {
   }
 }
 
+/** The rescaling symmetry whose orbit gives the zero eigenvalues at a minimum. */
+function symmetryNote(s: Settings): string {
+  if (s.model === 'net') return 'per hidden ReLU neuron: incoming weights × c, outgoing ÷ c';
+  return s.w === 0 ? 'U → UA, V → VA⁻ᵀ for invertible r × r A' : 'U → UQ, V → VQ for orthogonal Q (the regularizer breaks the rest)';
+}
+
 function showReport(r: ClassifyReport, seconds: number): void {
   const rows: [string, string][] = [
     ['λ_min', `${fmt(r.lambdaMin)} (residual ${short(r.lambdaMinResidual)}${r.lambdaMinConverged ? '' : ', not converged'})`],
     ['λ_max', `${fmt(r.lambdaMax)} (residual ${short(r.lambdaMaxResidual)})`],
     ['near-zero eigenvalues', `${r.zeroCount ?? 'n/a'}`],
-    ['symmetry dimension', `${r.symmetryDim ?? 'n/a'}${exposed.settings.model === 'mf' ? ' (U → UA, V → VA⁻ᵀ for invertible r × r A)' : ''}`],
+    ['symmetry dimension', `${r.symmetryDim ?? 'n/a'} (${symmetryNote(exposed.settings)})`],
     ['negative eigenvalues', `${r.negativeCount ?? 'n/a'}`],
     ['loss, ‖∇f‖', `${fmt(r.loss)}, ${fmt(r.gradNorm)}`],
     ['parameters, solver', `${r.dim}, ${r.method} (${r.hvps} Hessian-vector products, ${seconds.toFixed(3)} s)`],
