@@ -7,7 +7,8 @@
 #   1. Debian's Rust toolchain with the std source + wasm-ld (for the wasm32 build; see build-wasm.sh)
 #   2. wasm-bindgen-cli, the exact version of the wasm-bindgen crate pinned in Cargo.toml
 #   3. pnpm, then `pnpm install` at the repo root (@napi-rs/cli, typescript, vitest, ...)
-#   4. builds: native addon, wasm module, TS package
+#   4. builds: native addon, wasm module, TS package, the demo page (Vite)
+#   (chromium from Debian, for the browser end-to-end test of the demo page)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -31,11 +32,11 @@ node_major="$(node -p 'process.versions.node.split(".")[0]')"
 # 1. Debian packages for the wasm32 build (rustc-web 1.96 + std source, wasm-ld-19).
 step="apt packages"
 apt_missing=()
-for p in rustc-web cargo-web rust-web-src lld-19; do
+for p in rustc-web cargo-web rust-web-src lld-19 chromium; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || apt_missing+=("$p")
 done
 if [ ${#apt_missing[@]} -eq 0 ]; then
-  say "apt: rustc-web cargo-web rust-web-src lld-19 already installed"
+  say "apt: rustc-web cargo-web rust-web-src lld-19 chromium already installed"
 else
   sudo_=""
   if [ "$(id -u)" -ne 0 ]; then
@@ -99,6 +100,12 @@ if [ -f packages/autobalance/package.json ]; then
   pnpm --filter autobalance build
 else
   say "packages/autobalance/package.json not found: skipping the TS build"
+fi
+
+step="demo page build (pnpm --filter autobalance-demo build)"
+if [ -f packages/demo/package.json ]; then
+  say "building the demo page (packages/demo/dist)"
+  pnpm --filter autobalance-demo build >/dev/null
 fi
 
 say "done in $((SECONDS - t0)) s"

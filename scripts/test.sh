@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: set up (idempotent), then the Rust core (sequential and parallel builds, clippy),
-# then the TypeScript suite against the native backend and against the wasm backend.
+# then the TypeScript suite against the native backend and against the wasm backend, then the
+# demo page in a real browser (Debian chromium driven by playwright-core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -18,4 +19,6 @@ step "vitest: native backend"
 AUTOBALANCE_BACKEND=native pnpm exec vitest run
 step "vitest: wasm backend"
 AUTOBALANCE_BACKEND=wasm pnpm exec vitest run
+step "browser e2e: the demo page in chromium (scripts/e2e.sh)"
+bash scripts/e2e.sh
 step "all tests passed"
