@@ -325,20 +325,32 @@ pub fn lanczos(op: &mut dyn LinOp, opts: &LanczosOptions) -> LanczosResult {
         }
         let next = if invariant || force {
             // New block: orthogonal to the deflated vectors, the basis and (for a forced
-            // restart) the current residual, so that T stays the exact projection Q^T H Q.
-            if force || verify_from.is_some() {
-                verify_from = Some(m);
-            }
-            restarts += 1;
-            beta.push(0.0);
+            // restart of a non-invariant space) the current residual, so that T stays the
+            // exact projection Q^T H Q. (At an invariant space the residual is rounding noise:
+            // excluding its direction would exclude a real one.)
             let mut known = defl.clone();
             known.extend(basis.iter().cloned());
-            if force && b > 0.0 {
+            let push_w = force && !invariant && b > 0.0;
+            if push_w {
                 known.push(w.iter().map(|x| x / b).collect());
             }
+            let was_forced = force;
             force = false;
             match fresh(&known, n, &mut rng) {
-                Some(x) => x,
+                Some(x) => {
+                    if was_forced || verify_from.is_some() {
+                        verify_from = Some(m);
+                    }
+                    restarts += 1;
+                    beta.push(0.0);
+                    x
+                }
+                // No room for a verification block: continue the recurrence (the space is
+                // then complete at the next step, and the answer exact).
+                None if push_w => {
+                    beta.push(b);
+                    w.iter().map(|x| x / b).collect()
+                }
                 None => break,
             }
         } else {
@@ -405,6 +417,36 @@ mod tests {
         assert_eq!(r.smallest.len(), 5);
         for p in &r.smallest {
             assert!((p.value + 1.0).abs() < 1e-12 && p.converged, "{p:?}");
+        }
+    }
+
+    #[test]
+    fn a_multiple_eigenvalue_that_leaves_one_dimension_is_found() {
+        // 8 dimensions, 7 distinct eigenvalues: the first Krylov space is invariant after 7
+        // steps and the verification block has exactly one direction left.
+        for d in [
+            vec![0.0, 0.0, 0.1, 0.2, 0.3, 1.0, 2.0, 4.0],
+            vec![-1.0, 0.5, 0.5, 1.0, 2.0, 3.0, 4.0, 4.0],
+        ] {
+            let (lo, hi) = (d[0], d[7]);
+            let mut op = Diag(d);
+            for which in [Which::Both, Which::Smallest, Which::Largest] {
+                let r = lanczos(
+                    &mut op,
+                    &LanczosOptions {
+                        k: 1,
+                        which,
+                        ..Default::default()
+                    },
+                );
+                assert!(r.all_converged, "{which:?}: {r:?}");
+                if which != Which::Largest {
+                    assert!((r.smallest[0].value - lo).abs() < 1e-12);
+                }
+                if which != Which::Smallest {
+                    assert!((r.largest[0].value - hi).abs() < 1e-12);
+                }
+            }
         }
     }
 
