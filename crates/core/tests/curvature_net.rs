@@ -470,3 +470,41 @@ fn queries_through_a_network_session() {
         "{eig} vs {tr}"
     );
 }
+
+#[test]
+fn a_trained_leaky_relu_network_is_a_morse_bott_minimum() {
+    // 20 samples, 8 parameters: GD converges to a local minimum that does not interpolate. The
+    // only flat directions are the 2 neuron rescalings: dense counts exactly symmetryDim zero
+    // eigenvalues, Lanczos deflated by the tangents finds H positive on their complement.
+    let sp = json!({
+        "model": {"kind": "network", "inputDim": 2, "loss": "squared", "layers": [
+            {"width": 2, "activation": "leakyRelu", "slope": 0.3, "bias": true}, {"width": 1}]},
+        "data": {"kind": "generated", "samples": 20, "inputs": "gaussian",
+                 "targets": {"kind": "teacher", "widths": [6]}, "seed": 11},
+        "init": {"kind": "gaussian", "variances": [0.5, 0.5], "seed": 4},
+        "schedule": {"kind": "constant", "eta": 0.05},
+        "method": {"kind": "gd"},
+        "steps": 30000,
+        "recordEvery": 30000
+    });
+    let mut s = session(&sp);
+    s.advance(30000);
+    let dense = parse(
+        &s.hessian(r#"{"what": "classify", "method": "dense"}"#)
+            .unwrap(),
+    );
+    assert!(dense["gradNorm"].as_f64().unwrap() < 1e-10, "{dense}");
+    assert!(dense["loss"].as_f64().unwrap() > 1e-3, "{dense}");
+    assert_eq!(dense["verdict"]["kind"], "localMinimum", "{dense}");
+    assert_eq!(dense["zeroCount"], json!(2), "{dense}");
+    assert_eq!(dense["symmetryDim"], json!(2), "{dense}");
+    let lz = parse(
+        &s.hessian(r#"{"what": "classify", "method": "lanczos"}"#)
+            .unwrap(),
+    );
+    assert_eq!(lz["verdict"]["kind"], "localMinimum", "{lz}");
+    assert_eq!(lz["zeroCount"], json!(2), "{lz}");
+    let d = lz["deflatedLambdaMin"].as_f64().unwrap();
+    let smallest_positive = dense["eigenvalues"][2].as_f64().unwrap();
+    assert!((d - smallest_positive).abs() < 1e-8 * dense["lambdaMax"].as_f64().unwrap());
+}
