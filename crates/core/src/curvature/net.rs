@@ -102,131 +102,190 @@ fn mask(d: &[f64], x: &mut [f64]) {
     }
 }
 
+/// Most row chunks per HVP and fewest rows per chunk (as for the gradient): the chunks are
+/// independent of the thread count and summed in order, so results do not depend on it.
+const CHUNKS: usize = 4;
+const MIN_ROWS: usize = 64;
+
 /// Exact `out = H(w) v` for the network's loss over all its samples (see the module docs).
+/// Samples are split into row chunks evaluated independently (in parallel with the `parallel`
+/// feature) and summed in chunk order.
 pub fn net_hvp(net: &Network, w: &[f64], v: &[f64], out: &mut [f64]) {
     out.fill(0.0);
-    let n = net.m;
-    let nl = net.layers.len();
-    if n == 0 || nl == 0 {
+    let m = net.m;
+    if m == 0 || net.layers.is_empty() {
         return;
     }
-    let x = &net.x[..];
     let wd: Vec<Vec<f64>> = net.layers.iter().map(|l| dense_weights(l, w)).collect();
     let dwd: Vec<Vec<f64>> = net.layers.iter().map(|l| dense_weights(l, v)).collect();
-    // Forward and R-forward.
-    let mut acts: Vec<Vec<f64>> = Vec::with_capacity(nl);
-    let mut racts: Vec<Vec<f64>> = Vec::with_capacity(nl);
-    let mut ders: Vec<Vec<f64>> = Vec::with_capacity(nl);
-    for (h, l) in net.layers.iter().enumerate() {
-        let input: &[f64] = if h == 0 { x } else { &acts[h - 1] };
-        let mut z = vec![0.0; n * l.rows];
-        affine(
-            l,
-            &wd[h],
-            Some(&w[l.b_off..l.b_off + l.b_len]),
-            input,
-            n,
-            &mut z,
+    let nc = CHUNKS.min(m.div_ceil(MIN_ROWS)).max(1);
+    let per = m.div_ceil(nc);
+    let (d_in, d_out) = (net.input_dim, net.output_dim());
+    let ctx = HvpCtx {
+        net,
+        w,
+        v,
+        wd: &wd,
+        dwd: &dwd,
+        inv_m: 1.0 / m as f64,
+    };
+    let work = |c: usize| -> Vec<f64> {
+        let (lo, hi) = ((c * per).min(m), ((c + 1) * per).min(m));
+        let mut part = vec![0.0; out.len()];
+        ctx.rows(
+            &net.x[lo * d_in..hi * d_in],
+            &net.y[lo * d_out..hi * d_out],
+            hi - lo,
+            &mut part,
         );
-        let mut rz = vec![0.0; n * l.rows];
-        // A_{h-1} dW_h^T + 1 db_h^T
-        affine(
-            l,
-            &dwd[h],
-            Some(&v[l.b_off..l.b_off + l.b_len]),
-            input,
-            n,
-            &mut rz,
-        );
-        if h > 0 {
-            // + R A_{h-1} W_h^T
-            gemm(
-                1.0,
-                &racts[h - 1],
-                Layout::row_major(n, l.cols),
+        part
+    };
+    #[cfg(feature = "parallel")]
+    let parts: Vec<Vec<f64>> = {
+        use rayon::prelude::*;
+        (0..nc).into_par_iter().map(work).collect()
+    };
+    #[cfg(not(feature = "parallel"))]
+    let parts: Vec<Vec<f64>> = (0..nc).map(work).collect();
+    for p in &parts {
+        for (o, x) in out.iter_mut().zip(p) {
+            *o += x;
+        }
+    }
+}
+
+struct HvpCtx<'a> {
+    net: &'a Network,
+    w: &'a [f64],
+    v: &'a [f64],
+    wd: &'a [Vec<f64>],
+    dwd: &'a [Vec<f64>],
+    inv_m: f64,
+}
+
+impl HvpCtx<'_> {
+    /// Adds the contribution of `n` samples (x: n x d_in, y: n x d_out) to `out`.
+    fn rows(&self, x: &[f64], y: &[f64], n: usize, out: &mut [f64]) {
+        let (net, w, v, wd, dwd) = (self.net, self.w, self.v, self.wd, self.dwd);
+        if n == 0 {
+            return;
+        }
+        let nl = net.layers.len();
+        // Forward and R-forward.
+        let mut acts: Vec<Vec<f64>> = Vec::with_capacity(nl);
+        let mut racts: Vec<Vec<f64>> = Vec::with_capacity(nl);
+        let mut ders: Vec<Vec<f64>> = Vec::with_capacity(nl);
+        for (h, l) in net.layers.iter().enumerate() {
+            let input: &[f64] = if h == 0 { x } else { &acts[h - 1] };
+            let mut z = vec![0.0; n * l.rows];
+            affine(
+                l,
                 &wd[h],
-                Layout::row_major(l.rows, l.cols).t(),
-                1.0,
-                &mut rz,
-                Layout::row_major(n, l.rows),
+                Some(&w[l.b_off..l.b_off + l.b_len]),
+                input,
+                n,
+                &mut z,
             );
-        }
-        let d = derivative(l.activation, &z);
-        mask(&d, &mut z);
-        mask(&d, &mut rz);
-        acts.push(z);
-        racts.push(rz);
-        ders.push(d);
-    }
-    // Output: G = dL/dF and R G = H_F R F.
-    let out_dim = net.layers[nl - 1].rows;
-    let f = &acts[nl - 1];
-    let rf = &racts[nl - 1];
-    let inv_m = 1.0 / n as f64;
-    let mut delta = vec![0.0; n * out_dim];
-    let mut rdelta = vec![0.0; n * out_dim];
-    match net.loss {
-        Loss::Squared => {
-            for i in 0..n * out_dim {
-                delta[i] = (f[i] - net.y[i]) * inv_m;
-                rdelta[i] = rf[i] * inv_m;
+            let mut rz = vec![0.0; n * l.rows];
+            // A_{h-1} dW_h^T + 1 db_h^T
+            affine(
+                l,
+                &dwd[h],
+                Some(&v[l.b_off..l.b_off + l.b_len]),
+                input,
+                n,
+                &mut rz,
+            );
+            if h > 0 {
+                // + R A_{h-1} W_h^T
+                gemm(
+                    1.0,
+                    &racts[h - 1],
+                    Layout::row_major(n, l.cols),
+                    &wd[h],
+                    Layout::row_major(l.rows, l.cols).t(),
+                    1.0,
+                    &mut rz,
+                    Layout::row_major(n, l.rows),
+                );
             }
+            let d = derivative(l.activation, &z);
+            mask(&d, &mut z);
+            mask(&d, &mut rz);
+            acts.push(z);
+            racts.push(rz);
+            ders.push(d);
         }
-        Loss::CrossEntropy => {
-            for r in 0..n {
-                let s = r * out_dim..(r + 1) * out_dim;
-                let (fr, yr, rfr) = (&f[s.clone()], &net.y[s.clone()], &rf[s.clone()]);
-                let mx = fr.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                let mut p: Vec<f64> = fr.iter().map(|fi| libm::exp(fi - mx)).collect();
-                let tot: f64 = p.iter().sum();
-                p.iter_mut().for_each(|pi| *pi /= tot);
-                let sy: f64 = yr.iter().sum();
-                let prf = dot(&p, rfr);
-                for k in 0..out_dim {
-                    delta[s.start + k] = (sy * p[k] - yr[k]) * inv_m;
-                    rdelta[s.start + k] = sy * p[k] * (rfr[k] - prf) * inv_m;
+        // Output: G = dL/dF and R G = H_F R F.
+        let out_dim = net.layers[nl - 1].rows;
+        let f = &acts[nl - 1];
+        let rf = &racts[nl - 1];
+        let inv_m = self.inv_m;
+        let mut delta = vec![0.0; n * out_dim];
+        let mut rdelta = vec![0.0; n * out_dim];
+        match net.loss {
+            Loss::Squared => {
+                for i in 0..n * out_dim {
+                    delta[i] = (f[i] - y[i]) * inv_m;
+                    rdelta[i] = rf[i] * inv_m;
+                }
+            }
+            Loss::CrossEntropy => {
+                for r in 0..n {
+                    let s = r * out_dim..(r + 1) * out_dim;
+                    let (fr, yr, rfr) = (&f[s.clone()], &y[s.clone()], &rf[s.clone()]);
+                    let mx = fr.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                    let mut p: Vec<f64> = fr.iter().map(|fi| libm::exp(fi - mx)).collect();
+                    let tot: f64 = p.iter().sum();
+                    p.iter_mut().for_each(|pi| *pi /= tot);
+                    let sy: f64 = yr.iter().sum();
+                    let prf = dot(&p, rfr);
+                    for k in 0..out_dim {
+                        delta[s.start + k] = (sy * p[k] - yr[k]) * inv_m;
+                        rdelta[s.start + k] = sy * p[k] * (rfr[k] - prf) * inv_m;
+                    }
                 }
             }
         }
-    }
-    // R-backward.
-    for h in (0..nl).rev() {
-        let l = &net.layers[h];
-        let input: &[f64] = if h == 0 { x } else { &acts[h - 1] };
-        let ld = Layout::row_major(n, l.rows);
-        let li = Layout::row_major(n, l.cols);
-        let lw = Layout::row_major(l.rows, l.cols);
-        // H_W = R delta^T A_{h-1} + delta^T R A_{h-1}
-        let mut hw = vec![0.0; l.rows * l.cols];
-        gemm(1.0, &rdelta, ld.t(), input, li, 0.0, &mut hw, lw);
-        if h > 0 {
-            gemm(1.0, &delta, ld.t(), &racts[h - 1], li, 1.0, &mut hw, lw);
-        }
-        let ow = &mut out[l.w_off..l.w_off + l.w_len];
-        match &l.pattern {
-            Some(p) => p.gather(&hw, ow),
-            None => ow.copy_from_slice(&hw),
-        }
-        if l.bias {
-            let ob = &mut out[l.b_off..l.b_off + l.b_len];
-            for r in 0..n {
-                for (i, di) in rdelta[r * l.rows..(r + 1) * l.rows].iter().enumerate() {
-                    ob[bias_index(l, i)] += di;
+        // R-backward.
+        for h in (0..nl).rev() {
+            let l = &net.layers[h];
+            let input: &[f64] = if h == 0 { x } else { &acts[h - 1] };
+            let ld = Layout::row_major(n, l.rows);
+            let li = Layout::row_major(n, l.cols);
+            let lw = Layout::row_major(l.rows, l.cols);
+            // H_W = R delta^T A_{h-1} + delta^T R A_{h-1}
+            let mut hw = vec![0.0; l.rows * l.cols];
+            gemm(1.0, &rdelta, ld.t(), input, li, 0.0, &mut hw, lw);
+            if h > 0 {
+                gemm(1.0, &delta, ld.t(), &racts[h - 1], li, 1.0, &mut hw, lw);
+            }
+            let ow = &mut out[l.w_off..l.w_off + l.w_len];
+            match &l.pattern {
+                Some(p) => p.gather(&hw, ow),
+                None => axpy(1.0, &hw, ow),
+            }
+            if l.bias {
+                let ob = &mut out[l.b_off..l.b_off + l.b_len];
+                for r in 0..n {
+                    for (i, di) in rdelta[r * l.rows..(r + 1) * l.rows].iter().enumerate() {
+                        ob[bias_index(l, i)] += di;
+                    }
                 }
             }
-        }
-        if h > 0 {
-            // delta_{h-1} = (delta W_h) o D_{h-1},
-            // R delta_{h-1} = (R delta W_h + delta dW_h) o D_{h-1}.
-            let mut nd = vec![0.0; n * l.cols];
-            let mut nrd = vec![0.0; n * l.cols];
-            gemm(1.0, &delta, ld, &wd[h], lw, 0.0, &mut nd, li);
-            gemm(1.0, &rdelta, ld, &wd[h], lw, 0.0, &mut nrd, li);
-            gemm(1.0, &delta, ld, &dwd[h], lw, 1.0, &mut nrd, li);
-            mask(&ders[h - 1], &mut nd);
-            mask(&ders[h - 1], &mut nrd);
-            delta = nd;
-            rdelta = nrd;
+            if h > 0 {
+                // delta_{h-1} = (delta W_h) o D_{h-1},
+                // R delta_{h-1} = (R delta W_h + delta dW_h) o D_{h-1}.
+                let mut nd = vec![0.0; n * l.cols];
+                let mut nrd = vec![0.0; n * l.cols];
+                gemm(1.0, &delta, ld, &wd[h], lw, 0.0, &mut nd, li);
+                gemm(1.0, &rdelta, ld, &wd[h], lw, 0.0, &mut nrd, li);
+                gemm(1.0, &delta, ld, &dwd[h], lw, 1.0, &mut nrd, li);
+                mask(&ders[h - 1], &mut nd);
+                mask(&ders[h - 1], &mut nrd);
+                delta = nd;
+                rdelta = nrd;
+            }
         }
     }
 }
