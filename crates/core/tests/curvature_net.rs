@@ -508,3 +508,32 @@ fn a_trained_leaky_relu_network_is_a_morse_bott_minimum() {
     let smallest_positive = dense["eigenvalues"][2].as_f64().unwrap();
     assert!((d - smallest_positive).abs() < 1e-8 * dense["lambdaMax"].as_f64().unwrap());
 }
+
+#[test]
+fn cross_entropy_with_unnormalized_probability_rows() {
+    // L = 1/m sum_i [(sum_k y_ik) logsumexp(f_i) - <y_i, f_i>]: the softmax Hessian carries the
+    // factor sum_k y_ik.
+    let layers = Layer::stack(vec![
+        (5, 3, Activation::LeakyRelu(0.1), None, true),
+        (4, 5, Activation::Linear, None, true),
+    ]);
+    let m = 30;
+    let x = data(m * 3, 41, 1.0);
+    let y: Vec<f64> = data(m * 4, 42, 1.0).iter().map(|t| 1.0 + t).collect();
+    let mut net = Network::new(3, layers, Loss::CrossEntropy, x, y, 0);
+    let n = HessianModel::dim(&net);
+    let w = data(n, 43, 0.8);
+    let v = data(n, 44, 1.0);
+    let hv = hvp(&mut net, &w, &v);
+    let h = 1e-5;
+    let wp: Vec<f64> = w.iter().zip(&v).map(|(a, b)| a + h * b).collect();
+    let wm: Vec<f64> = w.iter().zip(&v).map(|(a, b)| a - h * b).collect();
+    let (gp, gm) = (grad(&mut net, &wp), grad(&mut net, &wm));
+    let diff: Vec<f64> = hv
+        .iter()
+        .zip(gp.iter().zip(&gm))
+        .map(|(a, (p, q))| a - (p - q) / (2.0 * h))
+        .collect();
+    let rel = (norm2(&diff) / norm2(&hv)).sqrt();
+    assert!(rel < 1e-7, "relative error {rel}");
+}
