@@ -290,15 +290,16 @@ impl HvpCtx<'_> {
     }
 }
 
-/// Raw (not orthonormalized) symmetry tangents, or `None` when a boundary involves a shared /
-/// convolutional layer or there would be too many.
+/// Raw (not orthonormalized) symmetry tangents, or `None` when a linear boundary involves a
+/// shared / convolutional layer or there would be too many.
 fn raw_tangents(net: &Network, w: &[f64]) -> Option<Vec<Vec<f64>>> {
     let dim = Model::dim(net);
     let nl = net.layers.len();
     let mut count = 0usize;
     for h in 0..nl.saturating_sub(1) {
         let (l, u) = (&net.layers[h], &net.layers[h + 1]);
-        if l.pattern.is_some() || u.pattern.is_some() {
+        let shared = l.pattern.is_some() || u.pattern.is_some();
+        if shared && l.activation.is_linear() {
             return None;
         }
         count += if l.activation.is_linear() {
@@ -314,6 +315,10 @@ fn raw_tangents(net: &Network, w: &[f64]) -> Option<Vec<Vec<f64>>> {
     for h in 0..nl.saturating_sub(1) {
         let (l, u) = (&net.layers[h], &net.layers[h + 1]);
         let nh = l.rows;
+        if l.pattern.is_some() || u.pattern.is_some() {
+            class_tangents(l, u, w, dim, &mut raw);
+            continue;
+        }
         // X = E_ab acts by [W_h b_h] -> (I + t X)[W_h b_h], W_{h+1} -> W_{h+1}(I - t X):
         // tangent row a of [W_h b_h] += row b; column b of W_{h+1} -= column a.
         for a in 0..nh {
@@ -337,6 +342,95 @@ fn raw_tangents(net: &Network, w: &[f64]) -> Option<Vec<Vec<f64>>> {
         }
     }
     Some(raw)
+}
+
+fn find(parent: &mut [usize], mut i: usize) -> usize {
+    while parent[i] != i {
+        parent[i] = parent[parent[i]];
+        i = parent[i];
+    }
+    i
+}
+
+/// Joins neuron `i` to the first neuron that used the same parameter (`first`, by parameter).
+fn join(parent: &mut [usize], first: &mut [usize], param: usize, i: usize) {
+    if first[param] == usize::MAX {
+        first[param] = i;
+    } else {
+        let (a, b) = (find(parent, first[param]), find(parent, i));
+        parent[a] = b;
+    }
+}
+
+/// Rescaling tangents of a homogeneous boundary (layers `l`, `u`) involving shared layers: the
+/// hidden neurons are grouped into classes that must share one scale (rows of W_l sharing a
+/// parameter or a bias, columns of W_u sharing a parameter); each class gives
+/// (+its incoming parameters and biases, -its outgoing parameters). For convolutions the
+/// classes are the channels.
+fn class_tangents(l: &Layer, u: &Layer, w: &[f64], dim: usize, raw: &mut Vec<Vec<f64>>) {
+    let nh = l.rows;
+    let mut parent: Vec<usize> = (0..nh).collect();
+    // First neuron using each incoming parameter, bias and outgoing parameter.
+    let mut fin = vec![usize::MAX; l.w_len];
+    let mut fb = vec![usize::MAX; l.b_len];
+    let mut fout = vec![usize::MAX; u.w_len];
+    for i in 0..nh {
+        match &l.pattern {
+            Some(p) => {
+                for &g in &p.map[i * l.cols..(i + 1) * l.cols] {
+                    if g > 0 {
+                        join(&mut parent, &mut fin, g as usize - 1, i);
+                    }
+                }
+            }
+            None => {
+                for j in 0..l.cols {
+                    fin[i * l.cols + j] = i;
+                }
+            }
+        }
+        if l.bias {
+            join(&mut parent, &mut fb, bias_index(l, i), i);
+        }
+    }
+    for k in 0..u.rows {
+        for i in 0..nh {
+            match &u.pattern {
+                Some(p) => {
+                    let g = p.map[k * nh + i];
+                    if g > 0 {
+                        join(&mut parent, &mut fout, g as usize - 1, i);
+                    }
+                }
+                None => fout[k * nh + i] = i,
+            }
+        }
+    }
+    let mut slot = vec![usize::MAX; nh];
+    let first = raw.len();
+    for i in 0..nh {
+        let r = find(&mut parent, i);
+        if slot[r] == usize::MAX {
+            slot[r] = raw.len() - first;
+            raw.push(vec![0.0; dim]);
+        }
+    }
+    let mut class = |i: usize| slot[find(&mut parent, i)] + first;
+    for (p, &i) in fin.iter().enumerate() {
+        if i != usize::MAX {
+            raw[class(i)][l.w_off + p] = w[l.w_off + p];
+        }
+    }
+    for (b, &i) in fb.iter().enumerate() {
+        if i != usize::MAX {
+            raw[class(i)][l.b_off + b] = w[l.b_off + b];
+        }
+    }
+    for (q, &i) in fout.iter().enumerate() {
+        if i != usize::MAX {
+            raw[class(i)][u.w_off + q] -= w[u.w_off + q];
+        }
+    }
 }
 
 /// An orthonormal basis of the span of the symmetry tangents at `w` (modified Gram-Schmidt,
@@ -385,8 +479,10 @@ impl HessianModel for Network {
     }
     /// Dimension of the span of the symmetry tangents (see [`net_symmetry_tangents`]): per
     /// boundary between two dense layers, the rescalings of each hidden neuron (ReLU / leaky
-    /// ReLU) or all of GL(n_h) (linear activation); `None` when a boundary involves a shared or
-    /// convolutional layer, or when the tangents would exceed [`MAX_TANGENT_DOUBLES`].
+    /// ReLU) or all of GL(n_h) (linear activation); with a shared / convolutional layer at a
+    /// ReLU-type boundary, the rescalings of the classes of neurons that share parameters (the
+    /// channels of a convolution). `None` for a linear boundary involving a shared layer, or
+    /// when the tangents would exceed [`MAX_TANGENT_DOUBLES`].
     fn symmetry_dim(&self, w: &[f64]) -> Option<usize> {
         net_symmetry_tangents(self, w).map(|t| t.len())
     }
