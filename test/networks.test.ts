@@ -104,13 +104,20 @@ describe(`networks on ${BACKEND}`, () => {
     pattern.flat().forEach((p, k) => expect(w1.data[k]).toBe(p === 0 ? 0 : v.data[p - 1]));
   });
 
-  it('errors name their field; curvature is refused for networks', async () => {
+  it('errors name their field; curvature answers networks (lemma32 is matrix factorization only)', async () => {
     await expect(train(netSpec({ model: { kind: 'network', inputDim: 5, layers: [{ width: 0 }, { width: 2 }] } }), opts)).rejects.toMatchObject({
       constructor: OutOfRangeError,
       field: 'model.layers[0].width',
     });
     const run = await Run.create(netSpec({ steps: 1 }), opts);
-    await expect(run.hessian({ what: 'classify' })).rejects.toMatchObject({ constructor: InvalidRequestError, field: 'model' });
+    const rep = await run.hessian({ what: 'classify', method: 'dense' });
+    expect(rep.dim).toBe(42); // W1 4x5, b1 4, W2 3x4, W3 2x3
+    expect(rep.eigenvalues?.length).toBe(42);
+    expect(rep.symmetryDim).toBe(7); // one rescaling per hidden neuron (4 + 3)
+    expect(rep.verdict.kind).toBe('notStationary');
+    const blk = await run.hessian({ what: 'eigs', block: 'W2', which: 'both', k: 1 });
+    expect(blk.dim).toBe(12);
+    await expect(run.hessian({ what: 'lemma32' })).rejects.toMatchObject({ constructor: InvalidRequestError, field: 'query.what' });
     run.dispose();
   });
 });
