@@ -716,7 +716,7 @@ fn tracker_warm_starts_along_a_gd_trajectory() {
 }
 
 #[test]
-#[ignore]
+#[ignore = "prints the example reports of docs/curvature.md: cargo test -- --ignored --nocapture"]
 fn print_example_reports() {
     let (d1, d2, r) = (4, 3, 2);
     let s = [3.0, 1.0];
