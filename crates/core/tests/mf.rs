@@ -5,20 +5,8 @@ use std::collections::HashMap;
 use autobalance_core::model::mf::MatrixFactorization;
 use autobalance_core::{ErrorCode, Session};
 
-/// Deterministic test data (an LCG, independent of the core's generator).
-fn data(n: usize, seed: u64, scale: f64) -> Vec<f64> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            scale * (((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0)
-        })
-        .collect()
-}
+mod common;
+use common::data;
 
 /// Naive row-major product A (n x k) B^T (m x k) -> n x m.
 fn abt(a: &[f64], b: &[f64], n: usize, m: usize, k: usize) -> Vec<f64> {
