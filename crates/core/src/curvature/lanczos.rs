@@ -89,8 +89,8 @@ pub struct LanczosResult {
     pub all_converged: bool,
 }
 
-/// Ritz pairs (ascending) of the tridiagonal matrix (alpha, beta).
-fn tridiag_eig(alpha: &[f64], beta: &[f64]) -> (Vec<f64>, DMatrix<f64>) {
+/// Ritz pairs (ascending) of the tridiagonal matrix (alpha, beta); NaN values if the solve fails.
+pub(crate) fn tridiag_eig(alpha: &[f64], beta: &[f64]) -> (Vec<f64>, DMatrix<f64>) {
     let m = alpha.len();
     let mut t = DMatrix::<f64>::zeros(m, m);
     for i in 0..m {
@@ -123,7 +123,7 @@ fn cgs(basis: &[Vec<f64>], w: &mut [f64]) {
 }
 
 /// Orthogonalize `w` against the basis twice (CGS2).
-fn reorth(basis: &[Vec<f64>], w: &mut [f64]) {
+pub(crate) fn reorth(basis: &[Vec<f64>], w: &mut [f64]) {
     cgs(basis, w);
     cgs(basis, w);
 }

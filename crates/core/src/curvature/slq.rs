@@ -10,10 +10,10 @@
 //! Hutchinson: tr H = E[z^T H z] for Rademacher z; the estimate is the probe mean and its
 //! standard error the sample standard deviation / sqrt(probes).
 
-use nalgebra::{DMatrix, SymmetricEigen};
+use super::lanczos::{reorth, tridiag_eig};
 
 use super::{normalize, LinOp};
-use crate::linalg::{axpy, dot};
+use crate::linalg::dot;
 use crate::rng::Normal;
 
 fn rademacher(rng: &mut Normal, x: &mut [f64]) {
@@ -68,12 +68,7 @@ pub fn slq_density(
             op.apply(&basis[j], &mut w);
             let a = dot(&basis[j], &w);
             alpha.push(a);
-            for _ in 0..2 {
-                let c: Vec<f64> = basis.iter().map(|q| dot(q, &w)).collect();
-                for (q, ci) in basis.iter().zip(c) {
-                    axpy(-ci, q, &mut w);
-                }
-            }
+            reorth(&basis, &mut w);
             let b = dot(&w, &w).sqrt();
             if !(a.is_finite() && b.is_finite()) {
                 break;
@@ -86,21 +81,13 @@ pub fn slq_density(
             basis.push(w.iter().map(|x| x / b).collect());
         }
         first_moment += alpha[0];
-        let m = alpha.len();
-        let mut t = DMatrix::<f64>::zeros(m, m);
-        for i in 0..m {
-            t[(i, i)] = alpha[i];
-            if i + 1 < m {
-                t[(i, i + 1)] = beta[i];
-                t[(i + 1, i)] = beta[i];
-            }
-        }
-        let Some(e) = SymmetricEigen::try_new(t, f64::EPSILON, 1_000_000) else {
+        let (vals, vecs) = tridiag_eig(&alpha, &beta);
+        if vals.iter().any(|v| v.is_nan()) {
             continue;
-        };
-        for i in 0..m {
-            nodes.push(e.eigenvalues[i]);
-            let s0 = e.eigenvectors[(0, i)];
+        }
+        for (i, &v) in vals.iter().enumerate() {
+            nodes.push(v);
+            let s0 = vecs[(0, i)];
             weights.push(s0 * s0 / probes as f64);
         }
     }
