@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: set up (idempotent), then the Rust core (sequential and parallel builds, clippy),
-# then the TypeScript suite against the native backend and against the wasm backend, then the
-# demo page in a real browser (Debian chromium driven by playwright-core).
+# then the API reference's freshness (TypeDoc), then the TypeScript suite against the native backend
+# and against the wasm backend, then the demo page in a real browser (Debian chromium driven by
+# playwright-core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -15,6 +16,8 @@ step "cargo test: core, sequential (the wasm configuration)"
 cargo test -q -p autobalance-core --release
 step "cargo test: core, parallel (the native configuration)"
 cargo test -q -p autobalance-core --release --features parallel
+step "API reference: docs/reference matches the TSDoc (scripts/check-docs.sh)"
+bash scripts/check-docs.sh
 step "vitest: native backend"
 AUTOBALANCE_BACKEND=native pnpm exec vitest run
 step "vitest: wasm backend"

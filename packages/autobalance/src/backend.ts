@@ -59,11 +59,13 @@ export interface BindingFunctions {
 
 /** The exports of the N-API addon (`native/autobalance.node`). */
 export interface NativeModule extends BindingFunctions {
+  /** The session class of the addon. */
   NativeSession: BindingSessionClass;
 }
 
 /** The exports of the wasm-bindgen module (`wasm/autobalance_wasm.js`), once initialized. */
 export interface WasmModule extends BindingFunctions {
+  /** The session class of the wasm module. */
   WasmSession: BindingSessionClass;
 }
 

@@ -50,93 +50,181 @@ export interface HessianQuery {
 
 /** One eigenpair with its residual ||H v - lambda v||. */
 export interface EigenPair {
+  /** The eigenvalue (Ritz value) lambda. */
   value: number;
+  /** The true residual ||H v - lambda v|| from one Hessian-vector product. */
   residual: number;
+  /** Whether the residual is within the tolerance (always true for dense). */
   converged: boolean;
+  /** The unit eigenvector; only with `vectors: true`. */
   vector?: number[];
 }
 
 /** The verdict on a point. */
 export type Verdict =
-  | { kind: 'localMinimum' }
-  | { kind: 'strictSaddle'; lambdaMin: number; direction: number[] }
-  | { kind: 'degenerate'; reason: string }
-  | { kind: 'notStationary'; gradNorm: number };
+  | {
+      /** Stationary, and positive definite or positive off the symmetry orbit's tangent space. */
+      kind: 'localMinimum';
+    }
+  | {
+      /** Stationary with a negative eigenvalue. */
+      kind: 'strictSaddle';
+      /** The Rayleigh quotient of `direction`: lambda_min(H) <= it < 0. */
+      lambdaMin: number;
+      /** A unit escape direction: the loss decreases along it at second order. */
+      direction: number[];
+    }
+  | {
+      /** Stationary, but second order does not decide (or Lanczos did not converge). */
+      kind: 'degenerate';
+      /** Why, with the counts. */
+      reason: string;
+    }
+  | {
+      /** The gradient norm is above `gradTol`. */
+      kind: 'notStationary';
+      /** The gradient norm. */
+      gradNorm: number;
+    };
 
 /** Report of `what: 'classify'`. */
 export interface ClassifyReport {
+  /** The query kind. */
   what: 'classify';
+  /** The solver used. */
   method: 'dense' | 'lanczos';
+  /** Dimension of the operator (number of parameters, or of the block). */
   dim: number;
+  /** The loss at the point. */
   loss: number;
+  /** The gradient norm at the point. */
   gradNorm: number;
+  /** The smallest eigenvalue found. */
   lambdaMin: number;
+  /** Residual ||H v - lambda v|| of `lambdaMin`. */
   lambdaMinResidual: number;
+  /** Whether `lambdaMin` converged (always true for dense). */
   lambdaMinConverged: boolean;
+  /** The largest eigenvalue found. */
   lambdaMax: number;
+  /** Residual ||H v - lambda v|| of `lambdaMax`. */
   lambdaMaxResidual: number;
+  /** Number of near-zero eigenvalues (|lambda| <= zeroTol * scale); null when not determined. */
   zeroCount: number | null;
+  /** Number of eigenvalues below the near-zero band; null when not determined. */
   negativeCount: number | null;
+  /** How `zeroCount` was obtained (dense, or Lanczos with deflation). */
   zeroCountNote: string;
+  /** Dimension of the model's continuous symmetry orbit at the point; null when unknown. */
   symmetryDim: number | null;
+  /** Lanczos: lambda_min on the complement of the symmetry tangents; null otherwise. */
   deflatedLambdaMin: number | null;
+  /** What kind of point this is. */
   verdict: Verdict;
-  thresholds: { gradTol: number; zeroTol: number; tol: number };
+  /** The thresholds the verdict used (see {@link HessianQuery}). */
+  thresholds: {
+    /** Stationary when the gradient norm is at most this. */
+    gradTol: number;
+    /** Near zero: |lambda| <= zeroTol * max(|lambda_min|, |lambda_max|). */
+    zeroTol: number;
+    /** Lanczos relative residual tolerance. */
+    tol: number;
+  };
+  /** Hessian-vector products used. */
   hvps: number;
+  /** Lanczos steps (0 for dense). */
   iterations: number;
+  /** Dense: all eigenvalues, ascending; Lanczos: the computed smallest ones. */
   eigenvalues?: number[];
 }
 
 /** Report of `what: 'eigs'`. */
 export interface EigsReport {
+  /** The query kind. */
   what: 'eigs';
+  /** The solver used. */
   method: 'dense' | 'lanczos';
+  /** Dimension of the operator (number of parameters, or of the block). */
   dim: number;
+  /** The parameter block, or null for the whole Hessian. */
   block: string | null;
+  /** The smallest eigenpairs, ascending (with `which` `smallest` or `both`). */
   smallest?: EigenPair[];
+  /** The largest eigenpairs, descending (with `which` `largest` or `both`). */
   largest?: EigenPair[];
+  /** Whether every returned pair converged. */
   allConverged: boolean;
+  /** The largest |eigenvalue| estimate, the scale of the relative tolerance. */
   scale: number;
+  /** Lanczos steps (0 for dense). */
   iterations: number;
+  /** Fresh start vectors after the Krylov space became invariant. */
   restarts: number;
+  /** Hessian-vector products used. */
   hvps: number;
+  /** The relative residual tolerance used. */
   tol: number;
+  /** Dense only: the largest asymmetry of the assembled Hessian before symmetrizing. */
   asymmetry?: number;
 }
 
 /** Report of `what: 'density'` (stochastic Lanczos quadrature). */
 export interface DensityReport {
+  /** The query kind. */
   what: 'density';
+  /** Dimension of the operator (number of parameters, or of the block). */
   dim: number;
+  /** The parameter block, or null for the whole Hessian. */
   block: string | null;
+  /** Points at which the density is evaluated. */
   grid: number[];
+  /** The broadened spectral density on `grid` (integrates to 1). */
   density: number[];
+  /** Quadrature nodes theta_i (Ritz values of all probes). */
   nodes: number[];
+  /** Quadrature weights tau_i (they sum to 1). */
   weights: number[];
+  /** Width of the Gaussian broadening used. */
   sigma: number;
+  /** Number of probe vectors. */
   probes: number;
+  /** Lanczos steps per probe. */
   steps: number;
+  /** Hutchinson estimate of the trace on the same probes, divided by `dim`. */
   traceEstimate: number;
+  /** Hessian-vector products used. */
   hvps: number;
 }
 
 /** Report of `what: 'trace'` (Hutchinson). */
 export interface TraceReport {
+  /** The query kind. */
   what: 'trace';
+  /** Dimension of the operator (number of parameters, or of the block). */
   dim: number;
+  /** The parameter block, or null for the whole Hessian. */
   block: string | null;
+  /** The trace estimate: mean of z^T H z over the probes. */
   estimate: number;
+  /** Its standard error (sample standard deviation / sqrt(probes)). */
   stdError: number;
+  /** Number of Rademacher probe vectors. */
   probes: number;
+  /** Hessian-vector products used. */
   hvps: number;
 }
 
 /** Report of `what: 'lemma32'`: the Lemma 3.2 certificate of Du, Hu & Lee (2018). */
 export interface Lemma32Report {
+  /** The query kind. */
   what: 'lemma32';
+  /** The epsilon used (given, or the measured imbalance floored at 1e-8 ||M*||_F). */
   eps: number;
+  /** ||U^T U - V^T V||_F. */
   imbalance: number;
+  /** ||U V^T - M*||_F. */
   residual: number;
+  /** Gradient norm of the unregularized loss. */
   gradNorm: number;
   /** The Hessian quadratic form at Delta = W - W* R, thesis eq. 4.12. */
   value: number;
@@ -144,11 +232,17 @@ export interface Lemma32Report {
   hvpValue: number;
   /** -||U V^T - M*||_F^2 + eps^2/2, the saddle-case bound. */
   bound: number;
+  /** ||Delta||. */
   deltaNorm: number;
+  /** `value` / ||Delta||^2, an upper bound on lambda_min. */
   rayleigh: number;
+  /** `globalMinimumWithinEps` (residual <= eps), `strictSaddle` (value <= bound), or `neither`. */
   side: 'globalMinimumWithinEps' | 'strictSaddle' | 'neither';
+  /** The Procrustes rotation R (r x r, flattened). */
   rotation: number[];
+  /** Singular values of M*, descending. */
   singularValues: number[];
+  /** Delta = W - W* R; only with `vectors: true`. */
   delta?: number[];
 }
 
@@ -156,7 +250,13 @@ export interface Lemma32Report {
 export type HessianReport = ClassifyReport | EigsReport | DensityReport | TraceReport | Lemma32Report;
 
 /** The report type of a query kind. */
-export type ReportFor<W extends CurvatureWhat> = Extract<HessianReport, { what: W }>;
+export type ReportFor<W extends CurvatureWhat> = Extract<
+  HessianReport,
+  {
+    /** The query kind. */
+    what: W;
+  }
+>;
 
 /** A one-line human summary of a report (used by the CLI). */
 export function describeReport(r: HessianReport): string {

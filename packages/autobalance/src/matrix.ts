@@ -8,8 +8,11 @@ import { InvalidSpecError, ShapeMismatchError } from './errors.js';
 
 /** A dense matrix: `data[i * cols + j]` is entry (i, j) (row-major). */
 export interface Matrix {
+  /** Number of rows. */
   readonly rows: number;
+  /** Number of columns. */
   readonly cols: number;
+  /** The `rows * cols` entries, row-major. */
   readonly data: Float64Array;
 }
 
@@ -20,7 +23,14 @@ export interface Matrix {
 export type MatrixInput =
   | Matrix
   | readonly (readonly number[])[]
-  | { readonly rows: number; readonly cols: number; readonly data: readonly number[] | Float64Array };
+  | {
+      /** Number of rows. */
+      readonly rows: number;
+      /** Number of columns. */
+      readonly cols: number;
+      /** The `rows * cols` entries, row-major. */
+      readonly data: readonly number[] | Float64Array;
+    };
 
 /**
  * Build a {@link Matrix}. `data` is row-major with `rows * cols` entries; when omitted the matrix
@@ -102,7 +112,20 @@ export function isMatrix(x: unknown): x is Matrix {
  *
  * @param field the spec path of the matrix (`target.matrix`, `init.u0`, `init.v0`).
  */
-export function splitMatrixInput(input: unknown, field: string): { shape: { rows: unknown; cols: unknown }; data: Float64Array } {
+export function splitMatrixInput(
+  input: unknown,
+  field: string,
+): {
+  /** The shape as given (checked by the core, not here). */
+  shape: {
+    /** Number of rows. */
+    rows: unknown;
+    /** Number of columns. */
+    cols: unknown;
+  };
+  /** The entries, row-major. */
+  data: Float64Array;
+} {
   if (Array.isArray(input)) {
     const m = fromArray(input as readonly (readonly number[])[], field);
     return { shape: { rows: m.rows, cols: m.cols }, data: m.data };

@@ -315,7 +315,12 @@ export class Run<S extends RunSpec = RunSpec> {
    * The rows recorded since the previous call (or since the start), per column, and the index of
    * the first of them.
    */
-  newRows(): { start: number; rows: Columns } {
+  newRows(): {
+    /** Index of the first of the new rows. */
+    start: number;
+    /** The new rows, per column. */
+    rows: Columns;
+  } {
     const start = this.#cursor;
     const rows = this.columns(start);
     const first = this.columnNames[0];

@@ -115,7 +115,9 @@ export async function activeBackend(): Promise<BackendName> {
 
 /** The active backend and the version of the core compiled into it. */
 export interface BackendInfo {
+  /** The backend a run without an explicit choice uses. */
   backend: BackendName;
+  /** Version of the Rust core compiled into it. */
   coreVersion: string;
 }
 
@@ -127,8 +129,18 @@ export async function backendInfo(): Promise<BackendInfo> {
 
 /** Whether one backend loads: its core version, or the load error. */
 export type BackendProbe =
-  | { available: true; coreVersion: string }
-  | { available: false; error: string };
+  | {
+      /** The backend loads. */
+      available: true;
+      /** Version of the Rust core compiled into it. */
+      coreVersion: string;
+    }
+  | {
+      /** The backend does not load. */
+      available: false;
+      /** The load error's message. */
+      error: string;
+    };
 
 /** Try to load each backend; never throws. */
 export async function probeBackends(): Promise<Record<BackendName, BackendProbe>> {

@@ -14,6 +14,7 @@ import { type MatrixInput, splitMatrixInput } from './matrix.js';
  * with U of shape d1 x rank and V of shape d2 x rank.
  */
 export interface MatrixFactorizationModel {
+  /** The model family. */
   kind: 'matrixFactorization';
   /** Rows of M* and of U. A positive integer. */
   d1: number;
@@ -30,7 +31,9 @@ export type ModelSpec = MatrixFactorizationModel;
 
 /** A target given by the caller: a d1 x d2 matrix. */
 export interface ExplicitTarget {
+  /** The target kind. */
   kind: 'explicit';
+  /** M*, d1 x d2. */
   matrix: MatrixInput;
 }
 
@@ -38,6 +41,7 @@ export interface ExplicitTarget {
  * A seeded random rank-r target M* = P diag(singularValues) Q^T, with P, Q random orthonormal.
  */
 export interface RandomTarget {
+  /** The target kind. */
   kind: 'random';
   /** One value >= 0 per rank. */
   singularValues: number[];
@@ -50,8 +54,11 @@ export type TargetSpec = ExplicitTarget | RandomTarget;
 
 /** Initial factors given by the caller: U0 (d1 x rank) and V0 (d2 x rank). */
 export interface ExplicitInit {
+  /** The initialization kind. */
   kind: 'explicit';
+  /** U0, d1 x rank. */
   u0: MatrixInput;
+  /** V0, d2 x rank. */
   v0: MatrixInput;
 }
 
@@ -60,8 +67,11 @@ export interface ExplicitInit {
  * stream. The same seed gives bit-identical factors on both backends.
  */
 export interface GaussianInit {
+  /** The initialization kind. */
   kind: 'gaussian';
+  /** Standard deviation of the entries of U0 (>= 0). */
   stdU: number;
+  /** Standard deviation of the entries of V0 (>= 0). */
   stdV: number;
   /** A non-negative integer. */
   seed: number;
@@ -72,20 +82,27 @@ export type InitSpec = ExplicitInit | GaussianInit;
 
 /** eta_t = eta (eta > 0). */
 export interface ConstantSchedule {
+  /** The schedule kind. */
   kind: 'constant';
+  /** The step size eta > 0. */
   eta: number;
 }
 
 /** eta_t = c (t+1)^-(1/2+delta), with c > 0 and 0 < delta <= 1/2. */
 export interface InversePowerSchedule {
+  /** The schedule kind. */
   kind: 'inversePower';
+  /** The scale c > 0. */
   c: number;
+  /** The exponent offset delta, 0 < delta <= 1/2. */
   delta: number;
 }
 
 /** Theorem 3.1 of Du, Hu & Lee: eta_t = sqrt(eps/r) / (100 (t+1) ||M*||_F^1.5), eps > 0. */
 export interface Theorem31Schedule {
+  /** The schedule kind. */
   kind: 'theorem31';
+  /** The target accuracy eps > 0. */
   eps: number;
 }
 
@@ -97,19 +114,68 @@ export type ScheduleSpec = ConstantSchedule | InversePowerSchedule | Theorem31Sc
  * integrators use it as their step h (Dormand-Prince as its first trial step). Default `gd`.
  */
 export type MethodSpec =
-  | { kind: 'gd' }
-  | { kind: 'momentum'; beta: number }
-  | { kind: 'nesterov'; beta: number }
-  | { kind: 'adam'; beta1?: number; beta2?: number; eps?: number }
-  | { kind: 'sgd'; batchSize: number; seed: number }
-  | { kind: 'euler' }
-  | { kind: 'rk4' }
-  | { kind: 'dopri5'; rtol?: number; atol?: number }
-  /** Conserves every quadratic invariant up to `tol` (fixed-point solve, at most `maxIter` evaluations). */
-  | { kind: 'implicitMidpoint'; tol?: number; maxIter?: number };
+  | {
+      /** Gradient descent: w <- w - eta g. */
+      kind: 'gd';
+    }
+  | {
+      /** Heavy ball: v <- beta v + g; w <- w - eta v. */
+      kind: 'momentum';
+      /** The momentum coefficient. */
+      beta: number;
+    }
+  | {
+      /** Nesterov: v <- beta v + g(w - eta beta v); w <- w - eta v. */
+      kind: 'nesterov';
+      /** The momentum coefficient. */
+      beta: number;
+    }
+  | {
+      /** Bias-corrected Adam (weight decay coupled, not AdamW). */
+      kind: 'adam';
+      /** First-moment decay. Default 0.9. */
+      beta1?: number;
+      /** Second-moment decay. Default 0.999. */
+      beta2?: number;
+      /** Denominator offset. Default 1e-8. */
+      eps?: number;
+    }
+  | {
+      /** Mini-batch SGD (networks only). */
+      kind: 'sgd';
+      /** Samples per batch; batches without replacement, a last partial batch is dropped. */
+      batchSize: number;
+      /** Seed of the shuffle (one per epoch). */
+      seed: number;
+    }
+  | {
+      /** Explicit Euler on dw/dt = -g (the GD iterates, reported with flow time). */
+      kind: 'euler';
+    }
+  | {
+      /** Classical Runge-Kutta 4 on the gradient flow. */
+      kind: 'rk4';
+    }
+  | {
+      /** Adaptive Dormand-Prince 5(4) on the gradient flow; one step is one accepted step. */
+      kind: 'dopri5';
+      /** Relative error tolerance. Default 1e-6. */
+      rtol?: number;
+      /** Absolute error tolerance. Default 1e-9. */
+      atol?: number;
+    }
+  | {
+      /** Conserves every quadratic invariant up to `tol` (fixed-point solve, at most `maxIter` evaluations). */
+      kind: 'implicitMidpoint';
+      /** Tolerance of the fixed-point solve. Default 1e-14. */
+      tol?: number;
+      /** Most fixed-point iterations per step. Default 100. */
+      maxIter?: number;
+    };
 
 /** Options shared by every run. */
 interface RunCommon {
+  /** The step size eta_t (the step h of the gradient-flow integrators). */
   schedule: ScheduleSpec;
   /** Number of steps (a non-negative integer). */
   steps: number;
@@ -123,15 +189,27 @@ interface RunCommon {
 
 /** A matrix-factorization run: model, target, initialization, step schedule, steps. */
 export interface MatrixFactorizationRunSpec extends RunCommon {
+  /** The model: sizes, rank and balancing weight. */
   model: ModelSpec;
+  /** The target matrix M*. */
   target: TargetSpec;
+  /** The initial factors U0, V0. */
   init: InitSpec;
   /**
    * Record the Hessian's extreme eigenvalues along the run: columns `lambdaMin`, `lambdaMax`,
    * `lambdaMinResidual`, `lambdaMaxResidual` (warm-started Lanczos) at every recorded step that is
    * a multiple of `every` (a multiple of `recordEvery`) and at the last step; NaN on other rows.
    */
-  curvature?: { every: number; tol?: number; maxIter?: number; seed?: number };
+  curvature?: {
+    /** Sample every this many steps (a multiple of `recordEvery`). */
+    every: number;
+    /** Relative residual tolerance of the Lanczos solves. Default 1e-6. */
+    tol?: number;
+    /** Lanczos steps per sample. Default 300. */
+    maxIter?: number;
+    /** Seed of the first start vector. Default 0. */
+    seed?: number;
+  };
 }
 
 /** Activation after a layer (the last layer's is usually `linear`). */
@@ -143,27 +221,37 @@ export interface LayerSpec {
   type?: 'dense' | 'shared' | 'conv1d' | 'conv2d';
   /** Output width n_h (dense, shared). */
   width?: number;
+  /** Activation applied to the layer's output. Default `linear`; the last layer must be linear. */
   activation?: Activation;
   /** Leaky ReLU slope, 0 < slope < 1. */
   slope?: number;
+  /** Whether the layer has a bias. Default false. */
   bias?: boolean;
   /** Number of free parameters d_h (shared). */
   params?: number;
   /** Shared: n_h x n_{h-1} matrix of 0 (no weight) or a 1-based parameter index. */
   pattern?: MatrixInput;
+  /** Input channels (conv1d, conv2d). */
   inChannels?: number;
+  /** Output channels (conv1d, conv2d). */
   outChannels?: number;
   /** conv2d: input height (the width follows from n_{h-1}). */
   inHeight?: number;
+  /** Kernel size (conv1d, conv2d; square for conv2d). */
   kernel?: number;
+  /** Stride (conv1d, conv2d). Default 1. */
   stride?: number;
+  /** Zero padding on each side (conv1d, conv2d). Default 0. */
   padding?: number;
 }
 
 /** x -> W_N phi(W_{N-1} ... phi(W_1 x)) (Du, Hu & Lee 2018, section 2). */
 export interface NetworkModel {
+  /** The model family. */
   kind: 'network';
+  /** Input dimension n_0 (a positive integer). */
   inputDim: number;
+  /** The layers, input to output. */
   layers: LayerSpec[];
   /** `squared`: 1/(2m) sum ||f(x_i) - y_i||^2 (default); `crossEntropy`: softmax cross-entropy. */
   loss?: 'squared' | 'crossEntropy';
@@ -171,22 +259,61 @@ export interface NetworkModel {
 
 /** Training data: given (one sample per row) or generated from a seed. */
 export type DataSpec =
-  | { kind: 'explicit'; x: MatrixInput; y: MatrixInput }
   | {
+      /** Data given by the caller. */
+      kind: 'explicit';
+      /** Inputs, m x inputDim (one sample per row). */
+      x: MatrixInput;
+      /** Targets, m x output width (one sample per row). */
+      y: MatrixInput;
+    }
+  | {
+      /** Data generated from `seed` (one stream: inputs, then the teacher's weights, then targets). */
       kind: 'generated';
+      /** Number of samples m. */
       samples: number;
+      /** `gaussian` (entries N(0, inputStd^2), the default) or `sphere` (uniform on the unit sphere). */
       inputs?: 'gaussian' | 'sphere';
+      /** Standard deviation of Gaussian inputs. Default 1. */
       inputStd?: number;
+      /** How the targets are made (one-hot labels of the largest entry with the cross-entropy loss). */
       targets:
-        | { kind: 'gaussian'; std?: number }
-        | { kind: 'teacher'; widths?: number[]; activation?: Activation; slope?: number; scale?: number };
+        | {
+            /** Entries N(0, std^2). */
+            kind: 'gaussian';
+            /** Standard deviation of the entries. Default 1. */
+            std?: number;
+          }
+        | {
+            /** y = scale * teacher(x): a random network, weights N(0, 1/fan_in), no biases. */
+            kind: 'teacher';
+            /** Hidden widths of the teacher. Default none. */
+            widths?: number[];
+            /** Activation of the teacher's hidden layers. Default `relu`. */
+            activation?: Activation;
+            /** Leaky ReLU slope of the teacher. */
+            slope?: number;
+            /** Factor on the teacher's output. Default 1. */
+            scale?: number;
+          };
+      /** A non-negative integer. */
       seed: number;
     };
 
 /** Initial weights: per-layer Gaussian (variances or standard deviations), or given. */
 export type NetInitSpec =
-  | { kind: 'gaussian'; variances?: number[]; stds?: number[]; seed: number }
   | {
+      /** Entries of W_h i.i.d. Gaussian per layer; biases start at 0. */
+      kind: 'gaussian';
+      /** Variance per layer (exactly one of `variances` and `stds`). */
+      variances?: number[];
+      /** Standard deviation per layer (exactly one of `variances` and `stds`). */
+      stds?: number[];
+      /** A non-negative integer: one stream, layer by layer. */
+      seed: number;
+    }
+  | {
+      /** Weights given by the caller. */
       kind: 'explicit';
       /** W_h (n_h x n_{h-1}) per layer; for a shared layer its d_h free parameters as one row. */
       weights: MatrixInput[];
@@ -196,8 +323,11 @@ export type NetInitSpec =
 
 /** A network run (issue 3). */
 export interface NetworkRunSpec extends RunCommon {
+  /** The network. */
   model: NetworkModel;
+  /** The training data. */
   data: DataSpec;
+  /** The initial weights. */
   init: NetInitSpec;
 }
 

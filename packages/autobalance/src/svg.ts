@@ -9,17 +9,23 @@
 export interface Series {
   /** Legend label. */
   label: string;
+  /** The x values. */
   x: ArrayLike<number>;
+  /** The y values, one per x value. */
   y: ArrayLike<number>;
 }
 
 /** One panel (a set of axes). */
 export interface Panel {
+  /** Title above the panel. */
   title: string;
+  /** Label of the x axis. */
   xLabel?: string;
+  /** Label of the y axis. */
   yLabel?: string;
   /** Logarithmic y axis (values <= 0 are left out). */
   logY?: boolean;
+  /** The lines drawn in the panel. */
   series: Series[];
 }
 
@@ -27,9 +33,11 @@ export interface Panel {
 export interface Figure {
   /** Title above the panels. */
   title?: string;
+  /** The panels, in reading order. */
   panels: Panel[];
-  /** Width and height of one panel in px (default 480 x 340). */
+  /** Width of one panel in px (default 480). */
   panelWidth?: number;
+  /** Height of one panel in px (default 340). */
   panelHeight?: number;
   /** Panels per row (default: all in one row, at most 3). */
   columns?: number;
