@@ -320,6 +320,44 @@ impl Session {
                 count("init.seed", *seed)?;
                 None
             }
+            InitSpec::TargetSvd {
+                components,
+                noise_std,
+                seed,
+            } => {
+                if components.len() > r {
+                    return Err(Error::shape(
+                        "init.components",
+                        format!(
+                            "expected at most rank = {r} components, got {}",
+                            components.len()
+                        ),
+                    ));
+                }
+                let kmax = d1.min(d2);
+                for (i, &c) in components.iter().enumerate() {
+                    let f = format!("init.components[{i}]");
+                    let k = count(&f, c)?;
+                    if k >= kmax as u64 {
+                        return Err(Error::range(
+                            f,
+                            format!("expected an index < min(d1, d2) = {kmax}, got {k}"),
+                        ));
+                    }
+                    if components[..i].contains(&c) {
+                        return Err(Error::range(f, format!("component {k} is listed twice")));
+                    }
+                }
+                finite("init.noiseStd", *noise_std)?;
+                if *noise_std < 0.0 {
+                    return Err(Error::range(
+                        "init.noiseStd",
+                        format!("expected a value >= 0, got {noise_std}"),
+                    ));
+                }
+                count("init.seed", *seed)?;
+                None
+            }
         };
         if let Some(name) = buffers.keys().next() {
             return Err(Error::request(
@@ -369,6 +407,37 @@ impl Session {
                 let (u, v) = w.split_at_mut(d1 * r);
                 rng.fill(u, *std_u);
                 rng.fill(v, *std_v);
+            }
+            (
+                None,
+                InitSpec::TargetSvd {
+                    components,
+                    noise_std,
+                    seed,
+                },
+            ) => {
+                let m = nalgebra::DMatrix::from_row_slice(d1, d2, &target);
+                let comps: Vec<usize> = components.iter().map(|&c| c as usize).collect();
+                let (us, vs, _) = crate::curvature::lemma::balanced_factors(&m, &comps, r)?;
+                let (u, v) = w.split_at_mut(d1 * r);
+                for (i, row) in u.chunks_exact_mut(r).enumerate() {
+                    for (j, x) in row.iter_mut().enumerate() {
+                        *x = us[(i, j)];
+                    }
+                }
+                for (i, row) in v.chunks_exact_mut(r).enumerate() {
+                    for (j, x) in row.iter_mut().enumerate() {
+                        *x = vs[(i, j)];
+                    }
+                }
+                if *noise_std > 0.0 {
+                    let mut rng = Normal::new(*seed as u64);
+                    let mut noise = vec![0.0; w.len()];
+                    rng.fill(&mut noise, *noise_std);
+                    for (x, n) in w.iter_mut().zip(&noise) {
+                        *x += n;
+                    }
+                }
             }
             (None, InitSpec::Explicit { .. }) => unreachable!("explicit init taken above"),
         }

@@ -56,6 +56,19 @@ pub enum InitSpec {
     /// Entries i.i.d. N(0, stdU^2) and N(0, stdV^2); U first, then V, from one seeded stream.
     #[serde(rename_all = "camelCase")]
     Gaussian { std_u: f64, std_v: f64, seed: f64 },
+    /// Balanced factors of singular components of M*: column c of U0 is sqrt(sigma_i) phi_i and of
+    /// V0 is sqrt(sigma_i) psi_i for i = components[c] (0-based, singular values in descending
+    /// order); the remaining columns are zero. Then entries i.i.d. N(0, noiseStd^2) are added
+    /// (U first, then V, from one seeded stream). Components {0..k-1} with k < rank give the
+    /// saddle that has learned the top k components; [] gives the origin.
+    #[serde(rename_all = "camelCase")]
+    TargetSvd {
+        components: Vec<f64>,
+        #[serde(default)]
+        noise_std: f64,
+        #[serde(default)]
+        seed: f64,
+    },
 }
 
 #[derive(Debug, Clone, Deserialize)]

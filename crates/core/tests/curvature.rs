@@ -777,3 +777,79 @@ fn lanczos_handles_the_zero_cluster_at_a_minimum() {
     assert_eq!(j["zeroCount"], r * (r - 1) / 2);
     assert_eq!(j["symmetryDim"], r * (r - 1) / 2);
 }
+
+/// `init: {kind: "targetSvd"}` puts the run at the balanced critical point made of the chosen
+/// singular components of M*; the curvature there is known in closed form: at the point that has
+/// learned components S, lambda_min = -(largest sigma not in S), and with all r components it is
+/// a global minimum with r^2 zero eigenvalues (the GL(r) symmetry).
+#[test]
+fn target_svd_init_builds_the_known_critical_points() {
+    use autobalance_core::Session;
+    use serde_json::{json, Value};
+    let s = [3.0, 2.0, 1.0];
+    let spec = |components: Value, noise: f64| {
+        json!({
+            "model": {"kind": "matrixFactorization", "d1": 12, "d2": 9, "rank": 3},
+            "target": {"kind": "random", "singularValues": s, "seed": 7},
+            "init": {"kind": "targetSvd", "components": components, "noiseStd": noise, "seed": 3},
+            "schedule": {"kind": "constant", "eta": 0.01},
+            "steps": 0
+        })
+        .to_string()
+    };
+    let query = |sess: &mut Session, q: Value| -> Value {
+        serde_json::from_str(&sess.hessian(&q.to_string()).unwrap()).unwrap()
+    };
+    // (components, expected loss, expected lambda_min, verdict)
+    let cases: [(Value, f64, f64, &str); 4] = [
+        (json!([]), (9.0 + 4.0 + 1.0) / 2.0, -3.0, "strictSaddle"),
+        (json!([0, 1]), 1.0 / 2.0, -1.0, "strictSaddle"),
+        (json!([2]), (9.0 + 4.0) / 2.0, -3.0, "strictSaddle"),
+        (json!([1, 2, 0]), 0.0, 0.0, "localMinimum"),
+    ];
+    for (comps, want_loss, want_min, want_verdict) in cases {
+        let mut sess = Session::new(&spec(comps.clone(), 0.0), Default::default()).unwrap();
+        let rep = query(&mut sess, json!({"what": "classify", "method": "dense"}));
+        let loss = rep["loss"].as_f64().unwrap();
+        assert!((loss - want_loss).abs() <= 1e-12 * 14.0, "{comps}: loss {loss}");
+        assert!(rep["gradNorm"].as_f64().unwrap() <= 1e-12, "{comps}: not stationary: {rep}");
+        let lmin = rep["lambdaMin"].as_f64().unwrap();
+        assert!((lmin - want_min).abs() <= 1e-10, "{comps}: lambda_min {lmin}");
+        assert_eq!(rep["verdict"]["kind"], want_verdict, "{comps}");
+        if want_verdict == "localMinimum" {
+            assert_eq!(rep["zeroCount"], 9, "{comps}: r^2 zero eigenvalues");
+        }
+        let lem = query(&mut sess, json!({"what": "lemma32"}));
+        let side = if want_verdict == "localMinimum" { "globalMinimumWithinEps" } else { "strictSaddle" };
+        assert_eq!(lem["side"], side, "{comps}: {lem}");
+    }
+    // The same stream of noise as a Gaussian init of the same std and seed, added to the point.
+    let exact = Session::new(&spec(json!([0, 1]), 0.0), Default::default()).unwrap();
+    let noisy = Session::new(&spec(json!([0, 1]), 1e-3), Default::default()).unwrap();
+    let g = json!({
+        "model": {"kind": "matrixFactorization", "d1": 12, "d2": 9, "rank": 3},
+        "target": {"kind": "random", "singularValues": s, "seed": 7},
+        "init": {"kind": "gaussian", "stdU": 1e-3, "stdV": 1e-3, "seed": 3},
+        "schedule": {"kind": "constant", "eta": 0.01},
+        "steps": 0
+    });
+    let gauss = Session::new(&g.to_string(), Default::default()).unwrap();
+    for i in 0..exact.params().len() {
+        let want = exact.params()[i] + gauss.params()[i];
+        assert_eq!(noisy.params()[i], want, "entry {i}");
+    }
+    // Errors name their field.
+    for (comps, noise, field) in [
+        (json!([0, 1, 2, 3]), 0.0, "init.components"),
+        (json!([0, 0]), 0.0, "init.components[1]"),
+        (json!([9]), 0.0, "init.components[0]"),
+        (json!([1.5]), 0.0, "init.components[0]"),
+        (json!([0]), -1.0, "init.noiseStd"),
+    ] {
+        let e = match Session::new(&spec(comps.clone(), noise), Default::default()) {
+            Ok(_) => panic!("{comps} {noise}: accepted"),
+            Err(e) => e,
+        };
+        assert_eq!(e.field, field, "{comps} {noise}: {e:?}");
+    }
+}

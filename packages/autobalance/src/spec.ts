@@ -77,8 +77,26 @@ export interface GaussianInit {
   seed: number;
 }
 
+/**
+ * Balanced factors of singular components of M*: column c of U0 is sqrt(sigma_i) phi_i and of V0
+ * is sqrt(sigma_i) psi_i for i = `components[c]` (0-based, singular values in descending order);
+ * the other columns are zero; then i.i.d. N(0, noiseStd^2) entries are added. `[0, ..., k-1]`
+ * with k < rank is the saddle that has learned the top k components (lambda_min = -sigma_{k+1});
+ * all of `0..rank-1` is a global minimum; `[]` is the origin.
+ */
+export interface TargetSvdInit {
+  /** Selects this init. */
+  kind: 'targetSvd';
+  /** Indices of the singular components (at most `rank` of them, distinct, < min(d1, d2)). */
+  components: number[];
+  /** Standard deviation of the added noise (default 0). */
+  noiseStd?: number;
+  /** Seed of the noise (default 0). */
+  seed?: number;
+}
+
 /** The initial factors. */
-export type InitSpec = ExplicitInit | GaussianInit;
+export type InitSpec = ExplicitInit | GaussianInit | TargetSvdInit;
 
 /** eta_t = eta (eta > 0). */
 export interface ConstantSchedule {

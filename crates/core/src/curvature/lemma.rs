@@ -71,6 +71,41 @@ pub struct Lemma32 {
     pub singular_values: Vec<f64>,
 }
 
+/// Balanced factors of singular components of `m` (d1 x d2): column c of U* is
+/// sqrt(sigma_i) phi_i and of V* is sqrt(sigma_i) psi_i for i = `components[c]` (0-based, in
+/// descending order of the singular values), so U* V*^T is the sum of those components and
+/// U*^T U* = V*^T V*. Columns past `components.len()` (up to `cols`) are zero. Also returns all
+/// min(d1, d2) singular values, descending.
+pub(crate) fn balanced_factors(
+    m: &DMatrix<f64>,
+    components: &[usize],
+    cols: usize,
+) -> Result<(DMatrix<f64>, DMatrix<f64>, Vec<f64>)> {
+    let (d1, d2) = m.shape();
+    let svd = m.clone().svd(true, true);
+    let (phi, psit) = match (svd.u.as_ref(), svd.v_t.as_ref()) {
+        (Some(a), Some(b)) => (a, b),
+        _ => {
+            return Err(Error::request(
+                "model.target",
+                "the SVD of the target did not converge",
+            ))
+        }
+    };
+    let mut idx: Vec<usize> = (0..d1.min(d2)).collect();
+    idx.sort_by(|&a, &b| svd.singular_values[b].total_cmp(&svd.singular_values[a]));
+    let singular_values: Vec<f64> = idx.iter().map(|&i| svd.singular_values[i]).collect();
+    let mut us = DMatrix::<f64>::zeros(d1, cols);
+    let mut vs = DMatrix::<f64>::zeros(d2, cols);
+    for (c, &k) in components.iter().enumerate().take(cols) {
+        let i = idx[k];
+        let s = svd.singular_values[i].max(0.0).sqrt();
+        us.column_mut(c).copy_from(&(phi.column(i) * s));
+        vs.column_mut(c).copy_from(&(psit.row(i).transpose() * s));
+    }
+    Ok((us, vs, singular_values))
+}
+
 /// Compute the certificate at `w`; `eps` defaults to the measured imbalance (floored at
 /// 1e-8 ||M*||_F so that rounding does not decide the side at an exact global minimum).
 pub fn lemma32(model: &mut dyn HessianModel, w: &[f64], eps: Option<f64>) -> Result<Lemma32> {
@@ -83,28 +118,7 @@ pub fn lemma32(model: &mut dyn HessianModel, w: &[f64], eps: Option<f64>) -> Res
     let u = DMatrix::from_row_slice(d1, r, u_flat);
     let v = DMatrix::from_row_slice(d2, r, v_flat);
 
-    // SVD of M*, sorted descending.
-    let svd = m.clone().svd(true, true);
-    let (phi, psit) = match (svd.u.as_ref(), svd.v_t.as_ref()) {
-        (Some(a), Some(b)) => (a.clone(), b.clone()),
-        _ => {
-            return Err(Error::request(
-                "model.target",
-                "the SVD of the target did not converge",
-            ))
-        }
-    };
-    let kmin = d1.min(d2);
-    let mut idx: Vec<usize> = (0..kmin).collect();
-    idx.sort_by(|&a, &b| svd.singular_values[b].total_cmp(&svd.singular_values[a]));
-    let singular_values: Vec<f64> = idx.iter().map(|&i| svd.singular_values[i]).collect();
-    let mut us = DMatrix::<f64>::zeros(d1, r);
-    let mut vs = DMatrix::<f64>::zeros(d2, r);
-    for (c, &i) in idx.iter().take(r).enumerate() {
-        let s = svd.singular_values[i].max(0.0).sqrt();
-        us.column_mut(c).copy_from(&(phi.column(i) * s));
-        vs.column_mut(c).copy_from(&(psit.row(i).transpose() * s));
-    }
+    let (us, vs, singular_values) = balanced_factors(&m, &(0..r).collect::<Vec<_>>(), r)?;
 
     // Procrustes: W*^T W = A S B^T, R = A B^T.
     let cross = us.transpose() * &u + vs.transpose() * &v;
