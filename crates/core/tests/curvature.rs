@@ -811,16 +811,29 @@ fn target_svd_init_builds_the_known_critical_points() {
         let mut sess = Session::new(&spec(comps.clone(), 0.0), Default::default()).unwrap();
         let rep = query(&mut sess, json!({"what": "classify", "method": "dense"}));
         let loss = rep["loss"].as_f64().unwrap();
-        assert!((loss - want_loss).abs() <= 1e-12 * 14.0, "{comps}: loss {loss}");
-        assert!(rep["gradNorm"].as_f64().unwrap() <= 1e-12, "{comps}: not stationary: {rep}");
+        assert!(
+            (loss - want_loss).abs() <= 1e-12 * 14.0,
+            "{comps}: loss {loss}"
+        );
+        assert!(
+            rep["gradNorm"].as_f64().unwrap() <= 1e-12,
+            "{comps}: not stationary: {rep}"
+        );
         let lmin = rep["lambdaMin"].as_f64().unwrap();
-        assert!((lmin - want_min).abs() <= 1e-10, "{comps}: lambda_min {lmin}");
+        assert!(
+            (lmin - want_min).abs() <= 1e-10,
+            "{comps}: lambda_min {lmin}"
+        );
         assert_eq!(rep["verdict"]["kind"], want_verdict, "{comps}");
         if want_verdict == "localMinimum" {
             assert_eq!(rep["zeroCount"], 9, "{comps}: r^2 zero eigenvalues");
         }
         let lem = query(&mut sess, json!({"what": "lemma32"}));
-        let side = if want_verdict == "localMinimum" { "globalMinimumWithinEps" } else { "strictSaddle" };
+        let side = if want_verdict == "localMinimum" {
+            "globalMinimumWithinEps"
+        } else {
+            "strictSaddle"
+        };
         assert_eq!(lem["side"], side, "{comps}: {lem}");
     }
     // The same stream of noise as a Gaussian init of the same std and seed, added to the point.

@@ -3,11 +3,11 @@
  * The `autobalance` command line:
  *
  *     autobalance info [--json] [--backend native|wasm]
- *     autobalance train --spec run.json [--out result.json] [--backend native|wasm]
+ *     autobalance train --spec run.json [--out result.json] [--report report.html] [--backend native|wasm]
  *     autobalance list
  *     autobalance run <preset> [--out DIR] [--backend native|wasm] [--steps N] [--seed N]
-  autobalance hessian --spec run.json [--query q.json | --what classify|eigs|density|trace|lemma32]
-                      [--at-init] [--out report.json] [--backend native|wasm]
+ *     autobalance hessian --spec run.json [--query q.json | --what classify|eigs|density|trace|lemma32]
+ *                         [--at-init] [--out report.json] [--report report.html] [--backend native|wasm]
  *
  * Exit codes: 0 ok, 1 runtime error, 2 bad usage, 130 interrupted (Ctrl-C; what was computed is
  * still written). Errors print `error: <field>: <message>`.
@@ -22,12 +22,17 @@ import { parseArgs } from 'node:util';
 import type { BackendName } from './backend.js';
 import { AutobalanceError } from './errors.js';
 import { applyOverrides, presetList, presetSpec, runPreset } from './presets.js';
+import { statusMark } from './checks.js';
 import {
   formatNumber,
+  hessianHtml,
+  presetChecks,
   presetHtml,
   presetReport,
   presetSvg,
+  presetVegaLite,
   resultToJson,
+  runHtml,
   runsToCsv,
   summarize,
   textTable,
@@ -49,14 +54,19 @@ class UsageError extends Error {
 
 const USAGE = `usage:
   autobalance info [--json] [--backend native|wasm]
-  autobalance train --spec run.json [--out result.json] [--backend native|wasm]
+  autobalance train --spec run.json [--out result.json] [--report report.html] [--backend native|wasm]
   autobalance list
   autobalance run <preset> [--out DIR] [--backend native|wasm] [--steps N] [--seed N]
+  autobalance hessian --spec run.json [--query q.json | --what classify|eigs|density|trace|lemma32]
+                      [--at-init] [--out report.json] [--report report.html] [--backend native|wasm]
 
   --backend   force a backend (default: AUTOBALANCE_BACKEND, else native if it loads, else wasm)
+  --report    also write a self-contained HTML report (plots, tables, the spec)
   train       runs the spec (JSON, see docs/api.md) and writes the result JSON (stdout without --out)
-  run         runs a paper preset; writes DIR/<preset>.html (report), .svg, .csv, .json
-              (DIR default: out/<preset>)
+  list        the presets (paper reproductions), one line each
+  run         runs a paper preset; prints the paper's claims beside ours, each marked agrees,
+              DISAGREES, cannot compare or incomplete; writes DIR/<preset>.html (report), .svg,
+              .vl.json (Vega-Lite spec of the figure), .csv, .json (DIR default: out/<preset>)
   hessian     runs the spec to its end (or not, with --at-init), then asks the core what kind of
               point it reached (default --what classify); prints a verdict, writes the JSON report
 `;
@@ -224,7 +234,7 @@ function readJson(flag: string, path: string): unknown {
 }
 
 async function cmdTrain(args: string[]): Promise<number> {
-  const { values } = parse(args, { spec: { type: 'string' }, out: { type: 'string' }, backend: { type: 'string' } }, 0);
+  const { values } = parse(args, { spec: { type: 'string' }, out: { type: 'string' }, report: { type: 'string' }, backend: { type: 'string' } }, 0);
   const specPath = str(values, 'spec');
   if (!specPath) throw new UsageError('--spec', 'missing: the path of a JSON spec file');
   const backend = backendOption(str(values, 'backend'));
@@ -249,6 +259,13 @@ async function cmdTrain(args: string[]): Promise<number> {
       process.stderr.write(`wrote ${out}\n`);
     } else {
       process.stdout.write(json + '\n');
+    }
+    const reportPath = str(values, 'report');
+    if (reportPath) {
+      const backendInfo = await loadBackend(result.backend);
+      const meta = { backend: result.backend, coreVersion: backendInfo.coreVersion, cancelled: result.cancelled };
+      writeFile(reportPath, await runHtml(spec, result, meta, `train: ${specPath}`));
+      process.stderr.write(`wrote ${reportPath}\n`);
     }
     return sig.interrupted() ? 130 : 0;
   } finally {
@@ -318,18 +335,31 @@ async function cmdRun(args: string[]): Promise<number> {
   if (runs.length < preset.runs.length) {
     process.stdout.write(`(${preset.runs.length - runs.length} run(s) skipped after the interruption)\n`);
   }
-  const report = presetReport(preset, runs, { backend: backend.name, coreVersion: backend.coreVersion, cancelled });
+  const checked = presetChecks(preset, outcome);
+  if (checked.length > 0) {
+    const lines = ['\nthe paper beside ours:'];
+    for (const c of checked) {
+      lines.push(`  [${statusMark(c.status)}] ${c.claim ?? ''}`);
+      for (const o of c.outcomes) lines.push(`      ${o.shown ? '=  ' : o.pass === true ? 'ok ' : o.pass === false ? 'NO ' : '?  '} ${o.text}`);
+      if (c.cannotCompare) lines.push(`      (cannot compare: ${c.cannotCompare})`);
+    }
+    process.stdout.write(lines.join('\n') + '\n');
+  }
+  const meta = { backend: backend.name, coreVersion: backend.coreVersion, cancelled };
+  const report = presetReport(preset, outcome, meta);
   const files = {
-    json: join(dir, `${preset.name}.json`),
-    csv: join(dir, `${preset.name}.csv`),
-    svg: join(dir, `${preset.name}.svg`),
     html: join(dir, `${preset.name}.html`),
+    svg: join(dir, `${preset.name}.svg`),
+    vl: join(dir, `${preset.name}.vl.json`),
+    csv: join(dir, `${preset.name}.csv`),
+    json: join(dir, `${preset.name}.json`),
   };
   writeFile(files.json, JSON.stringify(report) + '\n');
   writeFile(files.csv, runsToCsv(runs));
-  writeFile(files.svg, presetSvg(preset, runs));
-  writeFile(files.html, presetHtml(preset, runs, { backend: backend.name, coreVersion: backend.coreVersion, cancelled }));
-  process.stdout.write(`wrote ${files.html}\n      ${files.svg}\n      ${files.csv}\n      ${files.json}\n`);
+  writeFile(files.vl, JSON.stringify(presetVegaLite(preset, runs)) + '\n');
+  writeFile(files.svg, await presetSvg(preset, runs));
+  writeFile(files.html, await presetHtml(preset, outcome, meta));
+  process.stdout.write(`wrote ${Object.values(files).join('\n      ')}\n`);
   return cancelled ? 130 : 0;
 }
 
@@ -344,6 +374,7 @@ async function cmdHessian(args: string[]): Promise<number> {
       what: { type: 'string' },
       'at-init': { type: 'boolean' },
       out: { type: 'string' },
+      report: { type: 'string' },
       backend: { type: 'string' },
     },
     0,
@@ -376,6 +407,12 @@ async function cmdHessian(args: string[]): Promise<number> {
     if (out) {
       writeFile(out, json + '\n');
       process.stderr.write(`wrote ${out}\n`);
+    }
+    const reportPath = str(values, 'report');
+    if (reportPath) {
+      const b = await loadBackend(run.backend);
+      writeFile(reportPath, await hessianHtml(spec, report, { backend: run.backend, coreVersion: b.coreVersion, cancelled: false, step: st.step }));
+      process.stderr.write(`wrote ${reportPath}\n`);
     }
     return 0;
   } finally {

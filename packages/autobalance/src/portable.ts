@@ -21,3 +21,5 @@ export * from './curvature.js';
 export * from './presets.js';
 export * from './report.js';
 export * from './svg.js';
+export * from './checks.js';
+export * from './vega.js';

@@ -6,13 +6,18 @@
  */
 
 import { type BackendChoice, type BackendName, resolveBackend } from './backend.js';
+import type { PresetReference } from './checks.js';
+import type { HessianQuery, HessianReport } from './curvature.js';
 import { InternalError, InvalidRequestError, guard } from './errors.js';
-import { type Progress, type RunResult, train } from './run.js';
+import { type ChunkOptions, type Progress, Run, type RunResult } from './run.js';
 import type { RunSpec } from './spec.js';
+
 
 /** A preset in the list. */
 export interface PresetInfo {
+  /** Its name, e.g. `figure1`. */
   name: string;
+  /** One line on what it reproduces. */
   description: string;
 }
 
@@ -36,23 +41,31 @@ export interface PresetPlot {
   x?: string;
 }
 
-/** What the paper reports, next to which the results are shown (free-form text fields). */
-export interface PresetReference {
-  /** The claim of the paper. */
-  claim?: string;
-  /** Where and how the paper shows it. */
-  paper?: string;
-  /** How the reproduction checks it. */
-  check?: string;
-  [key: string]: unknown;
+/** A curvature query of a preset: asked at the start or at the end of one of its runs. */
+export interface PresetHessian {
+  /** What the query shows, e.g. `run 0 at its end`. */
+  label: string;
+  /** Index of the run. */
+  run: number;
+  /** `init`: before the first step; `final`: where the run stopped. */
+  at: 'init' | 'final';
+  /** The query (see docs/curvature.md). */
+  query: HessianQuery;
 }
 
 /** A preset as the core defines it. */
 export interface Preset {
+  /** Its name, e.g. `figure1`. */
   name: string;
+  /** One line on what it reproduces. */
   description: string;
+  /** The runs, in order. */
   runs: PresetRun[];
+  /** The panels of its figure. */
   plots: PresetPlot[];
+  /** Curvature queries at the start or end of runs (may be empty). */
+  hessian: PresetHessian[];
+  /** What the paper reports, with the checks that compare it with ours. */
   reference: PresetReference[];
 }
 
@@ -95,6 +108,7 @@ export function normalizePreset(v: unknown): Preset {
     description: typeof o['description'] === 'string' ? o['description'] : '',
     runs: o['runs'] as PresetRun[],
     plots: o['plots'] as PresetPlot[],
+    hessian: Array.isArray(o['hessian']) ? (o['hessian'] as PresetHessian[]) : [],
     reference: Array.isArray(o['reference']) ? (o['reference'] as PresetReference[]) : [],
   };
 }
@@ -140,16 +154,35 @@ export function applyOverrides(preset: Preset, overrides: PresetOverrides): Pres
 
 /** The outcome of one run of a preset. */
 export interface PresetRunResult {
+  /** Legend label. */
   label: string;
+  /** The spec that was run (overrides applied). */
   spec: RunSpec;
+  /** What it computed. */
   result: RunResult;
+}
+
+/** The outcome of one curvature query of a preset. */
+export interface PresetHessianResult {
+  /** The query's label. */
+  label: string;
+  /** Index of the run. */
+  run: number;
+  /** Where it was asked. */
+  at: 'init' | 'final';
+  /** The step at which it was asked. */
+  step: number;
+  /** The report. */
+  report: HessianReport;
 }
 
 /** Options of {@link runPreset}. */
 export interface RunPresetOptions {
+  /** Backend (default: automatic, see `resolveBackend`). */
   backend?: BackendChoice;
   /** Stops the current run after its current chunk, and skips the runs after it. */
   signal?: AbortSignal;
+  /** Target length of a chunk of steps, in milliseconds. */
   chunkMillis?: number;
   /** Called after each chunk of each run. */
   onProgress?: (run: { index: number; count: number; label: string }, progress: Progress) => void;
@@ -157,29 +190,59 @@ export interface RunPresetOptions {
   onRunEnd?: (run: { index: number; count: number; label: string }, result: RunResult) => void;
 }
 
+/** What {@link runPreset} returns. */
+export interface PresetOutcome {
+  /** The backend that ran it. */
+  backend: BackendName;
+  /** The runs made, in order (fewer than the preset's when interrupted). */
+  runs: PresetRunResult[];
+  /**
+   * The curvature reports, in the order of the preset's `hessian` list; `undefined` where the
+   * query was not reached (interrupted) or its run did not finish.
+   */
+  hessian: (PresetHessianResult | undefined)[];
+}
+
 /**
- * Run every run of a preset in order. When `signal` aborts, the current run stops (its partial
- * result is kept, with `cancelled: true`) and the remaining runs are skipped.
+ * Run every run of a preset in order, with its curvature queries at the start and end of each
+ * run. When `signal` aborts, the current run stops (its partial result is kept, with
+ * `cancelled: true`), the remaining runs are skipped, and the end-of-run queries of the
+ * interrupted run are not asked.
  */
-export async function runPreset(preset: Preset, options: RunPresetOptions = {}): Promise<{ backend: BackendName; runs: PresetRunResult[] }> {
+export async function runPreset(preset: Preset, options: RunPresetOptions = {}): Promise<PresetOutcome> {
   if (preset.runs.length === 0) throw new InvalidRequestError('preset', `preset ${preset.name} has no runs`);
   const backend = await resolveBackend(options.backend);
   const runs: PresetRunResult[] = [];
+  const hessian: (PresetHessianResult | undefined)[] = preset.hessian.map(() => undefined);
   const count = preset.runs.length;
   for (let index = 0; index < count; index++) {
     if (options.signal?.aborted) break;
     const { label, spec } = preset.runs[index] as PresetRun;
     const info = { index, count, label };
-    const trainOptions: Parameters<typeof train>[1] = { backend };
-    if (options.signal) trainOptions.signal = options.signal;
-    if (options.chunkMillis !== undefined) trainOptions.chunkMillis = options.chunkMillis;
-    if (options.onProgress) {
-      const cb = options.onProgress;
-      trainOptions.onProgress = (p) => cb(info, p);
+    const run = await Run.create(spec, { backend });
+    try {
+      const ask = async (at: 'init' | 'final'): Promise<void> => {
+        for (const [i, h] of preset.hessian.entries()) {
+          if (h.run !== index || h.at !== at) continue;
+          const report = await run.hessian(h.query);
+          hessian[i] = { label: h.label, run: index, at, step: run.status.step, report };
+        }
+      };
+      await ask('init');
+      const chunkOptions: ChunkOptions = {};
+      if (options.signal) chunkOptions.signal = options.signal;
+      if (options.chunkMillis !== undefined) chunkOptions.chunkMillis = options.chunkMillis;
+      for await (const chunk of run.chunks(chunkOptions)) {
+        const st = chunk.status;
+        options.onProgress?.(info, { step: st.step, steps: st.steps, loss: st.loss, rows: st.rows });
+      }
+      const result = run.result();
+      if (result.finished) await ask('final');
+      runs.push({ label, spec, result });
+      options.onRunEnd?.(info, result);
+    } finally {
+      run.dispose();
     }
-    const result = await train(spec, trainOptions);
-    runs.push({ label, spec, result });
-    options.onRunEnd?.(info, result);
   }
-  return { backend: backend.name, runs };
+  return { backend: backend.name, runs, hessian };
 }

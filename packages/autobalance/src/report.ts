@@ -4,10 +4,13 @@
  * @module
  */
 
+import { type CheckedReference, checkReferences, statusMark } from './checks.js';
+import { type HessianReport, describeReport } from './curvature.js';
 import type { Matrix } from './matrix.js';
-import type { Preset, PresetRunResult } from './presets.js';
+import type { Preset, PresetHessianResult, PresetOutcome, PresetRunResult } from './presets.js';
 import type { RunResult } from './run.js';
-import { type Figure, renderSvg } from './svg.js';
+import type { Figure, Panel } from './svg.js';
+import { type VegaLiteSpec, figureToVegaLite, renderVegaLiteSvg } from './vega.js';
 
 /** A few numbers that sum up a run. */
 export interface RunSummary {
@@ -59,8 +62,11 @@ export function summarize(r: RunResult): RunSummary {
 
 /** A matrix in the JSON format: `{rows, cols, data}` with `data` a row-major array. */
 export interface MatrixJson {
+  /** Number of rows. */
   rows: number;
+  /** Number of columns. */
   cols: number;
+  /** The entries, row-major. */
   data: number[];
 }
 
@@ -71,20 +77,31 @@ export function matrixToJson(m: Matrix): MatrixJson {
 
 /** The JSON result format of `autobalance train` (non-finite numbers become `null` in JSON). */
 export interface RunResultJson {
+  /** The backend that ran it. */
   backend: string;
+  /** Steps taken. */
   step: number;
+  /** Steps asked for. */
   steps: number;
+  /** Recorded rows. */
   rows: number;
+  /** True when every step was taken. */
   finished: boolean;
+  /** True when it was interrupted. */
   cancelled: boolean;
+  /** The step at which the state stopped being finite, or null. */
   divergedAt: number | null;
+  /** Loss at the final state. */
   loss: number | null;
+  /** Names of the recorded columns, in order. */
   columnNames: string[];
+  /** The recorded columns by name. */
   columns: Record<string, number[]>;
   /** Final parameters by block name (`U`, `V`; `W1`, `b1`, `v2`, ...). */
   params: Record<string, MatrixJson>;
-  /** Matrix factorization: the final factors (also in `params`). */
+  /** Matrix factorization: the final U (also in `params`). */
   U?: MatrixJson;
+  /** Matrix factorization: the final V (also in `params`). */
   V?: MatrixJson;
 }
 
@@ -155,38 +172,77 @@ export function presetFigure(preset: Preset, runs: readonly PresetRunResult[]): 
   };
 }
 
-/** Render the figure of a preset as SVG. */
-export function presetSvg(preset: Preset, runs: readonly PresetRunResult[]): string {
-  return renderSvg(presetFigure(preset, runs));
+/** The figure of a preset as a Vega-Lite spec (`autobalance run` writes it as DIR/<preset>.vl.json). */
+export function presetVegaLite(preset: Preset, runs: readonly PresetRunResult[]): VegaLiteSpec {
+  return figureToVegaLite(presetFigure(preset, runs));
+}
+
+/** Render the figure of a preset as SVG (its Vega-Lite spec rendered by vega). */
+export async function presetSvg(preset: Preset, runs: readonly PresetRunResult[]): Promise<string> {
+  return renderVegaLiteSvg(presetVegaLite(preset, runs));
+}
+
+/** Where and how a preset or a run was computed. */
+export interface ReportMeta {
+  /** The backend that ran it. */
+  backend: string;
+  /** The core's version. */
+  coreVersion: string;
+  /** True when it was interrupted: partial results. */
+  cancelled: boolean;
 }
 
 /** The JSON report of a preset run (`autobalance run --out DIR` writes it as DIR/<preset>.json). */
 export interface PresetReportJson {
+  /** The preset's name. */
   preset: string;
+  /** Its one-line description. */
   description: string;
+  /** The backend that ran it. */
   backend: string;
+  /** The core's version. */
   coreVersion: string;
+  /** True when it was interrupted: partial results. */
   cancelled: boolean;
-  runs: { label: string; spec: unknown; summary: RunSummary; result: RunResultJson }[];
+  /** The runs made. */
+  runs: {
+    /** Legend label. */
+    label: string;
+    /** The spec that was run. */
+    spec: unknown;
+    /** A few numbers that sum it up. */
+    summary: RunSummary;
+    /** Everything it recorded. */
+    result: RunResultJson;
+  }[];
+  /** The curvature reports, in the order of the preset's `hessian` list (null: not computed). */
+  hessian: (PresetHessianResult | null)[];
+  /** The panels of the figure. */
   plots: Preset['plots'];
-  reference: Preset['reference'];
+  /** The paper's claims, each with our checks and its mark. */
+  reference: CheckedReference[];
+}
+
+/** The paper's claims of a preset with their checks evaluated on an outcome. */
+export function presetChecks(preset: Preset, outcome: Pick<PresetOutcome, 'runs' | 'hessian'>): CheckedReference[] {
+  return checkReferences(preset.reference, {
+    runs: preset.runs.map((_, i) => outcome.runs[i]?.result),
+    hessian: preset.hessian.map((_, i) => outcome.hessian[i]?.report),
+  });
 }
 
 /** Build the JSON report of a preset run. */
-export function presetReport(
-  preset: Preset,
-  runs: readonly PresetRunResult[],
-  meta: { backend: string; coreVersion: string; cancelled: boolean },
-): PresetReportJson {
+export function presetReport(preset: Preset, outcome: Pick<PresetOutcome, 'runs' | 'hessian'>, meta: ReportMeta): PresetReportJson {
   return {
     preset: preset.name,
     description: preset.description,
     backend: meta.backend,
     coreVersion: meta.coreVersion,
     cancelled: meta.cancelled,
-    runs: runs.map((r) => ({ label: r.label, spec: r.spec, summary: summarize(r.result), result: resultToJson(r.result) })),
+    runs: outcome.runs.map((r) => ({ label: r.label, spec: r.spec, summary: summarize(r.result), result: resultToJson(r.result) })),
+    hessian: preset.hessian.map((_, i) => outcome.hessian[i] ?? null),
     plots: preset.plots,
-    reference: preset.reference,
+    reference: presetChecks(preset, outcome),
   };
 }
 
@@ -211,45 +267,179 @@ function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-/**
- * A self-contained HTML report of a preset run (`autobalance run` writes it as
- * DIR/<preset>.html): the description, the plots (inline SVG), a summary table per run, and the
- * paper's reported claims beside how this reproduction checks them. No scripts, no external files.
- */
-export function presetHtml(
-  preset: Preset,
-  runs: readonly PresetRunResult[],
-  meta: { backend: string; coreVersion: string; cancelled: boolean },
-): string {
+const STYLE = `body{font:15px/1.45 system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}
+th{background:#f3f3f3}.meta{color:#666}svg{max-width:100%;height:auto}pre{background:#f6f6f6;padding:.6em;overflow:auto;font-size:13px}
+.agrees{background:#e3f4e1;color:#1d5e1a;font-weight:600}.disagrees{background:#fbe0dc;color:#8a1c0f;font-weight:600}
+.cannotCompare,.notChecked,.incomplete{background:#f1f1f1;color:#555;font-weight:600}
+ul.checks{margin:0;padding-left:1.1em}li.pass::marker{content:"\\2713  ";color:#1d5e1a}li.fail::marker{content:"\\2717  ";color:#8a1c0f}
+li.unknown::marker{content:"?  ";color:#555}li.shown::marker{content:"=  ";color:#555}`;
+
+/** A self-contained HTML page (no scripts, no external files). */
+function htmlPage(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>autobalance: ${esc(title)}</title>
+<style>
+${STYLE}
+</style></head><body>
+${body}
+</body></html>
+`;
+}
+
+function metaLine(meta: ReportMeta): string {
+  return `<p class="meta">Computed by autobalance (core ${esc(meta.coreVersion)}) on the ${esc(meta.backend)} backend, float64${meta.cancelled ? '; <b>interrupted</b>: partial results' : ''}.</p>`;
+}
+
+function runsTable(runs: readonly { label: string; result: RunResult }[]): string {
   const rows = runs
-    .map((r) => {
+    .map((r, i) => {
       const s = summarize(r.result);
-      const cells = [r.label, `${s.step}/${s.steps}`, formatNumber(s.finalLoss), s.finalNormRatios.map(formatNumber).join(' '), formatNumber(s.maxInvariantDrift), s.outcome];
+      const cells = [String(i), r.label, `${s.step}/${s.steps}`, formatNumber(s.finalLoss), s.finalNormRatios.map(formatNumber).join(' '), formatNumber(s.maxInvariantDrift), s.outcome];
       return `<tr>${cells.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`;
     })
     .join('\n');
-  const refs = preset.reference
-    .map((r) => `<tr><td>${esc(r.claim ?? '')}</td><td>${esc(r.paper ?? '')}</td><td>${esc(r.check ?? '')}</td></tr>`)
-    .join('\n');
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>autobalance: ${esc(preset.name)}</title>
-<style>
-body{font:15px/1.45 system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}
-th{background:#f3f3f3}.meta{color:#666}svg{max-width:100%;height:auto}
-</style></head><body>
-<h1>${esc(preset.name)}</h1>
-<p>${esc(preset.description)}</p>
-<p class="meta">Computed by autobalance (core ${esc(meta.coreVersion)}) on the ${esc(meta.backend)} backend, float64${meta.cancelled ? '; <b>interrupted</b>: partial results' : ''}.</p>
-${presetSvg(preset, runs)}
-<h2>Runs</h2>
-<table><tr><th>run</th><th>steps</th><th>final loss</th><th>norm ratio(s)</th><th>max invariant drift</th><th>outcome</th></tr>
+  return `<table><tr><th>#</th><th>run</th><th>steps</th><th>final loss</th><th>norm ratio(s)</th><th>max invariant drift</th><th>outcome</th></tr>
 ${rows}
-</table>
-<h2>What the paper reports, and how we check it</h2>
-<table><tr><th>claim</th><th>paper</th><th>this reproduction</th></tr>
-${refs}
-</table>
-</body></html>
-`;
+</table>`;
+}
+
+/** The paper-beside-ours table: claim, what the paper reports, our checks with their numbers, the mark. */
+function referenceTable(checked: readonly CheckedReference[]): string {
+  const rows = checked
+    .map((c) => {
+      const items = c.outcomes
+        .map((o) => `<li class="${o.shown ? 'shown' : o.pass === true ? 'pass' : o.pass === false ? 'fail' : 'unknown'}">${esc(o.text)}</li>`)
+        .join('');
+      const ours = `${esc(c.check ?? '')}${items ? `<ul class="checks">${items}</ul>` : ''}${c.cannotCompare ? `<p><i>Cannot compare:</i> ${esc(c.cannotCompare)}</p>` : ''}`;
+      return `<tr><td>${esc(c.claim ?? '')}</td><td>${esc(c.paper ?? '')}</td><td>${ours}</td><td class="${c.status}">${esc(statusMark(c.status))}</td></tr>`;
+    })
+    .join('\n');
+  return `<table><tr><th>claim</th><th>the paper</th><th>this reproduction</th><th>mark</th></tr>
+${rows}
+</table>`;
+}
+
+function hessianTable(items: readonly (PresetHessianResult | undefined)[], labels: readonly string[]): string {
+  const rows = labels
+    .map((label, i) => {
+      const h = items[i];
+      return `<tr><td>${i}</td><td>${esc(label)}</td><td>${h ? String(h.step) : '-'}</td><td>${h ? esc(describeReport(h.report)) : 'not computed (interrupted)'}</td></tr>`;
+    })
+    .join('\n');
+  return `<table><tr><th>#</th><th>where</th><th>step</th><th>report</th></tr>
+${rows}
+</table>`;
+}
+
+/**
+ * A self-contained HTML report of a preset run (`autobalance run` writes it as
+ * DIR/<preset>.html): the description, the plots (inline SVG rendered from the Vega-Lite spec),
+ * a summary table per run, the curvature reports, and the paper's claims beside our checks,
+ * each marked `agrees`, `DISAGREES`, `cannot compare` (with the reason) or `incomplete`.
+ */
+export async function presetHtml(preset: Preset, outcome: Pick<PresetOutcome, 'runs' | 'hessian'>, meta: ReportMeta): Promise<string> {
+  const checked = presetChecks(preset, outcome);
+  const hessian = preset.hessian.length > 0 ? `<h2>Curvature</h2>\n${hessianTable(outcome.hessian, preset.hessian.map((h) => h.label))}` : '';
+  return htmlPage(
+    preset.name,
+    `<h1>${esc(preset.name)}</h1>
+<p>${esc(preset.description)}</p>
+${metaLine(meta)}
+${await presetSvg(preset, outcome.runs)}
+<h2>Runs</h2>
+${runsTable(outcome.runs)}
+${hessian}
+<h2>What the paper reports, beside ours</h2>
+${referenceTable(checked)}`,
+  );
+}
+
+/** Columns plotted by {@link runFigure}, in order, with a log axis or not. */
+function runPanels(r: RunResult): { column: string; logY: boolean }[] {
+  const out: { column: string; logY: boolean }[] = [];
+  const has = (n: string): boolean => r.columnNames.includes(n);
+  const add = (n: string, logY: boolean): void => {
+    if (has(n)) out.push({ column: n, logY });
+  };
+  add('loss', true);
+  add('residual', true);
+  for (const n of r.columnNames) if (/^normSqW\d+$/.test(n)) add(n, false);
+  for (const n of r.columnNames) if (/^normRatio\d*$/.test(n)) add(n, false);
+  add('imbalance', true);
+  for (const n of r.columnNames) if (/^layerDiffDrift\d+$/.test(n)) add(n, false);
+  add('imbalanceDrift', false);
+  add('lambdaMin', false);
+  add('lambdaMax', false);
+  return out;
+}
+
+/** The standard figure of one run: loss, residual, norms and their ratios, the conserved quantities' drift, curvature. */
+export function runFigure(title: string, r: RunResult): Figure {
+  return {
+    title,
+    panels: runPanels(r).map(
+      (p): Panel => ({
+        title: p.column,
+        xLabel: 'iteration',
+        yLabel: p.column + (p.logY ? ' (log scale)' : ''),
+        logY: p.logY,
+        series: [{ label: title, x: r.columns['step'] ?? new Float64Array(0), y: r.columns[p.column] ?? new Float64Array(0) }],
+      }),
+    ),
+  };
+}
+
+/** A self-contained HTML report of one run (`autobalance train --report FILE`): plots, summary, the spec. */
+export async function runHtml(spec: unknown, r: RunResult, meta: ReportMeta, title = 'train'): Promise<string> {
+  const svg = await renderVegaLiteSvg(figureToVegaLite(runFigure(title, r)));
+  return htmlPage(
+    title,
+    `<h1>${esc(title)}</h1>
+${metaLine(meta)}
+${svg}
+<h2>Run</h2>
+${runsTable([{ label: title, result: r }])}
+<h2>Spec</h2>
+<pre>${esc(JSON.stringify(spec, null, 2))}</pre>`,
+  );
+}
+
+function fieldRows(obj: Record<string, unknown>, skip: readonly string[]): string {
+  return Object.entries(obj)
+    .filter(([k, v]) => !skip.includes(k) && (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean' || v === null))
+    .map(([k, v]) => `<tr><td>${esc(k)}</td><td>${esc(typeof v === 'number' ? formatNumber(v) : String(v))}</td></tr>`)
+    .join('\n');
+}
+
+/**
+ * A self-contained HTML report of a curvature query (`autobalance hessian --report FILE`): the
+ * verdict, every scalar of the report, the eigenvalues found, and for `density` a plot of the
+ * spectral density.
+ */
+export async function hessianHtml(spec: unknown, report: HessianReport, meta: ReportMeta & { step: number }): Promise<string> {
+  const parts: string[] = [`<h1>Hessian: ${esc(report.what)} at step ${meta.step}</h1>`, metaLine(meta), `<p><b>${esc(describeReport(report))}</b></p>`];
+  const skip = ['grid', 'density', 'nodes', 'weights', 'rotation', 'delta', 'eigenvalues'];
+  parts.push(`<h2>Numbers</h2>\n<table><tr><th>field</th><th>value</th></tr>\n${fieldRows(report as unknown as Record<string, unknown>, skip)}\n</table>`);
+  if (report.what === 'classify') {
+    parts.push(`<h2>Verdict</h2>\n<table><tr><th>field</th><th>value</th></tr>\n${fieldRows(report.verdict as unknown as Record<string, unknown>, ['direction'])}\n</table>`);
+    if (report.eigenvalues) parts.push(`<h2>Eigenvalues (${report.eigenvalues.length})</h2>\n<pre>${esc(report.eigenvalues.map((x) => formatNumber(x)).join(' '))}</pre>`);
+  }
+  if (report.what === 'eigs') {
+    const pairs = [...(report.smallest ?? []).map((p) => ['smallest', p] as const), ...(report.largest ?? []).map((p) => ['largest', p] as const)];
+    const rows = pairs.map(([end, p]) => `<tr><td>${end}</td><td>${esc(formatNumber(p.value))}</td><td>${esc(formatNumber(p.residual))}</td><td>${p.converged ? 'yes' : 'no'}</td></tr>`).join('\n');
+    parts.push(`<h2>Eigenpairs</h2>\n<table><tr><th>end</th><th>eigenvalue</th><th>residual</th><th>converged</th></tr>\n${rows}\n</table>`);
+  }
+  if (report.what === 'density') {
+    const fig: Figure = {
+      title: 'spectral density (stochastic Lanczos quadrature)',
+      panels: [{ title: 'density', xLabel: 'eigenvalue', yLabel: 'density', logY: false, series: [{ label: 'SLQ', x: Float64Array.from(report.grid), y: Float64Array.from(report.density) }] }],
+    };
+    parts.push(await renderVegaLiteSvg(figureToVegaLite(fig)));
+  }
+  if (report.what === 'lemma32') {
+    parts.push(`<h2>Singular values of M*</h2>\n<pre>${esc(report.singularValues.map((x) => formatNumber(x)).join(' '))}</pre>`);
+  }
+  parts.push(`<h2>Spec</h2>\n<pre>${esc(JSON.stringify(spec, null, 2))}</pre>`);
+  return htmlPage(`hessian ${report.what}`, parts.join('\n'));
 }

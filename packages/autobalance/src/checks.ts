@@ -1,0 +1,407 @@
+/**
+ * Checks of a preset's results against what the paper reports: each reference row of a preset
+ * (defined in the core, `crates/core/src/presets.rs`) may carry machine-readable checks on the
+ * recorded columns and the curvature reports; evaluating them marks the row as agreeing,
+ * disagreeing, or not comparable (with the reason). Platform-neutral.
+ *
+ * @module
+ */
+
+import type { HessianReport } from './curvature.js';
+import type { RunResult } from './run.js';
+
+/**
+ * A number (or, for curvature report fields, a string) taken from a preset's results.
+ *
+ * - a column of run `run`, reduced over its recorded rows (rows with step in [`from`, `to`] when
+ *   given; NaN entries skipped): `first`, `last`, `min`, `max`, `maxAbs`; `at` is the value on the
+ *   last recorded row with step <= `step`; `firstStepAtMost` is the first step whose value is
+ *   <= `value` (Infinity if none);
+ * - a field of curvature report `hessian` (an index into the preset's `hessian` list), a dotted
+ *   path such as `lambdaMin` or `verdict.kind`;
+ * - a constant `value` (a theory value computed from the spec).
+ *
+ * `scale` multiplies a numeric result.
+ */
+export type Quantity =
+  | {
+      /** Index of the run in the preset. */
+      run: number;
+      /** Column name. */
+      column: string;
+      /** How the rows are reduced to one number. */
+      reduce: 'first' | 'last' | 'min' | 'max' | 'maxAbs';
+      /** First step of the window (inclusive). */
+      from?: number;
+      /** Last step of the window (inclusive). */
+      to?: number;
+      /** Factor applied to the result. */
+      scale?: number;
+    }
+  | {
+      /** Index of the run in the preset. */
+      run: number;
+      /** Column name. */
+      column: string;
+      /** The value at the last recorded row with step <= `step`. */
+      reduce: 'at';
+      /** The step. */
+      step: number;
+      /** Factor applied to the result. */
+      scale?: number;
+    }
+  | {
+      /** Index of the run in the preset. */
+      run: number;
+      /** Column name. */
+      column: string;
+      /** The first recorded step whose value is <= `value`. */
+      reduce: 'firstStepAtMost';
+      /** The threshold. */
+      value: number;
+      /** Factor applied to the result. */
+      scale?: number;
+    }
+  | {
+      /** Index into the preset's `hessian` list. */
+      hessian: number;
+      /** Dotted path of a field of the report. */
+      field: string;
+      /** Factor applied to a numeric result. */
+      scale?: number;
+    }
+  | {
+      /** A constant. */
+      value: number;
+    };
+
+/** A bound: a constant or a quantity. */
+export type Bound = number | Quantity;
+
+/** One machine-readable check. */
+export type Check =
+  | {
+      /** `of <= bound`. */
+      kind: 'atMost';
+      /** The checked quantity. */
+      of: Quantity;
+      /** Its upper bound. */
+      bound: Bound;
+    }
+  | {
+      /** `of >= bound`. */
+      kind: 'atLeast';
+      /** The checked quantity. */
+      of: Quantity;
+      /** Its lower bound. */
+      bound: Bound;
+    }
+  | {
+      /** `|of - to| <= max(absTol, relTol |to|)`. */
+      kind: 'near';
+      /** The checked quantity. */
+      of: Quantity;
+      /** The value it should be near. */
+      to: Bound;
+      /** Relative tolerance (default 0). */
+      relTol?: number;
+      /** Absolute tolerance (default 0). */
+      absTol?: number;
+    }
+  | {
+      /** `of === value` (strings, counts). */
+      kind: 'equals';
+      /** The checked quantity. */
+      of: Quantity;
+      /** The expected value. */
+      value: string | number;
+    }
+  | {
+      /** Show a value of ours without judging it (for rows whose paper numbers cannot be compared). */
+      kind: 'show';
+      /** The quantity shown. */
+      of: Quantity;
+    }
+  | {
+      /** Every recorded value is <= the previous one (NaN rows skipped). */
+      kind: 'nonIncreasing';
+      /** Index of the run. */
+      run: number;
+      /** Column name. */
+      column: string;
+      /** Allowed increase relative to the previous value (default 0). */
+      relTol?: number;
+    };
+
+/** What the paper reports, beside which the results are shown. */
+export interface PresetReference {
+  /** The claim of the paper. */
+  claim?: string;
+  /** Where and how the paper shows it, with its numbers. */
+  paper?: string;
+  /** How the reproduction checks it, in words. */
+  check?: string;
+  /** The machine-readable checks; all must pass for the row to agree. */
+  checks?: Check[];
+  /** Why the paper's numbers cannot be compared with ours (the checks, if any, are shown only). */
+  cannotCompare?: string;
+}
+
+/** The outcome of one check. */
+export interface CheckOutcome {
+  /** What was compared, with our numbers, e.g. `last loss [run 0] = 8.9e-16 <= 1e-12`. */
+  text: string;
+  /** Whether it holds; null when it could not be evaluated (missing run, column or report). */
+  pass: boolean | null;
+  /** A `show` check: a value shown, not judged (`pass` is true once it is evaluated). */
+  shown?: true;
+}
+
+/** The mark of a reference row. */
+export type CheckStatus = 'agrees' | 'disagrees' | 'cannotCompare' | 'notChecked' | 'incomplete';
+
+/** A reference row with its evaluated checks. */
+export interface CheckedReference extends PresetReference {
+  /** `agrees` when every check holds, `disagrees` when one fails, `cannotCompare` (see `cannotCompare`), `notChecked` (no checks), `incomplete` (a run was interrupted or a value is missing). */
+  status: CheckStatus;
+  /** One per check, in order. */
+  outcomes: CheckOutcome[];
+}
+
+/** The results the checks read. */
+export interface CheckInputs {
+  /** The runs of the preset, in order (a missing run makes its checks incomplete). */
+  runs: readonly (RunResult | undefined)[];
+  /** The curvature reports, in the order of the preset's `hessian` list (missing: incomplete). */
+  hessian?: readonly (HessianReport | undefined)[];
+}
+
+class Missing extends Error {}
+
+function fmt(x: number | string): string {
+  if (typeof x === 'string') return x;
+  if (!Number.isFinite(x)) return String(x);
+  if (Number.isInteger(x) && Math.abs(x) < 1e6) return String(x);
+  const a = Math.abs(x);
+  return a !== 0 && (a < 1e-3 || a >= 1e5) ? x.toExponential(2) : String(Number(x.toPrecision(4)));
+}
+
+function runOf(inputs: CheckInputs, i: number): RunResult {
+  const r = inputs.runs[i];
+  if (!r) throw new Missing(`run ${i} was not run`);
+  return r;
+}
+
+function column(r: RunResult, name: string, run: number): Float64Array {
+  const c = r.columns[name];
+  if (!c) throw new Missing(`run ${run} has no column ${name}`);
+  return c;
+}
+
+function reduceColumn(r: RunResult, q: Extract<Quantity, { run: number }>): number {
+  const col = column(r, q.column, q.run);
+  const steps = column(r, 'step', q.run);
+  if (q.reduce === 'firstStepAtMost') {
+    for (let i = 0; i < col.length; i++) if ((col[i] as number) <= q.value) return steps[i] as number;
+    return Infinity;
+  }
+  if (q.reduce === 'at') {
+    const lastStep = steps.length > 0 ? (steps[steps.length - 1] as number) : -Infinity;
+    if (lastStep < q.step) throw new Missing(`run ${q.run} ended at step ${lastStep}, before step ${q.step}`);
+    let v = NaN;
+    for (let i = 0; i < col.length && (steps[i] as number) <= q.step; i++) v = col[i] as number;
+    if (Number.isNaN(v)) throw new Missing(`run ${q.run} has no ${q.column} at step ${q.step}`);
+    return v;
+  }
+  const from = q.from ?? -Infinity;
+  const to = q.to ?? Infinity;
+  const vals: number[] = [];
+  for (let i = 0; i < col.length; i++) {
+    const s = steps[i] as number;
+    const v = col[i] as number;
+    if (s >= from && s <= to && !Number.isNaN(v)) vals.push(v);
+  }
+  if (vals.length === 0) throw new Missing(`run ${q.run} has no ${q.column} values in the window`);
+  switch (q.reduce) {
+    case 'first':
+      return vals[0] as number;
+    case 'last':
+      return vals[vals.length - 1] as number;
+    case 'min':
+      return Math.min(...vals);
+    case 'max':
+      return Math.max(...vals);
+    case 'maxAbs':
+      return Math.max(...vals.map(Math.abs));
+  }
+}
+
+function field(report: HessianReport, path: string, i: number): number | string {
+  let v: unknown = report;
+  for (const k of path.split('.')) {
+    if (typeof v !== 'object' || v === null || !(k in v)) throw new Missing(`curvature report ${i} has no field ${path}`);
+    v = (v as Record<string, unknown>)[k];
+  }
+  if (typeof v === 'number' || typeof v === 'string') return v;
+  if (v === null) throw new Missing(`curvature report ${i}: ${path} is null`);
+  throw new Missing(`curvature report ${i}: ${path} is not a number or a string`);
+}
+
+function evaluate(q: Quantity, inputs: CheckInputs): number | string {
+  let v: number | string;
+  if ('hessian' in q) {
+    const rep = inputs.hessian?.[q.hessian];
+    if (!rep) throw new Missing(`curvature report ${q.hessian} was not computed`);
+    v = field(rep, q.field, q.hessian);
+  } else if ('run' in q) {
+    v = reduceColumn(runOf(inputs, q.run), q);
+  } else {
+    v = q.value;
+  }
+  const scale = 'scale' in q && q.scale !== undefined ? q.scale : 1;
+  if (scale !== 1) {
+    if (typeof v !== 'number') throw new Missing('a scale applies to numbers only');
+    v *= scale;
+  }
+  return v;
+}
+
+function describe(q: Bound): string {
+  if (typeof q === 'number') return fmt(q);
+  const scale = 'scale' in q && q.scale !== undefined && q.scale !== 1 ? `${fmt(q.scale)} x ` : '';
+  if ('hessian' in q) return `${scale}${q.field} [curvature ${q.hessian}]`;
+  if ('run' in q) {
+    const where = `[run ${q.run}]`;
+    switch (q.reduce) {
+      case 'at':
+        return `${scale}${q.column} at step ${q.step} ${where}`;
+      case 'firstStepAtMost':
+        return `${scale}first step with ${q.column} <= ${fmt(q.value)} ${where}`;
+      case 'maxAbs':
+        return `${scale}max |${q.column}|${window(q)} ${where}`;
+      default:
+        return `${scale}${q.reduce} ${q.column}${window(q)} ${where}`;
+    }
+  }
+  return fmt(q.value);
+}
+
+function window(q: { from?: number; to?: number }): string {
+  if (q.from === undefined && q.to === undefined) return '';
+  if (q.to === undefined) return ` from step ${q.from}`;
+  if (q.from === undefined) return ` to step ${q.to}`;
+  return ` over steps ${q.from}..${q.to}`;
+}
+
+function num(v: number | string, what: string): number {
+  if (typeof v !== 'number') throw new Missing(`${what} is not a number`);
+  return v;
+}
+
+/** Evaluate one check. */
+export function runCheck(c: Check, inputs: CheckInputs): CheckOutcome {
+  try {
+    switch (c.kind) {
+      case 'atMost':
+      case 'atLeast': {
+        const a = num(evaluate(c.of, inputs), describe(c.of));
+        const b = num(typeof c.bound === 'number' ? c.bound : evaluate(c.bound, inputs), describe(c.bound));
+        const pass = c.kind === 'atMost' ? a <= b : a >= b;
+        const op = c.kind === 'atMost' ? (pass ? '<=' : '>') : pass ? '>=' : '<';
+        const bText = typeof c.bound === 'number' ? fmt(b) : `${describe(c.bound)} = ${fmt(b)}`;
+        return { text: `${describe(c.of)} = ${fmt(a)} ${op} ${bText}`, pass };
+      }
+      case 'near': {
+        const a = num(evaluate(c.of, inputs), describe(c.of));
+        const b = num(typeof c.to === 'number' ? c.to : evaluate(c.to, inputs), describe(c.to));
+        const tol = Math.max(c.absTol ?? 0, (c.relTol ?? 0) * Math.abs(b));
+        const pass = Math.abs(a - b) <= tol;
+        const tolText = c.relTol !== undefined && (c.absTol === undefined || tol > c.absTol) ? `${fmt(c.relTol * 100)}%` : fmt(tol);
+        const bText = typeof c.to === 'number' ? fmt(b) : `${describe(c.to)} = ${fmt(b)}`;
+        return { text: `${describe(c.of)} = ${fmt(a)} ${pass ? 'within' : 'not within'} ${tolText} of ${bText}`, pass };
+      }
+      case 'show': {
+        const a = evaluate(c.of, inputs);
+        return { text: `${describe(c.of)} = ${fmt(a)}`, pass: true, shown: true };
+      }
+      case 'equals': {
+        const a = evaluate(c.of, inputs);
+        const pass = a === c.value;
+        return { text: `${describe(c.of)} = ${fmt(a)}${pass ? '' : `, expected ${fmt(c.value)}`}`, pass };
+      }
+      case 'nonIncreasing': {
+        const r = runOf(inputs, c.run);
+        const col = column(r, c.column, c.run);
+        const steps = column(r, 'step', c.run);
+        const tol = c.relTol ?? 0;
+        let prev = NaN;
+        let worst: { step: number; rise: number } | null = null;
+        for (let i = 0; i < col.length; i++) {
+          const v = col[i] as number;
+          if (Number.isNaN(v)) continue;
+          if (!Number.isNaN(prev) && v > prev + tol * Math.abs(prev)) {
+            const rise = v - prev;
+            if (!worst || rise > worst.rise) worst = { step: steps[i] as number, rise };
+          }
+          prev = v;
+        }
+        return worst
+          ? { text: `${c.column} [run ${c.run}] rises by ${fmt(worst.rise)} at step ${worst.step}`, pass: false }
+          : { text: `${c.column} [run ${c.run}] never increases over ${col.length} recorded rows`, pass: true };
+      }
+    }
+  } catch (e) {
+    if (e instanceof Missing) return { text: e.message, pass: null };
+    throw e;
+  }
+}
+
+/**
+ * Evaluate the checks of every reference row. A row is `incomplete` when one of the runs it reads
+ * did not finish (interrupted or diverged) or a value it needs is missing; `cannotCompare` when
+ * the row says so (its checks are still evaluated and shown); otherwise `agrees` or `disagrees`.
+ */
+export function checkReferences(reference: readonly PresetReference[], inputs: CheckInputs): CheckedReference[] {
+  return reference.map((ref) => {
+    const checks = ref.checks ?? [];
+    const outcomes = checks.map((c) => runCheck(c, inputs));
+    const runsRead = new Set<number>();
+    const collect = (q: Bound): void => {
+      if (typeof q === 'object' && 'run' in q) runsRead.add(q.run);
+    };
+    for (const c of checks) {
+      if (c.kind === 'nonIncreasing') runsRead.add(c.run);
+      else {
+        collect(c.of);
+        if (c.kind === 'near') collect(c.to);
+        else if (c.kind === 'atMost' || c.kind === 'atLeast') collect(c.bound);
+      }
+    }
+    const unfinished = [...runsRead].some((i) => {
+      const r = inputs.runs[i];
+      return !r || !r.finished;
+    });
+    let status: CheckStatus;
+    if (ref.cannotCompare !== undefined) status = 'cannotCompare';
+    else if (checks.length === 0) status = 'notChecked';
+    else if (unfinished || outcomes.some((o) => o.pass === null)) status = 'incomplete';
+    else status = outcomes.every((o) => o.pass === true) ? 'agrees' : 'disagrees';
+    return { ...ref, status, outcomes };
+  });
+}
+
+/** A short mark for a status: `agrees`, `DISAGREES`, `cannot compare`, `not checked`, `incomplete`. */
+export function statusMark(s: CheckStatus): string {
+  switch (s) {
+    case 'agrees':
+      return 'agrees';
+    case 'disagrees':
+      return 'DISAGREES';
+    case 'cannotCompare':
+      return 'cannot compare';
+    case 'notChecked':
+      return 'not checked';
+    case 'incomplete':
+      return 'incomplete';
+  }
+}
