@@ -102,6 +102,22 @@ describe(`CLI on ${BACKEND}`, () => {
     expect((columns['loss'] as number[])[20]).toBeLessThan((columns['loss'] as number[])[0] as number);
   });
 
+  it('train --report writes a self-contained HTML report with the plots of the run', async () => {
+    const specPath = join(tmp, 'run-report.json');
+    const reportPath = join(tmp, 'reports', 'train.html');
+    writeFileSync(specPath, JSON.stringify(spec));
+    const r = await cli(['train', '--spec', specPath, '--out', join(tmp, 'run-report-out.json'), '--report', reportPath]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`wrote ${reportPath}`);
+    const html = readFileSync(reportPath, 'utf8');
+    expect(html.startsWith('<!doctype html>')).toBe(true);
+    expect(html).not.toMatch(/<script|src=|href=/);
+    // Panels: loss, residual, normRatio, imbalance and its drift (matrix factorization), one line each.
+    expect(html.match(/class="mark-line role-mark/g)?.length).toBe(5);
+    expect(html).toContain('200/200');
+    expect(html).toContain('&quot;kind&quot;: &quot;matrixFactorization&quot;');
+  });
+
   it('train writes to stdout without --out', async () => {
     const specPath = join(tmp, 'run2.json');
     writeFileSync(specPath, JSON.stringify({ ...spec, steps: 3 }));
@@ -142,6 +158,17 @@ describe(`CLI on ${BACKEND}`, () => {
     const init = await cli(['hessian', '--spec', specPath, '--at-init', '--what', 'eigs']);
     expect(init.code).toBe(0);
     expect(init.stdout).toMatch(/^eigs \(dense/m);
+    // --report: the HTML report of the query (a density plot for `density`).
+    const html = join(tmp, 'hess-density.html');
+    const dens = await cli(['hessian', '--spec', specPath, '--what', 'density', '--report', html]);
+    expect(dens.code).toBe(0);
+    const page = readFileSync(html, 'utf8');
+    expect(page).toContain('Hessian: density at step 3000');
+    expect(page.match(/class="mark-line role-mark/g)?.length).toBe(1);
+    expect(page).toContain('traceEstimate');
+    const classifyHtml = join(tmp, 'hess-classify.html');
+    expect((await cli(['hessian', '--spec', specPath, '--report', classifyHtml])).code).toBe(0);
+    expect(readFileSync(classifyHtml, 'utf8')).toMatch(/<b>local minimum; lambda_min/);
     const bad = await cli(['hessian', '--spec', specPath, '--what', 'everything']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^error: --what: expected one of/m);
@@ -226,8 +253,41 @@ describe(`CLI on ${BACKEND}`, () => {
     expect(svg).toContain('(a) loss');
     expect(svg).toContain('||U||_F^2 / ||V||_F^2');
     expect(svg).toContain('imbalance');
-    expect(svg.match(/<path /g)?.length).toBe(2 * report.plots.length);
+    // Rendered by vega from the Vega-Lite spec written beside it: one line mark per run and panel.
+    expect(svg.match(/class="mark-line role-mark/g)?.length).toBe(2 * report.plots.length);
     expect(svg).toContain('objective (1)');
+    const vl = JSON.parse(readFileSync(join(dir, 'figure1.vl.json'), 'utf8')) as { $schema: string; concat: { title: string }[] };
+    expect(vl.$schema).toMatch(/vega-lite\/v6/);
+    expect(vl.concat.map((p) => p.title)).toEqual(['(a) loss', '(b) ||U||_F^2 / ||V||_F^2', '(c) imbalance ||U^T U - V^T V||_F (not in the paper)']);
+    // 200 steps are too few for the paper's final loss: the first claim is marked as not agreeing.
+    expect(r.stdout).toMatch(/\[DISAGREES\] GD on \(1\)/);
+    expect(html).toContain('<td class="disagrees">DISAGREES</td>');
+  });
+
+  it('run curvature: the claims agree, with the curvature reports in the JSON and the HTML', async () => {
+    const dir = join(tmp, 'curv');
+    const r = await cli(['run', 'curvature', '--out', dir]);
+    expect(r.stderr).not.toMatch(/error/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/\[agrees\] Lemma 3\.2/);
+    expect(r.stdout).not.toMatch(/DISAGREES|incomplete/);
+    const report = JSON.parse(readFileSync(join(dir, 'curvature.json'), 'utf8')) as {
+      hessian: { label: string; at: string; step: number; report: { what: string } }[];
+      reference: { status: string; outcomes: { text: string; pass: boolean | null }[] }[];
+    };
+    expect(report.hessian.map((h) => [h.at, h.report.what])).toEqual([
+      ['init', 'classify'],
+      ['final', 'classify'],
+      ['final', 'lemma32'],
+      ['init', 'classify'],
+      ['init', 'lemma32'],
+      ['final', 'classify'],
+    ]);
+    expect(report.reference.filter((c) => c.status === 'agrees').length).toBeGreaterThanOrEqual(4);
+    const html = readFileSync(join(dir, 'curvature.html'), 'utf8');
+    expect(html).toContain('<h2>Curvature</h2>');
+    expect(html).toContain('strict saddle');
+    expect(html).not.toMatch(/<script|src=|href=/);
   });
 
   it('run --seed changes the random draws', async () => {
