@@ -187,9 +187,11 @@ fn theorem31() -> Value {
              ]},
             {"claim": "the theorem's own schedule converges",
              "paper": "Theorem 3.1: eta_t = sqrt(eps/r) / (100 (t+1) ||M*||_F^1.5)",
-             "check": "the loss of the run with the theorem's schedule, first and last",
+             "check": "the loss and the step size of the run with the theorem's schedule, shown",
              "checks": [
-                {"kind": "atMost", "of": {"run": 0, "column": "loss", "reduce": "last"}, "bound": {"run": 0, "column": "loss", "reduce": "first"}}
+                {"kind": "show", "of": {"run": 0, "column": "loss", "reduce": "first"}},
+                {"kind": "show", "of": {"run": 0, "column": "loss", "reduce": "last"}},
+                {"kind": "show", "of": {"run": 0, "column": "eta", "reduce": "first"}}
              ],
              "cannotCompare": "the proof's constants make the steps sum to about 8e-4 over 20,000 iterations, so the loss barely moves in any runnable number of steps; only the bounds of Lemma 3.1 can be checked on this run"}
         ]
