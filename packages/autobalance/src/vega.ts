@@ -79,8 +79,9 @@ function panelRows(panel: Panel, maxPoints: number): Row[] {
 }
 
 /**
- * Decade tick values of a log axis over the data (one label every 1, 2, 3, 5, .. decades, at most
- * about 8), or `undefined` (vega's own ticks) when the data span less than two decades.
+ * Tick values of a log axis over the data: decades (one label every 1, 2, 3, 5, .. decades, at
+ * most about 8), or 1, 2, 5 x 10^k when the data span less than two decades; `undefined` (vega's
+ * own ticks) without positive data.
  */
 function decadeTicks(rows: readonly Row[]): number[] | undefined {
   let lo = Infinity;
@@ -92,7 +93,12 @@ function decadeTicks(rows: readonly Row[]): number[] | undefined {
   if (!(lo > 0) || !(hi < Infinity)) return undefined;
   const a = Math.floor(Math.log10(lo));
   const b = Math.ceil(Math.log10(hi));
-  if (b - a < 2) return undefined;
+  if (b - a < 2) {
+    // Under two decades vega's own log ticks label every 1..9 x 10^k and crowd: keep 1, 2, 5.
+    const out: number[] = [];
+    for (let k = a; k <= b; k++) for (const m of [1, 2, 5]) if (k < b || m === 1) out.push(Number(`${m}e${k}`));
+    return out;
+  }
   const every = [1, 2, 3, 5, 10, 20, 50, 100].find((e) => Math.ceil(b / e) - Math.floor(a / e) <= 8) ?? Math.ceil((b - a) / 8);
   const out: number[] = [];
   for (let k = Math.ceil(a / every) * every; k <= b; k += every) out.push(Number(`1e${k}`));
