@@ -119,10 +119,16 @@ class ProgressLine {
   #active = false;
 
   update(prefix: string, p: Progress): void {
-    const pct = p.steps > 0 ? Math.floor((100 * p.step) / p.steps) : 100;
-    const text = `${prefix}: step ${p.step}/${p.steps} (${pct}%)  loss ${formatNumber(p.loss)}`;
+    const frac = p.steps > 0 ? Math.min(1, p.step / p.steps) : 1;
+    const pct = Math.floor(100 * frac);
+    const tail = `step ${p.step}/${p.steps} (${pct}%)  loss ${formatNumber(p.loss)}`;
+    const text = `${prefix}: ${tail}`;
     if (this.tty) {
-      process.stderr.write(`\r${text.slice(0, (process.stderr.columns || 100) - 1)}\x1b[K`);
+      // [#########-----------] 45%  step ..  loss ..  <prefix>, cut to the terminal width.
+      const width = 24;
+      const filled = Math.round(frac * width);
+      const bar = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${tail}  ${prefix}`;
+      process.stderr.write(`\r${bar.slice(0, (process.stderr.columns || 100) - 1)}\x1b[K`);
       this.#active = true;
     } else if (Date.now() - this.#lastPlain > 10_000 && !process.env['CI']) {
       process.stderr.write(`${text}\n`);
