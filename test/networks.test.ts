@@ -122,6 +122,29 @@ describe(`networks on ${BACKEND}`, () => {
   });
 });
 
+describe(`network curvature along a run on ${BACKEND}`, () => {
+  it('records lambda_min and lambda_max every k steps, equal to a dense solve at the end', async () => {
+    const run = await Run.create(netSpec({ steps: 60, recordEvery: 10, curvature: { every: 20, tol: 1e-10 } }), opts);
+    try {
+      for await (const chunk of run.chunks()) void chunk;
+      const r = run.result();
+      expect(r.columnNames).toEqual(expect.arrayContaining(['lambdaMin', 'lambdaMax', 'lambdaMinResidual', 'lambdaMaxResidual']));
+      const steps = Array.from(r.columns['step'] ?? []);
+      const lmin = Array.from(r.columns['lambdaMin'] ?? []);
+      expect(steps).toEqual([0, 10, 20, 30, 40, 50, 60]);
+      expect(lmin.map((x) => Number.isNaN(x))).toEqual([false, true, false, true, false, true, false]);
+      const dense = await run.hessian({ what: 'eigs', method: 'dense', which: 'both' });
+      const lo = dense.smallest?.[0]?.value ?? NaN;
+      const hi = dense.largest?.[0]?.value ?? NaN;
+      const scale = Math.max(Math.abs(lo), Math.abs(hi));
+      expect(Math.abs((lmin[6] as number) - lo)).toBeLessThanOrEqual(1e-8 * scale);
+      expect(Math.abs((r.columns['lambdaMax']?.[6] as number) - hi)).toBeLessThanOrEqual(1e-8 * scale);
+    } finally {
+      run.dispose();
+    }
+  });
+});
+
 describe('network parity', () => {
   it('native and wasm follow the same trajectory', async () => {
     const results = [];

@@ -196,6 +196,32 @@ pub(crate) fn zeroed(field: &str, n: usize) -> Result<Vec<f64>> {
     Ok(v)
 }
 
+/// The curvature tracker a spec asks for (`curvature: {every, tol, maxIter, seed}`), validated:
+/// `every` a multiple of `recordEvery`, 0 < tol <= 0.5.
+pub(crate) fn curvature_tracker(
+    c: Option<&spec::CurvatureSpec>,
+    record_every: u64,
+) -> Result<Option<(u64, CurvatureTracker)>> {
+    let Some(c) = c else { return Ok(None) };
+    let every = positive("curvature.every", c.every)? as u64;
+    if !every.is_multiple_of(record_every) {
+        return Err(Error::range(
+            "curvature.every",
+            format!("expected a multiple of recordEvery = {record_every}, got {every}"),
+        ));
+    }
+    let tol = spec::positive_real("curvature.tol", c.tol)?;
+    if tol > 0.5 {
+        return Err(Error::range(
+            "curvature.tol",
+            format!("expected 0 < tol <= 0.5, got {tol}"),
+        ));
+    }
+    let max_iter = positive("curvature.maxIter", c.max_iter)?;
+    let seed = count("curvature.seed", c.seed)?;
+    Ok(Some((every, CurvatureTracker::new(tol, max_iter, seed))))
+}
+
 impl Session {
     /// Validate a spec and its buffers and set up the run. Nothing is computed before every
     /// input has been checked.
@@ -239,28 +265,7 @@ impl Session {
         let steps = count("steps", spec.steps)?;
         let record_every = positive("recordEvery", spec.record_every)? as u64;
         let rows_max = (steps / record_every + 2) as usize;
-        let tracker = match &spec.curvature {
-            None => None,
-            Some(c) => {
-                let every = positive("curvature.every", c.every)? as u64;
-                if !every.is_multiple_of(record_every) {
-                    return Err(Error::range(
-                        "curvature.every",
-                        format!("expected a multiple of recordEvery = {record_every}, got {every}"),
-                    ));
-                }
-                let tol = spec::positive_real("curvature.tol", c.tol)?;
-                if tol > 0.5 {
-                    return Err(Error::range(
-                        "curvature.tol",
-                        format!("expected 0 < tol <= 0.5, got {tol}"),
-                    ));
-                }
-                let max_iter = positive("curvature.maxIter", c.max_iter)?;
-                let seed = count("curvature.seed", c.seed)?;
-                Some((every, CurvatureTracker::new(tol, max_iter, seed)))
-            }
-        };
+        let tracker = curvature_tracker(spec.curvature.as_ref(), record_every)?;
         let p = (d1 + d2) * r;
         bytes(
             "model",
@@ -459,8 +464,8 @@ impl Session {
         })
     }
 
-    /// Add the curvature columns (matrix factorization: the model has exact HVPs).
-    fn with_curvature(mut self, tracker: (u64, CurvatureTracker)) -> Session {
+    /// Add the curvature columns (both model families have exact HVPs).
+    pub(crate) fn with_curvature(mut self, tracker: (u64, CurvatureTracker)) -> Session {
         for name in CURVATURE_COLUMNS {
             self.names.push(name.to_string());
             self.columns
@@ -583,8 +588,14 @@ impl Session {
         self.method.columns(&mut row);
         if let Some((every, tracker)) = &mut self.tracker {
             match &mut self.problem {
-                Problem::Mf(m) if self.t.is_multiple_of(*every) || self.t == self.steps => {
-                    let c = tracker.sample(m, &self.w);
+                _ if !(self.t.is_multiple_of(*every) || self.t == self.steps) => {
+                    row.extend([f64::NAN; 4])
+                }
+                problem => {
+                    let c = match problem {
+                        Problem::Mf(m) => tracker.sample(m, &self.w),
+                        Problem::Net(n) => tracker.sample(n, &self.w),
+                    };
                     row.extend([
                         c.lambda_min,
                         c.lambda_max,
@@ -592,7 +603,6 @@ impl Session {
                         c.lambda_max_residual,
                     ]);
                 }
-                _ => row.extend([f64::NAN; 4]),
             }
         }
         for (c, x) in self.columns.iter_mut().zip(&row) {

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::model::net::{Activation, Layer, Loss, Network};
 use crate::model::pattern::{self, Pattern};
 use crate::rng::Normal;
-use crate::session::{bytes, take_buffer, zeroed, Problem, Session};
+use crate::session::{bytes, curvature_tracker, take_buffer, zeroed, Problem, Session};
 use crate::spec::{
     count, finite, parse_network, positive, ActivationSpec, DataSpec, InputKind, LayerType,
     LossSpec, NetInitSpec, ScheduleSpec, TargetGen,
@@ -280,6 +280,7 @@ pub(crate) fn new_network(
     };
     let steps = count("steps", spec.steps)?;
     let record_every = positive("recordEvery", spec.record_every)? as u64;
+    let tracker = curvature_tracker(spec.curvature.as_ref(), record_every)?;
 
     // Data.
     let (m, data) = match &spec.data {
@@ -494,7 +495,7 @@ pub(crate) fn new_network(
     }
     let net = Network::new(d_in, layers, loss, x, y, max_batch);
     let rows_max = (steps / record_every + 2) as usize;
-    Ok(Session::assemble(
+    let session = Session::assemble(
         Problem::Net(net),
         w,
         method,
@@ -502,7 +503,11 @@ pub(crate) fn new_network(
         steps,
         record_every,
         rows_max,
-    ))
+    );
+    Ok(match tracker {
+        Some(t) => session.with_curvature(t),
+        None => session,
+    })
 }
 
 /// A flat buffer of `len` numbers (a dense `rows x cols` matrix, or a shared layer's `len` free

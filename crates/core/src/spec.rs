@@ -210,6 +210,8 @@ pub struct NetRunSpec {
     pub method: Option<MethodSpec>,
     #[serde(default)]
     pub weight_decay: f64,
+    #[serde(default)]
+    pub curvature: Option<CurvatureSpec>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -550,3 +550,64 @@ fn cross_entropy_with_unnormalized_probability_rows() {
     let rel = (norm2(&diff) / norm2(&hv)).sqrt();
     assert!(rel < 1e-7, "relative error {rel}");
 }
+
+/// `curvature: {every}` on a network run records lambda_min and lambda_max along the trajectory
+/// (NaN on the rows in between), equal to a dense solve at the same iterate.
+#[test]
+fn curvature_columns_along_a_network_run() {
+    let sp = |curv: Value| {
+        json!({
+            "model": {"kind": "network", "inputDim": 3, "loss": "crossEntropy", "layers": [
+                {"width": 5, "activation": "leakyRelu", "slope": 0.2, "bias": true}, {"width": 2}]},
+            "data": {"kind": "generated", "samples": 12, "inputs": "gaussian",
+                     "targets": {"kind": "teacher", "widths": [3]}, "seed": 3},
+            "init": {"kind": "gaussian", "variances": [0.5, 0.5], "seed": 4},
+            "schedule": {"kind": "constant", "eta": 0.1},
+            "steps": 30,
+            "recordEvery": 5,
+            "curvature": curv
+        })
+    };
+    let mut s = session(&sp(json!({"every": 10, "tol": 1e-10})));
+    let names = s.column_names();
+    assert!(names.iter().any(|n| n == "lambdaMin") && names.iter().any(|n| n == "lambdaMax"));
+    // Sample at steps 0, 10, 20, 30; compare each with a dense solve at that iterate.
+    for target in [0u64, 10, 20, 30] {
+        if target > 0 {
+            s.advance(10);
+        } else {
+            s.advance(0);
+        }
+        let dense = parse(
+            &s.hessian(r#"{"what": "eigs", "method": "dense", "which": "both"}"#)
+                .unwrap(),
+        );
+        let lo = dense["smallest"][0]["value"].as_f64().unwrap();
+        let hi = dense["largest"][0]["value"].as_f64().unwrap();
+        let steps = s.column("step", 0).unwrap().to_vec();
+        let row = steps.iter().position(|&t| t == target as f64).unwrap();
+        let lmin = s.column("lambdaMin", 0).unwrap()[row];
+        let lmax = s.column("lambdaMax", 0).unwrap()[row];
+        let scale = hi.abs().max(lo.abs());
+        assert!(
+            (lmin - lo).abs() <= 1e-8 * scale,
+            "step {target}: {lmin} vs {lo}"
+        );
+        assert!(
+            (lmax - hi).abs() <= 1e-8 * scale,
+            "step {target}: {lmax} vs {hi}"
+        );
+    }
+    // Rows between samples are NaN (step 5, 15, 25).
+    let lmin = s.column("lambdaMin", 0).unwrap().to_vec();
+    let steps = s.column("step", 0).unwrap().to_vec();
+    for (t, l) in steps.iter().zip(&lmin) {
+        assert_eq!(l.is_nan(), (*t as u64) % 10 != 0, "step {t}: {l}");
+    }
+    // Validated like the matrix-factorization field.
+    let e = match Session::new(&sp(json!({"every": 7})).to_string(), HashMap::new()) {
+        Ok(_) => panic!("accepted"),
+        Err(e) => e,
+    };
+    assert_eq!(e.field, "curvature.every");
+}

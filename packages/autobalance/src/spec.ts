@@ -203,6 +203,25 @@ interface RunCommon {
   method?: MethodSpec;
   /** L2 weight decay lambda: the dynamics see grad L + lambda w. Default 0. */
   weightDecay?: number;
+  /** Record the Hessian's extreme eigenvalues along the run (both model families). */
+  curvature?: CurvatureSpec;
+}
+
+/**
+ * Curvature along a run: columns `lambdaMin`, `lambdaMax`, `lambdaMinResidual`,
+ * `lambdaMaxResidual` (Lanczos on exact Hessian-vector products, warm-started from the previous
+ * sample) at every recorded step that is a multiple of `every` and at the last step; NaN on other
+ * rows.
+ */
+export interface CurvatureSpec {
+  /** Sample every this many steps (a multiple of `recordEvery`). */
+  every: number;
+  /** Relative residual tolerance of the Lanczos solves, in (0, 0.5]. Default 1e-6. */
+  tol?: number;
+  /** Lanczos steps per sample. Default 300. */
+  maxIter?: number;
+  /** Seed of the first start vector. Default 0. */
+  seed?: number;
 }
 
 /** A matrix-factorization run: model, target, initialization, step schedule, steps. */
@@ -213,21 +232,6 @@ export interface MatrixFactorizationRunSpec extends RunCommon {
   target: TargetSpec;
   /** The initial factors U0, V0. */
   init: InitSpec;
-  /**
-   * Record the Hessian's extreme eigenvalues along the run: columns `lambdaMin`, `lambdaMax`,
-   * `lambdaMinResidual`, `lambdaMaxResidual` (warm-started Lanczos) at every recorded step that is
-   * a multiple of `every` (a multiple of `recordEvery`) and at the last step; NaN on other rows.
-   */
-  curvature?: {
-    /** Sample every this many steps (a multiple of `recordEvery`). */
-    every: number;
-    /** Relative residual tolerance of the Lanczos solves. Default 1e-6. */
-    tol?: number;
-    /** Lanczos steps per sample. Default 300. */
-    maxIter?: number;
-    /** Seed of the first start vector. Default 0. */
-    seed?: number;
-  };
 }
 
 /** Activation after a layer (the last layer's is usually `linear`). */
