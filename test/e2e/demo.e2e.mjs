@@ -9,11 +9,14 @@
 //     of docs/api.md, "Numerics across backends");
 //   - the last-row table shows exactly those numbers, and the SVG plots are drawn;
 //   - "What kind of point is this?" gives the native backend's verdict and eigenvalues;
+//   - with curvature tracking on (`curvature=k` in the URL), the plotted lambda_min and lambda_max
+//     (NaN rows skipped) equal the wasm backend's in Node bit for bit;
 //   - a ReLU network runs and agrees with native; its curvature answer is the native one (or, with
 //     a core that has no network curvature, the page says it is not available, as native does);
 // that the page stays responsive during a long run and Stop stops it; that the form runs and
 // writes the URL, and an invalid setting shows the core's error naming the field;
-// and saves screenshots to out/e2e/demo.png (and demo-net.png). Exits non-zero on any failure or after 55 s.
+// that curvature tracking set in the URL plots lambda_min and lambda_max equal to the wasm backend's;
+// and saves screenshots to out/e2e/demo.png (and demo-curvature.png, demo-net.png). Exits non-zero on any failure or after 55 s.
 //
 //   node test/e2e/demo.e2e.mjs        (after `pnpm --filter autobalance-demo build`; see scripts/e2e.sh)
 //
@@ -235,6 +238,72 @@ try {
   mkdirSync(dirname(shot), { recursive: true });
   await page.screenshot({ path: shot, fullPage: true });
   log(`screenshot ${shot}`);
+
+  // 2b. Curvature tracking along the run, from the URL: `curvature=9` with `every=2` runs with
+  // `curvature: {every: 10}` (rounded to a multiple of recordEvery); the plotted lambda_min and
+  // lambda_max are the wasm backend's, bit for bit, on the sampled rows.
+  const curvQuery = query.replace('steps=500', 'steps=300') + '&curvature=9';
+  const curvSpec = { ...spec, steps: 300, curvature: { every: 10 } };
+  await page.goto(`${base}?${curvQuery}`);
+  await finished(page);
+  const cg = await page.evaluate(() => {
+    const a = window.__autobalance;
+    return {
+      state: a.state,
+      error: a.error,
+      spec: a.spec,
+      search: location.search,
+      input: document.querySelector('input[name=curvature]')?.value,
+      columns: a.columns,
+      plot: a.curvaturePlot,
+      titles: Array.from(document.querySelectorAll('#plots svg text')).map((t) => t.textContent),
+      paths: document.querySelectorAll('#plots svg path').length,
+    };
+  });
+  check(cg.state === 'done', 'curvature tracking: the page ran to the end', `${cg.state} ${JSON.stringify(cg.error)}`);
+  check(canon(cg.spec) === canon(curvSpec), 'curvature tracking: the spec has curvature {every: 10} (9 rounded to a multiple of every=2)', canon(cg.spec));
+  check(
+    new URLSearchParams(cg.search).get('curvature') === '10' && cg.input === '10',
+    'curvature tracking: the URL and the form hold the interval the run uses (10)',
+    `${cg.search} / ${cg.input}`,
+  );
+  const cw = await train(curvSpec, { backend: 'wasm' });
+  const cn = await train(curvSpec, { backend: 'native' });
+  const sampled = Array.from(cw.columns.step).flatMap((_, i) => (Number.isNaN(cw.columns.lambdaMax[i]) ? [] : [i]));
+  const want = {
+    step: sampled.map((i) => cw.columns.step[i]),
+    lambdaMin: sampled.map((i) => cw.columns.lambdaMin[i]),
+    lambdaMax: sampled.map((i) => cw.columns.lambdaMax[i]),
+  };
+  const sameArr = (a, b) => Array.isArray(a) && a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+  check(
+    ['lambdaMin', 'lambdaMax', 'lambdaMinResidual', 'lambdaMaxResidual'].every((c) => sameArr(cg.columns[c], Array.from(cw.columns[c]))),
+    'curvature tracking: the recorded lambdaMin/lambdaMax (and residual) columns equal the wasm backend bit for bit, NaN rows included',
+  );
+  check(
+    cg.plot !== null && sameArr(cg.plot.step, want.step) && sameArr(cg.plot.lambdaMin, want.lambdaMin) && sameArr(cg.plot.lambdaMax, want.lambdaMax),
+    `curvature tracking: the plotted lambda_min/lambda_max (${want.step.length} samples, NaN rows skipped) equal the wasm backend bit for bit`,
+    JSON.stringify(cg.plot)?.slice(0, 200),
+  );
+  check(want.step.length === 31 && want.step[0] === 0 && want.step.at(-1) === 300, 'curvature tracking: samples at steps 0, 10, ..., 300', want.step.join(','));
+  check(cg.titles.includes('Hessian: λ_min and λ_max along the run') && cg.paths >= 6, 'curvature tracking: the panel is drawn', `${cg.paths} paths`);
+  const cscale = Math.max(...Array.from(cn.columns.lambdaMax).filter((v) => !Number.isNaN(v)).map(Math.abs));
+  let cworst = 0;
+  for (const c of ['lambdaMin', 'lambdaMax']) {
+    for (let i = 0; i < cn.rows; i++) {
+      const a = cg.columns[c][i];
+      const b = cn.columns[c][i];
+      if (Number.isNaN(a) !== Number.isNaN(b)) cworst = Infinity;
+      else if (!Number.isNaN(a)) cworst = Math.max(cworst, Math.abs(a - b) / cscale);
+    }
+  }
+  check(cworst <= 1e-10, 'curvature tracking: lambda_min/lambda_max agree with native (to 1e-10 of max |lambda_max|)', cworst.toExponential(2));
+  log(
+    `     curvature: ${want.step.length} samples; lambda_min ${want.lambdaMin[0]} -> ${want.lambdaMin.at(-1)}, lambda_max ${want.lambdaMax[0]} -> ${want.lambdaMax.at(-1)}; worst vs native ${cworst.toExponential(2)} of max |lambda_max|`,
+  );
+  const curvShot = shot.replace(/\.png$/, '-curvature.png');
+  await page.screenshot({ path: curvShot, fullPage: true });
+  log(`screenshot ${curvShot}`);
 
   // 3. A small ReLU network: runs, plots its layers, and says curvature is not available.
   const netQuery = 'model=net&input=5&hidden=8,8&output=2&samples=20&stds=0.5&method=rk4&eta=0.05&steps=200&every=5&seed=3';

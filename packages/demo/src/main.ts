@@ -4,12 +4,13 @@
  *
  * For tests and for the curious, `window.__autobalance` holds the state: the settings, the spec,
  * every recorded row (`columns`, float64 numbers), the status, and the last curvature report;
+ * with curvature tracking on, `curvaturePlot` holds the points of the lambda_min / lambda_max panel;
  * `document.body.dataset.state` is `loading`, `running`, `done`, `stopped` or `error`.
  */
 import type { ClassifyReport, RunSpec, Status } from 'autobalance/portable';
 import { renderSvg } from 'autobalance/svg';
 
-import { figure, type Columns } from './plots.js';
+import { CURVATURE_TITLE, figure, type Columns } from './plots.js';
 import type { ErrorInfo, FromWorker, ToWorker } from './protocol.js';
 import { METHODS, METHOD_LABELS, formatList, fromQuery, parseList, toQuery, toSpec, type Settings } from './settings.js';
 
@@ -27,6 +28,8 @@ interface Exposed {
   error: ErrorInfo | null;
   curvature: ClassifyReport | null;
   curvatureError: ErrorInfo | null;
+  /** The points drawn in the curvature panel (the sampled rows), or null without tracking. */
+  curvaturePlot: { step: number[]; lambdaMin: number[]; lambdaMax: number[] } | null;
 }
 
 declare global {
@@ -105,6 +108,7 @@ const exposed: Exposed = {
   error: null,
   curvature: null,
   curvatureError: null,
+  curvaturePlot: null,
 };
 window.__autobalance = exposed;
 
@@ -130,6 +134,9 @@ function start(s: Settings): void {
   exposed.error = null;
   exposed.curvature = null;
   exposed.curvatureError = null;
+  exposed.curvaturePlot = null;
+  // The interval the run uses (rounded to a multiple of `every`), as the URL has it.
+  field('curvature').value = String(s.curvature);
   verdict.replaceChildren();
   verdict.dataset['state'] = 'idle';
   bar.value = 0;
@@ -169,7 +176,13 @@ const short = (x: number | null | undefined): string =>
 
 function draw(): void {
   const width = Math.max(280, Math.min(480, Math.floor((plots.clientWidth || 1200) / 3) - 8));
-  plots.innerHTML = renderSvg(figure(exposed.columnNames, exposed.columns, width));
+  const fig = figure(exposed.columnNames, exposed.columns, width);
+  plots.innerHTML = renderSvg(fig);
+  const cp = fig.panels.find((p) => p.title === CURVATURE_TITLE);
+  const line = (label: string): number[] => Array.from(cp?.series.find((s) => s.label === label)?.y ?? []);
+  exposed.curvaturePlot = cp
+    ? { step: Array.from(cp.series[0]?.x ?? []), lambdaMin: line('λ_min'), lambdaMax: line('λ_max') }
+    : null;
   const rows = exposed.columns['step']?.length ?? 0;
   plots.dataset['rows'] = String(rows);
   const cells = exposed.columnNames.map((name) => {

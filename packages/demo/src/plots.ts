@@ -1,4 +1,7 @@
-/** The three panels of the page: loss, layer norms, drift of the conserved quantities. */
+/**
+ * The panels of the page: loss, layer norms, drift of the conserved quantities, and (with
+ * curvature tracking on) the Hessian's extreme eigenvalues along the run.
+ */
 import type { Figure, Panel, Series } from 'autobalance/svg';
 
 export type Columns = Record<string, number[]>;
@@ -38,6 +41,35 @@ function panel(title: string, logY: boolean, cols: Columns, lines: [label: strin
   return { title, xLabel: 'step', logY, series: out };
 }
 
+/** The title of the curvature panel (main.ts finds the panel by it). */
+export const CURVATURE_TITLE = 'Hessian: λ_min and λ_max along the run';
+
+/**
+ * The curvature panel: lambda_min and lambda_max against the step on a linear axis (lambda_min can
+ * be negative), only on the sampled rows (the others are NaN), and the line λ = 0.
+ */
+function curvaturePanel(cols: Columns): Panel | undefined {
+  const x = cols['step'];
+  const lo = cols['lambdaMin'];
+  const hi = cols['lambdaMax'];
+  if (!x || !lo || !hi) return undefined;
+  const keep: number[] = [];
+  const n = Math.min(x.length, lo.length, hi.length);
+  for (let i = 0; i < n; i++) if (!Number.isNaN(lo[i] as number) || !Number.isNaN(hi[i] as number)) keep.push(i);
+  const sampled: Columns = {
+    step: keep.map((i) => x[i] as number),
+    lambdaMin: keep.map((i) => lo[i] as number),
+    lambdaMax: keep.map((i) => hi[i] as number),
+  };
+  const p = panel(CURVATURE_TITLE, false, sampled, [
+    ['λ_max', 'lambdaMax'],
+    ['λ_min', 'lambdaMin'],
+  ]);
+  const steps = sampled['step'] as number[];
+  if (steps.length > 0) p.series.push({ label: 'λ = 0', x: [steps[0] as number, steps[steps.length - 1] as number], y: [0, 0] });
+  return p;
+}
+
 /** Indices h with a column `${prefix}${h}`, in order. */
 function indices(names: readonly string[], prefix: string): number[] {
   const re = new RegExp(`^${prefix}(\\d+)$`);
@@ -51,6 +83,8 @@ function indices(names: readonly string[], prefix: string): number[] {
 /** The figure for the columns recorded so far. */
 export function figure(names: readonly string[], cols: Columns, panelWidth: number): Figure {
   const common = { panelWidth, panelHeight: Math.round(panelWidth * 0.72), columns: 3, legend: 'panel' as const };
+  const curvature = curvaturePanel(cols);
+  const extra = curvature ? [curvature] : [];
   if (names.includes('normU2')) {
     return {
       ...common,
@@ -61,6 +95,7 @@ export function figure(names: readonly string[], cols: Columns, panelWidth: numb
           ['‖V‖²_F', 'normV2'],
         ]),
         panel('drift of UᵀU − VᵀV (conserved by gradient flow)', true, cols, [['‖D_t − D_0‖_F', 'imbalanceDrift']]),
+        ...extra,
       ],
     };
   }
@@ -80,6 +115,7 @@ export function figure(names: readonly string[], cols: Columns, panelWidth: numb
         ...pairs.map((h): [string, string] => [`|Δ(‖W${h}‖² − ‖W${h + 1}‖²)|`, `|layerDiffDrift${h}|`]),
         ...indices(names, 'neuronDriftMax').map((h): [string, string] => [`max per-neuron drift, layer ${h}`, `neuronDriftMax${h}`]),
       ]),
+      ...extra,
     ],
   };
 }

@@ -49,6 +49,11 @@ export interface Settings {
   every: number;
   /** Seed of the target (or data); the initialization uses seed + 1. */
   seed: number;
+  /**
+   * Track the Hessian's extreme eigenvalues every this many steps (0: off), rounded to a multiple
+   * of `every` (see `curvatureEvery`); off, it is left out of the URL.
+   */
+  curvature: number;
 }
 
 export const DEFAULTS: Readonly<Settings> = Object.freeze({
@@ -71,12 +76,13 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   steps: 2000,
   every: 5,
   seed: 1,
+  curvature: 0,
 });
 
 /** The settings of each model kind, in URL order (the common ones follow). */
 const MF_KEYS = ['d1', 'd2', 'rank', 'sv', 'w', 'stdU', 'stdV'] as const;
 const NET_KEYS = ['input', 'hidden', 'output', 'samples', 'stds'] as const;
-const COMMON_KEYS = ['method', 'eta', 'beta', 'steps', 'every', 'seed'] as const;
+const COMMON_KEYS = ['method', 'eta', 'beta', 'steps', 'every', 'seed', 'curvature'] as const;
 type NumberKey = Exclude<keyof Settings, 'model' | 'method' | 'sv' | 'hidden' | 'stds'>;
 type ListKey = 'sv' | 'hidden' | 'stds';
 const LIST_KEYS: readonly string[] = ['sv', 'hidden', 'stds'];
@@ -107,7 +113,21 @@ export function fromQuery(query: string | URLSearchParams): Settings {
     if (LIST_KEYS.includes(key)) s[key as ListKey] = parseList(v);
     else s[key as NumberKey] = v.trim() === '' ? NaN : Number(v);
   }
+  s.curvature = curvatureEvery(s);
   return s;
+}
+
+/**
+ * The curvature sampling interval the run uses: 0 (off) for 0 or less; else the setting rounded
+ * to the nearest positive multiple of `every` (the core samples only recorded rows). With an
+ * `every` that is not a positive integer (the core reports it) or a value that is not a number
+ * (the core reports `curvature.every`), the setting as it is.
+ */
+export function curvatureEvery(s: Pick<Settings, 'curvature' | 'every'>): number {
+  const k = s.curvature;
+  if (k <= 0) return 0;
+  if (!Number.isFinite(k) || !Number.isInteger(s.every) || s.every <= 0) return k;
+  return Math.max(1, Math.round(k / s.every)) * s.every;
 }
 
 /** The query string of the settings: the model's own settings and the common ones. */
@@ -116,6 +136,7 @@ export function toQuery(s: Settings): string {
   p.set('model', s.model);
   for (const key of [...(s.model === 'mf' ? MF_KEYS : NET_KEYS), ...COMMON_KEYS]) {
     if (key === 'beta' && s.method !== 'momentum' && s.method !== 'nesterov') continue;
+    if (key === 'curvature' && s.curvature === 0) continue;
     const v = s[key];
     p.set(key, Array.isArray(v) ? formatList(v) : String(v));
   }
@@ -143,12 +164,14 @@ export function layerWidths(s: Settings): number[] {
  * name the field (e.g. `model.rank`), which the page shows.
  */
 export function toSpec(s: Settings): RunSpec {
-  const common = {
+  const common: Pick<RunSpec, 'schedule' | 'method' | 'steps' | 'recordEvery' | 'curvature'> = {
     schedule: { kind: 'constant' as const, eta: s.eta },
     method: method(s),
     steps: s.steps,
     recordEvery: s.every,
   };
+  const k = curvatureEvery(s);
+  if (k !== 0) common.curvature = { every: k };
   if (s.model === 'mf') {
     const r = s.rank;
     const sv = s.sv.length > 0 ? s.sv : Array.from({ length: Number.isInteger(r) && r > 0 ? r : 0 }, (_, i) => r - i);
