@@ -156,8 +156,329 @@ fn wanted(m: usize, k: usize, which: Which) -> (Vec<usize>, Vec<usize>) {
     (small, large)
 }
 
+/// Doubles the Krylov basis may hold (256 MiB) before [`lanczos`] switches to thick restarts.
+pub const BASIS_BUDGET_DOUBLES: usize = 1 << 25;
+
 /// The k smallest and/or largest eigenpairs of the symmetric operator `op`.
+///
+/// The basis is kept whole while `max_iter` vectors of length n fit in
+/// [`BASIS_BUDGET_DOUBLES`]; beyond that the iteration restarts thickly (see [`lanczos_capped`]),
+/// so memory stays bounded whatever `max_iter` is.
 pub fn lanczos(op: &mut dyn LinOp, opts: &LanczosOptions) -> LanczosResult {
+    let n = op.n().max(1);
+    let k_total = match opts.which {
+        Which::Both => 2 * opts.k,
+        _ => opts.k,
+    };
+    lanczos_capped(op, opts, basis_cap(n, k_total))
+}
+
+/// Basis vectors [`lanczos`] keeps for operators of dimension `n`: as many as fit in
+/// [`BASIS_BUDGET_DOUBLES`], and never fewer than 4 per wanted pair + 40.
+pub(crate) fn basis_cap(n: usize, k_total: usize) -> usize {
+    (BASIS_BUDGET_DOUBLES / n.max(1)).max(4 * k_total + 40)
+}
+
+/// [`lanczos`] with at most `max_basis` basis vectors in memory. When `max_iter` exceeds it, the
+/// thick-restart Lanczos method (Wu & Simon 2000) is used: full reorthogonalization within the
+/// basis; when the basis is full, the Ritz vectors of the wanted end(s) (about half the basis)
+/// are kept, the residual direction is appended, and the projection becomes diag(theta) bordered
+/// by the couplings beta s_{m,i}, so the recurrence continues with no information about the kept
+/// directions lost. `max_iter` then counts Lanczos steps over all restarts; `restarts` counts the
+/// thick restarts (and continuations after an invariant subspace). The verification blocks of
+/// the full-basis method (further copies of multiple eigenvalues) are not run.
+pub fn lanczos_capped(
+    op: &mut dyn LinOp,
+    opts: &LanczosOptions,
+    max_basis: usize,
+) -> LanczosResult {
+    let n = op.n();
+    let k_total = match opts.which {
+        Which::Both => 2 * opts.k,
+        _ => opts.k,
+    };
+    let max_basis = max_basis.max(2 * k_total + 4);
+    if opts.max_iter.min(n) <= max_basis {
+        lanczos_full(op, opts)
+    } else {
+        lanczos_thick(op, opts, max_basis)
+    }
+}
+
+/// Ritz pairs (ascending) of a small dense symmetric matrix; NaN values if the solve fails.
+fn sym_eig(t: DMatrix<f64>) -> (Vec<f64>, DMatrix<f64>) {
+    let m = t.nrows();
+    let e = match SymmetricEigen::try_new(t, f64::EPSILON, 1_000_000) {
+        Some(e) => e,
+        None => return (vec![f64::NAN; m], DMatrix::<f64>::identity(m, m)),
+    };
+    let mut idx: Vec<usize> = (0..m).collect();
+    idx.sort_by(|&a, &b| e.eigenvalues[a].total_cmp(&e.eigenvalues[b]));
+    let vals = idx.iter().map(|&i| e.eigenvalues[i]).collect();
+    let mut s = DMatrix::<f64>::zeros(m, m);
+    for (k, &i) in idx.iter().enumerate() {
+        s.column_mut(k).copy_from(&e.eigenvectors.column(i));
+    }
+    (vals, s)
+}
+
+/// Unit Ritz vector sum_l s[l, i] q_l and its true residual ||H x - (x^T H x) x||.
+fn ritz_pair(
+    op: &mut dyn LinOp,
+    basis: &[Vec<f64>],
+    s: &DMatrix<f64>,
+    i: usize,
+    thresh: f64,
+) -> EigPair {
+    let n = op.n();
+    let mut x = vec![0.0; n];
+    for (l, q) in basis.iter().enumerate() {
+        axpy(s[(l, i)], q, &mut x);
+    }
+    normalize(&mut x);
+    let mut hx = vec![0.0; n];
+    op.apply(&x, &mut hx);
+    let rq = dot(&x, &hx);
+    let res = hx
+        .iter()
+        .zip(&x)
+        .map(|(p, q)| (p - rq * q) * (p - rq * q))
+        .sum::<f64>()
+        .sqrt();
+    EigPair {
+        value: rq,
+        residual: res,
+        converged: res <= thresh,
+        vector: x,
+    }
+}
+
+/// Thick-restart Lanczos with at most `max_basis` basis vectors (see [`lanczos_capped`]).
+fn lanczos_thick(op: &mut dyn LinOp, opts: &LanczosOptions, max_basis: usize) -> LanczosResult {
+    let n = op.n();
+    let mut rng = Normal::new(opts.seed);
+    let k_total = match opts.which {
+        Which::Both => 2 * opts.k,
+        _ => opts.k,
+    };
+    let empty = LanczosResult {
+        smallest: Vec::new(),
+        largest: Vec::new(),
+        iterations: 0,
+        hvps: 0,
+        restarts: 0,
+        scale: 0.0,
+        all_converged: false,
+    };
+    let defl: Vec<Vec<f64>> = opts
+        .deflate
+        .iter()
+        .filter(|d| d.len() == n)
+        .cloned()
+        .collect();
+    let room = n.saturating_sub(defl.len());
+    if room == 0 {
+        return empty;
+    }
+    let max_steps = opts.max_iter.max(1);
+    let m_max = max_basis.min(room).max(1);
+    // Kept Ritz vectors at a restart: about half the basis, split between the wanted ends.
+    let keep_total = (m_max / 2).max(k_total).min(m_max.saturating_sub(2));
+
+    let mut q0 = vec![0.0; n];
+    for wv in &opts.warm {
+        if wv.len() == n {
+            let nn = dot(wv, wv).sqrt();
+            if nn > 0.0 && nn.is_finite() {
+                axpy(1.0 / nn, wv, &mut q0);
+            }
+        }
+    }
+    reorth(&defl, &mut q0);
+    if normalize(&mut q0) <= 1e-8 {
+        match fresh(&defl, n, &mut rng) {
+            Some(x) => q0 = x,
+            None => return empty,
+        }
+    }
+
+    let mut basis: Vec<Vec<f64>> = vec![q0];
+    // The projection Q^T H Q, filled column by column from the Gram-Schmidt coefficients.
+    let mut t = DMatrix::<f64>::zeros(m_max, m_max);
+    let mut w = vec![0.0; n];
+    let mut steps = 0usize;
+    let mut hvps = 0usize;
+    let mut restarts = 0usize;
+    let mut next_check = k_total.max(1) + 1;
+    loop {
+        let j = basis.len() - 1;
+        op.apply(&basis[j], &mut w);
+        hvps += 1;
+        steps += 1;
+        // Coefficients against the basis (CGS2) are column j of the projection.
+        let mut h = vec![0.0; j + 1];
+        for _ in 0..2 {
+            cgs(&defl, &mut w);
+            for (l, q) in basis.iter().enumerate() {
+                let c = dot(q, &w);
+                h[l] += c;
+                axpy(-c, q, &mut w);
+            }
+        }
+        for (l, &hl) in h.iter().enumerate() {
+            t[(l, j)] = hl;
+            t[(j, l)] = hl;
+        }
+        let b = dot(&w, &w).sqrt();
+        let m = j + 1;
+        if !(h[j].is_finite() && b.is_finite()) {
+            return LanczosResult {
+                iterations: steps,
+                hvps,
+                restarts,
+                ..empty
+            };
+        }
+        let tm = t.view((0, 0), (m, m)).into_owned();
+        let scale_now = tm.iter().map(|x| x.abs()).fold(0.0, f64::max) + b;
+        let invariant = b <= 1e-10 * scale_now.max(TINY);
+        let last = steps >= max_steps;
+        let full = m >= m_max;
+        if m >= next_check || last || full || invariant {
+            next_check = m + (m / 8).max(4);
+            let (theta, s) = sym_eig(tm);
+            let scale = theta.iter().map(|x| x.abs()).fold(0.0, f64::max).max(TINY);
+            let thresh = opts.tol * scale;
+            let (ws, wl) = wanted(m, opts.k, opts.which);
+            let enough = m >= k_total;
+            let est_ok = ws
+                .iter()
+                .chain(&wl)
+                .all(|&i| (b * s[(m - 1, i)]).abs() <= 0.5 * thresh);
+            if (est_ok && enough) || last || (invariant && m >= room) {
+                let small: Vec<EigPair> = ws
+                    .iter()
+                    .map(|&i| ritz_pair(op, &basis, &s, i, thresh))
+                    .collect();
+                let large: Vec<EigPair> = wl
+                    .iter()
+                    .map(|&i| ritz_pair(op, &basis, &s, i, thresh))
+                    .collect();
+                hvps += small.len() + large.len();
+                let all = small.iter().chain(&large).all(|p| p.converged) && enough;
+                if all || last || (invariant && m >= room) {
+                    return LanczosResult {
+                        smallest: small,
+                        largest: large,
+                        iterations: steps,
+                        hvps,
+                        restarts,
+                        scale,
+                        all_converged: all,
+                    };
+                }
+            }
+            if full && !invariant {
+                // Thick restart: keep the Ritz vectors of the wanted end(s), then the residual.
+                let keep: Vec<usize> = match opts.which {
+                    Which::Smallest => (0..keep_total).collect(),
+                    Which::Largest => (m - keep_total..m).collect(),
+                    Which::Both => {
+                        let lo = keep_total.div_ceil(2);
+                        let hi = keep_total - lo;
+                        (0..lo).chain(m - hi..m).collect()
+                    }
+                };
+                let mut kept = Vec::with_capacity(keep.len() + 1);
+                for &i in &keep {
+                    let mut y = vec![0.0; n];
+                    for (l, q) in basis.iter().enumerate() {
+                        axpy(s[(l, i)], q, &mut y);
+                    }
+                    kept.push(y);
+                }
+                t.fill(0.0);
+                for (c, &i) in keep.iter().enumerate() {
+                    t[(c, c)] = theta[i];
+                    let coupling = b * s[(m - 1, i)];
+                    t[(c, keep.len())] = coupling;
+                    t[(keep.len(), c)] = coupling;
+                }
+                // Re-orthonormalize the kept vectors against each other (rounding), then append
+                // the residual direction.
+                let mut ortho: Vec<Vec<f64>> = Vec::with_capacity(kept.len() + 1);
+                for mut y in kept {
+                    reorth(&ortho, &mut y);
+                    normalize(&mut y);
+                    ortho.push(y);
+                }
+                let mut r: Vec<f64> = w.iter().map(|x| x / b).collect();
+                reorth(&defl, &mut r);
+                reorth(&ortho, &mut r);
+                normalize(&mut r);
+                ortho.push(r);
+                basis = ortho;
+                restarts += 1;
+                next_check = basis.len() + 1;
+                continue;
+            }
+        }
+        let next = if invariant || full {
+            // Invariant space (or a full basis at an invariant space): continue with a fresh
+            // vector orthogonal to everything seen; the projection has no coupling to it.
+            if full {
+                // Nothing more fits: a basis this size spanning an invariant space is the answer.
+                let tm = t.view((0, 0), (m, m)).into_owned();
+                let (theta, s) = sym_eig(tm);
+                let scale = theta.iter().map(|x| x.abs()).fold(0.0, f64::max).max(TINY);
+                let thresh = opts.tol * scale;
+                let (ws, wl) = wanted(m, opts.k, opts.which);
+                let small: Vec<EigPair> = ws
+                    .iter()
+                    .map(|&i| ritz_pair(op, &basis, &s, i, thresh))
+                    .collect();
+                let large: Vec<EigPair> = wl
+                    .iter()
+                    .map(|&i| ritz_pair(op, &basis, &s, i, thresh))
+                    .collect();
+                hvps += small.len() + large.len();
+                let all = small.iter().chain(&large).all(|p| p.converged);
+                return LanczosResult {
+                    smallest: small,
+                    largest: large,
+                    iterations: steps,
+                    hvps,
+                    restarts,
+                    scale,
+                    all_converged: all,
+                };
+            }
+            let mut known = defl.clone();
+            known.extend(basis.iter().cloned());
+            match fresh(&known, n, &mut rng) {
+                Some(x) => {
+                    restarts += 1;
+                    x
+                }
+                None => break,
+            }
+        } else {
+            t[(m, m - 1)] = b;
+            t[(m - 1, m)] = b;
+            w.iter().map(|x| x / b).collect()
+        };
+        basis.push(next);
+    }
+    LanczosResult {
+        iterations: steps,
+        hvps,
+        restarts,
+        ..empty
+    }
+}
+
+/// The full-basis method (every Krylov vector kept).
+fn lanczos_full(op: &mut dyn LinOp, opts: &LanczosOptions) -> LanczosResult {
     let n = op.n();
     let mut rng = Normal::new(opts.seed);
     let max_steps = opts.max_iter.min(n).max(1);
@@ -467,5 +788,138 @@ mod tests {
             },
         );
         assert!((r.smallest[0].value - 1.0).abs() < 1e-12);
+    }
+
+    /// A dense symmetric operator Q diag(d) Q^T with a seeded random orthogonal Q.
+    struct Dense {
+        a: DMatrix<f64>,
+    }
+    impl LinOp for Dense {
+        fn n(&self) -> usize {
+            self.a.nrows()
+        }
+        fn apply(&mut self, x: &[f64], y: &mut [f64]) {
+            let n = self.a.nrows();
+            for i in 0..n {
+                y[i] = (0..n).map(|j| self.a[(i, j)] * x[j]).sum();
+            }
+        }
+    }
+    fn dense_op(d: &[f64], seed: u64) -> Dense {
+        let n = d.len();
+        let mut rng = Normal::new(seed);
+        let mut g = vec![0.0; n * n];
+        rng.fill(&mut g, 1.0);
+        let q = DMatrix::from_row_slice(n, n, &g).qr().q();
+        let a = &q * DMatrix::from_diagonal(&nalgebra::DVector::from_row_slice(d)) * q.transpose();
+        Dense {
+            a: (&a + a.transpose()) * 0.5,
+        }
+    }
+
+    #[test]
+    fn thick_restart_matches_the_full_basis_and_the_spectrum() {
+        // 400 eigenvalues: a cluster near the bottom (-2, -1.99, -1.98), a gap, then the bulk.
+        let mut d: Vec<f64> = (0..397).map(|i| -1.0 + 3.0 * i as f64 / 396.0).collect();
+        d.extend([-2.0, -1.99, -1.98]);
+        let mut sorted = d.clone();
+        sorted.sort_by(f64::total_cmp);
+        let mut op = dense_op(&d, 5);
+        for which in [Which::Smallest, Which::Largest, Which::Both] {
+            let opts = LanczosOptions {
+                k: 3,
+                which,
+                tol: 1e-9,
+                max_iter: 4000,
+                ..Default::default()
+            };
+            let thick = lanczos_capped(&mut op, &opts, 30);
+            assert!(thick.all_converged, "{which:?}: {} steps", thick.iterations);
+            assert!(thick.restarts > 0, "{which:?}: never restarted");
+            for (i, p) in thick.smallest.iter().enumerate() {
+                assert!(
+                    (p.value - sorted[i]).abs() < 1e-8,
+                    "{which:?} {i}: {}",
+                    p.value
+                );
+                assert!(p.residual <= 1e-9 * 2.0, "{}", p.residual);
+            }
+            for (i, p) in thick.largest.iter().enumerate() {
+                assert!(
+                    (p.value - sorted[399 - i]).abs() < 1e-8,
+                    "{which:?} {i}: {}",
+                    p.value
+                );
+            }
+            // The full-basis method agrees.
+            let full = lanczos(&mut op, &opts);
+            for (a, b) in thick.smallest.iter().zip(&full.smallest) {
+                assert!((a.value - b.value).abs() < 1e-8);
+            }
+            for (a, b) in thick.largest.iter().zip(&full.largest) {
+                assert!((a.value - b.value).abs() < 1e-8);
+            }
+        }
+    }
+
+    #[test]
+    fn thick_restart_honours_deflation_warm_starts_and_the_step_budget() {
+        let d: Vec<f64> = (0..300).map(|i| (i as f64 - 20.0) * 0.05).collect();
+        let mut op = Diag(d.clone());
+        // Deflate the two smallest eigenvectors (e_0, e_1): the answer is then d[2].
+        let e = |i: usize| {
+            let mut v = vec![0.0; 300];
+            v[i] = 1.0;
+            v
+        };
+        let opts = LanczosOptions {
+            k: 1,
+            which: Which::Smallest,
+            tol: 1e-10,
+            max_iter: 3000,
+            deflate: vec![e(0), e(1)],
+            ..Default::default()
+        };
+        let r = lanczos_capped(&mut op, &opts, 16);
+        assert!(r.all_converged);
+        assert!(
+            (r.smallest[0].value - d[2]).abs() < 1e-9,
+            "{}",
+            r.smallest[0].value
+        );
+        // A warm start at the answer converges at the first check.
+        let warm = LanczosOptions {
+            warm: vec![e(2)],
+            ..opts.clone()
+        };
+        let w = lanczos_capped(&mut op, &warm, 16);
+        assert!(
+            w.all_converged && w.iterations < r.iterations,
+            "{} vs {}",
+            w.iterations,
+            r.iterations
+        );
+        // A budget too small to converge returns unconverged pairs with their residuals.
+        let tight = LanczosOptions {
+            max_iter: 20,
+            tol: 1e-14,
+            ..opts
+        };
+        let t = lanczos_capped(&mut op, &tight, 8);
+        assert_eq!(t.iterations, 20);
+        assert!(!t.all_converged && !t.smallest[0].converged);
+        assert!(t.smallest[0].residual > 0.0);
+    }
+
+    #[test]
+    fn the_default_cap_keeps_the_basis_within_budget() {
+        // Figure 2's network (111,000 parameters): 302 vectors, 256 MiB, instead of maxIter.
+        assert_eq!(basis_cap(111_000, 2), 302);
+        for n in [1_000, 100_000, 1_000_000, 10_000_000] {
+            let cap = basis_cap(n, 2);
+            assert!(cap * n <= BASIS_BUDGET_DOUBLES || cap == 48, "{n}: {cap}");
+        }
+        // Small problems keep the whole basis (the full method runs).
+        assert!(basis_cap(5_000, 2) > 1000);
     }
 }

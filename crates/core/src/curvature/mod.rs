@@ -25,7 +25,7 @@ pub mod track;
 pub use analyze::{analyze, Query};
 pub use classify::{classify, Classification, ClassifyOptions, Verdict};
 pub use dense::{dense_eigen, dense_hessian, DenseEigen};
-pub use lanczos::{lanczos, EigPair, LanczosOptions, LanczosResult, Which};
+pub use lanczos::{lanczos, lanczos_capped, EigPair, LanczosOptions, LanczosResult, Which};
 pub use lemma::{lemma32, Lemma32, LemmaSide};
 pub use slq::{hutchinson, slq_density, Density, TraceEstimate};
 pub use track::{CurvatureSample, CurvatureTracker};
