@@ -5,6 +5,7 @@
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 
+#[derive(Clone)]
 pub struct Normal {
     rng: ChaCha8Rng,
     spare: Option<f64>,

@@ -95,6 +95,12 @@ pub struct Session {
     last_h: f64,
     diverged_at: Option<u64>,
     finished: bool,
+    /// Methods that skip full-batch evaluations (SGD, Nesterov): the last evaluated iterate with a
+    /// finite loss (step, parameters, method state, last step size), replayed from with an
+    /// evaluation at every step when the run is found diverged, to find the last finite one.
+    checkpoint: Option<(u64, Vec<f64>, Method, f64)>,
+    /// Evaluate every iterate before this step (a replay after a divergence).
+    eager_until: u64,
 }
 
 pub(crate) fn take_buffer(
@@ -522,6 +528,8 @@ impl Session {
             last_h: 0.0,
             diverged_at: None,
             finished: false,
+            checkpoint: None,
+            eager_until: 0,
         }
     }
 
@@ -624,12 +632,64 @@ impl Session {
     /// gradient of the current iterate are cached, so chunking costs no extra evaluation.
     pub fn advance(&mut self, max_steps: u64) -> Status {
         let mut taken = 0;
+        let lazy = self.method.reads_no_full_gradient();
         while !self.finished {
-            let loss = match self.current {
-                Some(l) => l,
-                None => self.eval_current(),
+            // Methods that never read the full gradient (SGD, Nesterov) skip the full-batch
+            // evaluation between recorded rows and chunk ends; the trajectory is the same. When
+            // such a run is found diverged (a non-finite iterate, or a non-finite loss at the
+            // next evaluation), it is replayed from the last evaluated iterate with an evaluation
+            // at every step, which finds the last finite iterate as the eager path does.
+            let needed = !lazy
+                || self.current.is_some()
+                || self.t < self.eager_until
+                || self.t.is_multiple_of(self.record_every)
+                || self.t == self.steps
+                || taken == max_steps;
+            if !needed && all_finite(&self.w) {
+                self.loss = None;
+                let eta = self.schedule.eta(self.t);
+                self.prev.copy_from_slice(&self.w);
+                self.last_h =
+                    self.method
+                        .step(self.problem.model_mut(), &mut self.w, &self.grad, eta);
+                self.t += 1;
+                taken += 1;
+                continue;
+            }
+            let loss = match (needed, self.current) {
+                (true, Some(l)) => l,
+                (true, None) => self.eval_current(),
+                (false, _) => f64::NAN,
             };
-            if !loss.is_finite() || !all_finite(&self.grad) {
+            let bad = !loss.is_finite() || !all_finite(&self.grad);
+            if bad && lazy {
+                if let Some((t0, w0, method, last_h)) = self.checkpoint.take() {
+                    if t0 + 1 < self.t {
+                        self.eager_until = self.t;
+                        self.t = t0;
+                        self.w = w0;
+                        self.method = method;
+                        self.last_h = last_h;
+                        self.current = None;
+                        continue;
+                    }
+                }
+            }
+            if lazy && !bad {
+                match &mut self.checkpoint {
+                    Some((t0, w0, method, last_h)) => {
+                        *t0 = self.t;
+                        w0.copy_from_slice(&self.w);
+                        *method = self.method.clone();
+                        *last_h = self.last_h;
+                    }
+                    None => {
+                        self.checkpoint =
+                            Some((self.t, self.w.clone(), self.method.clone(), self.last_h))
+                    }
+                }
+            }
+            if bad {
                 self.diverged_at = Some(self.t);
                 self.finished = true;
                 if self.t > 0 {

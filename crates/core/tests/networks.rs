@@ -600,3 +600,76 @@ fn absurd_sizes_are_refused_before_any_allocation() {
     let s = spec(conv, "squared", 16, gd(), 0.1, 5);
     assert_eq!(err_of(&s, HashMap::new()).0, ErrorCode::TooLarge);
 }
+
+/// SGD and Nesterov never read the full-batch gradient of the iterate, so the session evaluates it
+/// only on recorded rows: recording every step or every 7th must give the same trajectory and the
+/// same values on the common rows, bit for bit; and a diverging lazy run still stops with its last
+/// finite iterate.
+#[test]
+fn lazy_full_batch_evaluation_changes_nothing_but_the_cost() {
+    let (_, layers, d) = nets().into_iter().nth(1).unwrap();
+    for method in [
+        json!({"kind": "sgd", "batchSize": 10, "seed": 2}),
+        json!({"kind": "nesterov", "beta": 0.9}),
+    ] {
+        let mut every1 = spec(layers.clone(), "squared", d, method.clone(), 0.05, 50);
+        every1["recordEvery"] = json!(1);
+        let mut every7 = every1.clone();
+        every7["recordEvery"] = json!(7);
+        let mut a = session(&every1);
+        let mut b = session(&every7);
+        a.advance(u64::MAX);
+        // Chunks that end between recorded rows (a status there needs the loss).
+        let mut chunk_losses = Vec::new();
+        while !b.status().finished {
+            let st = b.advance(3);
+            chunk_losses.push((st.step, st.loss));
+        }
+        assert!(a
+            .params()
+            .iter()
+            .zip(b.params())
+            .all(|(x, y)| x.to_bits() == y.to_bits()));
+        let sa = a.column("step", 0).unwrap().to_vec();
+        let sb = b.column("step", 0).unwrap().to_vec();
+        for name in b.column_names() {
+            let ca = a.column(name, 0).unwrap();
+            let cb = b.column(name, 0).unwrap();
+            for (i, t) in sb.iter().enumerate() {
+                let j = sa.iter().position(|s| s == t).unwrap();
+                assert_eq!(
+                    ca[j].to_bits(),
+                    cb[i].to_bits(),
+                    "{method} {name} at step {t}"
+                );
+            }
+        }
+        // Every chunk's status carries the loss of its iterate.
+        let la = a.column("loss", 0).unwrap();
+        for (step, loss) in chunk_losses {
+            assert_eq!(
+                loss,
+                Some(la[step as usize]),
+                "{method}: status loss at {step}"
+            );
+        }
+    }
+    // Divergence between recorded rows: stops at the first non-finite iterate, keeps the last
+    // finite one.
+    let mut blow = spec(
+        layers,
+        "squared",
+        d,
+        json!({"kind": "sgd", "batchSize": 10, "seed": 2}),
+        1e6,
+        500,
+    );
+    blow["recordEvery"] = json!(100);
+    let mut s = session(&blow);
+    let st = s.advance(u64::MAX);
+    let at = st.diverged_at.expect("diverges");
+    assert!(at < 100, "diverged at {at}");
+    assert!(s.params().iter().all(|x| x.is_finite()));
+    assert_eq!(st.step, at - 1);
+    assert!(st.loss.is_some_and(f64::is_finite), "{:?}", st.loss);
+}

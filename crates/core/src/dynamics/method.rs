@@ -26,6 +26,7 @@ pub enum Kind {
     ImplicitMidpoint { tol: f64, max_iter: usize },
 }
 
+#[derive(Clone)]
 pub struct Method {
     pub kind: Kind,
     pub weight_decay: f64,
@@ -178,6 +179,13 @@ impl Method {
             Kind::Dopri5 { .. } => out.push(self.rejected as f64),
             _ => {}
         }
+    }
+
+    /// True when a step does not read the full-batch gradient of the current iterate (SGD uses a
+    /// minibatch gradient, Nesterov the gradient at its look-ahead point): the session then
+    /// evaluates the full loss and gradient only where it records a row or returns a status.
+    pub fn reads_no_full_gradient(&self) -> bool {
+        matches!(self.kind, Kind::Sgd { .. } | Kind::Nesterov { .. })
     }
 
     /// The step size the next step from iterate t will use (eta_t; Dormand-Prince: its current
