@@ -12,7 +12,6 @@ import { InternalError, InvalidRequestError, guard } from './errors.js';
 import { type ChunkOptions, type Progress, Run, type RunResult } from './run.js';
 import type { RunSpec } from './spec.js';
 
-
 /** A preset in the list. */
 export interface PresetInfo {
   /** Its name, e.g. `figure1`. */
