@@ -72,7 +72,7 @@ pub struct EigPair {
     pub vector: Vec<f64>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct LanczosResult {
     /// Ascending (smallest first).
     pub smallest: Vec<EigPair>,
@@ -100,18 +100,7 @@ pub(crate) fn tridiag_eig(alpha: &[f64], beta: &[f64]) -> (Vec<f64>, DMatrix<f64
             t[(i + 1, i)] = beta[i];
         }
     }
-    let e = match SymmetricEigen::try_new(t, f64::EPSILON, 1_000_000) {
-        Some(e) => e,
-        None => return (vec![f64::NAN; m], DMatrix::<f64>::identity(m, m)),
-    };
-    let mut idx: Vec<usize> = (0..m).collect();
-    idx.sort_by(|&a, &b| e.eigenvalues[a].total_cmp(&e.eigenvalues[b]));
-    let vals = idx.iter().map(|&i| e.eigenvalues[i]).collect();
-    let mut s = DMatrix::<f64>::zeros(m, m);
-    for (k, &i) in idx.iter().enumerate() {
-        s.column_mut(k).copy_from(&e.eigenvectors.column(i));
-    }
-    (vals, s)
+    sym_eig(t)
 }
 
 /// One classical Gram-Schmidt pass: w -= Q (Q^T w).
@@ -156,6 +145,14 @@ fn wanted(m: usize, k: usize, which: Which) -> (Vec<usize>, Vec<usize>) {
     (small, large)
 }
 
+/// Eigenpairs wanted in all: k, or 2k for both ends.
+fn wanted_count(opts: &LanczosOptions) -> usize {
+    match opts.which {
+        Which::Both => 2 * opts.k,
+        _ => opts.k,
+    }
+}
+
 /// Doubles the Krylov basis may hold (256 MiB) before [`lanczos`] switches to thick restarts.
 pub const BASIS_BUDGET_DOUBLES: usize = 1 << 25;
 
@@ -166,10 +163,7 @@ pub const BASIS_BUDGET_DOUBLES: usize = 1 << 25;
 /// so memory stays bounded whatever `max_iter` is.
 pub fn lanczos(op: &mut dyn LinOp, opts: &LanczosOptions) -> LanczosResult {
     let n = op.n().max(1);
-    let k_total = match opts.which {
-        Which::Both => 2 * opts.k,
-        _ => opts.k,
-    };
+    let k_total = wanted_count(opts);
     lanczos_capped(op, opts, basis_cap(n, k_total))
 }
 
@@ -193,10 +187,7 @@ pub fn lanczos_capped(
     max_basis: usize,
 ) -> LanczosResult {
     let n = op.n();
-    let k_total = match opts.which {
-        Which::Both => 2 * opts.k,
-        _ => opts.k,
-    };
+    let k_total = wanted_count(opts);
     let max_basis = max_basis.max(2 * k_total + 4);
     if opts.max_iter.min(n) <= max_basis {
         lanczos_full(op, opts)
@@ -253,38 +244,23 @@ fn ritz_pair(
     }
 }
 
-/// Thick-restart Lanczos with at most `max_basis` basis vectors (see [`lanczos_capped`]).
-fn lanczos_thick(op: &mut dyn LinOp, opts: &LanczosOptions, max_basis: usize) -> LanczosResult {
-    let n = op.n();
-    let mut rng = Normal::new(opts.seed);
-    let k_total = match opts.which {
-        Which::Both => 2 * opts.k,
-        _ => opts.k,
-    };
-    let empty = LanczosResult {
-        smallest: Vec::new(),
-        largest: Vec::new(),
-        iterations: 0,
-        hvps: 0,
-        restarts: 0,
-        scale: 0.0,
-        all_converged: false,
-    };
-    let defl: Vec<Vec<f64>> = opts
-        .deflate
+/// The deflation vectors of the right length.
+fn deflated(opts: &LanczosOptions, n: usize) -> Vec<Vec<f64>> {
+    opts.deflate
         .iter()
         .filter(|d| d.len() == n)
         .cloned()
-        .collect();
-    let room = n.saturating_sub(defl.len());
-    if room == 0 {
-        return empty;
-    }
-    let max_steps = opts.max_iter.max(1);
-    let m_max = max_basis.min(room).max(1);
-    // Kept Ritz vectors at a restart: about half the basis, split between the wanted ends.
-    let keep_total = (m_max / 2).max(k_total).min(m_max.saturating_sub(2));
+        .collect()
+}
 
+/// The start vector: the warm-start vectors (each normalized, summed), or a seeded random one,
+/// orthogonal to `defl` and unit; `None` if `defl` spans everything.
+fn start_vector(
+    opts: &LanczosOptions,
+    defl: &[Vec<f64>],
+    n: usize,
+    rng: &mut Normal,
+) -> Option<Vec<f64>> {
     let mut q0 = vec![0.0; n];
     for wv in &opts.warm {
         if wv.len() == n {
@@ -294,13 +270,51 @@ fn lanczos_thick(op: &mut dyn LinOp, opts: &LanczosOptions, max_basis: usize) ->
             }
         }
     }
-    reorth(&defl, &mut q0);
+    reorth(defl, &mut q0);
     if normalize(&mut q0) <= 1e-8 {
-        match fresh(&defl, n, &mut rng) {
-            Some(x) => q0 = x,
-            None => return empty,
-        }
+        return fresh(defl, n, rng);
     }
+    Some(q0)
+}
+
+/// The wanted Ritz pairs of the projection (theta, s) over `basis`, with true residuals.
+fn wanted_pairs(
+    op: &mut dyn LinOp,
+    basis: &[Vec<f64>],
+    s: &DMatrix<f64>,
+    opts: &LanczosOptions,
+    thresh: f64,
+) -> (Vec<EigPair>, Vec<EigPair>) {
+    let (ws, wl) = wanted(s.ncols(), opts.k, opts.which);
+    let small = ws
+        .iter()
+        .map(|&i| ritz_pair(op, basis, s, i, thresh))
+        .collect();
+    let large = wl
+        .iter()
+        .map(|&i| ritz_pair(op, basis, s, i, thresh))
+        .collect();
+    (small, large)
+}
+
+/// Thick-restart Lanczos with at most `max_basis` basis vectors (see [`lanczos_capped`]).
+fn lanczos_thick(op: &mut dyn LinOp, opts: &LanczosOptions, max_basis: usize) -> LanczosResult {
+    let n = op.n();
+    let mut rng = Normal::new(opts.seed);
+    let k_total = wanted_count(opts);
+    let empty = LanczosResult::default();
+    let defl = deflated(opts, n);
+    let room = n.saturating_sub(defl.len());
+    if room == 0 {
+        return empty;
+    }
+    let max_steps = opts.max_iter.max(1);
+    let m_max = max_basis.min(room).max(1);
+    // Kept Ritz vectors at a restart: about half the basis, split between the wanted ends.
+    let keep_total = (m_max / 2).max(k_total).min(m_max.saturating_sub(2));
+    let Some(q0) = start_vector(opts, &defl, n, &mut rng) else {
+        return empty;
+    };
 
     let mut basis: Vec<Vec<f64>> = vec![q0];
     // The projection Q^T H Q, filled column by column from the Gram-Schmidt coefficients.
@@ -355,18 +369,13 @@ fn lanczos_thick(op: &mut dyn LinOp, opts: &LanczosOptions, max_basis: usize) ->
                 .iter()
                 .chain(&wl)
                 .all(|&i| (b * s[(m - 1, i)]).abs() <= 0.5 * thresh);
-            if (est_ok && enough) || last || (invariant && m >= room) {
-                let small: Vec<EigPair> = ws
-                    .iter()
-                    .map(|&i| ritz_pair(op, &basis, &s, i, thresh))
-                    .collect();
-                let large: Vec<EigPair> = wl
-                    .iter()
-                    .map(|&i| ritz_pair(op, &basis, &s, i, thresh))
-                    .collect();
+            // An invariant space that fills the basis (or the whole space) is the answer.
+            let exhausted = invariant && (m >= room || full);
+            if (est_ok && enough) || last || exhausted {
+                let (small, large) = wanted_pairs(op, &basis, &s, opts, thresh);
                 hvps += small.len() + large.len();
                 let all = small.iter().chain(&large).all(|p| p.converged) && enough;
-                if all || last || (invariant && m >= room) {
+                if all || last || exhausted {
                     return LanczosResult {
                         smallest: small,
                         largest: large,
@@ -423,36 +432,9 @@ fn lanczos_thick(op: &mut dyn LinOp, opts: &LanczosOptions, max_basis: usize) ->
                 continue;
             }
         }
-        let next = if invariant || full {
-            // Invariant space (or a full basis at an invariant space): continue with a fresh
-            // vector orthogonal to everything seen; the projection has no coupling to it.
-            if full {
-                // Nothing more fits: a basis this size spanning an invariant space is the answer.
-                let tm = t.view((0, 0), (m, m)).into_owned();
-                let (theta, s) = sym_eig(tm);
-                let scale = theta.iter().map(|x| x.abs()).fold(0.0, f64::max).max(TINY);
-                let thresh = opts.tol * scale;
-                let (ws, wl) = wanted(m, opts.k, opts.which);
-                let small: Vec<EigPair> = ws
-                    .iter()
-                    .map(|&i| ritz_pair(op, &basis, &s, i, thresh))
-                    .collect();
-                let large: Vec<EigPair> = wl
-                    .iter()
-                    .map(|&i| ritz_pair(op, &basis, &s, i, thresh))
-                    .collect();
-                hvps += small.len() + large.len();
-                let all = small.iter().chain(&large).all(|p| p.converged);
-                return LanczosResult {
-                    smallest: small,
-                    largest: large,
-                    iterations: steps,
-                    hvps,
-                    restarts,
-                    scale,
-                    all_converged: all,
-                };
-            }
+        let next = if invariant {
+            // Invariant space: continue with a fresh vector orthogonal to everything seen; the
+            // projection has no coupling to it.
             let mut known = defl.clone();
             known.extend(basis.iter().cloned());
             match fresh(&known, n, &mut rng) {
@@ -482,46 +464,14 @@ fn lanczos_full(op: &mut dyn LinOp, opts: &LanczosOptions) -> LanczosResult {
     let n = op.n();
     let mut rng = Normal::new(opts.seed);
     let max_steps = opts.max_iter.min(n).max(1);
-    let k_total = match opts.which {
-        Which::Both => 2 * opts.k,
-        _ => opts.k,
-    };
+    let k_total = wanted_count(opts);
     let mut hvps = 0usize;
     let mut restarts = 0usize;
 
-    // Start vector.
-    let mut q0 = vec![0.0; n];
-    for wv in &opts.warm {
-        if wv.len() == n {
-            let nn = dot(wv, wv).sqrt();
-            if nn > 0.0 && nn.is_finite() {
-                axpy(1.0 / nn, wv, &mut q0);
-            }
-        }
-    }
-    let defl: Vec<Vec<f64>> = opts
-        .deflate
-        .iter()
-        .filter(|d| d.len() == n)
-        .cloned()
-        .collect();
-    reorth(&defl, &mut q0);
-    if normalize(&mut q0) <= 1e-8 {
-        match fresh(&defl, n, &mut rng) {
-            Some(x) => q0 = x,
-            None => {
-                return LanczosResult {
-                    smallest: Vec::new(),
-                    largest: Vec::new(),
-                    iterations: 0,
-                    hvps: 0,
-                    restarts: 0,
-                    scale: 0.0,
-                    all_converged: false,
-                }
-            }
-        }
-    }
+    let defl = deflated(opts, n);
+    let Some(q0) = start_vector(opts, &defl, n, &mut rng) else {
+        return LanczosResult::default();
+    };
     let max_steps = max_steps.min(n.saturating_sub(defl.len())).max(1);
 
     let mut basis: Vec<Vec<f64>> = vec![q0];
@@ -608,35 +558,8 @@ fn lanczos_full(op: &mut dyn LinOp, opts: &LanczosOptions) -> LanczosResult {
                 force = true;
             } else if (est_ok && enough && block_ok) || last {
                 // Ritz vectors and true residuals.
-                let mut make = |idx: &[usize], hvps: &mut usize| -> Vec<EigPair> {
-                    idx.iter()
-                        .map(|&i| {
-                            let mut x = vec![0.0; n];
-                            for (l, q) in basis.iter().take(m).enumerate() {
-                                axpy(s[(l, i)], q, &mut x);
-                            }
-                            normalize(&mut x);
-                            let mut hx = vec![0.0; n];
-                            op.apply(&x, &mut hx);
-                            *hvps += 1;
-                            let rq = dot(&x, &hx);
-                            let res = hx
-                                .iter()
-                                .zip(&x)
-                                .map(|(p, q)| (p - rq * q) * (p - rq * q))
-                                .sum::<f64>()
-                                .sqrt();
-                            EigPair {
-                                value: rq,
-                                residual: res,
-                                converged: res <= thresh,
-                                vector: x,
-                            }
-                        })
-                        .collect()
-                };
-                let small = make(&ws, &mut hvps);
-                let large = make(&wl, &mut hvps);
+                let (small, large) = wanted_pairs(op, &basis[..m], &s, opts, thresh);
+                hvps += small.len() + large.len();
                 let all = small.iter().chain(&large).all(|p| p.converged) && enough;
                 if all || last {
                     final_pairs = Some((small, large, scale, all));
