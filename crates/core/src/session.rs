@@ -602,7 +602,11 @@ impl Session {
                 problem => {
                     let c = match problem {
                         Problem::Mf(m) => tracker.sample(m, &self.w),
-                        Problem::Net(n) => tracker.sample(n, &self.w),
+                        Problem::Net(n) => {
+                            let c = tracker.sample(n, &self.w);
+                            n.hvp_cache = None;
+                            c
+                        }
                     };
                     row.extend([
                         c.lambda_min,
@@ -766,7 +770,11 @@ impl Session {
     pub fn hessian(&mut self, query_json: &str) -> Result<String> {
         match &mut self.problem {
             Problem::Mf(m) => crate::curvature::analyze(m, &self.w, query_json),
-            Problem::Net(n) => crate::curvature::analyze(n, &self.w, query_json),
+            Problem::Net(n) => {
+                let r = crate::curvature::analyze(n, &self.w, query_json);
+                n.hvp_cache = None; // the forward pass kept for the query's products
+                r
+            }
         }
     }
 }

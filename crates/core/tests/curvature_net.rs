@@ -611,3 +611,33 @@ fn curvature_columns_along_a_network_run() {
     };
     assert_eq!(e.field, "curvature.every");
 }
+
+/// The model's HVP keeps the forward pass of its last point; products at the same point reuse it
+/// and must equal a product computed from scratch bit for bit, for every layer type and loss,
+/// also after the point changes.
+#[test]
+fn cached_forward_pass_gives_the_same_products_bit_for_bit() {
+    use autobalance_core::curvature::net::net_hvp;
+    for (name, d, specs) in nets() {
+        for (lname, loss) in losses() {
+            // 150 samples: several row chunks.
+            let mut net = build(d, specs.clone(), loss, 150, 5);
+            let n = HessianModel::dim(&net);
+            for (k, w) in [data(n, 31, 0.6), data(n, 32, 0.6)].iter().enumerate() {
+                for s in 0..3 {
+                    let v = data(n, 40 + s, 1.0);
+                    let cached = hvp(&mut net, w, &v);
+                    let mut fresh = vec![0.0; n];
+                    net_hvp(&net, w, &v, &mut fresh);
+                    for i in 0..n {
+                        assert_eq!(
+                            cached[i].to_bits(),
+                            fresh[i].to_bits(),
+                            "{name} {lname}: point {k}, vector {s}, entry {i}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -107,46 +107,114 @@ fn mask(d: &[f64], x: &mut [f64]) {
 const CHUNKS: usize = 4;
 const MIN_ROWS: usize = 64;
 
+/// The parts of a Hessian-vector product that depend on the point only (the forward pass, the
+/// activation derivatives, the backpropagated deltas), per row chunk, kept for the next product
+/// at the same point: a Lanczos run applies H(w) to hundreds of vectors at one w.
+pub(crate) struct HvpCache {
+    w: Vec<f64>,
+    wd: Vec<Vec<f64>>,
+    chunks: Vec<ChunkFwd>,
+}
+
+/// One row chunk's forward pass: per layer h, A_h (activations), D_h (phi'(Z_h)) and delta_h
+/// (dL/dZ_h).
+struct ChunkFwd {
+    acts: Vec<Vec<f64>>,
+    ders: Vec<Vec<f64>>,
+    deltas: Vec<Vec<f64>>,
+}
+
+/// Row range of chunk `c` of `nc` over `m` samples.
+fn chunk_rows(c: usize, nc: usize, m: usize) -> (usize, usize) {
+    let per = m.div_ceil(nc);
+    ((c * per).min(m), ((c + 1) * per).min(m))
+}
+
+/// Map `f` over the chunks (in parallel with the `parallel` feature), results in chunk order.
+fn over_chunks<T: Send>(nc: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
+    #[cfg(feature = "parallel")]
+    {
+        use rayon::prelude::*;
+        (0..nc).into_par_iter().map(f).collect()
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        (0..nc).map(f).collect()
+    }
+}
+
 /// Exact `out = H(w) v` for the network's loss over all its samples (see the module docs).
 /// Samples are split into row chunks evaluated independently (in parallel with the `parallel`
 /// feature) and summed in chunk order.
 pub fn net_hvp(net: &Network, w: &[f64], v: &[f64], out: &mut [f64]) {
+    let mut cache = None;
+    net_hvp_cached(net, &mut cache, w, v, out);
+}
+
+/// [`net_hvp`], reusing `cache` when it holds the same point `w` (compared bit for bit) and
+/// refilling it otherwise. The result is the same, bit for bit, either way.
+pub(crate) fn net_hvp_cached(
+    net: &Network,
+    cache: &mut Option<HvpCache>,
+    w: &[f64],
+    v: &[f64],
+    out: &mut [f64],
+) {
     out.fill(0.0);
     let m = net.m;
     if m == 0 || net.layers.is_empty() {
         return;
     }
-    let wd: Vec<Vec<f64>> = net.layers.iter().map(|l| dense_weights(l, w)).collect();
-    let dwd: Vec<Vec<f64>> = net.layers.iter().map(|l| dense_weights(l, v)).collect();
     let nc = CHUNKS.min(m.div_ceil(MIN_ROWS)).max(1);
-    let per = m.div_ceil(nc);
     let (d_in, d_out) = (net.input_dim, net.output_dim());
+    let inv_m = 1.0 / m as f64;
+    let fresh = match cache {
+        Some(c) => {
+            c.w.len() != w.len() || c.w.iter().zip(w).any(|(a, b)| a.to_bits() != b.to_bits())
+        }
+        None => true,
+    };
+    if fresh {
+        let wd: Vec<Vec<f64>> = net.layers.iter().map(|l| dense_weights(l, w)).collect();
+        let chunks = over_chunks(nc, |c| {
+            let (lo, hi) = chunk_rows(c, nc, m);
+            forward(
+                net,
+                w,
+                &wd,
+                inv_m,
+                &net.x[lo * d_in..hi * d_in],
+                &net.y[lo * d_out..hi * d_out],
+                hi - lo,
+            )
+        });
+        *cache = Some(HvpCache {
+            w: w.to_vec(),
+            wd,
+            chunks,
+        });
+    }
+    let c = cache.as_ref().expect("filled above");
+    let dwd: Vec<Vec<f64>> = net.layers.iter().map(|l| dense_weights(l, v)).collect();
     let ctx = HvpCtx {
         net,
-        w,
         v,
-        wd: &wd,
+        wd: &c.wd,
         dwd: &dwd,
-        inv_m: 1.0 / m as f64,
+        inv_m,
     };
-    let work = |c: usize| -> Vec<f64> {
-        let (lo, hi) = ((c * per).min(m), ((c + 1) * per).min(m));
+    let parts = over_chunks(nc, |k| {
+        let (lo, hi) = chunk_rows(k, nc, m);
         let mut part = vec![0.0; out.len()];
         ctx.rows(
+            &c.chunks[k],
             &net.x[lo * d_in..hi * d_in],
             &net.y[lo * d_out..hi * d_out],
             hi - lo,
             &mut part,
         );
         part
-    };
-    #[cfg(feature = "parallel")]
-    let parts: Vec<Vec<f64>> = {
-        use rayon::prelude::*;
-        (0..nc).into_par_iter().map(work).collect()
-    };
-    #[cfg(not(feature = "parallel"))]
-    let parts: Vec<Vec<f64>> = (0..nc).map(work).collect();
+    });
     for p in &parts {
         for (o, x) in out.iter_mut().zip(p) {
             *o += x;
@@ -154,9 +222,93 @@ pub fn net_hvp(net: &Network, w: &[f64], v: &[f64], out: &mut [f64]) {
     }
 }
 
+/// The forward pass and backpropagation of `n` samples at the point (weights `wd`, biases in
+/// `w`): activations, derivatives and deltas per layer.
+fn forward(
+    net: &Network,
+    w: &[f64],
+    wd: &[Vec<f64>],
+    inv_m: f64,
+    x: &[f64],
+    y: &[f64],
+    n: usize,
+) -> ChunkFwd {
+    let nl = net.layers.len();
+    let mut acts: Vec<Vec<f64>> = Vec::with_capacity(nl);
+    let mut ders: Vec<Vec<f64>> = Vec::with_capacity(nl);
+    for (h, l) in net.layers.iter().enumerate() {
+        let input: &[f64] = if h == 0 { x } else { &acts[h - 1] };
+        let mut z = vec![0.0; n * l.rows];
+        affine(
+            l,
+            &wd[h],
+            Some(&w[l.b_off..l.b_off + l.b_len]),
+            input,
+            n,
+            &mut z,
+        );
+        let d = derivative(l.activation, &z);
+        mask(&d, &mut z);
+        acts.push(z);
+        ders.push(d);
+    }
+    // Output: G = dL/dF, then delta_{h-1} = (delta_h W_h) o D_{h-1}.
+    let out_dim = net.layers[nl - 1].rows;
+    let f = &acts[nl - 1];
+    let mut delta = vec![0.0; n * out_dim];
+    match net.loss {
+        Loss::Squared => {
+            for i in 0..n * out_dim {
+                delta[i] = (f[i] - y[i]) * inv_m;
+            }
+        }
+        Loss::CrossEntropy => {
+            for r in 0..n {
+                let s = r * out_dim..(r + 1) * out_dim;
+                let p = softmax(&f[s.clone()]);
+                let sy: f64 = y[s.clone()].iter().sum();
+                for k in 0..out_dim {
+                    delta[s.start + k] = (sy * p[k] - y[s.start + k]) * inv_m;
+                }
+            }
+        }
+    }
+    let mut deltas = vec![Vec::new(); nl];
+    for h in (0..nl).rev() {
+        let l = &net.layers[h];
+        let next = if h > 0 {
+            let mut nd = vec![0.0; n * l.cols];
+            gemm(
+                1.0,
+                &delta,
+                Layout::row_major(n, l.rows),
+                &wd[h],
+                Layout::row_major(l.rows, l.cols),
+                0.0,
+                &mut nd,
+                Layout::row_major(n, l.cols),
+            );
+            mask(&ders[h - 1], &mut nd);
+            nd
+        } else {
+            Vec::new()
+        };
+        deltas[h] = std::mem::replace(&mut delta, next);
+    }
+    ChunkFwd { acts, ders, deltas }
+}
+
+/// softmax of one row (max-shifted).
+fn softmax(f: &[f64]) -> Vec<f64> {
+    let mx = f.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let mut p: Vec<f64> = f.iter().map(|fi| libm::exp(fi - mx)).collect();
+    let tot: f64 = p.iter().sum();
+    p.iter_mut().for_each(|pi| *pi /= tot);
+    p
+}
+
 struct HvpCtx<'a> {
     net: &'a Network,
-    w: &'a [f64],
     v: &'a [f64],
     wd: &'a [Vec<f64>],
     dwd: &'a [Vec<f64>],
@@ -164,28 +316,19 @@ struct HvpCtx<'a> {
 }
 
 impl HvpCtx<'_> {
-    /// Adds the contribution of `n` samples (x: n x d_in, y: n x d_out) to `out`.
-    fn rows(&self, x: &[f64], y: &[f64], n: usize, out: &mut [f64]) {
-        let (net, w, v, wd, dwd) = (self.net, self.w, self.v, self.wd, self.dwd);
+    /// Adds the contribution of `n` samples (x: n x d_in, y: n x d_out), whose forward pass is
+    /// `fwd`, to `out`: the R-forward and R-backward passes.
+    fn rows(&self, fwd: &ChunkFwd, x: &[f64], y: &[f64], n: usize, out: &mut [f64]) {
+        let (net, v, wd, dwd) = (self.net, self.v, self.wd, self.dwd);
         if n == 0 {
             return;
         }
         let nl = net.layers.len();
-        // Forward and R-forward.
-        let mut acts: Vec<Vec<f64>> = Vec::with_capacity(nl);
+        let (acts, ders) = (&fwd.acts, &fwd.ders);
+        // R-forward.
         let mut racts: Vec<Vec<f64>> = Vec::with_capacity(nl);
-        let mut ders: Vec<Vec<f64>> = Vec::with_capacity(nl);
         for (h, l) in net.layers.iter().enumerate() {
             let input: &[f64] = if h == 0 { x } else { &acts[h - 1] };
-            let mut z = vec![0.0; n * l.rows];
-            affine(
-                l,
-                &wd[h],
-                Some(&w[l.b_off..l.b_off + l.b_len]),
-                input,
-                n,
-                &mut z,
-            );
             let mut rz = vec![0.0; n * l.rows];
             // A_{h-1} dW_h^T + 1 db_h^T
             affine(
@@ -209,40 +352,29 @@ impl HvpCtx<'_> {
                     Layout::row_major(n, l.rows),
                 );
             }
-            let d = derivative(l.activation, &z);
-            mask(&d, &mut z);
-            mask(&d, &mut rz);
-            acts.push(z);
+            mask(&ders[h], &mut rz);
             racts.push(rz);
-            ders.push(d);
         }
-        // Output: G = dL/dF and R G = H_F R F.
+        // Output: R G = H_F R F.
         let out_dim = net.layers[nl - 1].rows;
         let f = &acts[nl - 1];
         let rf = &racts[nl - 1];
         let inv_m = self.inv_m;
-        let mut delta = vec![0.0; n * out_dim];
         let mut rdelta = vec![0.0; n * out_dim];
         match net.loss {
             Loss::Squared => {
                 for i in 0..n * out_dim {
-                    delta[i] = (f[i] - y[i]) * inv_m;
                     rdelta[i] = rf[i] * inv_m;
                 }
             }
             Loss::CrossEntropy => {
                 for r in 0..n {
                     let s = r * out_dim..(r + 1) * out_dim;
-                    let (fr, yr, rfr) = (&f[s.clone()], &y[s.clone()], &rf[s.clone()]);
-                    let mx = fr.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-                    let mut p: Vec<f64> = fr.iter().map(|fi| libm::exp(fi - mx)).collect();
-                    let tot: f64 = p.iter().sum();
-                    p.iter_mut().for_each(|pi| *pi /= tot);
-                    let sy: f64 = yr.iter().sum();
-                    let prf = dot(&p, rfr);
+                    let p = softmax(&f[s.clone()]);
+                    let sy: f64 = y[s.clone()].iter().sum();
+                    let prf = dot(&p, &rf[s.clone()]);
                     for k in 0..out_dim {
-                        delta[s.start + k] = (sy * p[k] - yr[k]) * inv_m;
-                        rdelta[s.start + k] = sy * p[k] * (rfr[k] - prf) * inv_m;
+                        rdelta[s.start + k] = sy * p[k] * (rf[s.start + k] - prf) * inv_m;
                     }
                 }
             }
@@ -250,6 +382,7 @@ impl HvpCtx<'_> {
         // R-backward.
         for h in (0..nl).rev() {
             let l = &net.layers[h];
+            let delta = &fwd.deltas[h];
             let input: &[f64] = if h == 0 { x } else { &acts[h - 1] };
             let ld = Layout::row_major(n, l.rows);
             let li = Layout::row_major(n, l.cols);
@@ -258,7 +391,7 @@ impl HvpCtx<'_> {
             let mut hw = vec![0.0; l.rows * l.cols];
             gemm(1.0, &rdelta, ld.t(), input, li, 0.0, &mut hw, lw);
             if h > 0 {
-                gemm(1.0, &delta, ld.t(), &racts[h - 1], li, 1.0, &mut hw, lw);
+                gemm(1.0, delta, ld.t(), &racts[h - 1], li, 1.0, &mut hw, lw);
             }
             let ow = &mut out[l.w_off..l.w_off + l.w_len];
             match &l.pattern {
@@ -274,16 +407,11 @@ impl HvpCtx<'_> {
                 }
             }
             if h > 0 {
-                // delta_{h-1} = (delta W_h) o D_{h-1},
                 // R delta_{h-1} = (R delta W_h + delta dW_h) o D_{h-1}.
-                let mut nd = vec![0.0; n * l.cols];
                 let mut nrd = vec![0.0; n * l.cols];
-                gemm(1.0, &delta, ld, &wd[h], lw, 0.0, &mut nd, li);
                 gemm(1.0, &rdelta, ld, &wd[h], lw, 0.0, &mut nrd, li);
-                gemm(1.0, &delta, ld, &dwd[h], lw, 1.0, &mut nrd, li);
-                mask(&ders[h - 1], &mut nd);
+                gemm(1.0, delta, ld, &dwd[h], lw, 1.0, &mut nrd, li);
                 mask(&ders[h - 1], &mut nrd);
-                delta = nd;
                 rdelta = nrd;
             }
         }
@@ -469,7 +597,9 @@ impl HessianModel for Network {
         Model::loss_grad(self, w, g)
     }
     fn hvp(&mut self, w: &[f64], v: &[f64], out: &mut [f64]) {
-        net_hvp(self, w, v, out)
+        let mut cache = self.hvp_cache.take();
+        net_hvp_cached(self, &mut cache, w, v, out);
+        self.hvp_cache = cache;
     }
     fn blocks(&self) -> Vec<(String, Range<usize>)> {
         Model::blocks(self)

@@ -191,6 +191,9 @@ pub struct Network {
     /// Evaluate with the activation pattern (phi'(z) per sample and neuron) of the last
     /// unfrozen evaluation held fixed.
     frozen: bool,
+    /// The forward and backpropagation pass of the last Hessian-vector product's point, reused
+    /// by the next product at the same point (see `curvature::net`).
+    pub(crate) hvp_cache: Option<crate::curvature::net::HvpCache>,
 }
 
 fn chunk_count(m: usize) -> usize {
@@ -330,6 +333,7 @@ impl Network {
             pairs,
             mscratch: (vec![0.0; maxn * maxn], vec![0.0; maxn * maxn]),
             frozen: false,
+            hvp_cache: None,
             layers,
             x,
             y,
