@@ -4,7 +4,7 @@ const require = createRequire(import.meta.url);
 // Two builds of the native addon in one process, alternating: ms per network HVP (trace query)
 // and eigs both ends to 1e-8. Build the old one from a worktree, e.g.
 //   git worktree add /tmp/old REV && (cd /tmp/old && CARGO_TARGET_DIR=/tmp/old-target cargo build --release -p autobalance-node)
-//   node bench/ab_hvp.mjs /tmp/old-target/release/libautobalance_node.so
+//   cp /tmp/old-target/release/libautobalance_node.so /tmp/old.node && node bench/ab_hvp.mjs /tmp/old.node
 const [oldPath, newPath = new URL('../packages/autobalance/native/autobalance.node', import.meta.url).pathname, sizeArg] = process.argv.slice(2);
 if (!oldPath) { console.error('usage: node bench/ab_hvp.mjs OLD.node [NEW.node] [small|large]'); process.exit(2); }
 const NEW = require(newPath);
