@@ -64,7 +64,10 @@ echo "build-wasm: $(du -h "$out/autobalance_wasm_bg.wasm" | cut -f1) packages/au
 # With all that it produced a byte-identical .wasm and .js; it would add a 4-minute install to
 # every fresh machine (and CI) for no change in the output, so we call cargo + wasm-bindgen.
 #
-# Why no wasm-opt: measured with wasm-opt 132 (npm `binaryen`) `-O3` on this module (Node 20,
-# MF 200x150 rank 20 and 400x300 rank 30, 1000x800 rank 50): no speed-up beyond run-to-run noise
-# (+-25% on this 2-core machine, in both directions), only a smaller file (~23%). `-O4 --all-features`
-# even emits imports Node 20 cannot compile. Not worth a devDependency and a build step yet.
+# Why no wasm-opt: measured again 2026-11-24 with wasm-opt 132 (npm `binaryen`), -O3/-O4/-Os/-Oz
+# with the module's own features (table in bench/README.md, "wasm-opt"): results bit-identical,
+# but every level 3-7% slower on the MF step at (1000,1000,5) and 1.5-4.5% on a network GD run
+# (interleaved in one Node process; no change at (2000,1000,50)), and gzip -9 only 1.3-2% smaller
+# than just dropping the name section (wasm-bindgen --remove-name-section: 325 -> 310 KB; -O3 304 KB).
+# Raw size 1.14 MB -> 0.89-0.91 MB, mostly the 163 KB name section (kept: Rust names in wasm stack
+# traces). Not worth a devDependency and 16-73 s per build.
