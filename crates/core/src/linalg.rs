@@ -59,10 +59,25 @@ pub fn gemm(
     }
     // SAFETY: the layouts describe regions inside the slices (checked in debug builds below).
     debug_assert!(fits(a.len(), la) && fits(b.len(), lb) && fits(c.len(), lc));
-    // matrixmultiply has no f64 simd128 kernel: on wasm, products whose B and C rows are
-    // contiguous (every product of the fused kernels) go through our own.
+    // matrixmultiply has no f64 simd128 kernel: on wasm, products whose C rows are contiguous
+    // go through our own, which wants B's rows contiguous too; a B with other strides (e.g. the
+    // W^T of a network layer's forward pass, X W^T) is first copied into a row-major k x n
+    // buffer (k n doubles against the product's m k n operations).
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    if lb.cs == 1 && lc.cs == 1 {
+    if lc.cs == 1 {
+        let packed: Vec<f64>;
+        let (bp, brs) = if lb.cs == 1 {
+            (b.as_ptr(), lb.rs)
+        } else {
+            let mut t = Vec::with_capacity(lb.rows * lb.cols);
+            for p in 0..lb.rows as isize {
+                for j in 0..lb.cols as isize {
+                    t.push(b[(p * lb.rs + j * lb.cs) as usize]);
+                }
+            }
+            packed = t;
+            (packed.as_ptr(), lb.cols as isize)
+        };
         unsafe {
             wasm_gemm::gemm(
                 lc.rows,
@@ -72,8 +87,8 @@ pub fn gemm(
                 a.as_ptr(),
                 la.rs,
                 la.cs,
-                b.as_ptr(),
-                lb.rs,
+                bp,
+                brs,
                 beta,
                 c.as_mut_ptr(),
                 lc.rs,
