@@ -7,8 +7,9 @@ const require = createRequire(import.meta.url);
 //   cp /tmp/old-target/release/libautobalance_node.so /tmp/old.node && node bench/ab_hvp.mjs /tmp/old.node
 const [oldPath, newPath = new URL('../packages/autobalance/native/autobalance.node', import.meta.url).pathname, sizeArg] = process.argv.slice(2);
 if (!oldPath) { console.error('usage: node bench/ab_hvp.mjs OLD.node [NEW.node] [small|large]'); process.exit(2); }
-const NEW = require(newPath);
-const OLD = require(oldPath);
+const { resolve } = await import('node:path');
+const NEW = require(resolve(newPath));
+const OLD = require(resolve(oldPath));
 const size = sizeArg ?? 'large';
 const dims = size === 'large' ? [1000, [100, 100, 10], 1000] : [100, [64, 64, 10], 500];
 const [d, widths, m] = dims;
