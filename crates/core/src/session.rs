@@ -455,7 +455,7 @@ impl Session {
 
         let model = MatrixFactorization::new(d1, d2, r, balance_weight, target);
         let method = Method::from_spec(spec.method.as_ref(), spec.weight_decay, p, None)?;
-        let session = Session::assemble(
+        Ok(Session::assemble(
             Problem::Mf(model),
             w,
             method,
@@ -463,21 +463,22 @@ impl Session {
             steps,
             record_every,
             rows_max,
-        );
-        Ok(match tracker {
-            Some(t) => session.with_curvature(t),
-            None => session,
-        })
+        )
+        .with_curvature(tracker))
     }
 
-    /// Add the curvature columns (both model families have exact HVPs).
-    pub(crate) fn with_curvature(mut self, tracker: (u64, CurvatureTracker)) -> Session {
+    /// Add the curvature columns when the spec asks for them (both model families have exact
+    /// HVPs).
+    pub(crate) fn with_curvature(mut self, tracker: Option<(u64, CurvatureTracker)>) -> Session {
+        if tracker.is_none() {
+            return self;
+        }
         for name in CURVATURE_COLUMNS {
             self.names.push(name.to_string());
             self.columns
                 .push(Vec::with_capacity(self.columns[0].capacity()));
         }
-        self.tracker = Some(tracker);
+        self.tracker = tracker;
         self
     }
 

@@ -495,7 +495,7 @@ pub(crate) fn new_network(
     }
     let net = Network::new(d_in, layers, loss, x, y, max_batch);
     let rows_max = (steps / record_every + 2) as usize;
-    let session = Session::assemble(
+    Ok(Session::assemble(
         Problem::Net(net),
         w,
         method,
@@ -503,11 +503,8 @@ pub(crate) fn new_network(
         steps,
         record_every,
         rows_max,
-    );
-    Ok(match tracker {
-        Some(t) => session.with_curvature(t),
-        None => session,
-    })
+    )
+    .with_curvature(tracker))
 }
 
 /// A flat buffer of `len` numbers (a dense `rows x cols` matrix, or a shared layer's `len` free
