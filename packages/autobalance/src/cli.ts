@@ -363,8 +363,9 @@ async function cmdRun(args: string[]): Promise<number> {
   writeFile(files.json, JSON.stringify(report) + '\n');
   writeFile(files.csv, runsToCsv(runs));
   writeFile(files.vl, JSON.stringify(presetVegaLite(preset, runs)) + '\n');
-  writeFile(files.svg, await presetSvg(preset, runs));
-  writeFile(files.html, await presetHtml(preset, outcome, meta));
+  const svg = await presetSvg(preset, runs);
+  writeFile(files.svg, svg);
+  writeFile(files.html, await presetHtml(preset, outcome, meta, svg));
   process.stdout.write(`wrote ${Object.values(files).join('\n      ')}\n`);
   return cancelled ? 130 : 0;
 }

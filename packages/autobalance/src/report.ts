@@ -338,7 +338,13 @@ ${rows}
  * a summary table per run, the curvature reports, and the paper's claims beside our checks,
  * each marked `agrees`, `DISAGREES`, `cannot compare` (with the reason) or `incomplete`.
  */
-export async function presetHtml(preset: Preset, outcome: Pick<PresetOutcome, 'runs' | 'hessian'>, meta: ReportMeta): Promise<string> {
+export async function presetHtml(
+  preset: Preset,
+  outcome: Pick<PresetOutcome, 'runs' | 'hessian'>,
+  meta: ReportMeta,
+  /** The figure, if already rendered by {@link presetSvg} (otherwise rendered here). */
+  svg?: string,
+): Promise<string> {
   const checked = presetChecks(preset, outcome);
   const hessian = preset.hessian.length > 0 ? `<h2>Curvature</h2>\n${hessianTable(outcome.hessian, preset.hessian.map((h) => h.label))}` : '';
   return htmlPage(
@@ -346,7 +352,7 @@ export async function presetHtml(preset: Preset, outcome: Pick<PresetOutcome, 'r
     `<h1>${esc(preset.name)}</h1>
 <p>${esc(preset.description)}</p>
 ${metaLine(meta)}
-${await presetSvg(preset, outcome.runs)}
+${svg ?? (await presetSvg(preset, outcome.runs))}
 <h2>Runs</h2>
 ${runsTable(outcome.runs)}
 ${hessian}
