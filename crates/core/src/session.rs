@@ -725,7 +725,7 @@ impl Session {
             self.last_h = self
                 .method
                 .step(self.problem.model_mut(), &mut self.w, &self.grad, eta);
-            self.current = None;
+            self.current = self.method.take_fsal(&mut self.grad);
             self.t += 1;
             taken += 1;
         }

@@ -598,3 +598,43 @@ fn curvature_columns_follow_the_dense_spectrum() {
         (ErrorCode::OutOfRange, "curvature.every")
     );
 }
+
+/// Dormand-Prince hands its last stage (the loss and gradient at the accepted point) to the
+/// session instead of a new evaluation: the recorded loss and gradient norm must equal a fresh
+/// evaluation at the same point, bit for bit.
+#[test]
+fn dopri5_first_same_as_last_gives_the_fresh_values() {
+    use serde_json::json;
+    let spec = |init: serde_json::Value, steps: u64| {
+        json!({
+            "model": {"kind": "matrixFactorization", "d1": 9, "d2": 7, "rank": 3, "balanceWeight": 0.1},
+            "target": {"kind": "random", "singularValues": [3.0, 2.0, 1.0], "seed": 1},
+            "init": init,
+            "schedule": {"kind": "constant", "eta": 0.05},
+            "method": {"kind": "dopri5", "rtol": 1e-7},
+            "weightDecay": 0.01,
+            "steps": steps
+        })
+        .to_string()
+    };
+    let mut s = Session::new(
+        &spec(json!({"kind": "gaussian", "stdU": 0.3, "stdV": 0.3, "seed": 2}), 40),
+        Default::default(),
+    )
+    .unwrap();
+    s.advance(u64::MAX);
+    let (_, _, u) = s.matrix("U").unwrap();
+    let (_, _, v) = s.matrix("V").unwrap();
+    let buffers = std::collections::HashMap::from([
+        ("init.u0".to_string(), u.to_vec()),
+        ("init.v0".to_string(), v.to_vec()),
+    ]);
+    let explicit = json!({"kind": "explicit", "u0": {"rows": 9, "cols": 3}, "v0": {"rows": 7, "cols": 3}});
+    let mut fresh = Session::new(&spec(explicit, 0), buffers).unwrap();
+    fresh.advance(u64::MAX);
+    for name in ["loss", "gradNorm", "imbalance"] {
+        let a = *s.column(name, 0).unwrap().last().unwrap();
+        let b = fresh.column(name, 0).unwrap()[0];
+        assert_eq!(a.to_bits(), b.to_bits(), "{name}: {a} vs {b}");
+    }
+}

@@ -40,6 +40,9 @@ pub struct Method {
     /// Rejected Dormand-Prince trial steps so far.
     pub rejected: u64,
     bufs: Vec<Vec<f64>>,
+    /// Dormand-Prince is first-same-as-last: the loss at the accepted point, whose gradient is the
+    /// last stage (`bufs[6]`), handed to the session instead of a new evaluation.
+    fsal: Option<f64>,
     adam_t: u64,
     rng: Option<Normal>,
     perm: Vec<usize>,
@@ -143,6 +146,7 @@ impl Method {
             solve_residual: 0.0,
             rejected: 0,
             bufs: vec![vec![0.0; dim]; nbufs],
+            fsal: None,
             adam_t: 0,
             rng,
             perm,
@@ -186,6 +190,15 @@ impl Method {
     /// evaluates the full loss and gradient only where it records a row or returns a status.
     pub fn reads_no_full_gradient(&self) -> bool {
         matches!(self.kind, Kind::Sgd { .. } | Kind::Nesterov { .. })
+    }
+
+    /// After a step: the loss at the new iterate, with its gradient (grad F) written to `grad`,
+    /// when the method already evaluated them there (Dormand-Prince's last stage); `None`
+    /// otherwise (the session then evaluates).
+    pub fn take_fsal(&mut self, grad: &mut [f64]) -> Option<f64> {
+        let loss = self.fsal.take()?;
+        grad.copy_from_slice(&self.bufs[6]);
+        Some(loss)
     }
 
     /// The step size the next step from iterate t will use (eta_t; Dormand-Prince: its current
@@ -378,6 +391,7 @@ impl Method {
         let mut h = self.h.unwrap_or(eta);
         let wd = self.weight_decay;
         let n = w.len();
+        let mut last_loss = f64::NAN;
         for _attempt in 0..60 {
             let (ks, rest) = self.bufs.split_at_mut(7);
             let y = &mut rest[0];
@@ -391,9 +405,8 @@ impl Method {
                     }
                     y[i] = w[i] - h * acc;
                 }
-                let (lo, hi) = ks.split_at_mut(s + 1);
-                let _ = lo;
-                objective(model, wd, y, &mut hi[0]);
+                let (_, hi) = ks.split_at_mut(s + 1);
+                last_loss = objective(model, wd, y, &mut hi[0]);
             }
             // y holds the 5th-order solution (stage 7 point); error estimate.
             let mut e2 = 0.0;
@@ -409,6 +422,8 @@ impl Method {
             let err = libm::sqrt(e2 / n.max(1) as f64);
             if err <= 1.0 {
                 w.copy_from_slice(y);
+                // The last stage was evaluated at y, the new iterate.
+                self.fsal = Some(last_loss);
                 let f = if err == 0.0 {
                     5.0
                 } else {
