@@ -618,7 +618,10 @@ fn dopri5_first_same_as_last_gives_the_fresh_values() {
         .to_string()
     };
     let mut s = Session::new(
-        &spec(json!({"kind": "gaussian", "stdU": 0.3, "stdV": 0.3, "seed": 2}), 40),
+        &spec(
+            json!({"kind": "gaussian", "stdU": 0.3, "stdV": 0.3, "seed": 2}),
+            40,
+        ),
         Default::default(),
     )
     .unwrap();
@@ -629,7 +632,8 @@ fn dopri5_first_same_as_last_gives_the_fresh_values() {
         ("init.u0".to_string(), u.to_vec()),
         ("init.v0".to_string(), v.to_vec()),
     ]);
-    let explicit = json!({"kind": "explicit", "u0": {"rows": 9, "cols": 3}, "v0": {"rows": 7, "cols": 3}});
+    let explicit =
+        json!({"kind": "explicit", "u0": {"rows": 9, "cols": 3}, "v0": {"rows": 7, "cols": 3}});
     let mut fresh = Session::new(&spec(explicit, 0), buffers).unwrap();
     fresh.advance(u64::MAX);
     for name in ["loss", "gradNorm", "imbalance"] {
