@@ -99,7 +99,7 @@ pub struct Session {
     /// finite loss (step, parameters, method state, last step size), replayed from with an
     /// evaluation at every step when the run is found diverged, to find the last finite one.
     checkpoint: Option<(u64, Vec<f64>, Method, f64)>,
-    /// Evaluate every iterate before this step (a replay after a divergence).
+    /// Evaluate every iterate up to this step (a replay after a divergence).
     eager_until: u64,
 }
 
@@ -646,10 +646,10 @@ impl Session {
             // at every step, which finds the last finite iterate as the eager path does.
             let needed = !lazy
                 || self.current.is_some()
-                || self.t < self.eager_until
+                || self.t <= self.eager_until
                 || self.t.is_multiple_of(self.record_every)
                 || self.t == self.steps
-                || taken == max_steps;
+                || taken >= max_steps;
             if !needed && all_finite(&self.w) {
                 self.loss = None;
                 let eta = self.schedule.eta(self.t);
@@ -717,7 +717,7 @@ impl Session {
                 self.finished = true;
                 break;
             }
-            if taken == max_steps {
+            if taken >= max_steps {
                 break;
             }
             let eta = self.schedule.eta(self.t);

@@ -672,4 +672,17 @@ fn lazy_full_batch_evaluation_changes_nothing_but_the_cost() {
     assert!(s.params().iter().all(|x| x.is_finite()));
     assert_eq!(st.step, at - 1);
     assert!(st.loss.is_some_and(f64::is_finite), "{:?}", st.loss);
+    // The same in chunks (a replay may span chunks): same stop, same state.
+    let mut c = session(&blow);
+    let mut last = c.status();
+    while !last.finished {
+        last = c.advance(7);
+    }
+    assert_eq!(last.diverged_at, Some(at));
+    assert_eq!(last.step, st.step);
+    assert!(c
+        .params()
+        .iter()
+        .zip(s.params())
+        .all(|(x, y)| x.to_bits() == y.to_bits()));
 }
