@@ -137,6 +137,15 @@ export function figureToVegaLite(figure: Figure, options: VegaLiteOptions = {}):
     return d.length > 0 ? d : [1, 0];
   });
 
+  // One channel keyed by the series label (colour, dash), sharing the legend at the bottom.
+  const bySeries = (range: unknown[]): Record<string, unknown> => ({
+    field: 'series',
+    type: 'nominal',
+    title: null,
+    scale: { domain: labels, range },
+    legend: { orient: 'bottom', direction: 'vertical', labelLimit: 0 },
+  });
+
   const panels = figure.panels.map((panel) => {
     const rows = panelRows(panel, maxPoints);
     const decades = panel.logY ? decadeTicks(rows) : undefined;
@@ -160,20 +169,8 @@ export function figureToVegaLite(figure: Figure, options: VegaLiteOptions = {}):
           scale: panel.logY ? { type: 'log' } : { type: 'linear', zero: false },
           axis: decades ? { values: decades, format: '.0e' } : {},
         },
-        color: {
-          field: 'series',
-          type: 'nominal',
-          title: null,
-          scale: { domain: labels, range: colors },
-          legend: { orient: 'bottom', direction: 'vertical', labelLimit: 0 },
-        },
-        strokeDash: {
-          field: 'series',
-          type: 'nominal',
-          title: null,
-          scale: { domain: labels, range: dashes },
-          legend: { orient: 'bottom', direction: 'vertical', labelLimit: 0 },
-        },
+        color: bySeries(colors),
+        strokeDash: bySeries(dashes),
       },
     };
   });
