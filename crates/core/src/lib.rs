@@ -5,6 +5,7 @@
 #![allow(clippy::needless_range_loop)]
 
 pub mod args;
+pub mod build;
 pub mod curvature;
 pub mod dynamics;
 pub mod error;
@@ -13,10 +14,10 @@ pub mod model;
 pub mod presets;
 pub mod rng;
 pub mod session;
-mod session_net;
 pub mod spec;
 
 pub use error::{Error, ErrorCode, Result};
+pub use model::{Column, Family, Model, Role, FAMILIES};
 pub use session::{Session, Status};
 
 /// Version of the core crate.

@@ -160,6 +160,32 @@ pub fn axpy(alpha: f64, x: &[f64], y: &mut [f64]) {
     }
 }
 
+/// Orthonormalize the `r` columns of the row-major `n x r` matrix `q` in place (modified
+/// Gram-Schmidt, applied twice: "twice is enough"). Columns must be independent.
+pub fn gram_schmidt_columns(q: &mut [f64], n: usize, r: usize) {
+    for j in 0..r {
+        for _pass in 0..2 {
+            for k in 0..j {
+                let mut p = 0.0;
+                for i in 0..n {
+                    p += q[i * r + j] * q[i * r + k];
+                }
+                for i in 0..n {
+                    q[i * r + j] -= p * q[i * r + k];
+                }
+            }
+        }
+        let mut s = 0.0;
+        for i in 0..n {
+            s += q[i * r + j] * q[i * r + j];
+        }
+        let s = libm::sqrt(s);
+        for i in 0..n {
+            q[i * r + j] /= s;
+        }
+    }
+}
+
 pub fn all_finite(a: &[f64]) -> bool {
     a.iter().all(|x| x.is_finite())
 }

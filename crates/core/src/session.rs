@@ -4,18 +4,20 @@
 
 use std::collections::HashMap;
 
+use serde_json::Value;
+
+use crate::build::{Budget, Buffers};
 use crate::curvature::CurvatureTracker;
 use crate::dynamics::method::{objective, Method};
 use crate::dynamics::schedule::Schedule;
 use crate::error::{Error, Result};
-use crate::linalg::{all_finite, norm2};
+use crate::linalg::all_finite;
 use crate::model::mf::MatrixFactorization;
 use crate::model::net::Network;
-use crate::model::Model;
-use crate::rng::Normal;
-use crate::spec::{
-    self, count, finite, positive, InitSpec, MatrixRef, ModelSpec, RunSpec, TargetSpec,
-};
+use crate::model::{self, Column, Family, Model, Role, RunInfo};
+use crate::spec::{self, count, positive, MethodSpec, RunSpec, ScheduleSpec};
+
+pub use crate::build::MAX_BYTES;
 
 /// Columns added by `curvature` in the spec (NaN on rows without a sample).
 pub const CURVATURE_COLUMNS: [&str; 4] = [
@@ -24,12 +26,6 @@ pub const CURVATURE_COLUMNS: [&str; 4] = [
     "lambdaMinResidual",
     "lambdaMaxResidual",
 ];
-
-/// Largest working set a problem may ask for, in bytes.
-#[cfg(target_pointer_width = "64")]
-pub const MAX_BYTES: u64 = 32 << 30;
-#[cfg(not(target_pointer_width = "64"))]
-pub const MAX_BYTES: u64 = 2 << 30;
 
 /// Where a run is. Serialized to JSON for the bindings.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -49,29 +45,8 @@ pub struct Status {
     pub loss: Option<f64>,
 }
 
-/// The model of a session.
-pub enum Problem {
-    Mf(MatrixFactorization),
-    Net(Network),
-}
-
-impl Problem {
-    pub fn model(&self) -> &dyn Model {
-        match self {
-            Problem::Mf(m) => m,
-            Problem::Net(n) => n,
-        }
-    }
-    pub fn model_mut(&mut self) -> &mut dyn Model {
-        match self {
-            Problem::Mf(m) => m,
-            Problem::Net(n) => n,
-        }
-    }
-}
-
 pub struct Session {
-    problem: Problem,
+    model: Box<dyn Model>,
     method: Method,
     schedule: Schedule,
     steps: u64,
@@ -82,8 +57,7 @@ pub struct Session {
     prev: Vec<f64>,
     grad: Vec<f64>,
     names: Vec<String>,
-    /// Column `time` (flow time) present.
-    has_time: bool,
+    roles: Vec<Role>,
     columns: Vec<Vec<f64>>,
     /// Curvature along the trajectory: (every, warm-started tracker).
     tracker: Option<(u64, CurvatureTracker)>,
@@ -101,105 +75,6 @@ pub struct Session {
     checkpoint: Option<(u64, Vec<f64>, Method, f64)>,
     /// Evaluate every iterate up to this step (a replay after a divergence).
     eager_until: u64,
-}
-
-pub(crate) fn take_buffer(
-    buffers: &mut HashMap<String, Vec<f64>>,
-    name: &str,
-    shape: &MatrixRef,
-    rows: usize,
-    cols: usize,
-) -> Result<Vec<f64>> {
-    let r = positive(&format!("{name}.rows"), shape.rows)?;
-    let c = positive(&format!("{name}.cols"), shape.cols)?;
-    if r != rows || c != cols {
-        return Err(Error::shape(
-            name,
-            format!("expected a {rows} x {cols} matrix, got {r} x {c}"),
-        ));
-    }
-    let data = buffers.remove(name).ok_or_else(|| {
-        Error::request(
-            name,
-            format!("the data of this {rows} x {cols} matrix was not passed"),
-        )
-    })?;
-    if data.len() != rows * cols {
-        return Err(Error::shape(
-            name,
-            format!(
-                "expected {} numbers ({rows} x {cols}, row-major), got {}",
-                rows * cols,
-                data.len()
-            ),
-        ));
-    }
-    if let Some(i) = data.iter().position(|x| !x.is_finite()) {
-        return Err(Error::non_finite(
-            name,
-            format!("entry ({}, {}) is {}", i / cols, i % cols, data[i]),
-        ));
-    }
-    Ok(data)
-}
-
-/// Gaussian `n x r` matrix with orthonormal columns (modified Gram-Schmidt, applied twice).
-fn random_orthonormal(rng: &mut Normal, n: usize, r: usize) -> Vec<f64> {
-    let mut q = vec![0.0; n * r];
-    rng.fill(&mut q, 1.0);
-    for j in 0..r {
-        for _pass in 0..2 {
-            for k in 0..j {
-                let mut p = 0.0;
-                for i in 0..n {
-                    p += q[i * r + j] * q[i * r + k];
-                }
-                for i in 0..n {
-                    q[i * r + j] -= p * q[i * r + k];
-                }
-            }
-        }
-        let mut s = 0.0;
-        for i in 0..n {
-            s += q[i * r + j] * q[i * r + j];
-        }
-        let s = libm::sqrt(s);
-        for i in 0..n {
-            q[i * r + j] /= s;
-        }
-    }
-    q
-}
-
-/// Checked size arithmetic in bytes, for the memory limit.
-pub(crate) fn bytes(field: &str, parts: &[(usize, usize)]) -> Result<u64> {
-    let mut total: u64 = 0;
-    for &(a, b) in parts {
-        let n = (a as u64)
-            .checked_mul(b as u64)
-            .and_then(|n| n.checked_mul(8))
-            .and_then(|n| n.checked_add(total));
-        total = n.ok_or_else(|| Error::too_large(field, "size overflows"))?;
-    }
-    if total > MAX_BYTES {
-        return Err(Error::too_large(
-            field,
-            format!(
-                "this problem needs {:.1} GiB of memory, above the limit of {:.1} GiB",
-                total as f64 / (1u64 << 30) as f64,
-                MAX_BYTES as f64 / (1u64 << 30) as f64
-            ),
-        ));
-    }
-    Ok(total)
-}
-
-pub(crate) fn zeroed(field: &str, n: usize) -> Result<Vec<f64>> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(n)
-        .map_err(|_| Error::too_large(field, format!("could not allocate {n} numbers")))?;
-    v.resize(n, 0.0);
-    Ok(v)
 }
 
 /// The curvature tracker a spec asks for (`curvature: {every, tol, maxIter, seed}`), validated:
@@ -230,234 +105,109 @@ pub(crate) fn curvature_tracker(
 
 impl Session {
     /// Validate a spec and its buffers and set up the run. Nothing is computed before every
-    /// input has been checked.
+    /// input has been checked. `model.kind` picks the family in [`model::FAMILIES`].
     pub fn new(spec_json: &str, buffers: HashMap<String, Vec<f64>>) -> Result<Session> {
-        if let Ok(v) = serde_json::from_str::<serde_json::Value>(spec_json) {
-            if v.get("model")
-                .and_then(|m| m.get("kind"))
-                .and_then(|k| k.as_str())
-                == Some("network")
-            {
-                return crate::session_net::new_network(v, buffers);
-            }
-        }
-        Self::new_mf(spec_json, buffers)
+        Self::with_families(model::FAMILIES, spec_json, buffers)
     }
 
-    fn new_mf(spec_json: &str, mut buffers: HashMap<String, Vec<f64>>) -> Result<Session> {
-        let spec: RunSpec = spec::parse(spec_json)?;
-        let ModelSpec::MatrixFactorization {
-            d1,
-            d2,
-            rank,
-            balance_weight,
-        } = spec.model;
-        let d1 = positive("model.d1", d1)?;
-        let d2 = positive("model.d2", d2)?;
-        let r = positive("model.rank", rank)?;
-        if r > d1.min(d2) {
-            return Err(Error::range(
-                "model.rank",
-                format!("expected rank <= min(d1, d2) = {}, got {r}", d1.min(d2)),
-            ));
+    /// [`Session::new`] with another registry of families (tests register toy families).
+    ///
+    /// The spec is parsed in two stages: the run's own fields ([`spec::RUN_FIELDS`]: schedule,
+    /// steps, method, ...) as a [`RunSpec`], then `model` and the family's fields by the family.
+    /// A field that belongs to neither is an error naming it.
+    pub fn with_families(
+        families: &[&dyn Family],
+        spec_json: &str,
+        buffers: HashMap<String, Vec<f64>>,
+    ) -> Result<Session> {
+        let value: Value = spec::from_str(spec_json, "", "spec")?;
+        let Value::Object(fields) = value else {
+            return Err(Error::spec("spec", "expected a JSON object"));
+        };
+        let kinds = || {
+            families
+                .iter()
+                .map(|f| f.kind())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let kind = match fields.get("model") {
+            None => return Err(Error::spec("model", "missing field `model`")),
+            Some(m) => match m.get("kind") {
+                Some(Value::String(k)) => k.clone(),
+                Some(_) => {
+                    return Err(Error::spec(
+                        "model.kind",
+                        format!("expected a string, one of: {}", kinds()),
+                    ))
+                }
+                None => return Err(Error::spec("model.kind", "missing field `kind`")),
+            },
+        };
+        let family = model::family(families, &kind).ok_or_else(|| {
+            Error::spec(
+                "model.kind",
+                format!("unknown model kind {kind:?}: expected one of {}", kinds()),
+            )
+        })?;
+        let (mut run_part, mut problem) = (serde_json::Map::new(), serde_json::Map::new());
+        for (k, v) in fields {
+            if spec::RUN_FIELDS.contains(&k.as_str()) {
+                run_part.insert(k, v);
+            } else if k == "model" || family.fields().contains(&k.as_str()) {
+                problem.insert(k, v);
+            } else {
+                let mut known: Vec<&str> = vec!["model"];
+                known.extend(family.fields());
+                known.extend(spec::RUN_FIELDS);
+                return Err(Error::spec(
+                    k.clone(),
+                    format!(
+                        "unknown field for model kind {kind:?}: expected one of {}",
+                        known.join(", ")
+                    ),
+                ));
+            }
         }
-        let balance_weight = finite("model.balanceWeight", balance_weight)?;
-        if balance_weight < 0.0 {
-            return Err(Error::range(
-                "model.balanceWeight",
-                format!("expected a number >= 0, got {balance_weight}"),
-            ));
-        }
-        let steps = count("steps", spec.steps)?;
-        let record_every = positive("recordEvery", spec.record_every)? as u64;
+        let run: RunSpec = spec::from_value(Value::Object(run_part), "", "spec")?;
+
+        // The run's own fields, validated before the family does any work.
+        let steps = count("steps", run.steps)?;
+        let record_every = positive("recordEvery", run.record_every)? as u64;
         let rows_max = (steps / record_every + 2) as usize;
-        let tracker = curvature_tracker(spec.curvature.as_ref(), record_every)?;
-        let p = (d1 + d2) * r;
-        bytes(
-            "model",
-            &[
-                (d1, d2),
-                (p, 4 + Method::buffers(spec.method.as_ref())),
-                (MatrixFactorization::workspace_bytes(d1, d2, r), 1),
-            ],
-        )?;
-        // step, eta (+ time for flows), then the model's metrics.
-        bytes(
-            "steps",
-            &[(rows_max, 3 + crate::model::mf::MF_METRICS.len())],
-        )?;
-
-        // Shapes and data of explicit inputs, before any allocation of our own.
-        let target_buf = match &spec.target {
-            TargetSpec::Explicit { matrix } => {
-                Some(take_buffer(&mut buffers, "target.matrix", matrix, d1, d2)?)
-            }
-            TargetSpec::Random {
-                singular_values,
-                seed,
-            } => {
-                if singular_values.len() != r {
-                    return Err(Error::shape(
-                        "target.singularValues",
-                        format!(
-                            "expected {r} values (one per rank), got {}",
-                            singular_values.len()
-                        ),
-                    ));
-                }
-                for (i, &s) in singular_values.iter().enumerate() {
-                    let f = format!("target.singularValues[{i}]");
-                    finite(&f, s)?;
-                    if s < 0.0 {
-                        return Err(Error::range(f, format!("expected a value >= 0, got {s}")));
-                    }
-                }
-                count("target.seed", *seed)?;
-                None
-            }
-        };
-        let init_bufs = match &spec.init {
-            InitSpec::Explicit { u0, v0 } => Some((
-                take_buffer(&mut buffers, "init.u0", u0, d1, r)?,
-                take_buffer(&mut buffers, "init.v0", v0, d2, r)?,
-            )),
-            InitSpec::Gaussian { std_u, std_v, seed } => {
-                for (f, s) in [("init.stdU", *std_u), ("init.stdV", *std_v)] {
-                    finite(f, s)?;
-                    if s < 0.0 {
-                        return Err(Error::range(f, format!("expected a value >= 0, got {s}")));
-                    }
-                }
-                count("init.seed", *seed)?;
-                None
-            }
-            InitSpec::TargetSvd {
-                components,
-                noise_std,
-                seed,
-            } => {
-                if components.len() > r {
-                    return Err(Error::shape(
-                        "init.components",
-                        format!(
-                            "expected at most rank = {r} components, got {}",
-                            components.len()
-                        ),
-                    ));
-                }
-                let kmax = d1.min(d2);
-                for (i, &c) in components.iter().enumerate() {
-                    let f = format!("init.components[{i}]");
-                    let k = count(&f, c)?;
-                    if k >= kmax as u64 {
-                        return Err(Error::range(
-                            f,
-                            format!("expected an index < min(d1, d2) = {kmax}, got {k}"),
-                        ));
-                    }
-                    if components[..i].contains(&c) {
-                        return Err(Error::range(f, format!("component {k} is listed twice")));
-                    }
-                }
-                finite("init.noiseStd", *noise_std)?;
-                if *noise_std < 0.0 {
-                    return Err(Error::range(
-                        "init.noiseStd",
-                        format!("expected a value >= 0, got {noise_std}"),
-                    ));
-                }
-                count("init.seed", *seed)?;
-                None
-            }
-        };
-        if let Some(name) = buffers.keys().next() {
-            return Err(Error::request(
-                name.clone(),
-                "this buffer is not used by the spec (explicit matrices are passed as \
-                 target.matrix, init.u0, init.v0)",
+        let tracker = curvature_tracker(run.curvature.as_ref(), record_every)?;
+        if matches!(run.schedule, ScheduleSpec::Theorem31 { .. }) && !family.theorem31() {
+            return Err(Error::range(
+                "schedule.kind",
+                format!("the Theorem 3.1 schedule is defined for matrix factorization only, not for {kind}"),
             ));
         }
-
-        let target = match (target_buf, &spec.target) {
-            (Some(t), _) => t,
-            (
-                None,
-                TargetSpec::Random {
-                    singular_values,
-                    seed,
-                },
-            ) => {
-                let mut rng = Normal::new(*seed as u64);
-                let pm = random_orthonormal(&mut rng, d1, r);
-                let qm = random_orthonormal(&mut rng, d2, r);
-                let mut m = zeroed("target", d1 * d2)?;
-                for i in 0..d1 {
-                    for k in 0..r {
-                        let a = pm[i * r + k] * singular_values[k];
-                        let row = &mut m[i * d2..(i + 1) * d2];
-                        for (j, x) in row.iter_mut().enumerate() {
-                            *x += a * qm[j * r + k];
-                        }
-                    }
-                }
-                m
-            }
-            (None, TargetSpec::Explicit { .. }) => unreachable!("explicit target taken above"),
-        };
-        let target_norm = libm::sqrt(norm2(&target));
-        let schedule = Schedule::from_spec(&spec.schedule, r, target_norm)?;
-
-        let mut w = zeroed("init", p)?;
-        match (init_bufs, &spec.init) {
-            (Some((u0, v0)), _) => {
-                w[..d1 * r].copy_from_slice(&u0);
-                w[d1 * r..].copy_from_slice(&v0);
-            }
-            (None, InitSpec::Gaussian { std_u, std_v, seed }) => {
-                let mut rng = Normal::new(*seed as u64);
-                let (u, v) = w.split_at_mut(d1 * r);
-                rng.fill(u, *std_u);
-                rng.fill(v, *std_v);
-            }
-            (
-                None,
-                InitSpec::TargetSvd {
-                    components,
-                    noise_std,
-                    seed,
-                },
-            ) => {
-                let m = nalgebra::DMatrix::from_row_slice(d1, d2, &target);
-                let comps: Vec<usize> = components.iter().map(|&c| c as usize).collect();
-                let (us, vs, _) = crate::curvature::lemma::balanced_factors(&m, &comps, r)?;
-                let (u, v) = w.split_at_mut(d1 * r);
-                for (i, row) in u.chunks_exact_mut(r).enumerate() {
-                    for (j, x) in row.iter_mut().enumerate() {
-                        *x = us[(i, j)];
-                    }
-                }
-                for (i, row) in v.chunks_exact_mut(r).enumerate() {
-                    for (j, x) in row.iter_mut().enumerate() {
-                        *x = vs[(i, j)];
-                    }
-                }
-                if *noise_std > 0.0 {
-                    let mut rng = Normal::new(*seed as u64);
-                    let mut noise = vec![0.0; w.len()];
-                    rng.fill(&mut noise, *noise_std);
-                    for (x, n) in w.iter_mut().zip(&noise) {
-                        *x += n;
-                    }
-                }
-            }
-            (None, InitSpec::Explicit { .. }) => unreachable!("explicit init taken above"),
+        Schedule::from_spec(&run.schedule, 1, 1.0)?;
+        if !matches!(run.method, Some(MethodSpec::Sgd { .. })) {
+            // Everything but SGD's batch size (checked against the samples below).
+            Method::from_spec(run.method.as_ref(), run.weight_decay, 0, None)?;
         }
-
-        let model = MatrixFactorization::new(d1, d2, r, balance_weight, target);
-        let method = Method::from_spec(spec.method.as_ref(), spec.weight_decay, p, None)?;
+        let info = RunInfo {
+            rows_max,
+            // step, eta, time, up to two method columns, four curvature columns.
+            other_columns: 9,
+            per_param: 4 + Method::buffers(run.method.as_ref()),
+            method: run.method.as_ref(),
+        };
+        let mut budget = Budget::new();
+        let mut buffers = Buffers::from(buffers);
+        let built = family.build(Value::Object(problem), &mut buffers, &info, &mut budget)?;
+        let (r, target_norm) = built.model.theorem31_scale().unwrap_or((1, 1.0));
+        let schedule = Schedule::from_spec(&run.schedule, r, target_norm)?;
+        let method = Method::from_spec(
+            run.method.as_ref(),
+            run.weight_decay,
+            built.model.dim(),
+            built.model.samples(),
+        )?;
         Ok(Session::assemble(
-            Problem::Mf(model),
-            w,
+            built.model,
+            built.w0,
             method,
             schedule,
             steps,
@@ -475,6 +225,7 @@ impl Session {
         }
         for name in CURVATURE_COLUMNS {
             self.names.push(name.to_string());
+            self.roles.push(Role::Curvature);
             self.columns
                 .push(Vec::with_capacity(self.columns[0].capacity()));
         }
@@ -484,7 +235,7 @@ impl Session {
 
     /// Set up a validated run.
     pub(crate) fn assemble(
-        mut problem: Problem,
+        mut model: Box<dyn Model>,
         w: Vec<f64>,
         method: Method,
         schedule: Schedule,
@@ -492,23 +243,32 @@ impl Session {
         record_every: u64,
         rows_max: usize,
     ) -> Session {
-        problem.model_mut().set_reference(&w);
+        model.set_reference(&w);
         if matches!(
             method.kind,
             crate::dynamics::method::Kind::ImplicitMidpoint { .. }
         ) {
-            problem.model_mut().enable_pattern_freeze();
+            model.enable_pattern_freeze();
         }
-        let mut names: Vec<String> = vec!["step".into(), "eta".into()];
-        let has_time = !matches!(problem, Problem::Mf(_));
-        if has_time {
-            names.push("time".into());
-        }
-        names.extend(problem.model().metric_names());
-        names.extend(method.column_names().iter().map(|s| s.to_string()));
+        // step, eta, flow time (the sum of step sizes: GD is Euler's method on the flow), the
+        // model's metrics, the method's statistics.
+        let mut cols = vec![
+            Column::new("step", Role::Step),
+            Column::new("eta", Role::StepSize),
+            Column::new("time", Role::Time),
+        ];
+        cols.extend(model.columns());
+        cols.extend(
+            method
+                .column_names()
+                .iter()
+                .map(|s| Column::new(*s, Role::Solver)),
+        );
+        let (names, roles): (Vec<String>, Vec<Role>) =
+            cols.into_iter().map(|c| (c.name, c.role)).unzip();
         let p = w.len();
         Session {
-            problem,
+            model,
             method,
             schedule,
             steps,
@@ -521,7 +281,7 @@ impl Session {
             columns: vec![Vec::with_capacity(rows_max.min(1 << 20)); names.len()],
             row: Vec::with_capacity(names.len()),
             names,
-            has_time,
+            roles,
             tracker: None,
             last_recorded: None,
             loss: None,
@@ -536,6 +296,15 @@ impl Session {
 
     pub fn column_names(&self) -> &[String] {
         &self.names
+    }
+
+    /// The recorded columns with their roles, in order.
+    pub fn columns(&self) -> Vec<Column> {
+        self.names
+            .iter()
+            .zip(&self.roles)
+            .map(|(n, r)| Column::new(n.clone(), *r))
+            .collect()
     }
 
     /// A recorded column from row `start` on.
@@ -553,18 +322,13 @@ impl Session {
     /// (initial), `target` (M*). Networks: `W1`.. (current), `W1_0`.. (initial), `b1`.., `v1`..
     /// (free parameters of shared layers), `X`, `Y`. Returns (rows, cols, row-major data).
     pub fn matrix(&self, name: &str) -> Result<(usize, usize, &[f64])> {
-        self.problem.model().matrix(name, &self.w, &self.w0)
+        self.model.matrix(name, &self.w, &self.w0)
     }
 
     /// Names of the parameter blocks (`U`, `V`; `W1`, `b1`, `v2`, ...): `matrix(name)` gives the
     /// current value, `matrix(name + "_0")` the initial one.
     pub fn param_names(&self) -> Vec<String> {
-        self.problem
-            .model()
-            .blocks()
-            .iter()
-            .map(|b| b.name.clone())
-            .collect()
+        self.model.blocks().iter().map(|b| b.name.clone()).collect()
     }
 
     pub fn status(&self) -> Status {
@@ -588,34 +352,22 @@ impl Session {
         row.clear();
         row.push(self.t as f64);
         row.push(self.method.next_h(self.schedule.eta(self.t)));
-        if self.has_time {
-            row.push(self.method.time);
-        }
-        self.problem
-            .model_mut()
-            .metrics(&self.w, &self.grad, loss, &mut row);
+        row.push(self.method.time);
+        self.model.metrics(&self.w, &self.grad, loss, &mut row);
         self.method.columns(&mut row);
         if let Some((every, tracker)) = &mut self.tracker {
-            match &mut self.problem {
-                _ if !(self.t.is_multiple_of(*every) || self.t == self.steps) => {
-                    row.extend([f64::NAN; 4])
-                }
-                problem => {
-                    let c = match problem {
-                        Problem::Mf(m) => tracker.sample(m, &self.w),
-                        Problem::Net(n) => {
-                            let c = tracker.sample(n, &self.w);
-                            n.hvp_cache = None;
-                            c
-                        }
-                    };
-                    row.extend([
-                        c.lambda_min,
-                        c.lambda_max,
-                        c.lambda_min_residual,
-                        c.lambda_max_residual,
-                    ]);
-                }
+            if self.t.is_multiple_of(*every) || self.t == self.steps {
+                self.model.full_batch();
+                let c = tracker.sample(self.model.as_mut(), &self.w);
+                self.model.end_queries();
+                row.extend([
+                    c.lambda_min,
+                    c.lambda_max,
+                    c.lambda_min_residual,
+                    c.lambda_max_residual,
+                ]);
+            } else {
+                row.extend([f64::NAN; 4]);
             }
         }
         for (c, x) in self.columns.iter_mut().zip(&row) {
@@ -627,7 +379,7 @@ impl Session {
 
     fn eval_current(&mut self) -> f64 {
         let wd = self.method.weight_decay;
-        let l = objective(self.problem.model_mut(), wd, &self.w, &mut self.grad);
+        let l = objective(self.model.as_mut(), wd, &self.w, &mut self.grad);
         self.current = Some(l);
         l
     }
@@ -654,9 +406,9 @@ impl Session {
                 self.loss = None;
                 let eta = self.schedule.eta(self.t);
                 self.prev.copy_from_slice(&self.w);
-                self.last_h =
-                    self.method
-                        .step(self.problem.model_mut(), &mut self.w, &self.grad, eta);
+                self.last_h = self
+                    .method
+                    .step(self.model.as_mut(), &mut self.w, &self.grad, eta);
                 self.t += 1;
                 taken += 1;
                 continue;
@@ -724,7 +476,7 @@ impl Session {
             self.prev.copy_from_slice(&self.w);
             self.last_h = self
                 .method
-                .step(self.problem.model_mut(), &mut self.w, &self.grad, eta);
+                .step(self.model.as_mut(), &mut self.w, &self.grad, eta);
             self.current = self.method.take_fsal(&mut self.grad);
             self.t += 1;
             taken += 1;
@@ -732,28 +484,17 @@ impl Session {
         self.status()
     }
 
-    /// Direct access for tests and presets in the core.
-    ///
-    /// The matrix-factorization model. Panics for other models: use [`Session::mf`],
-    /// [`Session::network`] or [`Session::problem`].
-    pub fn model(&self) -> &MatrixFactorization {
-        self.mf()
-            .expect("Session::model() is for matrix-factorization sessions")
+    /// The model of the run.
+    pub fn model(&self) -> &dyn Model {
+        self.model.as_ref()
     }
+    /// The matrix-factorization model, if the run is one.
     pub fn mf(&self) -> Option<&MatrixFactorization> {
-        match &self.problem {
-            Problem::Mf(m) => Some(m),
-            _ => None,
-        }
+        self.model.downcast_ref()
     }
+    /// The network model, if the run is one.
     pub fn network(&self) -> Option<&Network> {
-        match &self.problem {
-            Problem::Net(n) => Some(n),
-            _ => None,
-        }
-    }
-    pub fn problem(&self) -> &Problem {
-        &self.problem
+        self.model.downcast_ref()
     }
     /// The step size method state (flow time, solver statistics).
     pub fn method(&self) -> &Method {
@@ -769,13 +510,9 @@ impl Session {
     /// A curvature query at the current iterate (see `curvature::analyze` and
     /// docs/curvature.md); returns the JSON report.
     pub fn hessian(&mut self, query_json: &str) -> Result<String> {
-        match &mut self.problem {
-            Problem::Mf(m) => crate::curvature::analyze(m, &self.w, query_json),
-            Problem::Net(n) => {
-                let r = crate::curvature::analyze(n, &self.w, query_json);
-                n.hvp_cache = None; // the forward pass kept for the query's products
-                r
-            }
-        }
+        self.model.full_batch();
+        let r = crate::curvature::analyze(self.model.as_mut(), &self.w, query_json);
+        self.model.end_queries();
+        r
     }
 }

@@ -23,56 +23,6 @@ pub struct MatrixRef {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
-pub enum ModelSpec {
-    /// f(U, V) = 1/2 ||U V^T - M*||_F^2 + balanceWeight ||U^T U - V^T V||_F^2.
-    #[serde(rename_all = "camelCase")]
-    MatrixFactorization {
-        d1: f64,
-        d2: f64,
-        rank: f64,
-        #[serde(default)]
-        balance_weight: f64,
-    },
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
-pub enum TargetSpec {
-    /// Data in the buffer `target.matrix`.
-    Explicit { matrix: MatrixRef },
-    /// M* = P diag(singularValues) Q^T with P, Q random orthonormal (Gaussian + Gram-Schmidt).
-    #[serde(rename_all = "camelCase")]
-    Random {
-        singular_values: Vec<f64>,
-        seed: f64,
-    },
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
-pub enum InitSpec {
-    /// Data in the buffers `init.u0` (d1 x r) and `init.v0` (d2 x r).
-    Explicit { u0: MatrixRef, v0: MatrixRef },
-    /// Entries i.i.d. N(0, stdU^2) and N(0, stdV^2); U first, then V, from one seeded stream.
-    #[serde(rename_all = "camelCase")]
-    Gaussian { std_u: f64, std_v: f64, seed: f64 },
-    /// Balanced factors of singular components of M*: column c of U0 is sqrt(sigma_i) phi_i and of
-    /// V0 is sqrt(sigma_i) psi_i for i = components[c] (0-based, singular values in descending
-    /// order); the remaining columns are zero. Then entries i.i.d. N(0, noiseStd^2) are added
-    /// (U first, then V, from one seeded stream). Components {0..k-1} with k < rank give the
-    /// saddle that has learned the top k components; [] gives the origin.
-    #[serde(rename_all = "camelCase")]
-    TargetSvd {
-        components: Vec<f64>,
-        #[serde(default)]
-        noise_std: f64,
-        #[serde(default)]
-        seed: f64,
-    },
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
 pub enum ScheduleSpec {
     /// eta_t = eta.
     Constant { eta: f64 },
@@ -82,12 +32,11 @@ pub enum ScheduleSpec {
     Theorem31 { eps: f64 },
 }
 
+/// The run's own fields, common to every family (stage 1 of parsing a run spec; the family
+/// parses `model` and its own fields, stage 2).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RunSpec {
-    pub model: ModelSpec,
-    pub target: TargetSpec,
-    pub init: InitSpec,
     pub schedule: ScheduleSpec,
     pub steps: f64,
     #[serde(default = "one")]
@@ -195,203 +144,50 @@ fn imp_iter() -> f64 {
     100.0
 }
 
-/// A network run: `model.kind` is `"network"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NetRunSpec {
-    pub model: NetModelSpec,
-    pub data: DataSpec,
-    pub init: NetInitSpec,
-    pub schedule: ScheduleSpec,
-    pub steps: f64,
-    #[serde(default = "one")]
-    pub record_every: f64,
-    #[serde(default)]
-    pub method: Option<MethodSpec>,
-    #[serde(default)]
-    pub weight_decay: f64,
-    #[serde(default)]
-    pub curvature: Option<CurvatureSpec>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NetModelSpec {
-    /// Must be "network".
-    pub kind: String,
-    pub input_dim: f64,
-    pub layers: Vec<LayerSpec>,
-    #[serde(default)]
-    pub loss: LossSpec,
-}
-
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub enum LossSpec {
-    /// 1/(2m) sum_i ||f(x_i) - y_i||^2
-    #[default]
-    Squared,
-    /// 1/m sum_i -sum_k y_ik log softmax(f(x_i))_k
-    CrossEntropy,
-}
-
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub enum ActivationSpec {
-    #[default]
-    Linear,
-    Relu,
-    LeakyRelu,
-}
-
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub enum LayerType {
-    #[default]
-    Dense,
-    Shared,
-    Conv1d,
-    Conv2d,
-}
-
-/// One layer. `dense` and `shared` need `width` (n_h); `shared` also `params` (d_h) and a
-/// `pattern` `{rows: n_h, cols: n_{h-1}}` whose data (0 or 1-based parameter index per entry) is
-/// the buffer `model.layers[i].pattern`. `conv1d` needs `inChannels`, `outChannels`, `kernel`
-/// (+ `stride` 1, `padding` 0); its input length is n_{h-1} / inChannels. `conv2d` also needs
-/// `inHeight` (the input width is n_{h-1} / (inChannels inHeight)); square kernels.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct LayerSpec {
-    #[serde(default, rename = "type")]
-    pub kind: LayerType,
-    #[serde(default)]
-    pub width: Option<f64>,
-    #[serde(default)]
-    pub activation: ActivationSpec,
-    /// Leaky ReLU slope, 0 < slope < 1.
-    #[serde(default)]
-    pub slope: Option<f64>,
-    #[serde(default)]
-    pub bias: bool,
-    #[serde(default)]
-    pub params: Option<f64>,
-    #[serde(default)]
-    pub pattern: Option<MatrixRef>,
-    #[serde(default)]
-    pub in_channels: Option<f64>,
-    #[serde(default)]
-    pub out_channels: Option<f64>,
-    #[serde(default)]
-    pub in_height: Option<f64>,
-    #[serde(default)]
-    pub kernel: Option<f64>,
-    #[serde(default)]
-    pub stride: Option<f64>,
-    #[serde(default)]
-    pub padding: Option<f64>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
-pub enum DataSpec {
-    /// Buffers `data.x` (m x inputDim) and `data.y` (m x outputDim), one sample per row.
-    Explicit { x: MatrixRef, y: MatrixRef },
-    /// Seeded inputs and targets.
-    #[serde(rename_all = "camelCase")]
-    Generated {
-        samples: f64,
-        #[serde(default)]
-        inputs: InputKind,
-        /// Gaussian inputs: entries N(0, inputStd^2).
-        #[serde(default = "one")]
-        input_std: f64,
-        targets: TargetGen,
-        seed: f64,
-    },
-}
-
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub enum InputKind {
-    #[default]
-    Gaussian,
-    /// Uniform on the unit sphere (normalized Gaussian rows).
-    Sphere,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
-pub enum TargetGen {
-    /// Entries N(0, std^2).
-    Gaussian {
-        #[serde(default = "one")]
-        std: f64,
-    },
-    /// y = scale * teacher(x): a random network with the given hidden widths and activation,
-    /// weights N(0, 1/fan_in), no biases, output width = the model's.
-    Teacher {
-        #[serde(default)]
-        widths: Vec<f64>,
-        #[serde(default = "relu")]
-        activation: ActivationSpec,
-        #[serde(default)]
-        slope: Option<f64>,
-        #[serde(default = "one")]
-        scale: f64,
-    },
-}
-
-fn relu() -> ActivationSpec {
-    ActivationSpec::Relu
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
-pub enum NetInitSpec {
-    /// Per layer: entries of W_h (v_h for shared layers) i.i.d. N(0, variances[h]) (or
-    /// N(0, stds[h]^2)); biases start at 0. One seeded stream, layer by layer.
-    Gaussian {
-        #[serde(default)]
-        variances: Option<Vec<f64>>,
-        #[serde(default)]
-        stds: Option<Vec<f64>>,
-        seed: f64,
-    },
-    /// Buffers `init.w1` .. `init.wN` (row-major n_h x n_{h-1}, or the d_h free parameters of a
-    /// shared layer) and `init.b1` .. for layers with biases.
-    Explicit {},
-}
-
-/// Parse a network spec from a JSON value, naming the offending field.
-pub fn parse_network(v: serde_json::Value) -> Result<NetRunSpec> {
-    serde_path_to_error::deserialize(v).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." || path == "?" {
-            "spec".to_string()
-        } else {
-            path
-        };
-        Error::spec(field, e.into_inner().to_string())
-    })
-}
-
-fn one() -> f64 {
+pub(crate) fn one() -> f64 {
     1.0
 }
 
-/// Parse a spec, naming the offending field on a type error or a missing field.
-pub fn parse(json: &str) -> Result<RunSpec> {
+/// The top-level fields of [`RunSpec`].
+pub const RUN_FIELDS: [&str; 6] = [
+    "schedule",
+    "steps",
+    "recordEvery",
+    "method",
+    "weightDecay",
+    "curvature",
+];
+
+/// Deserialize `v`, naming the offending field on a type error, a missing or an unknown field:
+/// the field is `prefix` followed by serde's path (`root` for the root itself).
+pub fn from_value<T: serde::de::DeserializeOwned>(
+    v: serde_json::Value,
+    prefix: &str,
+    root: &str,
+) -> Result<T> {
+    serde_path_to_error::deserialize(v).map_err(|e| serde_error(e, prefix, root))
+}
+
+/// Deserialize JSON text like [`from_value`].
+pub fn from_str<T: serde::de::DeserializeOwned>(json: &str, prefix: &str, root: &str) -> Result<T> {
     let de = &mut serde_json::Deserializer::from_str(json);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        // serde_path_to_error writes "." for the root and "?" where it lost track.
-        let field = if path == "." || path == "?" {
-            "spec".to_string()
-        } else {
-            path
-        };
-        Error::spec(field, e.into_inner().to_string())
-    })
+    serde_path_to_error::deserialize(de).map_err(|e| serde_error(e, prefix, root))
+}
+
+fn serde_error(
+    e: serde_path_to_error::Error<serde_json::Error>,
+    prefix: &str,
+    root: &str,
+) -> Error {
+    let path = e.path().to_string();
+    let msg = e.into_inner().to_string();
+    // serde_path_to_error writes "." for the root and "?" where it lost track.
+    let field = if path == "." || path == "?" {
+        root.to_string()
+    } else {
+        format!("{prefix}{path}")
+    };
+    Error::spec(field, msg)
 }
 
 /// Largest integer an f64 holds exactly; counts above it are refused.

@@ -4,10 +4,12 @@
 #![allow(clippy::needless_range_loop)]
 
 use autobalance_core::curvature::{
-    analyze, classify, dense_eigen, hutchinson, lanczos, lemma32, slq_density, ClassifyOptions,
-    HessianModel, HessianOp, LanczosOptions, LemmaSide, Verdict, Which,
+    analyze, classify, dense_eigen, hutchinson, lanczos, slq_density, ClassifyOptions, HessianOp,
+    LanczosOptions, Verdict, Which,
 };
+use autobalance_core::model::mf::lemma::{lemma32, LemmaSide};
 use autobalance_core::model::mf::MatrixFactorization;
+use autobalance_core::model::Model;
 use autobalance_core::ErrorCode;
 use nalgebra::DMatrix;
 
@@ -60,7 +62,7 @@ fn mf(d1: usize, d2: usize, r: usize, bw: f64, t: Vec<f64>) -> MatrixFactorizati
 
 fn loss(m: &mut MatrixFactorization, w: &[f64]) -> f64 {
     let mut g = vec![0.0; w.len()];
-    HessianModel::loss_grad(m, w, &mut g)
+    Model::loss_grad(m, w, &mut g)
 }
 
 fn hvp(m: &mut MatrixFactorization, w: &[f64], v: &[f64]) -> Vec<f64> {
@@ -96,8 +98,8 @@ fn hvp_matches_central_differences_of_the_gradient() {
         let wp: Vec<f64> = w.iter().zip(&v).map(|(a, b)| a + h * b).collect();
         let wm: Vec<f64> = w.iter().zip(&v).map(|(a, b)| a - h * b).collect();
         let (mut gp, mut gm) = (vec![0.0; n], vec![0.0; n]);
-        HessianModel::loss_grad(&mut m, &wp, &mut gp);
-        HessianModel::loss_grad(&mut m, &wm, &mut gm);
+        Model::loss_grad(&mut m, &wp, &mut gp);
+        Model::loss_grad(&mut m, &wm, &mut gm);
         let fd: Vec<f64> = gp
             .iter()
             .zip(&gm)
@@ -385,7 +387,7 @@ fn block_spectrum_of_u_is_spectrum_of_vtv_repeated() {
         .cloned()
         .collect();
     ev.sort_by(f64::total_cmp);
-    let range = m.blocks()[0].1.clone();
+    let range = m.blocks()[0].range();
     let mut op = HessianOp::new(&mut m, &w, Some(range));
     let e = dense_eigen(&mut op);
     assert_eq!(e.values.len(), d1 * r);
@@ -417,7 +419,7 @@ fn lemma32_certificate_value_and_dichotomy() {
 
     // Eq. 4.12 equals Delta^T H Delta from the HVP at any point.
     let w = data(n, 82, 0.9);
-    let l = lemma32(&mut m, &w, None).unwrap();
+    let l = lemma32(&m, &w, None).unwrap();
     assert!((l.value - l.hvp_value).abs() < 1e-10 * l.value.abs().max(1.0));
     assert_eq!(l.side, LemmaSide::Neither); // not stationary
 
@@ -429,18 +431,18 @@ fn lemma32_certificate_value_and_dichotomy() {
     let v = DMatrix::from_row_slice(d2, r, &w0[d1 * r..]) * ainvt;
     let mut wmin = row_major(&u);
     wmin.extend(row_major(&v));
-    let l = lemma32(&mut m, &wmin, None).unwrap();
+    let l = lemma32(&m, &wmin, None).unwrap();
     assert!(l.imbalance > 0.0 && l.imbalance < 0.2, "{}", l.imbalance);
     assert!(l.grad_norm < 1e-6, "{}", l.grad_norm);
     // Rank-3 fit of a rank-4 target: residual is s_4; eps must cover it for this side.
     assert!((l.residual - s[3]).abs() < 1e-10);
-    let l = lemma32(&mut m, &wmin, Some(0.6)).unwrap();
+    let l = lemma32(&m, &wmin, Some(0.6)).unwrap();
     assert_eq!(l.side, LemmaSide::GlobalMinimumWithinEps);
     assert!((l.value - l.hvp_value).abs() < 1e-10 * l.value.abs().max(1.0));
 
     // A balanced strict saddle (top r-1 fitted, last column zero): the certificate is negative.
     let ws = factor_point(&p, &q, &s, r, r - 1);
-    let l = lemma32(&mut m, &ws, None).unwrap();
+    let l = lemma32(&m, &ws, None).unwrap();
     assert!(l.grad_norm < 1e-12 && l.imbalance < 1e-12);
     assert_eq!(l.side, LemmaSide::StrictSaddle, "{l:?}");
     assert!(l.value <= l.bound && l.value < 0.0);
@@ -694,7 +696,7 @@ fn tracker_warm_starts_along_a_gd_trajectory() {
             hc += b.hvps;
         }
         for _ in 0..5 {
-            HessianModel::loss_grad(&mut m, &w, &mut g);
+            Model::loss_grad(&mut m, &w, &mut g);
             for (x, gi) in w.iter_mut().zip(&g) {
                 *x -= 0.02 * gi;
             }

@@ -7,10 +7,11 @@
 
 use std::collections::HashMap;
 
-use autobalance_core::curvature::{HessianModel, HessianOp};
+use autobalance_core::curvature::HessianOp;
 use autobalance_core::linalg::{dot, norm2};
+use autobalance_core::model::net::pattern::{conv, Pattern};
 use autobalance_core::model::net::{Activation, Layer, Loss, Network};
-use autobalance_core::model::pattern::{conv, Pattern};
+use autobalance_core::model::Model;
 use autobalance_core::Session;
 use serde_json::{json, Value};
 
@@ -138,7 +139,7 @@ fn build(d: usize, specs: Vec<Spec>, loss: Loss, m: usize, seed: u64) -> Network
 
 fn grad(net: &mut Network, w: &[f64]) -> Vec<f64> {
     let mut g = vec![0.0; w.len()];
-    HessianModel::loss_grad(net, w, &mut g);
+    Model::loss_grad(net, w, &mut g);
     g
 }
 
@@ -160,7 +161,7 @@ fn hvp_matches_central_differences_of_the_gradient() {
     for (name, d, specs) in nets() {
         for (lname, loss) in losses() {
             let mut net = build(d, specs.clone(), loss, 70, 11);
-            let n = HessianModel::dim(&net);
+            let n = Model::dim(&net);
             // A generic point (biases nonzero) and generic directions.
             let w = data(n, 21, 0.6);
             for (k, seed) in [31u64, 32, 33].into_iter().enumerate() {
@@ -215,12 +216,12 @@ fn the_gradient_is_the_models_and_the_hessian_is_symmetric() {
     for (name, d, specs) in nets() {
         for (lname, loss) in losses() {
             let mut net = build(d, specs.clone(), loss, 40, 5);
-            let n = HessianModel::dim(&net);
+            let n = Model::dim(&net);
             let w = data(n, 6, 0.7);
             let mut g1 = vec![0.0; n];
-            let f1 = autobalance_core::model::Model::loss_grad(&mut net, &w, &mut g1);
+            let f1 = Model::loss_grad(&mut net, &w, &mut g1);
             let mut g2 = vec![0.0; n];
-            let f2 = HessianModel::loss_grad(&mut net, &w, &mut g2);
+            let f2 = Model::loss_grad(&mut net, &w, &mut g2);
             assert_eq!((f1, g1), (f2, g2));
             let u = data(n, 7, 1.0);
             let v = data(n, 8, 1.0);
@@ -249,12 +250,9 @@ fn blocks_and_symmetry_dimensions() {
     let relu = Activation::Relu;
     // ReLU: one rescaling per hidden neuron (6 + 5).
     let net = build(4, nets()[0].2.clone(), Loss::Squared, 10, 1);
-    let w = data(HessianModel::dim(&net), 2, 0.5);
+    let w = data(Model::dim(&net), 2, 0.5);
     assert_eq!(net.symmetry_dim(&w), Some(11));
-    let names: Vec<String> = HessianModel::blocks(&net)
-        .into_iter()
-        .map(|b| b.0)
-        .collect();
+    let names: Vec<String> = Model::blocks(&net).iter().map(|b| b.name.clone()).collect();
     assert_eq!(names, ["W1", "W2", "W3"]);
     // Tangents are orthonormal.
     let t = net.symmetry_tangents(&w).unwrap();
@@ -288,7 +286,7 @@ fn blocks_and_symmetry_dimensions() {
         10,
         1,
     );
-    let w = data(HessianModel::dim(&net), 3, 0.5);
+    let w = data(Model::dim(&net), 3, 0.5);
     assert_eq!(net.symmetry_dim(&w), Some(24 + 16));
     // Mixed: ReLU then linear boundary: 5 + 4^2.
     let net = build(
@@ -302,7 +300,7 @@ fn blocks_and_symmetry_dimensions() {
         10,
         1,
     );
-    let w = data(HessianModel::dim(&net), 4, 0.5);
+    let w = data(Model::dim(&net), 4, 0.5);
     assert_eq!(net.symmetry_dim(&w), Some(5 + 16));
     // Shared / convolutional boundaries with ReLU-type activations: one rescaling per class of
     // neurons that share parameters or biases: the channels of a convolution (conv1d: 3 + 2,
@@ -311,7 +309,7 @@ fn blocks_and_symmetry_dimensions() {
     for (k, want) in [(3, 5), (4, 2), (5, 1), (6, 2)] {
         let (name, d, specs) = nets().swap_remove(k);
         let net = build(d, specs, Loss::Squared, 10, 1);
-        let w = data(HessianModel::dim(&net), 4, 0.5);
+        let w = data(Model::dim(&net), 4, 0.5);
         assert_eq!(net.symmetry_dim(&w), Some(want), "{name}");
     }
     // A linear boundary with a shared layer: not stated.
@@ -324,7 +322,7 @@ fn blocks_and_symmetry_dimensions() {
         10,
         1,
     );
-    let w = data(HessianModel::dim(&net), 4, 0.5);
+    let w = data(Model::dim(&net), 4, 0.5);
     assert_eq!(net.symmetry_dim(&w), None);
     assert!(net.symmetry_tangents(&w).is_none());
     // One layer: no symmetry.
@@ -341,7 +339,7 @@ fn symmetry_tangents_keep_the_loss_and_annihilate_h_at_first_order() {
         let (name, d, specs) = nets().swap_remove(k);
         for ((lname, loss), seed) in losses().into_iter().zip([10, 12]) {
             let mut net = build(d, specs.clone(), loss, 30, 9);
-            let n = HessianModel::dim(&net);
+            let n = Model::dim(&net);
             let w = data(n, seed, 0.6);
             let g = grad(&mut net, &w);
             let t = net.symmetry_tangents(&w).unwrap();
@@ -534,7 +532,7 @@ fn cross_entropy_with_unnormalized_probability_rows() {
     let x = data(m * 3, 41, 1.0);
     let y: Vec<f64> = data(m * 4, 42, 1.0).iter().map(|t| 1.0 + t).collect();
     let mut net = Network::new(3, layers, Loss::CrossEntropy, x, y, 0);
-    let n = HessianModel::dim(&net);
+    let n = Model::dim(&net);
     let w = data(n, 43, 0.8);
     let v = data(n, 44, 1.0);
     let hv = hvp(&mut net, &w, &v);
@@ -617,12 +615,12 @@ fn curvature_columns_along_a_network_run() {
 /// also after the point changes.
 #[test]
 fn cached_forward_pass_gives_the_same_products_bit_for_bit() {
-    use autobalance_core::curvature::net::net_hvp;
+    use autobalance_core::model::net::hvp::net_hvp;
     for (name, d, specs) in nets() {
         for (lname, loss) in losses() {
             // 150 samples: several row chunks.
             let mut net = build(d, specs.clone(), loss, 150, 5);
-            let n = HessianModel::dim(&net);
+            let n = Model::dim(&net);
             for (k, w) in [data(n, 31, 0.6), data(n, 32, 0.6)].iter().enumerate() {
                 for s in 0..3 {
                     let v = data(n, 40 + s, 1.0);

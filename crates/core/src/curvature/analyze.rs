@@ -7,11 +7,11 @@ use serde_json::{json, Value};
 use super::classify::{classify, ClassifyOptions, Method, Verdict, DENSE_MAX_DIM};
 use super::dense::dense_eigen;
 use super::lanczos::{lanczos, EigPair, LanczosOptions, Which};
-use super::lemma::lemma32;
 use super::slq::{hutchinson, slq_density};
-use super::{residual, HessianModel, HessianOp};
+use super::{residual, HessianOp};
 use crate::error::{Error, Result};
 use crate::linalg::all_finite;
+use crate::model::Model;
 
 /// Largest dimension the dense solver accepts even when forced (n^2 doubles, plus the
 /// eigen-solver's copies: ~1.5 GB at this size).
@@ -41,13 +41,14 @@ struct RawQuery {
     vectors: Option<bool>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum What {
     Classify,
     Eigs,
     Density,
     Trace,
-    Lemma32,
+    /// A query of the model's family (`Model::family_queries`), e.g. `lemma32`.
+    Family(String),
 }
 
 /// A validated query (defaults filled in).
@@ -131,22 +132,46 @@ fn parse_raw(json: &str) -> Result<RawQuery> {
     })
 }
 
-/// Parse and validate `json` for a model of dimension `dim` with the given block names.
-pub fn parse_query(json: &str, dim: usize, blocks: &[String]) -> Result<Query> {
+/// The family queries of every registered family, with the family's kind.
+fn registered_queries() -> Vec<(&'static str, &'static str)> {
+    crate::model::FAMILIES
+        .iter()
+        .flat_map(|f| f.queries().iter().map(move |q| (*q, f.kind())))
+        .collect()
+}
+
+/// Parse and validate `json` for a model of dimension `dim` with the given block names and
+/// family queries (`Model::family_queries`).
+pub fn parse_query(
+    json: &str,
+    dim: usize,
+    blocks: &[String],
+    family_queries: &[&str],
+) -> Result<Query> {
     let q = parse_raw(json)?;
+    let registered = registered_queries();
     let what = match q.what.as_str() {
         "classify" => What::Classify,
         "eigs" => What::Eigs,
         "density" => What::Density,
         "trace" => What::Trace,
-        "lemma32" => What::Lemma32,
+        other if family_queries.contains(&other) => What::Family(other.to_string()),
         other => {
+            if let Some((_, kind)) = registered.iter().find(|(n, _)| *n == other) {
+                return Err(Error::request(
+                    field("what"),
+                    format!("{other} needs the {kind} model"),
+                ));
+            }
+            let names: Vec<&str> = registered.iter().map(|(n, _)| *n).collect();
             return Err(Error::spec(
                 field("what"),
                 format!(
-                    "unknown query {other:?}: expected classify, eigs, density, trace or lemma32"
+                    "unknown query {other:?}: expected classify, eigs, density, trace or a \
+                     family query ({})",
+                    names.join(", ")
                 ),
-            ))
+            ));
         }
     };
     let which = match q.which.as_deref() {
@@ -172,10 +197,10 @@ pub fn parse_query(json: &str, dim: usize, blocks: &[String]) -> Result<Query> {
         }
     };
     if let Some(b) = &q.block {
-        if matches!(what, What::Classify | What::Lemma32) {
+        if matches!(what, What::Classify | What::Family(_)) {
             return Err(Error::request(
                 field("block"),
-                "classify and lemma32 need the whole Hessian: omit block",
+                format!("{} needs the whole Hessian: omit block", q.what),
             ));
         }
         if !blocks.iter().any(|x| x == b) {
@@ -218,8 +243,11 @@ pub fn parse_query(json: &str, dim: usize, blocks: &[String]) -> Result<Query> {
         None => None,
         Some(_) => Some(real("eps", q.eps, 0.0, 0.0, f64::MAX, false)?),
     };
-    if q.eps.is_some() && what != What::Lemma32 {
-        return Err(Error::request(field("eps"), "eps is only used by lemma32"));
+    if q.eps.is_some() && !matches!(what, What::Family(_)) {
+        return Err(Error::request(
+            field("eps"),
+            "eps is only used by family queries (lemma32)",
+        ));
     }
     Ok(Query {
         what,
@@ -277,10 +305,10 @@ fn verdict_json(v: &Verdict) -> Value {
 /// Run one curvature query at `w` and return its JSON report.
 ///
 /// `query_json` is described in `docs/curvature.md`; every invalid field gives an [`Error`] whose
-/// `field` is `query.<name>` (`w` for the point itself). `what: "lemma32"` needs a model whose
-/// [`HessianModel::as_mf`] is `Some` (matrix factorization); other models get an
+/// `field` is `query.<name>` (`w` for the point itself). A family query (`what: "lemma32"`) is
+/// answered by the model (`Model::family_query`); another family's query gets an
 /// `invalid_request` error on `query.what`.
-pub fn analyze(model: &mut dyn HessianModel, w: &[f64], query_json: &str) -> Result<String> {
+pub fn analyze(model: &mut dyn Model, w: &[f64], query_json: &str) -> Result<String> {
     let dim = model.dim();
     if w.len() != dim {
         return Err(Error::shape(
@@ -303,14 +331,14 @@ pub fn analyze(model: &mut dyn HessianModel, w: &[f64], query_json: &str) -> Res
         ));
     }
     drop(g);
-    let blocks = model.blocks();
-    let names: Vec<String> = blocks.iter().map(|b| b.0.clone()).collect();
-    let q = parse_query(query_json, dim, &names)?;
+    let blocks = model.blocks().to_vec();
+    let names: Vec<String> = blocks.iter().map(|b| b.name.clone()).collect();
+    let q = parse_query(query_json, dim, &names, model.family_queries())?;
     let range = q
         .block
         .as_ref()
-        .and_then(|b| blocks.iter().find(|x| &x.0 == b))
-        .map(|x| x.1.clone());
+        .and_then(|b| blocks.iter().find(|x| &x.name == b))
+        .map(|x| x.range());
     let n = range.as_ref().map(|r| r.len()).unwrap_or(dim);
     if q.k > n {
         return Err(Error::range(
@@ -329,7 +357,7 @@ pub fn analyze(model: &mut dyn HessianModel, w: &[f64], query_json: &str) -> Res
         ));
     }
     let block_json = json!(q.block);
-    let report = match q.what {
+    let report = match &q.what {
         What::Eigs => {
             let mut op = HessianOp::new(model, w, range);
             if method == Method::Dense {
@@ -464,20 +492,7 @@ pub fn analyze(model: &mut dyn HessianModel, w: &[f64], query_json: &str) -> Res
                 "hvps": op.hvps,
             })
         }
-        What::Lemma32 => {
-            let l = lemma32(model, w, q.eps)?;
-            let mut o = json!({
-                "what": "lemma32", "eps": l.eps, "imbalance": l.imbalance,
-                "residual": l.residual, "gradNorm": l.grad_norm,
-                "value": l.value, "hvpValue": l.hvp_value, "bound": l.bound,
-                "deltaNorm": l.delta_norm, "rayleigh": l.rayleigh, "side": l.side.name(),
-                "rotation": l.rotation, "singularValues": l.singular_values,
-            });
-            if q.vectors {
-                o["delta"] = json!(l.delta);
-            }
-            o
-        }
+        What::Family(name) => model.family_query(name, w, &q)?,
     };
     serde_json::to_string(&report)
         .map_err(|e| Error::request("query", format!("report serialization failed: {e}")))

@@ -21,8 +21,9 @@
 
 use super::dense::dense_eigen;
 use super::lanczos::{lanczos, EigPair, LanczosOptions, Which};
-use super::{normalize, residual, HessianModel, HessianOp, LinOp, TINY};
+use super::{normalize, residual, HessianOp, LinOp, TINY};
 use crate::linalg::dot;
+use crate::model::Model;
 
 /// Which eigen-solver to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,7 +134,7 @@ pub struct Classification {
 }
 
 /// Classify the point `w` of `model`.
-pub fn classify(model: &mut dyn HessianModel, w: &[f64], o: &ClassifyOptions) -> Classification {
+pub fn classify(model: &mut dyn Model, w: &[f64], o: &ClassifyOptions) -> Classification {
     let n = model.dim();
     let mut g = vec![0.0; n];
     let loss = model.loss_grad(w, &mut g);

@@ -1,24 +1,22 @@
-//! Curvature of a model at a point: exact Hessian-vector products, dense and Lanczos
-//! eigen-solvers, stochastic Lanczos quadrature, Hutchinson traces, per-block spectra, a
-//! classification of the point (local minimum / strict saddle / degenerate / not stationary) and,
-//! for matrix factorization, the Lemma 3.2 certificate of Du, Hu & Lee (2018).
+//! Curvature of a model at a point: dense and Lanczos eigen-solvers, stochastic Lanczos
+//! quadrature, Hutchinson traces, per-block spectra, a classification of the point (local minimum
+//! / strict saddle / degenerate / not stationary), and the family's own queries (e.g. the Lemma
+//! 3.2 certificate of matrix factorization, in `model::mf::lemma`).
 //!
-//! Everything works on a [`HessianModel`] (loss, gradient and exact HVP at a point). The JSON
+//! Everything works on a [`Model`] (loss, gradient and Hessian-vector products at a point; exact
+//! where the family provides them, central differences otherwise, see `Model::hvp_exact`). The JSON
 //! entry point the bindings call is [`analyze`]; see `docs/curvature.md` for the query and report
 //! formats. No clock, no threads, no I/O: the module compiles for wasm32.
 
 use std::ops::Range;
 
 use crate::linalg::dot;
-use crate::model::mf::MatrixFactorization;
+use crate::model::Model;
 
 pub mod analyze;
 pub mod classify;
 pub mod dense;
 pub mod lanczos;
-pub mod lemma;
-pub mod mf;
-pub mod net;
 pub mod slq;
 pub mod track;
 
@@ -26,35 +24,8 @@ pub use analyze::{analyze, Query};
 pub use classify::{classify, Classification, ClassifyOptions, Verdict};
 pub use dense::{dense_eigen, dense_hessian, DenseEigen};
 pub use lanczos::{lanczos, lanczos_capped, EigPair, LanczosOptions, LanczosResult, Which};
-pub use lemma::{lemma32, Lemma32, LemmaSide};
 pub use slq::{hutchinson, slq_density, Density, TraceEstimate};
 pub use track::{CurvatureSample, CurvatureTracker};
-
-/// A model whose Hessian can be probed: loss and gradient, and exact Hessian-vector products.
-///
-/// Parameters are one flat vector made of named blocks (see [`HessianModel::blocks`]).
-pub trait HessianModel {
-    /// Number of parameters.
-    fn dim(&self) -> usize;
-    /// Loss at `w`; writes the gradient into `g` (length `dim`).
-    fn loss_grad(&mut self, w: &[f64], g: &mut [f64]) -> f64;
-    /// `out = H(w) v`, exact (hand-derived), `v` and `out` of length `dim`.
-    fn hvp(&mut self, w: &[f64], v: &[f64], out: &mut [f64]);
-    /// Named blocks of the parameter vector, in order (e.g. `U`, `V`).
-    fn blocks(&self) -> Vec<(String, Range<usize>)>;
-    /// Dimension of the orbit through `w` of the model's continuous symmetry group (directions in
-    /// which the loss is exactly constant), or `None` if the model does not know it.
-    fn symmetry_dim(&self, w: &[f64]) -> Option<usize>;
-    /// An orthonormal basis of the tangent space of that orbit at `w` (null vectors of the
-    /// Hessian at a stationary point), or `None`. Lets Lanczos deflate the symmetry.
-    fn symmetry_tangents(&self, _w: &[f64]) -> Option<Vec<Vec<f64>>> {
-        None
-    }
-    /// The matrix-factorization model behind this one, if any (enables the Lemma 3.2 query).
-    fn as_mf(&self) -> Option<&MatrixFactorization> {
-        None
-    }
-}
 
 /// A symmetric linear operator (the Hessian at a point, or one block of it).
 pub trait LinOp {
@@ -66,7 +37,7 @@ pub trait LinOp {
 /// The Hessian of `model` at `w`, optionally restricted to the block `range`
 /// (`H_BB = P_B H P_B^T`: the vector is embedded in the block, the product projected back).
 pub struct HessianOp<'a> {
-    model: &'a mut dyn HessianModel,
+    model: &'a mut dyn Model,
     w: &'a [f64],
     block: Option<Range<usize>>,
     xin: Vec<f64>,
@@ -76,7 +47,7 @@ pub struct HessianOp<'a> {
 }
 
 impl<'a> HessianOp<'a> {
-    pub fn new(model: &'a mut dyn HessianModel, w: &'a [f64], block: Option<Range<usize>>) -> Self {
+    pub fn new(model: &'a mut dyn Model, w: &'a [f64], block: Option<Range<usize>>) -> Self {
         let (xin, yout) = if block.is_some() {
             let n = model.dim();
             (vec![0.0; n], vec![0.0; n])

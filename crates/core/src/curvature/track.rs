@@ -6,7 +6,8 @@
 //! no run state besides the two previous vectors.
 
 use super::lanczos::{lanczos, LanczosOptions, Which};
-use super::{HessianModel, HessianOp};
+use super::HessianOp;
+use crate::model::Model;
 
 #[derive(Debug, Clone)]
 pub struct CurvatureTracker {
@@ -54,7 +55,7 @@ impl CurvatureTracker {
     }
 
     /// lambda_min and lambda_max of the Hessian at `w`, warm-started from the previous sample.
-    pub fn sample(&mut self, model: &mut dyn HessianModel, w: &[f64]) -> CurvatureSample {
+    pub fn sample(&mut self, model: &mut dyn Model, w: &[f64]) -> CurvatureSample {
         let mut warm = Vec::new();
         if !self.prev_min.is_empty() {
             warm.push(std::mem::take(&mut self.prev_min));

@@ -1,11 +1,32 @@
-//! Model families. Every model keeps its parameters in one flat `Vec<f64>` made of named blocks
-//! (see [`Block`]), so that integrators, eigen-solvers and recorders work for every model.
+//! Model families: one folder each (`mf/`, `net/`), behind one [`Model`] trait (what a run, the
+//! recorder and the curvature solvers need of a model) and one [`Family`] trait (how a spec
+//! becomes a model and its initial point). [`FAMILIES`] is the registry: `model.kind` picks the
+//! family. Adding a family is one folder (or file) implementing both traits and one line in
+//! [`FAMILIES`]; see docs/ARCHITECTURE.md, "Adding a model family".
+//!
+//! Every model keeps its parameters in one flat `Vec<f64>` made of named blocks (see [`Block`]),
+//! so that integrators, eigen-solvers and recorders work for every model.
+
+use std::any::Any;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::build::{Budget, Buffers};
+use crate::curvature::Query;
+use crate::error::{Error, Result};
+use crate::spec::MethodSpec;
 
 pub mod mf;
-mod mf_small;
 pub mod net;
-pub mod pattern;
-mod simd;
+
+/// The registered model families, in the order error messages list them.
+pub static FAMILIES: &[&dyn Family] = &[&mf::MfFamily, &net::NetFamily];
+
+/// The family whose `kind` is `kind` in `families`.
+pub fn family<'a>(families: &[&'a dyn Family], kind: &str) -> Option<&'a dyn Family> {
+    families.iter().copied().find(|f| f.kind() == kind)
+}
 
 /// A named block of the flat parameter vector: `rows x cols`, row-major, at `offset`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,8 +49,62 @@ impl Block {
     }
 }
 
-/// What every model provides to the dynamics and to the recorder.
-pub trait Model {
+/// What a recorded column measures, so that reports and checks pick columns by role, never by
+/// name patterns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Role {
+    /// The iteration index (`step`).
+    Step,
+    /// The step size used from this row on (`eta`).
+    StepSize,
+    /// Flow time (sum of step sizes) of flow integrators.
+    Time,
+    /// The objective.
+    Loss,
+    /// A squared norm of (part of) the parameters.
+    Norm,
+    /// A ratio of norms.
+    Ratio,
+    /// A quantity conserved by gradient flow (its value).
+    Invariant,
+    /// The change of a conserved quantity since the start.
+    Drift,
+    /// A residual or data-fit norm.
+    Residual,
+    /// The gradient norm.
+    GradNorm,
+    /// A curvature sample (eigenvalue or its residual).
+    Curvature,
+    /// Statistics of the method (solver iterations, rejected steps).
+    Solver,
+    /// Anything else.
+    Other,
+}
+
+/// A recorded column: its name and role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Column {
+    pub name: String,
+    pub role: Role,
+}
+
+impl Column {
+    pub fn new(name: impl Into<String>, role: Role) -> Self {
+        Column {
+            name: name.into(),
+            role,
+        }
+    }
+}
+
+/// Everything a run, the recorder and the curvature solvers need of a model. Required: layout,
+/// loss and gradient, columns and their values, named matrices. Everything else has a default:
+/// the Hessian-vector product defaults to central differences of the gradient (reported as not
+/// exact; families with an exact product override [`Model::hvp`] and [`Model::hvp_exact`]), and
+/// the optional capabilities (symmetry tangents, samples, pattern freezing, family queries)
+/// default to "not available".
+pub trait Model: Any + Send {
     /// Number of parameters.
     fn dim(&self) -> usize;
     /// The blocks of the parameter vector, in order.
@@ -37,12 +112,25 @@ pub trait Model {
     /// Loss at `w`; writes the gradient into `grad` (same length as `w`).
     fn loss_grad(&mut self, w: &[f64], grad: &mut [f64]) -> f64;
 
+    /// `out = H(w) v`. Default: central differences of the gradient (see
+    /// [`central_difference_hvp`]); [`Model::hvp_exact`] says which one a model has.
+    fn hvp(&mut self, w: &[f64], v: &[f64], out: &mut [f64]) {
+        central_difference_hvp(self, w, v, out)
+    }
+    /// True when [`Model::hvp`] is exact (hand-derived), false for the finite-difference default.
+    fn hvp_exact(&self) -> bool {
+        false
+    }
+    /// The Hessian-vector products of one query are over: drop what was kept for products at the
+    /// same point (the next query may be at another point).
+    fn end_queries(&mut self) {}
+
     /// Remember the initial point: drifts of conserved quantities are measured from it.
     fn set_reference(&mut self, w0: &[f64]);
-    /// Names of the model's metric columns, in order.
-    fn metric_names(&self) -> Vec<String>;
+    /// The model's metric columns, in order, with their roles.
+    fn columns(&self) -> Vec<Column>;
     /// Append the metric values at `w`, whose loss and gradient (`loss`, `grad`) were the last
-    /// ones computed by [`Model::loss_grad`], to `out` (one per name of `metric_names`).
+    /// ones computed by [`Model::loss_grad`], to `out` (one per column of [`Model::columns`]).
     fn metrics(&mut self, w: &[f64], grad: &[f64], loss: f64, out: &mut Vec<f64>);
     /// A named matrix of the model at `w` (current) or `w0` (initial): `(rows, cols, data)`.
     fn matrix<'a>(
@@ -50,7 +138,18 @@ pub trait Model {
         name: &str,
         w: &'a [f64],
         w0: &'a [f64],
-    ) -> crate::Result<(usize, usize, &'a [f64])>;
+    ) -> Result<(usize, usize, &'a [f64])>;
+
+    /// Dimension of the orbit through `w` of the model's continuous symmetry group (directions in
+    /// which the loss is exactly constant), or `None` if the model does not know it.
+    fn symmetry_dim(&self, w: &[f64]) -> Option<usize> {
+        self.symmetry_tangents(w).map(|t| t.len())
+    }
+    /// An orthonormal basis of the tangent space of that orbit at `w` (null vectors of the
+    /// Hessian at a stationary point), or `None`. Lets Lanczos deflate the symmetry.
+    fn symmetry_tangents(&self, _w: &[f64]) -> Option<Vec<Vec<f64>>> {
+        None
+    }
 
     /// Number of samples the loss averages over, when it is a sum over samples (mini-batches).
     fn samples(&self) -> Option<usize> {
@@ -67,4 +166,113 @@ pub trait Model {
     fn freeze_pattern(&mut self, _on: bool) -> bool {
         false
     }
+
+    /// Names of the family's own curvature queries (`what` values beside classify, eigs,
+    /// density and trace), e.g. `lemma32` for matrix factorization.
+    fn family_queries(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Answer the family query `what` (one of [`Model::family_queries`]) at `w`.
+    fn family_query(&mut self, what: &str, _w: &[f64], _q: &Query) -> Result<Value> {
+        Err(Error::request(
+            "query.what",
+            format!("this model has no query {what:?}"),
+        ))
+    }
+    /// Rank and ||M*||_F for the Theorem 3.1 step-size schedule (matrix factorization).
+    fn theorem31_scale(&self) -> Option<(usize, f64)> {
+        None
+    }
+}
+
+impl dyn Model {
+    /// The concrete model, when it is a `T` (family-specific access for tests and presets).
+    pub fn downcast_ref<T: Model>(&self) -> Option<&T> {
+        (self as &dyn Any).downcast_ref::<T>()
+    }
+    /// Evaluate on all samples with no frozen pattern (what curvature queries and the recorder
+    /// expect; the methods restore this after every step).
+    pub fn full_batch(&mut self) {
+        self.set_batch(None);
+        self.freeze_pattern(false);
+    }
+}
+
+/// `out ~ H(w) v` by central differences of the gradient: `(g(w + h v) - g(w - h v)) / (2 h)`
+/// with `h = eps^(1/3) (1 + ||w||) / ||v||`, truncation error O(h^2 ||D^3 f||).
+pub fn central_difference_hvp<M: Model + ?Sized>(
+    model: &mut M,
+    w: &[f64],
+    v: &[f64],
+    out: &mut [f64],
+) {
+    let nv = crate::linalg::norm2(v).sqrt();
+    if nv == 0.0 {
+        out.fill(0.0);
+        return;
+    }
+    let h = f64::EPSILON.cbrt() * (1.0 + crate::linalg::norm2(w).sqrt()) / nv;
+    let n = w.len();
+    let mut x: Vec<f64> = w.iter().zip(v).map(|(a, b)| a + h * b).collect();
+    let mut gm = vec![0.0; n];
+    model.loss_grad(&x, out);
+    for ((xi, wi), vi) in x.iter_mut().zip(w).zip(v) {
+        *xi = wi - h * vi;
+    }
+    model.loss_grad(&x, &mut gm);
+    for (o, g) in out.iter_mut().zip(&gm) {
+        *o = (*o - g) / (2.0 * h);
+    }
+}
+
+/// What a family's `build` knows of the run around it, for its memory budget.
+pub struct RunInfo<'a> {
+    /// Rows the run may record (steps / recordEvery + 2).
+    pub rows_max: usize,
+    /// Columns recorded besides the model's (step, eta, time, the method's, curvature).
+    pub other_columns: usize,
+    /// Numbers per parameter the session and the method keep (iterate, initial point, previous
+    /// iterate, gradient, and the method's buffers).
+    pub per_param: usize,
+    /// The method spec (mini-batch size for SGD).
+    pub method: Option<&'a MethodSpec>,
+}
+
+/// A built problem: the model and its initial point.
+pub struct Built {
+    pub model: Box<dyn Model>,
+    pub w0: Vec<f64>,
+}
+
+/// A model family: how a spec's `model` (and the family's other top-level fields) becomes a
+/// model and its initial point.
+pub trait Family: Sync {
+    /// The `model.kind` tag.
+    fn kind(&self) -> &'static str;
+    /// The top-level spec fields that belong to the family besides `model` (e.g. `target`,
+    /// `init`); the run's own fields (`schedule`, `steps`, `method`, ...) are parsed by the session.
+    fn fields(&self) -> &'static [&'static str];
+    /// The family's own curvature queries (what its models' `Model::family_queries` answer), so
+    /// that asking one of another family's models gets a clear error.
+    fn queries(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// Whether the Theorem 3.1 schedule applies (it needs [`Model::theorem31_scale`]).
+    fn theorem31(&self) -> bool {
+        false
+    }
+    /// Validate `problem` (an object holding `model` and the family's fields, at their spec
+    /// paths), take the buffers it references, reserve in `budget` every byte the model will
+    /// allocate (scratch and its recorded columns included), call `buffers.finish` and only then
+    /// compute: the model and the initial point.
+    fn build(
+        &self,
+        problem: Value,
+        buffers: &mut Buffers,
+        run: &RunInfo,
+        budget: &mut Budget,
+    ) -> Result<Built>;
+    /// Small specs of this family (full run specs with `steps` and `schedule`), named, for the
+    /// conformance suite: every registered family is run through the same checks with them.
+    fn examples(&self) -> Vec<(&'static str, Value)>;
 }

@@ -18,7 +18,8 @@
 
 use nalgebra::DMatrix;
 
-use super::HessianModel;
+use super::hvp::mf_hvp;
+use super::MatrixFactorization;
 use crate::error::{Error, Result};
 use crate::linalg::dot;
 
@@ -108,10 +109,7 @@ pub(crate) fn balanced_factors(
 
 /// Compute the certificate at `w`; `eps` defaults to the measured imbalance (floored at
 /// 1e-8 ||M*||_F so that rounding does not decide the side at an exact global minimum).
-pub fn lemma32(model: &mut dyn HessianModel, w: &[f64], eps: Option<f64>) -> Result<Lemma32> {
-    let mf = model.as_mf().ok_or_else(|| {
-        Error::request("query.what", "lemma32 needs the matrix-factorization model")
-    })?;
+pub fn lemma32(mf: &MatrixFactorization, w: &[f64], eps: Option<f64>) -> Result<Lemma32> {
     let (d1, d2, r) = (mf.d1, mf.d2, mf.r);
     let m = DMatrix::from_row_slice(d1, d2, &mf.target);
     let (u_flat, v_flat) = w.split_at(d1 * r);
@@ -158,7 +156,7 @@ pub fn lemma32(model: &mut dyn HessianModel, w: &[f64], eps: Option<f64>) -> Res
     }
 
     let mut hd = vec![0.0; delta.len()];
-    model.hvp(w, &delta, &mut hd);
+    mf_hvp(mf, w, &delta, &mut hd);
     let hvp_value = dot(&delta, &hd);
     let delta_norm = dot(&delta, &delta).sqrt();
 

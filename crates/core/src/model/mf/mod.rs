@@ -11,8 +11,20 @@
 //! Rows are split into a fixed number of chunks (independent of the thread count) whose partial
 //! results are summed in order, so results do not depend on how many threads ran.
 
-use super::{Block, Model};
+use serde_json::{json, Value};
+
+use crate::curvature::Query;
 use crate::linalg::{gemm, gram, norm2, Layout};
+use crate::model::{Block, Column, Model, Role};
+
+pub mod family;
+pub mod hvp;
+pub mod lemma;
+mod simd;
+mod small;
+
+pub use family::MfFamily;
+use hvp::{mf_hvp, mf_symmetry_dim, mf_symmetry_tangents};
 
 /// Number of row chunks of the fused kernel (fixed: determinism does not depend on threads).
 const CHUNKS: usize = 8;
@@ -39,16 +51,19 @@ pub struct MatrixFactorization {
     rec: (Vec<f64>, Vec<f64>),
 }
 
-/// The metric columns of matrix factorization, after `step` and `eta`.
-pub const MF_METRICS: [&str; 8] = [
-    "loss",
-    "normU2",
-    "normV2",
-    "normRatio",
-    "imbalance",
-    "imbalanceDrift",
-    "residual",
-    "gradNorm",
+/// The family's curvature queries: the Lemma 3.2 certificate (see [`lemma`]).
+pub const QUERIES: &[&str] = &["lemma32"];
+
+/// The metric columns of matrix factorization (after `step`, `eta` and, for flows, `time`).
+pub const MF_METRICS: [(&str, Role); 8] = [
+    ("loss", Role::Loss),
+    ("normU2", Role::Norm),
+    ("normV2", Role::Norm),
+    ("normRatio", Role::Ratio),
+    ("imbalance", Role::Invariant),
+    ("imbalanceDrift", Role::Drift),
+    ("residual", Role::Residual),
+    ("gradNorm", Role::GradNorm),
 ];
 
 struct Chunk {
@@ -184,14 +199,14 @@ impl MatrixFactorization {
             if small {
                 chunk.gv.fill(0.0);
                 let rows = chunk.rows.clone();
-                let x = super::mf_small::Rows {
+                let x = small::Rows {
                     u: &u[rows.start * r..rows.end * r],
                     m: &target[rows.start * d2..rows.end * d2],
                     vt,
                     d2,
                     r,
                 };
-                chunk.sq = super::mf_small::run(&x, gu_chunk, &mut chunk.gv);
+                chunk.sq = small::run(&x, gu_chunk, &mut chunk.gv);
                 return;
             }
             chunk.sq = 0.0;
@@ -316,8 +331,41 @@ impl Model for MatrixFactorization {
         self.d0 = d0;
         self.rec.1 = s;
     }
-    fn metric_names(&self) -> Vec<String> {
-        MF_METRICS.iter().map(|s| s.to_string()).collect()
+    fn columns(&self) -> Vec<Column> {
+        MF_METRICS.iter().map(|&(n, r)| Column::new(n, r)).collect()
+    }
+    fn hvp(&mut self, w: &[f64], v: &[f64], out: &mut [f64]) {
+        mf_hvp(self, w, v, out)
+    }
+    fn hvp_exact(&self) -> bool {
+        true
+    }
+    fn symmetry_dim(&self, w: &[f64]) -> Option<usize> {
+        Some(mf_symmetry_dim(self, w))
+    }
+    fn symmetry_tangents(&self, w: &[f64]) -> Option<Vec<Vec<f64>>> {
+        Some(mf_symmetry_tangents(self, w))
+    }
+    fn family_queries(&self) -> &'static [&'static str] {
+        QUERIES
+    }
+    fn family_query(&mut self, what: &str, w: &[f64], q: &Query) -> crate::Result<Value> {
+        debug_assert_eq!(what, "lemma32");
+        let l = lemma::lemma32(self, w, q.eps)?;
+        let mut o = json!({
+            "what": "lemma32", "eps": l.eps, "imbalance": l.imbalance,
+            "residual": l.residual, "gradNorm": l.grad_norm,
+            "value": l.value, "hvpValue": l.hvp_value, "bound": l.bound,
+            "deltaNorm": l.delta_norm, "rayleigh": l.rayleigh, "side": l.side.name(),
+            "rotation": l.rotation, "singularValues": l.singular_values,
+        });
+        if q.vectors {
+            o["delta"] = json!(l.delta);
+        }
+        Ok(o)
+    }
+    fn theorem31_scale(&self) -> Option<(usize, f64)> {
+        Some((self.r, libm::sqrt(norm2(&self.target))))
     }
     fn metrics(&mut self, w: &[f64], grad: &[f64], loss: f64, out: &mut Vec<f64>) {
         let (u, v) = self.split(w);

@@ -31,11 +31,10 @@
 //! The Hessian is that of the model's loss L only: a session's weight decay
 //! (weightDecay / 2 ||w||^2, whose Hessian is weightDecay I) is not included.
 
+use crate::linalg::{axpy, dot, gemm, norm2, Layout};
 use std::ops::Range;
 
-use super::HessianModel;
-use crate::linalg::{axpy, dot, gemm, norm2, Layout};
-use crate::model::net::{Activation, Layer, Loss, Network};
+use super::{Activation, Layer, Loss, Network};
 use crate::model::Model;
 
 /// Most doubles spent on the raw symmetry tangents (number of tangents x dim); above this
@@ -583,40 +582,4 @@ pub fn net_symmetry_tangents(net: &Network, w: &[f64]) -> Option<Vec<Vec<f64>>> 
         }
     }
     Some(basis)
-}
-
-impl HessianModel for Network {
-    fn dim(&self) -> usize {
-        Model::dim(self)
-    }
-    /// The full-data loss and gradient at `w` (any mini-batch selection or frozen activation
-    /// pattern left by the training loop is cleared first; between steps there is none).
-    fn loss_grad(&mut self, w: &[f64], g: &mut [f64]) -> f64 {
-        self.set_batch(None);
-        self.freeze_pattern(false);
-        Model::loss_grad(self, w, g)
-    }
-    fn hvp(&mut self, w: &[f64], v: &[f64], out: &mut [f64]) {
-        let mut cache = self.hvp_cache.take();
-        net_hvp_cached(self, &mut cache, w, v, out);
-        self.hvp_cache = cache;
-    }
-    fn blocks(&self) -> Vec<(String, Range<usize>)> {
-        Model::blocks(self)
-            .iter()
-            .map(|b| (b.name.clone(), b.range()))
-            .collect()
-    }
-    /// Dimension of the span of the symmetry tangents (see [`net_symmetry_tangents`]): per
-    /// boundary between two dense layers, the rescalings of each hidden neuron (ReLU / leaky
-    /// ReLU) or all of GL(n_h) (linear activation); with a shared / convolutional layer at a
-    /// ReLU-type boundary, the rescalings of the classes of neurons that share parameters (the
-    /// channels of a convolution). `None` for a linear boundary involving a shared layer, or
-    /// when the tangents would exceed [`MAX_TANGENT_DOUBLES`].
-    fn symmetry_dim(&self, w: &[f64]) -> Option<usize> {
-        net_symmetry_tangents(self, w).map(|t| t.len())
-    }
-    fn symmetry_tangents(&self, w: &[f64]) -> Option<Vec<Vec<f64>>> {
-        net_symmetry_tangents(self, w)
-    }
 }

@@ -23,7 +23,7 @@ pub struct Rows<'a> {
 /// Computes the chunk's dU rows (overwritten), adds to dV^T (r x d2), returns the sum of squares
 /// of the residual.
 pub fn run(x: &Rows, gu: &mut [f64], gvt: &mut [f64]) -> f64 {
-    assert!(x.r >= 1 && x.r <= super::mf::SMALL_RANK);
+    assert!(x.r >= 1 && x.r <= super::SMALL_RANK);
     assert!(x.vt.len() == x.r * x.d2 && gvt.len() == x.r * x.d2);
     assert!(x.m.len() == (x.u.len() / x.r) * x.d2 && gu.len() == x.u.len());
     super::simd::dispatch!(run_with, x, gu, gvt)

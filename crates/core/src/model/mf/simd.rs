@@ -191,11 +191,11 @@ macro_rules! dispatch {
         {
             #[target_feature(enable = "avx512f")]
             unsafe fn avx512(x: &Rows, gu: &mut [f64], gvt: &mut [f64]) -> f64 {
-                $f::<$crate::model::simd::x86::Avx512>(x, gu, gvt)
+                $f::<$crate::model::mf::simd::x86::Avx512>(x, gu, gvt)
             }
             #[target_feature(enable = "avx2")]
             unsafe fn avx2(x: &Rows, gu: &mut [f64], gvt: &mut [f64]) -> f64 {
-                $f::<$crate::model::simd::x86::Avx2>(x, gu, gvt)
+                $f::<$crate::model::mf::simd::x86::Avx2>(x, gu, gvt)
             }
             // SAFETY: each path runs only on a CPU that has its features.
             if std::arch::is_x86_feature_detected!("avx512f") {
@@ -203,17 +203,17 @@ macro_rules! dispatch {
             } else if std::arch::is_x86_feature_detected!("avx2") {
                 unsafe { avx2($($arg),*) }
             } else {
-                unsafe { $f::<$crate::model::simd::Scalar>($($arg),*) }
+                unsafe { $f::<$crate::model::mf::simd::Scalar>($($arg),*) }
             }
         }
         #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
         {
             // SAFETY: the module was compiled with simd128.
-            unsafe { $f::<$crate::model::simd::wasm::Simd128>($($arg),*) }
+            unsafe { $f::<$crate::model::mf::simd::wasm::Simd128>($($arg),*) }
         }
         #[cfg(not(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128"))))]
         {
-            unsafe { $f::<$crate::model::simd::Scalar>($($arg),*) }
+            unsafe { $f::<$crate::model::mf::simd::Scalar>($($arg),*) }
         }
     }};
 }

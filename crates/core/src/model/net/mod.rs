@@ -21,10 +21,17 @@
 //! gradients are summed in chunk order, so results do not depend on the number of threads. All
 //! buffers are allocated once.
 
-use super::pattern::Pattern;
-use super::{Block, Model};
+pub mod family;
+pub mod hvp;
+pub mod pattern;
+
+pub use family::NetFamily;
+use hvp::{net_hvp_cached, net_symmetry_tangents};
+use pattern::Pattern;
+
 use crate::error::{Error, Result};
 use crate::linalg::{dot, gemm, norm2, Layout};
+use crate::model::{Block, Column, Model, Role};
 
 /// Most row chunks per evaluation.
 const CHUNKS: usize = 4;
@@ -193,7 +200,7 @@ pub struct Network {
     frozen: bool,
     /// The forward and backpropagation pass of the last Hessian-vector product's point, reused
     /// by the next product at the same point (see `curvature::net`).
-    pub(crate) hvp_cache: Option<crate::curvature::net::HvpCache>,
+    pub(crate) hvp_cache: Option<hvp::HvpCache>,
 }
 
 fn chunk_count(m: usize) -> usize {
@@ -716,27 +723,53 @@ impl Model for Network {
             }
         }
     }
-    fn metric_names(&self) -> Vec<String> {
-        let mut v = vec!["loss".to_string(), "gradNorm".to_string()];
+    fn columns(&self) -> Vec<Column> {
+        let mut v = vec![
+            Column::new("loss", Role::Loss),
+            Column::new("gradNorm", Role::GradNorm),
+        ];
         for (h, l) in self.layers.iter().enumerate() {
-            v.push(format!("normSqW{}", h + 1));
+            v.push(Column::new(format!("normSqW{}", h + 1), Role::Norm));
             if l.bias {
-                v.push(format!("normSqB{}", h + 1));
+                v.push(Column::new(format!("normSqB{}", h + 1), Role::Norm));
             }
         }
         for p in &self.pairs {
             let h = p.h + 1;
-            v.push(format!("normRatio{h}"));
-            v.push(format!("layerDiff{h}"));
-            v.push(format!("layerDiffDrift{h}"));
+            v.push(Column::new(format!("normRatio{h}"), Role::Ratio));
+            v.push(Column::new(format!("layerDiff{h}"), Role::Invariant));
+            v.push(Column::new(format!("layerDiffDrift{h}"), Role::Drift));
             if p.neurons {
-                v.push(format!("neuronDriftMax{h}"));
+                v.push(Column::new(format!("neuronDriftMax{h}"), Role::Drift));
             }
             if p.matrix {
-                v.push(format!("matrixDrift{h}"));
+                v.push(Column::new(format!("matrixDrift{h}"), Role::Drift));
             }
         }
         v
+    }
+    fn hvp(&mut self, w: &[f64], v: &[f64], out: &mut [f64]) {
+        let mut cache = self.hvp_cache.take();
+        net_hvp_cached(self, &mut cache, w, v, out);
+        self.hvp_cache = cache;
+    }
+    fn hvp_exact(&self) -> bool {
+        true
+    }
+    fn end_queries(&mut self) {
+        self.hvp_cache = None;
+    }
+    /// Dimension of the span of the symmetry tangents (see [`net_symmetry_tangents`]): per
+    /// boundary between two dense layers, the rescalings of each hidden neuron (ReLU / leaky
+    /// ReLU) or all of GL(n_h) (linear activation); with a shared / convolutional layer at a
+    /// ReLU-type boundary, the rescalings of the classes of neurons that share parameters (the
+    /// channels of a convolution). `None` for a linear boundary involving a shared layer, or
+    /// when the tangents would exceed [`hvp::MAX_TANGENT_DOUBLES`].
+    fn symmetry_dim(&self, w: &[f64]) -> Option<usize> {
+        net_symmetry_tangents(self, w).map(|t| t.len())
+    }
+    fn symmetry_tangents(&self, w: &[f64]) -> Option<Vec<Vec<f64>>> {
+        net_symmetry_tangents(self, w)
     }
     fn metrics(&mut self, w: &[f64], grad: &[f64], loss: f64, out: &mut Vec<f64>) {
         out.push(loss);

@@ -1,18 +1,173 @@
-//! Validation and set-up of network runs (`model.kind = "network"`): layers, data, init.
+//! The network family (`model.kind = "network"`): its spec (`model`, `data`, `init`),
+//! validation of layers, data and init, memory budget and initial point.
 
-use std::collections::HashMap;
+use serde::Deserialize;
+use serde_json::{json, Value};
 
-use crate::dynamics::method::Method;
-use crate::dynamics::schedule::Schedule;
+use super::pattern::{self, Pattern};
+use super::{Activation, Layer, Loss, Network};
+use crate::build::{zeroed, Budget, Buffers};
 use crate::error::{Error, Result};
-use crate::model::net::{Activation, Layer, Loss, Network};
-use crate::model::pattern::{self, Pattern};
+use crate::model::{Built, Family, RunInfo};
 use crate::rng::Normal;
-use crate::session::{bytes, curvature_tracker, take_buffer, zeroed, Problem, Session};
-use crate::spec::{
-    count, finite, parse_network, positive, ActivationSpec, DataSpec, InputKind, LayerType,
-    LossSpec, NetInitSpec, ScheduleSpec, TargetGen,
-};
+use crate::spec::{count, finite, from_value, positive, MatrixRef, MethodSpec};
+
+/// The family's part of a run spec: `model`, `data`, `init`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NetProblem {
+    pub model: NetModelSpec,
+    pub data: DataSpec,
+    pub init: NetInitSpec,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NetModelSpec {
+    /// Must be "network".
+    pub kind: String,
+    pub input_dim: f64,
+    pub layers: Vec<LayerSpec>,
+    #[serde(default)]
+    pub loss: LossSpec,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum LossSpec {
+    /// 1/(2m) sum_i ||f(x_i) - y_i||^2
+    #[default]
+    Squared,
+    /// 1/m sum_i -sum_k y_ik log softmax(f(x_i))_k
+    CrossEntropy,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum ActivationSpec {
+    #[default]
+    Linear,
+    Relu,
+    LeakyRelu,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum LayerType {
+    #[default]
+    Dense,
+    Shared,
+    Conv1d,
+    Conv2d,
+}
+
+/// One layer. `dense` and `shared` need `width` (n_h); `shared` also `params` (d_h) and a
+/// `pattern` `{rows: n_h, cols: n_{h-1}}` whose data (0 or 1-based parameter index per entry) is
+/// the buffer `model.layers[i].pattern`. `conv1d` needs `inChannels`, `outChannels`, `kernel`
+/// (+ `stride` 1, `padding` 0); its input length is n_{h-1} / inChannels. `conv2d` also needs
+/// `inHeight` (the input width is n_{h-1} / (inChannels inHeight)); square kernels.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LayerSpec {
+    #[serde(default, rename = "type")]
+    pub kind: LayerType,
+    #[serde(default)]
+    pub width: Option<f64>,
+    #[serde(default)]
+    pub activation: ActivationSpec,
+    /// Leaky ReLU slope, 0 < slope < 1.
+    #[serde(default)]
+    pub slope: Option<f64>,
+    #[serde(default)]
+    pub bias: bool,
+    #[serde(default)]
+    pub params: Option<f64>,
+    #[serde(default)]
+    pub pattern: Option<MatrixRef>,
+    #[serde(default)]
+    pub in_channels: Option<f64>,
+    #[serde(default)]
+    pub out_channels: Option<f64>,
+    #[serde(default)]
+    pub in_height: Option<f64>,
+    #[serde(default)]
+    pub kernel: Option<f64>,
+    #[serde(default)]
+    pub stride: Option<f64>,
+    #[serde(default)]
+    pub padding: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
+pub enum DataSpec {
+    /// Buffers `data.x` (m x inputDim) and `data.y` (m x outputDim), one sample per row.
+    Explicit { x: MatrixRef, y: MatrixRef },
+    /// Seeded inputs and targets.
+    #[serde(rename_all = "camelCase")]
+    Generated {
+        samples: f64,
+        #[serde(default)]
+        inputs: InputKind,
+        /// Gaussian inputs: entries N(0, inputStd^2).
+        #[serde(default = "crate::spec::one")]
+        input_std: f64,
+        targets: TargetGen,
+        seed: f64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum InputKind {
+    #[default]
+    Gaussian,
+    /// Uniform on the unit sphere (normalized Gaussian rows).
+    Sphere,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
+pub enum TargetGen {
+    /// Entries N(0, std^2).
+    Gaussian {
+        #[serde(default = "crate::spec::one")]
+        std: f64,
+    },
+    /// y = scale * teacher(x): a random network with the given hidden widths and activation,
+    /// weights N(0, 1/fan_in), no biases, output width = the model's.
+    Teacher {
+        #[serde(default)]
+        widths: Vec<f64>,
+        #[serde(default = "relu")]
+        activation: ActivationSpec,
+        #[serde(default)]
+        slope: Option<f64>,
+        #[serde(default = "crate::spec::one")]
+        scale: f64,
+    },
+}
+
+fn relu() -> ActivationSpec {
+    ActivationSpec::Relu
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
+pub enum NetInitSpec {
+    /// Per layer: entries of W_h (v_h for shared layers) i.i.d. N(0, variances[h]) (or
+    /// N(0, stds[h]^2)); biases start at 0. One seeded stream, layer by layer.
+    Gaussian {
+        #[serde(default)]
+        variances: Option<Vec<f64>>,
+        #[serde(default)]
+        stds: Option<Vec<f64>>,
+        seed: f64,
+    },
+    /// Buffers `init.w1` .. `init.wN` (row-major n_h x n_{h-1}, or the d_h free parameters of a
+    /// shared layer) and `init.b1` .. for layers with biases.
+    Explicit {},
+}
 
 fn activation(field: &str, a: ActivationSpec, slope: Option<f64>) -> Result<Activation> {
     Ok(match a {
@@ -130,11 +285,37 @@ fn generate(
     Ok((x, y))
 }
 
-pub(crate) fn new_network(
-    v: serde_json::Value,
-    mut buffers: HashMap<String, Vec<f64>>,
-) -> Result<Session> {
-    let spec = parse_network(v)?;
+/// The network family.
+pub struct NetFamily;
+
+impl Family for NetFamily {
+    fn kind(&self) -> &'static str {
+        "network"
+    }
+    fn fields(&self) -> &'static [&'static str] {
+        &["data", "init"]
+    }
+    fn build(
+        &self,
+        problem: Value,
+        buffers: &mut Buffers,
+        run: &RunInfo,
+        budget: &mut Budget,
+    ) -> Result<Built> {
+        build(problem, buffers, run, budget)
+    }
+    fn examples(&self) -> Vec<(&'static str, Value)> {
+        examples()
+    }
+}
+
+fn build(
+    problem: Value,
+    buffers: &mut Buffers,
+    run: &RunInfo,
+    budget: &mut Budget,
+) -> Result<Built> {
+    let spec: NetProblem = from_value(problem, "", "spec")?;
     let d_in = positive("model.inputDim", spec.model.input_dim)?;
     if spec.model.layers.is_empty() {
         return Err(Error::range("model.layers", "expected at least one layer"));
@@ -171,8 +352,8 @@ pub(crate) fn new_network(
                     .pattern
                     .as_ref()
                     .ok_or_else(|| Error::spec(pf.clone(), "missing field (a shared layer)"))?;
-                bytes(&pf, &[(rows, cols)])?;
-                let data = take_buffer(&mut buffers, &pf, pr, rows, cols)?;
+                budget.check(&pf, &[(rows, cols)])?;
+                let data = buffers.matrix(&pf, pr, rows, cols)?;
                 let mut map = Vec::with_capacity(rows * cols);
                 for (k, &x) in data.iter().enumerate() {
                     if x < 0.0 || x.fract() != 0.0 || x > params as f64 {
@@ -250,7 +431,7 @@ pub(crate) fn new_network(
                     .checked_mul(oh)
                     .and_then(|r| r.checked_mul(ow))
                     .ok_or_else(|| Error::too_large(f.clone(), "size overflows"))?;
-                bytes(&f, &[(rows, cols)])?;
+                budget.check(&f, &[(rows, cols)])?;
                 let nparams = (oc as u64) * (ic as u64) * (kh as u64) * (k as u64);
                 if nparams >= u32::MAX as u64 {
                     return Err(Error::too_large(
@@ -264,7 +445,7 @@ pub(crate) fn new_network(
             }
         };
         // Every layer's dense size (W_h, or the expanded pattern) within the memory limit.
-        bytes(&f, &[(rows, cols)])?;
+        budget.check(&f, &[(rows, cols)])?;
         if pat.is_some() {
             pattern_bytes += (rows * cols) as u64 * 4;
         }
@@ -278,16 +459,12 @@ pub(crate) fn new_network(
         LossSpec::Squared => Loss::Squared,
         LossSpec::CrossEntropy => Loss::CrossEntropy,
     };
-    let steps = count("steps", spec.steps)?;
-    let record_every = positive("recordEvery", spec.record_every)? as u64;
-    let tracker = curvature_tracker(spec.curvature.as_ref(), record_every)?;
-
     // Data.
     let (m, data) = match &spec.data {
         DataSpec::Explicit { x, y } => {
             let m = positive("data.x.rows", x.rows)?;
-            let xd = take_buffer(&mut buffers, "data.x", x, m, d_in)?;
-            let yd = take_buffer(&mut buffers, "data.y", y, m, d_out)?;
+            let xd = buffers.matrix("data.x", x, m, d_in)?;
+            let yd = buffers.matrix("data.y", y, m, d_out)?;
             (m, Some((xd, yd)))
         }
         DataSpec::Generated {
@@ -326,28 +503,28 @@ pub(crate) fn new_network(
                     dims.push(d_out);
                     let parts: Vec<(usize, usize)> =
                         dims.windows(2).map(|p| (p[0], p[1])).collect();
-                    bytes("data.targets", &parts)?;
+                    budget.check("data.targets", &parts)?;
                 }
             }
             (m, None)
         }
     };
-    let max_batch = match &spec.method {
-        Some(crate::spec::MethodSpec::Sgd { batch_size, .. }) => {
+    let max_batch = match run.method {
+        Some(MethodSpec::Sgd { batch_size, .. }) => {
             positive("method.batchSize", *batch_size)?.min(m)
         }
         _ => 0,
     };
-    bytes(
+    budget.reserve(
         "model",
         &[
-            (dim, 4 + Method::buffers(spec.method.as_ref())),
+            (dim, run.per_param),
             (Network::workspace_len(d_in, &layers, m, max_batch), 1),
             (m, d_in + d_out),
             (pattern_bytes as usize, 1),
         ],
     )?;
-    bytes("steps", &[((steps / record_every + 2) as usize, 64)])?;
+    budget.reserve("steps", &[(run.rows_max, run.other_columns + 64)])?;
 
     // Init.
     let explicit_init = match &spec.init {
@@ -387,17 +564,10 @@ pub(crate) fn new_network(
             let mut w = Vec::with_capacity(nl);
             for (h, l) in layers.iter().enumerate() {
                 let name = format!("init.w{}", h + 1);
-                let wb = take_flat(
-                    &mut buffers,
-                    &name,
-                    l.w_len,
-                    l.rows,
-                    l.cols,
-                    l.pattern.is_some(),
-                )?;
+                let wb = take_flat(buffers, &name, l.w_len, l.rows, l.cols, l.pattern.is_some())?;
                 let bb = if l.bias {
                     Some(take_flat(
-                        &mut buffers,
+                        buffers,
                         &format!("init.b{}", h + 1),
                         l.b_len,
                         1,
@@ -412,21 +582,8 @@ pub(crate) fn new_network(
             Some(w)
         }
     };
-    if let ScheduleSpec::Theorem31 { .. } = spec.schedule {
-        return Err(Error::range(
-            "schedule.kind",
-            "the Theorem 3.1 schedule is defined for matrix factorization only",
-        ));
-    }
-    let schedule = Schedule::from_spec(&spec.schedule, 1, 1.0)?;
-    if let Some(name) = buffers.keys().next() {
-        return Err(Error::request(
-            name.clone(),
-            "this buffer is not used by the spec (network buffers: data.x, data.y, init.w<h>, \
-             init.b<h>, model.layers[i].pattern)",
-        ));
-    }
-    let method = Method::from_spec(spec.method.as_ref(), spec.weight_decay, dim, Some(m))?;
+    buffers
+        .finish("network buffers: data.x, data.y, init.w<h>, init.b<h>, model.layers[i].pattern")?;
 
     // Work starts here.
     let (x, y) = match data {
@@ -494,23 +651,16 @@ pub(crate) fn new_network(
         (NetInitSpec::Explicit {}, None) => unreachable!("explicit init taken above"),
     }
     let net = Network::new(d_in, layers, loss, x, y, max_batch);
-    let rows_max = (steps / record_every + 2) as usize;
-    Ok(Session::assemble(
-        Problem::Net(net),
-        w,
-        method,
-        schedule,
-        steps,
-        record_every,
-        rows_max,
-    )
-    .with_curvature(tracker))
+    Ok(Built {
+        model: Box::new(net),
+        w0: w,
+    })
 }
 
 /// A flat buffer of `len` numbers (a dense `rows x cols` matrix, or a shared layer's `len` free
 /// parameters).
 fn take_flat(
-    buffers: &mut HashMap<String, Vec<f64>>,
+    buffers: &mut Buffers,
     name: &str,
     len: usize,
     rows: usize,
@@ -522,17 +672,59 @@ fn take_flat(
     } else {
         format!("a {rows} x {cols} matrix (row-major)")
     };
-    let data = buffers
-        .remove(name)
-        .ok_or_else(|| Error::request(name, format!("expected {what}; it was not passed")))?;
-    if data.len() != len {
-        return Err(Error::shape(
-            name,
-            format!("expected {len} numbers ({what}), got {}", data.len()),
-        ));
-    }
-    if let Some(i) = data.iter().position(|x| !x.is_finite()) {
-        return Err(Error::non_finite(name, format!("entry {i} is {}", data[i])));
-    }
-    Ok(data)
+    buffers.flat(name, len, &what)
+}
+
+/// Small networks for the conformance suite: one per layer type, activation and loss.
+fn examples() -> Vec<(&'static str, Value)> {
+    let spec = |layers: Value, loss: &str, input_dim: usize, n: usize| {
+        json!({
+            "model": {"kind": "network", "inputDim": input_dim, "layers": layers, "loss": loss},
+            "data": {"kind": "generated", "samples": 12, "inputs": "gaussian",
+                     "targets": {"kind": "teacher", "widths": [3]}, "seed": 3},
+            "init": {"kind": "gaussian", "variances": vec![0.4; n], "seed": 4},
+            "schedule": {"kind": "constant", "eta": 0.02},
+            "steps": 40,
+            "recordEvery": 5,
+        })
+    };
+    vec![
+        (
+            "net-relu-bias",
+            spec(
+                json!([{"width": 4, "activation": "relu", "bias": true}, {"width": 2}]),
+                "squared",
+                3,
+                2,
+            ),
+        ),
+        (
+            "net-linear-deep",
+            spec(
+                json!([{"width": 3}, {"width": 4}, {"width": 2}]),
+                "squared",
+                3,
+                3,
+            ),
+        ),
+        (
+            "net-leaky-crossentropy",
+            spec(
+                json!([{"width": 5, "activation": "leakyRelu", "slope": 0.2}, {"width": 3}]),
+                "crossEntropy",
+                3,
+                2,
+            ),
+        ),
+        (
+            "net-conv1d",
+            spec(
+                json!([{"type": "conv1d", "inChannels": 1, "outChannels": 2, "kernel": 2,
+                        "activation": "relu"}, {"width": 2}]),
+                "squared",
+                4,
+                2,
+            ),
+        ),
+    ]
 }

@@ -13,11 +13,8 @@
 //! (4 d1 d2 r flops instead of 6 for forming R and multiplying by it). No d1 x d2 temporary. The
 //! subtraction rounds at the level eps ||M*|| ||v||, i.e. eps times the Hessian's scale.
 
-use std::ops::Range;
-
 use nalgebra::DMatrix;
 
-use super::HessianModel;
 use crate::linalg::{gemm, Layout};
 use crate::model::mf::MatrixFactorization;
 
@@ -202,32 +199,4 @@ pub fn mf_symmetry_tangents(m: &MatrixFactorization, w: &[f64]) -> Vec<Vec<f64>>
         }
     }
     basis
-}
-
-impl HessianModel for MatrixFactorization {
-    fn dim(&self) -> usize {
-        (self.d1 + self.d2) * self.r
-    }
-    fn loss_grad(&mut self, w: &[f64], g: &mut [f64]) -> f64 {
-        self.eval(w, g).total()
-    }
-    fn hvp(&mut self, w: &[f64], v: &[f64], out: &mut [f64]) {
-        mf_hvp(self, w, v, out)
-    }
-    fn blocks(&self) -> Vec<(String, Range<usize>)> {
-        let nu = self.d1 * self.r;
-        vec![
-            ("U".to_string(), 0..nu),
-            ("V".to_string(), nu..nu + self.d2 * self.r),
-        ]
-    }
-    fn symmetry_dim(&self, w: &[f64]) -> Option<usize> {
-        Some(mf_symmetry_dim(self, w))
-    }
-    fn symmetry_tangents(&self, w: &[f64]) -> Option<Vec<Vec<f64>>> {
-        Some(mf_symmetry_tangents(self, w))
-    }
-    fn as_mf(&self) -> Option<&MatrixFactorization> {
-        Some(self)
-    }
 }
