@@ -488,6 +488,12 @@ impl Session {
     pub fn model(&self) -> &dyn Model {
         self.model.as_ref()
     }
+    /// The model of the run, mutable (evaluations at other points; the run's own state is kept
+    /// by the session, but a model may cache its last evaluation: advance only after
+    /// re-evaluating at [`Session::params`] or not at all).
+    pub fn model_mut(&mut self) -> &mut dyn Model {
+        self.model.as_mut()
+    }
     /// The matrix-factorization model, if the run is one.
     pub fn mf(&self) -> Option<&MatrixFactorization> {
         self.model.downcast_ref()

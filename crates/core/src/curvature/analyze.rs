@@ -494,6 +494,14 @@ pub fn analyze(model: &mut dyn Model, w: &[f64], query_json: &str) -> Result<Str
         }
         What::Family(name) => model.family_query(name, w, &q)?,
     };
+    let mut report = report;
+    // Which Hessian-vector product answered: the family's exact one, or the central-difference
+    // default of `Model::hvp` (accurate to about 1e-8 relative, not to rounding).
+    report["hvp"] = json!(if model.hvp_exact() {
+        "exact"
+    } else {
+        "centralDifference"
+    });
     serde_json::to_string(&report)
         .map_err(|e| Error::request("query", format!("report serialization failed: {e}")))
 }
