@@ -4,19 +4,24 @@
  *
  * The parts every run shares (schedule, method, curvature, steps) are here; each model family's
  * own types are in one file under `families/` (the model, its problem data, its initialization
- * and its run spec, which extends {@link RunCommon}), and {@link RunSpec} is their union. A new
- * family adds one file there, one line to `RunSpec` and one re-export below.
+ * and its run spec, which extends {@link RunCommon}), with the little `encodeSpec` needs to know
+ * of it (a `FamilyEncoding`: the fields that must hold a matrix, and any buffer name that is not
+ * a spec path), and {@link RunSpec} is their union. A new family adds one file there, one line to
+ * the registry `families/index.ts`, one to `RunSpec` and one re-export below. Its matrices need
+ * no code: every matrix input at any path of the spec becomes a buffer named by that path (see
+ * {@link encodeSpec}).
  *
  * @module
  */
 
 import { InvalidSpecError } from './errors.js';
+import { FAMILIES } from './families/index.js';
 import type { MatrixFactorizationRunSpec } from './families/matrixFactorization.js';
 import type { NetworkRunSpec } from './families/network.js';
 import { splitMatrixInput } from './matrix.js';
 
-export * from './families/matrixFactorization.js';
-export * from './families/network.js';
+export type * from './families/matrixFactorization.js';
+export type * from './families/network.js';
 
 /** eta_t = eta (eta > 0). */
 export interface ConstantSchedule {
@@ -149,98 +154,132 @@ export type RunSpec = MatrixFactorizationRunSpec | NetworkRunSpec;
 
 /** A spec as the bindings take it: JSON text plus buffers named by spec path. */
 export interface EncodedSpec {
-  /** The spec as JSON, each explicit matrix replaced by its shape `{rows, cols}`. */
+  /** The spec as JSON, each matrix input replaced by its shape `{rows, cols}`. */
   json: string;
-  /** Row-major data of the explicit matrices, keyed `target.matrix`, `init.u0`, `init.v0`. */
+  /**
+   * Row-major data of the matrix inputs, keyed by spec path in the core's notation
+   * (`target.matrix`, `init.u0`, `data.x`, `model.layers[2].pattern`); a network's explicit
+   * initial weights as `init.w1..`, `init.b1..`.
+   */
   buffers: Record<string, Float64Array>;
 }
 
-/** The spec paths of the matrices that travel as buffers. */
+/**
+ * The spec paths of the matrix-factorization matrices that travel as buffers.
+ *
+ * @deprecated {@link encodeSpec} no longer works from a list of paths: every matrix input at any
+ * path becomes a buffer named by that path. This constant is kept for compatibility only.
+ */
 export const MATRIX_PATHS = ['target.matrix', 'init.u0', 'init.v0'] as const;
-
-/** A vector or matrix input as flat row-major data. */
-function flat(x: unknown, field: string): Float64Array {
-  if (x instanceof Float64Array) return x;
-  if (Array.isArray(x) && x.every((v) => typeof v === 'number')) return Float64Array.from(x as number[]);
-  return splitMatrixInput(x, field).data;
-}
 
 function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 /**
- * Encode a spec for the bindings. Explicit matrices (`target.matrix`, `init.u0`, `init.v0`) are
- * moved into buffers and replaced by their shape; everything else is passed through unchanged,
- * so that the core validates it (and both backends report the same errors).
+ * Whether `encodeSpec` takes `x` for a matrix input (the forms `splitMatrixInput` converts):
+ * - an array of rows: an array with an array among its elements, unless one of those is itself
+ *   an array of arrays (then `x` is a list whose elements are looked at one by one);
+ * - `{rows, cols, data}` (a {@link Matrix} or its JSON form): an object with a `data` field that
+ *   is an array or a typed array, or with `rows`, `cols` and `data` fields whatever `data` holds
+ *   (a bad `data` is then an error naming the field, not a value passed through).
+ */
+function isMatrixInput(x: object): boolean {
+  if (Array.isArray(x)) {
+    return x.some((r) => Array.isArray(r)) && !x.some((r) => Array.isArray(r) && r.some((e: unknown) => Array.isArray(e)));
+  }
+  if (ArrayBuffer.isView(x) || !('data' in x)) return false;
+  const data = (x as { data: unknown }).data;
+  return Array.isArray(data) || ArrayBuffer.isView(data) || ('rows' in x && 'cols' in x);
+}
+
+/** Path of a field in the core's notation: `a.b[2].c`. */
+function fieldPath(parent: string, key: string | number): string {
+  if (typeof key === 'number') return `${parent}[${key}]`;
+  return parent === '' ? key : `${parent}.${key}`;
+}
+
+/**
+ * `x` (at `path`) with every matrix input in it replaced by its shape, its data put in `buffers`
+ * under its path. At a field of `matrixFields` (paths with `[]` for any index) the value must be
+ * a matrix input. Copy on write: a value with no matrix input in it is returned as is (the same
+ * object), so that its JSON is exactly what it was.
+ */
+function encodeValue(
+  x: unknown,
+  path: string,
+  buffers: Record<string, Float64Array>,
+  matrixFields: ReadonlySet<string>,
+  ancestors: Set<object>,
+): unknown {
+  if (x === undefined) return x;
+  const declared = matrixFields.size > 0 && matrixFields.has(path.replace(/\[\d+\]/g, '[]'));
+  if (!declared && (typeof x !== 'object' || x === null)) return x;
+  if (declared || (path !== '' && isMatrixInput(x as object))) {
+    const { shape, data } = splitMatrixInput(x, path);
+    if (Object.hasOwn(buffers, path)) {
+      throw new InvalidSpecError(path, `two matrices in the spec would travel as the buffer ${path}`);
+    }
+    buffers[path] = data;
+    return shape;
+  }
+  // Typed arrays, objects with their own JSON form, and cycles (JSON.stringify reports those)
+  // are left to JSON.stringify.
+  if (typeof x !== 'object' || x === null) return x;
+  if (ArrayBuffer.isView(x) || typeof (x as { toJSON?: unknown }).toJSON === 'function' || ancestors.has(x)) return x;
+  ancestors.add(x);
+  try {
+    if (Array.isArray(x)) {
+      let changed = false;
+      const out = x.map((v: unknown, i: number) => {
+        const e = encodeValue(v, fieldPath(path, i), buffers, matrixFields, ancestors);
+        if (e !== v) changed = true;
+        return e;
+      });
+      return changed ? out : x;
+    }
+    let out: Record<string, unknown> | undefined;
+    for (const [k, v] of Object.entries(x)) {
+      const e = encodeValue(v, fieldPath(path, k), buffers, matrixFields, ancestors);
+      if (e !== v) {
+        out ??= { ...(x as Record<string, unknown>) };
+        out[k] = e;
+      }
+    }
+    return out ?? x;
+  } finally {
+    ancestors.delete(x);
+  }
+}
+
+/**
+ * Encode a spec for the bindings. Every matrix input, at any path of the spec (`target.matrix`,
+ * `init.u0`, `data.x`, `model.layers[2].pattern`, or a path a new model family introduces), is
+ * moved into a buffer named by its path in the core's notation (`a.b[2].c`) and replaced in the
+ * JSON by its shape `{rows, cols}`. A matrix input is an array of rows (`number[][]`, at least
+ * one row), a {@link Matrix}, or `{rows, cols, data}` with `data` a `number[]`; other values
+ * (numbers, number lists such as `singularValues`, strings, objects) are passed through
+ * unchanged, so that the core validates them (and both backends report the same errors), except
+ * at a field the family declares as a matrix (`target.matrix`, `init.u0`, `init.v0`, `data.x`,
+ * `data.y`, `model.layers[i].pattern`), where anything but a matrix input is an error naming the
+ * field. The one buffer name that is not a spec path is a family convention: a network's explicit
+ * initial weights travel as `init.w1..` and `init.b1..`.
  *
  * Accepts `unknown` so that a spec read from a JSON file can be passed as is.
  *
  * @throws {ShapeMismatchError} for a ragged `number[][]` (naming the field).
- * @throws {InvalidSpecError} for a matrix that cannot be converted, or a spec that is not an object.
+ * @throws {InvalidSpecError} for a matrix that cannot be converted (a non-number entry, a bad
+ * `data`, a value that is not a matrix at a matrix field), or a spec that is not an object.
  */
 export function encodeSpec(spec: unknown): EncodedSpec {
   if (!isRecord(spec)) {
     throw new InvalidSpecError('', 'expected the spec to be an object');
   }
   const buffers: Record<string, Float64Array> = {};
-  const out: Record<string, unknown> = { ...spec };
-  const target = spec['target'];
-  if (isRecord(target) && target['kind'] === 'explicit' && target['matrix'] !== undefined) {
-    const { shape, data } = splitMatrixInput(target['matrix'], 'target.matrix');
-    out['target'] = { ...target, matrix: shape };
-    buffers['target.matrix'] = data;
-  }
-  const init = spec['init'];
-  if (isRecord(init) && init['kind'] === 'explicit') {
-    const copy: Record<string, unknown> = { ...init };
-    for (const key of ['u0', 'v0'] as const) {
-      if (init[key] !== undefined) {
-        const { shape, data } = splitMatrixInput(init[key], `init.${key}`);
-        copy[key] = shape;
-        buffers[`init.${key}`] = data;
-      }
-    }
-    out['init'] = copy;
-  }
-  const data = spec['data'];
-  if (isRecord(data) && data['kind'] === 'explicit') {
-    const copy: Record<string, unknown> = { ...data };
-    for (const key of ['x', 'y'] as const) {
-      if (data[key] !== undefined) {
-        const { shape, data: d } = splitMatrixInput(data[key], `data.${key}`);
-        copy[key] = shape;
-        buffers[`data.${key}`] = d;
-      }
-    }
-    out['data'] = copy;
-  }
   const model = spec['model'];
-  if (isRecord(model) && Array.isArray(model['layers'])) {
-    out['model'] = {
-      ...model,
-      layers: model['layers'].map((layer: unknown, i: number) => {
-        if (!isRecord(layer) || layer['pattern'] === undefined) return layer;
-        const { shape, data: d } = splitMatrixInput(layer['pattern'], `model.layers[${i}].pattern`);
-        buffers[`model.layers[${i}].pattern`] = d;
-        return { ...layer, pattern: shape };
-      }),
-    };
-    if (isRecord(init) && init['kind'] === 'explicit') {
-      // Network weights travel as buffers init.w1.., init.b1..; the core knows their shapes.
-      const { weights, biases, ...rest } = init;
-      if (Array.isArray(weights)) {
-        weights.forEach((w: unknown, h: number) => {
-          buffers[`init.w${h + 1}`] = flat(w, `init.weights[${h}]`);
-        });
-      }
-      if (Array.isArray(biases)) {
-        biases.forEach((b: unknown, h: number) => {
-          if (b !== null && b !== undefined) buffers[`init.b${h + 1}`] = flat(b, `init.biases[${h}]`);
-        });
-      }
-      out['init'] = rest;
-    }
-  }
+  const kind = isRecord(model) ? model['kind'] : undefined;
+  const family = typeof kind === 'string' ? FAMILIES.get(kind) : undefined;
+  const own = family?.encode ? family.encode(spec, buffers) : spec;
+  const out = encodeValue(own, '', buffers, new Set(family?.matrixFields), new Set());
   return { json: JSON.stringify(out), buffers };
 }

@@ -1,12 +1,14 @@
 /**
  * The matrix-factorization family (`model.kind: "matrixFactorization"`): the TS types of its run
- * spec, mirroring the core's `spec.rs`.
+ * spec, mirroring the core's `spec.rs`, and what `encodeSpec` needs to know of it (its matrix
+ * fields; every matrix input travels as a buffer named by its spec path).
  *
  * @module
  */
 
 import type { MatrixInput } from '../matrix.js';
 import type { RunCommon } from '../spec.js';
+import type { FamilyEncoding } from './family.js';
 
 /**
  * Asymmetric matrix factorization (Du, Hu & Lee 2018, section 3):
@@ -107,3 +109,13 @@ export interface MatrixFactorizationRunSpec extends RunCommon {
   /** The initial factors U0, V0. */
   init: InitSpec;
 }
+
+/**
+ * The family for `encodeSpec`: its matrix fields, whose buffers are named by their paths.
+ *
+ * @internal
+ */
+export const matrixFactorizationFamily = {
+  kind: 'matrixFactorization',
+  matrixFields: ['target.matrix', 'init.u0', 'init.v0'],
+} as const satisfies FamilyEncoding;

@@ -1,12 +1,16 @@
 /**
  * The network family (`model.kind: "network"`): the TS types of its run spec, mirroring the core's
- * `spec.rs`.
+ * `spec.rs`, and what `encodeSpec` needs to know of it: its matrix fields, and the one buffer
+ * convention of the family that is not a spec path (explicit initial weights travel as
+ * `init.w1..`, `init.b1..`). Its other matrices (`data.x`, `data.y`, `model.layers[i].pattern`)
+ * travel, as every matrix input does, as buffers named by their spec paths.
  *
  * @module
  */
 
-import type { MatrixInput } from '../matrix.js';
+import { type MatrixInput, splitMatrixInput } from '../matrix.js';
 import type { RunCommon } from '../spec.js';
+import type { FamilyEncoding } from './family.js';
 
 /** Activation after a layer (the last layer's is usually `linear`). */
 export type Activation = 'linear' | 'relu' | 'leakyRelu';
@@ -126,3 +130,49 @@ export interface NetworkRunSpec extends RunCommon {
   /** The initial weights. */
   init: NetInitSpec;
 }
+
+/** A vector or matrix input as flat row-major data. */
+function flat(x: unknown, field: string): Float64Array {
+  if (x instanceof Float64Array) return x;
+  if (Array.isArray(x) && x.every((v) => typeof v === 'number')) return Float64Array.from(x as number[]);
+  return splitMatrixInput(x, field).data;
+}
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/**
+ * The network's explicit initial weights: the core reads W_h and b_h from the buffers `init.w<h>`
+ * and `init.b<h>` (1-based; it knows their shapes from the layers), not from spec paths. Moves
+ * `init.weights[h]` and the non-null `init.biases[h]` into those buffers and drops both fields
+ * from the spec; any other spec is returned as is. Runs before the generic walk of `encodeSpec`.
+ */
+function encodeNetworkInit(spec: Record<string, unknown>, buffers: Record<string, Float64Array>): Record<string, unknown> {
+  const init = spec['init'];
+  if (!isRecord(init) || init['kind'] !== 'explicit') return spec;
+  const { weights, biases, ...rest } = init;
+  if (Array.isArray(weights)) {
+    weights.forEach((w: unknown, h: number) => {
+      buffers[`init.w${h + 1}`] = flat(w, `init.weights[${h}]`);
+    });
+  }
+  if (Array.isArray(biases)) {
+    biases.forEach((b: unknown, h: number) => {
+      if (b !== null && b !== undefined) buffers[`init.b${h + 1}`] = flat(b, `init.biases[${h}]`);
+    });
+  }
+  return { ...spec, init: rest };
+}
+
+/**
+ * The family for `encodeSpec`: its matrix fields (`init.weights[]` is moved to `init.w<h>` by
+ * `encode`, before the walk) and its explicit initial weights.
+ *
+ * @internal
+ */
+export const networkFamily = {
+  kind: 'network',
+  matrixFields: ['data.x', 'data.y', 'model.layers[].pattern', 'init.weights[]'],
+  encode: encodeNetworkInit,
+} as const satisfies FamilyEncoding;
