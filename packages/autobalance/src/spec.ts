@@ -256,14 +256,15 @@ function encodeValue(
  * Encode a spec for the bindings. Every matrix input, at any path of the spec (`target.matrix`,
  * `init.u0`, `data.x`, `model.layers[2].pattern`, or a path a new model family introduces), is
  * moved into a buffer named by its path in the core's notation (`a.b[2].c`) and replaced in the
- * JSON by its shape `{rows, cols}`. A matrix input is an array of rows (`number[][]`, at least
- * one row), a {@link Matrix}, or `{rows, cols, data}` with `data` a `number[]`; other values
- * (numbers, number lists such as `singularValues`, strings, objects) are passed through
- * unchanged, so that the core validates them (and both backends report the same errors), except
- * at a field the family declares as a matrix (`target.matrix`, `init.u0`, `init.v0`, `data.x`,
- * `data.y`, `model.layers[i].pattern`), where anything but a matrix input is an error naming the
- * field. The one buffer name that is not a spec path is a family convention: a network's explicit
- * initial weights travel as `init.w1..` and `init.b1..`.
+ * JSON by its shape `{rows, cols}`. A matrix input is an array of rows (`number[][]`: a list with
+ * a list among its elements), a {@link Matrix}, or `{rows, cols, data}` with `data` a `number[]`;
+ * other values (numbers, number lists such as `singularValues`, `[]`, strings, objects) are
+ * passed through unchanged, so that the core validates them (and both backends report the same
+ * errors), except at a field the family declares as a matrix (`target.matrix`, `init.u0`,
+ * `init.v0`, `data.x`, `data.y`, `model.layers[i].pattern`): there the value must be a matrix
+ * (`[]` is 0 x 0), else it is an error naming the field. The one buffer name that is not a spec
+ * path is a family convention: a network's explicit initial weights travel as `init.w1..` and
+ * `init.b1..`.
  *
  * Accepts `unknown` so that a spec read from a JSON file can be passed as is.
  *
