@@ -192,6 +192,8 @@ function runOf(inputs: CheckInputs, i: number): RunResult {
   return r;
 }
 
+// TODO(column roles, issue 9 item 2): the step windows below read the column named `step`; take
+// the run's index column by role once the core declares roles (see COLUMN_PATTERNS in report.ts).
 function column(r: RunResult, name: string, run: number): Float64Array {
   const c = r.columns[name];
   if (!c) throw new Missing(`run ${run} has no column ${name}`);

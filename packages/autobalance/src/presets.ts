@@ -117,20 +117,34 @@ export interface PresetOverrides {
   /** Steps of every run. */
   steps?: number;
   /**
-   * Seeds: every seed in the preset (target or data, init, SGD batches) is shifted by the same amount so that the
-   * smallest becomes this value; runs that shared a seed still share one.
+   * Seeds: every seed in the preset's run specs (every object with a numeric `seed` field, at any
+   * depth: target or data, init, SGD batches, curvature, or any field a model family adds) is
+   * shifted by the same amount so that the smallest becomes this value; runs that shared a seed
+   * still share one, and seeds left at their default are left alone.
    */
   seed?: number;
 }
 
-function seedHolders(spec: RunSpec): { seed: number }[] {
+/**
+ * The objects in `spec` with a numeric `seed` field, at any depth, found by a depth-first walk:
+ * an object before what it holds, fields in their order in the object (for a spec read from JSON,
+ * the order of the text), array elements by index. No family is named here, so a new family's
+ * seeds move with the others. The order fixes nothing in the result: {@link applyOverrides}
+ * shifts every holder by one amount, which depends only on the set of seeds.
+ */
+function seedHolders(spec: unknown): { seed: number }[] {
   const out: { seed: number }[] = [];
-  const parts = 'target' in spec ? [spec.target, spec.init] : [spec.data, spec.init, spec.method];
-  for (const part of parts as unknown[]) {
-    if (typeof part === 'object' && part !== null && typeof (part as { seed?: unknown }).seed === 'number') {
-      out.push(part as { seed: number });
+  const walk = (x: unknown): void => {
+    if (typeof x !== 'object' || x === null || ArrayBuffer.isView(x)) return;
+    if (Array.isArray(x)) {
+      for (const v of x) walk(v);
+      return;
     }
-  }
+    const o = x as Record<string, unknown>;
+    if (typeof o['seed'] === 'number') out.push(o as { seed: number });
+    for (const v of Object.values(o)) walk(v);
+  };
+  walk(spec);
   return out;
 }
 

@@ -46,13 +46,33 @@ function maxAbs(a: Float64Array | undefined): number {
   return m;
 }
 
+/**
+ * The name patterns by which the reports pick a run's columns (the one place that knows them).
+ *
+ * TODO(column roles, issue 9 item 2): the core will declare each column with a role (loss, norm,
+ * ratio, invariant, drift, other); select by role then and delete these patterns. Users:
+ * {@link summarize} (`ratio`, `drift`) and `runPanels` (all of them); `runFigure` and
+ * {@link presetFigure} take the x axis from the column named `step`, and checks.ts reads `step`
+ * for its windows.
+ */
+const COLUMN_PATTERNS = {
+  /** Ratios of squared norms of consecutive layers (`normRatio`, `normRatio1`, ...). */
+  ratio: /^normRatio\d*$/,
+  /** Drifts of conserved quantities (matrix factorization: `imbalanceDrift`; networks: `layerDiffDrift<h>`). */
+  drift: /^(imbalanceDrift|layerDiffDrift\d+)$/,
+  /** Squared norms of layers (networks: `normSqW<h>`). */
+  layerNorm: /^normSqW\d+$/,
+  /** Per-pair drifts of networks (`layerDiffDrift<h>`), plotted before matrix factorization's `imbalanceDrift`. */
+  layerDrift: /^layerDiffDrift\d+$/,
+} as const;
+
 /** Sum up a run (see {@link RunSummary}). */
 export function summarize(r: RunResult): RunSummary {
   return {
     finalLoss: r.loss,
-    finalNormRatios: r.columnNames.filter((n) => /^normRatio\d*$/.test(n)).map((n) => last(r.columns[n])),
+    finalNormRatios: r.columnNames.filter((n) => COLUMN_PATTERNS.ratio.test(n)).map((n) => last(r.columns[n])),
     maxInvariantDrift: Math.max(
-      ...r.columnNames.filter((n) => /^(imbalanceDrift|layerDiffDrift\d+)$/.test(n)).map((n) => maxAbs(r.columns[n])),
+      ...r.columnNames.filter((n) => COLUMN_PATTERNS.drift.test(n)).map((n) => maxAbs(r.columns[n])),
     ),
     step: r.step,
     steps: r.steps,
@@ -361,7 +381,13 @@ ${referenceTable(checked)}`,
   );
 }
 
-/** Columns plotted by {@link runFigure}, in order, with a log axis or not. */
+/**
+ * Columns plotted by {@link runFigure}, in order, with a log axis or not.
+ *
+ * TODO(column roles, issue 9 item 2): picks columns by name (`loss`, `residual`, `imbalance`,
+ * `imbalanceDrift`, `lambdaMin`, `lambdaMax`) and by {@link COLUMN_PATTERNS}; order the panels
+ * and choose the log axes by role once the core declares roles.
+ */
 function runPanels(r: RunResult): { column: string; logY: boolean }[] {
   const out: { column: string; logY: boolean }[] = [];
   const has = (n: string): boolean => r.columnNames.includes(n);
@@ -370,10 +396,10 @@ function runPanels(r: RunResult): { column: string; logY: boolean }[] {
   };
   add('loss', true);
   add('residual', true);
-  for (const n of r.columnNames) if (/^normSqW\d+$/.test(n)) add(n, false);
-  for (const n of r.columnNames) if (/^normRatio\d*$/.test(n)) add(n, false);
+  for (const n of r.columnNames) if (COLUMN_PATTERNS.layerNorm.test(n)) add(n, false);
+  for (const n of r.columnNames) if (COLUMN_PATTERNS.ratio.test(n)) add(n, false);
   add('imbalance', true);
-  for (const n of r.columnNames) if (/^layerDiffDrift\d+$/.test(n)) add(n, false);
+  for (const n of r.columnNames) if (COLUMN_PATTERNS.layerDrift.test(n)) add(n, false);
   add('imbalanceDrift', false);
   add('lambdaMin', false);
   add('lambdaMax', false);

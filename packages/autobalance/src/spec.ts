@@ -2,101 +2,26 @@
  * The description of a run, mirroring the core's `spec.rs` (camelCase JSON), and its encoding
  * into what the bindings take: a small JSON string plus named `Float64Array` buffers.
  *
+ * The parts every run shares (schedule, method, curvature, steps) are here; each model family's
+ * own types are in one file under `families/` (the model, its problem data, its initialization
+ * and its run spec, which extends {@link RunCommon}), with the little `encodeSpec` needs to know
+ * of it (a `FamilyEncoding`: the fields that must hold a matrix, and any buffer name that is not
+ * a spec path), and {@link RunSpec} is their union. A new family adds one file there, one line to
+ * the registry `families/index.ts`, one to `RunSpec` and one re-export below. Its matrices need
+ * no code: every matrix input at any path of the spec becomes a buffer named by that path (see
+ * {@link encodeSpec}).
+ *
  * @module
  */
 
 import { InvalidSpecError } from './errors.js';
-import { type MatrixInput, splitMatrixInput } from './matrix.js';
+import { FAMILIES } from './families/index.js';
+import type { MatrixFactorizationRunSpec } from './families/matrixFactorization.js';
+import type { NetworkRunSpec } from './families/network.js';
+import { splitMatrixInput } from './matrix.js';
 
-/**
- * Asymmetric matrix factorization (Du, Hu & Lee 2018, section 3):
- * f(U, V) = 1/2 ||U V^T - M*||_F^2 + balanceWeight ||U^T U - V^T V||_F^2,
- * with U of shape d1 x rank and V of shape d2 x rank.
- */
-export interface MatrixFactorizationModel {
-  /** The model family. */
-  kind: 'matrixFactorization';
-  /** Rows of M* and of U. A positive integer. */
-  d1: number;
-  /** Columns of M* and rows of V. A positive integer. */
-  d2: number;
-  /** Columns of U and V; at most min(d1, d2). */
-  rank: number;
-  /** Weight w >= 0 of the balancing regularizer (1/8 is the paper's objective (3)). Default 0. */
-  balanceWeight?: number;
-}
-
-/** The model of a run (one family so far). */
-export type ModelSpec = MatrixFactorizationModel;
-
-/** A target given by the caller: a d1 x d2 matrix. */
-export interface ExplicitTarget {
-  /** The target kind. */
-  kind: 'explicit';
-  /** M*, d1 x d2. */
-  matrix: MatrixInput;
-}
-
-/**
- * A seeded random rank-r target M* = P diag(singularValues) Q^T, with P, Q random orthonormal.
- */
-export interface RandomTarget {
-  /** The target kind. */
-  kind: 'random';
-  /** One value >= 0 per rank. */
-  singularValues: number[];
-  /** A non-negative integer. */
-  seed: number;
-}
-
-/** The target matrix M*. */
-export type TargetSpec = ExplicitTarget | RandomTarget;
-
-/** Initial factors given by the caller: U0 (d1 x rank) and V0 (d2 x rank). */
-export interface ExplicitInit {
-  /** The initialization kind. */
-  kind: 'explicit';
-  /** U0, d1 x rank. */
-  u0: MatrixInput;
-  /** V0, d2 x rank. */
-  v0: MatrixInput;
-}
-
-/**
- * Entries i.i.d. N(0, stdU^2) for U0 and N(0, stdV^2) for V0, U first then V, from one seeded
- * stream. The same seed gives bit-identical factors on both backends.
- */
-export interface GaussianInit {
-  /** The initialization kind. */
-  kind: 'gaussian';
-  /** Standard deviation of the entries of U0 (>= 0). */
-  stdU: number;
-  /** Standard deviation of the entries of V0 (>= 0). */
-  stdV: number;
-  /** A non-negative integer. */
-  seed: number;
-}
-
-/**
- * Balanced factors of singular components of M*: column c of U0 is sqrt(sigma_i) phi_i and of V0
- * is sqrt(sigma_i) psi_i for i = `components[c]` (0-based, singular values in descending order);
- * the other columns are zero; then i.i.d. N(0, noiseStd^2) entries are added. `[0, ..., k-1]`
- * with k < rank is the saddle that has learned the top k components (lambda_min = -sigma_{k+1});
- * all of `0..rank-1` is a global minimum; `[]` is the origin.
- */
-export interface TargetSvdInit {
-  /** Selects this init. */
-  kind: 'targetSvd';
-  /** Indices of the singular components (at most `rank` of them, distinct, < min(d1, d2)). */
-  components: number[];
-  /** Standard deviation of the added noise (default 0). */
-  noiseStd?: number;
-  /** Seed of the noise (default 0). */
-  seed?: number;
-}
-
-/** The initial factors. */
-export type InitSpec = ExplicitInit | GaussianInit | TargetSvdInit;
+export type * from './families/matrixFactorization.js';
+export type * from './families/network.js';
 
 /** eta_t = eta (eta > 0). */
 export interface ConstantSchedule {
@@ -191,8 +116,8 @@ export type MethodSpec =
       maxIter?: number;
     };
 
-/** Options shared by every run. */
-interface RunCommon {
+/** Options shared by every run, whatever its model family; a family's run spec extends it. */
+export interface RunCommon {
   /** The step size eta_t (the step h of the gradient-flow integrators). */
   schedule: ScheduleSpec;
   /** Number of steps (a non-negative integer). */
@@ -224,232 +149,138 @@ export interface CurvatureSpec {
   seed?: number;
 }
 
-/** A matrix-factorization run: model, target, initialization, step schedule, steps. */
-export interface MatrixFactorizationRunSpec extends RunCommon {
-  /** The model: sizes, rank and balancing weight. */
-  model: ModelSpec;
-  /** The target matrix M*. */
-  target: TargetSpec;
-  /** The initial factors U0, V0. */
-  init: InitSpec;
-}
-
-/** Activation after a layer (the last layer's is usually `linear`). */
-export type Activation = 'linear' | 'relu' | 'leakyRelu';
-
-/** One layer of a network (see docs/networks.md). */
-export interface LayerSpec {
-  /** `dense` (default), `shared` (free parameters + pattern, Theorem 2.3), `conv1d`, `conv2d`. */
-  type?: 'dense' | 'shared' | 'conv1d' | 'conv2d';
-  /** Output width n_h (dense, shared). */
-  width?: number;
-  /** Activation applied to the layer's output. Default `linear`; the last layer must be linear. */
-  activation?: Activation;
-  /** Leaky ReLU slope, 0 < slope < 1. */
-  slope?: number;
-  /** Whether the layer has a bias. Default false. */
-  bias?: boolean;
-  /** Number of free parameters d_h (shared). */
-  params?: number;
-  /** Shared: n_h x n_{h-1} matrix of 0 (no weight) or a 1-based parameter index. */
-  pattern?: MatrixInput;
-  /** Input channels (conv1d, conv2d). */
-  inChannels?: number;
-  /** Output channels (conv1d, conv2d). */
-  outChannels?: number;
-  /** conv2d: input height (the width follows from n_{h-1}). */
-  inHeight?: number;
-  /** Kernel size (conv1d, conv2d; square for conv2d). */
-  kernel?: number;
-  /** Stride (conv1d, conv2d). Default 1. */
-  stride?: number;
-  /** Zero padding on each side (conv1d, conv2d). Default 0. */
-  padding?: number;
-}
-
-/** x -> W_N phi(W_{N-1} ... phi(W_1 x)) (Du, Hu & Lee 2018, section 2). */
-export interface NetworkModel {
-  /** The model family. */
-  kind: 'network';
-  /** Input dimension n_0 (a positive integer). */
-  inputDim: number;
-  /** The layers, input to output. */
-  layers: LayerSpec[];
-  /** `squared`: 1/(2m) sum ||f(x_i) - y_i||^2 (default); `crossEntropy`: softmax cross-entropy. */
-  loss?: 'squared' | 'crossEntropy';
-}
-
-/** Training data: given (one sample per row) or generated from a seed. */
-export type DataSpec =
-  | {
-      /** Data given by the caller. */
-      kind: 'explicit';
-      /** Inputs, m x inputDim (one sample per row). */
-      x: MatrixInput;
-      /** Targets, m x output width (one sample per row). */
-      y: MatrixInput;
-    }
-  | {
-      /** Data generated from `seed` (one stream: inputs, then the teacher's weights, then targets). */
-      kind: 'generated';
-      /** Number of samples m. */
-      samples: number;
-      /** `gaussian` (entries N(0, inputStd^2), the default) or `sphere` (uniform on the unit sphere). */
-      inputs?: 'gaussian' | 'sphere';
-      /** Standard deviation of Gaussian inputs. Default 1. */
-      inputStd?: number;
-      /** How the targets are made (one-hot labels of the largest entry with the cross-entropy loss). */
-      targets:
-        | {
-            /** Entries N(0, std^2). */
-            kind: 'gaussian';
-            /** Standard deviation of the entries. Default 1. */
-            std?: number;
-          }
-        | {
-            /** y = scale * teacher(x): a random network, weights N(0, 1/fan_in), no biases. */
-            kind: 'teacher';
-            /** Hidden widths of the teacher. Default none. */
-            widths?: number[];
-            /** Activation of the teacher's hidden layers. Default `relu`. */
-            activation?: Activation;
-            /** Leaky ReLU slope of the teacher. */
-            slope?: number;
-            /** Factor on the teacher's output. Default 1. */
-            scale?: number;
-          };
-      /** A non-negative integer. */
-      seed: number;
-    };
-
-/** Initial weights: per-layer Gaussian (variances or standard deviations), or given. */
-export type NetInitSpec =
-  | {
-      /** Entries of W_h i.i.d. Gaussian per layer; biases start at 0. */
-      kind: 'gaussian';
-      /** Variance per layer (exactly one of `variances` and `stds`). */
-      variances?: number[];
-      /** Standard deviation per layer (exactly one of `variances` and `stds`). */
-      stds?: number[];
-      /** A non-negative integer: one stream, layer by layer. */
-      seed: number;
-    }
-  | {
-      /** Weights given by the caller. */
-      kind: 'explicit';
-      /** W_h (n_h x n_{h-1}) per layer; for a shared layer its d_h free parameters as one row. */
-      weights: MatrixInput[];
-      /** b_h per layer with `bias: true` (others: null). Default zeros. */
-      biases?: (readonly number[] | Float64Array | null)[];
-    };
-
-/** A network run (issue 3). */
-export interface NetworkRunSpec extends RunCommon {
-  /** The network. */
-  model: NetworkModel;
-  /** The training data. */
-  data: DataSpec;
-  /** The initial weights. */
-  init: NetInitSpec;
-}
-
-/** Any run. */
+/** Any run: the union of the families' run specs (one file per family under `families/`). */
 export type RunSpec = MatrixFactorizationRunSpec | NetworkRunSpec;
 
 /** A spec as the bindings take it: JSON text plus buffers named by spec path. */
 export interface EncodedSpec {
-  /** The spec as JSON, each explicit matrix replaced by its shape `{rows, cols}`. */
+  /** The spec as JSON, each matrix input replaced by its shape `{rows, cols}`. */
   json: string;
-  /** Row-major data of the explicit matrices, keyed `target.matrix`, `init.u0`, `init.v0`. */
+  /**
+   * Row-major data of the matrix inputs, keyed by spec path in the core's notation
+   * (`target.matrix`, `init.u0`, `data.x`, `model.layers[2].pattern`); a network's explicit
+   * initial weights as `init.w1..`, `init.b1..`.
+   */
   buffers: Record<string, Float64Array>;
 }
 
-/** The spec paths of the matrices that travel as buffers. */
+/**
+ * The spec paths of the matrix-factorization matrices that travel as buffers.
+ *
+ * @deprecated {@link encodeSpec} no longer works from a list of paths: every matrix input at any
+ * path becomes a buffer named by that path. This constant is kept for compatibility only.
+ */
 export const MATRIX_PATHS = ['target.matrix', 'init.u0', 'init.v0'] as const;
-
-/** A vector or matrix input as flat row-major data. */
-function flat(x: unknown, field: string): Float64Array {
-  if (x instanceof Float64Array) return x;
-  if (Array.isArray(x) && x.every((v) => typeof v === 'number')) return Float64Array.from(x as number[]);
-  return splitMatrixInput(x, field).data;
-}
 
 function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
 /**
- * Encode a spec for the bindings. Explicit matrices (`target.matrix`, `init.u0`, `init.v0`) are
- * moved into buffers and replaced by their shape; everything else is passed through unchanged,
- * so that the core validates it (and both backends report the same errors).
+ * Whether `encodeSpec` takes `x` for a matrix input (the forms `splitMatrixInput` converts):
+ * - an array of rows: an array with an array among its elements, unless one of those is itself
+ *   an array of arrays (then `x` is a list whose elements are looked at one by one);
+ * - `{rows, cols, data}` (a {@link Matrix} or its JSON form): an object with a `data` field that
+ *   is an array or a typed array, or with `rows`, `cols` and `data` fields whatever `data` holds
+ *   (a bad `data` is then an error naming the field, not a value passed through).
+ */
+function isMatrixInput(x: object): boolean {
+  if (Array.isArray(x)) {
+    return x.some((r) => Array.isArray(r)) && !x.some((r) => Array.isArray(r) && r.some((e: unknown) => Array.isArray(e)));
+  }
+  if (ArrayBuffer.isView(x) || !('data' in x)) return false;
+  const data = (x as { data: unknown }).data;
+  return Array.isArray(data) || ArrayBuffer.isView(data) || ('rows' in x && 'cols' in x);
+}
+
+/** Path of a field in the core's notation: `a.b[2].c`. */
+function fieldPath(parent: string, key: string | number): string {
+  if (typeof key === 'number') return `${parent}[${key}]`;
+  return parent === '' ? key : `${parent}.${key}`;
+}
+
+/**
+ * `x` (at `path`) with every matrix input in it replaced by its shape, its data put in `buffers`
+ * under its path. At a field of `matrixFields` (paths with `[]` for any index) the value must be
+ * a matrix input. Copy on write: a value with no matrix input in it is returned as is (the same
+ * object), so that its JSON is exactly what it was.
+ */
+function encodeValue(
+  x: unknown,
+  path: string,
+  buffers: Record<string, Float64Array>,
+  matrixFields: ReadonlySet<string>,
+  ancestors: Set<object>,
+): unknown {
+  if (x === undefined) return x;
+  const declared = matrixFields.size > 0 && matrixFields.has(path.replace(/\[\d+\]/g, '[]'));
+  if (!declared && (typeof x !== 'object' || x === null)) return x;
+  if (declared || (path !== '' && isMatrixInput(x as object))) {
+    const { shape, data } = splitMatrixInput(x, path);
+    if (Object.hasOwn(buffers, path)) {
+      throw new InvalidSpecError(path, `two matrices in the spec would travel as the buffer ${path}`);
+    }
+    buffers[path] = data;
+    return shape;
+  }
+  // Typed arrays, objects with their own JSON form, and cycles (JSON.stringify reports those)
+  // are left to JSON.stringify.
+  if (typeof x !== 'object' || x === null) return x;
+  if (ArrayBuffer.isView(x) || typeof (x as { toJSON?: unknown }).toJSON === 'function' || ancestors.has(x)) return x;
+  ancestors.add(x);
+  try {
+    if (Array.isArray(x)) {
+      let changed = false;
+      const out = x.map((v: unknown, i: number) => {
+        const e = encodeValue(v, fieldPath(path, i), buffers, matrixFields, ancestors);
+        if (e !== v) changed = true;
+        return e;
+      });
+      return changed ? out : x;
+    }
+    let out: Record<string, unknown> | undefined;
+    for (const [k, v] of Object.entries(x)) {
+      const e = encodeValue(v, fieldPath(path, k), buffers, matrixFields, ancestors);
+      if (e !== v) {
+        out ??= { ...(x as Record<string, unknown>) };
+        out[k] = e;
+      }
+    }
+    return out ?? x;
+  } finally {
+    ancestors.delete(x);
+  }
+}
+
+/**
+ * Encode a spec for the bindings. Every matrix input, at any path of the spec (`target.matrix`,
+ * `init.u0`, `data.x`, `model.layers[2].pattern`, or a path a new model family introduces), is
+ * moved into a buffer named by its path in the core's notation (`a.b[2].c`) and replaced in the
+ * JSON by its shape `{rows, cols}`. A matrix input is an array of rows (`number[][]`: a list with
+ * a list among its elements), a {@link Matrix}, or `{rows, cols, data}` with `data` a `number[]`;
+ * other values (numbers, number lists such as `singularValues`, `[]`, strings, objects) are
+ * passed through unchanged, so that the core validates them (and both backends report the same
+ * errors), except at a field the family declares as a matrix (`target.matrix`, `init.u0`,
+ * `init.v0`, `data.x`, `data.y`, `model.layers[i].pattern`): there the value must be a matrix
+ * (`[]` is 0 x 0), else it is an error naming the field. The one buffer name that is not a spec
+ * path is a family convention: a network's explicit initial weights travel as `init.w1..` and
+ * `init.b1..`.
  *
  * Accepts `unknown` so that a spec read from a JSON file can be passed as is.
  *
  * @throws {ShapeMismatchError} for a ragged `number[][]` (naming the field).
- * @throws {InvalidSpecError} for a matrix that cannot be converted, or a spec that is not an object.
+ * @throws {InvalidSpecError} for a matrix that cannot be converted (a non-number entry, a bad
+ * `data`, a value that is not a matrix at a matrix field), or a spec that is not an object.
  */
 export function encodeSpec(spec: unknown): EncodedSpec {
   if (!isRecord(spec)) {
     throw new InvalidSpecError('', 'expected the spec to be an object');
   }
   const buffers: Record<string, Float64Array> = {};
-  const out: Record<string, unknown> = { ...spec };
-  const target = spec['target'];
-  if (isRecord(target) && target['kind'] === 'explicit' && target['matrix'] !== undefined) {
-    const { shape, data } = splitMatrixInput(target['matrix'], 'target.matrix');
-    out['target'] = { ...target, matrix: shape };
-    buffers['target.matrix'] = data;
-  }
-  const init = spec['init'];
-  if (isRecord(init) && init['kind'] === 'explicit') {
-    const copy: Record<string, unknown> = { ...init };
-    for (const key of ['u0', 'v0'] as const) {
-      if (init[key] !== undefined) {
-        const { shape, data } = splitMatrixInput(init[key], `init.${key}`);
-        copy[key] = shape;
-        buffers[`init.${key}`] = data;
-      }
-    }
-    out['init'] = copy;
-  }
-  const data = spec['data'];
-  if (isRecord(data) && data['kind'] === 'explicit') {
-    const copy: Record<string, unknown> = { ...data };
-    for (const key of ['x', 'y'] as const) {
-      if (data[key] !== undefined) {
-        const { shape, data: d } = splitMatrixInput(data[key], `data.${key}`);
-        copy[key] = shape;
-        buffers[`data.${key}`] = d;
-      }
-    }
-    out['data'] = copy;
-  }
   const model = spec['model'];
-  if (isRecord(model) && Array.isArray(model['layers'])) {
-    out['model'] = {
-      ...model,
-      layers: model['layers'].map((layer: unknown, i: number) => {
-        if (!isRecord(layer) || layer['pattern'] === undefined) return layer;
-        const { shape, data: d } = splitMatrixInput(layer['pattern'], `model.layers[${i}].pattern`);
-        buffers[`model.layers[${i}].pattern`] = d;
-        return { ...layer, pattern: shape };
-      }),
-    };
-    if (isRecord(init) && init['kind'] === 'explicit') {
-      // Network weights travel as buffers init.w1.., init.b1..; the core knows their shapes.
-      const { weights, biases, ...rest } = init;
-      if (Array.isArray(weights)) {
-        weights.forEach((w: unknown, h: number) => {
-          buffers[`init.w${h + 1}`] = flat(w, `init.weights[${h}]`);
-        });
-      }
-      if (Array.isArray(biases)) {
-        biases.forEach((b: unknown, h: number) => {
-          if (b !== null && b !== undefined) buffers[`init.b${h + 1}`] = flat(b, `init.biases[${h}]`);
-        });
-      }
-      out['init'] = rest;
-    }
-  }
+  const kind = isRecord(model) ? model['kind'] : undefined;
+  const family = typeof kind === 'string' ? FAMILIES.get(kind) : undefined;
+  const own = family?.encode ? family.encode(spec, buffers) : spec;
+  const out = encodeValue(own, '', buffers, new Set(family?.matrixFields), new Set());
   return { json: JSON.stringify(out), buffers };
 }

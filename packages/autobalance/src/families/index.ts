@@ -1,0 +1,14 @@
+/**
+ * The registry of model families of the TS layer: one line per family (the core has its own).
+ *
+ * @module
+ */
+
+import type { FamilyEncoding } from './family.js';
+import { matrixFactorizationFamily } from './matrixFactorization.js';
+import { networkFamily } from './network.js';
+
+/** Every family, by its `model.kind`. */
+export const FAMILIES: ReadonlyMap<string, FamilyEncoding> = new Map(
+  [matrixFactorizationFamily, networkFamily].map((f) => [f.kind, f]),
+);
