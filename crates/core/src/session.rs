@@ -298,6 +298,13 @@ impl Session {
         &self.names
     }
 
+    /// The role of each recorded column, in the order of [`Session::column_names`]
+    /// ([`Role::name`]: `step`, `stepSize`, `time`, `loss`, `norm`, `ratio`, `invariant`, `drift`,
+    /// `residual`, `gradNorm`, `curvature`, `solver`, `other`).
+    pub fn column_roles(&self) -> Vec<&'static str> {
+        self.roles.iter().map(|r| r.name()).collect()
+    }
+
     /// The recorded columns with their roles, in order.
     pub fn columns(&self) -> Vec<Column> {
         self.names

@@ -186,6 +186,16 @@ impl NativeSession {
         })
     }
 
+    /// The role of each recorded column, in the order of `columnNames` (`loss`, `norm`,
+    /// `invariant`, `drift`, ...: see the core's `Role`).
+    #[napi(catch_unwind)]
+    pub fn column_roles(&self) -> Result<Vec<String>> {
+        guard(|| {
+            let s = self.lock()?;
+            Ok(s.column_roles().iter().map(|c| c.to_string()).collect())
+        })
+    }
+
     /// Rows `start..` of a recorded column (a copy).
     #[napi(catch_unwind)]
     pub fn column(&self, name: String, start: f64) -> Result<Float64Array> {

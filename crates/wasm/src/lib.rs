@@ -103,6 +103,17 @@ impl WasmSession {
             .collect()
     }
 
+    /// The role of each recorded column, in the order of `columnNames` (`loss`, `norm`,
+    /// `invariant`, `drift`, ...: see the core's `Role`).
+    #[wasm_bindgen(js_name = "columnRoles")]
+    pub fn column_roles(&self) -> Vec<String> {
+        self.inner
+            .column_roles()
+            .iter()
+            .map(|c| c.to_string())
+            .collect()
+    }
+
     /// Rows `start..` of a recorded column (a copy).
     pub fn column(&self, name: &str, start: f64) -> Result<Float64Array, JsValue> {
         let start = usize::try_from(count("start", start)?).unwrap_or(usize::MAX);

@@ -82,6 +82,27 @@ pub enum Role {
     Other,
 }
 
+impl Role {
+    /// The role's name as the bindings and JSON give it (`loss`, `gradNorm`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Step => "step",
+            Role::StepSize => "stepSize",
+            Role::Time => "time",
+            Role::Loss => "loss",
+            Role::Norm => "norm",
+            Role::Ratio => "ratio",
+            Role::Invariant => "invariant",
+            Role::Drift => "drift",
+            Role::Residual => "residual",
+            Role::GradNorm => "gradNorm",
+            Role::Curvature => "curvature",
+            Role::Solver => "solver",
+            Role::Other => "other",
+        }
+    }
+}
+
 /// A recorded column: its name and role.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Column {
