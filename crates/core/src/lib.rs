@@ -11,6 +11,7 @@ pub mod dynamics;
 pub mod error;
 pub mod linalg;
 pub mod model;
+pub mod par;
 pub mod presets;
 pub mod rng;
 pub mod session;

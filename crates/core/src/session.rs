@@ -495,6 +495,12 @@ impl Session {
     pub fn model(&self) -> &dyn Model {
         self.model.as_ref()
     }
+    /// Run this session's evaluations sequentially or on rayon ([`crate::par`]): the chunks and
+    /// the results are the same; a sweep runs many sequential sessions side by side.
+    pub fn set_parallelism(&mut self, par: crate::par::Parallelism) {
+        self.model.set_parallelism(par);
+    }
+
     /// The model of the run, mutable (evaluations at other points; the run's own state is kept
     /// by the session, but a model may cache its last evaluation: advance only after
     /// re-evaluating at [`Session::params`] or not at all).

@@ -384,3 +384,23 @@ fn errors_name_the_full_field_path() {
         );
     }
 }
+
+#[test]
+fn parallelism_is_a_runtime_parameter_with_the_same_bits() {
+    use autobalance_core::par::Parallelism;
+    for (kind, name, spec) in examples() {
+        let mut a = session(&spec);
+        let mut b = session(&spec);
+        a.set_parallelism(Parallelism::Sequential);
+        b.set_parallelism(Parallelism::Rayon);
+        a.advance(u64::MAX);
+        b.advance(u64::MAX);
+        assert_eq!(all_columns(&a), all_columns(&b), "{kind}/{name}");
+        let q = r#"{"what": "eigs", "which": "both", "k": 1, "method": "lanczos"}"#;
+        assert_eq!(
+            a.hessian(q).unwrap(),
+            b.hessian(q).unwrap(),
+            "{kind}/{name}"
+        );
+    }
+}

@@ -146,6 +146,9 @@ pub trait Model: Any + Send {
     /// same point (the next query may be at another point).
     fn end_queries(&mut self) {}
 
+    /// Run the model's chunked loops sequentially or on rayon (same chunks, same bits).
+    fn set_parallelism(&mut self, _par: crate::par::Parallelism) {}
+
     /// Remember the initial point: drifts of conserved quantities are measured from it.
     fn set_reference(&mut self, w0: &[f64]);
     /// The model's metric columns, in order, with their roles.

@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use crate::curvature::Query;
 use crate::linalg::{gemm, gram, norm2, Layout};
 use crate::model::{Block, Column, Model, Role};
+use crate::par::Parallelism;
 
 pub mod family;
 pub mod hvp;
@@ -44,6 +45,8 @@ pub struct MatrixFactorization {
     pub target: Vec<f64>,
     blocks: [Block; 2],
     ws: Workspace,
+    /// How the row chunks of the fused kernel run.
+    par: Parallelism,
     /// Loss parts of the last evaluation.
     last: LossParts,
     /// U0^T U0 - V0^T V0 and a scratch pair for the recorder.
@@ -134,6 +137,7 @@ impl MatrixFactorization {
             r,
             balance_weight,
             target,
+            par: Parallelism::default(),
             blocks: [
                 Block {
                     name: "U".into(),
@@ -244,14 +248,14 @@ impl MatrixFactorization {
             }
         };
         let per = self.ws.chunks[0].rows.len().max(1);
-        let pairs = self.ws.chunks.iter_mut().zip(gu.chunks_mut(per * r));
-        #[cfg(feature = "parallel")]
-        {
-            use rayon::prelude::*;
-            pairs.collect::<Vec<_>>().into_par_iter().for_each(work);
-        }
-        #[cfg(not(feature = "parallel"))]
-        pairs.for_each(work);
+        let mut pairs: Vec<_> = self
+            .ws
+            .chunks
+            .iter_mut()
+            .zip(gu.chunks_mut(per * r))
+            .collect();
+        self.par
+            .for_each(&mut pairs, |_, pair| work((&mut *pair.0, &mut *pair.1)));
 
         // Partial sums in chunk order. The small-rank kernel accumulates dV^T (r x d2): sum the
         // partials into the V^T buffer (no longer needed) and transpose once.
@@ -363,6 +367,9 @@ impl Model for MatrixFactorization {
             o["delta"] = json!(l.delta);
         }
         Ok(o)
+    }
+    fn set_parallelism(&mut self, par: Parallelism) {
+        self.par = par;
     }
     fn theorem31_scale(&self) -> Option<(usize, f64)> {
         Some((self.r, libm::sqrt(norm2(&self.target))))

@@ -129,19 +129,6 @@ fn chunk_rows(c: usize, nc: usize, m: usize) -> (usize, usize) {
     ((c * per).min(m), ((c + 1) * per).min(m))
 }
 
-/// Map `f` over the chunks (in parallel with the `parallel` feature), results in chunk order.
-fn over_chunks<T: Send>(nc: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
-    #[cfg(feature = "parallel")]
-    {
-        use rayon::prelude::*;
-        (0..nc).into_par_iter().map(f).collect()
-    }
-    #[cfg(not(feature = "parallel"))]
-    {
-        (0..nc).map(f).collect()
-    }
-}
-
 /// Exact `out = H(w) v` for the network's loss over all its samples (see the module docs).
 /// Samples are split into row chunks evaluated independently (in parallel with the `parallel`
 /// feature) and summed in chunk order.
@@ -175,7 +162,7 @@ pub(crate) fn net_hvp_cached(
     };
     if fresh {
         let wd: Vec<Vec<f64>> = net.layers.iter().map(|l| dense_weights(l, w)).collect();
-        let chunks = over_chunks(nc, |c| {
+        let chunks = net.par.map(nc, |c| {
             let (lo, hi) = chunk_rows(c, nc, m);
             forward(
                 net,
@@ -202,7 +189,7 @@ pub(crate) fn net_hvp_cached(
         dwd: &dwd,
         inv_m,
     };
-    let parts = over_chunks(nc, |k| {
+    let parts = net.par.map(nc, |k| {
         let (lo, hi) = chunk_rows(k, nc, m);
         let mut part = vec![0.0; out.len()];
         ctx.rows(

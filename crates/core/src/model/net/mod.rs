@@ -32,6 +32,7 @@ use pattern::Pattern;
 use crate::error::{Error, Result};
 use crate::linalg::{dot, gemm, norm2, Layout};
 use crate::model::{Block, Column, Model, Role};
+use crate::par::Parallelism;
 
 /// Most row chunks per evaluation.
 const CHUNKS: usize = 4;
@@ -201,6 +202,8 @@ pub struct Network {
     /// The forward and backpropagation pass of the last Hessian-vector product's point, reused
     /// by the next product at the same point (see `curvature::net`).
     pub(crate) hvp_cache: Option<hvp::HvpCache>,
+    /// How the row chunks of evaluations and products run.
+    pub(crate) par: Parallelism,
 }
 
 fn chunk_count(m: usize) -> usize {
@@ -341,6 +344,7 @@ impl Network {
             mscratch: (vec![0.0; maxn * maxn], vec![0.0; maxn * maxn]),
             frozen: false,
             hvp_cache: None,
+            par: Parallelism::default(),
             layers,
             x,
             y,
@@ -480,13 +484,8 @@ impl Network {
                 hi - lo,
             );
         };
-        #[cfg(feature = "parallel")]
-        {
-            use rayon::prelude::*;
-            self.chunks.par_iter_mut().enumerate().for_each(work);
-        }
-        #[cfg(not(feature = "parallel"))]
-        self.chunks.iter_mut().enumerate().for_each(work);
+        self.par
+            .for_each(&mut self.chunks, |c, chunk| work((c, chunk)));
         let mut loss = 0.0;
         grad.copy_from_slice(&self.chunks[0].grad);
         loss += self.chunks[0].loss;
@@ -758,6 +757,9 @@ impl Model for Network {
     }
     fn end_queries(&mut self) {
         self.hvp_cache = None;
+    }
+    fn set_parallelism(&mut self, par: Parallelism) {
+        self.par = par;
     }
     /// Dimension of the span of the symmetry tangents (see [`net_symmetry_tangents`]): per
     /// boundary between two dense layers, the rescalings of each hidden neuron (ReLU / leaky

@@ -1,0 +1,51 @@
+//! Parallelism as a runtime parameter. Every parallel loop of the core maps over a FIXED number
+//! of chunks (set by the problem size, never by the thread count) and sums the partial results in
+//! chunk order, so a run gives the same bits sequentially and on any number of threads. Native
+//! builds (feature `parallel`) default to rayon; a sweep that runs many runs side by side sets
+//! each run [`Parallelism::Sequential`] (`Session::set_parallelism`). Wasm is always sequential.
+
+/// How the chunks of one evaluation are run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parallelism {
+    /// One after the other on the calling thread.
+    Sequential,
+    /// On rayon's global pool (falls back to sequential without the `parallel` feature).
+    Rayon,
+}
+
+impl Default for Parallelism {
+    /// Rayon where the core was built with it, sequential otherwise.
+    fn default() -> Self {
+        if cfg!(feature = "parallel") {
+            Parallelism::Rayon
+        } else {
+            Parallelism::Sequential
+        }
+    }
+}
+
+impl Parallelism {
+    /// `f(i, &mut items[i])` for every item.
+    pub fn for_each<T: Send>(self, items: &mut [T], f: impl Fn(usize, &mut T) + Sync + Send) {
+        match self {
+            #[cfg(feature = "parallel")]
+            Parallelism::Rayon => {
+                use rayon::prelude::*;
+                items.par_iter_mut().enumerate().for_each(|(i, t)| f(i, t));
+            }
+            _ => items.iter_mut().enumerate().for_each(|(i, t)| f(i, t)),
+        }
+    }
+
+    /// `[f(0), .., f(n - 1)]`, in order.
+    pub fn map<T: Send>(self, n: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
+        match self {
+            #[cfg(feature = "parallel")]
+            Parallelism::Rayon => {
+                use rayon::prelude::*;
+                (0..n).into_par_iter().map(f).collect()
+            }
+            _ => (0..n).map(f).collect(),
+        }
+    }
+}
