@@ -34,16 +34,12 @@
 use crate::linalg::{axpy, dot, gemm, norm2, Layout};
 use std::ops::Range;
 
-use super::{Activation, Layer, Loss, Network};
+use super::{affine, derivative_into, Activation, Layer, Loss, Network};
 use crate::model::Model;
 
 /// Most doubles spent on the raw symmetry tangents (number of tangents x dim); above this
 /// `symmetry_dim` / `symmetry_tangents` answer `None`.
 pub const MAX_TANGENT_DOUBLES: usize = 1 << 24;
-
-fn bias_index(l: &Layer, i: usize) -> usize {
-    l.pattern.as_ref().map_or(i, |p| p.bias_map[i] as usize)
-}
 
 /// Dense weights of layer `l` from the parameter slice `p` (the whole parameter vector).
 fn dense_weights(l: &Layer, p: &[f64]) -> Vec<f64> {
@@ -58,39 +54,14 @@ fn dense_weights(l: &Layer, p: &[f64]) -> Vec<f64> {
     }
 }
 
-/// phi'(z) per entry (the convention of the gradient: z > 0 gives 1, otherwise 0 / the slope).
+/// phi'(z) per entry (empty for a linear activation).
 fn derivative(act: Activation, z: &[f64]) -> Vec<f64> {
-    let lo = match act {
-        Activation::Linear => return Vec::new(),
-        Activation::Relu => 0.0,
-        Activation::LeakyRelu(s) => s,
-    };
-    z.iter().map(|&x| if x > 0.0 { 1.0 } else { lo }).collect()
-}
-
-/// Z = A W^T (+ 1 b^T by the bias map, when `b` is given): A is n x cols, Z is n x rows.
-fn affine(l: &Layer, wd: &[f64], b: Option<&[f64]>, a: &[f64], n: usize, z: &mut [f64]) {
-    let beta = match b {
-        Some(b) if l.bias => {
-            for r in 0..n {
-                for (i, zi) in z[r * l.rows..(r + 1) * l.rows].iter_mut().enumerate() {
-                    *zi = b[bias_index(l, i)];
-                }
-            }
-            1.0
-        }
-        _ => 0.0,
-    };
-    gemm(
-        1.0,
-        a,
-        Layout::row_major(n, l.cols),
-        wd,
-        Layout::row_major(l.rows, l.cols).t(),
-        beta,
-        z,
-        Layout::row_major(n, l.rows),
-    );
+    if act.is_linear() {
+        return Vec::new();
+    }
+    let mut d = vec![0.0; z.len()];
+    derivative_into(act, z, &mut d);
+    d
 }
 
 fn mask(d: &[f64], x: &mut [f64]) {
@@ -388,7 +359,7 @@ impl HvpCtx<'_> {
                 let ob = &mut out[l.b_off..l.b_off + l.b_len];
                 for r in 0..n {
                     for (i, di) in rdelta[r * l.rows..(r + 1) * l.rows].iter().enumerate() {
-                        ob[bias_index(l, i)] += di;
+                        ob[l.bias_index(i)] += di;
                     }
                 }
             }
@@ -504,7 +475,7 @@ fn class_tangents(l: &Layer, u: &Layer, w: &[f64], dim: usize, raw: &mut Vec<Vec
             }
         }
         if l.bias {
-            join(&mut parent, &mut fb, bias_index(l, i), i);
+            join(&mut parent, &mut fb, l.bias_index(i), i);
         }
     }
     for k in 0..u.rows {

@@ -144,7 +144,7 @@ impl Layer {
             })
             .collect()
     }
-    fn bias_index(&self, i: usize) -> usize {
+    pub(crate) fn bias_index(&self, i: usize) -> usize {
         self.pattern.as_ref().map_or(i, |p| p.bias_map[i] as usize)
     }
 }
@@ -501,22 +501,32 @@ impl Network {
 
 /// Z = X W^T + 1 b^T (bias by the layer's bias map), then the activation: X is n x cols.
 fn forward_layer(l: &Layer, wd: &[f64], b: &[f64], input: &[f64], n: usize, z: &mut [f64]) {
-    pre_activation(l, wd, b, input, n, z);
+    affine(l, wd, Some(b), input, n, z);
     l.activation.apply(&mut z[..n * l.rows]);
 }
 
-/// Z = X W^T + 1 b^T.
-fn pre_activation(l: &Layer, wd: &[f64], b: &[f64], input: &[f64], n: usize, z: &mut [f64]) {
+/// Z = X W^T (+ 1 b^T by the layer's bias map, when `b` is given and the layer has biases):
+/// X is n x cols, Z is n x rows. The one affine map of the network, shared by the gradient's
+/// forward pass and the Hessian-vector product's (`hvp.rs`: the point's pass and its tangent).
+pub(crate) fn affine(
+    l: &Layer,
+    wd: &[f64],
+    b: Option<&[f64]>,
+    input: &[f64],
+    n: usize,
+    z: &mut [f64],
+) {
     let z = &mut z[..n * l.rows];
-    let beta = if l.bias {
-        for r in 0..n {
-            for (i, zi) in z[r * l.rows..(r + 1) * l.rows].iter_mut().enumerate() {
-                *zi = b[l.bias_index(i)];
+    let beta = match b {
+        Some(b) if l.bias => {
+            for r in 0..n {
+                for (i, zi) in z[r * l.rows..(r + 1) * l.rows].iter_mut().enumerate() {
+                    *zi = b[l.bias_index(i)];
+                }
             }
+            1.0
         }
-        1.0
-    } else {
-        0.0
+        _ => 0.0,
     };
     gemm(
         1.0,
@@ -528,6 +538,18 @@ fn pre_activation(l: &Layer, wd: &[f64], b: &[f64], input: &[f64], n: usize, z: 
         z,
         Layout::row_major(n, l.rows),
     );
+}
+
+/// phi'(z) per entry into `out` (z > 0 gives 1, otherwise 0 or the leaky slope), for
+/// piecewise-linear activations; the convention of the gradient and of the HVP.
+pub(crate) fn derivative_into(act: Activation, z: &[f64], out: &mut [f64]) {
+    let lo = match act {
+        Activation::LeakyRelu(s) => s,
+        _ => 0.0,
+    };
+    for (d, x) in out.iter_mut().zip(z) {
+        *d = if *x > 0.0 { 1.0 } else { lo };
+    }
 }
 
 struct Ctx<'a> {
@@ -563,10 +585,10 @@ impl Ctx<'_> {
             let (before, after) = c.acts.split_at_mut(h);
             let input: &[f64] = if h == 0 { x } else { &before[h - 1] };
             let z = &mut after[0][..n * l.rows];
-            pre_activation(
+            affine(
                 l,
                 self.weights(h),
-                &self.w[l.b_off..l.b_off + l.b_len],
+                Some(&self.w[l.b_off..l.b_off + l.b_len]),
                 input,
                 n,
                 z,
@@ -574,13 +596,7 @@ impl Ctx<'_> {
             if use_masks && !l.activation.is_linear() {
                 let mask = &mut c.masks[h][..n * l.rows];
                 if !self.frozen {
-                    let lo = match l.activation {
-                        Activation::LeakyRelu(s) => s,
-                        _ => 0.0,
-                    };
-                    for (mk, zi) in mask.iter_mut().zip(z.iter()) {
-                        *mk = if *zi > 0.0 { 1.0 } else { lo };
-                    }
+                    derivative_into(l.activation, z, mask);
                 }
                 for (zi, mk) in z.iter_mut().zip(mask.iter()) {
                     *zi *= mk;
