@@ -15,6 +15,7 @@ pub mod rng;
 pub mod session;
 mod session_net;
 pub mod spec;
+pub mod study;
 
 pub use error::{Error, ErrorCode, Result};
 pub use session::{Session, Status};
