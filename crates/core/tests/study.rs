@@ -399,6 +399,8 @@ fn invalid_studies_name_the_full_field_path() {
         (with(&|v| { v["at"] = json!({"every": 0}); }).to_string(), ErrorCode::OutOfRange, "at.every"),
         (with(&|v| { v["axis"] = json!({"path": "model..d1", "values": [1]}); }).to_string(), ErrorCode::InvalidSpec, "axis.path"),
         (with(&|v| { v["axis"] = json!({"path": "modle.d1", "values": [1]}); }).to_string(), ErrorCode::InvalidSpec, "axis.path"),
+        (with(&|v| { v["axis"] = json!({"path": "init.stdu", "values": [1]}); }).to_string(), ErrorCode::InvalidSpec, "axis.path"),
+        (with(&|v| { v["axis"] = json!({"path": "stepz", "values": [1]}); }).to_string(), ErrorCode::InvalidSpec, "axis.path"),
         (with(&|v| { v["axis"] = json!({"path": "model.d1", "values": []}); }).to_string(), ErrorCode::OutOfRange, "axis.values"),
         (with(&|v| { v["axis"] = json!({"path": "model.d1"}); }).to_string(), ErrorCode::InvalidSpec, "axis.values"),
         (with(&|v| { v["axis"] = json!({"path": "init.stdU", "values": [0.1, -1]}); }).to_string(), ErrorCode::OutOfRange, "axis.values[1]"),

@@ -263,6 +263,14 @@ fn run_error(e: Error, axis: Option<(&str, usize, &Value)>) -> Error {
     let Some((path, i, value)) = axis else {
         return Error::new(e.code, full, e.message);
     };
+    // The axis set a field the run does not have (a typo in the path's last name).
+    let unknown = e.message.contains("unknown field `")
+        && field_in_message(&e.message).is_some_and(|name| {
+            path == name || path.strip_prefix(inner.as_str()) == Some(&format!(".{name}"))
+        });
+    if unknown {
+        return Error::spec("axis.path", format!("run.{path}: {}", e.message));
+    }
     let rest = inner.strip_prefix(path).filter(|r| {
         r.is_empty() || r.starts_with('.') || r.starts_with('[')
     });
