@@ -16,6 +16,7 @@ pub mod presets;
 pub mod rng;
 pub mod session;
 pub mod spec;
+pub mod study;
 
 pub use error::{Error, ErrorCode, Result};
 pub use model::{Column, Family, Model, Role, FAMILIES};

@@ -1,7 +1,7 @@
 //! autobalance-node: the N-API binding of `autobalance-core` (napi-rs v3). Thin glue only:
 //! convert JS values, call the core, map errors. The surface is the one in
 //! docs/ARCHITECTURE.md ("The binding surface"), identical to crates/wasm except for
-//! `advanceAsync`, which runs a chunk on the libuv thread pool.
+//! `advanceAsync` (sessions and studies) and `hessianAsync`, which run on the libuv thread pool.
 //!
 //! Errors: every core error becomes a JS `Error` whose message is `err.to_js_message()`
 //! (`AUTOBALANCE_ERROR:{"code":..,"field":..,"message":..}`). Every entry point runs inside
@@ -13,6 +13,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
 use autobalance_core::error::JS_ERROR_PREFIX;
+use autobalance_core::study::{Study, StudyStatus};
 use autobalance_core::{Error as CoreError, Session, Status};
 use napi::bindgen_prelude::{
     AsyncTask, Float64Array, FromNapiValue, Object, TypeName, Unknown, ValidateNapiValue,
@@ -317,4 +318,128 @@ pub fn preset_list() -> Result<String> {
 #[napi(catch_unwind)]
 pub fn preset_spec(name: String) -> Result<String> {
     guard(|| autobalance_core::presets::spec_json(&name).map_err(js_error))
+}
+
+fn study_status_json(status: &StudyStatus) -> Result<String> {
+    serde_json::to_string(status).map_err(|e| internal(&format!("status serialization: {e}")))
+}
+
+/// A study of the core (docs/studies.md): a computation that is not one run, advanced in units of
+/// work. JS name `NativeStudy`.
+#[napi]
+pub struct NativeStudy {
+    inner: Arc<Mutex<Study>>,
+}
+
+impl NativeStudy {
+    /// The study, for a synchronous call on the JS thread (never blocks; see `NativeSession`).
+    fn lock(&self) -> Result<MutexGuard<'_, Study>> {
+        match self.inner.try_lock() {
+            Ok(s) => Ok(s),
+            Err(TryLockError::WouldBlock) => Err(js_error(CoreError::request(
+                "study",
+                "busy: an advanceAsync call on this study has not settled; await it first",
+            ))),
+            Err(TryLockError::Poisoned(_)) => Err(poisoned_study()),
+        }
+    }
+}
+
+fn poisoned_study() -> napi::Error {
+    internal("this study is unusable after an earlier internal error")
+}
+
+#[napi]
+impl NativeStudy {
+    /// Validate `spec` (JSON with a `kind`) and `buffers` and set up the study. Throws on
+    /// invalid input.
+    #[napi(constructor, catch_unwind)]
+    pub fn new(
+        spec: String,
+        #[napi(ts_arg_type = "Record<string, Float64Array>")] buffers: Buffers,
+    ) -> Result<Self> {
+        guard(|| {
+            let study = Study::new(&spec, buffers.0).map_err(js_error)?;
+            Ok(NativeStudy {
+                inner: Arc::new(Mutex::new(study)),
+            })
+        })
+    }
+
+    /// Do up to `maxUnits` units of work on the JS thread; returns the `StudyStatus` JSON.
+    #[napi(catch_unwind)]
+    pub fn advance(&self, max_units: f64) -> Result<String> {
+        guard(|| {
+            let max_units = count("maxUnits", max_units)?;
+            let status = self.lock()?.advance(max_units).map_err(js_error)?;
+            study_status_json(&status)
+        })
+    }
+
+    /// Do up to `maxUnits` units of work on the libuv thread pool; resolves to the
+    /// `StudyStatus` JSON. Every error is a rejection, never a synchronous throw.
+    #[napi(catch_unwind, ts_return_type = "Promise<string>")]
+    pub fn advance_async(&self, max_units: f64) -> AsyncTask<AdvanceStudy> {
+        AsyncTask::new(AdvanceStudy {
+            study: Arc::clone(&self.inner),
+            max_units,
+        })
+    }
+
+    /// The `StudyStatus` JSON.
+    #[napi(catch_unwind)]
+    pub fn status(&self) -> Result<String> {
+        guard(|| study_status_json(&self.lock()?.status()))
+    }
+
+    /// The JSON result so far (format per study kind, docs/studies.md).
+    #[napi(catch_unwind)]
+    pub fn result(&self) -> Result<String> {
+        guard(|| Ok(self.lock()?.result_json()))
+    }
+
+    /// Names of the result columns, in order.
+    #[napi(catch_unwind)]
+    pub fn column_names(&self) -> Result<Vec<String>> {
+        guard(|| Ok(self.lock()?.column_names().to_vec()))
+    }
+
+    /// Rows `start..` of a result column (a copy).
+    #[napi(catch_unwind)]
+    pub fn column(&self, name: String, start: f64) -> Result<Float64Array> {
+        guard(|| {
+            let start = usize::try_from(count("start", start)?).unwrap_or(usize::MAX);
+            let s = self.lock()?;
+            let col = s.column(&name, start).map_err(js_error)?;
+            Ok(col.to_vec().into())
+        })
+    }
+}
+
+/// One `advanceAsync` chunk of a study, computed on a libuv worker thread.
+pub struct AdvanceStudy {
+    study: Arc<Mutex<Study>>,
+    max_units: f64,
+}
+
+impl Task for AdvanceStudy {
+    type Output = String;
+    type JsValue = String;
+
+    fn compute(&mut self) -> Result<String> {
+        guard(|| {
+            let max_units = count("maxUnits", self.max_units)?;
+            let status = self
+                .study
+                .lock()
+                .map_err(|_| poisoned_study())?
+                .advance(max_units)
+                .map_err(js_error)?;
+            study_status_json(&status)
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, output: String) -> Result<String> {
+        Ok(output)
+    }
 }

@@ -1,7 +1,7 @@
 //! autobalance-wasm: the WebAssembly binding of `autobalance-core` (wasm-bindgen). Thin glue only:
 //! convert JS values, call the core, map errors. The surface is the one in
 //! docs/ARCHITECTURE.md ("The binding surface"), identical to crates/node without `advanceAsync`
-//! (in a browser the module runs in a Web Worker instead).
+//! and `hessianAsync` (in a browser the module runs in a Web Worker instead).
 //!
 //! Errors: every core error is thrown as a JS `Error` whose message is `err.to_js_message()`
 //! (`AUTOBALANCE_ERROR:{"code":..,"field":..,"message":..}`), the same text as the N-API binding.
@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 
+use autobalance_core::study::Study;
 use autobalance_core::{Error as CoreError, Session, Status};
 use js_sys::{Array, Float64Array, Object};
 use wasm_bindgen::prelude::*;
@@ -143,6 +144,61 @@ impl WasmSession {
     pub fn matrix_shape(&self, name: &str) -> Result<Array, JsValue> {
         let (rows, cols, _) = self.inner.matrix(name).map_err(js_error)?;
         Ok(Array::of2(&(rows as f64).into(), &(cols as f64).into()))
+    }
+}
+
+/// A study of the core (docs/studies.md): a computation that is not one run, advanced in units of
+/// work.
+#[wasm_bindgen]
+pub struct WasmStudy {
+    inner: Study,
+}
+
+#[wasm_bindgen]
+impl WasmStudy {
+    /// Validate `spec` (JSON with a `kind`) and `buffers` and set up the study. Throws on
+    /// invalid input.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        spec: &str,
+        #[wasm_bindgen(unchecked_param_type = "Record<string, Float64Array>")] buffers: JsValue,
+    ) -> Result<WasmStudy, JsValue> {
+        let buffers = self::buffers(&buffers)?;
+        let inner = Study::new(spec, buffers).map_err(js_error)?;
+        Ok(WasmStudy { inner })
+    }
+
+    /// Do up to `maxUnits` units of work; returns the `StudyStatus` JSON.
+    pub fn advance(
+        &mut self,
+        #[wasm_bindgen(js_name = "maxUnits")] max_units: f64,
+    ) -> Result<String, JsValue> {
+        let max_units = count("maxUnits", max_units)?;
+        let status = self.inner.advance(max_units).map_err(js_error)?;
+        Ok(serde_json::to_string(&status).expect("StudyStatus serializes"))
+    }
+
+    /// The `StudyStatus` JSON.
+    pub fn status(&self) -> String {
+        serde_json::to_string(&self.inner.status()).expect("StudyStatus serializes")
+    }
+
+    /// The JSON result so far (format per study kind, docs/studies.md).
+    pub fn result(&self) -> String {
+        self.inner.result_json()
+    }
+
+    /// Names of the result columns, in order.
+    #[wasm_bindgen(js_name = "columnNames")]
+    pub fn column_names(&self) -> Vec<String> {
+        self.inner.column_names().to_vec()
+    }
+
+    /// Rows `start..` of a result column (a copy).
+    pub fn column(&self, name: &str, start: f64) -> Result<Float64Array, JsValue> {
+        let start = usize::try_from(count("start", start)?).unwrap_or(usize::MAX);
+        let col = self.inner.column(name, start).map_err(js_error)?;
+        Ok(Float64Array::from(col))
     }
 }
 

@@ -47,6 +47,30 @@ export interface BindingSession {
 /** A session class of a binding: `new (spec, buffers)`. */
 export type BindingSessionClass = new (spec: string, buffers: Record<string, Float64Array>) => BindingSession;
 
+/**
+ * A study object of a binding (`NativeStudy` or `WasmStudy`): a computation that is not one run,
+ * advanced in units of work (docs/studies.md). Methods throw `AUTOBALANCE_ERROR:{json}` errors.
+ */
+export interface BindingStudy {
+  /** Do up to `maxUnits` units of work synchronously; returns the `StudyStatus` JSON. */
+  advance(maxUnits: number): string;
+  /** napi only: the same, with the chunk run on the libuv thread pool. */
+  advanceAsync?(maxUnits: number): Promise<string>;
+  /** The `StudyStatus` JSON (`{done, total, rows, finished}`). */
+  status(): string;
+  /** The JSON result so far (its format depends on the study's kind). */
+  result(): string;
+  /** Names of the result columns. */
+  columnNames(): string[];
+  /** Rows `start..` of a result column (a copy). */
+  column(name: string, start: number): Float64Array;
+  /** wasm-bindgen only: release the memory of the study in the wasm heap. */
+  free?(): void;
+}
+
+/** A study class of a binding: `new (spec, buffers)`. */
+export type BindingStudyClass = new (spec: string, buffers: Record<string, Float64Array>) => BindingStudy;
+
 /** The functions both bindings export. */
 export interface BindingFunctions {
   /** Version of the core crate. */
@@ -61,12 +85,16 @@ export interface BindingFunctions {
 export interface NativeModule extends BindingFunctions {
   /** The session class of the addon. */
   NativeSession: BindingSessionClass;
+  /** The study class of the addon (absent from addons built before studies existed). */
+  NativeStudy?: BindingStudyClass;
 }
 
 /** The exports of the wasm-bindgen module (`wasm/autobalance_wasm.js`), once initialized. */
 export interface WasmModule extends BindingFunctions {
   /** The session class of the wasm module. */
   WasmSession: BindingSessionClass;
+  /** The study class of the wasm module (absent from modules built before studies existed). */
+  WasmStudy?: BindingStudyClass;
 }
 
 /** A loaded backend: one binding of the core behind a uniform interface. */
@@ -77,6 +105,11 @@ export interface Backend {
   readonly coreVersion: string;
   /** Create a session (throws the binding's raw errors; {@link Run} converts them). */
   createSession(spec: string, buffers: Record<string, Float64Array>): BindingSession;
+  /**
+   * Create a study (throws the binding's raw errors; the `Study` class of `autobalance` converts
+   * them). Throws {@link InvalidRequestError} when the binding was built without the study entry.
+   */
+  createStudy(spec: string, buffers: Record<string, Float64Array>): BindingStudy;
   /** JSON list of presets, `[{name, description}]`. */
   presetList(): string;
   /** JSON of one preset, `{name, description, runs, plots, reference}`. */
@@ -89,12 +122,18 @@ function hasFunctions(mod: unknown, names: readonly string[]): boolean {
   return names.every((n) => typeof m[n] === 'function');
 }
 
-function makeBackend(name: BackendName, Session: BindingSessionClass, fns: BindingFunctions): Backend {
+function makeBackend(name: BackendName, Session: BindingSessionClass, fns: BindingFunctions, StudyClass: unknown): Backend {
   const coreVersion = guard(() => fns.coreVersion());
   return {
     name,
     coreVersion,
     createSession: (spec, buffers) => new Session(spec, buffers),
+    createStudy: (spec, buffers) => {
+      if (typeof StudyClass !== 'function') {
+        throw new InvalidRequestError('backend', `the ${name} backend was built without the study entry: rebuild it (pnpm build)`);
+      }
+      return new (StudyClass as BindingStudyClass)(spec, buffers);
+    },
     presetList: () => fns.presetList(),
     presetSpec: (n) => fns.presetSpec(n),
   };
@@ -112,7 +151,7 @@ export function nativeBackend(mod: unknown): Backend {
     throw new InvalidRequestError('backend', 'the native addon does not export NativeSession, coreVersion, presetList, presetSpec');
   }
   const m = mod as NativeModule;
-  return makeBackend('native', m.NativeSession, m);
+  return makeBackend('native', m.NativeSession, m, m.NativeStudy);
 }
 
 /**
@@ -126,7 +165,7 @@ export function wasmBackend(mod: unknown): Backend {
     throw new InvalidRequestError('backend', 'the wasm module does not export WasmSession, coreVersion, presetList, presetSpec');
   }
   const m = mod as WasmModule;
-  return makeBackend('wasm', m.WasmSession, m);
+  return makeBackend('wasm', m.WasmSession, m, m.WasmStudy);
 }
 
 /** How to pick a backend: by name, or a {@link Backend} object loaded by the caller. */

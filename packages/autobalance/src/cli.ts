@@ -8,6 +8,7 @@
  *     autobalance run <preset> [--out DIR] [--backend native|wasm] [--steps N] [--seed N]
  *     autobalance hessian --spec run.json [--query q.json | --what classify|eigs|density|trace|lemma32]
  *                         [--at-init] [--out report.json] [--report report.html] [--backend native|wasm]
+ *     autobalance study --spec study.json [--out result.json] [--csv columns.csv] [--backend native|wasm]
  *
  * Exit codes: 0 ok, 1 runtime error, 2 bad usage, 130 interrupted (Ctrl-C; what was computed is
  * still written). Errors print `error: <field>: <message>`.
@@ -41,6 +42,7 @@ import { type CurvatureWhat, type HessianQuery, describeReport } from './curvatu
 import { type Progress, Run, train } from './run.js';
 import { loadBackend, probeBackends } from './select.js';
 import type { RunSpec } from './spec.js';
+import { type StudySpec, study, studyResultToJson, studyToCsv } from './study.js';
 
 /** Bad command-line usage (exit code 2). */
 class UsageError extends Error {
@@ -59,6 +61,7 @@ const USAGE = `usage:
   autobalance run <preset> [--out DIR] [--backend native|wasm] [--steps N] [--seed N]
   autobalance hessian --spec run.json [--query q.json | --what classify|eigs|density|trace|lemma32]
                       [--at-init] [--out report.json] [--report report.html] [--backend native|wasm]
+  autobalance study --spec study.json [--out result.json] [--csv columns.csv] [--backend native|wasm]
 
   --backend   force a backend (default: AUTOBALANCE_BACKEND, else native if it loads, else wasm)
   --report    also write a self-contained HTML report (plots, tables, the spec)
@@ -69,6 +72,9 @@ const USAGE = `usage:
               .vl.json (Vega-Lite spec of the figure), .csv, .json (DIR default: out/<preset>)
   hessian     runs the spec to its end (or not, with --at-init), then asks the core what kind of
               point it reached (default --what classify); prints a verdict, writes the JSON report
+  study       runs a study (a computation that is not one run, e.g. kind hessianGrid: the Hessian
+              along a grid of steps and axis values; docs/studies.md) and writes its JSON result
+              (stdout without --out) and, with --csv, its columns
 `;
 
 function packageVersion(): string {
@@ -121,7 +127,11 @@ class ProgressLine {
   update(prefix: string, p: Progress): void {
     const frac = p.steps > 0 ? Math.min(1, p.step / p.steps) : 1;
     const pct = Math.floor(100 * frac);
-    const tail = `step ${p.step}/${p.steps} (${pct}%)  loss ${formatNumber(p.loss)}`;
+    this.show(prefix, frac, `step ${p.step}/${p.steps} (${pct}%)  loss ${formatNumber(p.loss)}`);
+  }
+
+  /** A line `<prefix>: <tail>` with a bar at `frac` (0..1). */
+  show(prefix: string, frac: number, tail: string): void {
     const text = `${prefix}: ${tail}`;
     if (this.tty) {
       // [#########-----------] 45%  step ..  loss ..  <prefix>, cut to the terminal width.
@@ -429,6 +439,48 @@ async function cmdHessian(args: string[]): Promise<number> {
   }
 }
 
+async function cmdStudy(args: string[]): Promise<number> {
+  const { values } = parse(args, { spec: { type: 'string' }, out: { type: 'string' }, csv: { type: 'string' }, backend: { type: 'string' } }, 0);
+  const specPath = str(values, 'spec');
+  if (!specPath) throw new UsageError('--spec', 'missing: the path of a JSON study spec file');
+  const backend = backendOption(str(values, 'backend'));
+  const spec = readJson('--spec', specPath) as StudySpec;
+  const progress = new ProgressLine();
+  const sig = interruptible();
+  try {
+    const started = Date.now();
+    const result = await study(spec, {
+      ...(backend ? { backend } : {}),
+      signal: sig.signal,
+      onProgress: (p) => {
+        const frac = p.total > 0 ? Math.min(1, p.done / p.total) : 1;
+        progress.show('study', frac, `${p.done}/${p.total} units (${Math.floor(100 * frac)}%)  ${p.rows} points`);
+      },
+    });
+    const outcome = result.finished ? 'finished' : 'cancelled';
+    progress.line(
+      `study: ${result.kind} ${outcome}: ${result.rows} points, ${result.done}/${result.total} units in ${((Date.now() - started) / 1000).toFixed(2)} s on ${result.backend}`,
+    );
+    const json = JSON.stringify(studyResultToJson(result));
+    const out = str(values, 'out');
+    if (out) {
+      writeFile(out, json + '\n');
+      process.stderr.write(`wrote ${out}\n`);
+    } else {
+      process.stdout.write(json + '\n');
+    }
+    const csv = str(values, 'csv');
+    if (csv) {
+      writeFile(csv, studyToCsv(result));
+      process.stderr.write(`wrote ${csv}\n`);
+    }
+    return sig.interrupted() ? 130 : 0;
+  } finally {
+    progress.clear();
+    sig.release();
+  }
+}
+
 /** Run the CLI with `argv` (without `node` and the script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -448,6 +500,8 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdRun(rest);
       case 'hessian':
         return await cmdHessian(rest);
+      case 'study':
+        return await cmdStudy(rest);
       case '--version':
       case 'version':
         process.stdout.write(`${packageVersion()}\n`);

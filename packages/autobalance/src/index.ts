@@ -21,6 +21,7 @@
  */
 
 export * from './portable.js';
+export * from './study.js';
 export {
   type BackendInfo,
   type BackendProbe,
