@@ -160,10 +160,11 @@ impl Session {
                 let mut known: Vec<&str> = vec!["model"];
                 known.extend(family.fields());
                 known.extend(spec::RUN_FIELDS);
+                let known: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
                 return Err(Error::spec(
                     k.clone(),
                     format!(
-                        "unknown field for model kind {kind:?}: expected one of {}",
+                        "unknown field `{k}` (model kind {kind:?}), expected one of {}",
                         known.join(", ")
                     ),
                 ));

@@ -181,13 +181,28 @@ fn serde_error(
 ) -> Error {
     let path = e.path().to_string();
     let msg = e.into_inner().to_string();
-    // serde_path_to_error writes "." for the root and "?" where it lost track.
-    let field = if path == "." || path == "?" {
-        root.to_string()
-    } else {
-        format!("{prefix}{path}")
+    // serde_path_to_error writes "." for the root and "?" where it lost track; inside variants
+    // tagged by `kind` it stops at the variant. A missing or unknown field named in the message
+    // is appended, so the error names the full path (`target.bogus`, `init.seed`).
+    let at_root = path == "." || path == "?";
+    let field = match (at_root, field_in_message(&msg)) {
+        (true, Some(n)) => format!("{prefix}{n}"),
+        (true, None) => root.to_string(),
+        (false, Some(n)) if !path.ends_with(&format!(".{n}")) && path != n => {
+            format!("{prefix}{path}.{n}")
+        }
+        (false, _) => format!("{prefix}{path}"),
     };
     Error::spec(field, msg)
+}
+
+/// The field a serde message names (`missing field `x``, `unknown field `x``), if any.
+pub(crate) fn field_in_message(msg: &str) -> Option<String> {
+    ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|p| msg.find(p).map(|i| &msg[i + p.len()..]))
+        .and_then(|rest| rest.split('`').next())
+        .map(str::to_string)
 }
 
 /// Largest integer an f64 holds exactly; counts above it are refused.

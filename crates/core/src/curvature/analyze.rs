@@ -110,26 +110,7 @@ fn real(name: &str, x: Option<f64>, default: f64, lo: f64, hi: f64, open_lo: boo
 }
 
 fn parse_raw(json: &str) -> Result<RawQuery> {
-    let de = &mut serde_json::Deserializer::from_str(json);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let msg = e.into_inner().to_string();
-        // Root-level missing / unknown fields: name them from the message.
-        let named = ["missing field `", "unknown field `"]
-            .iter()
-            .find_map(|p| msg.find(p).map(|i| &msg[i + p.len()..]))
-            .and_then(|rest| rest.split('`').next())
-            .map(str::to_string);
-        let f = if path == "." || path == "?" {
-            match named {
-                Some(n) => field(&n),
-                None => "query".to_string(),
-            }
-        } else {
-            field(&path)
-        };
-        Error::spec(f, msg)
-    })
+    crate::spec::from_str(json, "query.", "query")
 }
 
 /// The family queries of every registered family, with the family's kind.

@@ -25,7 +25,8 @@ use serde_json::{json, Map, Value};
 
 use super::{field_in_message, parse, Buffers, Registration, StudyKind};
 use crate::error::{Error, Result};
-use crate::session::{bytes, Session, Status};
+use crate::build::Budget;
+use crate::session::{Session, Status};
 use crate::spec::{count, positive};
 
 pub const REGISTRATION: Registration = Registration {
@@ -266,7 +267,9 @@ fn run_error(e: Error, axis: Option<(&str, usize, &Value)>) -> Error {
     // The axis set a field the run does not have (a typo in the path's last name).
     let unknown = e.message.contains("unknown field `")
         && field_in_message(&e.message).is_some_and(|name| {
-            path == name || path.strip_prefix(inner.as_str()) == Some(&format!(".{name}"))
+            path == name
+                || path == inner
+                || path.strip_prefix(inner.as_str()) == Some(&format!(".{name}"))
         });
     if unknown {
         return Error::spec("axis.path", format!("run.{path}: {}", e.message));
@@ -368,6 +371,7 @@ fn build(spec: Value, buffers: Buffers) -> Result<Box<dyn StudyKind>> {
     };
 
     // Validate every run (and learn its length) before any work: the session is built and dropped.
+    let budget = Budget::new();
     let mut plans = Vec::with_capacity(runs.len());
     let (mut rows, mut total) = (0usize, 0u64);
     for (i, (run, value)) in runs.into_iter().enumerate() {
@@ -434,7 +438,7 @@ fn build(spec: Value, buffers: Buffers) -> Result<Box<dyn StudyKind>> {
                 let n = steps / e + 1 + u64::from(!steps.is_multiple_of(e));
                 let n = usize::try_from(n)
                     .map_err(|_| Error::too_large("at.every", "too many points"))?;
-                bytes("at.every", &[(n, 1)])?;
+                budget.check("at.every", &[(n, 1)])?;
                 let mut out: Vec<u64> = (0..=steps / e).map(|k| k * e).collect();
                 if !steps.is_multiple_of(e) {
                     out.push(steps);
@@ -452,7 +456,7 @@ fn build(spec: Value, buffers: Buffers) -> Result<Box<dyn StudyKind>> {
         rows = rows
             .checked_add(samples.len())
             .ok_or_else(|| Error::too_large("at", "too many points"))?;
-        bytes("at", &[(rows, names.len())])?;
+        budget.check("at", &[(rows, names.len())])?;
         plans.push(Plan {
             spec_json,
             value,
@@ -577,7 +581,7 @@ impl StudyKind for HessianGrid {
                 let mut point = self.point(target, true, loss);
                 match answer {
                     Ok(text) => {
-                        let report = super::json::parse(&text, "report")?;
+                        let report = super::parse_json(&text, "report")?;
                         self.push(target, loss, Some(&report));
                         if self.keep_reports {
                             point.insert("report".into(), report);

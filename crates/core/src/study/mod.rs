@@ -65,8 +65,6 @@ registry! {
     hessian_grid,
 }
 
-pub mod json;
-
 /// Where a study is. Serialized to JSON for the bindings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -108,7 +106,7 @@ impl Study {
     /// Nothing is computed before every input has been checked; errors name the full field path
     /// in the study spec (`run.model.rank`, `at.steps[2]`, `axis.values[1]`).
     pub fn new(spec_json: &str, buffers: Buffers) -> Result<Study> {
-        let spec = json::parse(spec_json, "spec")?;
+        let spec = parse_json(spec_json, "spec")?;
         let Value::Object(mut map) = spec else {
             return Err(Error::spec("spec", "expected a JSON object"));
         };
@@ -217,29 +215,16 @@ impl Study {
     }
 }
 
-/// The field a serde message names (`missing field `x``, `unknown field `x``), if any.
-pub(crate) fn field_in_message(msg: &str) -> Option<String> {
-    ["missing field `", "unknown field `"]
-        .iter()
-        .find_map(|p| msg.find(p).map(|i| &msg[i + p.len()..]))
-        .and_then(|rest| rest.split('`').next())
-        .map(str::to_string)
-}
+pub(crate) use crate::spec::field_in_message;
 
 /// Deserialize a study kind's spec from a JSON value, naming the offending field by its full path
 /// (root-level missing and unknown fields included).
 pub fn parse<T: DeserializeOwned>(v: Value) -> Result<T> {
-    serde_path_to_error::deserialize(v).map_err(|e| {
-        let path = e.path().to_string();
-        let msg = e.into_inner().to_string();
-        let named = field_in_message(&msg);
-        let root = path == "." || path == "?";
-        let field = match (root, named) {
-            (true, Some(n)) => n,
-            (true, None) => "spec".to_string(),
-            (false, Some(n)) if msg.starts_with("missing field") => format!("{path}.{n}"),
-            (false, _) => path,
-        };
-        Error::spec(field, msg)
-    })
+    crate::spec::from_value(v, "", "spec")
+}
+
+/// JSON text to a value (numbers correctly rounded: serde_json's `float_roundtrip`); errors are
+/// `invalid_spec` on `field`.
+pub(crate) fn parse_json(text: &str, field: &str) -> Result<Value> {
+    serde_json::from_str(text).map_err(|e| Error::spec(field, e.to_string()))
 }
