@@ -21,6 +21,8 @@ mod momentum;
 mod nesterov;
 mod rk4;
 mod sgd;
+#[cfg(test)]
+mod tests;
 
 pub use adam::Adam;
 pub use dopri5::Dopri5;
