@@ -245,10 +245,7 @@ impl Session {
         rows_max: usize,
     ) -> Session {
         model.set_reference(&w);
-        if matches!(
-            method.kind,
-            crate::dynamics::method::Kind::ImplicitMidpoint { .. }
-        ) {
+        if method.needs_pattern_freeze() {
             model.enable_pattern_freeze();
         }
         // step, eta, flow time (the sum of step sizes: GD is Euler's method on the flow), the
