@@ -112,8 +112,9 @@ describe(`CLI on ${BACKEND}`, () => {
     const html = readFileSync(reportPath, 'utf8');
     expect(html.startsWith('<!doctype html>')).toBe(true);
     expect(html).not.toMatch(/<script|src=|href=/);
-    // Panels: loss, residual, normRatio, imbalance and its drift (matrix factorization), one line each.
-    expect(html.match(/class="mark-line role-mark/g)?.length).toBe(5);
+    // Panels, picked by column role: loss, residual, the norms normU2 and normV2 (role norm, shown
+    // since reports pick by role), normRatio, imbalance and its drift (matrix factorization), one line each.
+    expect(html.match(/class="mark-line role-mark/g)?.length).toBe(7);
     expect(html).toContain('200/200');
     expect(html).toContain('&quot;kind&quot;: &quot;matrixFactorization&quot;');
   });
@@ -239,7 +240,7 @@ describe(`CLI on ${BACKEND}`, () => {
     expect(report.runs[0]?.result.columns['loss']).not.toEqual(report.runs[1]?.result.columns['loss']);
 
     const csv = readFileSync(join(dir, 'figure1.csv'), 'utf8').trimEnd().split('\n');
-    expect(csv[0]).toMatch(/^run,step,eta,loss,/);
+    expect(csv[0]).toMatch(/^run,step,eta,time,loss,/);
     expect(csv.length).toBe(1 + 2 * rows);
 
     const html = readFileSync(join(dir, 'figure1.html'), 'utf8');

@@ -33,6 +33,8 @@ function fakeRun(columns: Record<string, number[]>, finished = true): RunResult 
     divergedAt: null,
     loss: null,
     columnNames: Object.keys(columns),
+    // The checks find the step column by its role.
+    columnRoles: Object.fromEntries(Object.keys(columns).map((k) => [k, k === 'step' ? 'step' : 'other'])),
     columns: cols,
   } as unknown as RunResult;
 }

@@ -156,6 +156,7 @@ function fakeResult(loss: number[]): RunResult {
   return {
     backend: 'native',
     columnNames: ['step', 'loss'],
+    columnRoles: { step: 'step', loss: 'loss' },
     columns: { step: Float64Array.from(loss, (_, i) => i), loss: Float64Array.from(loss) },
     rows: n,
     step: n - 1,

@@ -8,6 +8,7 @@
  */
 
 import { InvalidRequestError, guard } from './errors.js';
+import type { ColumnRole } from './columns.js';
 
 /** The name of a backend. */
 export type BackendName = 'native' | 'wasm';
@@ -28,6 +29,12 @@ export interface BindingSession {
   status(): string;
   /** Names of the recorded columns. */
   columnNames(): string[];
+  /**
+   * The role of each recorded column, parallel to {@link BindingSession.columnNames} (`step`,
+   * `stepSize`, `time`, `loss`, `norm`, `ratio`, `invariant`, `drift`, `residual`, `gradNorm`,
+   * `curvature`, `solver`, `other`; see {@link ColumnRole}).
+   */
+  columnRoles(): string[];
   /** Rows `start..` of a recorded column (a copy). */
   column(name: string, start: number): Float64Array;
   /** A matrix of the run, row-major (a copy). */

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { stepColumn } from './columns.js';
 import type { HessianReport } from './curvature.js';
 import type { RunResult } from './run.js';
 
@@ -14,7 +15,7 @@ import type { RunResult } from './run.js';
  * A number (or, for curvature report fields, a string) taken from a preset's results.
  *
  * - a column of run `run`, reduced over its recorded rows (rows with step in [`from`, `to`] when
- *   given; NaN entries skipped): `first`, `last`, `min`, `max`, `maxAbs`; `at` is the value on the
+ *   given, the step being the run's column of role `step`; NaN entries skipped): `first`, `last`, `min`, `max`, `maxAbs`; `at` is the value on the
  *   last recorded row with step <= `step`; `firstStepAtMost` is the first step whose value is
  *   <= `value` (Infinity if none);
  * - a field of curvature report `hessian` (an index into the preset's `hessian` list), a dotted
@@ -192,26 +193,31 @@ function runOf(inputs: CheckInputs, i: number): RunResult {
   return r;
 }
 
-// TODO(column roles, issue 9 item 2): the step windows below read the column named `step`; take
-// the run's index column by role once the core declares roles (see COLUMN_PATTERNS in report.ts).
 function column(r: RunResult, name: string, run: number): Float64Array {
   const c = r.columns[name];
   if (!c) throw new Missing(`run ${run} has no column ${name}`);
   return c;
 }
 
+/** The iteration index of a run's rows: its column of role `step` (step windows, `at`, `firstStepAtMost`). */
+function stepValues(r: RunResult, run: number): Float64Array {
+  const name = stepColumn(r);
+  if (name === undefined) throw new Missing(`run ${run} has no column of role step`);
+  return column(r, name, run);
+}
+
 function reduceColumn(r: RunResult, q: Extract<Quantity, { run: number }>): number {
   const col = column(r, q.column, q.run);
-  const steps = column(r, 'step', q.run);
+  const stepOf = stepValues(r, q.run);
   if (q.reduce === 'firstStepAtMost') {
-    for (let i = 0; i < col.length; i++) if ((col[i] as number) <= q.value) return steps[i] as number;
+    for (let i = 0; i < col.length; i++) if ((col[i] as number) <= q.value) return stepOf[i] as number;
     return Infinity;
   }
   if (q.reduce === 'at') {
-    const lastStep = steps.length > 0 ? (steps[steps.length - 1] as number) : -Infinity;
+    const lastStep = stepOf.length > 0 ? (stepOf[stepOf.length - 1] as number) : -Infinity;
     if (lastStep < q.step) throw new Missing(`run ${q.run} ended at step ${lastStep}, before step ${q.step}`);
     let v = NaN;
-    for (let i = 0; i < col.length && (steps[i] as number) <= q.step; i++) v = col[i] as number;
+    for (let i = 0; i < col.length && (stepOf[i] as number) <= q.step; i++) v = col[i] as number;
     if (Number.isNaN(v)) throw new Missing(`run ${q.run} has no ${q.column} at step ${q.step}`);
     return v;
   }
@@ -219,7 +225,7 @@ function reduceColumn(r: RunResult, q: Extract<Quantity, { run: number }>): numb
   const to = q.to ?? Infinity;
   const vals: number[] = [];
   for (let i = 0; i < col.length; i++) {
-    const s = steps[i] as number;
+    const s = stepOf[i] as number;
     const v = col[i] as number;
     if (s >= from && s <= to && !Number.isNaN(v)) vals.push(v);
   }
@@ -334,7 +340,7 @@ export function runCheck(c: Check, inputs: CheckInputs): CheckOutcome {
       case 'nonIncreasing': {
         const r = runOf(inputs, c.run);
         const col = column(r, c.column, c.run);
-        const steps = column(r, 'step', c.run);
+        const stepOf = stepValues(r, c.run);
         const tol = c.relTol ?? 0;
         let prev = NaN;
         let worst: { step: number; rise: number } | null = null;
@@ -343,7 +349,7 @@ export function runCheck(c: Check, inputs: CheckInputs): CheckOutcome {
           if (Number.isNaN(v)) continue;
           if (!Number.isNaN(prev) && v > prev + tol * Math.abs(prev)) {
             const rise = v - prev;
-            if (!worst || rise > worst.rise) worst = { step: steps[i] as number, rise };
+            if (!worst || rise > worst.rise) worst = { step: stepOf[i] as number, rise };
           }
           prev = v;
         }

@@ -16,6 +16,7 @@ export * from './errors.js';
 export * from './matrix.js';
 export * from './spec.js';
 export * from './backend.js';
+export * from './columns.js';
 export * from './run.js';
 export * from './curvature.js';
 export * from './presets.js';

@@ -5,6 +5,7 @@
  */
 
 import { type CheckedReference, checkReferences, statusMark } from './checks.js';
+import { type ColumnRole, columnRole, columnsWithRole, stepColumn } from './columns.js';
 import { type HessianReport, describeReport } from './curvature.js';
 import type { Matrix } from './matrix.js';
 import type { Preset, PresetHessianResult, PresetOutcome, PresetRunResult } from './presets.js';
@@ -17,14 +18,16 @@ export interface RunSummary {
   /** Loss at the final state (null if unknown). */
   finalLoss: number | null;
   /**
-   * Ratios of squared norms of consecutive layers at the last recorded row: ||U||_F^2/||V||_F^2
-   * for matrix factorization; ||W_h||^2/||W_{h+1}||^2 per layer pair for networks.
+   * The columns of role `ratio` at the last recorded row, in column order: ratios of squared
+   * norms of consecutive layers, ||U||_F^2/||V||_F^2 for matrix factorization,
+   * ||W_h||^2/||W_{h+1}||^2 per layer pair for networks.
    */
   finalNormRatios: number[];
   /**
-   * Largest drift of a conserved quantity over the recorded rows: ||D_t - D_0||_F with
-   * D = U^T U - V^T V (matrix factorization); the largest |drift| of ||W_h||^2 - ||W_{h+1}||^2
-   * over layer pairs (networks). NaN if no rows.
+   * The largest |value| of the columns of role `drift` over the recorded rows: how far the
+   * quantities conserved by gradient flow moved. Matrix factorization: ||D_t - D_0||_F with
+   * D = U^T U - V^T V; networks: the drifts of ||W_h||^2 - ||W_{h+1}||^2 per layer pair (and the
+   * per-neuron and matrix drifts where recorded). NaN if there are no rows or no drift columns.
    */
   maxInvariantDrift: number;
   /** Steps taken. */
@@ -46,34 +49,13 @@ function maxAbs(a: Float64Array | undefined): number {
   return m;
 }
 
-/**
- * The name patterns by which the reports pick a run's columns (the one place that knows them).
- *
- * TODO(column roles, issue 9 item 2): the core will declare each column with a role (loss, norm,
- * ratio, invariant, drift, other); select by role then and delete these patterns. Users:
- * {@link summarize} (`ratio`, `drift`) and `runPanels` (all of them); `runFigure` and
- * {@link presetFigure} take the x axis from the column named `step`, and checks.ts reads `step`
- * for its windows.
- */
-const COLUMN_PATTERNS = {
-  /** Ratios of squared norms of consecutive layers (`normRatio`, `normRatio1`, ...). */
-  ratio: /^normRatio\d*$/,
-  /** Drifts of conserved quantities (matrix factorization: `imbalanceDrift`; networks: `layerDiffDrift<h>`). */
-  drift: /^(imbalanceDrift|layerDiffDrift\d+)$/,
-  /** Squared norms of layers (networks: `normSqW<h>`). */
-  layerNorm: /^normSqW\d+$/,
-  /** Per-pair drifts of networks (`layerDiffDrift<h>`), plotted before matrix factorization's `imbalanceDrift`. */
-  layerDrift: /^layerDiffDrift\d+$/,
-} as const;
-
-/** Sum up a run (see {@link RunSummary}). */
+/** Sum up a run (see {@link RunSummary}); the columns are picked by role. */
 export function summarize(r: RunResult): RunSummary {
+  const drifts = columnsWithRole(r, 'drift');
   return {
     finalLoss: r.loss,
-    finalNormRatios: r.columnNames.filter((n) => COLUMN_PATTERNS.ratio.test(n)).map((n) => last(r.columns[n])),
-    maxInvariantDrift: Math.max(
-      ...r.columnNames.filter((n) => COLUMN_PATTERNS.drift.test(n)).map((n) => maxAbs(r.columns[n])),
-    ),
+    finalNormRatios: columnsWithRole(r, 'ratio').map((n) => last(r.columns[n])),
+    maxInvariantDrift: drifts.length > 0 ? Math.max(...drifts.map((n) => maxAbs(r.columns[n]))) : NaN,
     step: r.step,
     steps: r.steps,
     outcome: r.divergedAt !== null ? `diverged at ${r.divergedAt}` : r.cancelled ? 'cancelled' : r.finished ? 'finished' : 'stopped',
@@ -115,6 +97,8 @@ export interface RunResultJson {
   loss: number | null;
   /** Names of the recorded columns, in order. */
   columnNames: string[];
+  /** The role of each column, by name (`step`, `loss`, `norm`, `ratio`, `drift`, ...; see {@link ColumnRole}). */
+  columnRoles: Record<string, ColumnRole>;
   /** The recorded columns by name. */
   columns: Record<string, number[]>;
   /** Final parameters by block name (`U`, `V`; `W1`, `b1`, `v2`, ...). */
@@ -139,6 +123,7 @@ export function resultToJson(r: RunResult): RunResultJson {
     divergedAt: r.divergedAt,
     loss: r.loss,
     columnNames: r.columnNames.slice(),
+    columnRoles: Object.fromEntries(r.columnNames.map((n) => [n, columnRole(r, n)])),
     columns,
     params: Object.fromEntries(Object.entries(r.params).map(([k, m]) => [k, matrixToJson(m)])),
     ...('U' in r ? { U: matrixToJson(r.U), V: matrixToJson(r.V) } : {}),
@@ -171,22 +156,29 @@ export function runsToCsv(runs: readonly { label: string; result: RunResult }[])
   return lines.join('\n') + '\n';
 }
 
-/** The figure of a preset: one panel per plot, one line per run. */
+/**
+ * The figure of a preset: one panel per plot, one line per run. The x axis is the plot's `x`
+ * column, by default each run's column of role `step` (labelled `iteration`).
+ */
 export function presetFigure(preset: Preset, runs: readonly PresetRunResult[]): Figure {
   return {
     title: preset.name,
     panels: preset.plots.map((p) => {
-      const xName = p.x ?? 'step';
+      const first = runs[0]?.result;
+      const xIsStep = p.x === undefined || (first !== undefined && columnRole(first, p.x) === 'step');
       return {
         title: p.title,
-        xLabel: xName === 'step' ? 'iteration' : xName,
+        xLabel: xIsStep ? 'iteration' : (p.x as string),
         yLabel: p.column + (p.logY ? ' (log scale)' : ''),
         logY: p.logY === true,
-        series: runs.map((r) => ({
-          label: r.label,
-          x: r.result.columns[xName] ?? new Float64Array(0),
-          y: r.result.columns[p.column] ?? new Float64Array(0),
-        })),
+        series: runs.map((r) => {
+          const xName = p.x ?? stepColumn(r.result);
+          return {
+            label: r.label,
+            x: (xName !== undefined ? r.result.columns[xName] : undefined) ?? new Float64Array(0),
+            y: r.result.columns[p.column] ?? new Float64Array(0),
+          };
+        }),
       };
     }),
   };
@@ -382,32 +374,41 @@ ${referenceTable(checked)}`,
 }
 
 /**
- * Columns plotted by {@link runFigure}, in order, with a log axis or not.
- *
- * TODO(column roles, issue 9 item 2): picks columns by name (`loss`, `residual`, `imbalance`,
- * `imbalanceDrift`, `lambdaMin`, `lambdaMax`) and by {@link COLUMN_PATTERNS}; order the panels
- * and choose the log axes by role once the core declares roles.
+ * The panel groups of {@link runFigure}, in order, by column role: loss (the objective, then the
+ * residuals), the norms, the balance (ratios, conserved quantities, their drifts), the curvature
+ * samples. Roles not listed (step, step size, time, gradient norm, solver statistics, other) are
+ * not plotted.
  */
-function runPanels(r: RunResult): { column: string; logY: boolean }[] {
-  const out: { column: string; logY: boolean }[] = [];
-  const has = (n: string): boolean => r.columnNames.includes(n);
-  const add = (n: string, logY: boolean): void => {
-    if (has(n)) out.push({ column: n, logY });
-  };
-  add('loss', true);
-  add('residual', true);
-  for (const n of r.columnNames) if (COLUMN_PATTERNS.layerNorm.test(n)) add(n, false);
-  for (const n of r.columnNames) if (COLUMN_PATTERNS.ratio.test(n)) add(n, false);
-  add('imbalance', true);
-  for (const n of r.columnNames) if (COLUMN_PATTERNS.layerDrift.test(n)) add(n, false);
-  add('imbalanceDrift', false);
-  add('lambdaMin', false);
-  add('lambdaMax', false);
-  return out;
+const RUN_PANEL_ROLES: readonly ColumnRole[] = ['loss', 'residual', 'norm', 'ratio', 'invariant', 'drift', 'curvature'];
+
+/**
+ * Roles plotted on a log axis: positive by nature (the loss, residual norms) or usually so (a
+ * conserved quantity that is itself a norm, such as matrix factorization's ||U^T U - V^T V||_F).
+ */
+const LOG_ROLES: readonly ColumnRole[] = ['loss', 'residual', 'invariant'];
+
+/** Whether column `name` goes on a log axis: a role of {@link LOG_ROLES}, and no negative values. */
+function logAxis(r: RunResult, name: string): boolean {
+  if (!LOG_ROLES.includes(columnRole(r, name))) return false;
+  // A signed conserved quantity (a network's ||W_h||^2 - ||W_{h+1}||^2) goes on a linear axis:
+  // a log axis would drop its negative values.
+  for (const v of r.columns[name] ?? []) if (v < 0) return false;
+  return true;
 }
 
-/** The standard figure of one run: loss, residual, norms and their ratios, the conserved quantities' drift, curvature. */
+/** Columns plotted by {@link runFigure}, one panel each, grouped by role (see {@link RUN_PANEL_ROLES}). */
+function runPanels(r: RunResult): { column: string; logY: boolean }[] {
+  return RUN_PANEL_ROLES.flatMap((role) => columnsWithRole(r, role).map((column) => ({ column, logY: logAxis(r, column) })));
+}
+
+/**
+ * The standard figure of one run, one panel per column, picked and ordered by role: loss and
+ * residual, norms, ratios of norms, conserved quantities, their drift, curvature samples; against
+ * the column of role `step`.
+ */
 export function runFigure(title: string, r: RunResult): Figure {
+  const stepName = stepColumn(r);
+  const x = (stepName !== undefined ? r.columns[stepName] : undefined) ?? new Float64Array(0);
   return {
     title,
     panels: runPanels(r).map(
@@ -416,7 +417,7 @@ export function runFigure(title: string, r: RunResult): Figure {
         xLabel: 'iteration',
         yLabel: p.column + (p.logY ? ' (log scale)' : ''),
         logY: p.logY,
-        series: [{ label: title, x: r.columns['step'] ?? new Float64Array(0), y: r.columns[p.column] ?? new Float64Array(0) }],
+        series: [{ label: title, x, y: r.columns[p.column] ?? new Float64Array(0) }],
       }),
     ),
   };

@@ -7,6 +7,7 @@
  */
 
 import { type Backend, type BackendChoice, type BackendName, type BindingSession, resolveBackend } from './backend.js';
+import { type ColumnRole, isColumnRole } from './columns.js';
 import { InternalError, InvalidRequestError, fromBindingError, guard } from './errors.js';
 import type { CurvatureWhat, HessianQuery, ReportFor } from './curvature.js';
 import type { Matrix } from './matrix.js';
@@ -95,6 +96,11 @@ export interface RunResultBase {
   backend: BackendName;
   /** Names of the recorded columns, in order. */
   columnNames: string[];
+  /**
+   * The role of each recorded column, by name, as the core declares it (`step`, `loss`, `norm`,
+   * `ratio`, `drift`, ...; see {@link ColumnRole}). Reports and checks pick columns by role.
+   */
+  columnRoles: Record<string, ColumnRole>;
   /** The recorded columns (each of length `rows`). */
   columns: Columns;
   /** Rows recorded. */
@@ -167,6 +173,26 @@ function yieldToEventLoop(): Promise<void> {
   });
 }
 
+/**
+ * The roles of a session's columns, by name. A role this version does not know becomes `other`;
+ * a binding without `columnRoles` (built before column roles) is an error.
+ */
+function readRoles(session: BindingSession, names: readonly string[]): Record<string, ColumnRole> {
+  if (typeof session.columnRoles !== 'function') {
+    throw new InternalError('', 'the backend does not give column roles (columnRoles): rebuild the native addon or the wasm module');
+  }
+  const roles = guard(() => session.columnRoles());
+  if (!Array.isArray(roles) || roles.length !== names.length) {
+    throw new InternalError('', `the backend gave ${Array.isArray(roles) ? roles.length : 'no'} column roles for ${names.length} columns`);
+  }
+  const out: Record<string, ColumnRole> = {};
+  names.forEach((n, i) => {
+    const r = roles[i];
+    out[n] = isColumnRole(r) ? r : 'other';
+  });
+  return out;
+}
+
 /** Largest chunk, in steps. */
 const MAX_CHUNK = 1 << 24;
 
@@ -186,6 +212,8 @@ export class Run<S extends RunSpec = RunSpec> {
   readonly backend: BackendName;
   /** Names of the recorded columns, in order. */
   readonly columnNames: readonly string[];
+  /** The role of each recorded column, by name (see {@link ColumnRole}). */
+  readonly columnRoles: Readonly<Record<string, ColumnRole>>;
   #session: BindingSession | undefined;
   #async: boolean;
   #busy = false;
@@ -197,7 +225,13 @@ export class Run<S extends RunSpec = RunSpec> {
     this.backend = backend.name;
     this.#session = session;
     this.#async = typeof session.advanceAsync === 'function';
-    this.columnNames = Object.freeze(guard(() => session.columnNames()).slice());
+    try {
+      this.columnNames = Object.freeze(guard(() => session.columnNames()).slice());
+      this.columnRoles = Object.freeze(readRoles(session, this.columnNames));
+    } catch (e) {
+      session.free?.();
+      throw e;
+    }
   }
 
   /**
@@ -389,6 +423,7 @@ export class Run<S extends RunSpec = RunSpec> {
     const base: RunResultBase = {
       backend: this.backend,
       columnNames: this.columnNames.slice(),
+      columnRoles: { ...this.columnRoles },
       columns: this.columns(0),
       rows: status.rows,
       step: status.step,

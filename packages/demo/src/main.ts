@@ -3,14 +3,15 @@
  * plots, the last recorded row at full precision, and the curvature verdict.
  *
  * For tests and for the curious, `window.__autobalance` holds the state: the settings, the spec,
- * every recorded row (`columns`, float64 numbers), the status, and the last curvature report;
+ * every recorded row (`columns`, float64 numbers) with the role of each column (`columnRoles`), the
+ * status, and the last curvature report;
  * with curvature tracking on, `curvaturePlot` holds the points of the lambda_min / lambda_max panel;
  * `document.body.dataset.state` is `loading`, `running`, `done`, `stopped` or `error`.
  */
-import type { ClassifyReport, RunSpec, Status } from 'autobalance/portable';
+import type { ClassifyReport, ColumnRole, RunSpec, Status } from 'autobalance/portable';
 import { renderSvg } from 'autobalance/svg';
 
-import { CURVATURE_TITLE, figure, type Columns } from './plots.js';
+import { CURVATURE_TITLE, figure, stepName, type Columns } from './plots.js';
 import type { ErrorInfo, FromWorker, ToWorker } from './protocol.js';
 import { METHODS, METHOD_LABELS, formatList, fromQuery, parseList, toQuery, toSpec, type Settings } from './settings.js';
 
@@ -22,6 +23,8 @@ interface Exposed {
   settings: Settings;
   spec: RunSpec;
   columnNames: string[];
+  /** The role of each column, as the core declares it (the panels pick columns by role). */
+  columnRoles: Record<string, ColumnRole>;
   columns: Columns;
   status: Status | null;
   seconds: number | null;
@@ -102,6 +105,7 @@ const exposed: Exposed = {
   settings: initial,
   spec: toSpec(initial),
   columnNames: [],
+  columnRoles: {},
   columns: {},
   status: null,
   seconds: null,
@@ -128,6 +132,7 @@ function start(s: Settings): void {
   exposed.settings = s;
   exposed.spec = toSpec(s);
   exposed.columnNames = [];
+  exposed.columnRoles = {};
   exposed.columns = {};
   exposed.status = null;
   exposed.seconds = null;
@@ -176,14 +181,16 @@ const short = (x: number | null | undefined): string =>
 
 function draw(): void {
   const width = Math.max(280, Math.min(480, Math.floor((plots.clientWidth || 1200) / 3) - 8));
-  const fig = figure(exposed.columnNames, exposed.columns, width);
+  const info = { names: exposed.columnNames, roles: exposed.columnRoles };
+  const fig = figure(info, exposed.columns, width, exposed.settings.model === 'net' ? 'net' : 'mf');
   plots.innerHTML = renderSvg(fig);
   const cp = fig.panels.find((p) => p.title === CURVATURE_TITLE);
   const line = (label: string): number[] => Array.from(cp?.series.find((s) => s.label === label)?.y ?? []);
   exposed.curvaturePlot = cp
     ? { step: Array.from(cp.series[0]?.x ?? []), lambdaMin: line('λ_min'), lambdaMax: line('λ_max') }
     : null;
-  const rows = exposed.columns['step']?.length ?? 0;
+  const stepCol = stepName(info);
+  const rows = (stepCol !== undefined ? exposed.columns[stepCol]?.length : undefined) ?? 0;
   plots.dataset['rows'] = String(rows);
   const cells = exposed.columnNames.map((name) => {
     const v = exposed.columns[name]?.[rows - 1];
@@ -262,6 +269,7 @@ worker.addEventListener('message', (e: MessageEvent<FromWorker>) => {
   switch (m.type) {
     case 'started':
       exposed.columnNames = m.columnNames;
+      exposed.columnRoles = m.columnRoles;
       exposed.columns = Object.fromEntries(m.columnNames.map((n) => [n, [] as number[]]));
       break;
     case 'rows': {

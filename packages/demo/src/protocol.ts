@@ -1,5 +1,5 @@
 /** Messages between the page and its worker. */
-import type { ClassifyReport, RunSpec, Status } from 'autobalance/portable';
+import type { ClassifyReport, ColumnRole, RunSpec, Status } from 'autobalance/portable';
 
 /** An error as it crosses the worker boundary (an `AutobalanceError` keeps code and field). */
 export interface ErrorInfo {
@@ -18,7 +18,7 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'ready'; coreVersion: string }
-  | { type: 'started'; id: number; columnNames: string[] }
+  | { type: 'started'; id: number; columnNames: string[]; columnRoles: Record<string, ColumnRole> }
   | { type: 'rows'; id: number; start: number; rows: Record<string, Float64Array>; status: Status; stepsPerSecond: number }
   | { type: 'done'; id: number; status: Status; cancelled: boolean; seconds: number }
   | { type: 'error'; id: number; error: ErrorInfo }

@@ -69,7 +69,7 @@ async function start(id: number, spec: RunSpec): Promise<void> {
     post({ type: 'error', id, error: errorInfo(e) });
     return;
   }
-  post({ type: 'started', id, columnNames: [...run.columnNames] });
+  post({ type: 'started', id, columnNames: [...run.columnNames], columnRoles: { ...run.columnRoles } });
   const controller = new AbortController();
   current = { id, run, controller, loop: drive(id, run, controller.signal) };
 }
