@@ -1,17 +1,12 @@
-//! The paper reproductions: for each preset, the runs to make (as specs), what to plot, and what
-//! the paper reports beside which the results are shown. The TS layer runs and renders them.
+//! Du, Hu & Lee, "Algorithmic Regularization in Learning Deep Homogeneous Models: Layers are
+//! Automatically Balanced" (NeurIPS 2018): Figures 1 and 2, Theorems 3.1 and 3.2, and the
+//! curvature checks (Lemma 3.2, strict saddles).
 
 use serde_json::{json, Value};
 
-use crate::error::{Error, Result};
+use super::Preset;
 
-struct Preset {
-    name: &'static str,
-    description: &'static str,
-    build: fn() -> Value,
-}
-
-const PRESETS: &[Preset] = &[
+pub(super) const PRESETS: &[Preset] = &[
     Preset {
         name: "figure1",
         description:
@@ -322,30 +317,6 @@ fn figure2() -> Value {
     })
 }
 
-/// `[{"name": .., "description": ..}, ..]`
-pub fn list_json() -> String {
-    let list: Vec<Value> = PRESETS
-        .iter()
-        .map(|p| json!({"name": p.name, "description": p.description}))
-        .collect();
-    Value::Array(list).to_string()
-}
-
-/// `{"name", "description", "runs": [{"label", "spec"}], "plots": [..], "reference": [..]}`
-pub fn spec_json(name: &str) -> Result<String> {
-    let p = PRESETS.iter().find(|p| p.name == name).ok_or_else(|| {
-        let names: Vec<&str> = PRESETS.iter().map(|p| p.name).collect();
-        Error::request(
-            "preset",
-            format!("no preset named {name:?} (available: {})", names.join(", ")),
-        )
-    })?;
-    let mut v = (p.build)();
-    v["name"] = json!(p.name);
-    v["description"] = json!(p.description);
-    Ok(v.to_string())
-}
-
 /// Figure 1. The paper does not give sizes, target, init scale or step: we use a 100 x 80 target
 /// of rank 5 with singular values 5, 4, 3, 2, 1, i.i.d. N(0, 1e-6) initial entries (the small
 /// random init of the text), and the constant step 0.02 (< 1/sigma_max(M*) with margin) for
@@ -396,30 +367,4 @@ fn figure1() -> Value {
              "cannotCompare": "the paper gives no sizes, target, init scale or step size, so its curves cannot be matched point by point; only their shape"}
         ]
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_preset_builds_valid_sessions() {
-        let list: Value = serde_json::from_str(&list_json()).unwrap();
-        for p in list.as_array().unwrap() {
-            let spec: Value =
-                serde_json::from_str(&spec_json(p["name"].as_str().unwrap()).unwrap()).unwrap();
-            let runs = spec["runs"].as_array().unwrap();
-            for run in runs {
-                crate::Session::new(&run["spec"].to_string(), Default::default()).unwrap();
-            }
-            for h in spec["hessian"].as_array().into_iter().flatten() {
-                let run = &runs[h["run"].as_u64().unwrap() as usize];
-                let mut s =
-                    crate::Session::new(&run["spec"].to_string(), Default::default()).unwrap();
-                s.hessian(&h["query"].to_string()).unwrap();
-                assert!(["init", "final"].contains(&h["at"].as_str().unwrap()));
-            }
-        }
-        assert!(spec_json("nope").is_err());
-    }
 }

@@ -1,0 +1,73 @@
+//! The paper reproductions, one file per paper: for each preset, the runs to make (as specs),
+//! what to plot, and what the paper reports beside which the results are shown. The TS layer
+//! runs and renders them. A paper's file lists its presets in a `PRESETS` slice; [`all`] chains
+//! the papers' slices (one line per paper).
+
+use serde_json::{json, Value};
+
+use crate::error::{Error, Result};
+
+mod du_hu_lee_2018;
+
+pub use du_hu_lee_2018::{figure2_spec, FIGURE2_ETA, FIGURE2_STEPS};
+
+/// One preset: its name, a one-line description, and the function that builds its JSON.
+pub(crate) struct Preset {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub build: fn() -> Value,
+}
+
+/// Every preset, paper by paper.
+fn all() -> impl Iterator<Item = &'static Preset> {
+    du_hu_lee_2018::PRESETS.iter()
+}
+
+/// `[{"name": .., "description": ..}, ..]`
+pub fn list_json() -> String {
+    let list: Vec<Value> = all()
+        .map(|p| json!({"name": p.name, "description": p.description}))
+        .collect();
+    Value::Array(list).to_string()
+}
+
+/// `{"name", "description", "runs": [{"label", "spec"}], "plots": [..], "reference": [..]}`
+pub fn spec_json(name: &str) -> Result<String> {
+    let p = all().find(|p| p.name == name).ok_or_else(|| {
+        let names: Vec<&str> = all().map(|p| p.name).collect();
+        Error::request(
+            "preset",
+            format!("no preset named {name:?} (available: {})", names.join(", ")),
+        )
+    })?;
+    let mut v = (p.build)();
+    v["name"] = json!(p.name);
+    v["description"] = json!(p.description);
+    Ok(v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_preset_builds_valid_sessions() {
+        let list: Value = serde_json::from_str(&list_json()).unwrap();
+        for p in list.as_array().unwrap() {
+            let spec: Value =
+                serde_json::from_str(&spec_json(p["name"].as_str().unwrap()).unwrap()).unwrap();
+            let runs = spec["runs"].as_array().unwrap();
+            for run in runs {
+                crate::Session::new(&run["spec"].to_string(), Default::default()).unwrap();
+            }
+            for h in spec["hessian"].as_array().into_iter().flatten() {
+                let run = &runs[h["run"].as_u64().unwrap() as usize];
+                let mut s =
+                    crate::Session::new(&run["spec"].to_string(), Default::default()).unwrap();
+                s.hessian(&h["query"].to_string()).unwrap();
+                assert!(["init", "final"].contains(&h["at"].as_str().unwrap()));
+            }
+        }
+        assert!(spec_json("nope").is_err());
+    }
+}
