@@ -186,6 +186,30 @@ pub fn gram_schmidt_columns(q: &mut [f64], n: usize, r: usize) {
     }
 }
 
+/// An orthonormal basis of the span of `raw` (modified Gram-Schmidt, two passes per vector:
+/// "twice is enough"); a vector whose remainder is below `rel_tol` times the largest input norm is
+/// dropped as dependent.
+pub fn orthonormalize(raw: Vec<Vec<f64>>, rel_tol: f64) -> Vec<Vec<f64>> {
+    let big = raw.iter().map(|t| norm2(t).sqrt()).fold(0.0, f64::max);
+    let mut basis: Vec<Vec<f64>> = Vec::new();
+    for mut t in raw {
+        for _ in 0..2 {
+            for q in &basis {
+                let c = dot(q, &t);
+                if c != 0.0 {
+                    axpy(-c, q, &mut t);
+                }
+            }
+        }
+        let nn = norm2(&t).sqrt();
+        if nn > rel_tol * big && nn > 0.0 {
+            t.iter_mut().for_each(|x| *x /= nn);
+            basis.push(t);
+        }
+    }
+    basis
+}
+
 pub fn all_finite(a: &[f64]) -> bool {
     a.iter().all(|x| x.is_finite())
 }

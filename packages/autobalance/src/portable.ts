@@ -18,6 +18,7 @@ export * from './spec.js';
 export * from './backend.js';
 export * from './columns.js';
 export * from './run.js';
+export * from './study.js';
 export * from './curvature.js';
 export * from './presets.js';
 export * from './report.js';

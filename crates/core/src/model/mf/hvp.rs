@@ -180,23 +180,5 @@ pub fn mf_symmetry_tangents(m: &MatrixFactorization, w: &[f64]) -> Vec<Vec<f64>>
             raw.push(t);
         }
     }
-    let big = raw
-        .iter()
-        .map(|t| crate::linalg::norm2(t).sqrt())
-        .fold(0.0, f64::max);
-    let mut basis: Vec<Vec<f64>> = Vec::new();
-    for mut t in raw {
-        for _ in 0..2 {
-            for q in &basis {
-                let c = crate::linalg::dot(q, &t);
-                crate::linalg::axpy(-c, q, &mut t);
-            }
-        }
-        let nn = crate::linalg::norm2(&t).sqrt();
-        if nn > 1e-8 * big && nn > 0.0 {
-            t.iter_mut().for_each(|x| *x /= nn);
-            basis.push(t);
-        }
-    }
-    basis
+    crate::linalg::orthonormalize(raw, 1e-8)
 }

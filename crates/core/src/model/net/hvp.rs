@@ -31,7 +31,7 @@
 //! The Hessian is that of the model's loss L only: a session's weight decay
 //! (weightDecay / 2 ||w||^2, whose Hessian is weightDecay I) is not included.
 
-use crate::linalg::{axpy, dot, gemm, norm2, Layout};
+use crate::linalg::{axpy, dot, gemm, Layout};
 use std::ops::Range;
 
 use super::{affine, derivative_into, Activation, Layer, Loss, Network};
@@ -522,22 +522,5 @@ fn class_tangents(l: &Layer, u: &Layer, w: &[f64], dim: usize, raw: &mut Vec<Vec
 /// twice; a tangent is dropped when less than 1e-8 of the largest tangent's norm remains).
 pub fn net_symmetry_tangents(net: &Network, w: &[f64]) -> Option<Vec<Vec<f64>>> {
     let raw = raw_tangents(net, w)?;
-    let big = raw.iter().map(|t| norm2(t).sqrt()).fold(0.0, f64::max);
-    let mut basis: Vec<Vec<f64>> = Vec::new();
-    for mut t in raw {
-        for _ in 0..2 {
-            for q in &basis {
-                let c = dot(q, &t);
-                if c != 0.0 {
-                    axpy(-c, q, &mut t);
-                }
-            }
-        }
-        let nn = norm2(&t).sqrt();
-        if nn > 1e-8 * big && nn > 0.0 {
-            t.iter_mut().for_each(|x| *x /= nn);
-            basis.push(t);
-        }
-    }
-    Some(basis)
+    Some(crate::linalg::orthonormalize(raw, 1e-8))
 }
