@@ -32,7 +32,7 @@ const CHUNKS: usize = 8;
 /// Target size in bytes of one residual block (kept in L2).
 const BLOCK_BYTES: usize = 256 * 1024;
 
-/// Ranks up to this use the single-pass kernel of `mf_small`; larger ones the blocked GEMM path.
+/// Ranks up to this use the single-pass kernel of `small.rs`; larger ones the blocked GEMM path.
 pub const SMALL_RANK: usize = 8;
 
 pub struct MatrixFactorization {

@@ -200,7 +200,7 @@ pub struct Network {
     /// unfrozen evaluation held fixed.
     frozen: bool,
     /// The forward and backpropagation pass of the last Hessian-vector product's point, reused
-    /// by the next product at the same point (see `curvature::net`).
+    /// by the next product at the same point (see `hvp.rs`).
     pub(crate) hvp_cache: Option<hvp::HvpCache>,
     /// How the row chunks of evaluations and products run.
     pub(crate) par: Parallelism,
