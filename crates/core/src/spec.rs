@@ -165,17 +165,20 @@ pub fn from_value<T: serde::de::DeserializeOwned>(
     prefix: &str,
     root: &str,
 ) -> Result<T> {
-    serde_path_to_error::deserialize(v).map_err(|e| serde_error(e, prefix, root))
+    let copy = v.clone();
+    serde_path_to_error::deserialize(v).map_err(|e| serde_error(e, &copy, prefix, root))
 }
 
 /// Deserialize JSON text like [`from_value`].
 pub fn from_str<T: serde::de::DeserializeOwned>(json: &str, prefix: &str, root: &str) -> Result<T> {
-    let de = &mut serde_json::Deserializer::from_str(json);
-    serde_path_to_error::deserialize(de).map_err(|e| serde_error(e, prefix, root))
+    let v: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| Error::spec(root, e.to_string()))?;
+    from_value(v, prefix, root)
 }
 
 fn serde_error(
     e: serde_path_to_error::Error<serde_json::Error>,
+    input: &serde_json::Value,
     prefix: &str,
     root: &str,
 ) -> Error {
@@ -183,17 +186,42 @@ fn serde_error(
     let msg = e.into_inner().to_string();
     // serde_path_to_error writes "." for the root and "?" where it lost track; inside variants
     // tagged by `kind` it stops at the variant. A missing or unknown field named in the message
-    // is appended, so the error names the full path (`target.bogus`, `init.seed`).
+    // is appended when the input shows that it belongs there (an object at that path that has it,
+    // for an unknown field, or lacks it, for a missing one), so the error names the full path
+    // (`target.bogus`, `init.seed`); otherwise the path serde knows is given.
     let at_root = path == "." || path == "?";
-    let field = match (at_root, field_in_message(&msg)) {
+    let base = if at_root { "" } else { path.as_str() };
+    let named = field_in_message(&msg).filter(|n| {
+        let unknown = msg.contains("unknown field `");
+        lookup(input, base)
+            .and_then(|o| o.as_object())
+            .is_some_and(|o| o.contains_key(n.as_str()) == unknown)
+    });
+    let field = match (at_root, named) {
         (true, Some(n)) => format!("{prefix}{n}"),
         (true, None) => root.to_string(),
-        (false, Some(n)) if !path.ends_with(&format!(".{n}")) && path != n => {
-            format!("{prefix}{path}.{n}")
-        }
-        (false, _) => format!("{prefix}{path}"),
+        (false, Some(n)) => format!("{prefix}{path}.{n}"),
+        (false, None) => format!("{prefix}{path}"),
     };
     Error::spec(field, msg)
+}
+
+/// The value at a path written as serde_path_to_error writes it (`a.b[2].c`, `""` for the root).
+fn lookup<'a>(v: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
+    let mut cur = v;
+    for part in path.split('.').filter(|p| !p.is_empty()) {
+        let (key, rest) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            cur = cur.get(key)?;
+        }
+        for idx in rest.split(']').filter(|x| !x.is_empty()) {
+            cur = cur.get(idx.trim_start_matches('[').parse::<usize>().ok()?)?;
+        }
+    }
+    Some(cur)
 }
 
 /// The field a serde message names (`missing field `x``, `unknown field `x``), if any.

@@ -349,6 +349,14 @@ fn errors_name_the_full_field_path() {
             (ErrorCode::InvalidSpec, "model.bogus".into()),
             "{kind}/{name}"
         );
+        // Inside a variant tagged by `kind` too (serde's own path stops at the variant).
+        let mut bad = spec.clone();
+        bad["init"]["bogus"] = json!(1);
+        assert_eq!(
+            error(&bad, HashMap::new()),
+            (ErrorCode::InvalidSpec, "init.bogus".into()),
+            "{kind}/{name}"
+        );
         let mut bad = spec.clone();
         bad["bogus"] = json!(1);
         assert_eq!(
