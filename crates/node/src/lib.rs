@@ -314,6 +314,12 @@ pub fn preset_list() -> Result<String> {
     guard(|| Ok(autobalance_core::presets::list_json()))
 }
 
+/// JSON list of the registered model families with their example specs.
+#[napi(catch_unwind)]
+pub fn family_list() -> Result<String> {
+    guard(|| Ok(autobalance_core::model::families_json()))
+}
+
 /// JSON spec of one preset.
 #[napi(catch_unwind)]
 pub fn preset_spec(name: String) -> Result<String> {

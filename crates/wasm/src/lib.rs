@@ -214,6 +214,12 @@ pub fn preset_list() -> String {
     autobalance_core::presets::list_json()
 }
 
+/// JSON list of the registered model families with their example specs.
+#[wasm_bindgen(js_name = "familyList")]
+pub fn family_list() -> String {
+    autobalance_core::model::families_json()
+}
+
 /// JSON spec of one preset.
 #[wasm_bindgen(js_name = "presetSpec")]
 pub fn preset_spec(name: &str) -> Result<String, JsValue> {

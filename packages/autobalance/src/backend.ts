@@ -86,6 +86,8 @@ export interface BindingFunctions {
   presetList(): string;
   /** JSON `{name, description, runs, plots, reference}`; throws for an unknown name. */
   presetSpec(name: string): string;
+  /** JSON `[{kind, fields, queries, examples: [{name, spec}]}]` (absent from older builds). */
+  familyList?(): string;
 }
 
 /** The exports of the N-API addon (`native/autobalance.node`). */
@@ -121,6 +123,12 @@ export interface Backend {
   presetList(): string;
   /** JSON of one preset, `{name, description, runs, plots, reference}`. */
   presetSpec(name: string): string;
+  /**
+   * The registered model families of the core, with small example specs of each (the specs the
+   * conformance suites run): `[{kind, fields, queries, examples: [{name, spec}]}]` as JSON.
+   * Throws {@link InvalidRequestError} when the binding was built before the family registry.
+   */
+  familyList(): string;
 }
 
 function hasFunctions(mod: unknown, names: readonly string[]): boolean {
@@ -143,6 +151,12 @@ function makeBackend(name: BackendName, Session: BindingSessionClass, fns: Bindi
     },
     presetList: () => fns.presetList(),
     presetSpec: (n) => fns.presetSpec(n),
+    familyList: () => {
+      if (typeof fns.familyList !== 'function') {
+        throw new InvalidRequestError('backend', `the ${name} backend was built without the family registry: rebuild it (pnpm build)`);
+      }
+      return fns.familyList();
+    },
   };
 }
 

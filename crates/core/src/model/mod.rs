@@ -23,6 +23,28 @@ pub mod net;
 /// The registered model families, in the order error messages list them.
 pub static FAMILIES: &[&dyn Family] = &[&mf::MfFamily, &net::NetFamily];
 
+/// The registered families as JSON, for the bindings and the TS conformance tests:
+/// `[{"kind", "fields", "queries", "examples": [{"name", "spec"}]}]`.
+pub fn families_json() -> String {
+    let list: Vec<Value> = FAMILIES
+        .iter()
+        .map(|f| {
+            let examples: Vec<Value> = f
+                .examples()
+                .into_iter()
+                .map(|(name, spec)| serde_json::json!({"name": name, "spec": spec}))
+                .collect();
+            serde_json::json!({
+                "kind": f.kind(),
+                "fields": f.fields(),
+                "queries": f.queries(),
+                "examples": examples,
+            })
+        })
+        .collect();
+    Value::Array(list).to_string()
+}
+
 /// The family whose `kind` is `kind` in `families`.
 pub fn family<'a>(families: &[&'a dyn Family], kind: &str) -> Option<&'a dyn Family> {
     families.iter().copied().find(|f| f.kind() == kind)
