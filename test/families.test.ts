@@ -3,7 +3,7 @@
 // in one process they agree. A family added to the core's registry is tested here with no change.
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { type Backend, type RunSpec, Run, loadBackendByName, train } from 'autobalance';
+import { type Backend, COLUMN_ROLES, type RunSpec, Run, loadBackendByName, train } from 'autobalance';
 
 import { BACKEND } from './helpers.js';
 
@@ -26,21 +26,7 @@ beforeAll(async () => {
   families = JSON.parse(active.familyList()) as FamilyInfo[];
 });
 
-const ROLES = new Set([
-  'step',
-  'stepSize',
-  'time',
-  'loss',
-  'norm',
-  'ratio',
-  'invariant',
-  'drift',
-  'residual',
-  'gradNorm',
-  'curvature',
-  'solver',
-  'other',
-]);
+const ROLES = new Set<string>(COLUMN_ROLES);
 
 describe(`every registered family on ${BACKEND}`, () => {
   it('the registry lists both families with examples, the same on both backends', () => {

@@ -12,6 +12,7 @@ import { InternalError, InvalidRequestError, fromBindingError, guard } from './e
 import type { CurvatureWhat, HessianQuery, ReportFor } from './curvature.js';
 import type { Matrix } from './matrix.js';
 import { type MatrixFactorizationRunSpec, type RunSpec, encodeSpec } from './spec.js';
+import { advanceOffLoop, now } from './chunk.js';
 
 /** Where a run is (the core's `Status`). */
 export interface Status {
@@ -161,17 +162,6 @@ function parseStatus(json: string): Status {
   };
 }
 
-const now: () => number =
-  typeof performance !== 'undefined' && typeof performance.now === 'function' ? () => performance.now() : () => Date.now();
-
-/** Let the event loop run (timers, I/O) between synchronous chunks. */
-function yieldToEventLoop(): Promise<void> {
-  const g = globalThis as { setImmediate?: (f: () => void) => unknown };
-  return new Promise((resolve) => {
-    if (typeof g.setImmediate === 'function') g.setImmediate(resolve);
-    else setTimeout(resolve, 0);
-  });
-}
 
 /**
  * The roles of a session's columns, by name. A role this version does not know becomes `other`;
@@ -287,18 +277,7 @@ export class Run<S extends RunSpec = RunSpec> {
     const s = this.#live();
     this.#busy = true;
     try {
-      if (this.#async && s.advanceAsync) {
-        let json: string;
-        try {
-          json = await s.advanceAsync(maxSteps);
-        } catch (e) {
-          throw fromBindingError(e);
-        }
-        return parseStatus(json);
-      }
-      const json = guard(() => s.advance(maxSteps));
-      await yieldToEventLoop();
-      return parseStatus(json);
+      return parseStatus(await advanceOffLoop(s, maxSteps, this.#async));
     } finally {
       this.#busy = false;
       if (this.#disposeRequested) this.dispose();

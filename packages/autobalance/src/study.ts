@@ -20,10 +20,11 @@
  */
 
 import { type Backend, type BackendChoice, type BackendName, type BindingStudy, resolveBackend } from './backend.js';
-import { AutobalanceError, InternalError, InvalidRequestError, InvalidSpecError, fromBindingError, guard } from './errors.js';
+import { AutobalanceError, InternalError, InvalidRequestError, InvalidSpecError, guard } from './errors.js';
 import type { HessianQuery, HessianReport } from './curvature.js';
 import type { Columns, Status } from './run.js';
 import { type RunSpec, encodeSpec } from './spec.js';
+import { advanceOffLoop, now } from './chunk.js';
 
 /** Where to sample each run of a `hessianGrid` study: these steps, or every N steps. */
 export type StudyAt =
@@ -269,17 +270,6 @@ function parseStatus(json: string): StudyStatus {
   return { done: num('done'), total: num('total'), rows: num('rows'), finished: o['finished'] === true };
 }
 
-const now: () => number =
-  typeof performance !== 'undefined' && typeof performance.now === 'function' ? () => performance.now() : () => Date.now();
-
-/** Let the event loop run (timers, I/O) between synchronous chunks. */
-function yieldToEventLoop(): Promise<void> {
-  const g = globalThis as { setImmediate?: (f: () => void) => unknown };
-  return new Promise((resolve) => {
-    if (typeof g.setImmediate === 'function') g.setImmediate(resolve);
-    else setTimeout(resolve, 0);
-  });
-}
 
 /** Largest chunk, in units. */
 const MAX_CHUNK = 1 << 24;
@@ -366,18 +356,7 @@ export class Study<S extends StudySpec = StudySpec> {
     const s = this.#live();
     this.#busy = true;
     try {
-      if (this.#async && s.advanceAsync) {
-        let json: string;
-        try {
-          json = await s.advanceAsync(maxUnits);
-        } catch (e) {
-          throw fromBindingError(e);
-        }
-        return parseStatus(json);
-      }
-      const json = guard(() => s.advance(maxUnits));
-      await yieldToEventLoop();
-      return parseStatus(json);
+      return parseStatus(await advanceOffLoop(s, maxUnits, this.#async));
     } finally {
       this.#busy = false;
       if (this.#disposeRequested) this.dispose();
