@@ -121,19 +121,68 @@ impl NativeSession {
     /// The session, for a synchronous call on the JS thread. Never blocks the event loop: while
     /// an `advanceAsync` chunk holds the session, other calls fail with `invalid_request`.
     fn lock(&self) -> Result<MutexGuard<'_, Session>> {
-        match self.inner.try_lock() {
-            Ok(s) => Ok(s),
-            Err(TryLockError::WouldBlock) => Err(js_error(CoreError::request(
-                "session",
-                "busy: an advanceAsync call on this session has not settled; await it first",
-            ))),
-            Err(TryLockError::Poisoned(_)) => Err(poisoned()),
-        }
+        try_lock(&self.inner, "session")
     }
 }
 
-fn poisoned() -> napi::Error {
-    internal("this session is unusable after an earlier internal error")
+/// `target` for a synchronous call on the JS thread, without blocking: `invalid_request` on
+/// `what` while an async job holds it, `internal` once a panic poisoned it.
+fn try_lock<'a, T>(target: &'a Mutex<T>, what: &str) -> Result<MutexGuard<'a, T>> {
+    match target.try_lock() {
+        Ok(s) => Ok(s),
+        Err(TryLockError::WouldBlock) => Err(js_error(CoreError::request(
+            what,
+            format!("busy: an advanceAsync call on this {what} has not settled; await it first"),
+        ))),
+        Err(TryLockError::Poisoned(_)) => Err(poisoned(what)),
+    }
+}
+
+fn poisoned(what: &str) -> napi::Error {
+    internal(&format!(
+        "this {what} is unusable after an earlier internal error"
+    ))
+}
+
+/// The work of a [`PoolJob`] on its locked target.
+type Job<T> = Box<dyn FnMut(&mut T) -> Result<String> + Send>;
+
+/// One job on the libuv thread pool: `job` runs on the locked `target` (a session or a study)
+/// and its JSON string is the promise's value; every error and panic is a rejection.
+pub struct PoolJob<T: Send + 'static> {
+    target: Arc<Mutex<T>>,
+    what: &'static str,
+    job: Job<T>,
+}
+
+impl<T: Send + 'static> PoolJob<T> {
+    fn new(
+        target: &Arc<Mutex<T>>,
+        what: &'static str,
+        job: impl FnMut(&mut T) -> Result<String> + Send + 'static,
+    ) -> AsyncTask<Self> {
+        AsyncTask::new(PoolJob {
+            target: Arc::clone(target),
+            what,
+            job: Box::new(job),
+        })
+    }
+}
+
+impl<T: Send + 'static> Task for PoolJob<T> {
+    type Output = String;
+    type JsValue = String;
+
+    fn compute(&mut self) -> Result<String> {
+        guard(|| {
+            let mut t = self.target.lock().map_err(|_| poisoned(self.what))?;
+            (self.job)(&mut t)
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, output: String) -> Result<String> {
+        Ok(output)
+    }
 }
 
 #[napi]
@@ -165,10 +214,10 @@ impl NativeSession {
     /// Take up to `maxSteps` steps on the libuv thread pool; resolves to the `Status` JSON.
     /// Every error (including an invalid `maxSteps`) is a rejection, never a synchronous throw.
     #[napi(catch_unwind, ts_return_type = "Promise<string>")]
-    pub fn advance_async(&self, max_steps: f64) -> AsyncTask<Advance> {
-        AsyncTask::new(Advance {
-            session: Arc::clone(&self.inner),
-            max_steps,
+    pub fn advance_async(&self, max_steps: f64) -> AsyncTask<PoolJob<Session>> {
+        PoolJob::new(&self.inner, "session", move |s| {
+            let max_steps = count("maxSteps", max_steps)?;
+            status_json(&s.advance(max_steps))
         })
     }
 
@@ -245,60 +294,10 @@ impl NativeSession {
 
     /// The same on the libuv thread pool; every error is a rejection.
     #[napi(catch_unwind, ts_return_type = "Promise<string>")]
-    pub fn hessian_async(&self, query: String) -> AsyncTask<Hessian> {
-        AsyncTask::new(Hessian {
-            session: Arc::clone(&self.inner),
-            query,
+    pub fn hessian_async(&self, query: String) -> AsyncTask<PoolJob<Session>> {
+        PoolJob::new(&self.inner, "session", move |s| {
+            s.hessian(&query).map_err(js_error)
         })
-    }
-}
-
-/// One `hessianAsync` query, computed on a libuv worker thread.
-pub struct Hessian {
-    session: Arc<Mutex<Session>>,
-    query: String,
-}
-
-impl Task for Hessian {
-    type Output = String;
-    type JsValue = String;
-
-    fn compute(&mut self) -> Result<String> {
-        guard(|| {
-            let mut s = self.session.lock().map_err(|_| poisoned())?;
-            s.hessian(&self.query).map_err(js_error)
-        })
-    }
-
-    fn resolve(&mut self, _env: Env, output: String) -> Result<String> {
-        Ok(output)
-    }
-}
-
-/// One `advanceAsync` chunk, computed on a libuv worker thread.
-pub struct Advance {
-    session: Arc<Mutex<Session>>,
-    max_steps: f64,
-}
-
-impl Task for Advance {
-    type Output = String;
-    type JsValue = String;
-
-    fn compute(&mut self) -> Result<String> {
-        guard(|| {
-            let max_steps = count("maxSteps", self.max_steps)?;
-            let status = self
-                .session
-                .lock()
-                .map_err(|_| poisoned())?
-                .advance(max_steps);
-            status_json(&status)
-        })
-    }
-
-    fn resolve(&mut self, _env: Env, output: String) -> Result<String> {
-        Ok(output)
     }
 }
 
@@ -340,19 +339,8 @@ pub struct NativeStudy {
 impl NativeStudy {
     /// The study, for a synchronous call on the JS thread (never blocks; see `NativeSession`).
     fn lock(&self) -> Result<MutexGuard<'_, Study>> {
-        match self.inner.try_lock() {
-            Ok(s) => Ok(s),
-            Err(TryLockError::WouldBlock) => Err(js_error(CoreError::request(
-                "study",
-                "busy: an advanceAsync call on this study has not settled; await it first",
-            ))),
-            Err(TryLockError::Poisoned(_)) => Err(poisoned_study()),
-        }
+        try_lock(&self.inner, "study")
     }
-}
-
-fn poisoned_study() -> napi::Error {
-    internal("this study is unusable after an earlier internal error")
 }
 
 #[napi]
@@ -385,10 +373,10 @@ impl NativeStudy {
     /// Do up to `maxUnits` units of work on the libuv thread pool; resolves to the
     /// `StudyStatus` JSON. Every error is a rejection, never a synchronous throw.
     #[napi(catch_unwind, ts_return_type = "Promise<string>")]
-    pub fn advance_async(&self, max_units: f64) -> AsyncTask<AdvanceStudy> {
-        AsyncTask::new(AdvanceStudy {
-            study: Arc::clone(&self.inner),
-            max_units,
+    pub fn advance_async(&self, max_units: f64) -> AsyncTask<PoolJob<Study>> {
+        PoolJob::new(&self.inner, "study", move |s| {
+            let max_units = count("maxUnits", max_units)?;
+            study_status_json(&s.advance(max_units).map_err(js_error)?)
         })
     }
 
@@ -419,33 +407,5 @@ impl NativeStudy {
             let col = s.column(&name, start).map_err(js_error)?;
             Ok(col.to_vec().into())
         })
-    }
-}
-
-/// One `advanceAsync` chunk of a study, computed on a libuv worker thread.
-pub struct AdvanceStudy {
-    study: Arc<Mutex<Study>>,
-    max_units: f64,
-}
-
-impl Task for AdvanceStudy {
-    type Output = String;
-    type JsValue = String;
-
-    fn compute(&mut self) -> Result<String> {
-        guard(|| {
-            let max_units = count("maxUnits", self.max_units)?;
-            let status = self
-                .study
-                .lock()
-                .map_err(|_| poisoned_study())?
-                .advance(max_units)
-                .map_err(js_error)?;
-            study_status_json(&status)
-        })
-    }
-
-    fn resolve(&mut self, _env: Env, output: String) -> Result<String> {
-        Ok(output)
     }
 }
