@@ -34,7 +34,7 @@
 use crate::linalg::{axpy, dot, gemm, Layout};
 use std::ops::Range;
 
-use super::{affine, derivative_into, Activation, Layer, Loss, Network};
+use super::{affine, forward_pass, Layer, Loss, Network};
 use crate::model::Model;
 
 /// Most doubles spent on the raw symmetry tangents (number of tangents x dim); above this
@@ -52,16 +52,6 @@ fn dense_weights(l: &Layer, p: &[f64]) -> Vec<f64> {
         }
         None => src.to_vec(),
     }
-}
-
-/// phi'(z) per entry (empty for a linear activation).
-fn derivative(act: Activation, z: &[f64]) -> Vec<f64> {
-    if act.is_linear() {
-        return Vec::new();
-    }
-    let mut d = vec![0.0; z.len()];
-    derivative_into(act, z, &mut d);
-    d
 }
 
 fn mask(d: &[f64], x: &mut [f64]) {
@@ -191,24 +181,28 @@ fn forward(
     n: usize,
 ) -> ChunkFwd {
     let nl = net.layers.len();
-    let mut acts: Vec<Vec<f64>> = Vec::with_capacity(nl);
-    let mut ders: Vec<Vec<f64>> = Vec::with_capacity(nl);
-    for (h, l) in net.layers.iter().enumerate() {
-        let input: &[f64] = if h == 0 { x } else { &acts[h - 1] };
-        let mut z = vec![0.0; n * l.rows];
-        affine(
-            l,
-            &wd[h],
-            Some(&w[l.b_off..l.b_off + l.b_len]),
-            input,
-            n,
-            &mut z,
-        );
-        let d = derivative(l.activation, &z);
-        mask(&d, &mut z);
-        acts.push(z);
-        ders.push(d);
-    }
+    let mut acts: Vec<Vec<f64>> = net.layers.iter().map(|l| vec![0.0; n * l.rows]).collect();
+    let mut ders: Vec<Vec<f64>> = net
+        .layers
+        .iter()
+        .map(|l| {
+            if l.activation.is_linear() {
+                Vec::new()
+            } else {
+                vec![0.0; n * l.rows]
+            }
+        })
+        .collect();
+    let wrefs: Vec<&[f64]> = wd.iter().map(|d| d.as_slice()).collect();
+    forward_pass(
+        &net.layers,
+        &wrefs,
+        w,
+        x,
+        n,
+        &mut acts,
+        Some((&mut ders[..], false)),
+    );
     // Output: G = dL/dF, then delta_{h-1} = (delta_h W_h) o D_{h-1}.
     let out_dim = net.layers[nl - 1].rows;
     let f = &acts[nl - 1];

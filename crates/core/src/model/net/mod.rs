@@ -359,19 +359,22 @@ impl Network {
     /// tests and data generation, not for the training loop).
     pub fn predict(&self, w: &[f64], x: &[f64]) -> Vec<f64> {
         let n = x.len() / self.input_dim;
-        let mut cur = x.to_vec();
-        for (h, l) in self.layers.iter().enumerate() {
-            let mut wd = vec![0.0; l.rows * l.cols];
-            match &l.pattern {
-                Some(p) => p.expand(&w[l.w_off..l.w_off + l.w_len], &mut wd),
-                None => wd.copy_from_slice(&w[l.w_off..l.w_off + l.w_len]),
-            }
-            let mut z = vec![0.0; n * l.rows];
-            forward_layer(l, &wd, &w[l.b_off..l.b_off + l.b_len], &cur, n, &mut z);
-            let _ = h;
-            cur = z;
-        }
-        cur
+        let dense: Vec<Vec<f64>> = self
+            .layers
+            .iter()
+            .map(|l| {
+                let mut wd = vec![0.0; l.rows * l.cols];
+                match &l.pattern {
+                    Some(p) => p.expand(&w[l.w_off..l.w_off + l.w_len], &mut wd),
+                    None => wd.copy_from_slice(&w[l.w_off..l.w_off + l.w_len]),
+                }
+                wd
+            })
+            .collect();
+        let wd: Vec<&[f64]> = dense.iter().map(|d| d.as_slice()).collect();
+        let mut acts: Vec<Vec<f64>> = self.layers.iter().map(|l| vec![0.0; n * l.rows]).collect();
+        forward_pass(&self.layers, &wd, w, x, n, &mut acts, None);
+        acts.pop().unwrap_or_default()
     }
 
     /// Squared Frobenius norm of layer h's weights (||W_h||^2, or ||v_h||^2 for shared layers).
@@ -499,12 +502,6 @@ impl Network {
     }
 }
 
-/// Z = X W^T + 1 b^T (bias by the layer's bias map), then the activation: X is n x cols.
-fn forward_layer(l: &Layer, wd: &[f64], b: &[f64], input: &[f64], n: usize, z: &mut [f64]) {
-    affine(l, wd, Some(b), input, n, z);
-    l.activation.apply(&mut z[..n * l.rows]);
-}
-
 /// Z = X W^T (+ 1 b^T by the layer's bias map, when `b` is given and the layer has biases):
 /// X is n x cols, Z is n x rows. The one affine map of the network, shared by the gradient's
 /// forward pass and the Hessian-vector product's (`hvp.rs`: the point's pass and its tangent).
@@ -552,6 +549,42 @@ pub(crate) fn derivative_into(act: Activation, z: &[f64], out: &mut [f64]) {
     }
 }
 
+/// The one forward pass of the network, shared by the gradient, the Hessian-vector product and
+/// `predict`: for `n` samples `x` (n x d_in) and each layer h, `acts[h][..n rows]` becomes
+/// phi(Z_h), Z_h = A_{h-1} W_h^T + 1 b_h^T, with `wd[h]` the dense weights and the biases read
+/// from `w`. With `ders = Some((d, frozen))`, the activation of each piecewise-linear layer is
+/// applied as Z_h o D_h with D_h = phi'(Z_h) written to `d[h]` (or, when `frozen`, the pattern
+/// already in `d[h]` kept): the derivatives the HVP reuses and the pattern implicit midpoint
+/// freezes. Without, the activation is applied directly.
+pub(crate) fn forward_pass(
+    layers: &[Layer],
+    wd: &[&[f64]],
+    w: &[f64],
+    x: &[f64],
+    n: usize,
+    acts: &mut [Vec<f64>],
+    mut ders: Option<(&mut [Vec<f64>], bool)>,
+) {
+    for (h, l) in layers.iter().enumerate() {
+        let (before, after) = acts.split_at_mut(h);
+        let input: &[f64] = if h == 0 { x } else { &before[h - 1] };
+        let z = &mut after[0][..n * l.rows];
+        affine(l, wd[h], Some(&w[l.b_off..l.b_off + l.b_len]), input, n, z);
+        match &mut ders {
+            Some((d, frozen)) if !l.activation.is_linear() => {
+                let mask = &mut d[h][..n * l.rows];
+                if !*frozen {
+                    derivative_into(l.activation, z, mask);
+                }
+                for (zi, mk) in z.iter_mut().zip(mask.iter()) {
+                    *zi *= mk;
+                }
+            }
+            _ => l.activation.apply(z),
+        }
+    }
+}
+
 struct Ctx<'a> {
     frozen: bool,
     layers: &'a [Layer],
@@ -580,31 +613,9 @@ impl Ctx<'_> {
         }
         let nl = self.layers.len();
         let use_masks = !c.masks.is_empty();
-        for h in 0..nl {
-            let l = &self.layers[h];
-            let (before, after) = c.acts.split_at_mut(h);
-            let input: &[f64] = if h == 0 { x } else { &before[h - 1] };
-            let z = &mut after[0][..n * l.rows];
-            affine(
-                l,
-                self.weights(h),
-                Some(&self.w[l.b_off..l.b_off + l.b_len]),
-                input,
-                n,
-                z,
-            );
-            if use_masks && !l.activation.is_linear() {
-                let mask = &mut c.masks[h][..n * l.rows];
-                if !self.frozen {
-                    derivative_into(l.activation, z, mask);
-                }
-                for (zi, mk) in z.iter_mut().zip(mask.iter()) {
-                    *zi *= mk;
-                }
-            } else {
-                l.activation.apply(z);
-            }
-        }
+        let wd: Vec<&[f64]> = (0..nl).map(|h| self.weights(h)).collect();
+        let ders = use_masks.then_some((&mut c.masks[..], self.frozen));
+        forward_pass(self.layers, &wd, self.w, x, n, &mut c.acts, ders);
         // Loss and output delta dL/dZ_N into da.
         let out = self.layers[nl - 1].rows;
         let f = &c.acts[nl - 1][..n * out];
