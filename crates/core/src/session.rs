@@ -218,8 +218,8 @@ impl Session {
         .with_curvature(tracker))
     }
 
-    /// Add the curvature columns when the spec asks for them (both model families have exact
-    /// HVPs).
+    /// Add the curvature columns when the spec asks for them (every family has an HVP: exact, or
+    /// the central-difference default).
     pub(crate) fn with_curvature(mut self, tracker: Option<(u64, CurvatureTracker)>) -> Session {
         if tracker.is_none() {
             return self;

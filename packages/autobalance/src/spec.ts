@@ -128,7 +128,7 @@ export interface RunCommon {
   method?: MethodSpec;
   /** L2 weight decay lambda: the dynamics see grad L + lambda w. Default 0. */
   weightDecay?: number;
-  /** Record the Hessian's extreme eigenvalues along the run (both model families). */
+  /** Record the Hessian's extreme eigenvalues along the run (every model family). */
   curvature?: CurvatureSpec;
 }
 
