@@ -6,8 +6,9 @@
 //
 // Usage:
 //   node bench/ab_refactor.mjs OLD.node NEW.node [--old-wasm DIR] [--new-wasm DIR]
-//        [--rounds 21] [--eigs-rounds 7] [--only mf,net,hvp,wasm] [--min-seconds 0.3]
-//        [--net-steps 50] [--wait-idle S] [--json FILE]
+//        [--rounds 41] [--eigs-rounds 7] [--only mf,net,hvp,wasm,control] [--min-seconds 0.15]
+//        [--net-steps 20] [--wait-idle S] [--same-session] [--json FILE]
+// (run node with --expose-gc: the MF items then free the native sessions they drop right away)
 // OLD.node / NEW.node: two release builds of the addon (scripts/build-native.sh), e.g. from a
 // worktree of the old commit:
 //   git worktree add /tmp/old REV && (cd /tmp/old && bash scripts/build-native.sh && bash scripts/build-wasm.sh)
@@ -21,7 +22,10 @@
 // What is timed (each item: `--rounds` rounds; a round times old and new once each, the order
 // alternating old-first / new-first; the same amount of work on both, calibrated on the old build):
 //   mf    native MF GD step, mf_step.mjs's spec, at (100,100,5), (500,500,5), (1000,1000,5),
-//         (2000,1000,50): ms/step of advance(N), N set so one run takes >= --min-seconds.
+//         (2000,1000,50): ms/step of advance(N), N set so one run takes >= --min-seconds, each
+//         run on a new session (created and warmed up by 2 steps, untimed) unless --same-session:
+//         two sessions of the SAME build differed by up to 10% at (1000,1000,5), session for
+//         session (memory placement), so one session per side would measure placement.
 //   net   native Figure 2 GD step (preset figure2, balanced and unbalanced runs): ms/step of
 //         advance(--net-steps).
 //   hvp   native network HVP and lambda_min/lambda_max at hessian_net.mjs's points (small
@@ -29,6 +33,8 @@
 //         variance 1/fan_in, 300 GD steps): ms/HVP of a trace query with 40 probes, and ms of
 //         {what:'eigs', which:'both', method:'lanczos', tol:1e-8}; the seed is the round index,
 //         the same for old and new.
+//   control  A/A: the old build against itself (two sessions), native MF (1000,1000,5), Figure 2
+//         balanced and wasm MF (1000,1000,5): the noise floor of the ratio at the time of the run.
 //   wasm  the MF step on the two wasm modules (WasmSession, initSync from the bytes), N set so one
 //         run takes >= min-seconds/2.
 // The large network's eigs query (~7 s) gets --eigs-rounds rounds. Short runs and many rounds:
@@ -63,18 +69,19 @@ const opt = (name, dflt) => {
 const valueArgs = new Set(['--eigs-rounds', '--wait-idle', '--old-wasm', '--new-wasm', '--rounds', '--only', '--min-seconds', '--net-steps', '--json']);
 const positional = argv.filter((a, i) => !a.startsWith('--') && !valueArgs.has(argv[i - 1]));
 if (positional.length < 2) {
-  console.error('usage: node bench/ab_refactor.mjs OLD.node NEW.node [--old-wasm DIR] [--new-wasm DIR] [--rounds 21] [--eigs-rounds 7] [--only mf,net,hvp,wasm] [--min-seconds 0.3] [--net-steps 50] [--wait-idle S] [--json FILE]');
+  console.error('usage: node bench/ab_refactor.mjs OLD.node NEW.node [--old-wasm DIR] [--new-wasm DIR] [--rounds 41] [--eigs-rounds 7] [--only mf,net,hvp,wasm,control] [--min-seconds 0.15] [--net-steps 20] [--wait-idle S] [--same-session] [--json FILE]');
   process.exit(2);
 }
-const defaultRounds = Number(opt('--rounds', 21));
+const defaultRounds = Number(opt('--rounds', 41));
 const eigsRounds = Number(opt('--eigs-rounds', 7)); // the large network's eigs query takes ~7 s
-const only = new Set(opt('--only', 'mf,net,hvp,wasm').split(','));
-const minSeconds = Number(opt('--min-seconds', 0.3));
-const netSteps = Number(opt('--net-steps', 50));
+const only = new Set(opt('--only', 'control,mf,net,hvp,wasm').split(','));
+const minSeconds = Number(opt('--min-seconds', 0.15));
+const netSteps = Number(opt('--net-steps', 20));
 const jsonOut = opt('--json', null);
 const oldWasmDir = opt('--old-wasm', null);
 const newWasmDir = opt('--new-wasm', null);
 const waitIdleS = Number(opt('--wait-idle', 0));
+const freshSessions = !argv.includes('--same-session'); // MF items: a new session per timed run
 const OTHERS_MAX = 0.25;
 
 // ---------------------------------------------------------------- loading (private copies)
@@ -149,7 +156,7 @@ function othersNow(ms) {
 }
 /** With --wait-idle S: wait (up to S seconds in all per call) until others keep < OTHERS_MAX
  * cores busy. Returns the seconds waited. */
-function waitIdle(quickMs = 300) {
+function waitIdle(quickMs = 100) {
   if (!(waitIdleS > 0)) return 0;
   const t0 = performance.now();
   if (othersNow(quickMs) < OTHERS_MAX) return 0;
@@ -301,8 +308,8 @@ console.log('\ncorrectness: old vs new, same spec');
 
 // ---------------------------------------------------------------- timings
 const SHAPES = [[100, 100, 5], [500, 500, 5], [1000, 1000, 5], [2000, 1000, 50]];
-function mfItems(libs, kind, seconds) {
-  for (const [d1, d2, r] of SHAPES) {
+function mfItems(libs, kind, seconds, shapes = SHAPES) {
+  for (const [d1, d2, r] of shapes) {
     const s = { old: new libs.old.Session(mfSpec(d1, d2, r, 1e9), {}), new: new libs.new.Session(mfSpec(d1, d2, r, 1e9), {}) };
     s.old.advance(2); s.new.advance(2);
     let n = 1;
@@ -314,7 +321,18 @@ function mfItems(libs, kind, seconds) {
       n *= 2;
     }
     const N = Math.max(1, Math.ceil((seconds * 1e3) / (ms / n)));
+    const spec = mfSpec(d1, d2, r, 1e9);
     ab(`${kind} MF (${d1},${d2},${r}), ${N} steps/run`, 'ms/step', (side) => {
+      if (freshSessions) {
+        // A new session per timed run (warm-up 2 steps, untimed): where the buffers land in
+        // memory moves the speed of one session by up to ~10% (seen old vs old); a fresh
+        // placement per round averages that out.
+        free(s[side]);
+        s[side] = null;
+        globalThis.gc?.();
+        s[side] = new libs[side].Session(spec, {});
+        s[side].advance(2);
+      }
       const m = measure(() => s[side].advance(N));
       return { value: m.ms / N, others: m.others };
     });
@@ -325,6 +343,15 @@ function mfItems(libs, kind, seconds) {
   }
 }
 
+if (only.has('control')) {
+  // A/A: two sessions of the OLD build against each other, same protocol: the noise floor of the
+  // ratio on this machine at the moment of the run.
+  console.log('\n(0) A/A control: old vs old (two sessions of the old build), same protocol');
+  mfItems(pair(natOld, natOld), 'A/A native', minSeconds, [[1000, 1000, 5]]);
+  netItem(pair(natOld, natOld), fig2[0], 'A/A Figure 2');
+  if (wasmOld) mfItems(pair(wasmOld, wasmOld), 'A/A wasm', minSeconds / 2, [[1000, 1000, 5]]);
+}
+
 if (only.has('mf')) {
   console.log(`\n(1) native MF GD step (mf_step.mjs's spec), >= ${minSeconds} s per timed run`);
   mfItems(pair(natOld, natNew), 'native', minSeconds);
@@ -332,18 +359,20 @@ if (only.has('mf')) {
 
 if (only.has('net')) {
   console.log(`\n(2) native Figure 2 GD step (preset figure2), ${netSteps} steps per timed run`);
-  for (const run of fig2) {
-    const tag = run.label.split(':')[0];
-    const s = { old: new natOld.Session(netSpec(run, 1e6), {}), new: new natNew.Session(netSpec(run, 1e6), {}) };
-    s.old.advance(2); s.new.advance(2);
-    ab(`Figure 2 ${tag}`, 'ms/step', (side) => {
-      const m = measure(() => s[side].advance(netSteps));
-      return { value: m.ms / netSteps, others: m.others };
-    });
-    const [so, sn] = [JSON.parse(s.old.status()), JSON.parse(s.new.status())];
-    check(`Figure 2 ${tag} timed sessions at step ${so.step}/${sn.step}: loss`, new Float64Array([sn.loss]), new Float64Array([so.loss]));
-    comparePoint(`Figure 2 ${tag} timed sessions`, s.old, s.new);
-  }
+  for (const run of fig2) netItem(pair(natOld, natNew), run, 'Figure 2');
+}
+
+function netItem(libs, run, kind) {
+  const tag = `${kind} ${run.label.split(':')[0]}`;
+  const s = { old: new libs.old.Session(netSpec(run, 1e6), {}), new: new libs.new.Session(netSpec(run, 1e6), {}) };
+  s.old.advance(2); s.new.advance(2);
+  ab(tag, 'ms/step', (side) => {
+    const m = measure(() => s[side].advance(netSteps));
+    return { value: m.ms / netSteps, others: m.others };
+  });
+  const [so, sn] = [JSON.parse(s.old.status()), JSON.parse(s.new.status())];
+  check(`${tag} timed sessions at step ${so.step}/${sn.step}: loss`, new Float64Array([sn.loss]), new Float64Array([so.loss]));
+  comparePoint(`${tag} timed sessions`, s.old, s.new);
 }
 
 if (only.has('hvp')) {
@@ -391,7 +420,7 @@ for (const r of items) {
 }
 const diffs = checks.filter((c) => !c.same && !c.what.includes('not expected bitwise'));
 console.log(diffs.length ? `\nNOT bit-identical: ${diffs.map((c) => c.what).join('; ')}` : `\nold and new bit-identical on all ${checks.filter((c) => !c.what.includes('not expected bitwise')).length} checks`);
-const slower = items.filter((r) => r.ratio > 1.03);
+const slower = items.filter((r) => r.ratio > 1.03 && !r.label.startsWith('A/A'));
 console.log(slower.length ? `new slower than old by > 3% (median ratio): ${slower.map((r) => `${r.label} ${r.ratio.toFixed(3)}`).join('; ')}` : 'no item with a median new/old ratio above 1.03');
 if (jsonOut) {
   fs.writeFileSync(jsonOut, JSON.stringify({
