@@ -37,6 +37,30 @@ impl Parallelism {
         }
     }
 
+    /// `f(&mut a[i], &mut b[i * chunk..(i + 1) * chunk])` for every `i` (as many as both have),
+    /// without allocating: for loops over fixed chunks that each own a slice of one output.
+    pub fn for_each_zip<A: Send, B: Send>(
+        self,
+        a: &mut [A],
+        b: &mut [B],
+        chunk: usize,
+        f: impl Fn(&mut A, &mut [B]) + Sync + Send,
+    ) {
+        match self {
+            #[cfg(feature = "parallel")]
+            Parallelism::Rayon => {
+                use rayon::prelude::*;
+                a.par_iter_mut()
+                    .zip(b.par_chunks_mut(chunk))
+                    .for_each(|(x, y)| f(x, y));
+            }
+            _ => a
+                .iter_mut()
+                .zip(b.chunks_mut(chunk))
+                .for_each(|(x, y)| f(x, y)),
+        }
+    }
+
     /// `[f(0), .., f(n - 1)]`, in order.
     pub fn map<T: Send>(self, n: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
         match self {

@@ -248,14 +248,10 @@ impl MatrixFactorization {
             }
         };
         let per = self.ws.chunks[0].rows.len().max(1);
-        let mut pairs: Vec<_> = self
-            .ws
-            .chunks
-            .iter_mut()
-            .zip(gu.chunks_mut(per * r))
-            .collect();
         self.par
-            .for_each(&mut pairs, |_, pair| work((&mut *pair.0, &mut *pair.1)));
+            .for_each_zip(&mut self.ws.chunks, gu, per * r, |chunk, gu| {
+                work((chunk, gu))
+            });
 
         // Partial sums in chunk order. The small-rank kernel accumulates dV^T (r x d2): sum the
         // partials into the V^T buffer (no longer needed) and transpose once.

@@ -193,10 +193,9 @@ fn forward(
             }
         })
         .collect();
-    let wrefs: Vec<&[f64]> = wd.iter().map(|d| d.as_slice()).collect();
     forward_pass(
         &net.layers,
-        &wrefs,
+        |h| &wd[h],
         w,
         x,
         n,

@@ -371,9 +371,8 @@ impl Network {
                 wd
             })
             .collect();
-        let wd: Vec<&[f64]> = dense.iter().map(|d| d.as_slice()).collect();
         let mut acts: Vec<Vec<f64>> = self.layers.iter().map(|l| vec![0.0; n * l.rows]).collect();
-        forward_pass(&self.layers, &wd, w, x, n, &mut acts, None);
+        forward_pass(&self.layers, |h| &dense[h], w, x, n, &mut acts, None);
         acts.pop().unwrap_or_default()
     }
 
@@ -556,9 +555,9 @@ pub(crate) fn derivative_into(act: Activation, z: &[f64], out: &mut [f64]) {
 /// applied as Z_h o D_h with D_h = phi'(Z_h) written to `d[h]` (or, when `frozen`, the pattern
 /// already in `d[h]` kept): the derivatives the HVP reuses and the pattern implicit midpoint
 /// freezes. Without, the activation is applied directly.
-pub(crate) fn forward_pass(
+pub(crate) fn forward_pass<'w>(
     layers: &[Layer],
-    wd: &[&[f64]],
+    wd: impl Fn(usize) -> &'w [f64],
     w: &[f64],
     x: &[f64],
     n: usize,
@@ -569,7 +568,7 @@ pub(crate) fn forward_pass(
         let (before, after) = acts.split_at_mut(h);
         let input: &[f64] = if h == 0 { x } else { &before[h - 1] };
         let z = &mut after[0][..n * l.rows];
-        affine(l, wd[h], Some(&w[l.b_off..l.b_off + l.b_len]), input, n, z);
+        affine(l, wd(h), Some(&w[l.b_off..l.b_off + l.b_len]), input, n, z);
         match &mut ders {
             Some((d, frozen)) if !l.activation.is_linear() => {
                 let mask = &mut d[h][..n * l.rows];
@@ -613,9 +612,16 @@ impl Ctx<'_> {
         }
         let nl = self.layers.len();
         let use_masks = !c.masks.is_empty();
-        let wd: Vec<&[f64]> = (0..nl).map(|h| self.weights(h)).collect();
         let ders = use_masks.then_some((&mut c.masks[..], self.frozen));
-        forward_pass(self.layers, &wd, self.w, x, n, &mut c.acts, ders);
+        forward_pass(
+            self.layers,
+            |h| self.weights(h),
+            self.w,
+            x,
+            n,
+            &mut c.acts,
+            ders,
+        );
         // Loss and output delta dL/dZ_N into da.
         let out = self.layers[nl - 1].rows;
         let f = &c.acts[nl - 1][..n * out];
