@@ -30,7 +30,10 @@ function fakeRun(columns: Record<string, number[]>, finished = true): RunResult 
     rows: columns['step']?.length ?? 0,
     finished,
     cancelled: !finished,
+    stop: finished ? 'finished' : null,
     divergedAt: null,
+    stoppedAt: null,
+    reason: null,
     loss: null,
     columnNames: Object.keys(columns),
     // The checks find the step column by its role.

@@ -20,7 +20,7 @@ pub mod study;
 
 pub use error::{Error, ErrorCode, Result};
 pub use model::{Column, Family, Model, Role, FAMILIES};
-pub use session::{Session, Status};
+pub use session::{Session, Status, Stop};
 
 /// Version of the core crate.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -153,6 +153,21 @@ pub fn norm2(a: &[f64]) -> f64 {
     dot(a, a)
 }
 
+/// The Euclidean norm: sqrt(norm2(a)), bit for bit, when the sum of squares does not overflow;
+/// otherwise computed with scaling by max|a_i|, so it is finite whenever it is representable
+/// (the gradient norm of the last kept row of a diverging run).
+pub fn norm(a: &[f64]) -> f64 {
+    let s = norm2(a);
+    if s.is_finite() {
+        return libm::sqrt(s);
+    }
+    let m = a.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    if !m.is_finite() || m == 0.0 {
+        return s.sqrt();
+    }
+    m * libm::sqrt(a.iter().map(|x| (x / m) * (x / m)).sum::<f64>())
+}
+
 /// y += alpha x
 pub fn axpy(alpha: f64, x: &[f64], y: &mut [f64]) {
     for (yi, xi) in y.iter_mut().zip(x) {

@@ -37,12 +37,34 @@ pub struct Status {
     pub steps: u64,
     /// Rows recorded so far.
     pub rows: usize,
-    /// True once the run has stopped (all steps taken, or diverged).
+    /// True once the run has stopped (all steps taken, diverged, or a step failed).
     pub finished: bool,
+    /// Why the run stopped; `None` while it runs.
+    pub stop: Option<Stop>,
     /// Step at which the loss became non-finite; the state kept is the iterate before it.
     pub diverged_at: Option<u64>,
+    /// When the run stopped early (`diverged` or `solverFailed`): the step whose iterate is bad
+    /// or could not be computed; the state kept (and its row, the last recorded) is the iterate
+    /// before it, `stopped_at - 1` (none when the initial loss is already non-finite).
+    pub stopped_at: Option<u64>,
+    /// Why the run stopped early, in words (which solve failed, with its defect and tolerance).
+    pub reason: Option<String>,
     /// Loss at the current iterate, if known.
     pub loss: Option<f64>,
+}
+
+/// Why a run stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Stop {
+    /// All steps taken.
+    Finished,
+    /// The loss (or the gradient, or a squared norm of the iterate or of the gradient) became
+    /// non-finite.
+    Diverged,
+    /// A step could not be taken: an implicit solve did not converge, or an error control
+    /// rejected every trial step. The iterate is the last one computed.
+    SolverFailed,
 }
 
 pub struct Session {
@@ -68,6 +90,9 @@ pub struct Session {
     current: Option<f64>,
     last_h: f64,
     diverged_at: Option<u64>,
+    stop: Option<Stop>,
+    stopped_at: Option<u64>,
+    reason: Option<String>,
     finished: bool,
     /// Methods that skip full-batch evaluations (SGD, Nesterov): the last evaluated iterate with a
     /// finite loss (step, parameters, method state, last step size), replayed from with an
@@ -286,6 +311,9 @@ impl Session {
             current: None,
             last_h: 0.0,
             diverged_at: None,
+            stop: None,
+            stopped_at: None,
+            reason: None,
             finished: false,
             checkpoint: None,
             eager_until: 0,
@@ -342,7 +370,10 @@ impl Session {
             steps: self.steps,
             rows: self.columns[0].len(),
             finished: self.finished,
+            stop: self.stop,
             diverged_at: self.diverged_at,
+            stopped_at: self.stopped_at,
+            reason: self.reason.clone(),
             loss: self.loss,
         }
     }
@@ -382,6 +413,19 @@ impl Session {
         self.last_recorded = Some(self.t);
     }
 
+    /// A step from the current iterate t failed: stop with `solverFailed`, keep iterate t (the
+    /// method left it unchanged; restored from `prev` all the same) and record its row.
+    fn solver_failed(&mut self, reason: String) {
+        self.w.copy_from_slice(&self.prev);
+        self.stop = Some(Stop::SolverFailed);
+        self.stopped_at = Some(self.t + 1);
+        self.reason = Some(format!("step {} -> {}: {reason}", self.t, self.t + 1));
+        self.finished = true;
+        let l = self.eval_current();
+        self.loss = Some(l);
+        self.record(l);
+    }
+
     fn eval_current(&mut self) -> f64 {
         let wd = self.method.weight_decay;
         let l = objective(self.model.as_mut(), wd, &self.w, &mut self.grad);
@@ -389,8 +433,11 @@ impl Session {
         l
     }
 
-    /// Take up to `max_steps` steps of the method. Stops early when the run is finished or the
-    /// loss becomes non-finite (then the last iterate with a finite loss is kept). The loss and
+    /// Take up to `max_steps` steps of the method. Stops early when the run is finished, when
+    /// the loss becomes non-finite (then the last iterate with a finite loss is kept: `stop:
+    /// diverged`), or when a step fails (an implicit solve that does not converge: the iterate
+    /// before it is kept, `stop: solverFailed`); in both cases the kept iterate's row is the last
+    /// one recorded. The loss and
     /// gradient of the current iterate are cached, so chunking costs no extra evaluation.
     pub fn advance(&mut self, max_steps: u64) -> Status {
         let mut taken = 0;
@@ -411,9 +458,16 @@ impl Session {
                 self.loss = None;
                 let eta = self.schedule.eta(self.t);
                 self.prev.copy_from_slice(&self.w);
-                self.last_h = self
+                match self
                     .method
-                    .step(self.model.as_mut(), &mut self.w, &self.grad, eta);
+                    .step(self.model.as_mut(), &mut self.w, &self.grad, eta)
+                {
+                    Ok(h) => self.last_h = h,
+                    Err(e) => {
+                        self.solver_failed(e.reason);
+                        break;
+                    }
+                }
                 self.t += 1;
                 taken += 1;
                 continue;
@@ -453,8 +507,16 @@ impl Session {
             }
             if bad {
                 self.diverged_at = Some(self.t);
+                self.stopped_at = Some(self.t);
+                self.stop = Some(Stop::Diverged);
                 self.finished = true;
                 if self.t > 0 {
+                    self.reason = Some(format!(
+                        "the loss or its gradient is not finite at step {}; the state kept is \
+                         step {}",
+                        self.t,
+                        self.t - 1
+                    ));
                     std::mem::swap(&mut self.w, &mut self.prev);
                     self.t -= 1;
                     self.method.time -= self.last_h;
@@ -462,6 +524,12 @@ impl Session {
                     self.loss = Some(l);
                     self.record(l);
                 } else {
+                    // No finite state: nothing is recorded (rows: 0), the parameters are the
+                    // initial ones.
+                    self.reason = Some(format!(
+                        "the loss or its gradient is not finite at the initial point (loss \
+                         {loss}); no row is recorded"
+                    ));
                     self.loss = None;
                 }
                 break;
@@ -472,6 +540,7 @@ impl Session {
             }
             if self.t == self.steps {
                 self.finished = true;
+                self.stop = Some(Stop::Finished);
                 break;
             }
             if taken >= max_steps {
@@ -479,9 +548,16 @@ impl Session {
             }
             let eta = self.schedule.eta(self.t);
             self.prev.copy_from_slice(&self.w);
-            self.last_h = self
+            match self
                 .method
-                .step(self.model.as_mut(), &mut self.w, &self.grad, eta);
+                .step(self.model.as_mut(), &mut self.w, &self.grad, eta)
+            {
+                Ok(h) => self.last_h = h,
+                Err(e) => {
+                    self.solver_failed(e.reason);
+                    break;
+                }
+            }
             self.current = self.method.take_fsal(&mut self.grad);
             self.t += 1;
             taken += 1;

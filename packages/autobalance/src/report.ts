@@ -9,7 +9,7 @@ import { type ColumnRole, columnRole, columnsWithRole, stepColumn } from './colu
 import { type HessianReport, describeReport } from './curvature.js';
 import type { Matrix } from './matrix.js';
 import type { Preset, PresetHessianResult, PresetOutcome, PresetRunResult } from './presets.js';
-import type { RunResult } from './run.js';
+import type { RunResult, StopReason } from './run.js';
 import type { Figure, Panel } from './svg.js';
 import { type VegaLiteSpec, figureToVegaLite, renderVegaLiteSvg } from './vega.js';
 
@@ -34,7 +34,7 @@ export interface RunSummary {
   step: number;
   /** Steps asked for. */
   steps: number;
-  /** `finished`, `diverged at <t>` or `cancelled`. */
+  /** `finished`, `diverged at <t>`, `solver failed at <t>` (the step that could not be taken), `cancelled` or `stopped`. */
   outcome: string;
 }
 
@@ -58,7 +58,16 @@ export function summarize(r: RunResult): RunSummary {
     maxInvariantDrift: drifts.length > 0 ? Math.max(...drifts.map((n) => maxAbs(r.columns[n]))) : NaN,
     step: r.step,
     steps: r.steps,
-    outcome: r.divergedAt !== null ? `diverged at ${r.divergedAt}` : r.cancelled ? 'cancelled' : r.finished ? 'finished' : 'stopped',
+    outcome:
+      r.divergedAt !== null
+        ? `diverged at ${r.divergedAt}`
+        : r.stop === 'solverFailed'
+          ? `solver failed at ${r.stoppedAt}`
+          : r.cancelled
+            ? 'cancelled'
+            : r.finished
+              ? 'finished'
+              : 'stopped',
   };
 }
 
@@ -93,6 +102,12 @@ export interface RunResultJson {
   cancelled: boolean;
   /** The step at which the state stopped being finite, or null. */
   divergedAt: number | null;
+  /** Why the run stopped by itself (`finished`, `diverged`, `solverFailed`), or null. */
+  stop: StopReason | null;
+  /** The step whose iterate was non-finite or could not be computed, or null. */
+  stoppedAt: number | null;
+  /** Why the run stopped early, in words, or null. */
+  reason: string | null;
   /** Loss at the final state. */
   loss: number | null;
   /** Names of the recorded columns, in order. */
@@ -121,6 +136,9 @@ export function resultToJson(r: RunResult): RunResultJson {
     finished: r.finished,
     cancelled: r.cancelled,
     divergedAt: r.divergedAt,
+    stop: r.stop,
+    stoppedAt: r.stoppedAt,
+    reason: r.reason,
     loss: r.loss,
     columnNames: r.columnNames.slice(),
     columnRoles: Object.fromEntries(r.columnNames.map((n) => [n, columnRole(r, n)])),

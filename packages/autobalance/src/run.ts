@@ -22,13 +22,34 @@ export interface Status {
   steps: number;
   /** Rows recorded so far. */
   rows: number;
-  /** True once the run has stopped: all steps taken, or diverged. */
+  /** True once the run has stopped: all steps taken, diverged, or a step failed. */
   finished: boolean;
+  /** Why the run stopped, or null while it runs (see {@link StopReason}). */
+  stop: StopReason | null;
   /** Step at which the loss became non-finite (the state kept is the iterate before it), else null. */
   divergedAt: number | null;
+  /**
+   * When the run stopped early (`diverged` or `solverFailed`): the step whose iterate was
+   * non-finite or could not be computed; the state kept (whose row is the last recorded) is the
+   * iterate before it. Null otherwise.
+   */
+  stoppedAt: number | null;
+  /** Why the run stopped early, in words (the failed solve, its defect and tolerance), else null. */
+  reason: string | null;
   /** Loss at the current iterate, if known. */
   loss: number | null;
 }
+
+/**
+ * Why a run stopped: `finished` (all steps taken), `diverged` (the loss or its gradient became
+ * non-finite; the last finite iterate is kept), `solverFailed` (a step could not be taken: the
+ * implicit midpoint solve did not reach its tolerance, or Dormand-Prince rejected every trial
+ * step; the iterate before it is kept). Cancellation is not a stop of the run itself: see
+ * {@link RunResultBase.cancelled}.
+ */
+export type StopReason = 'finished' | 'diverged' | 'solverFailed';
+
+const STOP_REASONS: readonly string[] = ['finished', 'diverged', 'solverFailed'];
 
 /** The names of the matrices a run exposes. */
 export type MatrixName =
@@ -110,12 +131,18 @@ export interface RunResultBase {
   step: number;
   /** Steps asked for. */
   steps: number;
-  /** True when the run stopped by itself (all steps taken, or diverged). */
+  /** True when the run stopped by itself (all steps taken, diverged, or a step failed). */
   finished: boolean;
   /** True when the run was stopped by an `AbortSignal` before it finished. */
   cancelled: boolean;
+  /** Why the run stopped by itself, or null (cancelled, or not run to the end). */
+  stop: StopReason | null;
   /** Step at which the loss became non-finite, or null. The state kept is the last finite one. */
   divergedAt: number | null;
+  /** Step whose iterate was non-finite or could not be computed (`diverged`, `solverFailed`), or null. */
+  stoppedAt: number | null;
+  /** Why the run stopped early, in words, or null. */
+  reason: string | null;
   /** Loss at the final state, if known (null when the very first iterate diverged). */
   loss: number | null;
   /** Final parameters by block name (`U`, `V`; `W1`, `b1`, `v2`, ...). */
@@ -157,7 +184,10 @@ function parseStatus(json: string): Status {
     steps: num('steps'),
     rows: num('rows'),
     finished: o['finished'] === true,
+    stop: typeof o['stop'] === 'string' && STOP_REASONS.includes(o['stop']) ? (o['stop'] as StopReason) : null,
     divergedAt: typeof o['divergedAt'] === 'number' ? o['divergedAt'] : null,
+    stoppedAt: typeof o['stoppedAt'] === 'number' ? o['stoppedAt'] : null,
+    reason: typeof o['reason'] === 'string' ? o['reason'] : null,
     loss: typeof o['loss'] === 'number' ? o['loss'] : null,
   };
 }
@@ -409,7 +439,10 @@ export class Run<S extends RunSpec = RunSpec> {
       steps: status.steps,
       finished: status.finished,
       cancelled: this.#cancelled && !status.finished,
+      stop: status.stop,
       divergedAt: status.divergedAt,
+      stoppedAt: status.stoppedAt,
+      reason: status.reason,
       loss: status.loss,
       params,
       initialParams,

@@ -110,9 +110,16 @@ export type MethodSpec =
   | {
       /** Conserves every quadratic invariant up to `tol` (fixed-point solve, at most `maxIter` evaluations). */
       kind: 'implicitMidpoint';
-      /** Tolerance of the fixed-point solve. Default 1e-14. */
+      /**
+       * Tolerance of the implicit solve: it ends when h max_i |grad F(mid)_i - k_i| <= tol (1 +
+       * max|w|). Default 1e-14. A tolerance below the rounding level cannot be reached: the run
+       * then stops with `stop: 'solverFailed'`.
+       */
       tol?: number;
-      /** Most fixed-point iterations per step. Default 100. */
+      /**
+       * Most gradient evaluations per step (fixed-point start, then Newton), 1 to 1000. Default
+       * 100. A solve that does not converge stops the run with `stop: 'solverFailed'`.
+       */
       maxIter?: number;
     };
 

@@ -1,6 +1,6 @@
 //! Adam with bias correction (on grad F: weight decay as an L2 term, not decoupled).
 
-use super::{unit_interval, Objective, Setup, Step};
+use super::{unit_interval, Objective, Setup, Step, StepResult};
 use crate::error::Result;
 use crate::spec::positive_real;
 
@@ -33,7 +33,7 @@ impl Step for Adam {
     fn name(&self) -> &'static str {
         "adam"
     }
-    fn step(&mut self, _f: &mut Objective, w: &mut [f64], grad: &[f64], eta: f64) -> f64 {
+    fn step(&mut self, _f: &mut Objective, w: &mut [f64], grad: &[f64], eta: f64) -> StepResult {
         let Adam {
             beta1,
             beta2,
@@ -52,6 +52,6 @@ impl Step for Adam {
             *si = beta2 * *si + (1.0 - beta2) * gi * gi;
             *wi -= eta * (*mi / c1) / (libm::sqrt(*si / c2) + eps);
         }
-        eta
+        Ok(eta)
     }
 }

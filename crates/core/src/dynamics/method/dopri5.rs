@@ -1,7 +1,7 @@
 //! Adaptive Dormand-Prince 5(4) on the flow dw/dt = -grad F, first-same-as-last: the last stage
 //! is the gradient at the accepted point, handed to the session instead of a new evaluation.
 
-use super::{Objective, Setup, Step};
+use super::{Objective, Setup, Step, StepFailure, StepResult};
 use crate::error::Result;
 use crate::spec::positive_real;
 
@@ -46,7 +46,8 @@ const E: [f64; 7] = [
     22.0 / 525.0,
     -1.0 / 40.0,
 ];
-/// Trial steps per step before giving up shrinking.
+/// Trial steps per step; when all are rejected the step fails (the run stops with
+/// `solverFailed`).
 const MAX_ATTEMPTS: usize = 60;
 
 #[derive(Clone)]
@@ -84,7 +85,7 @@ impl Step for Dopri5 {
     fn name(&self) -> &'static str {
         "dopri5"
     }
-    fn step(&mut self, f: &mut Objective, w: &mut [f64], g1: &[f64], eta: f64) -> f64 {
+    fn step(&mut self, f: &mut Objective, w: &mut [f64], g1: &[f64], eta: f64) -> StepResult {
         let Dopri5 {
             rtol,
             atol,
@@ -132,7 +133,7 @@ impl Step for Dopri5 {
                     (0.9 * libm::pow(err, -0.2)).clamp(0.2, 5.0)
                 };
                 *next_h = Some(h * factor);
-                return h;
+                return Ok(h);
             }
             if !err.is_finite() {
                 h *= 0.2;
@@ -140,11 +141,28 @@ impl Step for Dopri5 {
                 h *= (0.9 * libm::pow(err, -0.2)).clamp(0.2, 1.0);
             }
             *rejected += 1;
+            // A trial step that cannot move w any more (h |g| below the rounding of w): fail
+            // rather than shrink on. Only reached after a rejection, so a zero gradient (err = 0,
+            // accepted) never gets here.
+            let gmax = g1.iter().fold(0.0f64, |a, x| a.max(x.abs()));
+            let wmax = w.iter().fold(0.0f64, |a, x| a.max(x.abs()));
+            if h <= 0.0 || h * gmax <= f64::EPSILON * (1.0 + wmax) {
+                return Err(StepFailure {
+                    reason: format!(
+                        "dopri5: the error control shrank the step size to {h:e}, below the \
+                         rounding of the iterate (error estimate {err:e}); the iterate is kept"
+                    ),
+                });
+            }
         }
-        // Give up shrinking: take the last trial (the session stops if it is not finite).
-        w.copy_from_slice(y);
+        // Every trial rejected: fail (w unchanged); a next step would start from the last trial h.
         *next_h = Some(h);
-        h
+        Err(StepFailure {
+            reason: format!(
+                "dopri5: all {MAX_ATTEMPTS} trial steps of this step were rejected by the error \
+                 control (last trial step size {h:e}); the iterate is kept"
+            ),
+        })
     }
     fn next_h(&self, eta_t: f64) -> f64 {
         self.h.unwrap_or(eta_t)

@@ -44,8 +44,10 @@ pub trait Step: StepClone + Send + Sync {
     /// The `method.kind` tag of the spec.
     fn name(&self) -> &'static str;
     /// Take one step from `w`, whose objective gradient is `grad`; `eta` is eta_t of the
-    /// schedule. Returns the step size used.
-    fn step(&mut self, f: &mut Objective, w: &mut [f64], grad: &[f64], eta: f64) -> f64;
+    /// schedule. Returns the step size used, or why the step could not be taken (an implicit
+    /// solve that did not converge, an error control that rejected every trial): `w` is then
+    /// left unchanged and the session stops the run.
+    fn step(&mut self, f: &mut Objective, w: &mut [f64], grad: &[f64], eta: f64) -> StepResult;
     /// The step size the next step from iterate t will use (eta_t unless the method chooses its
     /// own, as Dormand-Prince does).
     fn next_h(&self, eta_t: f64) -> f64 {
@@ -76,7 +78,21 @@ pub trait Step: StepClone + Send + Sync {
     fn is_flow(&self) -> bool {
         false
     }
+    /// Residuals of the last implicit solve, one per iteration (empty for explicit methods).
+    fn solve_trace(&self) -> &[f64] {
+        &[]
+    }
 }
+
+/// Why a step could not be taken. The iterate is left unchanged; the session stops the run with
+/// the status `stop: "solverFailed"` and this reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepFailure {
+    pub reason: String,
+}
+
+/// The step size used, or why the step failed.
+pub type StepResult = std::result::Result<f64, StepFailure>;
 
 /// Cloning a boxed [`Step`] (implemented for every `Step + Clone`).
 pub trait StepClone {
@@ -277,15 +293,27 @@ impl Method {
     }
 
     /// Take one step from `w` (whose objective gradient is `grad`). `eta` is eta_t. Returns the
-    /// step size used.
-    pub fn step(&mut self, model: &mut dyn Model, w: &mut [f64], grad: &[f64], eta: f64) -> f64 {
+    /// step size used, or why the step failed (then `w` and the flow time are unchanged).
+    pub fn step(
+        &mut self,
+        model: &mut dyn Model,
+        w: &mut [f64],
+        grad: &[f64],
+        eta: f64,
+    ) -> StepResult {
         let mut f = Objective {
             model,
             weight_decay: self.weight_decay,
         };
-        let h = self.inner.step(&mut f, w, grad, eta);
+        let h = self.inner.step(&mut f, w, grad, eta)?;
         self.time += h;
-        h
+        Ok(h)
+    }
+
+    /// Residuals of the last implicit solve, one per iteration (implicit midpoint: the defect
+    /// h max_i |grad F(mid)_i - k_i| after each evaluation; empty for explicit methods).
+    pub fn solve_trace(&self) -> &[f64] {
+        self.inner.solve_trace()
     }
 }
 

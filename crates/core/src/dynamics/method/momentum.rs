@@ -1,6 +1,6 @@
 //! Heavy ball: v <- beta v + grad F(w); w <- w - eta v.
 
-use super::{unit_interval, Objective, Setup, Step};
+use super::{unit_interval, Objective, Setup, Step, StepResult};
 use crate::error::Result;
 use crate::linalg::axpy;
 
@@ -24,12 +24,12 @@ impl Step for Momentum {
     fn name(&self) -> &'static str {
         "momentum"
     }
-    fn step(&mut self, _f: &mut Objective, w: &mut [f64], grad: &[f64], eta: f64) -> f64 {
+    fn step(&mut self, _f: &mut Objective, w: &mut [f64], grad: &[f64], eta: f64) -> StepResult {
         let beta = self.beta;
         for (vi, gi) in self.v.iter_mut().zip(grad) {
             *vi = beta * *vi + gi;
         }
         axpy(-eta, &self.v, w);
-        eta
+        Ok(eta)
     }
 }

@@ -1,7 +1,7 @@
 //! Nesterov's accelerated gradient: v <- beta v + grad F(w - eta beta v); w <- w - eta v.
 //! It never reads the gradient at the iterate itself, only at the look-ahead point.
 
-use super::{unit_interval, Objective, Setup, Step};
+use super::{unit_interval, Objective, Setup, Step, StepResult};
 use crate::error::Result;
 use crate::linalg::axpy;
 
@@ -30,7 +30,7 @@ impl Step for Nesterov {
     fn name(&self) -> &'static str {
         "nesterov"
     }
-    fn step(&mut self, f: &mut Objective, w: &mut [f64], _grad: &[f64], eta: f64) -> f64 {
+    fn step(&mut self, f: &mut Objective, w: &mut [f64], _grad: &[f64], eta: f64) -> StepResult {
         let Nesterov {
             beta,
             v,
@@ -46,7 +46,7 @@ impl Step for Nesterov {
             *vi = beta * *vi + gi;
         }
         axpy(-eta, v, w);
-        eta
+        Ok(eta)
     }
     fn reads_no_full_gradient(&self) -> bool {
         true

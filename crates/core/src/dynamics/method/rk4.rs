@@ -1,6 +1,6 @@
 //! Classical 4th-order Runge-Kutta on the flow dw/dt = -grad F.
 
-use super::{lin, Objective, Setup, Step};
+use super::{lin, Objective, Setup, Step, StepResult};
 
 #[derive(Clone)]
 pub struct Rk4 {
@@ -26,7 +26,7 @@ impl Step for Rk4 {
     fn name(&self) -> &'static str {
         "rk4"
     }
-    fn step(&mut self, f: &mut Objective, w: &mut [f64], grad: &[f64], eta: f64) -> f64 {
+    fn step(&mut self, f: &mut Objective, w: &mut [f64], grad: &[f64], eta: f64) -> StepResult {
         let Rk4 { y, k2, k3, k4 } = self;
         let h = eta;
         lin(y, w, &[(-0.5 * h, grad)]);
@@ -38,7 +38,7 @@ impl Step for Rk4 {
         for i in 0..w.len() {
             w[i] -= h / 6.0 * (grad[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
         }
-        h
+        Ok(h)
     }
     fn is_flow(&self) -> bool {
         true

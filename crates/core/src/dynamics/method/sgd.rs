@@ -1,7 +1,7 @@
 //! Mini-batch SGD: w <- w - eta grad F_B(w), batches B drawn without replacement from a seeded
 //! shuffle of the samples per epoch. It never reads the full-batch gradient.
 
-use super::{Objective, Setup, Step};
+use super::{Objective, Setup, Step, StepResult};
 use crate::error::{Error, Result};
 use crate::linalg::axpy;
 use crate::rng::Normal;
@@ -49,7 +49,7 @@ impl Step for Sgd {
     fn name(&self) -> &'static str {
         "sgd"
     }
-    fn step(&mut self, f: &mut Objective, w: &mut [f64], _grad: &[f64], eta: f64) -> f64 {
+    fn step(&mut self, f: &mut Objective, w: &mut [f64], _grad: &[f64], eta: f64) -> StepResult {
         let n = self.perm.len();
         if self.pos + self.batch > n {
             // New epoch: Fisher-Yates shuffle from the seeded stream.
@@ -65,7 +65,7 @@ impl Step for Sgd {
         f.eval(w, &mut self.g);
         f.model.set_batch(None);
         axpy(-eta, &self.g, w);
-        eta
+        Ok(eta)
     }
     fn reads_no_full_gradient(&self) -> bool {
         true

@@ -102,7 +102,10 @@ impl Run {
     fn advance(&mut self, model: &mut Quartic, steps: usize, eta: f64) -> Vec<u64> {
         let mut bits = Vec::new();
         for _ in 0..steps {
-            let h = self.method.step(model, &mut self.w, &self.grad, eta);
+            let h = self
+                .method
+                .step(model, &mut self.w, &self.grad, eta)
+                .unwrap();
             if self.method.take_fsal(&mut self.grad).is_none() {
                 objective(model, WD, &self.w, &mut self.grad);
             }

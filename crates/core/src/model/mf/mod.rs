@@ -387,7 +387,7 @@ impl Model for MatrixFactorization {
             imb,
             drift,
             libm::sqrt(2.0 * self.last.data),
-            libm::sqrt(norm2(grad)),
+            crate::linalg::norm(grad),
         ]);
     }
     fn matrix<'a>(

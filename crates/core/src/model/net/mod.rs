@@ -808,7 +808,7 @@ impl Model for Network {
     }
     fn metrics(&mut self, w: &[f64], grad: &[f64], loss: f64, out: &mut Vec<f64>) {
         out.push(loss);
-        out.push(libm::sqrt(norm2(grad)));
+        out.push(crate::linalg::norm(grad));
         for h in 0..self.layers.len() {
             out.push(self.weight_norm2(w, h));
             if self.layers[h].bias {
