@@ -43,3 +43,16 @@ export async function advanceOffLoop(b: Advanceable, max: number, useAsync: bool
   await yieldToEventLoop();
   return json;
 }
+
+/**
+ * Release a binding object and never throw: a wasm session poisoned by a trap (out of memory)
+ * refuses to be freed ("attempted to take ownership of Rust value while it was borrowed"); its
+ * memory stays taken, but the error that poisoned it is the one worth reporting.
+ */
+export function freeQuietly(o: { free?(): void }): void {
+  try {
+    o.free?.();
+  } catch {
+    // the object is unusable either way; the caller reports the error that caused it
+  }
+}
