@@ -12,7 +12,7 @@ import { AutobalanceError, InternalError, InvalidRequestError, fromBindingError,
 import type { CurvatureWhat, HessianQuery, ReportFor } from './curvature.js';
 import type { Matrix } from './matrix.js';
 import { type MatrixFactorizationRunSpec, type RunSpec, encodeSpec } from './spec.js';
-import { advanceOffLoop, freeQuietly, now } from './chunk.js';
+import { ChunkSizer, advanceOffLoop, freeQuietly, now, yieldToTimers } from './chunk.js';
 import { checkBackend, chunkOptionsArg, countArg, functionArg, optionsArg, stringArg } from './args.js';
 
 /** Where a run is (the core's `Status`). */
@@ -184,8 +184,6 @@ function readRoles(session: BindingSession, names: readonly string[]): Record<st
   return out;
 }
 
-/** Largest chunk, in steps. */
-const MAX_CHUNK = 1 << 24;
 
 /**
  * A run of the core: a validated spec and its state, advanced on demand. This is the low-level,
@@ -392,13 +390,16 @@ export class Run<S extends RunSpec = RunSpec> {
   async *chunks(options: ChunkOptions = {}): AsyncGenerator<RunChunk, void, undefined> {
     const o = chunkOptionsArg(options);
     const { signal } = o;
-    const target = o.chunkMillis ?? 50;
-    let n = Math.min(MAX_CHUNK, o.initialChunkSteps ?? 1);
+    const sizer = new ChunkSizer(o.chunkMillis ?? 50, o.initialChunkSteps ?? 1);
     let status = this.status;
     if (status.rows === 0) {
       // Record the initial iterate, so that a run cancelled at once still has a state to show.
       // Off the event loop like any chunk: with curvature tracking, step 0 is a Lanczos solve.
+      // The session may just have been created on the JS thread: let timers run before step 0.
+      if (!this.#async) await yieldToTimers();
+      const t0 = now();
       status = await this.advanceAsync(0);
+      sizer.observe(1, now() - t0);
     }
     const first = this.newRows();
     if ((first.rows[this.columnNames[0] ?? '']?.length ?? 0) > 0) {
@@ -410,17 +411,14 @@ export class Run<S extends RunSpec = RunSpec> {
         return;
       }
       const before = status.step;
+      const n = sizer.size;
       const t0 = now();
       status = await this.advanceAsync(n);
       const dt = now() - t0;
       const taken = status.step - before;
       const { start, rows } = this.newRows();
       yield { status, start, rows };
-      if (taken >= n) {
-        const perStep = dt / taken;
-        const ideal = perStep > 0 ? target / perStep : n * 4;
-        n = Math.min(MAX_CHUNK, Math.max(1, Math.floor(n / 4), Math.min(n * 4, Math.floor(ideal))));
-      }
+      sizer.record(n, taken, dt);
     }
     if (signal?.aborted && !status.finished) this.#cancelled = true;
   }
