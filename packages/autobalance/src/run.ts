@@ -184,7 +184,6 @@ function readRoles(session: BindingSession, names: readonly string[]): Record<st
   return out;
 }
 
-
 /**
  * A run of the core: a validated spec and its state, advanced on demand. This is the low-level,
  * streaming API ({@link train} is built on it):
@@ -286,6 +285,9 @@ export class Run<S extends RunSpec = RunSpec> {
   /**
    * Take up to `maxSteps` steps synchronously (on the calling thread). `advance(0)` evaluates and
    * records the current iterate without stepping.
+   *
+   * @throws {InvalidRequestError} (field `maxSteps`) unless `maxSteps` is a non-negative integer
+   *   or `Infinity` (no limit), the same on both backends.
    */
   advance(maxSteps: number): Status {
     const n = countArg('maxSteps', maxSteps);

@@ -24,7 +24,7 @@ import { AutobalanceError, InternalError, InvalidRequestError, InvalidSpecError,
 import type { HessianQuery, HessianReport } from './curvature.js';
 import type { Columns, Status } from './run.js';
 import { type RunSpec, encodeSpec } from './spec.js';
-import { advanceOffLoop, freeQuietly, now } from './chunk.js';
+import { ChunkSizer, advanceOffLoop, freeQuietly, now, yieldToTimers } from './chunk.js';
 import { checkBackend, chunkOptionsArg, countArg, functionArg, optionsArg, stringArg } from './args.js';
 
 /** Where to sample each run of a `hessianGrid` study: these steps, or every N steps. */
@@ -272,8 +272,6 @@ function parseStatus(json: string): StudyStatus {
 }
 
 
-/** Largest chunk, in units. */
-const MAX_CHUNK = 1 << 24;
 
 /**
  * A study of the core, advanced on demand (the low-level API; {@link study} is built on it):
@@ -425,26 +423,25 @@ export class Study<S extends StudySpec = StudySpec> {
   async *chunks(options: StudyChunkOptions = {}): AsyncGenerator<StudyStatus, void, undefined> {
     const o = chunkOptionsArg(options);
     const { signal } = o;
-    const target = o.chunkMillis ?? 50;
-    let n = 1;
+    const sizer = new ChunkSizer(o.chunkMillis ?? 50);
     let status = this.status;
+    // The study may just have been created on the JS thread: let timers run before the first chunk.
+    if (!this.#async && !status.finished) await yieldToTimers();
     while (!status.finished) {
       if (signal?.aborted) {
         this.#cancelled = true;
         return;
       }
       const before = status.done;
+      const n = sizer.size;
       const t0 = now();
       status = await this.advanceAsync(n);
       const dt = now() - t0;
       const taken = status.done - before;
       yield status;
-      if (taken >= n) {
-        // Units differ in cost (a query is worth many steps): sized from the last chunk alone.
-        const perUnit = dt / taken;
-        const ideal = perUnit > 0 ? target / perUnit : n * 4;
-        n = Math.min(MAX_CHUNK, Math.max(1, Math.floor(n / 4), Math.min(n * 4, Math.floor(ideal))));
-      }
+      // Units differ in cost (a query is worth many steps): the sizer takes the larger of the
+      // last chunk's cost per unit and the recent average.
+      sizer.record(n, taken, dt);
     }
   }
 
