@@ -8,6 +8,7 @@
  */
 
 import { InvalidRequestError, guard } from './errors.js';
+import { checkBackend, describeValue } from './args.js';
 import type { ColumnRole } from './columns.js';
 
 /** The name of a backend. */
@@ -203,6 +204,7 @@ let loader: BackendLoader | undefined;
  * (`autobalance/portable`) has none, so pass {@link Backend} objects there (or register your own).
  */
 export function registerBackendLoader(f: BackendLoader): void {
+  if (typeof f !== 'function') throw new InvalidRequestError('loader', `expected a function, got ${describeValue(f)}`);
   loader = f;
 }
 
@@ -214,9 +216,12 @@ export function registerBackendLoader(f: BackendLoader): void {
  * @throws {BackendLoadError} when the backend cannot be loaded.
  */
 export async function resolveBackend(choice?: BackendChoice): Promise<Backend> {
-  if (typeof choice === 'object' && choice !== null) return choice;
+  if (typeof choice === 'object' && choice !== null) {
+    checkBackend(choice);
+    return choice;
+  }
   if (choice !== undefined && !BACKEND_NAMES.includes(choice)) {
-    throw new InvalidRequestError('backend', `expected "native" or "wasm", got ${JSON.stringify(choice)}`);
+    throw new InvalidRequestError('backend', `expected "native", "wasm" or a Backend, got ${describeValue(choice)}`);
   }
   if (!loader) {
     throw new InvalidRequestError(

@@ -16,8 +16,8 @@
  * @module
  */
 
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import type { BackendName } from './backend.js';
@@ -41,6 +41,7 @@ import {
 import { type CurvatureWhat, type HessianQuery, describeReport } from './curvature.js';
 import { type Progress, Run, train } from './run.js';
 import { loadBackend, probeBackends } from './select.js';
+import { checkWritable, writeText } from './node-files.js';
 import type { RunSpec } from './spec.js';
 import { type StudySpec, study, studyResultToJson, studyToCsv } from './study.js';
 
@@ -181,8 +182,23 @@ function interruptible(): { signal: AbortSignal; interrupted: () => boolean; rel
 }
 
 function writeFile(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, text);
+  writeText(path, text);
+}
+
+/**
+ * Check before any work that each output path can be written (its directory exists or can be
+ * created, the file can be opened for writing): a path that cannot is an error naming its flag
+ * (exit code 1) before anything is computed.
+ */
+function checkOutputs(outputs: readonly (readonly [flag: string, path: string | undefined])[]): void {
+  for (const [flag, path] of outputs) {
+    if (!path) continue;
+    try {
+      checkWritable(path);
+    } catch (e) {
+      throw new FileError(flag, `cannot write ${path}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
 }
 
 async function cmdInfo(args: string[]): Promise<number> {
@@ -242,6 +258,8 @@ function readJson(flag: string, path: string): unknown {
   } catch (e) {
     throw new FileError(flag, `cannot read ${path}: ${e instanceof Error ? e.message : String(e)}`);
   }
+  // A UTF-8 byte-order mark (as some editors write) is not part of the JSON text.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -255,6 +273,10 @@ async function cmdTrain(args: string[]): Promise<number> {
   if (!specPath) throw new UsageError('--spec', 'missing: the path of a JSON spec file');
   const backend = backendOption(str(values, 'backend'));
   const spec = readJson('--spec', specPath);
+  checkOutputs([
+    ['--out', str(values, 'out')],
+    ['--report', str(values, 'report')],
+  ]);
   const progress = new ProgressLine();
   const sig = interruptible();
   try {
@@ -313,6 +335,7 @@ async function cmdRun(args: string[]): Promise<number> {
   const base = await presetSpec(name, { backend });
   const preset = applyOverrides(base, { ...(steps !== undefined ? { steps } : {}), ...(seed !== undefined ? { seed } : {}) });
   const dir = resolve(str(values, 'out') ?? join('out', preset.name));
+  checkOutputs(['html', 'svg', 'vl.json', 'csv', 'json'].map((ext) => ['--out', join(dir, `${preset.name}.${ext}`)] as const));
 
   const progress = new ProgressLine();
   const sig = interruptible();
@@ -445,6 +468,10 @@ async function cmdStudy(args: string[]): Promise<number> {
   if (!specPath) throw new UsageError('--spec', 'missing: the path of a JSON study spec file');
   const backend = backendOption(str(values, 'backend'));
   const spec = readJson('--spec', specPath) as StudySpec;
+  checkOutputs([
+    ['--out', str(values, 'out')],
+    ['--csv', str(values, 'csv')],
+  ]);
   const progress = new ProgressLine();
   const sig = interruptible();
   try {

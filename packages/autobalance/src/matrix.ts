@@ -4,7 +4,8 @@
  * @module
  */
 
-import { InvalidSpecError, ShapeMismatchError } from './errors.js';
+import { InvalidRequestError, InvalidSpecError, ShapeMismatchError } from './errors.js';
+import { describeValue } from './args.js';
 
 /** A dense matrix: `data[i * cols + j]` is entry (i, j) (row-major). */
 export interface Matrix {
@@ -36,13 +37,31 @@ export type MatrixInput =
  * Build a {@link Matrix}. `data` is row-major with `rows * cols` entries; when omitted the matrix
  * is zero. A `Float64Array` is used as is (not copied).
  *
+ * @throws {InvalidRequestError} when a size is not a non-negative integer, or `data` is not an
+ *   array of numbers or a `Float64Array` (naming `rows`, `cols` or `data`).
  * @throws {ShapeMismatchError} when `data` does not have `rows * cols` entries.
  */
 export function matrix(rows: number, cols: number, data?: Float64Array | readonly number[]): Matrix {
-  if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(cols) || cols < 0) {
-    throw new ShapeMismatchError('', `expected non-negative integer sizes, got ${rows} x ${cols}`);
+  for (const [field, x] of [['rows', rows], ['cols', cols]] as const) {
+    if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) {
+      throw new InvalidRequestError(field, `expected a non-negative integer, got ${describeValue(x)}`);
+    }
   }
-  const d = data === undefined ? new Float64Array(rows * cols) : data instanceof Float64Array ? data : Float64Array.from(data);
+  let d: Float64Array;
+  if (data === undefined) {
+    d = new Float64Array(rows * cols);
+  } else if (data instanceof Float64Array) {
+    d = data;
+  } else if (Array.isArray(data)) {
+    d = new Float64Array(data.length);
+    for (let k = 0; k < data.length; k++) {
+      const x: unknown = data[k];
+      if (typeof x !== 'number') throw new InvalidRequestError('data', `entry ${k} is not a number: ${describeValue(x)}`);
+      d[k] = x;
+    }
+  } else {
+    throw new InvalidRequestError('data', `expected a Float64Array or an array of numbers, got ${describeValue(data)}`);
+  }
   if (d.length !== rows * cols) {
     throw new ShapeMismatchError('', `expected ${rows * cols} numbers (${rows} x ${cols}, row-major), got ${d.length}`);
   }
@@ -56,6 +75,7 @@ export function matrix(rows: number, cols: number, data?: Float64Array | readonl
  * @throws {InvalidSpecError} when an entry is not a number.
  */
 export function fromArray(rows: readonly (readonly number[])[], field = ''): Matrix {
+  if (!Array.isArray(rows)) throw new InvalidSpecError(field, `expected an array of rows, got ${describeValue(rows)}`);
   const r = rows.length;
   const first = rows[0];
   const c = first === undefined ? 0 : arrayLength(first, field, 0);
@@ -86,6 +106,7 @@ function arrayLength(row: unknown, field: string, i: number): number {
 
 /** The rows of a matrix as plain arrays. */
 export function toArray(m: Matrix): number[][] {
+  if (!isMatrix(m)) throw new InvalidRequestError('matrix', `expected a Matrix {rows, cols, data: Float64Array}, got ${describeValue(m)}`);
   const out: number[][] = [];
   for (let i = 0; i < m.rows; i++) {
     out.push(Array.from(m.data.subarray(i * m.cols, (i + 1) * m.cols)));

@@ -9,6 +9,7 @@ import { type BackendChoice, type BackendName, resolveBackend } from './backend.
 import type { PresetReference } from './checks.js';
 import type { HessianQuery, HessianReport } from './curvature.js';
 import { InternalError, InvalidRequestError, guard } from './errors.js';
+import { describeValue, functionArg, optionsArg, chunkOptionsArg, stringArg } from './args.js';
 import { type ChunkOptions, type Progress, Run, type RunResult } from './run.js';
 import type { RunSpec } from './spec.js';
 
@@ -78,7 +79,7 @@ function parseJson(text: string, what: string): unknown {
 
 /** The presets the core defines. */
 export async function presetList(options: { backend?: BackendChoice } = {}): Promise<PresetInfo[]> {
-  const b = await resolveBackend(options.backend);
+  const b = await resolveBackend(optionsArg('options', options)['backend'] as BackendChoice | undefined);
   const v = parseJson(guard(() => b.presetList()), 'a preset list');
   if (!Array.isArray(v)) throw new InternalError('', 'the preset list is not an array');
   return v as PresetInfo[];
@@ -90,8 +91,9 @@ export async function presetList(options: { backend?: BackendChoice } = {}): Pro
  * @throws {InvalidRequestError} (field `preset`) when there is no preset of that name.
  */
 export async function presetSpec(name: string, options: { backend?: BackendChoice } = {}): Promise<Preset> {
-  const b = await resolveBackend(options.backend);
-  const v = parseJson(guard(() => b.presetSpec(name)), 'a preset');
+  const n = stringArg('preset', name);
+  const b = await resolveBackend(optionsArg('options', options)['backend'] as BackendChoice | undefined);
+  const v = parseJson(guard(() => b.presetSpec(n)), 'a preset');
   return normalizePreset(v);
 }
 
@@ -110,6 +112,19 @@ export function normalizePreset(v: unknown): Preset {
     hessian: Array.isArray(o['hessian']) ? (o['hessian'] as PresetHessian[]) : [],
     reference: Array.isArray(o['reference']) ? (o['reference'] as PresetReference[]) : [],
   };
+}
+
+/** Throw unless `p` has the shape of a {@link Preset} (as {@link presetSpec} gives). */
+function checkPreset(p: unknown): asserts p is Preset {
+  const o = p as Record<string, unknown> | null;
+  if (typeof o !== 'object' || o === null || typeof o['name'] !== 'string' || !Array.isArray(o['runs']) || !Array.isArray(o['hessian'])) {
+    throw new InvalidRequestError('preset', `expected a preset (from presetSpec or normalizePreset), got ${describeValue(p)}`);
+  }
+  for (const [i, r] of (o['runs'] as unknown[]).entries()) {
+    if (typeof r !== 'object' || r === null || typeof (r as { spec?: unknown }).spec !== 'object') {
+      throw new InvalidRequestError(`preset.runs[${i}]`, `expected {label, spec}, got ${describeValue(r)}`);
+    }
+  }
 }
 
 /** Changes to the runs of a preset. */
@@ -150,6 +165,14 @@ function seedHolders(spec: unknown): { seed: number }[] {
 
 /** A copy of `preset` with the overrides applied. */
 export function applyOverrides(preset: Preset, overrides: PresetOverrides): Preset {
+  checkPreset(preset);
+  const o = optionsArg('overrides', overrides);
+  for (const k of ['steps', 'seed'] as const) {
+    const v = o[k];
+    if (v !== undefined && !(typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)) {
+      throw new InvalidRequestError(`overrides.${k}`, `expected a non-negative integer, got ${describeValue(v)}`);
+    }
+  }
   const copy = JSON.parse(JSON.stringify(preset)) as Preset;
   if (overrides.steps !== undefined) {
     for (const r of copy.runs) r.spec.steps = overrides.steps;
@@ -223,6 +246,11 @@ export interface PresetOutcome {
  * interrupted run are not asked.
  */
 export async function runPreset(preset: Preset, options: RunPresetOptions = {}): Promise<PresetOutcome> {
+  checkPreset(preset);
+  const opts = optionsArg('options', options);
+  chunkOptionsArg(options);
+  functionArg('options.onProgress', opts['onProgress']);
+  functionArg('options.onRunEnd', opts['onRunEnd']);
   if (preset.runs.length === 0) throw new InvalidRequestError('preset', `preset ${preset.name} has no runs`);
   const backend = await resolveBackend(options.backend);
   const runs: PresetRunResult[] = [];

@@ -8,11 +8,12 @@
 
 import { type Backend, type BackendChoice, type BackendName, type BindingSession, resolveBackend } from './backend.js';
 import { type ColumnRole, isColumnRole } from './columns.js';
-import { InternalError, InvalidRequestError, fromBindingError, guard } from './errors.js';
+import { AutobalanceError, InternalError, InvalidRequestError, fromBindingError, guard } from './errors.js';
 import type { CurvatureWhat, HessianQuery, ReportFor } from './curvature.js';
 import type { Matrix } from './matrix.js';
 import { type MatrixFactorizationRunSpec, type RunSpec, encodeSpec } from './spec.js';
-import { advanceOffLoop, now } from './chunk.js';
+import { ChunkSizer, advanceOffLoop, freeQuietly, now, yieldToTimers } from './chunk.js';
+import { checkBackend, chunkOptionsArg, countArg, functionArg, optionsArg, stringArg } from './args.js';
 
 /** Where a run is (the core's `Status`). */
 export interface Status {
@@ -213,9 +214,6 @@ function readRoles(session: BindingSession, names: readonly string[]): Record<st
   return out;
 }
 
-/** Largest chunk, in steps. */
-const MAX_CHUNK = 1 << 24;
-
 /**
  * A run of the core: a validated spec and its state, advanced on demand. This is the low-level,
  * streaming API ({@link train} is built on it):
@@ -240,6 +238,7 @@ export class Run<S extends RunSpec = RunSpec> {
   #cursor = 0;
   #cancelled = false;
   #disposeRequested = false;
+  #failed: InternalError | undefined;
 
   private constructor(backend: Backend, session: BindingSession) {
     this.backend = backend.name;
@@ -249,7 +248,7 @@ export class Run<S extends RunSpec = RunSpec> {
       this.columnNames = Object.freeze(guard(() => session.columnNames()).slice());
       this.columnRoles = Object.freeze(readRoles(session, this.columnNames));
     } catch (e) {
-      session.free?.();
+      freeQuietly(session);
       throw e;
     }
   }
@@ -261,12 +260,14 @@ export class Run<S extends RunSpec = RunSpec> {
    * @throws {BackendLoadError} when the chosen backend cannot be loaded.
    */
   static async create<S extends RunSpec>(spec: S, options: RunOptions = {}): Promise<Run<S>> {
-    const backend = await resolveBackend(options.backend);
+    const o = optionsArg('options', options);
+    const backend = await resolveBackend(o['backend'] as BackendChoice | undefined);
     return Run.withBackend(backend, spec);
   }
 
   /** Like {@link Run.create}, synchronously, on a backend already loaded. */
   static withBackend<S extends RunSpec>(backend: Backend, spec: S): Run<S> {
+    checkBackend(backend);
     const { json, buffers } = encodeSpec(spec);
     const session = guard(() => backend.createSession(json, buffers));
     return new Run<S>(backend, session);
@@ -274,14 +275,36 @@ export class Run<S extends RunSpec = RunSpec> {
 
   #live(): BindingSession {
     if (!this.#session) throw new InvalidRequestError('run', 'this run has been disposed');
+    if (this.#failed) {
+      throw new InvalidRequestError('run', `this run can no longer be used: its backend failed (${this.#failed.detail})`, { cause: this.#failed });
+    }
     if (this.#busy) throw new InvalidRequestError('run', 'an advance of this run is in progress; await it first');
     return this.#session;
   }
 
+  /**
+   * Call the binding: its errors become typed errors, and an error that is not a core error (a
+   * WebAssembly trap such as running out of memory, a panic) marks the session as failed, so
+   * that later calls say so instead of reporting the binding's aliasing errors.
+   */
+  #call<T>(f: (s: BindingSession) => T): T {
+    const s = this.#live();
+    try {
+      return f(s);
+    } catch (e) {
+      throw this.#failure(e);
+    }
+  }
+
+  #failure(e: unknown): AutobalanceError {
+    const err = fromBindingError(e);
+    if (err instanceof InternalError) this.#failed ??= err;
+    return err;
+  }
+
   /** Where the run is. */
   get status(): Status {
-    const s = this.#live();
-    return parseStatus(guard(() => s.status()));
+    return parseStatus(this.#call((s) => s.status()));
   }
 
   /** True once {@link chunks} stopped because its signal aborted before the run finished. */
@@ -292,10 +315,13 @@ export class Run<S extends RunSpec = RunSpec> {
   /**
    * Take up to `maxSteps` steps synchronously (on the calling thread). `advance(0)` evaluates and
    * records the current iterate without stepping.
+   *
+   * @throws {InvalidRequestError} (field `maxSteps`) unless `maxSteps` is a non-negative integer
+   *   or `Infinity` (no limit), the same on both backends.
    */
   advance(maxSteps: number): Status {
-    const s = this.#live();
-    return parseStatus(guard(() => s.advance(maxSteps)));
+    const n = countArg('maxSteps', maxSteps);
+    return parseStatus(this.#call((s) => s.advance(n)));
   }
 
   /**
@@ -304,10 +330,17 @@ export class Run<S extends RunSpec = RunSpec> {
    * yields to the event loop once.
    */
   async advanceAsync(maxSteps: number): Promise<Status> {
+    const n = countArg('maxSteps', maxSteps);
     const s = this.#live();
     this.#busy = true;
     try {
-      return parseStatus(await advanceOffLoop(s, maxSteps, this.#async));
+      let json: string;
+      try {
+        json = await advanceOffLoop(s, n, this.#async);
+      } catch (e) {
+        throw this.#failure(e);
+      }
+      return parseStatus(json);
     } finally {
       this.#busy = false;
       if (this.#disposeRequested) this.dispose();
@@ -343,12 +376,14 @@ export class Run<S extends RunSpec = RunSpec> {
 
   /** Rows `start..` of a recorded column. */
   column(name: string, start = 0): Float64Array {
-    const s = this.#live();
-    return guard(() => s.column(name, start));
+    const n = stringArg('column', name);
+    const k = countArg('start', start);
+    return this.#call((s) => s.column(n, k));
   }
 
   /** Rows `start..` of every recorded column. */
   columns(start = 0): Columns {
+    countArg('start', start);
     const out: Columns = {};
     for (const name of this.columnNames) out[name] = this.column(name, start);
     return out;
@@ -373,9 +408,9 @@ export class Run<S extends RunSpec = RunSpec> {
 
   /** A matrix of the run: `U`, `V` (current), `U0`, `V0` (initial), `target` (M*). */
   matrix(name: MatrixName): Matrix {
-    const s = this.#live();
-    const shape = guard(() => s.matrixShape(name));
-    const data = guard(() => s.matrix(name));
+    const n = stringArg('matrix', name);
+    const shape = this.#call((s) => s.matrixShape(n));
+    const data = this.#call((s) => s.matrix(n));
     return { rows: Number(shape[0]), cols: Number(shape[1]), data };
   }
 
@@ -385,13 +420,18 @@ export class Run<S extends RunSpec = RunSpec> {
    * the current chunk (and {@link cancelled} becomes true); the state reached stays available.
    */
   async *chunks(options: ChunkOptions = {}): AsyncGenerator<RunChunk, void, undefined> {
-    const { signal } = options;
-    const target = Math.max(1, options.chunkMillis ?? 50);
-    let n = Math.max(1, Math.floor(options.initialChunkSteps ?? 1));
+    const o = chunkOptionsArg(options);
+    const { signal } = o;
+    const sizer = new ChunkSizer(o.chunkMillis ?? 50, o.initialChunkSteps ?? 1);
     let status = this.status;
     if (status.rows === 0) {
       // Record the initial iterate, so that a run cancelled at once still has a state to show.
-      status = this.advance(0);
+      // Off the event loop like any chunk: with curvature tracking, step 0 is a Lanczos solve.
+      // The session may just have been created on the JS thread: let timers run before step 0.
+      if (!this.#async) await yieldToTimers();
+      const t0 = now();
+      status = await this.advanceAsync(0);
+      sizer.observe(1, now() - t0);
     }
     const first = this.newRows();
     if ((first.rows[this.columnNames[0] ?? '']?.length ?? 0) > 0) {
@@ -403,17 +443,14 @@ export class Run<S extends RunSpec = RunSpec> {
         return;
       }
       const before = status.step;
+      const n = sizer.size;
       const t0 = now();
       status = await this.advanceAsync(n);
       const dt = now() - t0;
       const taken = status.step - before;
       const { start, rows } = this.newRows();
       yield { status, start, rows };
-      if (taken >= n) {
-        const perStep = dt / taken;
-        const ideal = perStep > 0 ? target / perStep : n * 4;
-        n = Math.min(MAX_CHUNK, Math.max(1, Math.floor(n / 4), Math.min(n * 4, Math.floor(ideal))));
-      }
+      sizer.record(n, taken, dt);
     }
     if (signal?.aborted && !status.finished) this.#cancelled = true;
   }
@@ -421,8 +458,7 @@ export class Run<S extends RunSpec = RunSpec> {
   /** The outcome so far: status, all recorded columns, and the factors. */
   result(): RunResult<S> {
     const status = this.status;
-    const s = this.#live();
-    const names = guard(() => s.paramNames());
+    const names = this.#call((s) => s.paramNames());
     const params: Record<string, Matrix> = {};
     const initialParams: Record<string, Matrix> = {};
     for (const n of names) {
@@ -466,9 +502,10 @@ export class Run<S extends RunSpec = RunSpec> {
       return;
     }
     this.#session = undefined;
-    s.free?.();
+    freeQuietly(s);
   }
 }
+
 
 /**
  * Run a spec to its end (or until `signal` aborts) and return the result. The event loop keeps
@@ -482,14 +519,91 @@ export class Run<S extends RunSpec = RunSpec> {
  * @throws {BackendLoadError} when the chosen backend cannot be loaded.
  */
 export async function train<S extends RunSpec>(spec: S, options: TrainOptions = {}): Promise<RunResult<S>> {
+  const o = optionsArg('options', options);
+  const onProgress = functionArg<(p: Progress) => void>('options.onProgress', o['onProgress']);
+  chunkOptionsArg(options);
   const run = await Run.create(spec, options);
+  let last: Status | undefined;
+  const streamed: Columns[] = [];
   try {
     for await (const chunk of run.chunks(options)) {
       const s = chunk.status;
-      options.onProgress?.({ step: s.step, steps: s.steps, loss: s.loss, rows: s.rows });
+      last = s;
+      streamed.push(chunk.rows);
+      onProgress?.({ step: s.step, steps: s.steps, loss: s.loss, rows: s.rows });
     }
+    streamed.length = 0;
     return run.result();
+  } catch (e) {
+    if (e instanceof AutobalanceError) {
+      const partial = partialOf(run, last, streamed);
+      if (partial) Object.defineProperty(e, 'partial', { value: partial, enumerable: false, configurable: true, writable: true });
+    }
+    throw e;
   } finally {
+    // Never throws: the error above, if any, is the one reported.
     run.dispose();
   }
+}
+
+/**
+ * The state a run reached before it failed, attached to the error {@link train} throws (read it
+ * with {@link partialResult}).
+ */
+export interface PartialRunResult extends RunResultBase {
+  /**
+   * True when the run could still be read after the failure: the columns, parameters and status
+   * are the run's own. False when its backend was left unusable (a WebAssembly trap, e.g. the
+   * 4 GiB heap filled up): the columns are then the rows streamed before the failure, the status
+   * fields are those of the last chunk, and `params`, `initialParams` are empty.
+   */
+  readable: boolean;
+}
+
+/**
+ * The state reached by the run whose failure `e` reports, when {@link train} could keep one (the
+ * run had started: at least its initial row was recorded); else undefined.
+ */
+export function partialResult(e: unknown): PartialRunResult | undefined {
+  if (typeof e !== 'object' || e === null) return undefined;
+  const p = (e as { partial?: unknown }).partial;
+  return typeof p === 'object' && p !== null ? (p as PartialRunResult) : undefined;
+}
+
+function partialOf(run: Run, last: Status | undefined, streamed: readonly Columns[]): PartialRunResult | undefined {
+  try {
+    return { ...run.result(), readable: true };
+  } catch {
+    // the run cannot be read any more: fall back on what was streamed
+  }
+  if (!last) return undefined;
+  const columns: Columns = {};
+  let rows = 0;
+  for (const name of run.columnNames) {
+    const parts = streamed.map((c) => c[name] ?? new Float64Array(0));
+    const all = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+    let at = 0;
+    for (const p of parts) {
+      all.set(p, at);
+      at += p.length;
+    }
+    columns[name] = all;
+    rows = all.length;
+  }
+  return {
+    backend: run.backend,
+    columnNames: run.columnNames.slice(),
+    columnRoles: { ...run.columnRoles },
+    columns,
+    rows,
+    step: last.step,
+    steps: last.steps,
+    finished: false,
+    cancelled: false,
+    divergedAt: last.divergedAt,
+    loss: last.loss,
+    params: {},
+    initialParams: {},
+    readable: false,
+  };
 }

@@ -16,6 +16,7 @@ import {
 } from './backend.js';
 import { BackendLoadError, InvalidRequestError } from './errors.js';
 import { readWasmModule, requireNativeAddon } from './node-files.js';
+import { describeValue } from './args.js';
 
 const cache = new Map<BackendName, Promise<Backend>>();
 
@@ -66,6 +67,9 @@ async function loadWasm(): Promise<Backend> {
  * @throws {BackendLoadError} when it cannot be loaded; `cause` holds the underlying error.
  */
 export function loadBackendByName(name: BackendName): Promise<Backend> {
+  if (!(BACKEND_NAMES as readonly unknown[]).includes(name)) {
+    return Promise.reject(new InvalidRequestError('backend', `expected "native" or "wasm", got ${describeValue(name)}`));
+  }
   let p = cache.get(name);
   if (!p) {
     p = name === 'native' ? loadNative() : loadWasm();
@@ -89,7 +93,8 @@ export function envBackend(): BackendName | undefined {
  * @throws {BackendLoadError} when the forced backend cannot be loaded, or when neither loads.
  */
 export async function loadBackend(name?: BackendName): Promise<Backend> {
-  const forced = name ?? envBackend();
+  if (name !== undefined) return loadBackendByName(name);
+  const forced = envBackend();
   if (forced) return loadBackendByName(forced);
   try {
     return await loadBackendByName('native');

@@ -20,11 +20,12 @@
  */
 
 import { type Backend, type BackendChoice, type BackendName, type BindingStudy, resolveBackend } from './backend.js';
-import { AutobalanceError, InternalError, InvalidRequestError, InvalidSpecError, guard } from './errors.js';
+import { AutobalanceError, InternalError, InvalidRequestError, InvalidSpecError, fromBindingError, guard } from './errors.js';
 import type { HessianQuery, HessianReport } from './curvature.js';
 import type { Columns, Status } from './run.js';
 import { type RunSpec, encodeSpec } from './spec.js';
-import { advanceOffLoop, now } from './chunk.js';
+import { ChunkSizer, advanceOffLoop, freeQuietly, now, yieldToTimers } from './chunk.js';
+import { checkBackend, chunkOptionsArg, countArg, functionArg, optionsArg, stringArg } from './args.js';
 
 /** Where to sample each run of a `hessianGrid` study: these steps, or every N steps. */
 export type StudyAt =
@@ -271,8 +272,6 @@ function parseStatus(json: string): StudyStatus {
 }
 
 
-/** Largest chunk, in units. */
-const MAX_CHUNK = 1 << 24;
 
 /**
  * A study of the core, advanced on demand (the low-level API; {@link study} is built on it):
@@ -296,13 +295,19 @@ export class Study<S extends StudySpec = StudySpec> {
   #busy = false;
   #cancelled = false;
   #disposeRequested = false;
+  #failed: InternalError | undefined;
 
   private constructor(backend: Backend, study: BindingStudy, kind: S['kind']) {
     this.backend = backend.name;
     this.kind = kind;
     this.#study = study;
     this.#async = typeof study.advanceAsync === 'function';
-    this.columnNames = Object.freeze(guard(() => study.columnNames()).slice());
+    try {
+      this.columnNames = Object.freeze(guard(() => study.columnNames()).slice());
+    } catch (e) {
+      freeQuietly(study);
+      throw e;
+    }
   }
 
   /**
@@ -313,12 +318,14 @@ export class Study<S extends StudySpec = StudySpec> {
    * @throws {BackendLoadError} when the chosen backend cannot be loaded.
    */
   static async create<S extends StudySpec>(spec: S, options: StudyCreateOptions = {}): Promise<Study<S>> {
-    const backend = await resolveBackend(options.backend);
+    const o = optionsArg('options', options);
+    const backend = await resolveBackend(o['backend'] as BackendChoice | undefined);
     return Study.withBackend(backend, spec);
   }
 
   /** Like {@link Study.create}, synchronously, on a backend already loaded. */
   static withBackend<S extends StudySpec>(backend: Backend, spec: S): Study<S> {
+    checkBackend(backend, 'createStudy');
     const { json, buffers } = encodeStudySpec(spec);
     const s = guard(() => backend.createStudy(json, buffers));
     return new Study<S>(backend, s, (spec as { kind: S['kind'] }).kind);
@@ -326,14 +333,32 @@ export class Study<S extends StudySpec = StudySpec> {
 
   #live(): BindingStudy {
     if (!this.#study) throw new InvalidRequestError('study', 'this study has been disposed');
+    if (this.#failed) {
+      throw new InvalidRequestError('study', `this study can no longer be used: its backend failed (${this.#failed.detail})`, { cause: this.#failed });
+    }
     if (this.#busy) throw new InvalidRequestError('study', 'an advance of this study is in progress; await it first');
     return this.#study;
   }
 
+  /** Call the binding; an error that is not a core error (a trap, a panic) marks the study as failed. */
+  #call<T>(f: (s: BindingStudy) => T): T {
+    const s = this.#live();
+    try {
+      return f(s);
+    } catch (e) {
+      throw this.#failure(e);
+    }
+  }
+
+  #failure(e: unknown): AutobalanceError {
+    const err = fromBindingError(e);
+    if (err instanceof InternalError) this.#failed ??= err;
+    return err;
+  }
+
   /** Where the study is. */
   get status(): StudyStatus {
-    const s = this.#live();
-    return parseStatus(guard(() => s.status()));
+    return parseStatus(this.#call((s) => s.status()));
   }
 
   /** True once {@link chunks} stopped because its signal aborted before the study finished. */
@@ -343,8 +368,8 @@ export class Study<S extends StudySpec = StudySpec> {
 
   /** Do up to `maxUnits` units of work synchronously (on the calling thread). */
   advance(maxUnits: number): StudyStatus {
-    const s = this.#live();
-    return parseStatus(guard(() => s.advance(maxUnits)));
+    const n = countArg('maxUnits', maxUnits);
+    return parseStatus(this.#call((s) => s.advance(n)));
   }
 
   /**
@@ -353,10 +378,17 @@ export class Study<S extends StudySpec = StudySpec> {
    * yields to the event loop once.
    */
   async advanceAsync(maxUnits: number): Promise<StudyStatus> {
+    const n = countArg('maxUnits', maxUnits);
     const s = this.#live();
     this.#busy = true;
     try {
-      return parseStatus(await advanceOffLoop(s, maxUnits, this.#async));
+      let json: string;
+      try {
+        json = await advanceOffLoop(s, n, this.#async);
+      } catch (e) {
+        throw this.#failure(e);
+      }
+      return parseStatus(json);
     } finally {
       this.#busy = false;
       if (this.#disposeRequested) this.dispose();
@@ -365,12 +397,14 @@ export class Study<S extends StudySpec = StudySpec> {
 
   /** Rows `start..` of a column. */
   column(name: string, start = 0): Float64Array {
-    const s = this.#live();
-    return guard(() => s.column(name, start));
+    const n = stringArg('column', name);
+    const k = countArg('start', start);
+    return this.#call((s) => s.column(n, k));
   }
 
   /** Rows `start..` of every column. */
   columns(start = 0): Columns {
+    countArg('start', start);
     const out: Columns = {};
     for (const name of this.columnNames) out[name] = this.column(name, start);
     return out;
@@ -378,8 +412,7 @@ export class Study<S extends StudySpec = StudySpec> {
 
   /** The kind's JSON output so far. */
   output(): StudyOutput<S> {
-    const s = this.#live();
-    return parseJson(guard(() => s.result()), 'a study result') as StudyOutput<S>;
+    return parseJson(this.#call((s) => s.result()), 'a study result') as StudyOutput<S>;
   }
 
   /**
@@ -388,27 +421,27 @@ export class Study<S extends StudySpec = StudySpec> {
    * {@link cancelled} becomes true); what was computed stays available.
    */
   async *chunks(options: StudyChunkOptions = {}): AsyncGenerator<StudyStatus, void, undefined> {
-    const { signal } = options;
-    const target = Math.max(1, options.chunkMillis ?? 50);
-    let n = 1;
+    const o = chunkOptionsArg(options);
+    const { signal } = o;
+    const sizer = new ChunkSizer(o.chunkMillis ?? 50);
     let status = this.status;
+    // The study may just have been created on the JS thread: let timers run before the first chunk.
+    if (!this.#async && !status.finished) await yieldToTimers();
     while (!status.finished) {
       if (signal?.aborted) {
         this.#cancelled = true;
         return;
       }
       const before = status.done;
+      const n = sizer.size;
       const t0 = now();
       status = await this.advanceAsync(n);
       const dt = now() - t0;
       const taken = status.done - before;
       yield status;
-      if (taken >= n) {
-        // Units differ in cost (a query is worth many steps): sized from the last chunk alone.
-        const perUnit = dt / taken;
-        const ideal = perUnit > 0 ? target / perUnit : n * 4;
-        n = Math.min(MAX_CHUNK, Math.max(1, Math.floor(n / 4), Math.min(n * 4, Math.floor(ideal))));
-      }
+      // Units differ in cost (a query is worth many steps): the sizer takes the larger of the
+      // last chunk's cost per unit and the recent average.
+      sizer.record(n, taken, dt);
     }
   }
 
@@ -442,7 +475,7 @@ export class Study<S extends StudySpec = StudySpec> {
       return;
     }
     this.#study = undefined;
-    s.free?.();
+    freeQuietly(s);
   }
 }
 
@@ -460,9 +493,12 @@ export class Study<S extends StudySpec = StudySpec> {
  * @throws {BackendLoadError} when the chosen backend cannot be loaded.
  */
 export async function study<S extends StudySpec>(spec: S, options: StudyOptions = {}): Promise<StudyResult<S>> {
+  const o = optionsArg('options', options);
+  const onProgress = functionArg<(status: StudyStatus) => void>('options.onProgress', o['onProgress']);
+  chunkOptionsArg(options);
   const s = await Study.create(spec, options);
   try {
-    for await (const status of s.chunks(options)) options.onProgress?.(status);
+    for await (const status of s.chunks(options)) onProgress?.(status);
     return s.result();
   } finally {
     s.dispose();
