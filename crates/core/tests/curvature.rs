@@ -442,7 +442,11 @@ fn lemma32_certificate_value_and_dichotomy() {
     let l = lemma32(&m, &wmin, Some(0.6), 1e-6).unwrap();
     assert_eq!(l.side, LemmaSide::Neither);
     assert!(!l.hypotheses.target_rank_ok && l.hypotheses.target_rank == 4);
-    assert!(l.reason.as_deref().unwrap().contains("rank 4"), "{:?}", l.reason);
+    assert!(
+        l.reason.as_deref().unwrap().contains("rank 4"),
+        "{:?}",
+        l.reason
+    );
     assert!((l.value - l.hvp_value).abs() < 1e-10 * l.value.abs().max(1.0));
 
     // A balanced strict saddle (top r-1 fitted, last column zero): the certificate is negative.

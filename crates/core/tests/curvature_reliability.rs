@@ -77,12 +77,19 @@ fn lanczos_finds_every_copy_next_to_the_origin_or_says_it_did_not() {
         let mut m = MatrixFactorization::new(d1, d2, r, 0.0, t);
         for noise in [0.0, 1e-8, 1e-6, 1e-4] {
             let w = data((d1 + d2) * r, 7, noise);
-            let dense = query(&mut m, &w, r#"{"what":"eigs","k":6,"which":"both","method":"dense"}"#);
+            let dense = query(
+                &mut m,
+                &w,
+                r#"{"what":"eigs","k":6,"which":"both","method":"dense"}"#,
+            );
             let (ds, dl) = (values(&dense, "smallest"), values(&dense, "largest"));
             // The closed form, to the size of the perturbation.
             for (i, (a, b)) in ds.iter().zip(&dl).enumerate() {
                 let want = s[i / r];
-                assert!((a + want).abs() < 1e-3 && (b - want).abs() < 1e-3, "{a} {b}");
+                assert!(
+                    (a + want).abs() < 1e-3 && (b - want).abs() < 1e-3,
+                    "{a} {b}"
+                );
             }
             for k in [1usize, 3, 4, 5] {
                 for which in ["smallest", "largest", "both"] {
@@ -128,7 +135,10 @@ fn lemma32_needs_a_stationary_point() {
     let j = query(&mut m, &w, r#"{"what":"lemma32","eps":0.05}"#);
     assert_eq!(j["side"], "neither");
     assert_eq!(j["hypotheses"]["stationary"], false);
-    assert!(j["reason"].as_str().unwrap().contains("not stationary"), "{j}");
+    assert!(
+        j["reason"].as_str().unwrap().contains("not stationary"),
+        "{j}"
+    );
     // With a gradient tolerance that covers it, the (then assumed) stationary point is a saddle.
     let j = query(&mut m, &w, r#"{"what":"lemma32","eps":0.05,"gradTol":100}"#);
     assert_eq!(j["side"], "strictSaddle", "{j}");
@@ -155,7 +165,6 @@ fn lemma32_needs_a_stationary_point() {
     assert_eq!(l.side, LemmaSide::Neither);
     assert!(!l.hypotheses.balanced && l.reason.unwrap().contains("not balanced"));
 }
-
 
 /// A query advanced by `QueryJob` in chunks of any size gives the bits of `analyze`.
 #[test]

@@ -8,7 +8,6 @@ use super::classify::{Method, Verdict, DENSE_MAX_DIM};
 use super::job::QueryJob;
 use super::lanczos::{EigPair, Which};
 
-
 use crate::error::{Error, Result};
 use crate::model::Model;
 

@@ -353,3 +353,28 @@ impl QueryJob {
         })
     }
 }
+
+/// What the bindings call: a [`QueryJob`] at the session's current point, and its advance with
+/// the session's model (all samples, no frozen pattern, caches dropped after each call so the run
+/// may step in between: the job keeps its own copy of the point).
+pub fn session_query(session: &mut crate::Session, query_json: &str) -> Result<QueryJob> {
+    let w = session.params().to_vec();
+    let model = session.model_mut();
+    model.full_batch();
+    let job = QueryJob::new(model, &w, query_json);
+    model.end_queries();
+    job
+}
+
+/// [`QueryJob::advance`] with the session's model (see [`session_query`]).
+pub fn session_query_advance(
+    session: &mut crate::Session,
+    job: &mut QueryJob,
+    budget: u64,
+) -> Result<QueryStatus> {
+    let model = session.model_mut();
+    model.full_batch();
+    let st = job.advance(model, budget);
+    model.end_queries();
+    st
+}

@@ -583,7 +583,11 @@ struct ThickRun {
 
 impl ThickRun {
     /// The state before the first step, or the (empty) answer when there is nothing to do.
-    fn new(n: usize, opts: &LanczosOptions, max_basis: usize) -> std::result::Result<Self, LanczosResult> {
+    fn new(
+        n: usize,
+        opts: &LanczosOptions,
+        max_basis: usize,
+    ) -> std::result::Result<Self, LanczosResult> {
         let mut rng = Normal::new(opts.seed);
         let k_total = wanted_count(opts);
         let defl = deflated(opts, n);
@@ -629,8 +633,13 @@ impl ThickRun {
     /// assembled); `Some` with the answer when the run is over.
     fn step(&mut self, op: &mut dyn LinOp, opts: &LanczosOptions) -> Option<LanczosResult> {
         let n = op.n();
-        let (k_total, room, max_steps, m_max, keep_total) =
-            (self.k_total, self.room, self.max_steps, self.m_max, self.keep_total);
+        let (k_total, room, max_steps, m_max, keep_total) = (
+            self.k_total,
+            self.room,
+            self.max_steps,
+            self.m_max,
+            self.keep_total,
+        );
         let j = self.basis.len() - 1;
         op.apply(&self.basis[j], &mut self.w);
         self.hvps += 1;
@@ -896,8 +905,7 @@ impl FullRun {
                     }
                 }
             }
-            let verify =
-                ((self.restarts > 0 || invariant) && verify_from.is_none()) || copy_found;
+            let verify = ((self.restarts > 0 || invariant) && verify_from.is_none()) || copy_found;
             if est_ok && enough && verify && !last {
                 self.force = true;
             } else if (est_ok && enough && block_ok) || last {
@@ -948,7 +956,6 @@ impl FullRun {
         None
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -23,8 +23,8 @@ pub mod track;
 
 pub use analyze::{analyze, Query};
 pub use classify::{classify, Classification, ClassifyOptions, Verdict};
-pub use job::{QueryJob, QueryStatus};
 pub use dense::{dense_eigen, dense_hessian, DenseEigen};
+pub use job::{session_query, session_query_advance, QueryJob, QueryStatus};
 pub use lanczos::{
     lanczos, lanczos_capped, lanczos_verified, EigPair, LanczosJob, LanczosOptions, LanczosResult,
     VerifiedLanczos, Which,

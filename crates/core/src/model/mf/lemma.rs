@@ -231,7 +231,10 @@ pub fn lemma32(
     let (side, reason) = if !failed.is_empty() {
         (
             LemmaSide::Neither,
-            Some(format!("the lemma's hypotheses fail: {}", failed.join("; "))),
+            Some(format!(
+                "the lemma's hypotheses fail: {}",
+                failed.join("; ")
+            )),
         )
     } else if residual <= eps {
         (LemmaSide::GlobalMinimumWithinEps, None)
