@@ -15,3 +15,11 @@ export function bigSpec(): MatrixFactorizationRunSpec {
 /** A density query of many seconds on either backend (far more than the tests wait). */
 export const LONG_DENSITY = { what: 'density', probes: 2000, lanczosSteps: 400 } as const;
 
+
+/**
+ * The density query of the responsiveness test: many probes of 120 steps. The smallest chunk of
+ * a density query is one Lanczos step, except the end of each probe, where the tridiagonal
+ * eigenproblem of its lanczosSteps x lanczosSteps projection is solved whole (O(lanczosSteps^3):
+ * about 0.3 s on wasm at 400 steps, see docs/curvature.md).
+ */
+export const RESPONSIVE_DENSITY = { what: 'density', probes: 20000, lanczosSteps: 120 } as const;

@@ -210,6 +210,7 @@ export async function runQuery(s: QuerySession, queryJson: string, what: string,
   guard(() => s.hessianStart(queryJson));
   try {
     let n = 1;
+    const recent: number[] = [];
     for (;;) {
       if (signal?.aborted) throw new QueryCancelledError(what, st.units, st.hvps, { cause: signal.reason });
       const before = st.units;
@@ -229,9 +230,14 @@ export async function runQuery(s: QuerySession, queryJson: string, what: string,
       st = JSON.parse(json) as QueryStatus;
       if (st.finished) return guard(() => s.hessianReport());
       if (st.units - before >= n) {
-        const per = dt / n;
-        const ideal = per > 0 ? target / per : n * 4;
-        n = Math.min(MAX_QUERY_CHUNK, Math.max(1, Math.floor(n / 4), Math.min(n * 4, Math.floor(ideal))));
+        // The cost of a unit varies (a Lanczos step reorthogonalizes against more vectors as a
+        // probe goes on; the machine may be shared): size from the dearest of the last three
+        // chunks, and at most double.
+        recent.push(dt / n);
+        if (recent.length > 3) recent.shift();
+        const per = Math.max(...recent);
+        const ideal = per > 0 ? target / per : n * 2;
+        n = Math.min(MAX_QUERY_CHUNK, Math.max(1, Math.floor(n / 4), Math.min(n * 2, Math.floor(ideal))));
       }
     }
   } finally {

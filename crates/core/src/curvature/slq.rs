@@ -10,7 +10,7 @@
 //! Hutchinson: tr H = E[z^T H z] for Rademacher z; the estimate is the probe mean and its
 //! standard error the sample standard deviation / sqrt(probes).
 
-use super::lanczos::{reorth, tridiag_eig};
+use super::lanczos::reorth;
 
 use super::{normalize, LinOp};
 use crate::linalg::dot;
@@ -53,6 +53,91 @@ pub fn slq_density(
     let mut job = SlqJob::new(op.n(), probes, steps, grid_points, sigma, seed);
     while !job.step(op) {}
     job.finish()
+}
+
+/// Gauss quadrature of a symmetric tridiagonal matrix (diagonal `alpha`, off-diagonal `beta`):
+/// its eigenvalues (ascending) and the squared first components of its unit eigenvectors
+/// (Golub-Welsch), by the implicit QL method with Wilkinson shifts applying the rotations to the
+/// first row of the eigenvector matrix only: O(m^2) instead of the O(m^3) of a full dense
+/// eigensolve (which took 0.4 s at 400 steps and 4.8 s at 1000 on wasm, at the end of every
+/// probe). `None` if an eigenvalue needs more than 60 iterations or a value is not finite.
+pub(crate) fn gauss_quadrature(alpha: &[f64], beta: &[f64]) -> Option<(Vec<f64>, Vec<f64>)> {
+    let n = alpha.len();
+    if n == 0 {
+        return Some((Vec::new(), Vec::new()));
+    }
+    let mut d = alpha.to_vec();
+    let mut e = vec![0.0; n];
+    for (ei, b) in e.iter_mut().zip(beta.iter().take(n - 1)) {
+        *ei = *b;
+    }
+    // Row 0 of the accumulated rotations (the identity's first row at the start).
+    let mut z = vec![0.0; n];
+    z[0] = 1.0;
+    for l in 0..n {
+        let mut iter = 0;
+        loop {
+            let mut m = l;
+            while m + 1 < n {
+                let dd = d[m].abs() + d[m + 1].abs();
+                if e[m].abs() <= f64::EPSILON * dd {
+                    break;
+                }
+                m += 1;
+            }
+            if m == l {
+                break;
+            }
+            iter += 1;
+            if iter > 60 {
+                return None;
+            }
+            let mut g = (d[l + 1] - d[l]) / (2.0 * e[l]);
+            let mut r = g.hypot(1.0);
+            g = d[m] - d[l] + e[l] / (g + r.copysign(g));
+            let (mut s, mut c, mut p) = (1.0f64, 1.0f64, 0.0f64);
+            let mut i = m;
+            let mut deflated = false;
+            while i > l {
+                i -= 1;
+                let f = s * e[i];
+                let b = c * e[i];
+                r = f.hypot(g);
+                e[i + 1] = r;
+                if r == 0.0 {
+                    d[i + 1] -= p;
+                    e[m] = 0.0;
+                    deflated = true;
+                    break;
+                }
+                s = f / r;
+                c = g / r;
+                g = d[i + 1] - p;
+                r = (d[i] - g) * s + 2.0 * c * b;
+                p = s * r;
+                d[i + 1] = g + p;
+                g = c * r - b;
+                let zf = z[i + 1];
+                z[i + 1] = s * z[i] + c * zf;
+                z[i] = c * z[i] - s * zf;
+            }
+            if deflated {
+                continue;
+            }
+            d[l] -= p;
+            e[l] = g;
+            e[m] = 0.0;
+        }
+    }
+    if !d.iter().chain(&z).all(|x| x.is_finite()) {
+        return None;
+    }
+    let mut idx: Vec<usize> = (0..n).collect();
+    idx.sort_by(|&a, &b| d[a].total_cmp(&d[b]));
+    Some((
+        idx.iter().map(|&i| d[i]).collect(),
+        idx.iter().map(|&i| z[i] * z[i]).collect(),
+    ))
 }
 
 /// The Lanczos recurrence of the current probe.
@@ -145,12 +230,10 @@ impl SlqJob {
         });
         self.done += 1;
         self.first_moment += alpha[0];
-        let (vals, vecs) = tridiag_eig(&alpha, &beta);
-        if !vals.iter().any(|v| v.is_nan()) {
-            for (i, &v) in vals.iter().enumerate() {
+        if let Some((vals, w0)) = gauss_quadrature(&alpha, &beta) {
+            for (v, w) in vals.into_iter().zip(w0) {
                 self.nodes.push(v);
-                let s0 = vecs[(0, i)];
-                self.weights.push(s0 * s0 / self.probes as f64);
+                self.weights.push(w / self.probes as f64);
             }
         }
         self.done >= self.probes
@@ -299,6 +382,48 @@ mod tests {
             assert!((w - 0.25).abs() < 1e-12);
         }
         assert!((d.trace_estimate - 10.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn gauss_quadrature_matches_the_dense_eigensolver() {
+        use crate::curvature::lanczos::tridiag_eig;
+        let mut rng = Normal::new(3);
+        for m in [1usize, 2, 3, 10, 57, 200] {
+            for case in 0..3 {
+                let mut alpha = vec![0.0; m];
+                let mut beta = vec![0.0; m.saturating_sub(1)];
+                rng.fill(&mut alpha, 1.0);
+                rng.fill(&mut beta, 1.0);
+                if case == 1 {
+                    // Repeated diagonal, a zero coupling (a split), tiny couplings.
+                    alpha.iter_mut().for_each(|a| *a = 2.0);
+                    if let Some(b) = beta.get_mut(m / 2) {
+                        *b = 0.0;
+                    }
+                } else if case == 2 {
+                    beta.iter_mut().for_each(|b| *b *= 1e-9);
+                }
+                let (vals, vecs) = tridiag_eig(&alpha, &beta);
+                let (gv, gw) = gauss_quadrature(&alpha, &beta).unwrap();
+                let scale = vals.iter().fold(1.0f64, |a, v| a.max(v.abs()));
+                for i in 0..m {
+                    assert!((gv[i] - vals[i]).abs() <= 1e-12 * scale, "{m} {case} {i}");
+                }
+                assert!((gw.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+                // Weights of distinct eigenvalues (within a cluster only their sum is defined).
+                let mut i = 0;
+                while i < m {
+                    let mut j = i + 1;
+                    while j < m && vals[j] - vals[i] < 1e-6 * scale {
+                        j += 1;
+                    }
+                    let a: f64 = gw[i..j].iter().sum();
+                    let b: f64 = (i..j).map(|k| vecs[(0, k)] * vecs[(0, k)]).sum();
+                    assert!((a - b).abs() < 1e-9, "{m} {case} {i}: {a} vs {b}");
+                    i = j;
+                }
+            }
+        }
     }
 
     #[test]
