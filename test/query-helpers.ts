@@ -17,9 +17,7 @@ export const LONG_DENSITY = { what: 'density', probes: 2000, lanczosSteps: 400 }
 
 
 /**
- * The density query of the responsiveness test: many probes of 120 steps. The smallest chunk of
- * a density query is one Lanczos step, except the end of each probe, where the tridiagonal
- * eigenproblem of its lanczosSteps x lanczosSteps projection is solved whole (O(lanczosSteps^3):
- * about 0.3 s on wasm at 400 steps, see docs/curvature.md).
+ * The density query of the responsiveness test: many probes of 120 steps (the smallest chunk of
+ * a density query is one Lanczos step; the end of each probe adds its O(steps^2) quadrature).
  */
 export const RESPONSIVE_DENSITY = { what: 'density', probes: 20000, lanczosSteps: 120 } as const;

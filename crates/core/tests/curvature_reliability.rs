@@ -4,6 +4,8 @@
 //! - The Lemma 3.2 side is given only where the lemma's hypotheses hold.
 //! - A query advanced in chunks (`QueryJob`) gives the bits of the unchunked query.
 
+#![allow(clippy::needless_range_loop)]
+
 use autobalance_core::curvature::analyze;
 use autobalance_core::model::mf::lemma::{lemma32, LemmaSide};
 use autobalance_core::model::mf::MatrixFactorization;

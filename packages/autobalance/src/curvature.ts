@@ -183,12 +183,20 @@ export class QueryCancelledError extends AutobalanceError {
   }
 }
 
-/** What {@link runQuery} needs of a binding session. */
+/**
+ * What a chunked query needs of a binding session (`NativeSession`, `WasmSession`).
+ * @internal
+ */
 export interface QuerySession {
+  /** Validate a query at the current point and keep it. */
   hessianStart(queryJson: string): void;
+  /** Up to `maxUnits` units of its work: the `QueryStatus` JSON. */
   hessianAdvance(maxUnits: number): string;
+  /** napi only: the same on the libuv thread pool. */
   hessianAdvanceAsync?(maxUnits: number): Promise<string>;
+  /** The report once finished. */
   hessianReport(): string;
+  /** Drop the query. */
   hessianCancel(): void;
 }
 
