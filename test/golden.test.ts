@@ -41,7 +41,8 @@ const ALLOWED_NEW_COLUMNS = ['time'];
  * crates/core/tests/golden.rs): `hvp` says which Hessian-vector product answered (`exact`, or the
  * central-difference default of a family without one), added with the one `Model` trait.
  */
-const ALLOWED_NEW_REPORT_FIELDS = ['hvp'];
+// Issue 10: the multiplicity verification of Lanczos eigs, the hypotheses of Lemma 3.2.
+const ALLOWED_NEW_REPORT_FIELDS = ['hvp', 'multiplicityVerified', 'verificationRounds', 'copiesFound', 'hypotheses', 'reason'];
 
 const WRITE = process.env['GOLDEN_WRITE'] === '1';
 const FIXTURE = fileURLToPath(new URL(`./golden/${BACKEND}.json`, import.meta.url));

@@ -419,9 +419,10 @@ fn lemma32_certificate_value_and_dichotomy() {
 
     // Eq. 4.12 equals Delta^T H Delta from the HVP at any point.
     let w = data(n, 82, 0.9);
-    let l = lemma32(&m, &w, None).unwrap();
+    let l = lemma32(&m, &w, None, 1e-6).unwrap();
     assert!((l.value - l.hvp_value).abs() < 1e-10 * l.value.abs().max(1.0));
     assert_eq!(l.side, LemmaSide::Neither); // not stationary
+    assert!(!l.hypotheses.stationary);
 
     // A global minimum, rotated and slightly unbalanced: residual within eps.
     let w0 = factor_point(&p, &q, &s, r, r);
@@ -431,20 +432,31 @@ fn lemma32_certificate_value_and_dichotomy() {
     let v = DMatrix::from_row_slice(d2, r, &w0[d1 * r..]) * ainvt;
     let mut wmin = row_major(&u);
     wmin.extend(row_major(&v));
-    let l = lemma32(&m, &wmin, None).unwrap();
+    let l = lemma32(&m, &wmin, None, 1e-6).unwrap();
     assert!(l.imbalance > 0.0 && l.imbalance < 0.2, "{}", l.imbalance);
     assert!(l.grad_norm < 1e-6, "{}", l.grad_norm);
     // Rank-3 fit of a rank-4 target: residual is s_4; eps must cover it for this side.
     assert!((l.residual - s[3]).abs() < 1e-10);
-    let l = lemma32(&m, &wmin, Some(0.6)).unwrap();
-    assert_eq!(l.side, LemmaSide::GlobalMinimumWithinEps);
+    // The target has rank 4 > r = 3: a hypothesis of the lemma fails (issue 10), so no side is
+    // given even though the residual is within eps.
+    let l = lemma32(&m, &wmin, Some(0.6), 1e-6).unwrap();
+    assert_eq!(l.side, LemmaSide::Neither);
+    assert!(!l.hypotheses.target_rank_ok && l.hypotheses.target_rank == 4);
+    assert!(
+        l.reason.as_deref().unwrap().contains("rank 4"),
+        "{:?}",
+        l.reason
+    );
     assert!((l.value - l.hvp_value).abs() < 1e-10 * l.value.abs().max(1.0));
 
     // A balanced strict saddle (top r-1 fitted, last column zero): the certificate is negative.
+    // (The side is `neither` only because this target has rank 4 > r; the rank-3 cases are in
+    // tests/curvature_reliability.rs.)
     let ws = factor_point(&p, &q, &s, r, r - 1);
-    let l = lemma32(&m, &ws, None).unwrap();
+    let l = lemma32(&m, &ws, None, 1e-6).unwrap();
     assert!(l.grad_norm < 1e-12 && l.imbalance < 1e-12);
-    assert_eq!(l.side, LemmaSide::StrictSaddle, "{l:?}");
+    assert!(l.hypotheses.stationary && l.hypotheses.balanced);
+    assert_eq!(l.side, LemmaSide::Neither, "{l:?}");
     assert!(l.value <= l.bound && l.value < 0.0);
     assert!((l.value - l.hvp_value).abs() < 1e-10 * l.value.abs());
     // The certificate direction is a negative-curvature direction: lambda_min <= its quotient.
@@ -454,7 +466,9 @@ fn lemma32_certificate_value_and_dichotomy() {
     // JSON report.
     let out = analyze(&mut m, &ws, r#"{"what":"lemma32"}"#).unwrap();
     let j: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(j["side"], "strictSaddle");
+    assert_eq!(j["side"], "neither");
+    assert_eq!(j["hypotheses"]["targetRankAtMostR"], false);
+    assert_eq!(j["hypotheses"]["stationary"], true);
 }
 
 #[test]

@@ -34,7 +34,15 @@ const ALLOWED_NEW_COLUMNS: &[&str] = &["time"];
 /// Top-level fields a curvature report may have that the fixture has not: `hvp` says which
 /// Hessian-vector product answered (`exact`, or the central-difference default of a family
 /// without one), added with the one `Model` trait; every other field must match bit for bit.
-const ALLOWED_NEW_REPORT_FIELDS: &[&str] = &["hvp"];
+const ALLOWED_NEW_REPORT_FIELDS: &[&str] = &[
+    "hvp",
+    // Issue 10: the multiplicity verification of Lanczos eigs, the hypotheses of Lemma 3.2.
+    "multiplicityVerified",
+    "verificationRounds",
+    "copiesFound",
+    "hypotheses",
+    "reason",
+];
 
 /// Steps of a preset run are cut to at most this many (figure2: `FIGURE2_CAP`), rounded down to
 /// a multiple of `recordEvery` and of `curvature.every`.

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 
+use autobalance_core::curvature::{session_query, session_query_advance, QueryJob};
 use autobalance_core::error::JS_ERROR_PREFIX;
 use autobalance_core::study::{Study, StudyStatus};
 use autobalance_core::{Error as CoreError, Session, Status};
@@ -115,6 +116,8 @@ impl FromNapiValue for Buffers {
 #[napi]
 pub struct NativeSession {
     inner: Arc<Mutex<Session>>,
+    /// The curvature query advanced in chunks (`hessianStart` .. `hessianReport`).
+    query: Arc<Mutex<Option<QueryJob>>>,
 }
 
 impl NativeSession {
@@ -197,6 +200,7 @@ impl NativeSession {
             let session = Session::new(&spec, buffers.0).map_err(js_error)?;
             Ok(NativeSession {
                 inner: Arc::new(Mutex::new(session)),
+                query: Arc::new(Mutex::new(None)),
             })
         })
     }
@@ -299,6 +303,76 @@ impl NativeSession {
             s.hessian(&query).map_err(js_error)
         })
     }
+
+    /// Validate a curvature query at the current point and keep it, to be advanced in chunks
+    /// (`hessianAdvance`); replaces an earlier one. Throws on an invalid query.
+    #[napi(catch_unwind)]
+    pub fn hessian_start(&self, query: String) -> Result<()> {
+        guard(|| {
+            let job = session_query(&mut *self.lock()?, &query).map_err(js_error)?;
+            *try_lock(&self.query, "query")? = Some(job);
+            Ok(())
+        })
+    }
+
+    /// Up to `maxUnits` units of the started query (Lanczos steps, probes) on the JS thread;
+    /// returns the `QueryStatus` JSON (`{"units","hvps","finished"}`).
+    #[napi(catch_unwind)]
+    pub fn hessian_advance(&self, max_units: f64) -> Result<String> {
+        guard(|| {
+            let units = count("maxUnits", max_units)?;
+            let mut s = self.lock()?;
+            let mut q = try_lock(&self.query, "query")?;
+            query_advance(&mut s, &mut q, units)
+        })
+    }
+
+    /// The same on the libuv thread pool; every error is a rejection.
+    #[napi(catch_unwind, ts_return_type = "Promise<string>")]
+    pub fn hessian_advance_async(&self, max_units: f64) -> AsyncTask<PoolJob<Session>> {
+        let query = Arc::clone(&self.query);
+        PoolJob::new(&self.inner, "session", move |s| {
+            let units = count("maxUnits", max_units)?;
+            let mut q = query.lock().map_err(|_| poisoned("query"))?;
+            query_advance(s, &mut q, units)
+        })
+    }
+
+    /// The JSON report of the started query once `hessianAdvance` said it finished.
+    #[napi(catch_unwind)]
+    pub fn hessian_report(&self) -> Result<String> {
+        guard(|| {
+            let q = try_lock(&self.query, "query")?;
+            match q.as_ref().and_then(|j| j.report()) {
+                Some(r) => Ok(r.to_string()),
+                None => Err(js_error(CoreError::request(
+                    "query",
+                    "no finished query: call hessianStart, then hessianAdvance until finished",
+                ))),
+            }
+        })
+    }
+
+    /// Drop the started query (its work so far is discarded).
+    #[napi(catch_unwind)]
+    pub fn hessian_cancel(&self) -> Result<()> {
+        guard(|| {
+            *try_lock(&self.query, "query")? = None;
+            Ok(())
+        })
+    }
+}
+
+/// Advance the started query of a session; `invalid_request` when there is none.
+fn query_advance(s: &mut Session, q: &mut Option<QueryJob>, units: u64) -> Result<String> {
+    let Some(job) = q.as_mut() else {
+        return Err(js_error(CoreError::request(
+            "query",
+            "no query started: call hessianStart first",
+        )));
+    };
+    let st = session_query_advance(s, job, units).map_err(js_error)?;
+    serde_json::to_string(&st).map_err(|e| internal(&format!("status serialization: {e}")))
 }
 
 /// Version of the core crate.

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 
+use autobalance_core::curvature::{session_query, session_query_advance, QueryJob};
 use autobalance_core::study::Study;
 use autobalance_core::{Error as CoreError, Session, Status};
 use js_sys::{Array, Float64Array, Object};
@@ -65,6 +66,8 @@ fn buffers(value: &JsValue) -> Result<HashMap<String, Vec<f64>>, JsValue> {
 #[wasm_bindgen]
 pub struct WasmSession {
     inner: Session,
+    /// The curvature query advanced in chunks (`hessianStart` .. `hessianReport`).
+    query: Option<QueryJob>,
 }
 
 #[wasm_bindgen]
@@ -77,7 +80,7 @@ impl WasmSession {
     ) -> Result<WasmSession, JsValue> {
         let buffers = self::buffers(&buffers)?;
         let inner = Session::new(spec, buffers).map_err(js_error)?;
-        Ok(WasmSession { inner })
+        Ok(WasmSession { inner, query: None })
     }
 
     /// Take up to `maxSteps` steps; returns the `Status` JSON.
@@ -138,6 +141,47 @@ impl WasmSession {
     /// A curvature query at the current point (JSON); returns the JSON report.
     pub fn hessian(&mut self, query: &str) -> Result<String, JsValue> {
         self.inner.hessian(query).map_err(js_error)
+    }
+
+    /// Validate a curvature query at the current point and keep it, to be advanced in chunks
+    /// (`hessianAdvance`); replaces an earlier one. Throws on an invalid query.
+    #[wasm_bindgen(js_name = "hessianStart")]
+    pub fn hessian_start(&mut self, query: &str) -> Result<(), JsValue> {
+        self.query = Some(session_query(&mut self.inner, query).map_err(js_error)?);
+        Ok(())
+    }
+
+    /// Up to `maxUnits` units of the started query (Lanczos steps, probes); returns the
+    /// `QueryStatus` JSON (`{"units","hvps","finished"}`).
+    #[wasm_bindgen(js_name = "hessianAdvance")]
+    pub fn hessian_advance(&mut self, max_units: f64) -> Result<String, JsValue> {
+        let units = count("maxUnits", max_units)?;
+        let Some(job) = self.query.as_mut() else {
+            return Err(js_error(CoreError::request(
+                "query",
+                "no query started: call hessianStart first",
+            )));
+        };
+        let st = session_query_advance(&mut self.inner, job, units).map_err(js_error)?;
+        Ok(serde_json::to_string(&st).expect("QueryStatus serializes"))
+    }
+
+    /// The JSON report of the started query once `hessianAdvance` said it finished.
+    #[wasm_bindgen(js_name = "hessianReport")]
+    pub fn hessian_report(&self) -> Result<String, JsValue> {
+        match self.query.as_ref().and_then(|j| j.report()) {
+            Some(r) => Ok(r.to_string()),
+            None => Err(js_error(CoreError::request(
+                "query",
+                "no finished query: call hessianStart, then hessianAdvance until finished",
+            ))),
+        }
+    }
+
+    /// Drop the started query (its work so far is discarded).
+    #[wasm_bindgen(js_name = "hessianCancel")]
+    pub fn hessian_cancel(&mut self) {
+        self.query = None;
     }
 
     #[wasm_bindgen(js_name = "matrixShape", unchecked_return_type = "number[]")]

@@ -48,6 +48,16 @@ export interface BindingSession {
   hessian(queryJson: string): string;
   /** napi only: the same, on the libuv thread pool. */
   hessianAsync?(queryJson: string): Promise<string>;
+  /** Validate a curvature query at the current point and keep it, to be advanced in chunks. */
+  hessianStart(queryJson: string): void;
+  /** Up to `maxUnits` units of the started query (Lanczos steps, probes): `QueryStatus` JSON. */
+  hessianAdvance(maxUnits: number): string;
+  /** napi only: the same, on the libuv thread pool. */
+  hessianAdvanceAsync?(maxUnits: number): Promise<string>;
+  /** The JSON report of the started query, once finished. */
+  hessianReport(): string;
+  /** Drop the started query. */
+  hessianCancel(): void;
   /** wasm-bindgen only: release the memory of the session in the wasm heap. */
   free?(): void;
 }

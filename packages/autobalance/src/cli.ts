@@ -38,7 +38,7 @@ import {
   summarize,
   textTable,
 } from './report.js';
-import { type CurvatureWhat, type HessianQuery, describeReport } from './curvature.js';
+import { type CurvatureWhat, type HessianQuery, type HessianReport, QueryCancelledError, describeReport } from './curvature.js';
 import { type Progress, Run, train } from './run.js';
 import { loadBackend, probeBackends } from './select.js';
 import { checkWritable, writeText } from './node-files.js';
@@ -430,6 +430,10 @@ async function cmdHessian(args: string[]): Promise<number> {
   const backend = backendOption(str(values, 'backend'));
   const spec = readJson('--spec', specPath) as RunSpec;
   const query = (queryPath ? readJson('--query', queryPath) : { what: what ?? 'classify' }) as HessianQuery;
+  checkOutputs([
+    ['--out', str(values, 'out')],
+    ['--report', str(values, 'report')],
+  ]);
   const run = await Run.create(spec, backend ? { backend } : {});
   const progress = new ProgressLine();
   const sig = interruptible();
@@ -440,7 +444,17 @@ async function cmdHessian(args: string[]): Promise<number> {
     if (sig.interrupted()) return 130;
     const st = run.status;
     progress.line(`hessian: ${query.what} at step ${st.step}/${st.steps} on ${run.backend}`);
-    const report = await run.hessian(query);
+    let report: HessianReport;
+    try {
+      report = await run.hessian(query, { signal: sig.signal });
+    } catch (e) {
+      // Ctrl-C stopped the query between two chunks of its work.
+      if (e instanceof QueryCancelledError) {
+        process.stderr.write(`${e.message}\n`);
+        return 130;
+      }
+      throw e;
+    }
     process.stdout.write(`${describeReport(report)}\n`);
     const json = JSON.stringify({ step: st.step, backend: run.backend, report });
     const out = str(values, 'out');

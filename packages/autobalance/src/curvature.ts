@@ -4,8 +4,15 @@
  * The numerics (exact Hessian-vector products, dense eigen, Lanczos, stochastic Lanczos
  * quadrature, Hutchinson, the Lemma 3.2 certificate) all live in the Rust core.
  *
+ * Queries run in chunks of work (Lanczos steps, probes) off the event loop and can be stopped
+ * by an `AbortSignal` ({@link HessianOptions}); a stopped query rejects with
+ * {@link QueryCancelledError}.
+ *
  * @module
  */
+
+import { AutobalanceError, fromBindingError, guard } from './errors.js';
+import { now, yieldToEventLoop } from './chunk.js';
 
 /** What to compute at the current point of a run. */
 export type CurvatureWhat = 'classify' | 'eigs' | 'density' | 'trace' | 'lemma32';
@@ -38,7 +45,7 @@ export interface HessianQuery {
   sigma?: number;
   /** Near-zero threshold relative to the largest |eigenvalue|. Default 1e-6. */
   zeroTol?: number;
-  /** Stationary when the gradient norm is at most this. Default 1e-6. */
+  /** Stationary when the gradient norm is at most this (classify, lemma32). Default 1e-6. */
   gradTol?: number;
   /** Largest dimension the `auto` method solves densely. Default 1500. */
   denseMaxDim?: number;
@@ -138,6 +145,118 @@ export interface ClassifyReport {
   eigenvalues?: number[];
 }
 
+/** Options of a curvature query ({@link Run.hessian}). */
+export interface HessianOptions {
+  /**
+   * Stop the query once this signal aborts: it is checked between chunks of work (Lanczos
+   * steps, probes), and the promise rejects with {@link QueryCancelledError}. `classify`, `eigs`
+   * with the dense solver and `lemma32` run as one chunk (they stop after it).
+   */
+  signal?: AbortSignal;
+  /** Target wall time of one chunk, in milliseconds (default 50); chunks are sized from measured times. */
+  chunkMillis?: number;
+}
+
+/** Progress of a chunked query (the binding's `QueryStatus`). */
+export interface QueryStatus {
+  /** Units of work done (Lanczos steps, probes; 1 for a query that runs whole). */
+  units: number;
+  /** Hessian-vector products so far. */
+  hvps: number;
+  /** True once the report is ready. */
+  finished: boolean;
+}
+
+/**
+ * A curvature query stopped by its `AbortSignal` (code `cancelled`). The work done is
+ * discarded; `units` and `hvps` say how far it got.
+ */
+export class QueryCancelledError extends AutobalanceError {
+  /** Units of work done before the stop. */
+  readonly units: number;
+  /** Hessian-vector products done before the stop. */
+  readonly hvps: number;
+  constructor(what: string, units: number, hvps: number, options?: { cause?: unknown }) {
+    super('cancelled', 'query', `the ${what} query was cancelled after ${units} units of work (${hvps} Hessian-vector products)`, options);
+    this.units = units;
+    this.hvps = hvps;
+  }
+}
+
+/**
+ * What a chunked query needs of a binding session (`NativeSession`, `WasmSession`).
+ * @internal
+ */
+export interface QuerySession {
+  /** Validate a query at the current point and keep it. */
+  hessianStart(queryJson: string): void;
+  /** Up to `maxUnits` units of its work: the `QueryStatus` JSON. */
+  hessianAdvance(maxUnits: number): string;
+  /** napi only: the same on the libuv thread pool. */
+  hessianAdvanceAsync?(maxUnits: number): Promise<string>;
+  /** The report once finished. */
+  hessianReport(): string;
+  /** Drop the query. */
+  hessianCancel(): void;
+}
+
+/** Largest chunk, in units of work. */
+const MAX_QUERY_CHUNK = 1 << 20;
+
+/**
+ * Run a curvature query on a binding session in chunks: on native each chunk runs on the libuv
+ * thread pool, on wasm synchronously and then the event loop runs. The signal is checked
+ * between chunks. Returns the report's JSON text; the result is the same, bit for bit, whatever
+ * the chunk sizes (the core keeps the solver's state between chunks).
+ * @internal
+ */
+export async function runQuery(s: QuerySession, queryJson: string, what: string, useAsync: boolean, options: HessianOptions = {}): Promise<string> {
+  const { signal } = options;
+  const target = Math.max(1, options.chunkMillis ?? 50);
+  let st: QueryStatus = { units: 0, hvps: 0, finished: false };
+  if (signal?.aborted) throw new QueryCancelledError(what, 0, 0, { cause: signal.reason });
+  guard(() => s.hessianStart(queryJson));
+  try {
+    let n = 1;
+    const recent: number[] = [];
+    for (;;) {
+      if (signal?.aborted) throw new QueryCancelledError(what, st.units, st.hvps, { cause: signal.reason });
+      const before = st.units;
+      const t0 = now();
+      let json: string;
+      if (useAsync && s.hessianAdvanceAsync) {
+        try {
+          json = await s.hessianAdvanceAsync(n);
+        } catch (e) {
+          throw fromBindingError(e);
+        }
+      } else {
+        json = guard(() => s.hessianAdvance(n));
+        await yieldToEventLoop();
+      }
+      const dt = now() - t0;
+      st = JSON.parse(json) as QueryStatus;
+      if (st.finished) return guard(() => s.hessianReport());
+      if (st.units - before >= n) {
+        // The cost of a unit varies (a Lanczos step reorthogonalizes against more vectors as a
+        // probe goes on; the machine may be shared): size from the dearest of the last three
+        // chunks, and at most double.
+        recent.push(dt / n);
+        if (recent.length > 3) recent.shift();
+        const per = Math.max(...recent);
+        const ideal = per > 0 ? target / per : n * 2;
+        n = Math.min(MAX_QUERY_CHUNK, Math.max(1, Math.floor(n / 4), Math.min(n * 2, Math.floor(ideal))));
+      }
+    }
+  } finally {
+    try {
+      s.hessianCancel();
+    } catch {
+      // The session is gone or busy: nothing to free.
+    }
+  }
+}
+
 /** Report of `what: 'eigs'`. */
 export interface EigsReport {
   /** The query kind. */
@@ -166,6 +285,15 @@ export interface EigsReport {
   tol: number;
   /** Dense only: the largest asymmetry of the assembled Hessian before symmetrizing. */
   asymmetry?: number;
+  /**
+   * Lanczos only: whether a deflated restart confirmed that no eigenvalue beyond the reported
+   * ones was missed (copies of a multiple eigenvalue). `allConverged` is true only when it is.
+   */
+  multiplicityVerified?: boolean;
+  /** Lanczos only: deflated verification solves run. */
+  verificationRounds?: number;
+  /** Lanczos only: further copies (missed by the first solve) found by the verification. */
+  copiesFound?: number;
 }
 
 /** Report of `what: 'density'` (stochastic Lanczos quadrature). */
@@ -236,8 +364,28 @@ export interface Lemma32Report {
   deltaNorm: number;
   /** `value` / ||Delta||^2, an upper bound on lambda_min. */
   rayleigh: number;
-  /** `globalMinimumWithinEps` (residual <= eps), `strictSaddle` (value <= bound), or `neither`. */
+  /**
+   * `globalMinimumWithinEps` (residual <= eps), `strictSaddle` (value <= bound), or `neither`:
+   * the latter whenever a hypothesis of the lemma fails (see `hypotheses` and `reason`).
+   */
   side: 'globalMinimumWithinEps' | 'strictSaddle' | 'neither';
+  /** The lemma's hypotheses at this point; a side is given only when all hold. */
+  hypotheses: {
+    /** Gradient norm of the unregularized loss <= `gradTol`. */
+    stationary: boolean;
+    /** ||U^T U - V^T V||_F <= eps. */
+    balanced: boolean;
+    /** The numerical rank of M* is at most the factorization's rank. */
+    targetRankAtMostR: boolean;
+    /** The stationarity threshold used (the query's `gradTol`). */
+    gradTol: number;
+    /** Numerical rank of M*. */
+    targetRank: number;
+    /** The factorization's rank r. */
+    rank: number;
+  };
+  /** Why the side is `neither` (null otherwise). */
+  reason: string | null;
   /** The Procrustes rotation R (r x r, flattened). */
   rotation: number[];
   /** Singular values of M*, descending. */

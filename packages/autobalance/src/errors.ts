@@ -15,7 +15,8 @@ export type ErrorCode =
   | 'too_large'
   | 'invalid_request'
   | 'internal'
-  | 'backend_load';
+  | 'backend_load'
+  | 'cancelled';
 
 /**
  * Base class of every error autobalance throws.

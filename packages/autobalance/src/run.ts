@@ -9,7 +9,7 @@
 import { type Backend, type BackendChoice, type BackendName, type BindingSession, resolveBackend } from './backend.js';
 import { type ColumnRole, isColumnRole } from './columns.js';
 import { AutobalanceError, InternalError, InvalidRequestError, fromBindingError, guard } from './errors.js';
-import type { CurvatureWhat, HessianQuery, ReportFor } from './curvature.js';
+import { type CurvatureWhat, type HessianOptions, type HessianQuery, type ReportFor, runQuery } from './curvature.js';
 import type { Matrix } from './matrix.js';
 import { type MatrixFactorizationRunSpec, type RunSpec, encodeSpec } from './spec.js';
 import { ChunkSizer, advanceOffLoop, freeQuietly, now, yieldToTimers } from './chunk.js';
@@ -349,23 +349,22 @@ export class Run<S extends RunSpec = RunSpec> {
 
   /**
    * Curvature at the current point: a verdict (`classify`), extreme eigenpairs (`eigs`), the
-   * spectral density, the Hessian trace, or the Lemma 3.2 certificate. On the native backend it
-   * runs on the libuv thread pool; on wasm synchronously. See {@link HessianQuery}.
+   * spectral density, the Hessian trace, or the Lemma 3.2 certificate. See {@link HessianQuery}.
+   * The query runs in chunks of work (Lanczos steps, probes) off the event loop (native: on the
+   * libuv thread pool; wasm: each chunk about `chunkMillis` long, the event loop runs between
+   * them). When `options.signal` aborts, the query stops after the current chunk and the promise
+   * rejects with {@link QueryCancelledError} (code `cancelled`); the run is unchanged.
    */
-  async hessian<W extends CurvatureWhat>(query: HessianQuery & { what: W }): Promise<ReportFor<W>> {
+  async hessian<W extends CurvatureWhat>(query: HessianQuery & { what: W }, options: HessianOptions = {}): Promise<ReportFor<W>> {
     const s = this.#live();
     const q = JSON.stringify(query);
     this.#busy = true;
     try {
       let json: string;
-      if (this.#async && s.hessianAsync) {
-        try {
-          json = await s.hessianAsync(q);
-        } catch (e) {
-          throw fromBindingError(e);
-        }
-      } else {
-        json = guard(() => s.hessian(q));
+      try {
+        json = await runQuery(s, q, String(query.what), this.#async, options);
+      } catch (e) {
+        throw this.#failure(e);
       }
       return JSON.parse(json) as ReportFor<W>;
     } finally {

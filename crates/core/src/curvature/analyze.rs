@@ -4,13 +4,11 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::classify::{classify, ClassifyOptions, Method, Verdict, DENSE_MAX_DIM};
-use super::dense::dense_eigen;
-use super::lanczos::{lanczos, EigPair, LanczosOptions, Which};
-use super::slq::{hutchinson, slq_density};
-use super::{residual, HessianOp};
+use super::classify::{Method, Verdict, DENSE_MAX_DIM};
+use super::job::QueryJob;
+use super::lanczos::{EigPair, Which};
+
 use crate::error::{Error, Result};
-use crate::linalg::all_finite;
 use crate::model::Model;
 
 /// Largest dimension the dense solver accepts even when forced (n^2 doubles, plus the
@@ -251,7 +249,7 @@ pub fn parse_query(
     })
 }
 
-fn pairs_json(p: &[EigPair], vectors: bool) -> Value {
+pub(crate) fn pairs_json(p: &[EigPair], vectors: bool) -> Value {
     Value::Array(
         p.iter()
             .map(|e| {
@@ -269,7 +267,7 @@ fn pairs_json(p: &[EigPair], vectors: bool) -> Value {
     )
 }
 
-fn verdict_json(v: &Verdict) -> Value {
+pub(crate) fn verdict_json(v: &Verdict) -> Value {
     match v {
         Verdict::LocalMinimum => json!({"kind": "localMinimum"}),
         Verdict::StrictSaddle {
@@ -288,201 +286,12 @@ fn verdict_json(v: &Verdict) -> Value {
 /// `query_json` is described in `docs/curvature.md`; every invalid field gives an [`Error`] whose
 /// `field` is `query.<name>` (`w` for the point itself). A family query (`what: "lemma32"`) is
 /// answered by the model (`Model::family_query`); another family's query gets an
-/// `invalid_request` error on `query.what`.
+/// `invalid_request` error on `query.what`. This is [`QueryJob`] run to its end in one call.
 pub fn analyze(model: &mut dyn Model, w: &[f64], query_json: &str) -> Result<String> {
-    let dim = model.dim();
-    if w.len() != dim {
-        return Err(Error::shape(
-            "w",
-            format!("expected {dim} parameters, got {}", w.len()),
-        ));
-    }
-    if !all_finite(w) {
-        return Err(Error::non_finite("w", "the point has a non-finite entry"));
-    }
-    if dim == 0 {
-        return Err(Error::range("w", "the model has no parameters"));
-    }
-    let mut g = vec![0.0; dim];
-    let f = model.loss_grad(w, &mut g);
-    if !f.is_finite() || !all_finite(&g) {
-        return Err(Error::non_finite(
-            "w",
-            "the loss or its gradient is not finite at this point",
-        ));
-    }
-    drop(g);
-    let blocks = model.blocks().to_vec();
-    let names: Vec<String> = blocks.iter().map(|b| b.name.clone()).collect();
-    let q = parse_query(query_json, dim, &names, model.family_queries())?;
-    let range = q
-        .block
-        .as_ref()
-        .and_then(|b| blocks.iter().find(|x| &x.name == b))
-        .map(|x| x.range());
-    let n = range.as_ref().map(|r| r.len()).unwrap_or(dim);
-    if q.k > n {
-        return Err(Error::range(
-            field("k"),
-            format!("k = {} exceeds the operator dimension {n}", q.k),
-        ));
-    }
-    let method = q.method.resolve(n, q.dense_max_dim);
-    if method == Method::Dense
-        && n > DENSE_HARD_MAX
-        && matches!(q.what, What::Classify | What::Eigs)
-    {
-        return Err(Error::too_large(
-            field("method"),
-            format!("the dense solver is limited to dimension {DENSE_HARD_MAX}; got {n}"),
-        ));
-    }
-    let block_json = json!(q.block);
-    let report = match &q.what {
-        What::Eigs => {
-            let mut op = HessianOp::new(model, w, range);
-            if method == Method::Dense {
-                let e = dense_eigen(&mut op);
-                if e.values.iter().any(|x| !x.is_finite()) {
-                    return Err(Error::non_finite(
-                        "w",
-                        "the Hessian is not finite at this point",
-                    ));
-                }
-                let scale = e.values[0]
-                    .abs()
-                    .max(e.values[n - 1].abs())
-                    .max(super::TINY);
-                let mut pick = |idx: Vec<usize>| -> Vec<EigPair> {
-                    idx.into_iter()
-                        .map(|i| {
-                            let v = e.vector(i);
-                            let res = residual(&mut op, &v, e.values[i]);
-                            EigPair {
-                                value: e.values[i],
-                                residual: res,
-                                converged: res <= q.tol * scale,
-                                vector: v,
-                            }
-                        })
-                        .collect()
-                };
-                let small = if q.which != Which::Largest {
-                    pick((0..q.k).collect())
-                } else {
-                    Vec::new()
-                };
-                let large = if q.which != Which::Smallest {
-                    pick((0..q.k).map(|i| n - 1 - i).collect())
-                } else {
-                    Vec::new()
-                };
-                let all = small.iter().chain(&large).all(|p| p.converged);
-                json!({
-                    "what": "eigs", "method": "dense", "dim": n, "block": block_json,
-                    "smallest": pairs_json(&small, q.vectors),
-                    "largest": pairs_json(&large, q.vectors),
-                    "allConverged": all, "scale": scale, "asymmetry": e.asymmetry,
-                    "iterations": 0, "restarts": 0, "hvps": op.hvps, "tol": q.tol,
-                })
-            } else {
-                let r = lanczos(
-                    &mut op,
-                    &LanczosOptions {
-                        k: q.k,
-                        which: q.which,
-                        tol: q.tol,
-                        max_iter: q.max_iter,
-                        seed: q.seed,
-                        warm: Vec::new(),
-                        deflate: Vec::new(),
-                    },
-                );
-                json!({
-                    "what": "eigs", "method": "lanczos", "dim": n, "block": block_json,
-                    "smallest": pairs_json(&r.smallest, q.vectors),
-                    "largest": pairs_json(&r.largest, q.vectors),
-                    "allConverged": r.all_converged, "scale": r.scale,
-                    "iterations": r.iterations, "restarts": r.restarts, "hvps": op.hvps,
-                    "tol": q.tol,
-                })
-            }
+    let mut job = QueryJob::new(model, w, query_json)?;
+    loop {
+        if job.advance(model, u64::MAX)?.finished {
+            return Ok(job.take_report().unwrap_or_default());
         }
-        What::Classify => {
-            let c = classify(
-                model,
-                w,
-                &ClassifyOptions {
-                    method: q.method,
-                    dense_max_dim: q.dense_max_dim,
-                    tol: q.tol,
-                    max_iter: q.max_iter,
-                    seed: q.seed,
-                    grad_tol: q.grad_tol,
-                    zero_tol: q.zero_tol,
-                    k: q.k,
-                    warm: Vec::new(),
-                },
-            );
-            let mut o = json!({
-                "what": "classify", "method": c.method.name(), "dim": c.dim,
-                "loss": c.loss, "gradNorm": c.grad_norm,
-                "lambdaMin": c.lambda_min, "lambdaMinResidual": c.lambda_min_residual,
-                "lambdaMinConverged": c.lambda_min_converged,
-                "lambdaMax": c.lambda_max, "lambdaMaxResidual": c.lambda_max_residual,
-                "zeroCount": c.zero_count, "negativeCount": c.negative_count,
-                "zeroCountNote": c.zero_count_note, "symmetryDim": c.symmetry_dim,
-                "deflatedLambdaMin": c.deflated_lambda_min,
-                "verdict": verdict_json(&c.verdict),
-                "thresholds": {"gradTol": q.grad_tol, "zeroTol": q.zero_tol, "tol": q.tol},
-                "hvps": c.hvps, "iterations": c.iterations,
-            });
-            if c.method == Method::Dense {
-                o["eigenvalues"] = json!(c.smallest);
-            } else {
-                o["smallest"] = json!(c.smallest);
-            }
-            if q.vectors {
-                o["lambdaMinVector"] = json!(c.lambda_min_vector);
-            }
-            o
-        }
-        What::Density => {
-            let mut op = HessianOp::new(model, w, range);
-            let d = slq_density(
-                &mut op,
-                q.probes,
-                q.lanczos_steps,
-                q.grid_points,
-                q.sigma,
-                q.seed,
-            );
-            json!({
-                "what": "density", "dim": n, "block": block_json,
-                "grid": d.grid, "density": d.density, "nodes": d.nodes, "weights": d.weights,
-                "sigma": d.sigma, "probes": d.probes, "steps": d.steps,
-                "traceEstimate": d.trace_estimate, "hvps": op.hvps,
-            })
-        }
-        What::Trace => {
-            let mut op = HessianOp::new(model, w, range);
-            let t = hutchinson(&mut op, q.probes, q.seed);
-            json!({
-                "what": "trace", "dim": n, "block": block_json,
-                "estimate": t.estimate, "stdError": t.std_error, "probes": t.probes,
-                "hvps": op.hvps,
-            })
-        }
-        What::Family(name) => model.family_query(name, w, &q)?,
-    };
-    let mut report = report;
-    // Which Hessian-vector product answered: the family's exact one, or the central-difference
-    // default of `Model::hvp` (accurate to about 1e-8 relative, not to rounding).
-    report["hvp"] = json!(if model.hvp_exact() {
-        "exact"
-    } else {
-        "centralDifference"
-    });
-    serde_json::to_string(&report)
-        .map_err(|e| Error::request("query", format!("report serialization failed: {e}")))
+    }
 }

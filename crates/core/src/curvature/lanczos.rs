@@ -87,6 +87,11 @@ pub struct LanczosResult {
     /// Estimate of max |lambda| (largest |Ritz value|), the scale of the relative tolerance.
     pub scale: f64,
     pub all_converged: bool,
+    /// [`VerifiedLanczos`] only: deflated verification solves run, further copies found by them,
+    /// and whether the last one confirmed that nothing beyond the reported values was missed.
+    pub verification_rounds: usize,
+    pub copies_found: usize,
+    pub multiplicity_verified: bool,
 }
 
 /// Ritz pairs (ascending) of the tridiagonal matrix (alpha, beta); NaN values if the solve fails.
@@ -186,13 +191,273 @@ pub fn lanczos_capped(
     opts: &LanczosOptions,
     max_basis: usize,
 ) -> LanczosResult {
-    let n = op.n();
-    let k_total = wanted_count(opts);
-    let max_basis = max_basis.max(2 * k_total + 4);
-    if opts.max_iter.min(n) <= max_basis {
-        lanczos_full(op, opts)
-    } else {
-        lanczos_thick(op, opts, max_basis)
+    let mut job = LanczosJob::new(op.n(), opts.clone(), max_basis);
+    loop {
+        if job.step(op) {
+            return job.take();
+        }
+    }
+}
+
+/// Most verification rounds of [`VerifiedLanczos`] beyond the wanted count.
+const MAX_EXTRA_ROUNDS: usize = 4;
+
+enum VPhase {
+    Main(LanczosJob),
+    Verify(LanczosJob),
+    Done,
+}
+
+/// Lanczos that does not miss copies of a multiple eigenvalue (issue 10). A single-vector Krylov
+/// space sees one direction per cluster of (nearly) equal eigenvalues until it is large enough
+/// to resolve them, so its wanted Ritz pairs can converge to -s1, -s2, -s3 when the three
+/// smallest are -s1 three times. After the main solve converges, a deflated restart verifies it
+/// (the locking / deflated restart of ARPACK and SLEPc): Lanczos again from a fresh seeded start,
+/// in the orthogonal complement of every converged Ritz vector found so far (and of
+/// `opts.deflate`), for one pair at each wanted end. If its converged extreme value lies beyond
+/// the last reported one (by more than tol * scale), it was missed: it is inserted, the list is
+/// cut to k, and another round follows. The answer is `all_converged` only when a round
+/// confirmed the list; when the step budget (`max_iter`, shared by all rounds) runs out first,
+/// `all_converged` and `multiplicity_verified` are false. (Like every Krylov method this is
+/// probabilistic: an eigenvector orthogonal to the random start vectors stays unseen.)
+pub struct VerifiedLanczos {
+    opts: LanczosOptions,
+    max_basis: usize,
+    n: usize,
+    phase: VPhase,
+    best: LanczosResult,
+    /// Converged Ritz vectors found so far (deflated by the next round).
+    found: Vec<Vec<f64>>,
+    steps: usize,
+    hvps: usize,
+    restarts: usize,
+    rounds: usize,
+    copies: usize,
+}
+
+impl VerifiedLanczos {
+    pub fn new(n: usize, opts: LanczosOptions, max_basis: usize) -> VerifiedLanczos {
+        let main = LanczosJob::new(n, opts.clone(), max_basis);
+        VerifiedLanczos {
+            opts,
+            max_basis,
+            n,
+            phase: VPhase::Main(main),
+            best: LanczosResult::default(),
+            found: Vec::new(),
+            steps: 0,
+            hvps: 0,
+            restarts: 0,
+            rounds: 0,
+            copies: 0,
+        }
+    }
+
+    /// With the default basis cap of [`lanczos`].
+    pub fn with_default_cap(n: usize, opts: LanczosOptions) -> VerifiedLanczos {
+        let cap = basis_cap(n.max(1), wanted_count(&opts));
+        VerifiedLanczos::new(n, opts, cap)
+    }
+
+    pub fn done(&self) -> bool {
+        matches!(self.phase, VPhase::Done)
+    }
+
+    /// One Lanczos step of the current solve; true once the answer is final.
+    pub fn step(&mut self, op: &mut dyn LinOp) -> bool {
+        let finished = match &mut self.phase {
+            VPhase::Done => return true,
+            VPhase::Main(j) | VPhase::Verify(j) => j.step(op),
+        };
+        if !finished {
+            return false;
+        }
+        let phase = std::mem::replace(&mut self.phase, VPhase::Done);
+        match phase {
+            VPhase::Main(mut j) => {
+                let r = j.take();
+                self.account(&r);
+                self.found = r
+                    .smallest
+                    .iter()
+                    .chain(&r.largest)
+                    .map(|p| p.vector.clone())
+                    .collect();
+                let ok = r.all_converged;
+                self.best = r;
+                if ok {
+                    self.next_round();
+                }
+            }
+            VPhase::Verify(mut j) => {
+                let v = j.take();
+                self.account(&v);
+                self.rounds += 1;
+                if !v.all_converged {
+                    // The budget ran out (or the solve failed): the list is not verified.
+                    self.best.all_converged = false;
+                } else {
+                    let scale = self.best.scale.max(v.scale).max(TINY);
+                    let thresh = self.opts.tol * scale;
+                    let k = self.opts.k;
+                    let mut missed = false;
+                    if let (Some(p), Some(last)) = (v.smallest.first(), self.best.smallest.last()) {
+                        if p.value < last.value - thresh {
+                            self.found.push(p.vector.clone());
+                            let list = &mut self.best.smallest;
+                            let at = list.partition_point(|q| q.value <= p.value);
+                            list.insert(at, p.clone());
+                            list.truncate(k);
+                            missed = true;
+                        }
+                    }
+                    if let (Some(p), Some(last)) = (v.largest.first(), self.best.largest.last()) {
+                        if p.value > last.value + thresh {
+                            self.found.push(p.vector.clone());
+                            let list = &mut self.best.largest;
+                            let at = list.partition_point(|q| q.value >= p.value);
+                            list.insert(at, p.clone());
+                            list.truncate(k);
+                            missed = true;
+                        }
+                    }
+                    self.best.scale = scale;
+                    if missed {
+                        self.copies += 1;
+                        self.next_round();
+                    } else {
+                        self.best.multiplicity_verified = true;
+                    }
+                }
+            }
+            VPhase::Done => {}
+        }
+        self.done()
+    }
+
+    fn account(&mut self, r: &LanczosResult) {
+        self.steps += r.iterations;
+        self.hvps += r.hvps;
+        self.restarts += r.restarts;
+    }
+
+    /// Start the next deflated verification solve, or end: verified when the found vectors and
+    /// `opts.deflate` span everything, unverified when the budget or the round limit is spent.
+    fn next_round(&mut self) {
+        let mut defl = deflated(&self.opts, self.n);
+        defl.extend(self.found.iter().filter(|v| v.len() == self.n).cloned());
+        if defl.len() >= self.n {
+            self.best.multiplicity_verified = true;
+            return;
+        }
+        let left = self.opts.max_iter.saturating_sub(self.steps);
+        if left == 0 || self.rounds >= wanted_count(&self.opts) + MAX_EXTRA_ROUNDS {
+            self.best.all_converged = false;
+            return;
+        }
+        let vopts = LanczosOptions {
+            k: 1,
+            which: self.opts.which,
+            tol: self.opts.tol,
+            max_iter: left,
+            seed: self.opts.seed.wrapping_add(1 + self.rounds as u64),
+            warm: Vec::new(),
+            deflate: defl,
+        };
+        self.phase = VPhase::Verify(LanczosJob::new(self.n, vopts, self.max_basis));
+    }
+
+    /// The answer (meaningful once [`VerifiedLanczos::done`]): the verified list, with the steps,
+    /// products and restarts of every round.
+    pub fn take(&mut self) -> LanczosResult {
+        let mut r = std::mem::take(&mut self.best);
+        r.iterations = self.steps;
+        r.hvps = self.hvps;
+        r.restarts = self.restarts;
+        r.verification_rounds = self.rounds;
+        r.copies_found = self.copies;
+        r.all_converged = r.all_converged && r.multiplicity_verified;
+        r
+    }
+}
+
+/// [`VerifiedLanczos`] run to the end with the default basis cap.
+pub fn lanczos_verified(op: &mut dyn LinOp, opts: &LanczosOptions) -> LanczosResult {
+    let mut job = VerifiedLanczos::with_default_cap(op.n(), opts.clone());
+    while !job.step(op) {}
+    job.take()
+}
+
+enum Method {
+    Full(Box<FullRun>),
+    Thick(Box<ThickRun>),
+}
+
+enum JobState {
+    Running(Method),
+    Done(LanczosResult),
+}
+
+/// [`lanczos_capped`] advanced one step at a time: its state is kept between [`LanczosJob::step`]
+/// calls (for queries that are chunked and can be cancelled), and running it to the end gives
+/// the same bits as [`lanczos_capped`] (which is this loop).
+pub struct LanczosJob {
+    opts: LanczosOptions,
+    state: JobState,
+}
+
+impl LanczosJob {
+    /// A solve of an operator of dimension `n` with at most `max_basis` basis vectors.
+    pub fn new(n: usize, opts: LanczosOptions, max_basis: usize) -> LanczosJob {
+        let k_total = wanted_count(&opts);
+        let max_basis = max_basis.max(2 * k_total + 4);
+        let state = if opts.max_iter.min(n) <= max_basis {
+            match FullRun::new(n, &opts) {
+                Ok(r) => JobState::Running(Method::Full(Box::new(r))),
+                Err(done) => JobState::Done(done),
+            }
+        } else {
+            match ThickRun::new(n, &opts, max_basis) {
+                Ok(r) => JobState::Running(Method::Thick(Box::new(r))),
+                Err(done) => JobState::Done(done),
+            }
+        };
+        LanczosJob { opts, state }
+    }
+
+    /// A solve with the default basis cap of [`lanczos`].
+    pub fn with_default_cap(n: usize, opts: LanczosOptions) -> LanczosJob {
+        let cap = basis_cap(n.max(1), wanted_count(&opts));
+        LanczosJob::new(n, opts, cap)
+    }
+
+    /// One Lanczos step (one operator application; the residual checks of the answer when it is
+    /// assembled). True once the solve is over.
+    pub fn step(&mut self, op: &mut dyn LinOp) -> bool {
+        let out = match &mut self.state {
+            JobState::Done(_) => return true,
+            JobState::Running(Method::Full(r)) => r.step(op, &self.opts),
+            JobState::Running(Method::Thick(r)) => r.step(op, &self.opts),
+        };
+        match out {
+            Some(res) => {
+                self.state = JobState::Done(res);
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn done(&self) -> bool {
+        matches!(self.state, JobState::Done(_))
+    }
+
+    /// The answer (empty before the solve is over).
+    pub fn take(&mut self) -> LanczosResult {
+        match std::mem::replace(&mut self.state, JobState::Done(LanczosResult::default())) {
+            JobState::Done(r) => r,
+            JobState::Running(_) => LanczosResult::default(),
+        }
     }
 }
 
@@ -297,69 +562,115 @@ fn wanted_pairs(
     (small, large)
 }
 
-/// Thick-restart Lanczos with at most `max_basis` basis vectors (see [`lanczos_capped`]).
-fn lanczos_thick(op: &mut dyn LinOp, opts: &LanczosOptions, max_basis: usize) -> LanczosResult {
-    let n = op.n();
-    let mut rng = Normal::new(opts.seed);
-    let k_total = wanted_count(opts);
-    let empty = LanczosResult::default();
-    let defl = deflated(opts, n);
-    let room = n.saturating_sub(defl.len());
-    if room == 0 {
-        return empty;
-    }
-    let max_steps = opts.max_iter.max(1);
-    let m_max = max_basis.min(room).max(1);
-    // Kept Ritz vectors at a restart: about half the basis, split between the wanted ends.
-    let keep_total = (m_max / 2).max(k_total).min(m_max.saturating_sub(2));
-    let Some(q0) = start_vector(opts, &defl, n, &mut rng) else {
-        return empty;
-    };
+/// The thick-restart method's state between steps (see [`lanczos_capped`]).
+struct ThickRun {
+    rng: Normal,
+    k_total: usize,
+    defl: Vec<Vec<f64>>,
+    room: usize,
+    max_steps: usize,
+    m_max: usize,
+    keep_total: usize,
+    basis: Vec<Vec<f64>>,
+    /// The projection Q^T H Q, filled column by column from the Gram-Schmidt coefficients.
+    t: DMatrix<f64>,
+    w: Vec<f64>,
+    steps: usize,
+    hvps: usize,
+    restarts: usize,
+    next_check: usize,
+}
 
-    let mut basis: Vec<Vec<f64>> = vec![q0];
-    // The projection Q^T H Q, filled column by column from the Gram-Schmidt coefficients.
-    let mut t = DMatrix::<f64>::zeros(m_max, m_max);
-    let mut w = vec![0.0; n];
-    let mut steps = 0usize;
-    let mut hvps = 0usize;
-    let mut restarts = 0usize;
-    let mut next_check = k_total.max(1) + 1;
-    loop {
-        let j = basis.len() - 1;
-        op.apply(&basis[j], &mut w);
-        hvps += 1;
-        steps += 1;
+impl ThickRun {
+    /// The state before the first step, or the (empty) answer when there is nothing to do.
+    fn new(
+        n: usize,
+        opts: &LanczosOptions,
+        max_basis: usize,
+    ) -> std::result::Result<Self, LanczosResult> {
+        let mut rng = Normal::new(opts.seed);
+        let k_total = wanted_count(opts);
+        let defl = deflated(opts, n);
+        let room = n.saturating_sub(defl.len());
+        if room == 0 {
+            return Err(LanczosResult::default());
+        }
+        let max_steps = opts.max_iter.max(1);
+        let m_max = max_basis.min(room).max(1);
+        // Kept Ritz vectors at a restart: about half the basis, split between the wanted ends.
+        let keep_total = (m_max / 2).max(k_total).min(m_max.saturating_sub(2));
+        let Some(q0) = start_vector(opts, &defl, n, &mut rng) else {
+            return Err(LanczosResult::default());
+        };
+        Ok(ThickRun {
+            rng,
+            k_total,
+            defl,
+            room,
+            max_steps,
+            m_max,
+            keep_total,
+            basis: vec![q0],
+            t: DMatrix::<f64>::zeros(m_max, m_max),
+            w: vec![0.0; n],
+            steps: 0,
+            hvps: 0,
+            restarts: 0,
+            next_check: k_total.max(1) + 1,
+        })
+    }
+
+    fn unfinished(&self) -> LanczosResult {
+        LanczosResult {
+            iterations: self.steps,
+            hvps: self.hvps,
+            restarts: self.restarts,
+            ..LanczosResult::default()
+        }
+    }
+
+    /// One Lanczos step (one operator application, plus the residual checks when the answer is
+    /// assembled); `Some` with the answer when the run is over.
+    fn step(&mut self, op: &mut dyn LinOp, opts: &LanczosOptions) -> Option<LanczosResult> {
+        let n = op.n();
+        let (k_total, room, max_steps, m_max, keep_total) = (
+            self.k_total,
+            self.room,
+            self.max_steps,
+            self.m_max,
+            self.keep_total,
+        );
+        let j = self.basis.len() - 1;
+        op.apply(&self.basis[j], &mut self.w);
+        self.hvps += 1;
+        self.steps += 1;
+        let (basis, t, w, defl) = (&mut self.basis, &mut self.t, &mut self.w, &self.defl);
         // Coefficients against the basis (CGS2) are column j of the projection.
         let mut h = vec![0.0; j + 1];
         for _ in 0..2 {
-            cgs(&defl, &mut w);
+            cgs(defl, w);
             for (l, q) in basis.iter().enumerate() {
-                let c = dot(q, &w);
+                let c = dot(q, w);
                 h[l] += c;
-                axpy(-c, q, &mut w);
+                axpy(-c, q, w);
             }
         }
         for (l, &hl) in h.iter().enumerate() {
             t[(l, j)] = hl;
             t[(j, l)] = hl;
         }
-        let b = dot(&w, &w).sqrt();
+        let b = dot(w, w).sqrt();
         let m = j + 1;
         if !(h[j].is_finite() && b.is_finite()) {
-            return LanczosResult {
-                iterations: steps,
-                hvps,
-                restarts,
-                ..empty
-            };
+            return Some(self.unfinished());
         }
         let tm = t.view((0, 0), (m, m)).into_owned();
         let scale_now = tm.iter().map(|x| x.abs()).fold(0.0, f64::max) + b;
         let invariant = b <= 1e-10 * scale_now.max(TINY);
-        let last = steps >= max_steps;
+        let last = self.steps >= max_steps;
         let full = m >= m_max;
-        if m >= next_check || last || full || invariant {
-            next_check = m + (m / 8).max(4);
+        if m >= self.next_check || last || full || invariant {
+            self.next_check = m + (m / 8).max(4);
             let (theta, s) = sym_eig(tm);
             let scale = theta.iter().map(|x| x.abs()).fold(0.0, f64::max).max(TINY);
             let thresh = opts.tol * scale;
@@ -372,19 +683,20 @@ fn lanczos_thick(op: &mut dyn LinOp, opts: &LanczosOptions, max_basis: usize) ->
             // An invariant space that fills the basis (or the whole space) is the answer.
             let exhausted = invariant && (m >= room || full);
             if (est_ok && enough) || last || exhausted {
-                let (small, large) = wanted_pairs(op, &basis, &s, opts, thresh);
-                hvps += small.len() + large.len();
+                let (small, large) = wanted_pairs(op, basis, &s, opts, thresh);
+                self.hvps += small.len() + large.len();
                 let all = small.iter().chain(&large).all(|p| p.converged) && enough;
                 if all || last || exhausted {
-                    return LanczosResult {
+                    return Some(LanczosResult {
                         smallest: small,
                         largest: large,
-                        iterations: steps,
-                        hvps,
-                        restarts,
+                        iterations: self.steps,
+                        hvps: self.hvps,
+                        restarts: self.restarts,
                         scale,
                         all_converged: all,
-                    };
+                        ..LanczosResult::default()
+                    });
                 }
             }
             if full && !invariant {
@@ -422,14 +734,14 @@ fn lanczos_thick(op: &mut dyn LinOp, opts: &LanczosOptions, max_basis: usize) ->
                     ortho.push(y);
                 }
                 let mut r: Vec<f64> = w.iter().map(|x| x / b).collect();
-                reorth(&defl, &mut r);
+                reorth(defl, &mut r);
                 reorth(&ortho, &mut r);
                 normalize(&mut r);
                 ortho.push(r);
-                basis = ortho;
-                restarts += 1;
-                next_check = basis.len() + 1;
-                continue;
+                *basis = ortho;
+                self.restarts += 1;
+                self.next_check = self.basis.len() + 1;
+                return None;
             }
         }
         let next = if invariant {
@@ -437,70 +749,109 @@ fn lanczos_thick(op: &mut dyn LinOp, opts: &LanczosOptions, max_basis: usize) ->
             // projection has no coupling to it.
             let mut known = defl.clone();
             known.extend(basis.iter().cloned());
-            match fresh(&known, n, &mut rng) {
+            match fresh(&known, n, &mut self.rng) {
                 Some(x) => {
-                    restarts += 1;
+                    self.restarts += 1;
                     x
                 }
-                None => break,
+                None => return Some(self.unfinished()),
             }
         } else {
             t[(m, m - 1)] = b;
             t[(m - 1, m)] = b;
             w.iter().map(|x| x / b).collect()
         };
-        basis.push(next);
-    }
-    LanczosResult {
-        iterations: steps,
-        hvps,
-        restarts,
-        ..empty
+        self.basis.push(next);
+        None
     }
 }
 
-/// The full-basis method (every Krylov vector kept).
-fn lanczos_full(op: &mut dyn LinOp, opts: &LanczosOptions) -> LanczosResult {
-    let n = op.n();
-    let mut rng = Normal::new(opts.seed);
-    let max_steps = opts.max_iter.min(n).max(1);
-    let k_total = wanted_count(opts);
-    let mut hvps = 0usize;
-    let mut restarts = 0usize;
+/// The full-basis method's state between steps (every Krylov vector kept).
+struct FullRun {
+    rng: Normal,
+    max_steps: usize,
+    k_total: usize,
+    hvps: usize,
+    restarts: usize,
+    defl: Vec<Vec<f64>>,
+    basis: Vec<Vec<f64>>,
+    alpha: Vec<f64>,
+    beta: Vec<f64>,
+    w: Vec<f64>,
+    next_check: usize,
+    verify_from: Option<usize>,
+    force: bool,
+}
 
-    let defl = deflated(opts, n);
-    let Some(q0) = start_vector(opts, &defl, n, &mut rng) else {
-        return LanczosResult::default();
-    };
-    let max_steps = max_steps.min(n.saturating_sub(defl.len())).max(1);
+impl FullRun {
+    fn new(n: usize, opts: &LanczosOptions) -> std::result::Result<Self, LanczosResult> {
+        let mut rng = Normal::new(opts.seed);
+        let max_steps = opts.max_iter.min(n).max(1);
+        let k_total = wanted_count(opts);
+        let defl = deflated(opts, n);
+        let Some(q0) = start_vector(opts, &defl, n, &mut rng) else {
+            return Err(LanczosResult::default());
+        };
+        let max_steps = max_steps.min(n.saturating_sub(defl.len())).max(1);
+        Ok(FullRun {
+            rng,
+            max_steps,
+            k_total,
+            hvps: 0,
+            restarts: 0,
+            defl,
+            basis: vec![q0],
+            alpha: Vec::new(),
+            beta: Vec::new(),
+            w: vec![0.0; n],
+            next_check: k_total.max(1) + 1,
+            verify_from: None,
+            force: false,
+        })
+    }
 
-    let mut basis: Vec<Vec<f64>> = vec![q0];
-    let mut alpha: Vec<f64> = Vec::new();
-    let mut beta: Vec<f64> = Vec::new();
-    let mut w = vec![0.0; n];
-    let mut next_check = k_total.max(1) + 1;
-    let mut final_pairs: Option<(Vec<EigPair>, Vec<EigPair>, f64, bool)> = None;
-    let mut verify_from: Option<usize> = None;
-    let mut force = false;
+    fn finish(&self, pairs: Option<(Vec<EigPair>, Vec<EigPair>, f64, bool)>) -> LanczosResult {
+        let (smallest, largest, scale, all_converged) = pairs.unwrap_or_default();
+        LanczosResult {
+            smallest,
+            largest,
+            iterations: self.alpha.len(),
+            hvps: self.hvps,
+            restarts: self.restarts,
+            scale,
+            all_converged,
+            ..LanczosResult::default()
+        }
+    }
 
-    loop {
-        let j = alpha.len();
-        op.apply(&basis[j], &mut w);
-        hvps += 1;
-        let a = dot(&basis[j], &w);
+    /// One Lanczos step; `Some` with the answer when the run is over.
+    fn step(&mut self, op: &mut dyn LinOp, opts: &LanczosOptions) -> Option<LanczosResult> {
+        let n = op.n();
+        let (max_steps, k_total) = (self.max_steps, self.k_total);
+        let j = self.alpha.len();
+        op.apply(&self.basis[j], &mut self.w);
+        self.hvps += 1;
+        let (basis, alpha, beta, w, defl) = (
+            &mut self.basis,
+            &mut self.alpha,
+            &mut self.beta,
+            &mut self.w,
+            &self.defl,
+        );
+        let a = dot(&basis[j], w);
         alpha.push(a);
         // Three-term recurrence, then full reorthogonalization against the deflated vectors
         // and the whole basis: one classical Gram-Schmidt pass, and a second one whenever the
         // pass removed more than 1 - 1/sqrt(2) of the norm (Kahan-Parlett "twice is enough").
-        axpy(-a, &basis[j], &mut w);
+        axpy(-a, &basis[j], w);
         if j > 0 {
-            axpy(-beta[j - 1], &basis[j - 1], &mut w);
+            axpy(-beta[j - 1], &basis[j - 1], w);
         }
-        let mut b = dot(&w, &w).sqrt();
+        let mut b = dot(w, w).sqrt();
         for pass in 0..2 {
-            cgs(&defl, &mut w);
-            cgs(&basis, &mut w);
-            let nb = dot(&w, &w).sqrt();
+            cgs(defl, w);
+            cgs(basis, w);
+            let nb = dot(w, w).sqrt();
             let enough = nb >= std::f64::consts::FRAC_1_SQRT_2 * b;
             b = nb;
             if enough && pass == 0 {
@@ -510,14 +861,14 @@ fn lanczos_full(op: &mut dyn LinOp, opts: &LanczosOptions) -> LanczosResult {
         let m = alpha.len();
         if !(a.is_finite() && b.is_finite()) {
             // Non-finite operator output: stop with nothing converged.
-            break;
+            return Some(self.finish(None));
         }
         let scale_now = alpha.iter().map(|x| x.abs()).fold(0.0, f64::max) + b;
         let invariant = b <= 1e-10 * scale_now.max(TINY);
         let last = m >= max_steps;
-        if m >= next_check || last || (invariant && m >= k_total) {
-            next_check = m + (m / 8).max(4);
-            let (theta, s) = tridiag_eig(&alpha, &beta);
+        if m >= self.next_check || last || (invariant && m >= k_total) {
+            self.next_check = m + (m / 8).max(4);
+            let (theta, s) = tridiag_eig(alpha, beta);
             let scale = theta.iter().map(|x| x.abs()).fold(0.0, f64::max).max(TINY);
             let thresh = opts.tol * scale;
             let (ws, wl) = wanted(m, opts.k, opts.which);
@@ -532,6 +883,7 @@ fn lanczos_full(op: &mut dyn LinOp, opts: &LanczosOptions) -> LanczosResult {
             // ones it is a further copy, and another block follows; otherwise we stop once it
             // has converged.
             let est = |i: usize| (b * s[(m - 1, i)]).abs();
+            let verify_from = self.verify_from;
             let in_block = |i: usize| match verify_from {
                 Some(v0) => (v0..m).map(|l| s[(l, i)] * s[(l, i)]).sum::<f64>() > 0.5,
                 None => false,
@@ -553,65 +905,55 @@ fn lanczos_full(op: &mut dyn LinOp, opts: &LanczosOptions) -> LanczosResult {
                     }
                 }
             }
-            let verify = ((restarts > 0 || invariant) && verify_from.is_none()) || copy_found;
+            let verify = ((self.restarts > 0 || invariant) && verify_from.is_none()) || copy_found;
             if est_ok && enough && verify && !last {
-                force = true;
+                self.force = true;
             } else if (est_ok && enough && block_ok) || last {
                 // Ritz vectors and true residuals.
                 let (small, large) = wanted_pairs(op, &basis[..m], &s, opts, thresh);
-                hvps += small.len() + large.len();
+                self.hvps += small.len() + large.len();
                 let all = small.iter().chain(&large).all(|p| p.converged) && enough;
                 if all || last {
-                    final_pairs = Some((small, large, scale, all));
-                    break;
+                    return Some(self.finish(Some((small, large, scale, all))));
                 }
             }
         }
-        let next = if invariant || force {
+        let next = if invariant || self.force {
             // New block: orthogonal to the deflated vectors, the basis and (for a forced
             // restart of a non-invariant space) the current residual, so that T stays the
             // exact projection Q^T H Q. (At an invariant space the residual is rounding noise:
             // excluding its direction would exclude a real one.)
             let mut known = defl.clone();
             known.extend(basis.iter().cloned());
-            let push_w = force && !invariant && b > 0.0;
+            let push_w = self.force && !invariant && b > 0.0;
             if push_w {
                 known.push(w.iter().map(|x| x / b).collect());
             }
-            let was_forced = force;
-            force = false;
-            match fresh(&known, n, &mut rng) {
+            let was_forced = self.force;
+            self.force = false;
+            match fresh(&known, n, &mut self.rng) {
                 Some(x) => {
-                    if was_forced || verify_from.is_some() {
-                        verify_from = Some(m);
+                    if was_forced || self.verify_from.is_some() {
+                        self.verify_from = Some(m);
                     }
-                    restarts += 1;
-                    beta.push(0.0);
+                    self.restarts += 1;
+                    self.beta.push(0.0);
                     x
                 }
                 // No room for a verification block: continue the recurrence (the space is
                 // then complete at the next step, and the answer exact).
                 None if push_w => {
-                    beta.push(b);
-                    w.iter().map(|x| x / b).collect()
+                    self.beta.push(b);
+                    self.w.iter().map(|x| x / b).collect()
                 }
-                None => break,
+                None => return Some(self.finish(None)),
             }
         } else {
             beta.push(b);
             w.iter().map(|x| x / b).collect()
         };
-        basis.push(next);
-    }
-    let (smallest, largest, scale, all_converged) = final_pairs.unwrap_or_default();
-    LanczosResult {
-        smallest,
-        largest,
-        iterations: alpha.len(),
-        hvps,
-        restarts,
-        scale,
-        all_converged,
+        self.basis.push(next);
+        None
     }
 }
 

@@ -16,6 +16,7 @@ use crate::model::Model;
 pub mod analyze;
 pub mod classify;
 pub mod dense;
+pub mod job;
 pub mod lanczos;
 pub mod slq;
 pub mod track;
@@ -23,7 +24,11 @@ pub mod track;
 pub use analyze::{analyze, Query};
 pub use classify::{classify, Classification, ClassifyOptions, Verdict};
 pub use dense::{dense_eigen, dense_hessian, DenseEigen};
-pub use lanczos::{lanczos, lanczos_capped, EigPair, LanczosOptions, LanczosResult, Which};
+pub use job::{session_query, session_query_advance, QueryJob, QueryStatus};
+pub use lanczos::{
+    lanczos, lanczos_capped, lanczos_verified, EigPair, LanczosJob, LanczosOptions, LanczosResult,
+    VerifiedLanczos, Which,
+};
 pub use slq::{hutchinson, slq_density, Density, TraceEstimate};
 pub use track::{CurvatureSample, CurvatureTracker};
 

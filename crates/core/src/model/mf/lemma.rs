@@ -12,6 +12,13 @@
 //! and in the saddle case it is <= -||U V^T - M*||_F^2 + eps^2 / 2 < 0, so Delta is a direction of
 //! negative curvature (lambda_min <= value / ||Delta||^2).
 //!
+//! The lemma's hypotheses are checked before a side is given (issue 10): the point must be
+//! stationary for the unregularized loss (||grad f|| <= `gradTol`, the query's threshold), balanced
+//! (||U^T U - V^T V||_F <= eps) and M* must have (numerical) rank <= r (the paper's M* has rank r;
+//! with a larger rank the best rank-r fit is a local minimum whose residual is sigma_{r+1}, and the
+//! dichotomy does not hold). When one fails the side is `neither` and `reason` says which; the
+//! numbers (value, bound, residual, ...) are still reported.
+//!
 //! The form is that of the unregularized loss; `hvp_value` is Delta^T H Delta from the model's own
 //! HVP, equal to `value` when the model's balance weight is 0 (and including the regularizer's
 //! curvature otherwise).
@@ -29,7 +36,8 @@ pub enum LemmaSide {
     GlobalMinimumWithinEps,
     /// Certificate value <= -||U V^T - M*||_F^2 + eps^2/2 (< 0).
     StrictSaddle,
-    /// Neither inequality holds (the lemma's hypotheses fail: not stationary, or eps too small).
+    /// A hypothesis of the lemma fails (not stationary, not balanced within eps, rank M* > r),
+    /// or (numerically) neither inequality holds: see [`Lemma32::reason`].
     Neither,
 }
 
@@ -70,6 +78,31 @@ pub struct Lemma32 {
     pub delta: Vec<f64>,
     /// Singular values of M* (descending, all min(d1, d2) of them).
     pub singular_values: Vec<f64>,
+    /// The lemma's hypotheses at this point.
+    pub hypotheses: Hypotheses,
+    /// Why the side is `neither` (None otherwise).
+    pub reason: Option<String>,
+}
+
+/// The hypotheses of Lemma 3.2, checked numerically.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hypotheses {
+    /// ||grad f|| (unregularized) <= `grad_tol`.
+    pub stationary: bool,
+    /// ||U^T U - V^T V||_F <= eps.
+    pub balanced: bool,
+    /// Numerical rank of M* <= r.
+    pub target_rank_ok: bool,
+    /// The stationarity threshold used (absolute, the query's `gradTol`).
+    pub grad_tol: f64,
+    /// Numerical rank of M*: singular values above max(d1, d2) * machine eps * sigma_1.
+    pub target_rank: usize,
+}
+
+impl Hypotheses {
+    pub fn all(&self) -> bool {
+        self.stationary && self.balanced && self.target_rank_ok
+    }
 }
 
 /// Balanced factors of singular components of `m` (d1 x d2): column c of U* is
@@ -108,8 +141,14 @@ pub(crate) fn balanced_factors(
 }
 
 /// Compute the certificate at `w`; `eps` defaults to the measured imbalance (floored at
-/// 1e-8 ||M*||_F so that rounding does not decide the side at an exact global minimum).
-pub fn lemma32(mf: &MatrixFactorization, w: &[f64], eps: Option<f64>) -> Result<Lemma32> {
+/// 1e-8 ||M*||_F so that rounding does not decide the side at an exact global minimum);
+/// `grad_tol` is the stationarity threshold (absolute, on the unregularized gradient norm).
+pub fn lemma32(
+    mf: &MatrixFactorization,
+    w: &[f64],
+    eps: Option<f64>,
+    grad_tol: f64,
+) -> Result<Lemma32> {
     let (d1, d2, r) = (mf.d1, mf.d2, mf.r);
     let m = DMatrix::from_row_slice(d1, d2, &mf.target);
     let (u_flat, v_flat) = w.split_at(d1 * r);
@@ -163,12 +202,53 @@ pub fn lemma32(mf: &MatrixFactorization, w: &[f64], eps: Option<f64>) -> Result<
     // Default eps: the measured imbalance, floored at 1e-8 ||M*||_F (rounding).
     let eps = eps.unwrap_or(imbalance.max(1e-8 * m.norm()));
     let bound = -residual * residual + 0.5 * eps * eps;
-    let side = if residual <= eps {
-        LemmaSide::GlobalMinimumWithinEps
+    let s1 = singular_values.first().copied().unwrap_or(0.0);
+    let rank_tol = d1.max(d2) as f64 * f64::EPSILON * s1;
+    let target_rank = singular_values.iter().filter(|&&x| x > rank_tol).count();
+    let hypotheses = Hypotheses {
+        stationary: grad_norm <= grad_tol,
+        balanced: imbalance <= eps,
+        target_rank_ok: target_rank <= r,
+        grad_tol,
+        target_rank,
+    };
+    let mut failed = Vec::new();
+    if !hypotheses.stationary {
+        failed.push(format!(
+            "not stationary: gradient norm {grad_norm:e} > gradTol {grad_tol:e}"
+        ));
+    }
+    if !hypotheses.balanced {
+        failed.push(format!(
+            "not balanced: ||U^T U - V^T V||_F = {imbalance:e} > eps {eps:e}"
+        ));
+    }
+    if !hypotheses.target_rank_ok {
+        failed.push(format!(
+            "the target has rank {target_rank} > r = {r} (the lemma needs rank M* <= r)"
+        ));
+    }
+    let (side, reason) = if !failed.is_empty() {
+        (
+            LemmaSide::Neither,
+            Some(format!(
+                "the lemma's hypotheses fail: {}",
+                failed.join("; ")
+            )),
+        )
+    } else if residual <= eps {
+        (LemmaSide::GlobalMinimumWithinEps, None)
     } else if value <= bound {
-        LemmaSide::StrictSaddle
+        (LemmaSide::StrictSaddle, None)
     } else {
-        LemmaSide::Neither
+        (
+            LemmaSide::Neither,
+            Some(format!(
+                "the hypotheses hold to the tolerances used, but neither inequality does: \
+                 residual {residual:e} > eps {eps:e} and value {value:e} > bound {bound:e} \
+                 (tighten gradTol)"
+            )),
+        )
     };
     let rayleigh = if delta_norm > 0.0 {
         value / (delta_norm * delta_norm)
@@ -189,5 +269,7 @@ pub fn lemma32(mf: &MatrixFactorization, w: &[f64], eps: Option<f64>) -> Result<
         rotation,
         delta,
         singular_values,
+        hypotheses,
+        reason,
     })
 }

@@ -351,13 +351,20 @@ impl Model for MatrixFactorization {
     }
     fn family_query(&mut self, what: &str, w: &[f64], q: &Query) -> crate::Result<Value> {
         debug_assert_eq!(what, "lemma32");
-        let l = lemma::lemma32(self, w, q.eps)?;
+        let l = lemma::lemma32(self, w, q.eps, q.grad_tol)?;
+        let h = l.hypotheses;
         let mut o = json!({
             "what": "lemma32", "eps": l.eps, "imbalance": l.imbalance,
             "residual": l.residual, "gradNorm": l.grad_norm,
             "value": l.value, "hvpValue": l.hvp_value, "bound": l.bound,
             "deltaNorm": l.delta_norm, "rayleigh": l.rayleigh, "side": l.side.name(),
             "rotation": l.rotation, "singularValues": l.singular_values,
+            "hypotheses": {
+                "stationary": h.stationary, "balanced": h.balanced,
+                "targetRankAtMostR": h.target_rank_ok, "gradTol": h.grad_tol,
+                "targetRank": h.target_rank, "rank": self.r,
+            },
+            "reason": l.reason,
         });
         if q.vectors {
             o["delta"] = json!(l.delta);
