@@ -223,9 +223,11 @@ impl Budget {
     }
 }
 
+/// The `too_large` error; the bytes held by other runs are quoted only when they are why (the
+/// problem alone fits), so that a problem too large by itself gets the same text everywhere.
 fn too_large(field: &str, total: u128, held: u64) -> Error {
     let gib = |b: u128| b as f64 / (1u64 << 30) as f64;
-    let held = if held > 0 {
+    let held = if held > 0 && total <= max_bytes() as u128 {
         format!(
             " (besides {:.1} GiB held by other live runs)",
             gib(held as u128)

@@ -11,7 +11,7 @@ import { type ColumnRole, isColumnRole } from './columns.js';
 import { InternalError, InvalidRequestError, fromBindingError, guard } from './errors.js';
 import type { CurvatureWhat, HessianQuery, ReportFor } from './curvature.js';
 import type { Matrix } from './matrix.js';
-import { type MatrixFactorizationRunSpec, type RunSpec, encodeSpec } from './spec.js';
+import { type MatrixFactorizationRunSpec, type RunSpec, encodeJson, encodeSpec } from './spec.js';
 import { advanceOffLoop, now } from './chunk.js';
 
 /** Where a run is (the core's `Status`). */
@@ -291,7 +291,7 @@ export class Run<S extends RunSpec = RunSpec> {
    */
   async hessian<W extends CurvatureWhat>(query: HessianQuery & { what: W }): Promise<ReportFor<W>> {
     const s = this.#live();
-    const q = JSON.stringify(query);
+    const q = encodeJson(query, 'query');
     this.#busy = true;
     try {
       let json: string;

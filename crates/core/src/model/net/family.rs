@@ -417,7 +417,7 @@ fn build(
                     1
                 };
                 let (icu, ihu) = (ic as u64, ih as u64);
-                if cols as u64 % (icu * ihu) != 0 {
+                if !(cols as u64).is_multiple_of(icu * ihu) {
                     return Err(Error::shape(
                         format!("{f}.inChannels"),
                         format!(
