@@ -191,12 +191,8 @@ impl Session {
             Method::from_spec(run.method.as_ref(), run.weight_decay, 0, None)?;
         }
         let info = RunInfo {
-            // The columns get 2^20 rows up front and grow by doubling beyond.
-            rows_max: if rows_max <= 1 << 20 {
-                rows_max
-            } else {
-                rows_max.saturating_mul(3)
-            },
+            // The columns grow by doubling (capacity < 2 rows), and one is copied while it grows.
+            rows_max: rows_max.saturating_mul(3),
             // step, eta, time, up to two method columns, four curvature columns when on.
             other_columns: 5 + if tracker.is_some() {
                 CURVATURE_COLUMNS.len()

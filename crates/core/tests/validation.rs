@@ -62,6 +62,14 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static COUNTING: Counting = Counting;
 
+/// The memory limit and the reservations are per process: the tests of this file run one at a
+/// time (one of them lowers the limit, and live runs count against every other run).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn err(spec: &Value) -> Error {
     match Session::new(&spec.to_string(), HashMap::new()) {
         Ok(_) => panic!("accepted: {}", truncated(&spec.to_string())),
@@ -110,6 +118,7 @@ fn mf() -> Value {
 
 #[test]
 fn wide_relu_network_is_too_large_before_allocating() {
+    let _serial = serial();
     // 1 -> 100000 -> 1: the n_h x n_h invariant scratch alone was 80 GB (SIGABRT on native).
     let t = Instant::now();
     let spec = net(
@@ -124,6 +133,7 @@ fn wide_relu_network_is_too_large_before_allocating() {
 
 #[test]
 fn wide_relu_network_that_fits_allocates_no_n_squared_scratch() {
+    let _serial = serial();
     // The same width with few samples fits: no width^2 scratch for a ReLU pair.
     let spec = net(
         json!([{"width": 100000, "activation": "relu"}, {"width": 1}]),
@@ -137,6 +147,7 @@ fn wide_relu_network_that_fits_allocates_no_n_squared_scratch() {
 
 #[test]
 fn wide_linear_network_counts_its_matrix_invariant() {
+    let _serial = serial();
     // 1 -> 100000 -> 1 linear: the n_h x n_h invariant (80 GB) is counted.
     let spec = net(json!([{"width": 100000}, {"width": 1}]), 4, 2);
     assert_err(&err(&spec), ErrorCode::TooLarge, "model");
@@ -144,6 +155,7 @@ fn wide_linear_network_counts_its_matrix_invariant() {
 
 #[test]
 fn wide_teacher_is_too_large() {
+    let _serial = serial();
     let mut spec = net(json!([{"width": 3}, {"width": 1}]), 100000, 2);
     spec["data"]["targets"] =
         json!({"kind": "teacher", "widths": [100000], "activation": "linear"});
@@ -156,6 +168,7 @@ fn wide_teacher_is_too_large() {
 
 #[test]
 fn huge_hidden_layer_is_too_large() {
+    let _serial = serial();
     let mut spec = net(
         json!([{"width": 1_000_000, "activation": "relu"}, {"width": 1}]),
         10,
@@ -167,6 +180,7 @@ fn huge_hidden_layer_is_too_large() {
 
 #[test]
 fn deep_narrow_network_counts_its_real_columns() {
+    let _serial = serial();
     // 3000 layers of width 1 record about 18,000 columns per row, not 64.
     let layers: Vec<Value> = (0..3000).map(|_| json!({"width": 1})).collect();
     let spec = net(Value::Array(layers), 4, 1_000_000);
@@ -175,6 +189,7 @@ fn deep_narrow_network_counts_its_real_columns() {
 
 #[test]
 fn curvature_basis_is_counted() {
+    let _serial = serial();
     let mut spec = net(
         json!([{"width": 2000, "activation": "relu"}, {"width": 1}]),
         4,
@@ -195,7 +210,6 @@ fn peak_within_reservation(spec: &Value, steps: u64) {
     let reserved = s.reserved_bytes() as i64;
     s.advance(steps);
     let peak = PEAK.with(|p| p.get()) - base;
-    eprintln!("reserved {reserved} peak {peak}");
     // 64 KiB of slack for names, small vectors and the JSON of reports.
     assert!(
         peak <= reserved + (64 << 10),
@@ -205,6 +219,7 @@ fn peak_within_reservation(spec: &Value, steps: u64) {
 
 #[test]
 fn reservation_bounds_the_peak() {
+    let _serial = serial();
     let mut a = net(
         json!([{"width": 40, "activation": "relu", "bias": true}, {"width": 30}, {"width": 2}]),
         300,
@@ -225,12 +240,17 @@ fn reservation_bounds_the_peak() {
     peak_within_reservation(&m, 30);
     m["method"] = json!({"kind": "rk4"});
     peak_within_reservation(&m, 30);
+    // Many rows: the recorded columns grow by doubling.
+    let mut r = mf();
+    r["steps"] = json!(5000);
+    peak_within_reservation(&r, 5000);
 }
 
 // ---- 2, 3. A limit from the machine, and runs alive held against it ----
 
 #[test]
 fn the_limit_is_settable_and_live_runs_are_held_against_it() {
+    let _serial = serial();
     use autobalance_core::build::{max_bytes, set_max_bytes};
     let before = max_bytes();
     // A run of about 80 MiB (d1 = d2 = 3000: the target alone is 72 MB).
@@ -260,6 +280,7 @@ fn the_limit_is_settable_and_live_runs_are_held_against_it() {
 
 #[test]
 fn integer_bounds_are_the_same_everywhere() {
+    let _serial = serial();
     // Counts up to 2^53: recordEvery 5e9 is fine (3 rows).
     let mut s = mf();
     s["recordEvery"] = json!(5e9);
@@ -313,6 +334,7 @@ fn integer_bounds_are_the_same_everywhere() {
 
 #[test]
 fn null_is_an_error_naming_the_field() {
+    let _serial = serial();
     let mut c = net(
         json!([{"type": "conv1d", "inChannels": 1, "outChannels": 1, "kernel": 1,
                             "stride": null}, {"width": 1}]),
@@ -347,6 +369,7 @@ fn null_is_an_error_naming_the_field() {
 
 #[test]
 fn type_errors_name_the_full_path() {
+    let _serial = serial();
     let mut s = mf();
     s["schedule"]["eta"] = json!("x");
     let e = err(&s);
@@ -371,6 +394,7 @@ fn type_errors_name_the_full_path() {
 
 #[test]
 fn deep_nesting_is_invalid_spec() {
+    let _serial = serial();
     let depth = 100_000;
     let text = format!(
         "{{\"model\": {}1{}}}",
@@ -394,6 +418,7 @@ fn deep_nesting_is_invalid_spec() {
 
 #[test]
 fn echoed_input_is_bounded() {
+    let _serial = serial();
     let big = "x".repeat(20 << 20);
     let mut s = mf();
     s["model"]["kind"] = json!(big);

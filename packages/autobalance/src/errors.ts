@@ -26,7 +26,7 @@ export const MAX_DETAIL_CHARS = 1000;
  * `s` cut to at most `max` characters (Unicode code points, as the core counts), the last an
  * ellipsis when cut: errors echo input, and a 20 MB string must not become a message.
  */
-export function truncateText(s: string, max: number): string {
+function truncateText(s: string, max: number): string {
   if (s.length <= max) return s; // code units >= code points
   let count = 0;
   let end = 0;

@@ -273,9 +273,9 @@ pub fn central_difference_hvp<M: Model + ?Sized>(
 
 /// What a family's `build` knows of the run around it, for its memory budget.
 pub struct RunInfo<'a> {
-    /// Row slots the run's columns may hold: steps / recordEvery + 2, tripled beyond the 2^20
-    /// rows allocated up front (the columns grow by doubling, and a copy is made while one grows).
-    /// In `u64`: the same on every target.
+    /// Row slots the run's columns may hold: 3 (steps / recordEvery + 2) (the columns grow by
+    /// doubling, to less than twice the rows, and one is copied while it grows). In `u64`: the
+    /// same on every target.
     pub rows_max: u64,
     /// Columns recorded besides the model's (step, eta, time, at most two of the method's, and
     /// the four curvature columns when `curvature` is on).
