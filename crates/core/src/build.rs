@@ -98,7 +98,7 @@ impl Buffers {
 /// The default memory limit of a process when the binding sets none ([`set_max_bytes`]): 16 GiB
 /// on 64-bit targets; on wasm32, 2 GiB of the 4 GiB heap: the rest is headroom for what is not
 /// counted (queries, the allocator's fragmentation, the bindings' copies) and for one large block
-/// to find a contiguous place (a 3.2 GB block already fails in a fresh 4 GiB heap).
+/// to find a contiguous place (with 3 GiB, a 3.2 GB target passed and then failed to allocate).
 #[cfg(target_pointer_width = "64")]
 pub const DEFAULT_MAX_BYTES: u64 = 16 << 30;
 #[cfg(not(target_pointer_width = "64"))]
