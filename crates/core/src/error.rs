@@ -36,12 +36,31 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// Prefix of the message of every JS error the bindings throw for a core [`Error`].
 pub const JS_ERROR_PREFIX: &str = "AUTOBALANCE_ERROR:";
 
+/// Longest field path an error carries, in characters (longer ones, echoed from input such as
+/// an unknown key, are cut with an ellipsis).
+pub const MAX_FIELD_CHARS: usize = 200;
+/// Longest message an error carries, in characters (messages echo input: a 20 MB string would
+/// otherwise become the message).
+pub const MAX_MESSAGE_CHARS: usize = 1000;
+
+/// `s` cut to at most `max` characters, the last of them an ellipsis when cut.
+pub fn truncate(mut s: String, max: usize) -> String {
+    if let Some((i, _)) = s.char_indices().nth(max) {
+        let keep = s[..i].char_indices().nth(max - 1).map_or(i, |(j, _)| j);
+        s.truncate(keep);
+        s.push('\u{2026}');
+    }
+    s
+}
+
 impl Error {
+    /// An error; the field and the message are cut to [`MAX_FIELD_CHARS`] and
+    /// [`MAX_MESSAGE_CHARS`] characters.
     pub fn new(code: ErrorCode, field: impl Into<String>, message: impl Into<String>) -> Self {
         Error {
             code,
-            field: field.into(),
-            message: message.into(),
+            field: truncate(field.into(), MAX_FIELD_CHARS),
+            message: truncate(message.into(), MAX_MESSAGE_CHARS),
         }
     }
     pub fn spec(field: impl Into<String>, message: impl Into<String>) -> Self {

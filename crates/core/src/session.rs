@@ -15,9 +15,9 @@ use crate::linalg::all_finite;
 use crate::model::mf::MatrixFactorization;
 use crate::model::net::Network;
 use crate::model::{self, Column, Family, Model, Role, RunInfo};
-use crate::spec::{self, count, positive, MethodSpec, RunSpec, ScheduleSpec};
+use crate::spec::{self, count, positive, positive_count, MethodSpec, RunSpec, ScheduleSpec};
 
-pub use crate::build::MAX_BYTES;
+pub use crate::build::{max_bytes, set_max_bytes, MAX_BYTES};
 
 /// Columns added by `curvature` in the spec (NaN on rows without a sample).
 pub const CURVATURE_COLUMNS: [&str; 4] = [
@@ -100,6 +100,8 @@ pub struct Session {
     checkpoint: Option<(u64, Vec<f64>, Method, f64)>,
     /// Evaluate every iterate up to this step (a replay after a divergence).
     eager_until: u64,
+    /// The memory this run holds against the limit of later runs.
+    reservation: crate::build::Reservation,
 }
 
 /// The curvature tracker a spec asks for (`curvature: {every, tol, maxIter, seed}`), validated:
@@ -109,7 +111,7 @@ pub(crate) fn curvature_tracker(
     record_every: u64,
 ) -> Result<Option<(u64, CurvatureTracker)>> {
     let Some(c) = c else { return Ok(None) };
-    let every = positive("curvature.every", c.every)? as u64;
+    let every = spec::positive_count("curvature.every", c.every)?;
     if !every.is_multiple_of(record_every) {
         return Err(Error::range(
             "curvature.every",
@@ -199,8 +201,8 @@ impl Session {
 
         // The run's own fields, validated before the family does any work.
         let steps = count("steps", run.steps)?;
-        let record_every = positive("recordEvery", run.record_every)? as u64;
-        let rows_max = (steps / record_every + 2) as usize;
+        let record_every = positive_count("recordEvery", run.record_every)?;
+        let rows_max = steps / record_every + 2;
         let tracker = curvature_tracker(run.curvature.as_ref(), record_every)?;
         if matches!(run.schedule, ScheduleSpec::Theorem31 { .. }) && !family.theorem31() {
             return Err(Error::range(
@@ -214,15 +216,23 @@ impl Session {
             Method::from_spec(run.method.as_ref(), run.weight_decay, 0, None)?;
         }
         let info = RunInfo {
-            rows_max,
-            // step, eta, time, up to two method columns, four curvature columns.
-            other_columns: 9,
+            // The columns grow by doubling (capacity < 2 rows), and one is copied while it grows.
+            rows_max: rows_max.saturating_mul(3),
+            // step, eta, time, up to two method columns, four curvature columns when on.
+            other_columns: 5 + if tracker.is_some() {
+                CURVATURE_COLUMNS.len()
+            } else {
+                0
+            },
             per_param: 4 + Method::buffers(run.method.as_ref()),
+            curvature_iter: tracker.as_ref().map_or(0, |(_, t)| t.max_iter),
             method: run.method.as_ref(),
         };
         let mut budget = Budget::new();
         let mut buffers = Buffers::from(buffers);
         let built = family.build(Value::Object(problem), &mut buffers, &info, &mut budget)?;
+        // Held against the limit of the runs created while this one is alive.
+        let reservation = budget.hold("model")?;
         let (r, target_norm) = built.model.theorem31_scale().unwrap_or((1, 1.0));
         let schedule = Schedule::from_spec(&run.schedule, r, target_norm)?;
         let method = Method::from_spec(
@@ -238,9 +248,10 @@ impl Session {
             schedule,
             steps,
             record_every,
-            rows_max,
+            rows_max.min(1 << 20) as usize,
         )
-        .with_curvature(tracker))
+        .with_curvature(tracker)
+        .with_reservation(reservation))
     }
 
     /// Add the curvature columns when the spec asks for them (every family has an HVP: exact, or
@@ -257,6 +268,17 @@ impl Session {
         }
         self.tracker = tracker;
         self
+    }
+
+    /// Keep the run's memory reserved against later runs' limit while it is alive.
+    pub(crate) fn with_reservation(mut self, r: crate::build::Reservation) -> Session {
+        self.reservation = r;
+        self
+    }
+
+    /// Bytes this run reserved against the memory limit (model, scratch, recorded rows).
+    pub fn reserved_bytes(&self) -> u64 {
+        self.reservation.bytes()
     }
 
     /// Set up a validated run.
@@ -317,6 +339,7 @@ impl Session {
             finished: false,
             checkpoint: None,
             eager_until: 0,
+            reservation: crate::build::Reservation::default(),
         }
     }
 

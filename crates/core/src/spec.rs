@@ -158,22 +158,140 @@ pub const RUN_FIELDS: [&str; 6] = [
     "curvature",
 ];
 
+/// Deepest nesting of arrays and objects a spec or query may have (serde_json's own recursion
+/// limit, 128, refuses deeper JSON text before this is reached).
+pub const MAX_DEPTH: usize = 64;
+
 /// Deserialize `v`, naming the offending field on a type error, a missing or an unknown field:
-/// the field is `prefix` followed by serde's path (`root` for the root itself).
+/// the field is `prefix` followed by serde's path (`root` for the root itself). A `null`
+/// anywhere is an error naming its path (`null` is never a value of a spec or query field; a
+/// NaN or an infinity written by `JSON.stringify` becomes `null`), so that no numeric field
+/// silently takes its default.
 pub fn from_value<T: serde::de::DeserializeOwned>(
     v: serde_json::Value,
     prefix: &str,
     root: &str,
 ) -> Result<T> {
+    check_value(&v, prefix, root)?;
     let copy = v.clone();
     serde_path_to_error::deserialize(v).map_err(|e| serde_error(e, &copy, prefix, root))
 }
 
-/// Deserialize JSON text like [`from_value`].
+/// Deserialize JSON text like [`from_value`]. Text nested deeper than serde_json's recursion
+/// limit (128) is refused (`invalid_spec` on `root`).
 pub fn from_str<T: serde::de::DeserializeOwned>(json: &str, prefix: &str, root: &str) -> Result<T> {
-    let v: serde_json::Value =
-        serde_json::from_str(json).map_err(|e| Error::spec(root, e.to_string()))?;
+    let v: serde_json::Value = serde_json::from_str(json).map_err(|e| {
+        let msg = e.to_string();
+        if msg.starts_with("number out of range") {
+            Error::non_finite(root, format!("a number is out of the range of f64 ({msg})"))
+        } else {
+            Error::spec(root, format!("invalid JSON: {msg}"))
+        }
+    })?;
     from_value(v, prefix, root)
+}
+
+/// The path of a child in the core's notation.
+fn child_path(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_string()
+    } else {
+        format!("{parent}.{key}")
+    }
+}
+
+/// No `null` in `v`, and no deeper nesting than [`MAX_DEPTH`] (iterative: no recursion on input).
+fn check_value(v: &serde_json::Value, prefix: &str, root: &str) -> Result<()> {
+    use serde_json::Value;
+    let name = |p: &str| {
+        if p.is_empty() {
+            root.to_string()
+        } else {
+            format!("{prefix}{p}")
+        }
+    };
+    let mut stack: Vec<(&Value, String, usize)> = vec![(v, String::new(), 0)];
+    while let Some((x, path, depth)) = stack.pop() {
+        if depth > MAX_DEPTH {
+            return Err(Error::spec(
+                name(&path),
+                format!("nested deeper than {MAX_DEPTH} levels"),
+            ));
+        }
+        match x {
+            Value::Null => {
+                return Err(Error::spec(
+                    name(&path),
+                    "expected a value, got null (JSON.stringify writes NaN and +-Infinity as null)",
+                ))
+            }
+            Value::Array(a) => {
+                for (i, e) in a.iter().enumerate().rev() {
+                    stack.push((e, format!("{path}[{i}]"), depth + 1));
+                }
+            }
+            Value::Object(o) => {
+                let mut kids: Vec<_> = o.iter().collect();
+                kids.sort_by(|a, b| b.0.cmp(a.0));
+                for (k, e) in kids {
+                    stack.push((e, child_path(&path, k), depth + 1));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A value as serde names it in "invalid type: ..., expected ..." messages.
+fn unexpected(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("boolean `{b}`"),
+        Value::String(s) => format!("string {s:?}"),
+        Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+            (Some(u), _, _) => format!("integer `{u}`"),
+            (None, Some(i), _) => format!("integer `{i}`"),
+            (_, _, Some(f)) => serde::de::Unexpected::Float(f).to_string(),
+            _ => String::new(),
+        },
+        Value::Array(_) => "sequence".into(),
+        Value::Object(_) => "map".into(),
+    }
+}
+
+/// Inside a tagged enum serde loses the path: the one field below `at` (breadth first, its
+/// path relative to `at`) whose value is the one a type error names, if exactly one is.
+fn find_unexpected(at: &serde_json::Value, msg: &str) -> Option<String> {
+    use serde_json::Value;
+    let got = msg
+        .strip_prefix("invalid type: ")?
+        .split(", expected")
+        .next()?;
+    let mut found = Vec::new();
+    let mut queue: std::collections::VecDeque<(&Value, String)> = [(at, String::new())].into();
+    while let Some((x, path)) = queue.pop_front() {
+        let kids: Vec<(&Value, String)> = match x {
+            Value::Object(o) => o.iter().map(|(k, e)| (e, child_path(&path, k))).collect(),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .map(|(i, e)| (e, format!("{path}[{i}]")))
+                .collect(),
+            _ => continue,
+        };
+        for (e, p) in kids {
+            if unexpected(e) == got {
+                found.push(p.clone());
+            }
+            queue.push_back((e, p));
+        }
+        if !found.is_empty() {
+            break;
+        }
+    }
+    (found.len() == 1).then(|| found.remove(0))
 }
 
 fn serde_error(
@@ -188,18 +306,25 @@ fn serde_error(
     // tagged by `kind` it stops at the variant. A missing or unknown field named in the message
     // is appended when the input shows that it belongs there (an object at that path that has it,
     // for an unknown field, or lacks it, for a missing one), so the error names the full path
-    // (`target.bogus`, `init.seed`); otherwise the path serde knows is given.
+    // (`target.bogus`, `init.seed`); a type error below the variant is found by its value
+    // (`schedule.eta` for `"eta": "x"`); otherwise the path serde knows is given.
     let at_root = path == "." || path == "?";
     let base = if at_root { "" } else { path.as_str() };
-    let named = field_in_message(&msg).filter(|n| {
-        let unknown = msg.contains("unknown field `");
-        lookup(input, base)
-            .and_then(|o| o.as_object())
-            .is_some_and(|o| o.contains_key(n.as_str()) == unknown)
-    });
+    let here = lookup(input, base);
+    let named = field_in_message(&msg)
+        .filter(|n| {
+            let unknown = msg.contains("unknown field `");
+            here.and_then(|o| o.as_object())
+                .is_some_and(|o| o.contains_key(n.as_str()) == unknown)
+        })
+        .or_else(|| {
+            here.filter(|h| h.is_object() || h.is_array())
+                .and_then(|h| find_unexpected(h, &msg))
+        });
     let field = match (at_root, named) {
         (true, Some(n)) => format!("{prefix}{n}"),
         (true, None) => root.to_string(),
+        (false, Some(n)) if n.starts_with('[') => format!("{prefix}{path}{n}"),
         (false, Some(n)) => format!("{prefix}{path}.{n}"),
         (false, None) => format!("{prefix}{path}"),
     };
@@ -233,31 +358,60 @@ pub(crate) fn field_in_message(msg: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// Largest integer an f64 holds exactly; counts above it are refused.
-const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
+/// Largest count (steps, recordEvery, seeds): 2^53, the largest integer an f64 (and a JS number)
+/// holds exactly. The same bound on every target.
+pub const MAX_COUNT: u64 = 1 << 53;
+/// Largest size (dimensions, widths, samples, ranks, channels, kernels, batch sizes, iteration
+/// caps): 2^32 - 1, so that a size means the same on 64-bit targets and on wasm32 (where `usize`
+/// has 32 bits). Products of sizes are computed in 64 or 128 bits before the memory budget.
+pub const MAX_SIZE: u64 = u32::MAX as u64;
 
-/// A non-negative integer field (`steps`, `seed`, ...).
-pub fn count(field: &str, x: f64) -> Result<u64> {
-    if !x.is_finite() || x < 0.0 || x.fract() != 0.0 || x > MAX_EXACT {
+/// `x` as it is echoed in messages: plain up to 1e16, in exponent form above (never hundreds of
+/// digits), the same text on every target.
+pub fn num(x: f64) -> String {
+    if x.is_finite() && x.abs() >= 1e16 {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
+/// An integer field in `lo..=hi`: `non_finite` for NaN or an infinity, `out_of_range` for a
+/// fraction or a value outside the range, with the same message on every target.
+fn integer(field: &str, x: f64, lo: u64, hi: u64) -> Result<u64> {
+    if !x.is_finite() {
+        return Err(Error::non_finite(
+            field,
+            format!("expected an integer in {lo}..={hi}, got {}", num(x)),
+        ));
+    }
+    if x.fract() != 0.0 || x < lo as f64 || x > hi as f64 {
         return Err(Error::range(
             field,
-            format!("expected a non-negative integer, got {x}"),
+            format!("expected an integer in {lo}..={hi}, got {}", num(x)),
         ));
     }
     Ok(x as u64)
 }
 
-/// A positive integer field (sizes, rank, recordEvery).
+/// A non-negative count (`steps`, `seed`, ...): an integer in `0..=2^53`.
+pub fn count(field: &str, x: f64) -> Result<u64> {
+    integer(field, x, 0, MAX_COUNT)
+}
+
+/// A positive count (`recordEvery`, `curvature.every`): an integer in `1..=2^53`.
+pub fn positive_count(field: &str, x: f64) -> Result<u64> {
+    integer(field, x, 1, MAX_COUNT)
+}
+
+/// A positive size (dimensions, rank, widths, iteration caps): an integer in `1..=2^32 - 1`.
 pub fn positive(field: &str, x: f64) -> Result<usize> {
-    let n = count(field, x)
-        .map_err(|_| Error::range(field, format!("expected a positive integer, got {x}")))?;
-    if n == 0 || n > usize::MAX as u64 {
-        return Err(Error::range(
-            field,
-            format!("expected a positive integer, got {x}"),
-        ));
-    }
-    Ok(n as usize)
+    Ok(integer(field, x, 1, MAX_SIZE)? as usize)
+}
+
+/// A size that may be 0 (padding): an integer in `0..=2^32 - 1`.
+pub fn size0(field: &str, x: f64) -> Result<usize> {
+    Ok(integer(field, x, 0, MAX_SIZE)? as usize)
 }
 
 /// A finite real field.
@@ -267,7 +421,7 @@ pub fn finite(field: &str, x: f64) -> Result<f64> {
     } else {
         Err(Error::non_finite(
             field,
-            format!("expected a finite number, got {x}"),
+            format!("expected a finite number, got {}", num(x)),
         ))
     }
 }
@@ -280,7 +434,7 @@ pub fn positive_real(field: &str, x: f64) -> Result<f64> {
     } else {
         Err(Error::range(
             field,
-            format!("expected a number > 0, got {x}"),
+            format!("expected a number > 0, got {}", num(x)),
         ))
     }
 }

@@ -585,17 +585,20 @@ fn shared_layers_from_an_explicit_pattern() {
 #[test]
 fn absurd_sizes_are_refused_before_any_allocation() {
     let mut s = spec(nets()[0].1.clone(), "squared", 4, gd(), 0.1, 5);
+    // Sizes above 2^32 - 1 are out of range on every target (issue 10); below, too large.
     s["model"]["inputDim"] = json!(4e15);
-    s["model"]["layers"][0]["width"] = json!(4e15);
+    assert_eq!(err_of(&s, HashMap::new()).0, ErrorCode::OutOfRange);
+    s["model"]["inputDim"] = json!(4e9);
+    s["model"]["layers"][0]["width"] = json!(4e9);
     assert_eq!(err_of(&s, HashMap::new()).0, ErrorCode::TooLarge);
     let mut s = spec(nets()[0].1.clone(), "squared", 4, gd(), 0.1, 5);
-    s["data"]["samples"] = json!(1e15);
+    s["data"]["samples"] = json!(4e9);
     assert_eq!(
         err_of(&s, HashMap::new()),
         (ErrorCode::TooLarge, "model".into())
     );
     let (_, mut conv, _) = nets().into_iter().nth(4).unwrap();
-    conv[0]["outChannels"] = json!(1e15);
+    conv[0]["outChannels"] = json!(4e9);
     let s = spec(conv, "squared", 16, gd(), 0.1, 5);
     assert_eq!(err_of(&s, HashMap::new()).0, ErrorCode::TooLarge);
 }

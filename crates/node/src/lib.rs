@@ -37,8 +37,62 @@ fn internal(message: &str) -> napi::Error {
     ))
 }
 
+/// The machine's memory in bytes: physical memory, or the cgroup's limit when lower (a
+/// container); `None` when unknown.
+fn machine_memory() -> Option<u64> {
+    #[cfg(unix)]
+    let physical = {
+        // SAFETY: sysconf has no preconditions.
+        let (pages, size) = unsafe {
+            (
+                libc::sysconf(libc::_SC_PHYS_PAGES),
+                libc::sysconf(libc::_SC_PAGESIZE),
+            )
+        };
+        (pages > 0 && size > 0).then(|| pages as u64 * size as u64)
+    };
+    #[cfg(not(unix))]
+    let physical: Option<u64> = None;
+    let cgroup = [
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ]
+    .iter()
+    .find_map(|p| std::fs::read_to_string(p).ok()?.trim().parse::<u64>().ok());
+    match (physical, cgroup) {
+        (Some(p), Some(c)) => Some(p.min(c)),
+        (p, c) => p.or(c),
+    }
+}
+
+/// The memory limit of this process, set once before the first run or study: the environment
+/// variable `AUTOBALANCE_MAX_BYTES` (a number of bytes) when set, else half of the machine's
+/// memory ([`machine_memory`]), else the core's default. A run that would need more is refused
+/// (`too_large`) before anything is allocated.
+fn set_memory_limit() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let from_env = std::env::var("AUTOBALANCE_MAX_BYTES")
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|v| v.is_finite() && *v >= 1.0)
+            .map(|v| v as u64);
+        if let Some(limit) = from_env.or_else(|| machine_memory().map(|m| m / 2)) {
+            autobalance_core::build::set_max_bytes(limit);
+        }
+    });
+}
+
+/// The memory limit in force, in bytes (see `set_memory_limit`).
+#[napi(catch_unwind)]
+pub fn memory_limit() -> f64 {
+    set_memory_limit();
+    autobalance_core::build::max_bytes() as f64
+}
+
 /// Run `f`, turning a panic into an `internal` error so that no panic reaches JS.
 fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    set_memory_limit();
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
         let what = payload
             .downcast_ref::<&str>()

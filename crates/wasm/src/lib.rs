@@ -246,6 +246,12 @@ impl WasmStudy {
     }
 }
 
+/// The memory limit in bytes (2 GiB of the 4 GiB heap; the runs alive are held against it).
+#[wasm_bindgen(js_name = "memoryLimit")]
+pub fn memory_limit() -> f64 {
+    autobalance_core::build::max_bytes() as f64
+}
+
 /// Version of the core crate.
 #[wasm_bindgen(js_name = "coreVersion")]
 pub fn core_version() -> String {

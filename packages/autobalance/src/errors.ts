@@ -18,6 +18,29 @@ export type ErrorCode =
   | 'backend_load'
   | 'cancelled';
 
+/** Longest field path an error carries, in characters (the core's `MAX_FIELD_CHARS`). */
+export const MAX_FIELD_CHARS = 200;
+/** Longest detail an error carries, in characters (the core's `MAX_MESSAGE_CHARS`). */
+export const MAX_DETAIL_CHARS = 1000;
+
+/**
+ * `s` cut to at most `max` characters (Unicode code points, as the core counts), the last an
+ * ellipsis when cut: errors echo input, and a 20 MB string must not become a message.
+ */
+function truncateText(s: string, max: number): string {
+  if (s.length <= max) return s; // code units >= code points
+  let count = 0;
+  let end = 0;
+  let cut = 0;
+  for (const ch of s) {
+    if (count === max - 1) cut = end;
+    if (count === max) return s.slice(0, cut) + '\u2026';
+    count++;
+    end += ch.length;
+  }
+  return s;
+}
+
 /**
  * Base class of every error autobalance throws.
  *
@@ -33,6 +56,8 @@ export class AutobalanceError extends Error {
   readonly detail: string;
 
   constructor(code: ErrorCode, field: string, detail: string, options?: { cause?: unknown }) {
+    field = truncateText(String(field), MAX_FIELD_CHARS);
+    detail = truncateText(String(detail), MAX_DETAIL_CHARS);
     super(field ? `${field}: ${detail}` : detail, options);
     this.code = code;
     this.field = field;

@@ -11,7 +11,7 @@ import { type ColumnRole, isColumnRole } from './columns.js';
 import { AutobalanceError, InternalError, InvalidRequestError, fromBindingError, guard } from './errors.js';
 import { type CurvatureWhat, type HessianOptions, type HessianQuery, type ReportFor, runQuery } from './curvature.js';
 import type { Matrix } from './matrix.js';
-import { type MatrixFactorizationRunSpec, type RunSpec, encodeSpec } from './spec.js';
+import { type MatrixFactorizationRunSpec, type RunSpec, encodeJson, encodeSpec } from './spec.js';
 import { ChunkSizer, advanceOffLoop, freeQuietly, now, yieldToTimers } from './chunk.js';
 import { checkBackend, chunkOptionsArg, countArg, functionArg, optionsArg, stringArg } from './args.js';
 
@@ -357,7 +357,7 @@ export class Run<S extends RunSpec = RunSpec> {
    */
   async hessian<W extends CurvatureWhat>(query: HessianQuery & { what: W }, options: HessianOptions = {}): Promise<ReportFor<W>> {
     const s = this.#live();
-    const q = JSON.stringify(query);
+    const q = encodeJson(query, 'query');
     this.#busy = true;
     try {
       let json: string;

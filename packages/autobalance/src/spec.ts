@@ -14,7 +14,7 @@
  * @module
  */
 
-import { InvalidSpecError } from './errors.js';
+import { InvalidSpecError, NonFiniteError } from './errors.js';
 import { FAMILIES } from './families/index.js';
 import type { MatrixFactorizationRunSpec } from './families/matrixFactorization.js';
 import type { NetworkRunSpec } from './families/network.js';
@@ -200,6 +200,109 @@ function isMatrixInput(x: object): boolean {
   return Array.isArray(data) || ArrayBuffer.isView(data) || ('rows' in x && 'cols' in x);
 }
 
+/**
+ * Deepest nesting of arrays and objects in a spec or a query: the core's bound (`MAX_DEPTH` in
+ * crates/core/src/spec.rs), checked here before anything is serialized.
+ */
+export const MAX_DEPTH = 64;
+
+/** A value's kind for messages. */
+function kindOf(x: unknown): string {
+  if (typeof x === 'bigint') return 'a BigInt';
+  if (typeof x === 'function') return 'a function';
+  if (typeof x === 'symbol') return 'a symbol';
+  return `a value of type ${typeof x}`;
+}
+
+/**
+ * What `JSON.stringify` would lose or throw on, found at `path` (the core's notation, `root` for
+ * the root): a non-finite number (`NaN`, `±Infinity`, written as `null`) is a
+ * {@link NonFiniteError}; a BigInt, a function or a symbol, `undefined` in an array (written as
+ * `null`), a cycle, or nesting deeper than {@link MAX_DEPTH} is an {@link InvalidSpecError}.
+ * Returns whether `x` is an object to walk into.
+ */
+function checkScalar(x: unknown, path: string, root: string, depth: number, ancestors: Set<object>): x is object {
+  const at = path === '' ? root : path;
+  if (typeof x === 'number') {
+    if (!Number.isFinite(x)) throw new NonFiniteError(at, `expected a finite number, got ${String(x)}`);
+    return false;
+  }
+  if (typeof x === 'bigint' || typeof x === 'function' || typeof x === 'symbol') {
+    throw new InvalidSpecError(at, `expected a JSON value (number, string, boolean, array or object), got ${kindOf(x)}`);
+  }
+  if (typeof x !== 'object' || x === null) return false;
+  if (ancestors.has(x)) throw new InvalidSpecError(at, 'the value contains itself (a cyclic reference)');
+  if (depth > MAX_DEPTH) throw new InvalidSpecError(at, `nested deeper than ${MAX_DEPTH} levels`);
+  return !ArrayBuffer.isView(x);
+}
+
+/**
+ * Check every value of `x` that `JSON.stringify` would write (see {@link checkScalar}), without
+ * recursion (a value nested 100,000 deep is an error, not a stack overflow). Paths are
+ * `prefix` + the core's notation (`query.k`); the root itself is `root`.
+ */
+function checkJson(x: unknown, prefix: string, root: string, matrixFields?: ReadonlySet<string>): void {
+  const stack: { x: unknown; path: string; depth: number; exit?: object }[] = [{ x, path: '', depth: 0 }];
+  const ancestors = new Set<object>();
+  while (stack.length > 0) {
+    const top = stack.pop()!;
+    if (top.exit) {
+      ancestors.delete(top.exit);
+      continue;
+    }
+    const name = top.path === '' ? '' : prefix + top.path;
+    let v = top.x;
+    if (typeof v === 'object' && v !== null && typeof (v as { toJSON?: unknown }).toJSON === 'function') {
+      try {
+        v = (v as { toJSON: (k: string) => unknown }).toJSON('');
+      } catch (e) {
+        throw new InvalidSpecError(name || root, `its toJSON() threw: ${String(e)}`, { cause: e });
+      }
+    }
+    if (!checkScalar(v, name, root, top.depth, ancestors)) continue;
+    const obj = v;
+    // A matrix input's entries travel in a buffer: the core names a bad entry by row and column.
+    if (matrixFields && top.path !== '' && (matrixFields.has(top.path.replace(/\[\d+\]/g, '[]')) || isMatrixInput(obj))) {
+      continue;
+    }
+    ancestors.add(obj);
+    stack.push({ x: undefined, path: top.path, depth: top.depth, exit: obj });
+    if (Array.isArray(obj)) {
+      for (let i = obj.length - 1; i >= 0; i--) {
+        const e: unknown = obj[i];
+        const p = fieldPath(top.path, i);
+        if (e === undefined) throw new InvalidSpecError(prefix + p, 'expected a value, got undefined (written as null)');
+        stack.push({ x: e, path: p, depth: top.depth + 1 });
+      }
+    } else {
+      const entries = Object.entries(obj);
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [k, e] = entries[i]!;
+        if (e === undefined) continue; // an absent field
+        stack.push({ x: e, path: fieldPath(top.path, k), depth: top.depth + 1 });
+      }
+    }
+  }
+}
+
+/**
+ * JSON text of a value the core parses (a curvature query, a study spec), checked first: a
+ * non-finite number is a {@link NonFiniteError} naming its path (`query.tol`), a BigInt, a
+ * function, a cycle or too deep a nesting an {@link InvalidSpecError}, so that nothing is silently
+ * written as `null` (then taken for a default) and nothing escapes as a `TypeError` or
+ * `RangeError`. `root` names the value itself (`query`), its fields are `root.field`.
+ *
+ * @internal
+ */
+export function encodeJson(value: unknown, root: string): string {
+  checkJson(value, root === '' ? '' : `${root}.`, root);
+  try {
+    return JSON.stringify(value);
+  } catch (e) {
+    throw new InvalidSpecError(root, `cannot be written as JSON: ${String(e)}`, { cause: e });
+  }
+}
+
 /** Path of a field in the core's notation: `a.b[2].c`. */
 function fieldPath(parent: string, key: string | number): string {
   if (typeof key === 'number') return `${parent}[${key}]`;
@@ -288,6 +391,9 @@ export function encodeSpec(spec: unknown): EncodedSpec {
   const kind = isRecord(model) ? model['kind'] : undefined;
   const family = typeof kind === 'string' ? FAMILIES.get(kind) : undefined;
   const own = family?.encode ? family.encode(spec, buffers) : spec;
+  // Before the walk (which recurses): cycles, depth, non-finite numbers, BigInts, functions.
+  // Matrix inputs are checked too: a non-finite entry is an error naming its row and column.
+  checkJson(own, '', '', new Set(family?.matrixFields));
   const out = encodeValue(own, '', buffers, new Set(family?.matrixFields), new Set());
-  return { json: JSON.stringify(out), buffers };
+  return { json: encodeJson(out, ''), buffers };
 }

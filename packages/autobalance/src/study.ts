@@ -23,7 +23,7 @@ import { type Backend, type BackendChoice, type BackendName, type BindingStudy, 
 import { AutobalanceError, InternalError, InvalidRequestError, InvalidSpecError, fromBindingError, guard } from './errors.js';
 import type { HessianQuery, HessianReport } from './curvature.js';
 import type { Columns, Status } from './run.js';
-import { type RunSpec, encodeSpec } from './spec.js';
+import { type RunSpec, encodeJson, encodeSpec } from './spec.js';
 import { ChunkSizer, advanceOffLoop, freeQuietly, now, yieldToTimers } from './chunk.js';
 import { checkBackend, chunkOptionsArg, countArg, functionArg, optionsArg, stringArg } from './args.js';
 
@@ -237,11 +237,12 @@ function prefixed(e: AutobalanceError, prefix: string): AutobalanceError {
  *
  * @throws {InvalidSpecError} when the spec is not an object.
  * @throws {ShapeMismatchError} for a ragged matrix of the run (naming `run.<path>`).
+ * @throws {NonFiniteError} for NaN or an infinity anywhere in the spec (naming its path).
  */
 export function encodeStudySpec(spec: unknown): EncodedStudySpec {
   if (!isRecord(spec)) throw new InvalidSpecError('spec', 'expected the study spec to be an object');
   const run = spec['run'];
-  if (!isRecord(run)) return { json: JSON.stringify(spec), buffers: {} };
+  if (!isRecord(run)) return { json: encodeJson(spec, ''), buffers: {} };
   let encoded;
   try {
     encoded = encodeSpec(run);
@@ -250,7 +251,7 @@ export function encodeStudySpec(spec: unknown): EncodedStudySpec {
   }
   const buffers: Record<string, Float64Array> = {};
   for (const [k, v] of Object.entries(encoded.buffers)) buffers[`run.${k}`] = v;
-  return { json: JSON.stringify({ ...spec, run: JSON.parse(encoded.json) as unknown }), buffers };
+  return { json: encodeJson({ ...spec, run: JSON.parse(encoded.json) as unknown }, ''), buffers };
 }
 
 function parseJson(json: string, what: string): unknown {

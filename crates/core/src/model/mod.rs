@@ -273,15 +273,36 @@ pub fn central_difference_hvp<M: Model + ?Sized>(
 
 /// What a family's `build` knows of the run around it, for its memory budget.
 pub struct RunInfo<'a> {
-    /// Rows the run may record (steps / recordEvery + 2).
-    pub rows_max: usize,
-    /// Columns recorded besides the model's (step, eta, time, the method's, curvature).
+    /// Row slots the run's columns may hold: 3 (steps / recordEvery + 2) (the columns grow by
+    /// doubling, to less than twice the rows, and one is copied while it grows). In `u64`: the
+    /// same on every target.
+    pub rows_max: u64,
+    /// Columns recorded besides the model's (step, eta, time, at most two of the method's, and
+    /// the four curvature columns when `curvature` is on).
     pub other_columns: usize,
     /// Numbers per parameter the session and the method keep (iterate, initial point, previous
     /// iterate, gradient, and the method's buffers).
     pub per_param: usize,
+    /// Lanczos steps per curvature sample along the run (`curvature.maxIter`), 0 without.
+    pub curvature_iter: usize,
     /// The method spec (mini-batch size for SGD).
     pub method: Option<&'a MethodSpec>,
+}
+
+impl RunInfo<'_> {
+    /// Doubles the curvature tracker may hold for a model of `dim` parameters: the Lanczos basis
+    /// (at most [`crate::curvature::lanczos::BASIS_BUDGET_DOUBLES`], or 48 vectors), the
+    /// projected matrix and its eigenvectors (a few copies of basis^2), and a few vectors (warm
+    /// starts, products, Ritz vectors). 0 without curvature tracking.
+    pub fn curvature_doubles(&self, dim: u64) -> u64 {
+        if self.curvature_iter == 0 {
+            return 0;
+        }
+        let n = dim.max(1);
+        let cap = (crate::curvature::lanczos::BASIS_BUDGET_DOUBLES as u64 / n).max(48);
+        let basis = (self.curvature_iter as u64).min(n).min(cap);
+        basis * n + 6 * basis * basis + 24 * n
+    }
 }
 
 /// A built problem: the model and its initial point.

@@ -27,7 +27,7 @@ use super::{field_in_message, parse, Buffers, Registration, StudyKind};
 use crate::error::{Error, Result};
 use crate::build::Budget;
 use crate::session::{Session, Status};
-use crate::spec::{count, positive};
+use crate::spec::count;
 
 pub const REGISTRATION: Registration = Registration {
     kind: "hessianGrid",
@@ -434,11 +434,11 @@ fn build(spec: Value, buffers: Buffers) -> Result<Box<dyn StudyKind>> {
                 steps: None,
                 every: Some(e),
             }) => {
-                let e = positive("at.every", *e)? as u64;
+                let e = crate::spec::positive_count("at.every", *e)?;
                 let n = steps / e + 1 + u64::from(!steps.is_multiple_of(e));
                 let n = usize::try_from(n)
                     .map_err(|_| Error::too_large("at.every", "too many points"))?;
-                budget.check("at.every", &[(n, 1)])?;
+                budget.check("at.every", &[(n, 1usize)])?;
                 let mut out: Vec<u64> = (0..=steps / e).map(|k| k * e).collect();
                 if !steps.is_multiple_of(e) {
                     out.push(steps);

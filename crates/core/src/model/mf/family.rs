@@ -117,18 +117,32 @@ impl Family for MfFamily {
                 format!("expected a number >= 0, got {balance_weight}"),
             ));
         }
-        let p = (d1 + d2) * r;
+        // In u64 (the same on every target), part by part, so that what is refused and the
+        // message do not depend on the width of usize.
+        let (d1u, d2u, ru) = (d1 as u64, d2 as u64, r as u64);
+        budget.reserve("model", &[(d1u, d2u)])?;
+        // The factors: the session's and the method's vectors, the curvature tracker's, and the
+        // scratch of the random target and initial point (a QR factor, noise), of the HVP.
+        let pu = (d1u + d2u) * ru;
         budget.reserve(
             "model",
             &[
-                (d1, d2),
-                (p, run.per_param),
-                (MatrixFactorization::workspace_bytes(d1, d2, r), 1),
+                (pu, run.per_param as u64 + 4),
+                (run.curvature_doubles(pu), 1),
             ],
+        )?;
+        // Past the two reservations above, every size fits usize on every target.
+        let p = (d1 + d2) * r;
+        budget.reserve(
+            "model",
+            &[(MatrixFactorization::workspace_bytes(d1, d2, r), 1usize)],
         )?;
         budget.reserve(
             "steps",
-            &[(run.rows_max, run.other_columns + super::MF_METRICS.len())],
+            &[(
+                run.rows_max,
+                (run.other_columns + super::MF_METRICS.len()) as u64,
+            )],
         )?;
 
         // Shapes and data of explicit inputs, before any allocation of our own.

@@ -10,7 +10,7 @@ use crate::build::{zeroed, Budget, Buffers};
 use crate::error::{Error, Result};
 use crate::model::{Built, Family, RunInfo};
 use crate::rng::Normal;
-use crate::spec::{count, finite, from_value, positive, MatrixRef, MethodSpec};
+use crate::spec::{count, finite, from_value, positive, size0, MatrixRef, MethodSpec, MAX_SIZE};
 
 /// The family's part of a run spec: `model`, `data`, `init`.
 #[derive(Debug, Clone, Deserialize)]
@@ -191,11 +191,21 @@ fn opt_positive(field: &str, x: Option<f64>, what: &str) -> Result<usize> {
     positive(field, x)
 }
 
-fn opt_count(field: &str, x: Option<f64>, default: usize) -> Result<usize> {
+fn opt_size(field: &str, x: Option<f64>, default: usize) -> Result<usize> {
     match x {
         None => Ok(default),
-        Some(x) => Ok(count(field, x)? as usize),
+        Some(x) => size0(field, x),
     }
+}
+
+/// Output length of a convolution along one axis, in u64 (the same on every target); `None`
+/// when the kernel does not fit the padded input.
+fn conv_out(len: u64, kernel: u64, stride: u64, padding: u64) -> Option<u64> {
+    let padded = len + 2 * padding;
+    if kernel == 0 || stride == 0 || padded < kernel {
+        return None;
+    }
+    Some((padded - kernel) / stride + 1)
 }
 
 /// A seeded generated data set: X (m x d_in), Y (m x d_out).
@@ -324,6 +334,8 @@ fn build(
     let mut specs = Vec::with_capacity(nl);
     let mut cols = d_in;
     let mut pattern_bytes: u64 = 0;
+    // Dense sizes of the layers so far (W_h, or the expanded pattern), checked cumulatively.
+    let mut dense_so_far: u64 = 0;
     for (i, ls) in spec.model.layers.iter().enumerate() {
         let f = format!("model.layers[{i}]");
         let act = activation(&f, ls.activation, ls.slope)?;
@@ -391,34 +403,42 @@ fn build(
                 let ic = opt_positive(&format!("{f}.inChannels"), ls.in_channels, what)?;
                 let oc = opt_positive(&format!("{f}.outChannels"), ls.out_channels, what)?;
                 let k = opt_positive(&format!("{f}.kernel"), ls.kernel, what)?;
-                let stride = opt_count(&format!("{f}.stride"), ls.stride, 1)?;
+                let stride = opt_size(&format!("{f}.stride"), ls.stride, 1)?;
                 if stride == 0 {
                     return Err(Error::range(
                         format!("{f}.stride"),
                         "expected a positive integer",
                     ));
                 }
-                let pad = opt_count(&format!("{f}.padding"), ls.padding, 0)?;
+                let pad = opt_size(&format!("{f}.padding"), ls.padding, 0)?;
                 let ih = if two {
                     opt_positive(&format!("{f}.inHeight"), ls.in_height, what)?
                 } else {
                     1
                 };
-                if cols % (ic * ih) != 0 {
+                let (icu, ihu) = (ic as u64, ih as u64);
+                if !(cols as u64).is_multiple_of(icu * ihu) {
                     return Err(Error::shape(
                         format!("{f}.inChannels"),
                         format!(
                             "the layer's input has {cols} entries, not a multiple of \
                              inChannels{} = {}",
                             if two { " x inHeight" } else { "" },
-                            ic * ih
+                            icu * ihu
                         ),
                     ));
                 }
                 let iw = cols / (ic * ih);
                 let (kh, ph) = if two { (k, pad) } else { (1, 0) };
-                let oh = pattern::conv_out(ih, kh, stride, ph);
-                let ow = pattern::conv_out(iw, k, stride, pad);
+                if iw as u64 + 2 * pad as u64 > MAX_SIZE || ihu + 2 * ph as u64 > MAX_SIZE {
+                    return Err(Error::range(
+                        format!("{f}.padding"),
+                        format!("the padded input is longer than {MAX_SIZE} along an axis"),
+                    ));
+                }
+                let u = |x: usize| x as u64;
+                let oh = conv_out(ihu, u(kh), u(stride), u(ph));
+                let ow = conv_out(u(iw), u(k), u(stride), u(pad));
                 let (Some(oh), Some(ow)) = (oh, ow) else {
                     return Err(Error::range(
                         format!("{f}.kernel"),
@@ -427,11 +447,10 @@ fn build(
                         ),
                     ));
                 };
-                let rows = oc
-                    .checked_mul(oh)
-                    .and_then(|r| r.checked_mul(ow))
-                    .ok_or_else(|| Error::too_large(f.clone(), "size overflows"))?;
-                budget.check(&f, &[(rows, cols)])?;
+                // At most (2^32)^3: u128, then the budget refuses what does not fit.
+                let rows = oc as u128 * oh as u128 * ow as u128;
+                let rows = u64::try_from(rows).unwrap_or(u64::MAX);
+                budget.check(&f, &[(rows, cols as u64)])?;
                 let nparams = (oc as u64) * (ic as u64) * (kh as u64) * (k as u64);
                 if nparams >= u32::MAX as u64 {
                     return Err(Error::too_large(
@@ -444,8 +463,10 @@ fn build(
                 (p.rows, Some(p))
             }
         };
-        // Every layer's dense size (W_h, or the expanded pattern) within the memory limit.
-        budget.check(&f, &[(rows, cols)])?;
+        // Every layer's dense size (W_h, or the expanded pattern), with the layers before it,
+        // within the memory limit (in u64: every size below fits usize on every target).
+        dense_so_far += rows as u64 * cols as u64 + rows as u64;
+        budget.check(&f, &[(dense_so_far, 1u64)])?;
         if pat.is_some() {
             pattern_bytes += (rows * cols) as u64 * 4;
         }
@@ -498,12 +519,6 @@ fn build(
                     }
                     activation("data.targets", *a, *slope)?;
                     finite("data.targets.scale", *scale)?;
-                    let mut dims = vec![d_in];
-                    dims.extend(widths.iter().map(|&w| w as usize));
-                    dims.push(d_out);
-                    let parts: Vec<(usize, usize)> =
-                        dims.windows(2).map(|p| (p[0], p[1])).collect();
-                    budget.check("data.targets", &parts)?;
                 }
             }
             (m, None)
@@ -515,16 +530,56 @@ fn build(
         }
         _ => 0,
     };
+    let u = |x: usize| x as u64;
+    let masks = matches!(run.method, Some(MethodSpec::ImplicitMidpoint { .. }));
     budget.reserve(
         "model",
         &[
-            (dim, run.per_param),
-            (Network::workspace_len(d_in, &layers, m, max_batch), 1),
-            (m, d_in + d_out),
-            (pattern_bytes as usize, 1),
+            (u(m), u(d_in) + u(d_out)),
+            (u(dim), u(run.per_param)),
+            (run.curvature_doubles(u(dim)), 1),
+            (
+                Network::workspace_len(d_in, &layers, m, max_batch, masks),
+                1,
+            ),
+            (pattern_bytes.div_ceil(8), 1),
         ],
     )?;
-    budget.reserve("steps", &[(run.rows_max, run.other_columns + 64)])?;
+    // The recorded columns: step, eta, time, the method's, curvature, and the model's (2, per
+    // layer 1 or 2 norms, per pair of layers at most 5).
+    let model_columns = 2 + 2 * u(nl) + 5 * u(nl - 1);
+    budget.reserve(
+        "steps",
+        &[(run.rows_max, u(run.other_columns) + model_columns)],
+    )?;
+    if let DataSpec::Generated {
+        targets:
+            TargetGen::Teacher {
+                widths,
+                activation: a,
+                ..
+            },
+        ..
+    } = &spec.data
+    {
+        // The teacher, built and dropped while the data is generated: its weights, its
+        // forward pass over every sample, and (linear teachers) its matrix invariants.
+        let mut dims = vec![u(d_in)];
+        dims.extend(widths.iter().map(|&w| w as u64));
+        dims.push(u(d_out));
+        let weights: u64 = dims.windows(2).map(|p| p[0] * p[1]).sum();
+        let acts: u64 = dims[1..].iter().sum::<u64>() * u(m);
+        let widest = dims[1..dims.len() - 1].iter().copied().max().unwrap_or(0);
+        let inv: u64 = if *a == ActivationSpec::Linear {
+            dims[1..dims.len() - 1].iter().map(|w| w * w).sum::<u64>() + 2 * widest * widest
+        } else {
+            0
+        };
+        budget.check(
+            "data.targets",
+            &[(weights, 1u64), (acts, 2), (inv, 1), (widest, 4)],
+        )?;
+    }
 
     // Init.
     let explicit_init = match &spec.init {

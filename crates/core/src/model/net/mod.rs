@@ -211,25 +211,67 @@ fn chunk_count(m: usize) -> usize {
 }
 
 impl Network {
-    /// Working memory in numbers (beyond data and parameters), for the memory limit.
-    pub fn workspace_len(input_dim: usize, layers: &[Layer], m: usize, max_batch: usize) -> usize {
-        let nc = chunk_count(m);
+    /// Working memory in numbers (beyond data and parameters), for the memory limit: the row
+    /// chunks' activations, deltas, gradients and expanded patterns, the mini-batch buffers, the
+    /// frozen activation pattern (implicit midpoint on ReLU networks, `masks`), the invariants
+    /// of dense pairs (per neuron; n_h x n_h for linear pairs, with two scratch matrices), and
+    /// the exact HVP's cached forward pass and per-product buffers. In u64, the same on every
+    /// target.
+    pub fn workspace_len(
+        input_dim: usize,
+        layers: &[Layer],
+        m: usize,
+        max_batch: usize,
+        masks: bool,
+    ) -> u64 {
+        let u = |x: usize| x as u64;
+        let nc = u(chunk_count(m));
+        let m = u(m);
         let cap = m.div_ceil(nc);
-        let dim: usize = layers.iter().map(|l| l.w_len + l.b_len).sum();
-        let acts: usize = layers.iter().map(|l| l.rows).sum::<usize>() * cap;
+        let dim: u64 = layers.iter().map(|l| u(l.w_len) + u(l.b_len)).sum();
+        let rows: u64 = layers.iter().map(|l| u(l.rows)).sum();
+        let cols: u64 = layers.iter().map(|l| u(l.cols)).sum();
         let maxw = layers
             .iter()
             .map(|l| l.rows.max(l.cols))
             .max()
             .unwrap_or(0)
-            .max(input_dim);
-        let dense: usize = layers
+            .max(input_dim) as u64;
+        let dense: u64 = layers
             .iter()
             .filter(|l| l.pattern.is_some())
-            .map(|l| l.rows * l.cols)
+            .map(|l| u(l.rows) * u(l.cols))
             .sum();
-        let out = layers.last().map_or(0, |l| l.rows);
-        nc * (acts + 2 * cap * maxw + dim + dense) + 2 * dense + max_batch * (input_dim + out)
+        let all_dense: u64 = layers.iter().map(|l| u(l.rows) * u(l.cols)).sum();
+        let out = layers.last().map_or(0, |l| u(l.rows));
+        let chunks = nc * (rows * cap + 2 * cap * maxw + dim + dense);
+        let masks = if masks { nc * rows * cap } else { 0 };
+        // Invariants: per-neuron references and values, n_h x n_h for linear dense pairs.
+        let mut inv = 0;
+        let mut maxm = 0;
+        for h in 0..layers.len().saturating_sub(1) {
+            let neurons = layers[h].pattern.is_none() && layers[h + 1].pattern.is_none();
+            inv += 3 * u(layers[h].rows);
+            if neurons && layers[h].activation.is_linear() {
+                inv += u(layers[h].rows) * u(layers[h].rows);
+                maxm = maxm.max(u(layers[h].rows));
+            }
+        }
+        // The exact HVP: the point (w, expanded weights), per chunk the forward pass (A, D,
+        // delta per layer, deltas), per product the direction's expanded weights, one partial
+        // product per chunk, and per chunk the R-pass (R(A), R(Z), R(delta), H W) buffers.
+        let hvp = 2 * dim
+            + 3 * all_dense
+            + nc * dim
+            + m * (6 * rows + 3 * cols + 2 * out)
+            + 2 * nc * all_dense;
+        chunks
+            + masks
+            + 2 * dense
+            + u(max_batch) * (u(input_dim) + out)
+            + inv
+            + 2 * maxm * maxm
+            + hvp
     }
 
     /// Shapes are validated by the caller (the session). `max_batch` > 0 reserves mini-batch
@@ -323,7 +365,13 @@ impl Network {
                 }
             })
             .collect();
-        let maxn = layers.iter().map(|l| l.rows).max().unwrap_or(0);
+        // Scratch of the n_h x n_h matrix invariants: linear dense pairs only.
+        let maxn = pairs
+            .iter()
+            .filter(|p| p.matrix)
+            .map(|p| layers[p.h].rows)
+            .max()
+            .unwrap_or(0);
         Network {
             input_dim,
             loss,
