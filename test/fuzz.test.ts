@@ -16,7 +16,7 @@
 //   finite, or it reports why it stopped (divergedAt).
 //
 // Environment: FUZZ_SEED (default: 20261201 on the native pass, 20261202 on the wasm pass, so the
-// two passes of the suite cover different cases), FUZZ_RUNS (default 1500), FUZZ_CASE (run only
+// two passes of the suite cover different cases), FUZZ_RUNS (default 3000), FUZZ_CASE (run only
 // that case index, printing it), FUZZ_REPORT_ONLY=1 (tally and print failures without failing;
 // for exploration and scripts/fuzz.sh, never in CI), FUZZ_BUDGET_MS (default 3000), FUZZ_REPORT_FILE
 // (write every failure as JSON there).
@@ -29,7 +29,7 @@ import { BACKEND, MAX_MESSAGE_CHARS, type ThrownRecord, showThrown, showValue, t
 
 const env = process.env;
 const SEED = env['FUZZ_SEED'] !== undefined && env['FUZZ_SEED'] !== '' ? Number(env['FUZZ_SEED']) : BACKEND === 'wasm' ? 20261202 : 20261201;
-const RUNS = Number(env['FUZZ_RUNS'] ?? 1500);
+const RUNS = Number(env['FUZZ_RUNS'] ?? 3000);
 const ONLY_CASE = env['FUZZ_CASE'] !== undefined && env['FUZZ_CASE'] !== '' ? Number(env['FUZZ_CASE']) : undefined;
 const REPORT_ONLY = env['FUZZ_REPORT_ONLY'] === '1';
 const CASE_BUDGET_MS = Number(env['FUZZ_BUDGET_MS'] ?? 3000);
@@ -765,6 +765,7 @@ describe('fuzz: random valid and invalid specs and queries on both backends', ()
       const counts = { valid: 0, mutateSpec: 0, mutateQuery: 0, advance: 0, rejected: 0, ran: 0 };
       const indices = ONLY_CASE !== undefined ? [ONLY_CASE] : Array.from({ length: RUNS }, (_, i) => i);
       let batchValues: (Case | undefined)[] = [];
+      let done = 0;
       let batchIndex = -1;
       for (const i of indices) {
         const b = Math.floor(i / BATCH);
@@ -773,12 +774,16 @@ describe('fuzz: random valid and invalid specs and queries on both backends', ()
           batchValues = fc.sample(caseArb, { seed: SEED + b * 7919, numRuns: BATCH });
         }
         const c = batchValues[i % BATCH] ?? caseAt(SEED, i);
+        if (REPORT_ONLY && i > 0 && i % 10_000 === 0) {
+          console.log(`fuzz: ${i} cases, ${failures.length} failures, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+        }
         if (ONLY_CASE !== undefined) console.log(`case ${i}: ${showValue(c, 20000)}`);
         if (c.advanceArg) counts.advance++;
         else if (c.mutation?.target === 'query') counts.mutateQuery++;
         else if (c.mutation) counts.mutateSpec++;
         else counts.valid++;
         const out = await runCaseBoth(c);
+        done++;
         if (out.native.error || out.wasm.error) counts.rejected++;
         else counts.ran++;
         if (ONLY_CASE !== undefined) console.log(`native: ${showValue(out.native, 4000)}\nwasm: ${showValue(out.wasm, 4000)}`);
@@ -799,7 +804,7 @@ describe('fuzz: random valid and invalid specs and queries on both backends', ()
         casesByKind.set(f.kind, s);
       }
       const lines = [
-        `fuzz summary: seed ${SEED}, ${indices.length} cases in ${secs.toFixed(1)} s (${counts.valid} valid, ${counts.mutateSpec} spec mutations, ${counts.mutateQuery} query mutations, ${counts.advance} advance misuse; ${counts.ran} ran on both, ${counts.rejected} rejected by at least one)`,
+        `fuzz summary: seed ${SEED}, ${done} cases${done < indices.length ? ` (of ${indices.length}: stopped after 20 failures)` : ''} in ${secs.toFixed(1)} s (${counts.valid} valid, ${counts.mutateSpec} spec mutations, ${counts.mutateQuery} query mutations, ${counts.advance} advance misuse; ${counts.ran} ran on both, ${counts.rejected} rejected by at least one)`,
         `failing cases: ${cases.size}; failures by kind: ${[...byKind].map(([k, n]) => `${k} ${n} (${casesByKind.get(k)!.size} cases)`).join(', ') || 'none'}`,
       ];
       // Examples: up to 5 per kind, with the case to reproduce it.
@@ -820,7 +825,7 @@ describe('fuzz: random valid and invalid specs and queries on both backends', ()
           const c = cases.get(f.index)!;
           return { ...f, mutation: c.mutation ? { target: c.mutation.target, kind: c.mutation.kind, path: c.mutation.path, value: c.mutation.value } : c.advanceArg ? { kind: 'advance', value: showValue(c.advanceArg.value) } : null };
         });
-        writeFileSync(reportFile, JSON.stringify({ seed: SEED, cases: indices.length, seconds: secs, counts, failures: rows }, null, 1));
+        writeFileSync(reportFile, JSON.stringify({ seed: SEED, cases: done, seconds: secs, counts, failures: rows }, null, 1));
       }
       if (!REPORT_ONLY) expect(failures.map((f) => `${f.kind} case ${f.index}: ${f.detail}`)).toEqual([]);
     },
