@@ -19,7 +19,8 @@
 // two passes of the suite cover different cases), FUZZ_RUNS (default 3000), FUZZ_CASE (run only
 // that case index, printing it), FUZZ_REPORT_ONLY=1 (tally and print failures without failing;
 // for exploration and scripts/fuzz.sh, never in CI), FUZZ_BUDGET_MS (default 3000), FUZZ_REPORT_FILE
-// (write every failure as JSON there).
+// (every failure as JSON there, as it happens in FILE.jsonl, the case running in FILE.current),
+// FUZZ_FIRST (index of the first case, default 0).
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 
@@ -31,6 +32,8 @@ const env = process.env;
 const SEED = env['FUZZ_SEED'] !== undefined && env['FUZZ_SEED'] !== '' ? Number(env['FUZZ_SEED']) : BACKEND === 'wasm' ? 20261202 : 20261201;
 const RUNS = Number(env['FUZZ_RUNS'] ?? 3000);
 const ONLY_CASE = env['FUZZ_CASE'] !== undefined && env['FUZZ_CASE'] !== '' ? Number(env['FUZZ_CASE']) : undefined;
+/** First case index (scripts/fuzz.sh resumes after a hang with the next index). */
+const FIRST = Number(env['FUZZ_FIRST'] ?? 0);
 const REPORT_ONLY = env['FUZZ_REPORT_ONLY'] === '1';
 const CASE_BUDGET_MS = Number(env['FUZZ_BUDGET_MS'] ?? 3000);
 const BATCH = 250;
@@ -763,7 +766,11 @@ describe('fuzz: random valid and invalid specs and queries on both backends', ()
       const failures: Failure[] = [];
       const cases: Map<number, Case> = new Map();
       const counts = { valid: 0, mutateSpec: 0, mutateQuery: 0, advance: 0, rejected: 0, ran: 0 };
-      const indices = ONLY_CASE !== undefined ? [ONLY_CASE] : Array.from({ length: RUNS }, (_, i) => i);
+      const indices = ONLY_CASE !== undefined ? [ONLY_CASE] : Array.from({ length: RUNS }, (_, i) => FIRST + i);
+      // With a report file: the case about to run (so that a hang, which never returns, is
+      // found by scripts/fuzz.sh) and every failure as it happens, one JSON line each.
+      const reportFile = env['FUZZ_REPORT_FILE'];
+      const fs = reportFile ? await import('node:fs') : undefined;
       let batchValues: (Case | undefined)[] = [];
       let done = 0;
       let batchIndex = -1;
@@ -778,6 +785,7 @@ describe('fuzz: random valid and invalid specs and queries on both backends', ()
           console.log(`fuzz: ${i} cases, ${failures.length} failures, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
         }
         if (ONLY_CASE !== undefined) console.log(`case ${i}: ${showValue(c, 20000)}`);
+        if (fs) fs.writeFileSync(`${reportFile}.current`, `${i}\n`);
         if (c.advanceArg) counts.advance++;
         else if (c.mutation?.target === 'query') counts.mutateQuery++;
         else if (c.mutation) counts.mutateSpec++;
@@ -788,6 +796,10 @@ describe('fuzz: random valid and invalid specs and queries on both backends', ()
         else counts.ran++;
         if (ONLY_CASE !== undefined) console.log(`native: ${showValue(out.native, 4000)}\nwasm: ${showValue(out.wasm, 4000)}`);
         const f = checkCase(i, c, out);
+        if (fs && f.length > 0) {
+          const mutation = c.mutation ? { target: c.mutation.target, kind: c.mutation.kind, path: c.mutation.path, value: c.mutation.value } : c.advanceArg ? { kind: 'advance', value: showValue(c.advanceArg.value) } : null;
+          fs.appendFileSync(`${reportFile}.jsonl`, f.map((x) => `${JSON.stringify({ ...x, mutation })}\n`).join(''));
+        }
         if (f.length > 0) {
           cases.set(i, c);
           failures.push(...f);
@@ -818,9 +830,8 @@ describe('fuzz: random valid and invalid specs and queries on both backends', ()
         lines.push(`  ${f.kind} case ${f.index}${mut}: ${f.detail}\n    reproduce: FUZZ_SEED=${SEED} FUZZ_CASE=${f.index}; spec ${showValue(c.spec, 400)}${c.query ? `; query ${showValue(c.query, 200)}` : ''}`);
       }
       console.log(lines.join('\n'));
-      const reportFile = env['FUZZ_REPORT_FILE'];
-      if (reportFile) {
-        const { writeFileSync } = await import('node:fs');
+      if (fs && reportFile) {
+        const { writeFileSync } = fs;
         const rows = failures.map((f) => {
           const c = cases.get(f.index)!;
           return { ...f, mutation: c.mutation ? { target: c.mutation.target, kind: c.mutation.kind, path: c.mutation.path, value: c.mutation.value } : c.advanceArg ? { kind: 'advance', value: showValue(c.advanceArg.value) } : null };
