@@ -1,6 +1,7 @@
 // Shared helpers of the test suite: the backend under test, small specs, and numeric oracles
 // written independently of the core (plain loops over row-major arrays).
 import type { BackendName, Matrix, MatrixFactorizationRunSpec } from 'autobalance';
+import { AutobalanceError as AutobalanceErrorClass } from 'autobalance';
 
 /** The backend this pass of the suite runs on (`AUTOBALANCE_BACKEND`, default native). */
 export const BACKEND: BackendName = process.env['AUTOBALANCE_BACKEND'] === 'wasm' ? 'wasm' : 'native';
@@ -142,4 +143,82 @@ export function normRelDiff(a: Float64Array, b: Float64Array): number {
 /** Resolve after `ms` milliseconds. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Error capture for the fuzz and catalogue tests (test/fuzz.test.ts, test/catalogue.test.ts).
+
+/** What a call threw, reduced to what both backends must agree on. */
+export interface ThrownRecord {
+  /** Constructor name of what was thrown (`OutOfRangeError`, `TypeError`, ...). */
+  cls: string;
+  /** `code` of an `AutobalanceError`, else `''`. */
+  code: string;
+  /** `field` of an `AutobalanceError`, else `''`. */
+  field: string;
+  /** The message (for non-errors: `String(x)`). */
+  message: string;
+  /**
+   * A typed error as the contract asks: an `AutobalanceError` that is neither `InternalError`
+   * (a bug by definition) nor `BackendLoadError`.
+   */
+  typed: boolean;
+}
+
+/** Reduce anything thrown to a {@link ThrownRecord}. */
+export function thrownRecord(e: unknown): ThrownRecord {
+  const cls = e !== null && typeof e === 'object' ? ((e as { constructor?: { name?: string } }).constructor?.name ?? 'Object') : typeof e;
+  let message: string;
+  try {
+    message = e instanceof Error ? e.message : String(e);
+  } catch {
+    message = '<unprintable>';
+  }
+  if (e instanceof AutobalanceErrorClass) {
+    return { cls, code: e.code, field: e.field, message, typed: e.code !== 'internal' && e.code !== 'backend_load' };
+  }
+  return { cls, code: '', field: '', message, typed: false };
+}
+
+/** Run `f` (sync or async) and return what it threw, or `null` if it returned. */
+export async function thrownBy(f: () => unknown): Promise<ThrownRecord | null> {
+  try {
+    await f();
+    return null;
+  } catch (e) {
+    return thrownRecord(e);
+  }
+}
+
+/** A short printable form of a record (messages cut to 200 characters). */
+export function showThrown(r: ThrownRecord | null): string {
+  if (r === null) return 'no error';
+  const m = r.message.length > 200 ? `${r.message.slice(0, 200)}... (${r.message.length} chars)` : r.message;
+  return `${r.cls} code=${JSON.stringify(r.code)} field=${JSON.stringify(r.field)} message=${JSON.stringify(m)}`;
+}
+
+/** Longest error message the contract allows (echoed input is truncated). */
+export const MAX_MESSAGE_CHARS = 1000;
+
+/** JSON.stringify that survives cycles, BigInt, NaN and huge strings (for failure reports). */
+export function showValue(x: unknown, max = 600): string {
+  const seen = new WeakSet<object>();
+  let s: string;
+  try {
+    s =
+      JSON.stringify(x, (_k, v: unknown) => {
+        if (typeof v === 'bigint') return `${v}n`;
+        if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+        if (typeof v === 'string' && v.length > 60) return `${v.slice(0, 20)}...(${v.length} chars)`;
+        if (v instanceof Float64Array) return Array.from(v.slice(0, 20));
+        if (v !== null && typeof v === 'object') {
+          if (seen.has(v)) return '<cycle>';
+          seen.add(v);
+        }
+        return v;
+      }) ?? String(x);
+  } catch (e) {
+    s = `<unprintable: ${String(e)}>`;
+  }
+  return s.length > max ? `${s.slice(0, max)}...` : s;
 }

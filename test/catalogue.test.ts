@@ -1,0 +1,427 @@
+// A table-driven catalogue of bad inputs (issue 10, "Keep it fixed"): every category of the issue
+// (memory, integers >= 2^32 and fractional, NaN / Infinity / null, wrong types, missing and
+// unknown fields, JSON text, cyclic / BigInt / deep specs, API misuse, the implicit-midpoint hang,
+// unbounded messages), each with the class, code and field the team's error contract gives, run
+// on BOTH backends in this process (whatever AUTOBALANCE_BACKEND says), which must also agree on
+// the message (for `too_large`, up to the numbers in it: the memory limit quoted differs).
+//
+// The contract (docs/testing.md): NaN / ±Infinity in a numeric field -> non_finite; null, a wrong
+// type, a missing or unknown field -> invalid_spec (naming the full path: `schedule.eta`, a missing
+// root field by its name); an integer outside its documented range, >= 2^32 or fractional ->
+// out_of_range; would not fit in memory -> too_large; API misuse -> invalid_request. Messages are
+// at most 1000 characters.
+//
+// CATALOGUE_REPORT=file appends one JSON line per entry (name, ok, problems) to `file`.
+import { describe, expect, it } from 'vitest';
+
+import { type Backend, type RunSpec, Run, fromBindingError, loadBackendByName } from 'autobalance';
+
+import { MAX_MESSAGE_CHARS, type ThrownRecord, showThrown, thrownRecord } from './helpers.js';
+
+type Obj = Record<string, unknown>;
+
+/** What an entry must throw. `field` is exact, or a pattern where the contract leaves the suffix open. */
+interface Expected {
+  cls: string;
+  code: string;
+  field: string | RegExp;
+}
+
+interface Entry {
+  name: string;
+  /** What to do with a backend: resolves if nothing was thrown. */
+  act: (b: Backend) => Promise<unknown>;
+  expect: Expected;
+  /**
+   * The entry may instead succeed quickly (within `ms`, with a finite kept state or a stop reason):
+   * for inputs where the contract allows either a refusal or a clean stop.
+   */
+  orCleanStopWithin?: number;
+}
+
+// ----------------------------------------------------------------------------------------------
+// Small valid specs and mutations of them
+
+function mf(over: Obj = {}): Obj {
+  return {
+    model: { kind: 'matrixFactorization', d1: 4, d2: 3, rank: 2 },
+    target: { kind: 'random', singularValues: [2, 1], seed: 1 },
+    init: { kind: 'gaussian', stdU: 0.3, stdV: 0.3, seed: 2 },
+    schedule: { kind: 'constant', eta: 0.05 },
+    steps: 5,
+    ...over,
+  };
+}
+
+function net(over: Obj = {}): Obj {
+  return {
+    model: { kind: 'network', inputDim: 3, layers: [{ width: 4, activation: 'relu', bias: true }, { width: 2 }] },
+    data: { kind: 'generated', samples: 6, targets: { kind: 'teacher', widths: [3] }, seed: 3 },
+    init: { kind: 'gaussian', variances: [0.4, 0.4], seed: 4 },
+    schedule: { kind: 'constant', eta: 0.05 },
+    steps: 5,
+    ...over,
+  };
+}
+
+function conv(layer: Obj): Obj {
+  return net({
+    model: { kind: 'network', inputDim: 8, layers: [{ type: 'conv1d', inChannels: 1, outChannels: 2, kernel: 3, activation: 'relu', ...layer }, { width: 2 }] },
+  });
+}
+
+/** A deep copy of `spec` with the value at `path` (`a.b[2].c`) set, or removed when `value` is `REMOVE`. */
+const REMOVE = Symbol('remove');
+function at(spec: Obj, path: string, value: unknown): Obj {
+  const copy = structuredClone(spec);
+  const parts = path.match(/[^.[\]]+/g) ?? [];
+  let cur: Record<string, unknown> = copy;
+  for (const p of parts.slice(0, -1)) cur = cur[p] as Record<string, unknown>;
+  const last = parts[parts.length - 1]!;
+  if (value === REMOVE) delete cur[last];
+  else cur[last] = value;
+  return copy;
+}
+
+function deep(depth: number, leaf: unknown = 1, key = 'a'): unknown {
+  let x: unknown = leaf;
+  for (let i = 0; i < depth; i++) x = key === '[]' ? [x] : { [key]: x };
+  return x;
+}
+
+const BUDGET_MS = 5000;
+
+/** Create a run and take every step (cancelled after BUDGET_MS); throws what the API throws. */
+async function runSpec(b: Backend, spec: unknown): Promise<{ ms: number; finiteState: boolean; stopped: boolean }> {
+  const t0 = performance.now();
+  const run = Run.withBackend(b, spec as unknown as RunSpec);
+  try {
+    for await (const _ of run.chunks({ signal: AbortSignal.timeout(BUDGET_MS), chunkMillis: 20 })) {
+      // drain
+    }
+    const r = run.result();
+    const finiteState = Object.values(r.params).every((m) => m.data.every(Number.isFinite)) && (r.loss === null || Number.isFinite(r.loss));
+    return { ms: performance.now() - t0, finiteState, stopped: r.finished };
+  } finally {
+    run.dispose();
+  }
+}
+
+/** Create a run from a valid spec, take its steps, then ask `query`. */
+async function runQuery(b: Backend, spec: Obj, query: unknown): Promise<unknown> {
+  const run = Run.withBackend(b, spec as unknown as RunSpec);
+  try {
+    run.advance(Infinity);
+    return await run.hessian(query as never);
+  } finally {
+    run.dispose();
+  }
+}
+
+/** Call the binding directly with JSON text (what the CLI and a JSON file give the core). */
+async function rawJson(b: Backend, text: string): Promise<unknown> {
+  try {
+    const s = b.createSession(text, {});
+    s.free?.();
+    return s;
+  } catch (e) {
+    throw fromBindingError(e);
+  }
+}
+
+const spec = (name: string, s: unknown, expected: Expected, extra: Partial<Entry> = {}): Entry => ({ name, act: (b) => runSpec(b, s), expect: expected, ...extra });
+const query = (name: string, q: unknown, expected: Expected, base: Obj = mf()): Entry => ({ name, act: (b) => runQuery(b, base, q), expect: expected });
+const withRun = (name: string, f: (run: Run) => unknown, expected: Expected, base: Obj = mf()): Entry => ({
+  name,
+  act: async (b) => {
+    const run = Run.withBackend(b, base as unknown as RunSpec);
+    try {
+      return await f(run);
+    } finally {
+      run.dispose();
+    }
+  },
+  expect: expected,
+});
+
+const E = {
+  spec: (field: string | RegExp): Expected => ({ cls: 'InvalidSpecError', code: 'invalid_spec', field }),
+  range: (field: string | RegExp): Expected => ({ cls: 'OutOfRangeError', code: 'out_of_range', field }),
+  nonFinite: (field: string | RegExp): Expected => ({ cls: 'NonFiniteError', code: 'non_finite', field }),
+  tooLarge: (field: string | RegExp): Expected => ({ cls: 'TooLargeError', code: 'too_large', field }),
+  request: (field: string | RegExp): Expected => ({ cls: 'InvalidRequestError', code: 'invalid_request', field }),
+};
+
+/** The field of a `too_large` error names the part of the spec that is too large; any path is accepted. */
+const ANY_FIELD = /^[A-Za-z]/;
+
+const HUGE_STRING = 'x'.repeat(20 * 1024 * 1024);
+
+// ----------------------------------------------------------------------------------------------
+// The catalogue
+
+const memory: Entry[] = [
+  spec('memory: 1 -> 100000 -> 1 ReLU network', net({
+    model: { kind: 'network', inputDim: 1, layers: [{ width: 100_000, activation: 'relu' }, { width: 1 }] },
+    data: { kind: 'generated', samples: 10, targets: { kind: 'gaussian' }, seed: 1 },
+  }), E.tooLarge(ANY_FIELD)),
+  spec('memory: teacher of width 1e5 on 1e5 samples', net({
+    model: { kind: 'network', inputDim: 3, layers: [{ width: 2 }] },
+    data: { kind: 'generated', samples: 100_000, targets: { kind: 'teacher', widths: [100_000] }, seed: 1 },
+    init: { kind: 'gaussian', variances: [0.4], seed: 4 },
+  }), E.tooLarge(ANY_FIELD)),
+  spec('memory: 500 -> 1e6 -> 1 network', net({
+    model: { kind: 'network', inputDim: 500, layers: [{ width: 1_000_000, activation: 'relu' }, { width: 1 }] },
+    data: { kind: 'generated', samples: 10, targets: { kind: 'gaussian' }, seed: 1 },
+  }), E.tooLarge(ANY_FIELD)),
+  spec('memory: 3000 layers of width 1, 1e6 recorded rows', net({
+    model: { kind: 'network', inputDim: 1, layers: Array.from({ length: 3000 }, () => ({ width: 1 })) },
+    data: { kind: 'generated', samples: 2, targets: { kind: 'gaussian' }, seed: 1 },
+    init: { kind: 'gaussian', variances: Array.from({ length: 3000 }, () => 1), seed: 4 },
+    steps: 1_000_000,
+    recordEvery: 1,
+  }), E.tooLarge(ANY_FIELD)),
+  spec('memory: matrix factorization 1e6 x 1e6', mf({ model: { kind: 'matrixFactorization', d1: 1_000_000, d2: 1_000_000, rank: 1 }, target: { kind: 'random', singularValues: [1], seed: 1 } }), E.tooLarge(ANY_FIELD)),
+];
+
+const base = mf();
+const n = net();
+const integers: Entry[] = [
+  spec('integers: recordEvery 5e9', mf({ recordEvery: 5e9 }), E.range('recordEvery')),
+  spec('integers: steps 2^32', mf({ steps: 2 ** 32 }), E.range('steps')),
+  spec('integers: steps 2^53', mf({ steps: 2 ** 53 }), E.range('steps')),
+  spec('integers: steps 1.5', mf({ steps: 1.5 }), E.range('steps')),
+  spec('integers: steps -1', mf({ steps: -1 }), E.range('steps')),
+  spec('integers: recordEvery 0', mf({ recordEvery: 0 }), E.range('recordEvery')),
+  spec('integers: recordEvery 2.5', mf({ recordEvery: 2.5 }), E.range('recordEvery')),
+  spec('integers: model.d1 2^32', at(base, 'model.d1', 2 ** 32), E.range('model.d1')),
+  spec('integers: model.rank 1.5', at(base, 'model.rank', 1.5), E.range('model.rank')),
+  spec('integers: layer width 2^32', at(n, 'model.layers[0].width', 2 ** 32), E.range('model.layers[0].width')),
+  spec('integers: layer width 0', at(n, 'model.layers[0].width', 0), E.range('model.layers[0].width')),
+  spec('integers: data.samples 2^32', at(n, 'data.samples', 2 ** 32), E.range('data.samples')),
+  spec('integers: teacher width 2^32', at(n, 'data.targets.widths[0]', 2 ** 32), E.range('data.targets.widths[0]')),
+  spec('integers: init.seed 2^53 + 2 (not exact)', at(base, 'init.seed', 2 ** 53 + 2), E.range('init.seed')),
+  spec('integers: init.seed -1', at(base, 'init.seed', -1), E.range('init.seed')),
+  spec('integers: target.seed 0.5', at(base, 'target.seed', 0.5), E.range('target.seed')),
+  spec('integers: curvature.every 2^32', mf({ curvature: { every: 2 ** 32 } }), E.range('curvature.every')),
+  spec('integers: curvature.maxIter 5e9', mf({ curvature: { every: 1, maxIter: 5e9 } }), E.range('curvature.maxIter')),
+  spec('integers: sgd batchSize 2^32', net({ method: { kind: 'sgd', batchSize: 2 ** 32, seed: 1 } }), E.range('method.batchSize')),
+  spec('integers: conv kernel 2^32', conv({ kernel: 2 ** 32 }), E.range('model.layers[0].kernel')),
+  spec('integers: conv stride 1.5', conv({ stride: 1.5 }), E.range('model.layers[0].stride')),
+  spec('integers: conv padding -1', conv({ padding: -1 }), E.range('model.layers[0].padding')),
+  spec('integers: implicitMidpoint maxIter 2.5', mf({ method: { kind: 'implicitMidpoint', maxIter: 2.5 } }), E.range('method.maxIter')),
+  query('integers: query.k 2^32', { what: 'eigs', k: 2 ** 32 }, E.range('query.k')),
+  query('integers: query.probes 1e6 (documented at most 100000)', { what: 'trace', probes: 1e6 }, E.range('query.probes')),
+  query('integers: query.maxIter 5e9', { what: 'eigs', method: 'lanczos', maxIter: 5e9 }, E.range('query.maxIter')),
+  query('integers: query.seed -1', { what: 'eigs', seed: -1 }, E.range('query.seed')),
+  query('integers: query.gridPoints 1', { what: 'density', gridPoints: 1 }, E.range('query.gridPoints')),
+  query('integers: query.lanczosSteps 2.5', { what: 'density', lanczosSteps: 2.5 }, E.range('query.lanczosSteps')),
+];
+
+const nonFinite: Entry[] = [
+  spec('non-finite: schedule.eta NaN', at(base, 'schedule.eta', NaN), E.nonFinite('schedule.eta')),
+  spec('non-finite: schedule.eta Infinity', at(base, 'schedule.eta', Infinity), E.nonFinite('schedule.eta')),
+  spec('non-finite: steps Infinity', mf({ steps: Infinity }), E.nonFinite('steps')),
+  spec('non-finite: conv stride NaN', conv({ stride: NaN }), E.nonFinite('model.layers[0].stride')),
+  spec('non-finite: conv padding Infinity', conv({ padding: Infinity }), E.nonFinite('model.layers[0].padding')),
+  spec('non-finite: layer width NaN', at(n, 'model.layers[0].width', NaN), E.nonFinite('model.layers[0].width')),
+  spec('non-finite: init.variances[1] NaN', at(n, 'init.variances[1]', NaN), E.nonFinite('init.variances[1]')),
+  spec('non-finite: target.singularValues[0] Infinity', at(base, 'target.singularValues[0]', Infinity), E.nonFinite('target.singularValues[0]')),
+  spec('non-finite: model.balanceWeight -Infinity', at(base, 'model.balanceWeight', -Infinity), E.nonFinite('model.balanceWeight')),
+  spec('non-finite: weightDecay NaN', mf({ weightDecay: NaN }), E.nonFinite('weightDecay')),
+  spec('non-finite: momentum beta NaN', mf({ method: { kind: 'momentum', beta: NaN } }), E.nonFinite('method.beta')),
+  spec('non-finite: data.inputStd Infinity', at(n, 'data.inputStd', Infinity), E.nonFinite('data.inputStd')),
+  spec('non-finite: curvature.tol NaN', mf({ curvature: { every: 1, tol: NaN } }), E.nonFinite('curvature.tol')),
+  spec('non-finite: implicitMidpoint tol NaN', mf({ method: { kind: 'implicitMidpoint', tol: NaN } }), E.nonFinite('method.tol')),
+  spec('non-finite: an entry of target.matrix NaN', mf({ target: { kind: 'explicit', matrix: [[1, 2, 3], [4, NaN, 6], [7, 8, 9], [1, 1, 1]] } }), E.nonFinite('target.matrix')),
+  spec('non-finite: an entry of data.x Infinity', net({ data: { kind: 'explicit', x: [[1, 2, Infinity], [0, 1, 0]], y: [[1, 0], [0, 1]] } }), E.nonFinite('data.x')),
+  query('non-finite: query.k NaN', { what: 'eigs', k: NaN }, E.nonFinite('query.k')),
+  query('non-finite: query.tol Infinity', { what: 'eigs', method: 'lanczos', tol: Infinity }, E.nonFinite('query.tol')),
+  query('non-finite: query.probes NaN', { what: 'density', probes: NaN }, E.nonFinite('query.probes')),
+  query('non-finite: query.sigma -Infinity', { what: 'density', sigma: -Infinity }, E.nonFinite('query.sigma')),
+  query('non-finite: query.gradTol NaN', { what: 'classify', gradTol: NaN }, E.nonFinite('query.gradTol')),
+];
+
+const nulls: Entry[] = [
+  spec('null: schedule.eta', at(base, 'schedule.eta', null), E.spec('schedule.eta')),
+  spec('null: steps', mf({ steps: null }), E.spec('steps')),
+  spec('null: init.stdU', at(base, 'init.stdU', null), E.spec('init.stdU')),
+  spec('null: conv stride', conv({ stride: null }), E.spec('model.layers[0].stride')),
+  spec('null: method', mf({ method: null }), E.spec('method')),
+  query('null: query.k', { what: 'eigs', k: null }, E.spec('query.k')),
+  query('null: query.seed', { what: 'trace', seed: null }, E.spec('query.seed')),
+];
+
+const types: Entry[] = [
+  spec('wrong type: schedule.eta "x"', at(base, 'schedule.eta', 'x'), E.spec('schedule.eta')),
+  spec('wrong type: init.variances[0] "x"', at(n, 'init.variances[0]', 'x'), E.spec('init.variances[0]')),
+  spec('wrong type: data.samples "10"', at(n, 'data.samples', '10'), E.spec('data.samples')),
+  spec('wrong type: layer activation 5', at(n, 'model.layers[0].activation', 5), E.spec('model.layers[0].activation')),
+  spec('wrong type: layer bias "yes"', at(n, 'model.layers[0].bias', 'yes'), E.spec('model.layers[0].bias')),
+  spec('wrong type: method.kind "bogus"', mf({ method: { kind: 'bogus' } }), E.spec('method.kind')),
+  spec('wrong type: schedule.kind 5', at(base, 'schedule.kind', 5), E.spec('schedule.kind')),
+  spec('wrong type: target.singularValues "x"', at(base, 'target.singularValues', 'x'), E.spec('target.singularValues')),
+  spec('wrong type: steps is a function', mf({ steps: () => 5 }), E.spec('steps')),
+  spec('wrong type: the spec is a number', 5, E.spec('')),
+  spec('wrong type: the spec is null', null, E.spec('')),
+  query('wrong type: query.what "bogus"', { what: 'bogus' }, E.spec('query.what')),
+  query('wrong type: query.which 5', { what: 'eigs', which: 5 }, E.spec('query.which')),
+  query('wrong type: query.vectors "yes"', { what: 'eigs', vectors: 'yes' }, E.spec('query.vectors')),
+];
+
+const fields: Entry[] = [
+  spec('missing: steps (a root field, named by itself)', at(base, 'steps', REMOVE), E.spec('steps')),
+  spec('missing: schedule', at(base, 'schedule', REMOVE), E.spec('schedule')),
+  spec('missing: model', at(base, 'model', REMOVE), E.spec('model')),
+  spec('missing: schedule.eta', at(base, 'schedule.eta', REMOVE), E.spec('schedule.eta')),
+  spec('missing: data.samples', at(n, 'data.samples', REMOVE), E.spec('data.samples')),
+  spec('missing: init.seed', at(base, 'init.seed', REMOVE), E.spec('init.seed')),
+  spec('missing: data.targets.kind', at(n, 'data.targets.kind', REMOVE), E.spec('data.targets.kind')),
+  spec('missing: layer width', at(n, 'model.layers[0].width', REMOVE), E.spec('model.layers[0].width')),
+  query('missing: query.what', { k: 1 }, E.spec('query.what')),
+  spec('unknown: a root field', mf({ bogus: 1 }), E.spec('bogus')),
+  spec('unknown: schedule.bogus', at(base, 'schedule.bogus', 1), E.spec('schedule.bogus')),
+  spec('unknown: model.layers[0].bogus', at(n, 'model.layers[0].bogus', 1), E.spec('model.layers[0].bogus')),
+  spec('unknown: data.targets.bogus', at(n, 'data.targets.bogus', 1), E.spec('data.targets.bogus')),
+  query('unknown: query.bogus', { what: 'eigs', bogus: 1 }, E.spec('query.bogus')),
+];
+
+const SPEC_TEXT = JSON.stringify(mf());
+const json: Entry[] = [
+  { name: 'JSON text: schedule.eta 1e999', act: (b) => rawJson(b, SPEC_TEXT.replace('"eta":0.05', '"eta":1e999')), expect: E.nonFinite('schedule.eta') },
+  { name: 'JSON text: steps -1e999', act: (b) => rawJson(b, SPEC_TEXT.replace('"steps":5', '"steps":-1e999')), expect: E.nonFinite('steps') },
+  spec('JSON text: schedule.eta 1e999 read with JSON.parse', JSON.parse(SPEC_TEXT.replace('"eta":0.05', '"eta":1e999')), E.nonFinite('schedule.eta')),
+];
+
+const structure: Entry[] = [
+  spec('structure: a cyclic spec', (() => {
+    const s = mf();
+    (s['model'] as Obj)['self'] = s['model'];
+    return s;
+  })(), E.spec('model.self')),
+  spec('structure: a BigInt (steps: 5n)', mf({ steps: BigInt(5) }), E.spec('steps')),
+  spec('structure: a BigInt in a layer (width: 4n)', at(n, 'model.layers[0].width', BigInt(4)), E.spec('model.layers[0].width')),
+  spec('structure: schedule.eta nested 100,000 deep (objects)', at(base, 'schedule.eta', deep(100_000)), E.spec(/^schedule\.eta/)),
+  spec('structure: steps nested 100,000 deep (arrays)', mf({ steps: deep(100_000, 1, '[]') }), E.spec(/^steps/)),
+  query('structure: a BigInt in a query (k: 2n)', { what: 'eigs', k: BigInt(2) }, E.spec('query.k')),
+  query('structure: query.k nested 100,000 deep', { what: 'eigs', k: deep(100_000) }, E.spec(/^query\.k/)),
+  query('structure: a cyclic query', (() => {
+    const q: Obj = { what: 'eigs' };
+    q['self'] = q;
+    return q;
+  })(), E.spec('query.self')),
+];
+
+const misuse: Entry[] = [
+  withRun("misuse: run.advance('5')", (r) => r.advance('5' as unknown as number), E.request('maxSteps')),
+  withRun('misuse: run.advance(-1)', (r) => r.advance(-1), E.request('maxSteps')),
+  withRun('misuse: run.advance(1.5)', (r) => r.advance(1.5), E.request('maxSteps')),
+  withRun('misuse: run.advance(NaN)', (r) => r.advance(NaN), E.request('maxSteps')),
+  withRun('misuse: run.advance(undefined)', (r) => r.advance(undefined as unknown as number), E.request('maxSteps')),
+  withRun('misuse: run.advance(5n)', (r) => r.advance(BigInt(5) as unknown as number), E.request('maxSteps')),
+  withRun('misuse: run.advanceAsync({})', (r) => r.advanceAsync({} as unknown as number), E.request('maxSteps')),
+  withRun("misuse: run.column('loss', -1)", (r) => r.column('loss', -1), E.request('start')),
+  withRun("misuse: run.column('loss', '0')", (r) => r.column('loss', '0' as unknown as number), E.request('start')),
+  withRun('misuse: an advance after dispose', (r) => {
+    r.dispose();
+    return r.advance(1);
+  }, E.request('run')),
+  withRun('misuse: two advances at once', async (r) => {
+    const first = r.advanceAsync(1);
+    try {
+      r.advance(1);
+    } finally {
+      await first;
+    }
+  }, E.request('run')),
+  query('misuse: query.block unknown', { what: 'eigs', block: 'W9' }, E.request('query.block')),
+  query('misuse: lemma32 on a network', { what: 'lemma32' }, E.request('query.what'), net()),
+  { name: "misuse: loadBackendByName('bogus')", act: () => loadBackendByName('bogus' as never), expect: E.request('backend') },
+];
+
+const hangs: Entry[] = [
+  spec('hang: implicitMidpoint tol 1e-300, maxIter 4e9', net({
+    model: { kind: 'network', inputDim: 3, layers: [{ width: 4, activation: 'relu', bias: true }, { width: 2 }] },
+    schedule: { kind: 'constant', eta: 1.5 },
+    method: { kind: 'implicitMidpoint', tol: 1e-300, maxIter: 4e9 },
+    steps: 20,
+  }), E.range('method.maxIter'), { orCleanStopWithin: BUDGET_MS }),
+  spec('hang: implicitMidpoint tol 0', mf({ method: { kind: 'implicitMidpoint', tol: 0 } }), E.range('method.tol')),
+];
+
+const messages: Entry[] = [
+  spec('message: a 20 MB schedule.kind', at(base, 'schedule.kind', HUGE_STRING), E.spec('schedule.kind')),
+  spec('message: a 20 MB layer activation', at(n, 'model.layers[0].activation', HUGE_STRING), E.spec('model.layers[0].activation')),
+  spec('message: a 20 MB model.kind', at(base, 'model.kind', HUGE_STRING), E.spec('model.kind')),
+  query('message: a 20 MB query.what', { what: HUGE_STRING }, E.spec('query.what')),
+  query('message: a 20 MB query.block', { what: 'eigs', block: HUGE_STRING }, E.request('query.block')),
+];
+
+// Memory and hangs last: on a build without the fixes, a wasm trap can leave the module unusable
+// and a hang never returns, so the other categories run (and report) first.
+const CATALOGUE: Record<string, Entry[]> = { integers, nonFinite, nulls, types, fields, json, structure, misuse, messages, memory, hangs };
+
+// ----------------------------------------------------------------------------------------------
+
+const maskNumbers = (s: string): string => s.replace(/[0-9][0-9.,e+]*/g, '#');
+
+function fieldMatches(want: string | RegExp, got: string): boolean {
+  return typeof want === 'string' ? want === got : want.test(got);
+}
+
+async function outcome(entry: Entry, b: Backend): Promise<{ thrown: ThrownRecord | null; value: unknown; ms: number }> {
+  const t0 = performance.now();
+  try {
+    const value = await entry.act(b);
+    return { thrown: null, value, ms: performance.now() - t0 };
+  } catch (e) {
+    return { thrown: thrownRecord(e), value: undefined, ms: performance.now() - t0 };
+  }
+}
+
+describe('catalogue of bad inputs: class, code and field on both backends', () => {
+  const all = Object.values(CATALOGUE).flat();
+  it('has at least 60 entries covering every category', () => {
+    expect(all.length).toBeGreaterThanOrEqual(60);
+    for (const [category, entries] of Object.entries(CATALOGUE)) expect(entries.length, category).toBeGreaterThan(0);
+  });
+
+  for (const [category, entries] of Object.entries(CATALOGUE)) {
+    describe(category, () => {
+      for (const entry of entries) {
+        it(entry.name, async () => {
+          const native = await loadBackendByName('native');
+          const wasm = await loadBackendByName('wasm');
+          const got = { native: await outcome(entry, native), wasm: await outcome(entry, wasm) };
+          const want = entry.expect;
+          const problems: string[] = [];
+          for (const [name, o] of Object.entries(got)) {
+            const t = o.thrown;
+            if (t === null) {
+              const v = o.value as { ms?: number; finiteState?: boolean; stopped?: boolean } | undefined;
+              if (entry.orCleanStopWithin !== undefined && v && v.finiteState && v.stopped && o.ms <= entry.orCleanStopWithin) continue;
+              problems.push(`${name}: no error (${o.ms.toFixed(0)} ms), expected ${want.cls} ${want.code} at ${String(want.field)}`);
+              continue;
+            }
+            if (t.cls !== want.cls || t.code !== want.code || !fieldMatches(want.field, t.field)) {
+              problems.push(`${name}: ${showThrown(t)}, expected ${want.cls} ${want.code} at ${String(want.field)}`);
+            }
+            if (t.message.length > MAX_MESSAGE_CHARS) problems.push(`${name}: message of ${t.message.length} characters (at most ${MAX_MESSAGE_CHARS})`);
+          }
+          const a = got.native.thrown;
+          const b = got.wasm.thrown;
+          if (a && b) {
+            const same = a.cls === b.cls && a.code === b.code && a.field === b.field && (a.code === 'too_large' ? maskNumbers(a.message) === maskNumbers(b.message) : a.message === b.message);
+            if (!same) problems.push(`backends differ: native ${showThrown(a)} | wasm ${showThrown(b)}`);
+          }
+          const report = process.env['CATALOGUE_REPORT'];
+          if (report) {
+            const { appendFileSync } = await import('node:fs');
+            appendFileSync(report, `${JSON.stringify({ entry: entry.name, ok: problems.length === 0, problems })}\n`);
+          }
+          expect(problems).toEqual([]);
+        });
+      }
+    });
+  }
+});
