@@ -248,6 +248,10 @@ describe(`API misuse on ${BACKEND}`, () => {
             matrixShape: wrap((name: string) => s.matrixShape(name)),
             paramNames: wrap(() => s.paramNames()),
             hessian: wrap((q: string) => s.hessian(q)),
+            hessianStart: wrap((q: string) => s.hessianStart(q)),
+            hessianAdvance: wrap((n: number) => s.hessianAdvance(n)),
+            hessianReport: wrap(() => s.hessianReport()),
+            hessianCancel: wrap(() => s.hessianCancel()),
             free: () => {
               if (trapped) throw new Error('attempted to take ownership of Rust value while it was borrowed');
               s.free?.();
