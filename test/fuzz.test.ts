@@ -282,6 +282,8 @@ const INT_FIELDS = new Set([
 ]);
 /** Integer fields whose range is [0 or 1, 2^32) by contract; sizes may answer too_large instead. */
 const SIZE_FIELDS = new Set(['d1', 'd2', 'rank', 'inputDim', 'width', 'params', 'inChannels', 'outChannels', 'inHeight', 'kernel', 'samples', 'widths', 'batchSize', 'padding', 'stride', 'probes', 'lanczosSteps', 'gridPoints', 'k', 'maxIter', 'every', 'denseMaxDim', 'components']);
+/** Counts: integers up to 2^53 on both backends (steps, recordEvery, curvature.every). */
+const COUNT_FIELDS = new Set(['steps', 'recordEvery', 'every']);
 /** Matrix inputs (travel as buffers): mutated as a whole, never inside. */
 const MATRIX_FIELDS = /^(target\.matrix|init\.u0|init\.v0|data\.x|data\.y|model\.layers\[\d+\]\.pattern|init\.weights\[\d+\])$/;
 
@@ -354,6 +356,18 @@ function fieldsFor(path: string): string[] {
   return m ? [path, m[1]!] : [path];
 }
 
+/**
+ * Where a wrong-type array may be reported: its own path, or (a known limitation, docs/testing.md)
+ * an enclosing object when that object is a variant tagged by `kind` holding another array, since
+ * serde loses the path inside such variants and the core cannot tell which array is the wrong one.
+ */
+function fieldsForArray(path: string): string[] {
+  const parts = path.split('.');
+  const out = fieldsFor(path);
+  for (let i = parts.length - 1; i >= 1; i--) out.push(parts.slice(0, i).join('.'));
+  return out;
+}
+
 function deepObject(depth: number): unknown {
   let x: unknown = 1;
   for (let i = 0; i < depth; i++) x = { a: x };
@@ -383,7 +397,7 @@ function mutate(base: Obj, target: 'spec' | 'query', kind: MutKind, r1: number, 
       if (!l) return undefined;
       const v = typeof l.value === 'number' ? alt(['x', true, {}, [], '1']) : typeof l.value === 'string' ? alt([5, true, {}, []]) : typeof l.value === 'boolean' ? alt([1, 'true', {}]) : alt([5, 'x', true]);
       set(l, v);
-      return done(l, v, { codes: ['invalid_spec'], fields: fieldsFor(l.path), okAllowed: false });
+      return done(l, v, { codes: ['invalid_spec'], fields: Array.isArray(v) ? fieldsForArray(l.path) : fieldsFor(l.path), okAllowed: false });
     }
     case 'null': {
       const l = choose(leaves);
@@ -419,7 +433,10 @@ function mutate(base: Obj, target: 'spec' | 'query', kind: MutKind, r1: number, 
       const int = INT_FIELDS.has(l.name);
       const v = int ? alt([2 ** 32, 5e9, 2 ** 53, 2 ** 53 + 2, 1e300]) : alt([1e300, 1.7e308]);
       set(l, v);
-      if (!int) return done(l, v, { codes: ['out_of_range', 'too_large'], okAllowed: true });
+      // Counts (steps, recordEvery, every) go to 2^53 on both backends: a huge one is valid, or
+      // out of range, or too large for its recorded rows.
+      if (COUNT_FIELDS.has(l.name)) return done(l, v, { codes: ['out_of_range', 'too_large'], okAllowed: true });
+      if (!int) return done(l, v, { codes: ['out_of_range', 'too_large', 'non_finite'], okAllowed: true });
       if (l.name === 'seed') return done(l, v, { codes: ['out_of_range'], fields: fieldsFor(l.path), okAllowed: true });
       if (SIZE_FIELDS.has(l.name)) return done(l, v, { codes: ['out_of_range', 'too_large'], okAllowed: false });
       return done(l, v, { codes: ['out_of_range'], fields: fieldsFor(l.path), okAllowed: false });
@@ -545,6 +562,8 @@ interface RunSummary {
   finished: boolean;
   cancelled: boolean;
   divergedAt: number | null;
+  stop: string | null;
+  reason: string | null;
   loss: number | null;
   paramsFinite: boolean;
   lastLoss: number | null;
@@ -579,6 +598,8 @@ function summarize(r: RunResultBase): RunSummary {
     finished: r.finished,
     cancelled: r.cancelled,
     divergedAt: r.divergedAt,
+    stop: r.stop,
+    reason: r.reason,
     loss: r.loss,
     paramsFinite: finite,
     lastLoss: lastOfRole(r, 'loss'),
@@ -679,13 +700,14 @@ function checkCase(index: number, c: Case, out: Record<'native' | 'wasm', Outcom
     if (r) {
       const problems: string[] = [];
       if (!r.paramsFinite) problems.push('non-finite parameters');
-      // A run that diverged at step 0 has no finite state to keep: it must still keep its one row
-      // (the initial point) and say why it stopped; any later stop keeps a finite last row.
+      // A run that diverged at step 0 has no finite state to keep: it keeps no row and says why it
+      // stopped (docs/api.md); any later stop keeps a finite last row.
       const atStart = r.divergedAt === 0;
+      if (atStart && (r.rows !== 0 || r.stop !== 'diverged' || !r.reason)) problems.push(`diverged at step 0: ${r.rows} rows, stop ${r.stop}, reason ${r.reason}`);
       if (!atStart && r.lastLoss !== null && !Number.isFinite(r.lastLoss)) problems.push(`last row loss ${r.lastLoss}`);
       if (!atStart && r.lastGradNorm !== null && !Number.isFinite(r.lastGradNorm)) problems.push(`last row gradNorm ${r.lastGradNorm}`);
-      if (r.divergedAt === null && !r.cancelled && !(r.loss !== null && Number.isFinite(r.loss))) problems.push(`final loss ${r.loss} without a stop reason`);
-      if (r.divergedAt !== null && r.rows === 0) problems.push(`diverged at step ${r.divergedAt} with no row kept`);
+      if (r.stop === null && !r.cancelled && !(r.loss !== null && Number.isFinite(r.loss))) problems.push(`final loss ${r.loss} without a stop reason`);
+      if (r.divergedAt !== null && r.divergedAt > 0 && r.rows === 0) problems.push(`diverged at step ${r.divergedAt} with no row kept`);
       if (problems.length > 0) fail('state', `${name}: ${problems.join(', ')}`);
     }
   }

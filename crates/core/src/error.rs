@@ -40,8 +40,9 @@ pub const JS_ERROR_PREFIX: &str = "AUTOBALANCE_ERROR:";
 /// an unknown key, are cut with an ellipsis).
 pub const MAX_FIELD_CHARS: usize = 200;
 /// Longest message an error carries, in characters (messages echo input: a 20 MB string would
-/// otherwise become the message).
-pub const MAX_MESSAGE_CHARS: usize = 1000;
+/// otherwise become the message). With the field, `"<field>: <message>"` (the JS error's
+/// message) is at most 1000 characters.
+pub const MAX_MESSAGE_CHARS: usize = 1000 - MAX_FIELD_CHARS - 2;
 
 /// `s` cut to at most `max` characters, the last of them an ellipsis when cut.
 pub fn truncate(mut s: String, max: usize) -> String {

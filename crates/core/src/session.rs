@@ -231,6 +231,23 @@ impl Session {
         let mut budget = Budget::new();
         let mut buffers = Buffers::from(buffers);
         let built = family.build(Value::Object(problem), &mut buffers, &info, &mut budget)?;
+        // Explicit matrices are checked when read; a generated start can still overflow (a
+        // standard deviation near f64::MAX): refuse it, naming the block and entry.
+        if let Some(i) = built.w0.iter().position(|x| !x.is_finite()) {
+            let blocks = built.model.blocks();
+            let b = blocks
+                .iter()
+                .find(|b| (b.offset..b.offset + b.len()).contains(&i));
+            let at = b.map_or(String::new(), |b| {
+                format!(" (block {}, entry {})", b.name, i - b.offset)
+            });
+            return Err(Error::non_finite(
+                "init",
+                format!(
+                    "the initial parameters are not finite{at}: a scale of the init is too large"
+                ),
+            ));
+        }
         // Held against the limit of the runs created while this one is alive.
         let reservation = budget.hold("model")?;
         let (r, target_norm) = built.model.theorem31_scale().unwrap_or((1, 1.0));

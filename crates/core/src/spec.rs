@@ -261,14 +261,30 @@ fn unexpected(v: &serde_json::Value) -> String {
     }
 }
 
-/// Inside a tagged enum serde loses the path: the one field below `at` (breadth first, its
-/// path relative to `at`) whose value is the one a type error names, if exactly one is.
+/// Inside a tagged enum serde loses the path: the one value below `at` (breadth first, its
+/// path relative to `at`) that a type error (`invalid type: string "x", expected f64`) or an
+/// unknown variant (`unknown variant `x``) names, if exactly one is.
 fn find_unexpected(at: &serde_json::Value, msg: &str) -> Option<String> {
+    if let Some(rest) = msg.strip_prefix("invalid type: ") {
+        let got = rest.split(", expected").next()?;
+        // An object tagged by `kind` is where a map belongs (a variant): never the culprit.
+        return find_below(at, &|e| unexpected(e) == got && e.get("kind").is_none());
+    }
+    let rest = msg.strip_prefix("unknown variant `")?;
+    let name = rest.split('`').next()?;
+    // The variant is a string value (`"gaussian"`), or the one key of an object (serde reads
+    // `{"a": ..}` as variant `a` of an enum written as a string or a one-key map).
+    find_below(at, &|e| match e {
+        serde_json::Value::String(s) => s == name,
+        serde_json::Value::Object(o) => o.len() == 1 && o.contains_key(name),
+        _ => false,
+    })
+}
+
+/// The path (relative to `at`) of the one value below `at` for which `pred` holds, at the
+/// shallowest depth where any does; None when none or several do.
+fn find_below(at: &serde_json::Value, pred: &dyn Fn(&serde_json::Value) -> bool) -> Option<String> {
     use serde_json::Value;
-    let got = msg
-        .strip_prefix("invalid type: ")?
-        .split(", expected")
-        .next()?;
     let mut found = Vec::new();
     let mut queue: std::collections::VecDeque<(&Value, String)> = [(at, String::new())].into();
     while let Some((x, path)) = queue.pop_front() {
@@ -282,7 +298,7 @@ fn find_unexpected(at: &serde_json::Value, msg: &str) -> Option<String> {
             _ => continue,
         };
         for (e, p) in kids {
-            if unexpected(e) == got {
+            if pred(e) {
                 found.push(p.clone());
             }
             queue.push_back((e, p));
@@ -311,16 +327,27 @@ fn serde_error(
     let at_root = path == "." || path == "?";
     let base = if at_root { "" } else { path.as_str() };
     let here = lookup(input, base);
-    let named = field_in_message(&msg)
-        .filter(|n| {
-            let unknown = msg.contains("unknown field `");
-            here.and_then(|o| o.as_object())
+    // serde's path is exact unless it stopped at an object tagged by `kind` (a variant): only
+    // there is the culprit searched below it.
+    let tagged = here.is_some_and(|h| h.get("kind").is_some());
+    let named = field_in_message(&msg).and_then(|n| {
+        let unknown = msg.contains("unknown field `");
+        let has = |o: &serde_json::Value| {
+            o.as_object()
                 .is_some_and(|o| o.contains_key(n.as_str()) == unknown)
-        })
-        .or_else(|| {
-            here.filter(|h| h.is_object() || h.is_array())
-                .and_then(|h| find_unexpected(h, &msg))
-        });
+        };
+        if here.is_some_and(has) {
+            return Some(n);
+        }
+        // A missing or unknown field of an object nested in the variant (`data.targets.kind`):
+        // the one object below that shows it.
+        let below = here.filter(|_| tagged).and_then(|h| find_below(h, &has))?;
+        Some(format!("{below}.{n}"))
+    });
+    let named = named.or_else(|| {
+        here.filter(|h| tagged && (h.is_object() || h.is_array()))
+            .and_then(|h| find_unexpected(h, &msg))
+    });
     let field = match (at_root, named) {
         (true, Some(n)) => format!("{prefix}{n}"),
         (true, None) => root.to_string(),

@@ -441,3 +441,45 @@ fn echoed_input_is_bounded() {
     let e = err(&s);
     assert!(e.message.chars().count() <= MAX_MESSAGE_CHARS);
 }
+
+// ---- Paths inside variants tagged by `kind`, and generated starts that overflow ----
+
+#[test]
+fn errors_inside_tagged_variants_name_the_nested_field() {
+    let _serial = serial();
+    let base = json!({
+        "model": {"kind": "network", "inputDim": 3,
+                  "layers": [{"width": 4, "activation": "relu"}, {"width": 2}]},
+        "data": {"kind": "generated", "samples": 5, "seed": 1,
+                 "targets": {"kind": "teacher", "widths": [3, 2], "slope": 0.1}},
+        "schedule": {"kind": "constant", "eta": 0.01},
+        "steps": 3
+    });
+    let cases: [(&str, Value, &str); 6] = [
+        ("/data/targets/slope", json!({"a": {"a": 1}}), "data.targets.slope"),
+        ("/data/samples", json!({}), "data.samples"),
+        ("/data/inputs", json!({"a": {"a": 1}}), "data.inputs"),
+        ("/data/targets/kind", json!({"a": 1}), "data.targets.kind"),
+        ("/data/targets/bogus", json!(1), "data.targets.bogus"),
+        ("/steps", json!({"a": {"a": 1}}), "steps"),
+    ];
+    for (ptr, value, field) in cases {
+        let mut spec = base.clone();
+        let (parent, key) = ptr.rsplit_once('/').unwrap();
+        spec.pointer_mut(parent).unwrap()[key] = value;
+        assert_err(&err(&spec), ErrorCode::InvalidSpec, field);
+    }
+    let mut spec = base.clone();
+    spec["data"]["targets"].as_object_mut().unwrap().remove("kind");
+    assert_err(&err(&spec), ErrorCode::InvalidSpec, "data.targets.kind");
+}
+
+#[test]
+fn a_generated_start_that_overflows_is_refused() {
+    let _serial = serial();
+    let mut spec = mf();
+    spec["init"]["stdU"] = json!(1.7e308);
+    let e = err(&spec);
+    assert_err(&e, ErrorCode::NonFinite, "init");
+    assert!(e.message.contains("block U"), "{e:?}");
+}

@@ -20,8 +20,11 @@ export type ErrorCode =
 
 /** Longest field path an error carries, in characters (the core's `MAX_FIELD_CHARS`). */
 export const MAX_FIELD_CHARS = 200;
-/** Longest detail an error carries, in characters (the core's `MAX_MESSAGE_CHARS`). */
-export const MAX_DETAIL_CHARS = 1000;
+/**
+ * Longest detail an error carries, in characters (the core's `MAX_MESSAGE_CHARS`): with the field,
+ * an error's `message` (`"<field>: <detail>"`) is at most 1000 characters.
+ */
+export const MAX_DETAIL_CHARS = 1000 - MAX_FIELD_CHARS - 2;
 
 /**
  * `s` cut to at most `max` characters (Unicode code points, as the core counts), the last an

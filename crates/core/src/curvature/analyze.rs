@@ -191,11 +191,17 @@ pub fn parse_query(
     }
     let k = int("k", q.k, 1, 1, dim.max(1))?;
     let tol = real("tol", q.tol, 1e-8, 0.0, 0.5, true)?;
-    let max_iter = int("maxIter", q.max_iter, 1000, 1, usize::MAX)?;
+    let max_iter = int(
+        "maxIter",
+        q.max_iter,
+        1000,
+        1,
+        crate::spec::MAX_SIZE as usize,
+    )?;
     // The eigen-solver's basis is bounded by thick restarts (lanczos::BASIS_BUDGET_DOUBLES);
     // the quadrature's is not: each probe keeps its lanczosSteps vectors.
     let basis_ok = |steps: usize| steps.min(dim).saturating_mul(dim) <= MAX_BASIS_DOUBLES;
-    let seed = int("seed", q.seed, 0, 0, usize::MAX)? as u64;
+    let seed = crate::spec::count(&field("seed"), q.seed.unwrap_or(0.0))?;
     let probes = int("probes", q.probes, 20, 1, 100_000)?;
     let lanczos_steps = int("lanczosSteps", q.lanczos_steps, 60, 1, 10_000)?;
     if !basis_ok(lanczos_steps) {
