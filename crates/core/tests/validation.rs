@@ -456,7 +456,11 @@ fn errors_inside_tagged_variants_name_the_nested_field() {
         "steps": 3
     });
     let cases: [(&str, Value, &str); 6] = [
-        ("/data/targets/slope", json!({"a": {"a": 1}}), "data.targets.slope"),
+        (
+            "/data/targets/slope",
+            json!({"a": {"a": 1}}),
+            "data.targets.slope",
+        ),
         ("/data/samples", json!({}), "data.samples"),
         ("/data/inputs", json!({"a": {"a": 1}}), "data.inputs"),
         ("/data/targets/kind", json!({"a": 1}), "data.targets.kind"),
@@ -470,7 +474,10 @@ fn errors_inside_tagged_variants_name_the_nested_field() {
         assert_err(&err(&spec), ErrorCode::InvalidSpec, field);
     }
     let mut spec = base.clone();
-    spec["data"]["targets"].as_object_mut().unwrap().remove("kind");
+    spec["data"]["targets"]
+        .as_object_mut()
+        .unwrap()
+        .remove("kind");
     assert_err(&err(&spec), ErrorCode::InvalidSpec, "data.targets.kind");
 }
 
