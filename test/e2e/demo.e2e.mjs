@@ -345,7 +345,9 @@ try {
 
   await page.screenshot({ path: shot.replace(/\.png$/, '-net.png'), fullPage: true });
   // 4. A long run: the page stays responsive while the worker computes, and Stop stops it.
-  const longQuery = 'model=mf&d1=200&d2=150&rank=10&stdU=0.01&stdV=0.01&eta=0.001&steps=100000000&every=10&seed=1';
+  // 10^7 steps recording every 100th: long enough to stop by hand, and its 10^5 rows within the wasm
+  // memory budget (which counts every row to be recorded: 10^7 rows would be refused up front).
+  const longQuery = 'model=mf&d1=200&d2=150&rank=10&stdU=0.01&stdV=0.01&eta=0.001&steps=10000000&every=100&seed=1';
   await page.goto(`${base}?${longQuery}`);
   await page.waitForFunction(() => (window.__autobalance.status?.step ?? 0) >= 1000, null, { timeout: 15_000 });
   let slowest = 0;

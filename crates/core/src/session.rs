@@ -147,8 +147,9 @@ impl Session {
         spec_json: &str,
         buffers: HashMap<String, Vec<f64>>,
     ) -> Result<Session> {
-        let value: Value = spec::from_str(spec_json, "", "spec")?;
-        let Value::Object(fields) = value else {
+        // The family first (which fields mean what depends on it), then nulls and depth.
+        let value: Value = spec::parse_text(spec_json, "spec")?;
+        let Some(fields) = value.as_object() else {
             return Err(Error::spec("spec", "expected a JSON object"));
         };
         let kinds = || {
@@ -177,6 +178,10 @@ impl Session {
                 format!("unknown model kind {kind:?}: expected one of {}", kinds()),
             )
         })?;
+        spec::check_value(&value, "", "spec")?;
+        let Value::Object(fields) = value else {
+            return Err(Error::spec("spec", "expected a JSON object"));
+        };
         let (mut run_part, mut problem) = (serde_json::Map::new(), serde_json::Map::new());
         for (k, v) in fields {
             if spec::RUN_FIELDS.contains(&k.as_str()) {

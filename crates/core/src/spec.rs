@@ -180,15 +180,19 @@ pub fn from_value<T: serde::de::DeserializeOwned>(
 /// Deserialize JSON text like [`from_value`]. Text nested deeper than serde_json's recursion
 /// limit (128) is refused (`invalid_spec` on `root`).
 pub fn from_str<T: serde::de::DeserializeOwned>(json: &str, prefix: &str, root: &str) -> Result<T> {
-    let v: serde_json::Value = serde_json::from_str(json).map_err(|e| {
+    from_value(parse_text(json, root)?, prefix, root)
+}
+
+/// JSON text as a value, unchecked (no `null` or depth check yet: see [`check_value`]).
+pub fn parse_text(json: &str, root: &str) -> Result<serde_json::Value> {
+    serde_json::from_str(json).map_err(|e| {
         let msg = e.to_string();
         if msg.starts_with("number out of range") {
             Error::non_finite(root, format!("a number is out of the range of f64 ({msg})"))
         } else {
             Error::spec(root, format!("invalid JSON: {msg}"))
         }
-    })?;
-    from_value(v, prefix, root)
+    })
 }
 
 /// The path of a child in the core's notation.
@@ -201,7 +205,7 @@ fn child_path(parent: &str, key: &str) -> String {
 }
 
 /// No `null` in `v`, and no deeper nesting than [`MAX_DEPTH`] (iterative: no recursion on input).
-fn check_value(v: &serde_json::Value, prefix: &str, root: &str) -> Result<()> {
+pub fn check_value(v: &serde_json::Value, prefix: &str, root: &str) -> Result<()> {
     use serde_json::Value;
     let name = |p: &str| {
         if p.is_empty() {
@@ -269,6 +273,13 @@ fn find_unexpected(at: &serde_json::Value, msg: &str) -> Option<String> {
         let got = rest.split(", expected").next()?;
         // An object tagged by `kind` is where a map belongs (a variant): never the culprit.
         return find_below(at, &|e| unexpected(e) == got && e.get("kind").is_none());
+    }
+    if msg.starts_with("invalid value: map, expected map with a single key") {
+        // A variant written as a one-key map (`{"leakyRelu": ..}`) given as some other map.
+        return find_below(at, &|e| {
+            e.as_object()
+                .is_some_and(|o| o.len() != 1 && !o.contains_key("kind"))
+        });
     }
     let rest = msg.strip_prefix("unknown variant `")?;
     let name = rest.split('`').next()?;

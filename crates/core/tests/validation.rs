@@ -490,3 +490,14 @@ fn a_generated_start_that_overflows_is_refused() {
     assert_err(&e, ErrorCode::NonFinite, "init");
     assert!(e.message.contains("block U"), "{e:?}");
 }
+
+#[test]
+fn the_model_kind_is_checked_before_the_fields_it_gives_meaning_to() {
+    let _serial = serial();
+    let mut spec = mf();
+    spec["model"]["kind"] = json!("bogus");
+    spec["init"]["biases"] = json!([null]);
+    let e = err(&spec);
+    assert_err(&e, ErrorCode::InvalidSpec, "model.kind");
+    assert!(e.message.contains("unknown model kind"), "{e:?}");
+}

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { InvalidSpecError } from '../errors.js';
 import { type MatrixInput, splitMatrixInput } from '../matrix.js';
 import type { RunCommon } from '../spec.js';
 import type { FamilyEncoding } from './family.js';
@@ -150,7 +151,13 @@ function isRecord(x: unknown): x is Record<string, unknown> {
  */
 function encodeNetworkInit(spec: Record<string, unknown>, buffers: Record<string, Float64Array>): Record<string, unknown> {
   const init = spec['init'];
-  if (!isRecord(init) || init['kind'] !== 'explicit') return spec;
+  if (!isRecord(init)) return spec;
+  if (typeof init['kind'] !== 'string' && ('weights' in init || 'biases' in init)) {
+    // Which fields are matrices depends on the kind: say what is wrong before reading them.
+    const got = Array.isArray(init['kind']) ? 'sequence' : init['kind'] === null ? 'null' : typeof init['kind'] === 'object' ? 'map' : typeof init['kind'];
+    throw new InvalidSpecError('init.kind', `invalid type: ${got}, expected the name of the init (gaussian, explicit, ...)`);
+  }
+  if (init['kind'] !== 'explicit') return spec;
   const { weights, biases, ...rest } = init;
   if (Array.isArray(weights)) {
     weights.forEach((w: unknown, h: number) => {
