@@ -403,7 +403,9 @@ function mutate(base: Obj, target: 'spec' | 'query', kind: MutKind, r1: number, 
       const l = choose(leaves);
       if (!l) return undefined;
       set(l, null);
-      return done(l, null, { codes: ['invalid_spec'], fields: fieldsFor(l.path), okAllowed: false });
+      // A null bias of an explicit network init is documented: that layer's bias starts at 0.
+      const documented = /^init\.biases\[\d+\]$/.test(l.path);
+      return done(l, null, { codes: ['invalid_spec'], fields: fieldsFor(l.path), okAllowed: documented });
     }
     case 'nonFinite': {
       const l = choose(numLeaves);
@@ -752,7 +754,7 @@ function checkCase(index: number, c: Case, out: Record<'native' | 'wasm', Outcom
       const parent = m.path.replace(/\.[^.]+$/, '');
       const discriminator = /\.(type|kind)$/.test(m.path) && e.field.startsWith(`${parent}.`);
       if (/missing/i.test(e.message) && !discriminator && (e.code !== 'invalid_spec' || e.field !== m.path)) fail('contract', `${name} ${o.stage}: ${what} (a missing field names itself), got ${showThrown(e)}`);
-    } else if (m.path === 'model.kind' && e.code === 'invalid_spec') {
+    } else if (m.path === 'model.kind' && ['invalid_spec', 'shape_mismatch', 'non_finite'].includes(e.code)) {
       // An unknown family gives no meaning to the other fields: the TS layer's generic walk of
       // matrices at any path may refuse one of them (an `init.biases` with null rows) first.
     } else if (!want.codes.includes(e.code) || (want.fields && e.code !== 'too_large' && !want.fields.includes(e.field))) {

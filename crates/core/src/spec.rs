@@ -269,8 +269,20 @@ fn unexpected(v: &serde_json::Value) -> String {
 /// path relative to `at`) that a type error (`invalid type: string "x", expected f64`) or an
 /// unknown variant (`unknown variant `x``) names, if exactly one is.
 fn find_unexpected(at: &serde_json::Value, msg: &str) -> Option<String> {
-    if let Some(rest) = msg.strip_prefix("invalid type: ") {
+    if let Some(rest) = msg
+        .strip_prefix("invalid type: ")
+        .or_else(|| msg.strip_prefix("invalid value: "))
+        .filter(|_| !msg.starts_with("invalid value: map, expected map with a single key"))
+    {
         let got = rest.split(", expected").next()?;
+        if msg.contains("expected variant") {
+            // A tag of the wrong type (`"kind": 5`): the object whose `kind` it is.
+            let tagged =
+                |e: &serde_json::Value| e.get("kind").is_some_and(|k| unexpected(k) == got);
+            if let Some(p) = find_below(at, &tagged) {
+                return Some(format!("{p}.kind"));
+            }
+        }
         // An object tagged by `kind` is where a map belongs (a variant): never the culprit.
         return find_below(at, &|e| unexpected(e) == got && e.get("kind").is_none());
     }

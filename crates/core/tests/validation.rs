@@ -455,7 +455,7 @@ fn errors_inside_tagged_variants_name_the_nested_field() {
         "schedule": {"kind": "constant", "eta": 0.01},
         "steps": 3
     });
-    let cases: [(&str, Value, &str); 6] = [
+    let cases: [(&str, Value, &str); 7] = [
         (
             "/data/targets/slope",
             json!({"a": {"a": 1}}),
@@ -466,6 +466,7 @@ fn errors_inside_tagged_variants_name_the_nested_field() {
         ("/data/targets/kind", json!({"a": 1}), "data.targets.kind"),
         ("/data/targets/bogus", json!(1), "data.targets.bogus"),
         ("/steps", json!({"a": {"a": 1}}), "steps"),
+        ("/data/targets/kind", json!(5), "data.targets.kind"),
     ];
     for (ptr, value, field) in cases {
         let mut spec = base.clone();

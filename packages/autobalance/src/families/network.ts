@@ -8,7 +8,7 @@
  * @module
  */
 
-import { InvalidSpecError } from '../errors.js';
+import { InvalidSpecError, NonFiniteError } from '../errors.js';
 import { type MatrixInput, splitMatrixInput } from '../matrix.js';
 import type { RunCommon } from '../spec.js';
 import type { FamilyEncoding } from './family.js';
@@ -134,9 +134,14 @@ export interface NetworkRunSpec extends RunCommon {
 
 /** A vector or matrix input as flat row-major data. */
 function flat(x: unknown, field: string): Float64Array {
-  if (x instanceof Float64Array) return x;
-  if (Array.isArray(x) && x.every((v) => typeof v === 'number')) return Float64Array.from(x as number[]);
-  return splitMatrixInput(x, field).data;
+  let out: Float64Array;
+  if (x instanceof Float64Array) out = x;
+  else if (Array.isArray(x) && x.every((v) => typeof v === 'number')) out = Float64Array.from(x as number[]);
+  else return splitMatrixInput(x, field).data;
+  // Named by the spec path, not by the buffer (`init.b1`) the core would name.
+  const i = out.findIndex((v) => !Number.isFinite(v));
+  if (i >= 0) throw new NonFiniteError(`${field}[${i}]`, `expected a finite number, got ${String(out[i])}`);
+  return out;
 }
 
 function isRecord(x: unknown): x is Record<string, unknown> {
@@ -152,10 +157,12 @@ function isRecord(x: unknown): x is Record<string, unknown> {
 function encodeNetworkInit(spec: Record<string, unknown>, buffers: Record<string, Float64Array>): Record<string, unknown> {
   const init = spec['init'];
   if (!isRecord(init)) return spec;
-  if (typeof init['kind'] !== 'string' && ('weights' in init || 'biases' in init)) {
+  const kind = init['kind'];
+  if (kind !== 'explicit' && kind !== 'gaussian' && ('weights' in init || 'biases' in init)) {
     // Which fields are matrices depends on the kind: say what is wrong before reading them.
-    const got = Array.isArray(init['kind']) ? 'sequence' : init['kind'] === null ? 'null' : typeof init['kind'] === 'object' ? 'map' : typeof init['kind'];
-    throw new InvalidSpecError('init.kind', `invalid type: ${got}, expected the name of the init (gaussian, explicit, ...)`);
+    if (typeof kind === 'string') throw new InvalidSpecError('init.kind', `unknown variant \`${kind}\`, expected \`gaussian\` or \`explicit\``);
+    const got = Array.isArray(kind) ? 'sequence' : kind === null ? 'null' : typeof kind === 'object' ? 'map' : typeof kind;
+    throw new InvalidSpecError('init.kind', `invalid type: ${got}, expected the name of the init (gaussian or explicit)`);
   }
   if (init['kind'] !== 'explicit') return spec;
   const { weights, biases, ...rest } = init;
