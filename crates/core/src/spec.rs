@@ -269,10 +269,16 @@ fn unexpected(v: &serde_json::Value) -> String {
 /// path relative to `at`) that a type error (`invalid type: string "x", expected f64`) or an
 /// unknown variant (`unknown variant `x``) names, if exactly one is.
 fn find_unexpected(at: &serde_json::Value, msg: &str) -> Option<String> {
+    if msg.starts_with("invalid value: map, expected map with a single key") {
+        // A variant written as a one-key map (`{"leakyRelu": ..}`) given as some other map.
+        return find_below(at, &|e| {
+            e.as_object()
+                .is_some_and(|o| o.len() != 1 && !o.contains_key("kind"))
+        });
+    }
     if let Some(rest) = msg
         .strip_prefix("invalid type: ")
         .or_else(|| msg.strip_prefix("invalid value: "))
-        .filter(|_| !msg.starts_with("invalid value: map, expected map with a single key"))
     {
         let got = rest.split(", expected").next()?;
         if msg.contains("expected variant") {
@@ -285,13 +291,6 @@ fn find_unexpected(at: &serde_json::Value, msg: &str) -> Option<String> {
         }
         // An object tagged by `kind` is where a map belongs (a variant): never the culprit.
         return find_below(at, &|e| unexpected(e) == got && e.get("kind").is_none());
-    }
-    if msg.starts_with("invalid value: map, expected map with a single key") {
-        // A variant written as a one-key map (`{"leakyRelu": ..}`) given as some other map.
-        return find_below(at, &|e| {
-            e.as_object()
-                .is_some_and(|o| o.len() != 1 && !o.contains_key("kind"))
-        });
     }
     let rest = msg.strip_prefix("unknown variant `")?;
     let name = rest.split('`').next()?;
