@@ -18,7 +18,7 @@ export async function nativeBackend() {
  * step, `steps` steps, metrics every `every` steps; 4 steps x 5 init scales = 20 settings,
  * `seeds` seeds each (init.seed only: the target M* is the same in every run).
  */
-export function smallSweep({ d = 25, r = 3, steps = 400, every = 50, seeds = 500 } = {}) {
+export function smallSweep({ d = 25, r = 3, steps = 900, every = 100, seeds = 500 } = {}) {
   return {
     kind: 'sweep',
     base: {
@@ -129,3 +129,18 @@ export function cpuProbe() {
 }
 
 export const fmt = (x, d = 3) => (x == null || !Number.isFinite(x) ? '-' : x.toFixed(d));
+
+/**
+ * Wait up to `seconds` for a quiet machine: other processes keeping < `limit` cores busy over a
+ * 2-second window. Returns the last window's reading.
+ */
+export async function waitIdle(seconds, limit = 0.3) {
+  const t0 = performance.now();
+  let busy = Infinity;
+  while (true) {
+    const p = cpuProbe();
+    await new Promise((r) => setTimeout(r, 2000));
+    busy = p().otherCores;
+    if (busy < limit || (performance.now() - t0) / 1000 >= seconds) return busy;
+  }
+}
