@@ -138,12 +138,13 @@ if (only.has('scaling') || only.has('overhead') || only.has('peer')) {
   scale = { t1: s1, t2: s2, speedup: s1 / s2, rows: t[1][0].rows, bytes: t[1][0].bytes, identical: same, runs: [...t[1], ...t[2]].map(({ kept, ...x }) => x) };
   out.scaling = scale;
   console.log(`\n## 1. Scaling: ${RUNS} runs through the binding Study (createStudy + advanceAsync(${CHUNK}) + takeRecords), median of ${ROUNDS} rounds`);
-  console.log(`| threads | seconds | ms/run | runs/s | cores busy (ours) | speed-up |`);
-  console.log(`|---|---|---|---|---|---|`);
+  console.log(`| threads | seconds | ms/run | runs/s | cores busy (ours) | CPU ms/run | speed-up |`);
+  console.log(`|---|---|---|---|---|---|---|`);
   for (const th of [1, 2]) {
     const s = th === 1 ? s1 : s2;
     const busy = median(t[th].map((x) => x.ownCores));
-    console.log(`| ${th} | ${fmt(s)} | ${fmt((1000 * s) / RUNS, 4)} | ${Math.round(RUNS / s)} | ${fmt(busy, 2)} | ${th === 1 ? '1' : `**${fmt(s1 / s2, 2)}x** (goal >= 1.8x)`} |`);
+    const cpu = median(t[th].map((x) => (1000 * x.ownCores * x.wall) / RUNS));
+    console.log(`| ${th} | ${fmt(s)} | ${fmt((1000 * s) / RUNS, 4)} | ${Math.round(RUNS / s)} | ${fmt(busy, 2)} | ${fmt(cpu, 4)} | ${th === 1 ? '1' : `**${fmt(s1 / s2, 2)}x** (goal >= 1.8x)`} |`);
   }
   console.log(`rows: ${scale.rows} (${(scale.bytes / scale.rows).toFixed(0)} bytes each); 1- and 2-thread rows byte-identical: ${same ? 'yes' : 'NO'}; ${cleanNote([...t[1], ...t[2]])}`);
 
@@ -214,10 +215,13 @@ if (only.has('overhead')) {
   const aN = median(al.map((x) => x.seconds));
   out.overheadNode = { runs: ALONE, sweep: sN, alone: aN };
   console.log(`Node (native binding), the first ${ALONE} runs, median of ${sw.length} interleaved rounds:`);
-  console.log(`| path | ms/run |`);
-  console.log(`|---|---|`);
-  console.log(`| sweep, 1 thread (Study, advanceAsync + takeRecords) | ${fmt((1000 * sN) / ALONE, 4)} |`);
-  console.log(`| alone: createSession(sweepTask spec) + advance + 3 columns read (default parallelism) | ${fmt((1000 * aN) / ALONE, 4)} |`);
+  const cpuOf = (xs) => median(xs.map((x) => (1000 * x.ownCores * x.wall) / ALONE));
+  out.overheadNode.sweepCpuMsPerRun = cpuOf(sw);
+  out.overheadNode.aloneCpuMsPerRun = cpuOf(al);
+  console.log(`| path | ms/run | CPU ms/run |`);
+  console.log(`|---|---|---|`);
+  console.log(`| sweep, 1 thread (Study, advanceAsync + takeRecords) | ${fmt((1000 * sN) / ALONE, 4)} | ${fmt(cpuOf(sw), 4)} |`);
+  console.log(`| alone: createSession(sweepTask spec) + advance + 3 columns read (default parallelism) | ${fmt((1000 * aN) / ALONE, 4)} | ${fmt(cpuOf(al), 4)} |`);
   console.log(`sweep / alone = ${fmt(sN / aN, 3)} (${cleanNote([...sw, ...al])})`);
 
   // Rust: the example (cargo build --release --features parallel -p autobalance-core --example sweep_overhead).
@@ -238,6 +242,8 @@ if (only.has('overhead')) {
       console.log(`| sweep, 1 thread (Study advance(256) + take_records) | ${fmt(j.sweepUsPerRun, 1)} |`);
       console.log(`| alone: Session::new(concrete spec text) + sequential + advance + kept values | ${fmt(j.aloneUsPerRun, 1)} |`);
       console.log(`| **overhead** | **${fmt(j.overheadUsPerRun, 2)} us/run = ${fmt(100 * j.overheadFraction, 2)}% of a run** (goal < 5%) |`);
+      console.log(`CPU time (process, /proc/self/stat; robust to neighbours): sweep ${fmt(j.sweepCpuUsPerRun, 1)} us/run, alone ${fmt(j.aloneCpuUsPerRun, 1)} us/run, ` +
+        `overhead ${fmt(j.overheadCpuUsPerRun, 2)} us/run = ${fmt(100 * j.overheadCpuFraction, 2)}%`);
       console.log(`Split of one run (us/run, sequential, the same runs): run_spec ${fmt(sp.runSpecUs, 2)}, spec hash ${fmt(sp.specHashUs, 2)}, ` +
         `values+seeds ${fmt(sp.valuesSeedsUs, 2)}, Session::from_value ${fmt(sp.sessionFromValueUs, 2)} (Session::new from text ${fmt(sp.sessionFromTextUs, 2)}), ` +
         `advance ${fmt(sp.advanceUs, 2)}, kept ${fmt(sp.keptUs, 2)}, row JSON ${fmt(sp.rowJsonUs, 2)}; run_row whole ${fmt(sp.runRowWholeUs, 2)}`);

@@ -29,6 +29,21 @@ fn arg(args: &[String], name: &str, default: u64) -> u64 {
         .map_or(default, |v| v.parse().expect("a number"))
 }
 
+/// CPU seconds of the whole process (every thread), from /proc/self/stat (utime + stime, in
+/// clock ticks of 1/100 s): robust to other processes sharing the cores, unlike wall time.
+fn cpu_seconds() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = s.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| {
+        f.get(i)
+            .and_then(|x| x.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    // After ")": state is field 0, utime field 11, stime field 12.
+    (tick(11) + tick(12)) / 100.0
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let n = v.len();
@@ -58,13 +73,20 @@ fn kept(session: &Session, keep: &[Value]) -> Vec<f64> {
                 }
                 if let Some(x) = k.get("firstAtOrBelow").and_then(Value::as_f64) {
                     let steps = col("step");
-                    return v.iter().position(|&y| y <= x).map_or(f64::NAN, |i| steps[i]);
+                    return v
+                        .iter()
+                        .position(|&y| y <= x)
+                        .map_or(f64::NAN, |i| steps[i]);
                 }
             }
             if let Some(p) = k.get("allRowsWhere") {
                 let v = col(p["of"].as_str().unwrap());
                 let (ge, le) = (p["ge"].as_f64().unwrap(), p["le"].as_f64().unwrap());
-                return if v.iter().all(|&y| y >= ge && y <= le) { 1.0 } else { 0.0 };
+                return if v.iter().all(|&y| y >= ge && y <= le) {
+                    1.0
+                } else {
+                    0.0
+                };
             }
             f64::NAN
         })
@@ -73,7 +95,9 @@ fn kept(session: &Session, keep: &[Value]) -> Vec<f64> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let path = args.get(1).expect("usage: sweep_overhead SWEEP_SPEC.json [--runs N] [--rounds K]");
+    let path = args
+        .get(1)
+        .expect("usage: sweep_overhead SWEEP_SPEC.json [--runs N] [--rounds K]");
     let mut spec: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let s0 = SweepSpec::parse(&spec, HashMap::new()).expect("a valid sweep spec");
     let runs = arg(&args, "--runs", s0.runs).min(s0.runs);
@@ -89,7 +113,8 @@ fn main() {
         .map(|i| s.run_spec(i).unwrap().to_string())
         .collect();
 
-    let sweep_once = || -> (f64, usize) {
+    let sweep_once = || -> (f64, usize, f64) {
+        let c = cpu_seconds();
         let t = Instant::now();
         let mut st = Study::new(&spec_text, HashMap::new()).unwrap();
         let mut bytes = 0;
@@ -97,33 +122,46 @@ fn main() {
             st.advance(256).unwrap();
             bytes += st.take_records().len();
         }
-        (t.elapsed().as_secs_f64(), bytes)
+        (t.elapsed().as_secs_f64(), bytes, cpu_seconds() - c)
     };
     let alone_once = || -> (f64, f64) {
+        let c = cpu_seconds();
         let t = Instant::now();
         let mut acc = 0.0;
         for text in &texts {
             let mut session = Session::new(text, HashMap::new()).unwrap();
             session.set_parallelism(Parallelism::Sequential);
             session.advance(u64::MAX);
-            acc += kept(&session, &keep).iter().filter(|x| x.is_finite()).sum::<f64>();
+            acc += kept(&session, &keep)
+                .iter()
+                .filter(|x| x.is_finite())
+                .sum::<f64>();
         }
-        (t.elapsed().as_secs_f64(), acc)
+        std::hint::black_box(acc);
+        (t.elapsed().as_secs_f64(), cpu_seconds() - c)
     };
     // Warm-up (page in, caches).
     let _ = sweep::run_row(&s, 0);
 
-    let (mut sw, mut al) = (Vec::new(), Vec::new());
+    let (mut sw, mut al, mut swc, mut alc) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut bytes = 0;
     for k in 0..rounds {
-        if k % 2 == 0 {
-            let (t, b) = sweep_once();
+        let mut do_sweep = || {
+            let (t, b, c) = sweep_once();
             sw.push(t);
+            swc.push(c);
             bytes = b;
-            al.push(alone_once().0);
+        };
+        if k % 2 == 0 {
+            do_sweep();
+            let (t, c) = alone_once();
+            al.push(t);
+            alc.push(c);
         } else {
-            al.push(alone_once().0);
-            sw.push(sweep_once().0);
+            let (t, c) = alone_once();
+            al.push(t);
+            alc.push(c);
+            do_sweep();
         }
     }
 
@@ -179,11 +217,15 @@ fn main() {
     }
     let us = |t: f64| 1e6 * t / n as f64;
     let (sw_m, al_m) = (median(sw.clone()), median(al.clone()));
+    let (swc_m, alc_m) = (median(swc.clone()), median(alc.clone()));
     let out = json!({
         "runs": runs, "rounds": rounds, "rowBytes": bytes,
         "sweepSeconds": sw, "aloneSeconds": al,
         "sweepUsPerRun": us(sw_m), "aloneUsPerRun": us(al_m),
         "overheadUsPerRun": us(sw_m - al_m), "overheadFraction": (sw_m - al_m) / al_m,
+        "sweepCpuSeconds": swc, "aloneCpuSeconds": alc,
+        "sweepCpuUsPerRun": us(swc_m), "aloneCpuUsPerRun": us(alc_m),
+        "overheadCpuUsPerRun": us(swc_m - alc_m), "overheadCpuFraction": (swc_m - alc_m) / alc_m,
         "split": {
             "runSpecUs": us(t_spec), "specHashUs": us(t_hash), "valuesSeedsUs": us(t_place),
             "sessionFromValueUs": us(t_build), "advanceUs": us(t_run), "keptUs": us(t_keep),
@@ -193,6 +235,13 @@ fn main() {
     eprintln!(
         "rust: {runs} runs, {rounds} rounds: sweep (1 thread) {:.1} us/run, alone {:.1} us/run, overhead {:.2} us/run ({:.2}%)",
         us(sw_m), us(al_m), us(sw_m - al_m), 100.0 * (sw_m - al_m) / al_m
+    );
+    eprintln!(
+        "rust CPU time: sweep {:.1} us/run, alone {:.1} us/run, overhead {:.2} us/run ({:.2}%)",
+        us(swc_m),
+        us(alc_m),
+        us(swc_m - alc_m),
+        100.0 * (swc_m - alc_m) / alc_m
     );
     eprintln!(
         "rust split (us/run): run_spec {:.2}, spec hash {:.2}, values+seeds {:.2}, Session::from_value {:.2} (from text: {:.2}), advance {:.2}, kept {:.2}, row JSON {:.2}; run_row whole {:.2}",
