@@ -265,3 +265,282 @@ describe('sweep machinery (a fake core)', () => {
     expect(() => sweep(FAKE_SPEC, { buffers: { x: [1] as unknown as Float64Array } })).toThrow(/options.buffers.x/);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// The real core.
+
+const opts = { backend: BACKEND } as const;
+
+/** A small sweep: 2 step sizes (one diverges) x 2 init scales x 3 seeds = 12 runs. */
+function smallSweep(over: Partial<SweepSpec> = {}): SweepSpec {
+  return {
+    kind: 'sweep',
+    base: smallSpec({ steps: 150, recordEvery: 5 }),
+    axes: [
+      { path: 'schedule.eta', values: [0.05, 1.5] },
+      { path: 'init.stdU', range: { from: 0.01, to: 0.1, count: 2, scale: 'log' } },
+    ],
+    seeds: { count: 3, base: 5, paths: ['init.seed'] },
+    keep: [
+      { name: 'finalResidual', column: 'residual', reduce: 'last' },
+      { name: 'minLoss', column: 'loss', reduce: 'min' },
+      { name: 'hit', column: 'residual', firstAtOrBelow: 1e-2 },
+      { name: 'ratioOk', allRowsWhere: { of: 'normRatio', ge: 0.01, le: 100 } },
+      { name: 'hitBoth', firstStepWhere: { all: [{ of: 'residual', le: 1e-2 }, { of: 'normRatio', ge: 0.5 }] } },
+    ],
+    classes: [
+      { name: 'diverged', when: { stop: 'diverged' } },
+      { name: 'fast', when: { all: [{ of: 'hit', le: 60 }, { of: 'ratioOk', ge: 1 }] } },
+    ],
+    reduce: { quantiles: [0, 0.3, 0.5, 1], confidence: 0.9 },
+    ...over,
+  };
+}
+
+const MASK = (1n << 64n) - 1n;
+/** SplitMix64 of `x` (the finalizer of x + the golden gamma), on 64-bit words. */
+function splitmix64(x: bigint): bigint {
+  let z = (x + 0x9e3779b97f4a7c15n) & MASK;
+  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & MASK;
+  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & MASK;
+  return z ^ (z >> 31n);
+}
+/** The documented seed of run `i` at seed path `j` (docs/sweeps.md). */
+function documentedSeed(base: number, j: number, i: number): number {
+  const s = splitmix64((BigInt(base) + BigInt(j + 1) * 0x9e3779b97f4a7c15n) & MASK);
+  return Number(splitmix64(s ^ BigInt(i)) >> 11n);
+}
+
+/** numpy.quantile (linear) of sorted values. */
+function quantile(sorted: number[], q: number): number {
+  const h = (sorted.length - 1) * q;
+  const lo = Math.floor(h);
+  const hi = Math.min(lo + 1, sorted.length - 1);
+  return sorted[lo]! + (h - lo) * (sorted[hi]! - sorted[lo]!);
+}
+
+/** Wilson score interval at two-sided level `conf` (z by bisection of the normal CDF). */
+function wilson(k: number, n: number, conf: number): [number, number] {
+  const erf = (x: number): number => {
+    // Abramowitz-Stegun 7.1.26 is too coarse; integrate instead (Simpson, 2000 panels).
+    const m = 2000;
+    const h = x / m;
+    let s = 0;
+    for (let i = 0; i <= m; i++) s += (i === 0 || i === m ? 1 : i % 2 ? 4 : 2) * Math.exp(-((i * h) ** 2));
+    return ((2 / Math.sqrt(Math.PI)) * s * h) / 3;
+  };
+  let a = 0;
+  let b = 10;
+  for (let i = 0; i < 100; i++) {
+    const mid = (a + b) / 2;
+    if (erf(mid / Math.SQRT2) < conf) a = mid;
+    else b = mid;
+  }
+  const z = (a + b) / 2;
+  const p = k / n;
+  const d = 1 + (z * z) / n;
+  const c = p + (z * z) / (2 * n);
+  const r = z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n));
+  return [(c - r) / d, (c + r) / d];
+}
+
+function rel(a: number, b: number): number {
+  return Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b), 1e-300);
+}
+
+describe(`sweeps on ${BACKEND}`, () => {
+  it('the plan: runs, settings, axes, seed paths, kept names, classes', async () => {
+    const plan = await sweepPlan(smallSweep(), opts);
+    expect(plan).toMatchObject({ runs: 12, settings: 4, seedsPerSetting: 3, seedPaths: ['init.seed'], kept: ['finalResidual', 'minLoss', 'hit', 'ratioOk', 'hitBoth'], classes: ['diverged', 'fast', 'other'] });
+    expect(plan.axes.map((a) => a.paths)).toEqual([['schedule.eta'], ['init.stdU']]);
+    expect(plan.axes[0]!.values).toEqual([[0.05, 1.5]]);
+    expect(plan.axes[1]!.values[0]![0]).toBeCloseTo(0.01, 15);
+    expect(plan.axes[1]!.values[0]![1]).toBeCloseTo(0.1, 15);
+    expect(plan.hash).toMatch(/^[0-9a-f]{16}$/);
+    // The hash is the sweep's identity: the same spec, the same hash; another spec, another.
+    expect((await sweepPlan(smallSweep(), opts)).hash).toBe(plan.hash);
+    expect((await sweepPlan(smallSweep({ seeds: { count: 3, base: 6, paths: ['init.seed'] } }), opts)).hash).not.toBe(plan.hash);
+  });
+
+  it('rows are in run order, deterministic, with the documented seeds; progress is reported', async () => {
+    const progress: SweepProgress[] = [];
+    const h = sweep(smallSweep(), { ...opts, onProgress: (p) => progress.push(p) });
+    const rows = await collect(h.rows);
+    expect(rows.map((r) => r.run)).toEqual(Array.from({ length: 12 }, (_, i) => i));
+    for (const r of rows) {
+      expect(r.setting).toBe(Math.floor(r.run / 3));
+      expect(r.seedIndex).toBe(r.run % 3);
+      expect(r.seeds).toEqual({ 'init.seed': documentedSeed(5, 0, r.run) });
+      expect(r.values['schedule.eta']).toBe(r.setting < 2 ? 0.05 : 1.5);
+      expect(r.specHash).toMatch(/^[0-9a-f]{16}$/);
+      expect(Object.keys(r.kept)).toEqual(['finalResidual', 'minLoss', 'hit', 'ratioOk', 'hitBoth']);
+    }
+    expect(rows.filter((r) => r.setting >= 2).every((r) => r.stop === 'diverged' && r.class === 'diverged')).toBe(true);
+    expect(rows.filter((r) => r.setting < 2).every((r) => r.stop === 'finished')).toBe(true);
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.at(-1)).toMatchObject({ done: 12, total: 12, etaMs: 0 });
+    for (let i = 1; i < progress.length; i++) expect(progress[i]!.done).toBeGreaterThan(progress[i - 1]!.done);
+    expect((await h.table).complete).toBe(true);
+    // Again: the same bits.
+    expect(await collect(sweep(smallSweep(), opts).rows)).toEqual(rows);
+  });
+
+  it("a row's kept values are those of a single train of its concrete spec, bit for bit", async () => {
+    const spec = smallSweep();
+    const rows = await collect(sweep(spec, opts).rows);
+    for (const run of [0, 4, 8, 11]) {
+      const task = await sweepTask(spec, run, opts);
+      const row = rows[run]!;
+      expect([task.run, task.setting, task.seedIndex, task.specHash]).toEqual([row.run, row.setting, row.seedIndex, row.specHash]);
+      expect(task.values).toEqual(row.values);
+      expect(task.seeds).toEqual(row.seeds);
+      expect((task.spec as { init: { seed: number } }).init.seed).toBe(row.seeds['init.seed']);
+      const r = await train(task.spec, opts);
+      expect(row.stop).toBe(r.stop);
+      expect(row.steps).toBe(r.step);
+      expect(Object.is(row.loss, r.loss)).toBe(true);
+      const step = r.columns['step']!;
+      const residual = r.columns['residual']!;
+      const loss = r.columns['loss']!;
+      const ratio = r.columns['normRatio']!;
+      const finite = (c: Float64Array): number[] => Array.from(c).filter(Number.isFinite);
+      const fr = finite(residual);
+      expect(row.kept['finalResidual']).toBe(fr.length ? fr.at(-1) : null);
+      expect(row.kept['minLoss']).toBe(finite(loss).length ? Math.min(...finite(loss)) : null);
+      const hit = Array.from(residual).findIndex((x) => x <= 1e-2);
+      expect(row.kept['hit']).toBe(hit < 0 ? null : step[hit]);
+      const both = Array.from(residual).findIndex((x, i) => x <= 1e-2 && ratio[i]! >= 0.5);
+      expect(row.kept['hitBoth']).toBe(both < 0 ? null : step[both]);
+      expect(row.kept['ratioOk']).toBe(Array.from(ratio).every((x) => x >= 0.01 && x <= 100) ? 1 : 0);
+      const hitOk = row.kept['hit'] !== null && row.kept['hit']! <= 60 && row.kept['ratioOk'] === 1;
+      expect(row.class).toBe(r.stop === 'diverged' ? 'diverged' : hitOk ? 'fast' : 'other');
+    }
+  });
+
+  it("the table's reductions equal values computed by hand from the rows", async () => {
+    const spec = smallSweep({ seeds: { count: 5, base: 1, paths: ['init.seed'] }, axes: [{ path: 'init.stdU', values: [0.05, 0.3] }] });
+    const h = sweep(spec, opts);
+    const rows = await collect(h.rows);
+    const table = await h.table;
+    expect(table.plan.runs).toBe(10);
+    expect(table.settings.map((s) => [s.setting, s.runs])).toEqual([
+      [0, 5],
+      [1, 5],
+    ]);
+    for (const s of table.settings) {
+      const mine = rows.filter((r) => r.setting === s.setting);
+      expect(s.values).toEqual(mine[0]!.values);
+      expect(s.stops['finished'] ?? 0).toBe(mine.filter((r) => r.stop === 'finished').length);
+      for (const name of ['finalResidual', 'minLoss', 'hit']) {
+        const xs = mine.map((r) => r.kept[name]!).filter((x) => x !== null && Number.isFinite(x));
+        const st = s.kept[name]!;
+        expect(st.count).toBe(xs.length);
+        expect(st.missing).toBe(5 - xs.length);
+        if (xs.length === 0) continue;
+        const sorted = xs.slice().sort((a, b) => a - b);
+        const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+        expect(rel(st.mean!, mean)).toBeLessThan(1e-12);
+        if (xs.length > 1) {
+          const std = Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1));
+          expect(Math.abs(st.std! - std)).toBeLessThanOrEqual(1e-9 * Math.max(std, Math.abs(mean)));
+        }
+        expect(st.min).toBe(sorted[0]);
+        expect(st.max).toBe(sorted.at(-1));
+        expect(st.quantiles.map((q) => q[0])).toEqual([0, 0.3, 0.5, 1]);
+        for (const [q, v] of st.quantiles) expect(rel(v!, quantile(sorted, q))).toBeLessThan(1e-12);
+      }
+      for (const c of ['diverged', 'fast', 'other']) {
+        const k = mine.filter((r) => r.class === c).length;
+        const st = s.classes[c]!;
+        expect(st.count).toBe(k);
+        expect(st.p).toBe(k / 5);
+        const [lo, hi] = wilson(k, 5, 0.9);
+        expect(Math.abs(st.lo - lo)).toBeLessThan(1e-6);
+        expect(Math.abs(st.hi - hi)).toBeLessThan(1e-6);
+      }
+    }
+    // reduceRows over the rows gives the same table rows.
+    const again: SweepSettingRow[] = [];
+    for await (const s of reduceRows(BACKEND, spec, rows)) again.push(s);
+    expect(again).toEqual(table.settings);
+  });
+
+  it('a shard (options.runs) is the slice of the whole; explicit matrices travel as base.<path>', async () => {
+    const next = lcg(3);
+    const base = { ...smallSpec({ steps: 60 }), model: { kind: 'matrixFactorization' as const, d1: 5, d2: 4, rank: 2 }, target: { kind: 'explicit' as const, matrix: randomArray(5, 4, next) } };
+    const spec: SweepSpec = { kind: 'sweep', base, axes: [{ path: 'schedule.eta', values: [0.02, 0.04, 0.08] }], seeds: { count: 2 }, keep: [{ name: 'last', column: 'loss', reduce: 'last' }] };
+    const whole = await collect(sweep(spec, opts).rows);
+    expect(whole.length).toBe(6);
+    expect(await collect(sweep(spec, { ...opts, runs: { start: 1, end: 4 } }).rows)).toEqual(whole.slice(1, 4));
+    const task = await sweepTask(spec, 3, opts);
+    const r = await train(task.spec, opts);
+    expect(Object.is(whole[3]!.kept['last'], r.loss)).toBe(true);
+    // The default seed paths: every field named seed in the base, in sorted order.
+    expect(Object.keys(whole[0]!.seeds)).toEqual(['init.seed']);
+  });
+
+  it('cancellation keeps every finished run; the table rejects with the partial table', async () => {
+    const spec = smallSweep({ base: smallSpec({ steps: 3000, recordEvery: 50 }), seeds: { count: 40, paths: ['init.seed'] }, axes: [{ path: 'schedule.eta', values: [0.01, 0.02] }] });
+    const ac = new AbortController();
+    const h = sweep(spec, { ...opts, signal: ac.signal, onProgress: () => ac.abort() });
+    const rows = await collect(h.rows);
+    expect(rows.length).toBeGreaterThan(0);
+    expect(rows.length).toBeLessThan(80);
+    for (let i = 1; i < rows.length; i++) expect(rows[i]!.run).toBeGreaterThan(rows[i - 1]!.run);
+    const err = await h.table.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(SweepCancelledError);
+    const c = err as SweepCancelledError;
+    expect(c.field).toBe('sweep');
+    expect(c.runs).toBe(rows.length);
+    expect(c.table).toMatchObject({ complete: false, stopped: 'cancelled' });
+    expect(c.table.settings.reduce((n, s) => n + s.runs, 0)).toBe(rows.length);
+    // Every row kept is the row that run gives in a sweep left alone.
+    const check = await collect(sweep(spec, { ...opts, runs: { start: rows[0]!.run, end: rows[0]!.run + 1 } }).rows);
+    expect(check[0]).toEqual(rows[0]);
+  });
+
+  it('bad specs give typed errors with full paths (plan, rows and table alike)', async () => {
+    const cases: [SweepSpec, string, string][] = [
+      [smallSweep({ axes: [{ path: 'schedule.eta', values: [0.1, Number.NaN] }] }), 'axes[0].values[1]', 'non_finite'],
+      [smallSweep({ axes: [{ path: 'schedule.eta', values: [0.1, -1] }] }), 'axes[0].values[1]', ''],
+      [smallSweep({ base: { ...smallSpec(), init: { kind: 'gaussian', stdU: -1, stdV: 0.1, seed: 2 } } }), 'base.init.stdU', ''],
+      [smallSweep({ keep: [{ name: 'x', column: 'nope', reduce: 'last' }] }), 'keep[0].column', ''],
+      [smallSweep({ axes: [{ path: 'schedule.nope.eta', values: [1] }] }), 'axes[0].path', ''],
+      [smallSweep({ axes: [{ zip: [{ path: 'init.stdU', values: [0.1, 0.2] }, { path: 'init.stdV', values: [0.1] }] }] }), 'axes[0].zip[1].values', ''],
+    ];
+    for (const [spec, field, code] of cases) {
+      const h = sweep(spec, opts);
+      const e = await h.plan.then(
+        () => null,
+        (x: unknown) => x,
+      );
+      expect(e, field).toMatchObject({ field });
+      if (code) expect((e as { code: string }).code).toBe(code);
+      await expect(collect(h.rows)).rejects.toMatchObject({ field });
+      await expect(h.table).rejects.toMatchObject({ field });
+    }
+    await expect(sweepPlan(smallSweep({ axes: [{ path: 'schedule.eta', values: [0.1, Number.NaN] }] }), opts)).rejects.toBeInstanceOf(NonFiniteError);
+    await expect(sweepPlan({ kind: 'sweep', base: smallSpec(), axes: [], keep: [{ name: 'a', column: 'loss', reduce: 'sum' }] } as unknown as SweepSpec, opts)).rejects.toBeInstanceOf(InvalidSpecError);
+  });
+});
+
+describe('sweeps on native and wasm in one process', () => {
+  it('the same rows on both backends, and from the wasm worker pools', async () => {
+    const native = await loadBackendByName('native');
+    const wasm = await loadBackendByName('wasm');
+    const spec = smallSweep();
+    const a = await collect(sweep(spec, { backend: native }).rows);
+    const b = await collect(sweep(spec, { backend: wasm, workers: 1 }).rows);
+    expect(b).toEqual(a);
+    // worker_threads (Node's default pool) and Web Worker-shaped workers (the browser protocol,
+    // over MessageChannels in this process).
+    expect(await collect(sweep(spec, { backend: wasm, workers: 2 }).rows)).toEqual(a);
+    expect(await collect(sweep(spec, { backend: wasm, workers: 3, worker: () => channelWorker(wasm) }).rows)).toEqual(a);
+    const nt = await sweep(spec, { backend: native, threads: 1 }).table;
+    const wt = await sweep(spec, { backend: wasm, workers: 2 }).table;
+    expect(wt).toEqual(nt);
+  });
+});
