@@ -11,6 +11,7 @@ import { MessageChannel } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 
 import {
+  AutobalanceError,
   type Backend,
   InvalidRequestError,
   InvalidSpecError,
@@ -70,7 +71,7 @@ function busy(ms: number): void {
 
 function fakeBackend(f: FakeOptions): Backend {
   const runs = f.settings * f.seeds;
-  const plan = { runs, settings: f.settings, seedsPerSetting: f.seeds, axes: [{ paths: ['x'], values: [Array.from({ length: f.settings }, (_, i) => i)] }], seedPaths: [], kept: ['k'], classes: ['even', 'other'], hash: 'fakefakefakefake' };
+  const plan = { runs, settings: f.settings, seedsPerSetting: f.seeds, axes: [{ paths: ['x'], values: [Array.from({ length: f.settings }, (_, i) => i)] }], seedPaths: [], seedBase: 0, quantiles: [0.5], confidence: 0.95, kept: ['k'], classes: ['even', 'other'], hash: 'fakefakefakefake' };
   const b = {
     name: 'wasm' as const,
     coreVersion: 'fake',
@@ -373,7 +374,7 @@ describe(`sweeps on ${BACKEND}`, () => {
       expect(r.seeds).toEqual({ 'init.seed': documentedSeed(5, 0, r.run) });
       expect(r.values['schedule.eta']).toBe(r.setting < 2 ? 0.05 : 1.5);
       expect(r.specHash).toMatch(/^[0-9a-f]{16}$/);
-      expect(Object.keys(r.kept)).toEqual(['finalResidual', 'minLoss', 'hit', 'ratioOk', 'hitBoth']);
+      expect(Object.keys(r.kept).sort()).toEqual(['finalResidual', 'hit', 'hitBoth', 'minLoss', 'ratioOk']);
     }
     expect(rows.filter((r) => r.setting >= 2).every((r) => r.stop === 'diverged' && r.class === 'diverged')).toBe(true);
     expect(rows.filter((r) => r.setting < 2).every((r) => r.stop === 'finished')).toBe(true);
@@ -503,13 +504,18 @@ describe(`sweeps on ${BACKEND}`, () => {
   });
 
   it('bad specs give typed errors with full paths (plan, rows and table alike)', async () => {
+    const rank30 = { ...smallSpec(), model: { kind: 'matrixFactorization' as const, d1: 12, d2: 10, rank: 30 } };
     const cases: [SweepSpec, string, string][] = [
       [smallSweep({ axes: [{ path: 'schedule.eta', values: [0.1, Number.NaN] }] }), 'axes[0].values[1]', 'non_finite'],
-      [smallSweep({ axes: [{ path: 'schedule.eta', values: [0.1, -1] }] }), 'axes[0].values[1]', ''],
-      [smallSweep({ base: { ...smallSpec(), init: { kind: 'gaussian', stdU: -1, stdV: 0.1, seed: 2 } } }), 'base.init.stdU', ''],
-      [smallSweep({ keep: [{ name: 'x', column: 'nope', reduce: 'last' }] }), 'keep[0].column', ''],
-      [smallSweep({ axes: [{ path: 'schedule.nope.eta', values: [1] }] }), 'axes[0].path', ''],
-      [smallSweep({ axes: [{ zip: [{ path: 'init.stdU', values: [0.1, 0.2] }, { path: 'init.stdV', values: [0.1] }] }] }), 'axes[0].zip[1].values', ''],
+      [smallSweep({ axes: [{ path: 'schedule.eta', values: [0.1, -1] }] }), 'axes[0].values[1]', 'out_of_range'],
+      [smallSweep({ axes: [{ path: 'schedule.eta', values: [0.1] }, { path: 'model.rank', values: [3, 30] }] }), 'axes[1].values[1]', 'out_of_range'],
+      [smallSweep({ base: rank30 }), 'base.model.rank', 'out_of_range'],
+      [smallSweep({ base: { ...smallSpec(), init: { kind: 'gaussian', stdU: Number.POSITIVE_INFINITY, stdV: 0.1, seed: 2 } } }), 'base.init.stdU', 'non_finite'],
+      [smallSweep({ keep: [{ name: 'x', column: 'nope', reduce: 'last' }], classes: [] }), 'keep[0].column', 'invalid_spec'],
+      [smallSweep({ axes: [{ path: 'schedule.nope.eta', values: [1] }] }), 'axes[0].path', 'invalid_spec'],
+      [smallSweep({ axes: [{ zip: [{ path: 'init.stdU', values: [0.1, 0.2] }, { path: 'init.stdV', values: [0.1] }] }] }), 'axes[0].zip[1]', 'shape_mismatch'],
+      [smallSweep({ axes: [{ path: 'init.stdU', range: { from: 0, to: 1, count: 3, scale: 'log' } }] }), 'axes[0].range', 'out_of_range'],
+      [smallSweep({ classes: [{ name: 'a', when: { any: [{ of: 'nokept', le: 1 }] } }] }), 'classes[0].when.any[0].of', 'invalid_spec'],
     ];
     for (const [spec, field, code] of cases) {
       const h = sweep(spec, opts);
@@ -518,7 +524,8 @@ describe(`sweeps on ${BACKEND}`, () => {
         (x: unknown) => x,
       );
       expect(e, field).toMatchObject({ field });
-      if (code) expect((e as { code: string }).code).toBe(code);
+      expect(e, field).toBeInstanceOf(AutobalanceError);
+      expect((e as { code: string }).code, field).toBe(code);
       await expect(collect(h.rows)).rejects.toMatchObject({ field });
       await expect(h.table).rejects.toMatchObject({ field });
     }
@@ -527,20 +534,47 @@ describe(`sweeps on ${BACKEND}`, () => {
   });
 });
 
+/**
+ * `b` equals `a` but for numbers, which may differ by `tol` relative (native and wasm agree to the
+ * families' cross-backend tolerance, not bit for bit: docs/studies.md), with an absolute floor
+ * for values that are differences going to zero (a loss of 1e-18).
+ */
+function expectNear(a: unknown, b: unknown, tol: number, at = ''): void {
+  if (typeof a === 'number' && typeof b === 'number') {
+    expect(Math.abs(a - b), `${at}: ${a} vs ${b}`).toBeLessThanOrEqual(tol * Math.max(Math.abs(a), Math.abs(b)) + 1e-12);
+    return;
+  }
+  if (typeof a !== 'object' || a === null || typeof b !== 'object' || b === null) {
+    expect(b, at).toEqual(a);
+    return;
+  }
+  expect(Object.keys(b as object).sort(), at).toEqual(Object.keys(a as object).sort());
+  for (const [k, v] of Object.entries(a as object)) expectNear(v, (b as Record<string, unknown>)[k], tol, `${at}.${k}`);
+}
+
 describe('sweeps on native and wasm in one process', () => {
-  it('the same rows on both backends, and from the wasm worker pools', async () => {
+  it('the same rows on both backends (to the cross-backend tolerance), the same bits from the wasm worker pools', async () => {
     const native = await loadBackendByName('native');
     const wasm = await loadBackendByName('wasm');
     const spec = smallSweep();
     const a = await collect(sweep(spec, { backend: native }).rows);
     const b = await collect(sweep(spec, { backend: wasm, workers: 1 }).rows);
-    expect(b).toEqual(a);
+    expect(b.length).toBe(12);
+    for (const [i, r] of a.entries()) {
+      const w = b[i]!;
+      expect([w.run, w.setting, w.seedIndex, w.specHash, w.stop, w.steps, w.class, w.reason]).toEqual([r.run, r.setting, r.seedIndex, r.specHash, r.stop, r.steps, r.class, r.reason]);
+      expect(w.values).toEqual(r.values);
+      expect(w.seeds).toEqual(r.seeds);
+      expectNear(r, w, 1e-9, `run ${i}`);
+    }
+    // One thread or all: the same bits (each run is sequential inside).
+    expect(await collect(sweep(spec, { backend: native, threads: 1 }).rows)).toEqual(a);
     // worker_threads (Node's default pool) and Web Worker-shaped workers (the browser protocol,
-    // over MessageChannels in this process).
-    expect(await collect(sweep(spec, { backend: wasm, workers: 2 }).rows)).toEqual(a);
-    expect(await collect(sweep(spec, { backend: wasm, workers: 3, worker: () => channelWorker(wasm) }).rows)).toEqual(a);
+    // over MessageChannels in this process): the same bits as wasm on this thread.
+    expect(await collect(sweep(spec, { backend: wasm, workers: 2 }).rows)).toEqual(b);
+    expect(await collect(sweep(spec, { backend: wasm, workers: 3, worker: () => channelWorker(wasm) }).rows)).toEqual(b);
     const nt = await sweep(spec, { backend: native, threads: 1 }).table;
     const wt = await sweep(spec, { backend: wasm, workers: 2 }).table;
-    expect(wt).toEqual(nt);
+    expectNear(nt, wt, 1e-9, 'table');
   });
 });
