@@ -100,7 +100,7 @@ function fakeBackend(f: FakeOptions): Backend {
           return t;
         },
         status,
-        result: () => '{"kind":"sweep","error":null}',
+        result: () => JSON.stringify({ kind: 'sweep', error: null, plan, runs: { start, end } }),
         columnNames: () => [],
         column: () => new Float64Array(0),
       };
@@ -121,18 +121,29 @@ function fakeBackend(f: FakeOptions): Backend {
 const FAKE_SPEC = { kind: 'sweep', base: smallSpec(), axes: [] } as unknown as SweepSpec;
 
 /** A Web Worker-shaped worker served in this process over a MessageChannel (the browser protocol). */
-function channelWorker(backend: Backend, counter?: { live: number; max: number }): SweepWorkerLike {
+function channelWorker(backend: Backend, counter?: { live: number; max: number }, startMs = 0, stoppedMs = 0): SweepWorkerLike {
   const { port1, port2 } = new MessageChannel();
-  serveSweepWorker(backend, {
-    postMessage: (m) => port2.postMessage(m),
-    addEventListener: (type, listener) => port2.addEventListener(type, listener as unknown as (e: Event) => void),
-  });
+  const serve = (): void =>
+    serveSweepWorker(backend, {
+      postMessage: (m) => port2.postMessage(m),
+      addEventListener: (type, listener) => port2.addEventListener(type, listener as unknown as (e: Event) => void),
+    });
+  // A worker loading its module late (startMs) says hello late.
+  if (startMs > 0) setTimeout(serve, startMs);
+  else serve();
   port2.start();
   port1.start();
   if (counter) counter.max = Math.max(counter.max, ++counter.live);
   return {
     postMessage: (m) => port1.postMessage(m),
-    addEventListener: (type, listener) => port1.addEventListener(type, listener as unknown as (e: Event) => void),
+    addEventListener: (type, listener) => {
+      // A worker slow to answer a stop (stoppedMs): its 'stopped' arrives late.
+      const late = (e: { data?: unknown }): void => {
+        if (stoppedMs > 0 && (e.data as { type?: string } | undefined)?.type === 'stopped') setTimeout(() => listener(e), stoppedMs);
+        else listener(e);
+      };
+      port1.addEventListener(type, late as unknown as (e: Event) => void);
+    },
     terminate: () => {
       if (counter) counter.live--;
       port1.close();
@@ -186,7 +197,7 @@ describe('sweep machinery (a fake core)', () => {
     const it = h.rows[Symbol.asyncIterator]();
     await it.next();
     await new Promise((r) => setTimeout(r, 200));
-    // 2000 runs, 2 workers: blocks of 250; at most 4 blocks handed out while nobody pulls.
+    // 2000 runs, 2 workers: at most 4 blocks handed out while nobody pulls.
     expect(log.length).toBeLessThanOrEqual(4);
     await it.return?.();
     await expect(h.table).rejects.toBeInstanceOf(SweepCancelledError);
@@ -202,7 +213,7 @@ describe('sweep machinery (a fake core)', () => {
     const empty = sweep(FAKE_SPEC, { backend, runs: { start: 5, end: 5 } });
     expect(await collect(empty.rows)).toEqual([]);
     expect((await empty.table).complete).toBe(true);
-    await expect(collect(sweep(FAKE_SPEC, { backend, runs: { start: 0, end: 41 } }).rows)).rejects.toMatchObject({ code: 'invalid_request', field: 'options.runs.end' });
+    await expect(collect(sweep(FAKE_SPEC, { backend, workers: 2, worker: () => channelWorker(backend), runs: { start: 0, end: 41 } }).rows)).rejects.toMatchObject({ code: 'invalid_request', field: 'options.runs' });
   });
 
   it('cancellation in the pool keeps every finished run, in run order', async () => {
@@ -228,6 +239,22 @@ describe('sweep machinery (a fake core)', () => {
     expect(c.table.complete).toBe(false);
     expect(c.table.stopped).toBe('cancelled');
     expect(c.table.settings.reduce((n, s) => n + s.runs, 0)).toBe(rows.length);
+  });
+
+  it('a stop while a worker is still starting: that worker gets no work, the stop completes', async () => {
+    const backend = fakeBackend({ settings: 100, seeds: 2 });
+    const ac = new AbortController();
+    let k = 0;
+    // The first worker serves at once and answers the stop after 150 ms; the others say hello
+    // after 50 ms, during the stop.
+    const h = sweep(FAKE_SPEC, { backend, workers: 3, worker: () => (k++ === 0 ? channelWorker(backend, undefined, 0, 150) : channelWorker(backend, undefined, 50)), signal: ac.signal });
+    const rows: SweepRow[] = [];
+    for await (const r of h.rows) {
+      rows.push(r);
+      ac.abort();
+    }
+    expect(rows.length).toBeGreaterThan(0);
+    await expect(h.table).rejects.toBeInstanceOf(SweepCancelledError);
   });
 
   it('awaiting the table alone drives the sweep; the rows can then not be iterated', async () => {
@@ -473,6 +500,8 @@ describe(`sweeps on ${BACKEND}`, () => {
     const whole = await collect(sweep(spec, opts).rows);
     expect(whole.length).toBe(6);
     expect(await collect(sweep(spec, { ...opts, runs: { start: 1, end: 4 } }).rows)).toEqual(whole.slice(1, 4));
+    await expect(collect(sweep(spec, { ...opts, runs: { start: 2, end: 7 } }).rows)).rejects.toMatchObject({ code: 'invalid_request', field: 'options.runs' });
+    await expect(collect(sweep(spec, { ...opts, workers: 1, runs: { start: 2, end: 7 } }).rows)).rejects.toMatchObject({ code: 'invalid_request', field: 'options.runs' });
     const task = await sweepTask(spec, 3, opts);
     const r = await train(task.spec, opts);
     expect(Object.is(whole[3]!.kept['last'], r.loss)).toBe(true);

@@ -77,8 +77,13 @@ export interface PoolSettings {
   start: number;
   /** End of the runs (exclusive). */
   end: number;
-  /** Runs per block. */
-  blockSize: number;
+  /**
+   * Most runs per block (a block's rows may wait in memory for the blocks before it). Blocks are
+   * sized by guided self-scheduling: an even share of what remains, shrinking toward the end,
+   * but long enough that creating the block's study (which validates every setting) stays a
+   * small part of its time, as measured by the workers.
+   */
+  maxBlock: number;
   /** The core version the page's backend runs: workers must run the same. */
   coreVersion: string;
   /** Target wall time of one chunk in a worker. */
@@ -102,12 +107,16 @@ export class WorkerPoolSource implements RowSource {
   #wake: (() => void) | undefined;
   #closed = false;
   #stopping = false;
+  /** Measured by the workers: milliseconds to create a block's study, and per run. */
+  #createMs = 0;
+  #runMs = 0;
+  #runs = 0;
 
   constructor(s: PoolSettings) {
     this.#s = s;
     this.#nextStart = s.start;
     if (s.start >= s.end) return;
-    const n = Math.max(1, Math.min(s.workers, Math.ceil((s.end - s.start) / s.blockSize)));
+    const n = Math.max(1, Math.min(s.workers, s.end - s.start));
     for (let i = 0; i < n; i++) {
       let w: SweepWorkerLike;
       try {
@@ -144,6 +153,8 @@ export class WorkerPoolSource implements RowSource {
 
   #onMessage(slot: Slot, m: SweepWorkerMessage): void {
     if (this.#closed || typeof m !== 'object' || m === null) return;
+    // A worker still starting when the pool stops is done with: it gets no work.
+    if (this.#stopping && (m.type === 'hello' || m.type === 'ready')) return;
     switch (m.type) {
       case 'hello':
         if (m.coreVersion !== this.#s.coreVersion) {
@@ -171,6 +182,9 @@ export class WorkerPoolSource implements RowSource {
       }
       case 'done':
         if (slot.block && slot.block.id === m.block) slot.block.done = true;
+        this.#createMs = Math.max(this.#createMs, m.createMs);
+        this.#runMs += m.runMs;
+        this.#runs += m.runs;
         slot.block = undefined;
         slot.state = this.#stopping ? slot.state : 'idle';
         this.#dispatch();
@@ -196,7 +210,7 @@ export class WorkerPoolSource implements RowSource {
         continue;
       }
       const start = this.#nextStart;
-      const end = Math.min(this.#s.end, start + this.#s.blockSize);
+      const end = start + this.#blockSize(this.#s.end - start);
       this.#nextStart = end;
       const block: Block = { id: this.#nextId++, start, end, lines: [], done: false };
       this.#blocks.push(block);
@@ -205,6 +219,17 @@ export class WorkerPoolSource implements RowSource {
       slot.w.ref?.(true);
       this.#post(slot, { type: 'block', block: block.id, start, end });
     }
+  }
+
+  /** The size of the next block, `remaining` runs left (see {@link PoolSettings.maxBlock}). */
+  #blockSize(remaining: number): number {
+    const w = this.#slots.length;
+    const guided = Math.ceil(remaining / (2 * w));
+    // Long enough that the study's creation is at most a fifth of the block's time, but never
+    // more than an even share of what remains (all workers stay busy to the end).
+    const perRun = this.#runs > 0 ? this.#runMs / this.#runs : 0;
+    const floor = perRun > 0 ? Math.min(Math.ceil((4 * this.#createMs) / perRun), Math.ceil(remaining / w)) : 1;
+    return Math.max(1, Math.min(remaining, this.#s.maxBlock, Math.max(guided, floor)));
   }
 
   async next(signal?: AbortSignal): Promise<string[] | null> {

@@ -53,7 +53,7 @@ export type SweepWorkerMessage =
   | { type: 'hello'; coreVersion: string }
   | { type: 'ready' }
   | { type: 'rows'; block: number; jsonl: string }
-  | { type: 'done'; block: number }
+  | { type: 'done'; block: number; createMs: number; runMs: number; runs: number }
   | { type: 'stopped' }
   | { type: 'error'; block: number | null; error: SweepWireError };
 
@@ -98,7 +98,11 @@ export function serveSweepWorker(backend: Backend, scope: SweepWorkerScope = glo
     let study: RecordingStudy | undefined;
     try {
       if (!spec) throw new Error('sweep worker: a block arrived before init');
+      const c0 = now();
       study = backend.createStudy(JSON.stringify({ ...spec, runs: { start, end } }), buffers) as RecordingStudy;
+      // Creating a study validates every setting of the sweep: the pool sizes blocks from this.
+      const createMs = now() - c0;
+      let runMs = 0;
       const s = study;
       if (typeof s.takeRecords !== 'function') throw new Error('the wasm backend was built without sweeps (no takeRecords): rebuild it');
       const sizer = new ChunkSizer(chunkMillis, 1);
@@ -109,12 +113,13 @@ export function serveSweepWorker(backend: Backend, scope: SweepWorkerScope = glo
         const t0 = now();
         const status = JSON.parse(s.advance(asked)) as { done: number; finished: boolean };
         const dt = now() - t0;
+        runMs += dt;
         const taken = status.done - done;
         done = status.done;
         const jsonl = s.takeRecords!();
         if (jsonl !== '') post({ type: 'rows', block, jsonl });
         if (status.finished) {
-          post({ type: 'done', block });
+          post({ type: 'done', block, createMs, runMs, runs: end - start });
           break;
         }
         if (taken <= 0) {
