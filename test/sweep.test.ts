@@ -532,6 +532,34 @@ describe(`sweeps on ${BACKEND}`, () => {
     expect(check[0]).toEqual(rows[0]);
   });
 
+  it('a setting that cannot be built gives error rows (the others run); the table counts them', async () => {
+    // Each value is valid with the others' first values; d1 = 2 with rank = 3 is not.
+    const spec = smallSweep({
+      axes: [
+        { path: 'model.d1', values: [12, 2] },
+        { zip: [{ path: 'model.rank', values: [1, 3] }, { path: 'target.singularValues', values: [[1], [3, 2, 1]] }] },
+      ],
+      seeds: { count: 2, paths: ['init.seed'] },
+      base: smallSpec({ steps: 20, target: { kind: 'random', singularValues: [1], seed: 1 } }),
+      classes: [{ name: 'broken', when: { stop: 'error' } }],
+    });
+    const h = sweep(spec, opts);
+    const rows = await collect(h.rows);
+    expect(rows.length).toBe(8);
+    const bad = rows.filter((r) => r.setting === 3);
+    expect(bad.length).toBe(2);
+    for (const r of bad) {
+      expect(r.stop).toBe('error');
+      expect(r.class).toBe('broken');
+      expect(r.error?.field).toMatch(/rank|d1/);
+      expect(Object.values(r.kept).every((x) => x === null)).toBe(true);
+    }
+    expect(rows.filter((r) => r.setting !== 3).every((r) => r.stop !== 'error')).toBe(true);
+    const t = await h.table;
+    expect(t.settings[3]!.stops['error']).toBe(2);
+    expect(t.settings[3]!.classes['broken']!.p).toBe(1);
+  });
+
   it('bad specs give typed errors with full paths (plan, rows and table alike)', async () => {
     const rank30 = { ...smallSpec(), model: { kind: 'matrixFactorization' as const, d1: 12, d2: 10, rank: 30 } };
     const cases: [SweepSpec, string, string][] = [
