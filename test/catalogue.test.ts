@@ -14,7 +14,7 @@
 // CATALOGUE_REPORT=file appends one JSON line per entry (name, ok, problems) to `file`.
 import { describe, expect, it } from 'vitest';
 
-import { type Backend, type RunSpec, Run, fromBindingError, loadBackendByName } from 'autobalance';
+import { type Backend, type RunSpec, type SweepSpec, Run, fromBindingError, loadBackendByName, sweep } from 'autobalance';
 
 import { MAX_MESSAGE_CHARS, type ThrownRecord, showThrown, thrownRecord } from './helpers.js';
 
@@ -134,31 +134,16 @@ async function rawJson(b: Backend, text: string): Promise<unknown> {
   }
 }
 
-/** Create a sweep study from `spec` and run all of it, draining its rows (cancelled after BUDGET_MS). */
+/** Run a whole sweep through `sweep()` (cancelled after BUDGET_MS); throws what the API throws. */
 async function runSweep(b: Backend, spec: unknown): Promise<{ ms: number; finiteState: boolean; stopped: boolean }> {
   const t0 = performance.now();
-  let st;
-  try {
-    st = b.createStudy(JSON.stringify(spec), {});
-  } catch (e) {
-    throw fromBindingError(e);
+  const handle = sweep(spec as SweepSpec, { backend: b, signal: AbortSignal.timeout(BUDGET_MS), workers: 1 });
+  let finite = true;
+  for await (const row of handle.rows) {
+    if (!['finished', 'diverged', 'solverFailed', 'error'].includes(row.stop)) finite = false;
   }
-  try {
-    let finished = false;
-    let finite = true;
-    while (!finished && performance.now() - t0 < BUDGET_MS) {
-      finished = (JSON.parse(st.advance(16)) as { finished: boolean }).finished;
-      for (const line of (st.takeRecords?.() ?? '').split('\n').filter(Boolean)) {
-        const row = JSON.parse(line) as { stop: string };
-        if (!['finished', 'diverged', 'solverFailed', 'error'].includes(row.stop)) finite = false;
-      }
-    }
-    return { ms: performance.now() - t0, finiteState: finite, stopped: finished };
-  } catch (e) {
-    throw fromBindingError(e);
-  } finally {
-    st.free?.();
-  }
+  const table = await handle.table;
+  return { ms: performance.now() - t0, finiteState: finite, stopped: table.complete };
 }
 
 /** A small valid sweep over `mf()`, with fields replaced. */
@@ -428,7 +413,7 @@ const sweeps: Entry[] = [
   sweepEntry('sweep: a class named other', sw({ classes: [{ name: 'other', when: { stop: 'finished' } }] }), E.spec('classes[0].name')),
   sweepEntry('sweep: a bad curvature query', sw({ keep: [{ name: 'l', curvature: { query: { what: 'eigs', which: 'middle' }, pointer: '/smallest/0/value' } }] }), E.spec(/^keep\[0\]\.curvature\.query/)),
   sweepEntry('sweep: threads 10^6', sw({ threads: 1e6 }), E.range('threads')),
-  sweepEntry('sweep: runs past the end', sw({ runs: { start: 0, end: 5 } }), E.range('runs')),
+  sweepEntry('sweep: runs past the end (a spec field of the study, an option of sweep())', sw({ runs: { start: 0, end: 5 } }), E.request('options.runs')),
   sweepEntry('sweep: an unknown field', sw({ seed: 3 }), E.spec('seed')),
   sweepEntry('sweep: a value nested 100,000 deep', sw({ axes: [{ path: 'schedule.eta', values: [deep(100_000)] }] }), E.spec(/^axes/)),
   sweepEntry('sweep: a base error names base.', sw({ base: mf({ steps: -1 }) }), E.range('base.steps')),

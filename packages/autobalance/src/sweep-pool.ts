@@ -80,7 +80,7 @@ export interface PoolSettings {
   /**
    * Most runs per block (a block's rows may wait in memory for the blocks before it). Blocks are
    * sized by guided self-scheduling: an even share of what remains, shrinking toward the end,
-   * but long enough that creating the block's study (which validates every setting) stays a
+   * but long enough that creating the block's study (parsing the spec; the settings were validated by the plan) stays a
    * small part of its time, as measured by the workers.
    */
   maxBlock: number;
