@@ -114,17 +114,29 @@ function machineBusy() {
   return busy / 100; // USER_HZ = 100
 }
 
-/** CPU seconds of the given processes' trees are not visible here: children report their own. */
+/** CPU seconds of this process's waited-for children (cutime + cstime of /proc/self/stat). */
+function childrenCpu() {
+  const f = readFileSync('/proc/self/stat', 'utf8').split(')').pop().trim().split(/\s+/);
+  return (Number(f[13]) + Number(f[14])) / 100;
+}
+
+/**
+ * Start a probe; calling it returns the wall seconds since, the cores this process kept busy
+ * (ownCores; childCores: its finished children, e.g. spawnSync'd Python) and the cores the rest
+ * of the machine kept busy (otherCores).
+ */
 export function cpuProbe() {
   const m0 = machineBusy();
   const c0 = process.cpuUsage();
+  const k0 = childrenCpu();
   const t0 = performance.now();
-  return (childCpuSeconds = 0) => {
+  return () => {
     const wall = (performance.now() - t0) / 1000;
     const c = process.cpuUsage(c0);
-    const own = (c.user + c.system) / 1e6 + childCpuSeconds;
-    const others = Math.max(0, (machineBusy() - m0 - own) / wall);
-    return { wall, ownCores: own / wall, otherCores: others };
+    const own = (c.user + c.system) / 1e6;
+    const kids = childrenCpu() - k0;
+    const others = Math.max(0, (machineBusy() - m0 - own - kids) / wall);
+    return { wall, ownCores: own / wall, childCores: kids / wall, otherCores: others };
   };
 }
 
