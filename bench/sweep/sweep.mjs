@@ -125,7 +125,7 @@ const cleanNote = (xs) => {
 // ---------------------------------------------------------------------------------------------
 // 1. Scaling
 let scale = null;
-if (only.has('scaling') || only.has('overhead') || only.has('peer')) {
+if (only.has('scaling')) {
   await quiet('scaling');
   await bindingSweep(2, { end: Math.min(RUNS, 400) }); // warm-up
   const t = { 1: [], 2: [] };
