@@ -31,7 +31,8 @@ pub fn list_json() -> String {
     Value::Array(list).to_string()
 }
 
-/// `{"name", "description", "runs": [{"label", "spec"}], "plots": [..], "reference": [..]}`
+/// `{"name", "description", "runs": [{"label", "spec"}], "plots": [..], "reference": [..]}`; a
+/// sweep preset has `"runs": []`, the sweep spec in `"sweep"`, and `plots` over its reduced table.
 pub fn spec_json(name: &str) -> Result<String> {
     let p = all().find(|p| p.name == name).ok_or_else(|| {
         let names: Vec<&str> = all().map(|p| p.name).collect();
@@ -57,6 +58,11 @@ mod tests {
             let spec: Value =
                 serde_json::from_str(&spec_json(p["name"].as_str().unwrap()).unwrap()).unwrap();
             let runs = spec["runs"].as_array().unwrap();
+            if let Some(sweep) = spec.get("sweep") {
+                assert!(runs.is_empty(), "a sweep preset has no runs");
+                assert_eq!(sweep["kind"], "sweep");
+                crate::Session::new(&sweep["base"].to_string(), Default::default()).unwrap();
+            }
             for run in runs {
                 crate::Session::new(&run["spec"].to_string(), Default::default()).unwrap();
             }
