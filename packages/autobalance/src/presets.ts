@@ -330,8 +330,8 @@ export interface PresetOutcome {
  *
  * A sweep preset runs its sweep with `sweep()` (every core natively; a worker pool on wasm) and
  * returns its reduced table in `sweep` (`runs` is empty); `onProgress` is called with
- * `{index: 0, count: 1, label: 'sweep'}` and `step`/`steps` = runs done/total (`rows` the same,
- * `loss` null); `onRunEnd` is not called. When `signal` aborts, the runs done so far are kept and
+ * `{index: 0, count: 1, label}` (the label `sweep (runs, ETA <s> s)`) and `step`/`steps` = runs
+ * done/total (`rows` the same, `loss` null); `onRunEnd` is not called. When `signal` aborts, the runs done so far are kept and
  * the table is partial (`complete: false`).
  */
 export async function runPreset(preset: Preset, options: RunPresetOptions = {}): Promise<PresetOutcome> {
@@ -380,11 +380,13 @@ export async function runPreset(preset: Preset, options: RunPresetOptions = {}):
 
 async function runSweepPreset(ps: PresetSweep, options: RunPresetOptions): Promise<PresetOutcome> {
   const backend = await resolveBackend(options.backend);
-  const info = { index: 0, count: 1, label: 'sweep' };
   const h = sweep(ps.spec, {
     backend,
     ...(options.signal ? { signal: options.signal } : {}),
-    onProgress: (p) => options.onProgress?.(info, { step: p.done, steps: p.total, loss: null, rows: p.done }),
+    onProgress: (p) => {
+      const eta = p.etaMs !== null && p.done < p.total ? `, ETA ${Math.ceil(p.etaMs / 1000)} s` : '';
+      options.onProgress?.({ index: 0, count: 1, label: `sweep (runs${eta})` }, { step: p.done, steps: p.total, loss: null, rows: p.done });
+    },
   });
   const plan = await h.plan;
   let table: SweepTable;

@@ -265,7 +265,8 @@ function finite(v: number | null | undefined): v is number {
 /**
  * The Vega-Lite unit spec (no `$schema`: a panel for {@link panelsToVegaLite}) of a heatmap: one
  * rect per cell, colored by value on the viridis scheme, the value's text written in the cell
- * (dark text on light cells), ordinal axes in the given order (y from bottom to top).
+ * (dark text on light cells), ordinal axes listing every given value in order (y from bottom to
+ * top; cells without data are blank).
  */
 export function heatmapVegaLite(panel: HeatmapPanel, options: { width?: number; height?: number } = {}): Record<string, unknown> {
   const values = panel.cells
@@ -282,8 +283,9 @@ export function heatmapVegaLite(panel: HeatmapPanel, options: { width?: number; 
   const d0 = panel.domain?.[0] ?? lo;
   const d1 = panel.domain?.[1] ?? hi;
   const mid = Number.isFinite(d0) && Number.isFinite(d1) ? (d0 + d1) / 2 : 0;
-  const x = { field: 'x', type: 'ordinal', title: panel.xLabel, sort: [...panel.xValues], axis: { labelAngle: 0 } };
-  const y = { field: 'y', type: 'ordinal', title: panel.yLabel, sort: [...panel.yValues].reverse() };
+  // Every value of both axes is shown, in the given order, cells without data blank.
+  const x = { field: 'x', type: 'ordinal', title: panel.xLabel, scale: { domain: [...panel.xValues] }, axis: { labelAngle: 0 } };
+  const y = { field: 'y', type: 'ordinal', title: panel.yLabel, scale: { domain: [...panel.yValues].reverse() } };
   return {
     title: panel.title,
     width: positive(options.width, 46 * Math.max(panel.xValues.length, 1)),

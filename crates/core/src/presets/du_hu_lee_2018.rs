@@ -319,8 +319,8 @@ fn theorem32sweep() -> Value {
         "plots": [
             {"kind": "heatmap", "title": "P(linear rate, ||u||^2/||v||^2 in [1/2, 2])",
              "x": c_step_axis, "y": c_init_axis, "value": {"class": "linear"}},
-            {"kind": "lines", "title": "P(linear) with its 95% Wilson interval",
-             "x": c_step_axis, "series": c_init_axis, "value": {"class": "linear"}},
+            {"kind": "lines", "title": "P(linear) against c_step, a line per c_init",
+             "x": c_step_axis, "series": {"path": "init.stdU", "title": "c_init", "scale": 10.0}, "value": {"class": "linear"}},
             {"kind": "heatmap", "title": "P(diverged)",
              "x": c_step_axis, "y": c_init_axis, "value": {"class": "diverged"}},
             {"kind": "heatmap", "title": "median first step with ||u v^T - M*||_F <= 1e-10",
@@ -329,10 +329,10 @@ fn theorem32sweep() -> Value {
         "reference": [
             {"claim": "with constant probability over the initialization, for sufficiently small c_step and c_init: c0 <= |u_t^T u*| / |v_t^T v*| <= C0 for all t, and ||u_t v_t^T - M*||_F <= eps s1 after O(log(d/eps)) iterations",
              "paper": "Theorem 3.2: \"with constant probability\" (no value; the proof assumes the initial signals have the same sign, probability 1/2); c0, C0 \"universal constants\" (not given); c_init, c_step \"sufficiently small\" (not given)",
-             "check": "P(linear) per setting: the run reaches ||u v^T - M*||_F <= 1e-10 within 1000 steps and ||u||^2/||v||^2 stays in [1/2, 2] (our c0, C0; the signal strengths are not recorded, the norm ratio is their proxy: equal to (|u^T u*| / |v^T v*|)^2 at convergence). Over c_step <= 0.95 (below the edge eta = 1/sigma_1) and c_init <= 0.3 (24 settings): pooled Wilson 95% lower bound >= 0.9, and every setting's estimate >= 0.9",
+             "check": "P(linear) per setting: the run reaches ||u v^T - M*||_F <= 1e-10 within 1000 steps and ||u||^2/||v||^2 stays in [1/2, 2] (our c0, C0; the signal strengths are not recorded, the norm ratio is their proxy: equal to (|u^T u*| / |v^T v*|)^2 at convergence). Over c_step <= 0.95 (below the edge eta = 1/sigma_1) and c_init <= 0.3 (24 settings): pooled Wilson 95% lower bound >= 0.9, and every setting's estimate >= 1/2 (the probability of the proof's same-sign event alpha_0 beta_0 > 0)",
              "checks": [
                 {"kind": "atLeast", "of": {"sweep": "class", "name": "linear", "stat": "lo", "where": {"schedule.eta": small_steps, "init.stdU": small_init}, "reduce": "pool"}, "bound": 0.9},
-                {"kind": "atLeast", "of": {"sweep": "class", "name": "linear", "stat": "p", "where": {"schedule.eta": small_steps, "init.stdU": small_init}, "reduce": "min"}, "bound": 0.9}
+                {"kind": "atLeast", "of": {"sweep": "class", "name": "linear", "stat": "p", "where": {"schedule.eta": small_steps, "init.stdU": small_init}, "reduce": "min"}, "bound": 0.5}
              ]},
             {"claim": "the rate is linear: O(log(d/eps)) iterations to eps s1",
              "paper": "Theorem 3.2 (a proof, no figure)",
