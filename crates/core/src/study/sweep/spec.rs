@@ -164,6 +164,12 @@ pub struct SweepSpec {
     pub hash: String,
 }
 
+/// Most threads a sweep study may ask for.
+pub const MAX_THREADS: u64 = 1024;
+
+/// Most values an axis may have (a `range`'s `count`, or `values`).
+pub const MAX_AXIS_VALUES: u64 = 1 << 20;
+
 /// The fields of a sweep spec.
 const FIELDS: [&str; 9] = [
     "kind", "base", "axes", "seeds", "keep", "classes", "reduce", "runs", "threads",
@@ -465,8 +471,8 @@ fn range(v: &Value, at: &str) -> Result<Vec<Value>> {
     };
     let (from, to) = (get("from")?, get("to")?);
     let n = positive_count(&o.path("count"), o.number("count")?.ok_or_else(|| Error::spec(at, "missing field `count`"))?)?;
-    if n > 1 << 24 {
-        return Err(Error::range(o.path("count"), format!("expected at most 16777216 points, got {n}")));
+    if n > MAX_AXIS_VALUES {
+        return Err(Error::range(o.path("count"), format!("expected at most {MAX_AXIS_VALUES} points, got {n}")));
     }
     let log = match o.string("scale")?.unwrap_or("linear") {
         "linear" => false,
@@ -508,6 +514,9 @@ fn member(v: &Value, at: &str) -> Result<Member> {
         (Some(vs), None) => {
             if vs.is_empty() {
                 return Err(Error::spec(o.path("values"), "expected at least one value"));
+            }
+            if vs.len() as u64 > MAX_AXIS_VALUES {
+                return Err(Error::range(o.path("values"), format!("expected at most {MAX_AXIS_VALUES} values, got {}", vs.len())));
             }
             (vs.clone(), false)
         }
@@ -803,7 +812,16 @@ impl SweepSpec {
         };
         let threads = match o.number("threads")? {
             None => 0,
-            Some(t) => crate::spec::size0("threads", t)? as u64,
+            Some(t) => {
+                let t = crate::spec::size0("threads", t)? as u64;
+                if t > MAX_THREADS {
+                    return Err(Error::range(
+                        "threads",
+                        format!("expected at most {MAX_THREADS} threads (0: every core), got {t}"),
+                    ));
+                }
+                t
+            }
         };
 
         let mut identity = spec.clone();
