@@ -264,7 +264,8 @@ describe(`sweep preset on ${BACKEND}`, () => {
     expect([base.target.seed, base.init.seed]).toEqual([7, 8]);
     // The preset given is unchanged.
     expect(preset.sweep?.spec.seeds?.count).toBe(100);
-    expect(() => applyOverrides(await presetSpec('figure1', { backend: BACKEND }), { seedsPerSetting: 2 })).toThrow(/not a sweep/);
+    const figure1 = await presetSpec('figure1', { backend: BACKEND });
+    expect(() => applyOverrides(figure1, { seedsPerSetting: 2 })).toThrow(/not a sweep/);
     expect(() => applyOverrides(preset, { seedsPerSetting: 0 })).toThrow(/positive integer/);
   });
 

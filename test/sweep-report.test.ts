@@ -3,10 +3,8 @@
 // synthetic table whose numbers are known (no runs); then one small real sweep through sweep().
 import { describe, expect, it } from 'vitest';
 
+import type { SweepPlan, SweepSettingRow, SweepTable } from '../packages/autobalance/src/sweep.js';
 import {
-  type SweepPlan,
-  type SweepSettingRow,
-  type SweepTable,
   defaultSweepPlots,
   sweepAxes,
   sweepReportHtml,
@@ -14,6 +12,9 @@ import {
   sweepVegaLite,
 } from '../packages/autobalance/src/sweep-report.js';
 import { renderVegaLiteSvg } from '../packages/autobalance/src/vega.js';
+import { type SweepSpec, sweep } from 'autobalance';
+
+import { BACKEND } from './helpers.js';
 
 /** Wilson interval of k successes in n at z = 1.96 (the core's, for the synthetic table). */
 function wilson(k: number, n: number, z = 1.959963984540054): [number, number] {
@@ -181,4 +182,45 @@ describe('sweep report on a synthetic table', () => {
     expect(html).toContain('<b>Incomplete</b> (cancelled): 50 of 120 runs reduced, 5 of 12 settings.');
     expect(html).toContain('sweep 0123456789abcdef');
   });
+});
+
+describe(`sweep report of a real sweep on ${BACKEND}`, () => {
+  it('a 2 x 2 sweep with 3 seeds: the table, its CSV, the plots and the page', async () => {
+    const spec: SweepSpec = {
+      kind: 'sweep',
+      base: {
+        model: { kind: 'matrixFactorization', d1: 12, d2: 10, rank: 1 },
+        target: { kind: 'random', singularValues: [1], seed: 1 },
+        init: { kind: 'gaussian', stdU: 0.01, stdV: 0.01, seed: 2 },
+        schedule: { kind: 'constant', eta: 0.1 },
+        steps: 200,
+        recordEvery: 5,
+      },
+      axes: [{ path: 'schedule.eta', values: [0.2, 2.5] }, { zip: [{ path: 'init.stdU', values: [0.01, 0.1] }, { path: 'init.stdV', values: [0.01, 0.1] }] }],
+      seeds: { count: 3, paths: ['init.seed'] },
+      keep: [{ name: 't8', column: 'residual', firstAtOrBelow: 1e-8 }],
+      classes: [{ name: 'converged', when: { of: 't8', ge: 0 } }, { name: 'diverged', when: { stop: 'diverged' } }],
+    } as SweepSpec;
+    const h = sweep(spec, { backend: BACKEND });
+    const [plan, table] = await Promise.all([h.plan, h.table]);
+    expect(table.complete).toBe(true);
+    expect(table.settings.map((r) => r.runs)).toEqual([3, 3, 3, 3]);
+    // eta 0.2 converges from both inits; eta 2.5 diverges.
+    expect(table.settings.map((r) => r.classes['converged']?.p)).toEqual([1, 1, 0, 0]);
+    expect(table.settings.map((r) => r.classes['diverged']?.p)).toEqual([0, 0, 1, 1]);
+    const csv = sweepTableCsv(table).trimEnd().split('\n');
+    expect(csv.length).toBe(5);
+    const head = csv[0]!.split(',');
+    const cell = (i: number, c: string): string => csv[1 + i]!.split(',')[head.indexOf(c)] as string;
+    expect(Number(cell(0, 't8.mean'))).toBe(table.settings[0]!.kept['t8']!.mean);
+    expect(Number(cell(3, 'converged.hi'))).toBe(table.settings[3]!.classes['converged']!.hi);
+    expect(cell(3, 'stops.diverged')).toBe('3');
+    const html = await sweepReportHtml({ spec, plan, table, command: 'test', backend: BACKEND, date: 'today' });
+    expect(html).toContain(`12 runs = 4 settings x 3 seed(s)`);
+    expect(html).toContain(plan.hash);
+    expect(html.match(/<tr><td>\d+<\/td>/g)?.length).toBe(4);
+    expect(html).toContain('<svg');
+    // The default plots: one heatmap (2 axes) and lines over each axis.
+    expect(defaultSweepPlots(plan).map((p) => p.kind)).toEqual(['heatmap', 'lines', 'lines']);
+  }, 30_000);
 });

@@ -10,7 +10,7 @@
 import { stepColumn } from './columns.js';
 import type { HessianReport } from './curvature.js';
 import type { RunResult } from './run.js';
-import type { SweepTable } from './sweep-report.js';
+import type { SweepTable } from './sweep.js';
 
 /**
  * A number (or, for curvature report fields, a string) taken from a preset's results.

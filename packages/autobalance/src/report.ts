@@ -10,6 +10,8 @@ import { type HessianReport, describeReport } from './curvature.js';
 import type { Matrix } from './matrix.js';
 import { type Preset, type PresetHessianResult, type PresetOutcome, type PresetRunResult, type PresetSweepResult, presetSweepOf } from './presets.js';
 import { sweepReportHtml, sweepTableCsv, sweepVegaLite } from './sweep-report.js';
+
+export * from './sweep-report.js';
 import type { RunResult, StopReason } from './run.js';
 import type { Figure, Panel } from './svg.js';
 import { type VegaLiteSpec, figureToVegaLite, renderVegaLiteSvg } from './vega.js';

@@ -8,15 +8,7 @@
 
 import { type CheckedReference, statusMark } from './checks.js';
 import { type BandSeries, type HeatmapCell, type VegaLiteSpec, bandLinesVegaLite, heatmapVegaLite, panelsToVegaLite, renderVegaLiteSvg } from './vega.js';
-// TEMP(until sweep.ts lands): the contract's shapes.
-/** @internal */
-export interface SweepPlan { runs: number; settings: number; seedsPerSetting: number; axes: { paths: string[]; values: unknown[][] }[]; seedPaths: string[]; kept: string[]; classes: string[]; hash: string }
-/** @internal */
-export interface SweepSettingRow { setting: number; values: Record<string, unknown>; runs: number; stops: Record<string, number>; kept: Record<string, { count: number; missing: number; mean: number | null; std: number | null; min: number | null; max: number | null; quantiles: [number, number | null][] }>; classes: Record<string, { count: number; p: number; lo: number; hi: number }> }
-/** @internal */
-export interface SweepTable { plan: SweepPlan; settings: SweepSettingRow[]; complete: boolean; stopped: null | 'cancelled' }
-/** @internal */
-export type SweepSpec = Record<string, unknown>;
+import type { SweepPlan, SweepSettingRow, SweepSpec, SweepTable } from './sweep.js';
 
 /** An axis of a {@link SweepPlot}: a sweep path, how to label and scale it. */
 export interface SweepPlotAxis {
