@@ -350,7 +350,7 @@ fn theorem32sweep() -> Value {
              ]},
             {"claim": "where the probability falls off with the init scale",
              "paper": "not given (\"sufficiently small c_init\")",
-             "check": "P(linear) at c_step = 0.1 for c_init = 1, 2, 3 (the runs that converge but leave [1/2, 2] are `unbalanced`: ||u||^2 - ||v||^2 is nearly conserved, and its initial spread grows as c_init^2), P(unbalanced) at c_step = 0.1, c_init = 2, and P(diverged) at c_step = 0.4, c_init = 3, shown",
+             "check": "P(linear) at c_step = 0.1 for c_init = 1, 2, 3 (the runs that converge but leave [1/2, 2] are `unbalanced`: during the escape the norm ratio swings with the unequal initial signals, and at the end it is set by ||u||^2 - ||v||^2, nearly conserved, whose initial spread grows as c_init^2), P(unbalanced) at c_step = 0.1, c_init = 2, and P(diverged) at c_step = 0.4, c_init = 3, shown",
              "checks": [
                 {"kind": "show", "of": {"sweep": "class", "name": "linear", "stat": "p", "where": {"schedule.eta": 0.1, "init.stdU": 0.1}}},
                 {"kind": "show", "of": {"sweep": "class", "name": "linear", "stat": "p", "where": {"schedule.eta": 0.1, "init.stdU": 0.2}}},
