@@ -83,7 +83,19 @@ export type Quantity =
  * `values`, e.g. `schedule.eta`), a value (equal up to a relative 1e-9) or bounds. Paths not
  * named are free.
  */
-export type SweepWhere = Record<string, number | { lt?: number; le?: number; gt?: number; ge?: number }>;
+export type SweepWhere = Record<string, number | SweepBounds>;
+
+/** Bounds on an axis value in a {@link SweepWhere}: every bound given must hold. */
+export interface SweepBounds {
+  /** value < lt */
+  lt?: number;
+  /** value <= le */
+  le?: number;
+  /** value > gt */
+  gt?: number;
+  /** value >= ge */
+  ge?: number;
+}
 
 /**
  * A number read from a sweep preset's reduced table: the settings matching `where` (all when

@@ -9,7 +9,7 @@ import { type ColumnRole, columnRole, columnsWithRole, stepColumn } from './colu
 import { type HessianReport, describeReport } from './curvature.js';
 import type { Matrix } from './matrix.js';
 import { type Preset, type PresetHessianResult, type PresetOutcome, type PresetRunResult, type PresetSweepResult, presetSweepOf } from './presets.js';
-import { sweepReportHtml, sweepTableCsv, sweepVegaLite } from './sweep-report.js';
+import { type SweepPlot, sweepReportHtml, sweepTableCsv, sweepVegaLite } from './sweep-report.js';
 
 export * from './sweep-report.js';
 import type { RunResult, StopReason } from './run.js';
@@ -233,6 +233,12 @@ export interface ReportMeta {
   cancelled: boolean;
 }
 
+/** A sweep preset's part of {@link PresetReportJson}. */
+export interface PresetSweepReportJson extends PresetSweepResult {
+  /** The plots of its table. */
+  plots: SweepPlot[];
+}
+
 /** The JSON report of a preset run (`autobalance run --out DIR` writes it as DIR/<preset>.json). */
 export interface PresetReportJson {
   /** The preset's name. */
@@ -261,7 +267,7 @@ export interface PresetReportJson {
   /** The panels of the figure. */
   plots: Preset['plots'];
   /** A sweep preset: the sweep's spec, plan and reduced table, and its plots. */
-  sweep?: PresetSweepResult & { plots: NonNullable<Preset['sweep']>['plots'] };
+  sweep?: PresetSweepReportJson;
   /** The paper's claims, each with our checks and its mark. */
   reference: CheckedReference[];
 }
