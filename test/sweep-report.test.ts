@@ -146,6 +146,27 @@ describe('sweep report on a synthetic table', () => {
     expect(() => sweepVegaLite({ plan, table, plots: [{ kind: 'lines', x: { path: 'nope' }, value: { class: 'linear' } }] })).toThrow(/no sweep axis sets "nope"/);
   });
 
+  it('three axes: a heatmap per pair and lines per axis, the third axis held at its first value', () => {
+    const { plan, table } = synthetic();
+    // Add a third axis (steps: 100, 200) by doubling every setting.
+    const plan3: SweepPlan = { ...plan, settings: plan.settings * 2, runs: plan.runs * 2, axes: [...plan.axes, { paths: ['steps'], values: [[100, 200]] }] };
+    const settings = table.settings.flatMap((r) => [100, 200].map((steps, k) => ({ ...r, setting: 2 * r.setting + k, values: { ...r.values, steps } })));
+    const plots = defaultSweepPlots(plan3);
+    expect(plots.map((p) => `${p.kind} ${p.x.path} ${p.y?.path ?? p.series?.path}`)).toEqual([
+      'heatmap schedule.eta init.stdU',
+      'heatmap schedule.eta steps',
+      'heatmap init.stdU steps',
+      'lines schedule.eta init.stdU',
+      'lines init.stdU steps',
+      'lines steps schedule.eta',
+    ]);
+    const panels = sweepVegaLite({ plan: plan3, table: { plan: plan3, settings, complete: true, stopped: null }, plots })['concat'] as Layered[];
+    expect(panels[0]!.title).toBe('P(linear) (steps = 100)');
+    expect(panels[0]!.data.values.length).toBe(12);
+    expect(panels[1]!.title).toBe('P(linear) (init.stdU = init.stdV = 0.001)');
+    expect(panels[1]!.data.values.length).toBe(8);
+  });
+
   it('renders the plots to SVG with vega', async () => {
     const { plan, table } = synthetic();
     const svg = await renderVegaLiteSvg(sweepVegaLite({ plan, table }));
