@@ -196,6 +196,16 @@ describe('sweep report on a synthetic table', () => {
     expect(html).toContain('&quot;kind&quot;: &quot;sweep&quot;');
   }, 30_000);
 
+  it('a sweep without axes: one setting, no plot', async () => {
+    const { spec, plan, table } = synthetic();
+    const one: SweepPlan = { ...plan, axes: [], settings: 1, runs: 10 };
+    const row = { ...table.settings[0]!, values: {} };
+    expect(defaultSweepPlots(one)).toEqual([]);
+    const html = await sweepReportHtml({ spec, plan: one, table: { plan: one, settings: [row], complete: true, stopped: null } });
+    expect(html).toContain('No axes: nothing to plot.');
+    expect(sweepTableCsv({ plan: one, settings: [row], complete: true, stopped: null }).split('\n')[0]).toMatch(/^setting,runs,/);
+  });
+
   it('says when the table is incomplete', async () => {
     const { spec, plan, table } = synthetic();
     const part: SweepTable = { plan, settings: table.settings.slice(0, 5), complete: false, stopped: 'cancelled' };

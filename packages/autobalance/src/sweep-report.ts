@@ -407,7 +407,10 @@ export async function sweepReportHtml(input: SweepReportInput): Promise<string> 
     `Sweep ${esc(plan.hash)}: ${plan.runs} runs = ${plan.settings} settings x ${plan.seedsPerSetting} seed(s)${plan.seedPaths.length > 0 ? ` (seeded paths: ${esc(plan.seedPaths.join(', '))})` : ''}; axes: ${esc(sweepAxes(plan).map((a) => `${a.paths.join(' = ')} (${a.values.length})`).join(' x '))}.`,
     table.complete ? `All ${done} runs reduced.` : `<b>Incomplete</b>${table.stopped ? ` (${esc(table.stopped)})` : ''}: ${done} of ${plan.runs} runs reduced, ${table.settings.length} of ${plan.settings} settings.`,
   ];
-  const svg = input.svg ?? (table.settings.length > 0 ? await sweepSvg({ plan, table, ...(input.plots ? { plots: input.plots } : {}) }) : '<p>No setting finished: nothing to plot.</p>');
+  const plots = input.plots ?? defaultSweepPlots(plan);
+  const svg =
+    input.svg ??
+    (table.settings.length === 0 ? '<p>No setting finished: nothing to plot.</p>' : plots.length === 0 ? '<p>No axes: nothing to plot.</p>' : await sweepSvg({ plan, table, plots }));
   const parts = [
     `<h1>${esc(title)}</h1>`,
     input.description ? `<p>${esc(input.description)}</p>` : '',
