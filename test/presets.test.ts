@@ -279,6 +279,10 @@ describe(`sweep preset on ${BACKEND}`, () => {
     expect(table.settings.length).toBe(72);
     expect(outcome.sweep!.plan.runs).toBe(288);
     expect(progress.at(-1)).toBe(288);
+    // The same runs on every backend: the class totals recorded from the native addon.
+    const totals: Record<string, number> = {};
+    for (const r of table.settings) for (const [c, v] of Object.entries(r.classes)) totals[c] = (totals[c] ?? 0) + v.count;
+    expect(totals).toEqual({ linear: 116, unbalanced: 51, diverged: 79, other: 42 });
     const checked = presetChecks(preset, outcome);
     expect(checked.length).toBeGreaterThan(2);
     for (const c of checked) {
