@@ -267,4 +267,13 @@ fn validation_builds_each_value_once_and_joint_failures_are_error_rows() {
     let mut s = spec.clone();
     s["threads"] = json!(5000);
     assert_eq!(err(s).0, "threads");
+    // With the plan's hash the settings are not built again: same rows; another hash is refused.
+    let plan: Value =
+        serde_json::from_str(&sweep::plan_json(&spec.to_string(), HashMap::new()).unwrap())
+            .unwrap();
+    let mut s = spec.clone();
+    s["validated"] = plan["hash"].clone();
+    assert_eq!(rows_of(&s), rows);
+    s["validated"] = json!("0000000000000000");
+    assert_eq!(err(s).0, "validated");
 }

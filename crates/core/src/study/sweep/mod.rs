@@ -27,7 +27,19 @@ pub const REGISTRATION: Registration = Registration {
 
 fn build(spec: Value, buffers: super::Buffers) -> Result<Box<dyn StudyKind>> {
     let sweep = SweepSpec::parse(&spec, buffers)?;
-    validate(&sweep)?;
+    // A study of a sweep whose plan was given (its hash, from `sweepPlan`) skips building the
+    // settings again (a worker pool creates one study per block); a hash of another sweep
+    // (another spec or buffers) is an error.
+    match &sweep.validated {
+        None => validate(&sweep)?,
+        Some(h) if *h == sweep.hash => {}
+        Some(h) => {
+            return Err(Error::spec(
+                "validated",
+                format!("{h:?} is not this sweep's hash ({}): give the hash sweepPlan returned for this spec and these buffers", sweep.hash),
+            ))
+        }
+    }
     let (start, end) = sweep.range;
     Ok(Box::new(SweepStudy {
         pool: pool(sweep.threads)?,

@@ -160,6 +160,9 @@ pub struct SweepSpec {
     pub range: (u64, u64),
     /// `threads` of a study (0: all cores).
     pub threads: u64,
+    /// `validated` of a study: the hash `sweepPlan` gave for this sweep (its settings need not be
+    /// built again), if given.
+    pub validated: Option<String>,
     /// The sweep's identity (spec without `kind`, `runs`, `threads`; and the buffers).
     pub hash: String,
 }
@@ -168,11 +171,11 @@ pub struct SweepSpec {
 pub const MAX_THREADS: u64 = 1024;
 
 /// Most values an axis may have (a `range`'s `count`, or `values`).
-pub const MAX_AXIS_VALUES: u64 = 1 << 20;
+pub const MAX_AXIS_VALUES: u64 = 1 << 16;
 
 /// The fields of a sweep spec.
-const FIELDS: [&str; 9] = [
-    "kind", "base", "axes", "seeds", "keep", "classes", "reduce", "runs", "threads",
+const FIELDS: [&str; 10] = [
+    "kind", "base", "axes", "seeds", "keep", "classes", "reduce", "runs", "threads", "validated",
 ];
 
 /// An object's fields with unknown ones refused (naming them) and typed getters.
@@ -824,9 +827,10 @@ impl SweepSpec {
             }
         };
 
+        let validated = o.string("validated")?.map(str::to_string);
         let mut identity = spec.clone();
         if let Value::Object(m) = &mut identity {
-            for k in ["kind", "runs", "threads"] {
+            for k in ["kind", "runs", "threads", "validated"] {
                 m.remove(k);
             }
         }
@@ -845,6 +849,7 @@ impl SweepSpec {
             runs,
             range: range_,
             threads,
+            validated,
             hash,
         })
     }
