@@ -137,7 +137,7 @@ function fakeTable(linear: number[], complete = true): SweepTable {
       });
     }),
   );
-  const plan = { runs: 40, settings: 4, seedsPerSetting: 10, axes: [{ paths: ['schedule.eta'], values: [[0.1, 1.5]] }, { paths: ['init.stdU', 'init.stdV'], values: [[0.001, 0.1], [0.001, 0.1]] }], seedPaths: ['init.seed'], kept: ['t10'], classes: ['linear', 'other'], hash: '0000000000000000' };
+  const plan = { runs: 40, settings: 4, seedsPerSetting: 10, axes: [{ paths: ['schedule.eta'], values: [[0.1, 1.5]] }, { paths: ['init.stdU', 'init.stdV'], values: [[0.001, 0.1], [0.001, 0.1]] }], seedPaths: ['init.seed'], seedBase: 0, kept: ['t10'], classes: ['linear', 'other'], quantiles: [0.1, 0.5, 0.9], confidence: 0.95, hash: '0000000000000000' };
   return { plan, settings: complete ? settings : settings.slice(0, 2), complete, stopped: complete ? null : 'cancelled' };
 }
 

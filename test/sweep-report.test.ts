@@ -50,8 +50,11 @@ function synthetic(): { spec: Record<string, unknown>; plan: SweepPlan; table: S
       { paths: ['init.stdU', 'init.stdV'], values: [STD, STD] },
     ],
     seedPaths: ['init.seed'],
+    seedBase: 0,
     kept: ['t10'],
     classes: ['linear', 'other'],
+    quantiles: [0.1, 0.5, 0.9],
+    confidence: 0.95,
     hash: '0123456789abcdef',
   };
   const settings: SweepSettingRow[] = [];

@@ -240,7 +240,7 @@ export interface CheckInputs {
   sweep?: {
     /** The table. */
     table: SweepTable;
-    /** Confidence of the Wilson intervals (the spec's `reduce.confidence`, default 0.95). */
+    /** Confidence of the pooled Wilson intervals (the plan's `confidence`; default 0.95). */
     confidence?: number;
   };
 }

@@ -280,11 +280,10 @@ function sweepOfOutcome(outcome: Pick<PresetOutcome, 'runs' | 'hessian' | 'sweep
 /** The paper's claims of a preset with their checks evaluated on an outcome (a sweep preset: on its reduced table). */
 export function presetChecks(preset: Preset, outcome: Pick<PresetOutcome, 'runs' | 'hessian' | 'sweep'>): CheckedReference[] {
   const sw = sweepOfOutcome(outcome);
-  const confidence = sw?.spec.reduce?.confidence;
   return checkReferences(preset.reference, {
     runs: preset.runs.map((_, i) => outcome.runs[i]?.result),
     hessian: preset.hessian.map((_, i) => outcome.hessian[i]?.report),
-    ...(sw ? { sweep: { table: sw.table, ...(confidence !== undefined ? { confidence } : {}) } } : {}),
+    ...(sw ? { sweep: { table: sw.table, confidence: sw.plan.confidence } } : {}),
   });
 }
 

@@ -334,11 +334,11 @@ function esc(s: string): string {
 }
 
 /** The reduced table as HTML: one line per setting. */
-function settingsTable(table: SweepTable, spec: unknown): string {
+function settingsTable(table: SweepTable): string {
   const axes = sweepAxes(table.plan);
   const kept = table.plan.kept;
   const classes = table.plan.classes;
-  const head = ['#', ...axes.map((a) => a.paths.join(' = ')), 'runs', 'stops', ...kept.map((k) => `${k}: mean; quantiles`), ...classes.map((c) => `P(${c}) [${confidenceOf(spec)}]`)];
+  const head = ['#', ...axes.map((a) => a.paths.join(' = ')), 'runs', 'stops', ...kept.map((k) => `${k}: mean; quantiles`), ...classes.map((c) => `P(${c}) [${confidenceOf(table.plan)}]`)];
   const body = table.settings.map((r) => {
     const cells = [String(r.setting), ...axes.map((a) => valueText(r.values[a.paths[0] as string])), String(r.runs)];
     cells.push(
@@ -365,10 +365,9 @@ function settingsTable(table: SweepTable, spec: unknown): string {
   return `<table class="sweep"><tr>${head.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>\n${body.join('\n')}\n</table>`;
 }
 
-/** The Wilson interval's confidence, from the spec (default 0.95, as the core's). */
-function confidenceOf(spec: unknown): string {
-  const c = (spec as { reduce?: { confidence?: unknown } } | undefined)?.reduce?.confidence;
-  return `${fmt((typeof c === 'number' ? c : 0.95) * 100)}% Wilson`;
+/** The Wilson interval's confidence, from the plan (the spec's, or the core's default). */
+function confidenceOf(plan: SweepPlan): string {
+  return `${fmt((Number.isFinite(plan.confidence) ? plan.confidence : 0.95) * 100)}% Wilson`;
 }
 
 /** Claim, the paper, our checks, the mark (the same table as preset reports). */
@@ -404,7 +403,7 @@ export async function sweepReportHtml(input: SweepReportInput): Promise<string> 
   const done = table.settings.reduce((n, r) => n + r.runs, 0);
   const meta = [
     `Computed by autobalance${input.coreVersion ? ` (core ${esc(input.coreVersion)})` : ''}${input.backend ? ` on the ${esc(input.backend)} backend` : ''}, float64; report written ${esc(input.date ?? new Date().toISOString())}.`,
-    `Sweep ${esc(plan.hash)}: ${plan.runs} runs = ${plan.settings} settings x ${plan.seedsPerSetting} seed(s)${plan.seedPaths.length > 0 ? ` (seeded paths: ${esc(plan.seedPaths.join(', '))})` : ''}; axes: ${esc(sweepAxes(plan).map((a) => `${a.paths.join(' = ')} (${a.values.length})`).join(' x '))}.`,
+    `Sweep ${esc(plan.hash)}: ${plan.runs} runs = ${plan.settings} settings x ${plan.seedsPerSetting} seed(s)${plan.seedPaths.length > 0 ? ` (seeded paths: ${esc(plan.seedPaths.join(', '))}; seeds derived from base ${plan.seedBase})` : ''}; axes: ${esc(sweepAxes(plan).map((a) => `${a.paths.join(' = ')} (${a.values.length})`).join(' x '))}.`,
     table.complete ? `All ${done} runs reduced.` : `<b>Incomplete</b>${table.stopped ? ` (${esc(table.stopped)})` : ''}: ${done} of ${plan.runs} runs reduced, ${table.settings.length} of ${plan.settings} settings.`,
   ];
   const plots = input.plots ?? defaultSweepPlots(plan);
@@ -419,7 +418,7 @@ export async function sweepReportHtml(input: SweepReportInput): Promise<string> 
     svg,
     input.reference && input.reference.length > 0 ? `<h2>What the paper reports, beside ours</h2>\n${referenceTable(input.reference)}` : '',
     `<h2>Reduced table (${table.settings.length} settings)</h2>`,
-    settingsTable(table, input.spec),
+    settingsTable(table),
     `<h2>Sweep spec</h2>\n<pre>${esc(JSON.stringify(input.spec, null, 2))}</pre>`,
   ].filter((p) => p !== '');
   return `<!doctype html>
