@@ -91,7 +91,7 @@ const USAGE = `usage:
   autobalance sweep status --out DIR [--json]
   autobalance sweep merge --out DIR [--no-report]
   autobalance sweep submit --slurm --spec sweep.json --out DIR --shards N [--submit] [--missing]
-                        [--partition P] [--time T] [--cpus-per-task C] [--mem M] [--sbatch-arg X]...
+                        [--partition P] [--time T] [--cpus-per-task C] [--mem M] [--sbatch-arg=X]...
 
   --backend   force a backend (default: AUTOBALANCE_BACKEND, else native if it loads, else wasm)
   --report    also write a self-contained HTML report (plots, tables, the spec)

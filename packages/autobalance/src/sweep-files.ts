@@ -432,7 +432,7 @@ class ShardReader {
       if (r.done) {
         throw new SweepFilesError(
           this.file.path,
-          `${this.file.path} ends after ${this.#lineNo - 1} line(s), expected run ${expect} (its name says runs [${this.file.start}, ${this.file.end})): a truncated or edited file; remove it and run its shard again`,
+          `ends after ${this.#lineNo - 1} line(s), expected run ${expect} (its name says runs [${this.file.start}, ${this.file.end})): a truncated or edited file; remove it and run its shard again`,
         );
       }
       const line = r.value;
@@ -441,11 +441,11 @@ class ShardReader {
       try {
         row = JSON.parse(line);
       } catch (e) {
-        throw new SweepFilesError(this.file.path, `${this.file.path}: line ${this.#lineNo} is not JSON (${e instanceof Error ? e.message : String(e)}); remove the file and run its shard again`);
+        throw new SweepFilesError(this.file.path, `line ${this.#lineNo} is not JSON (${e instanceof Error ? e.message : String(e)}); remove the file and run its shard again`);
       }
       const run = typeof row === 'object' && row !== null ? (row as { run?: unknown }).run : undefined;
       if (run !== expect) {
-        throw new SweepFilesError(this.file.path, `${this.file.path}: line ${this.#lineNo} holds run ${JSON.stringify(run)}, expected run ${expect}; remove the file and run its shard again`);
+        throw new SweepFilesError(this.file.path, `line ${this.#lineNo} holds run ${JSON.stringify(run)}, expected run ${expect}; remove the file and run its shard again`);
       }
       return { run: expect, line, row: row as Record<string, unknown> };
     }
@@ -459,7 +459,7 @@ class ShardReader {
       this.#lineNo++;
       if (r.value.trim() !== '') {
         this.close();
-        throw new SweepFilesError(this.file.path, `${this.file.path}: line ${this.#lineNo}: more rows than its name says (runs [${this.file.start}, ${this.file.end}))`);
+        throw new SweepFilesError(this.file.path, `line ${this.#lineNo}: more rows than its name says (runs [${this.file.start}, ${this.file.end}))`);
       }
     }
     this.close();
@@ -516,7 +516,7 @@ export interface MergeStats {
 export async function* mergedRows(dir: string, total: number, stats?: MergeStats): AsyncGenerator<RowLine> {
   const files = listShards(dir).filter((f) => f.start < total);
   const over = files.find((f) => f.end > total);
-  if (over) throw new SweepFilesError(over.path, `${over.path} covers runs up to ${over.end - 1}, but the sweep has ${total} runs: it belongs to another sweep`);
+  if (over) throw new SweepFilesError(over.path, `covers runs up to ${over.end - 1}, but the sweep has ${total} runs: it belongs to another sweep`);
   const active: ShardReader[] = [];
   let nextFile = 0;
   const s = stats ?? { runs: 0, duplicates: 0, files: 0 };
