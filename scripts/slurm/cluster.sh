@@ -60,6 +60,12 @@ start)
   chown munge: "$dir/munge"
   chmod 0711 "$dir/munge"
   chmod 0755 "$dir"
+  # munged (as munge) must reach its directory: every parent must be searchable by others
+  # (mkdtemp makes 0700 directories).
+  runuser -u munge -- test -w "$dir/munge" \
+    || die "the user munge cannot reach $dir/munge: make its parent directories searchable (chmod o+x)"
+  # A failed start stops what it started.
+  trap 'rc=$?; if [ $rc -ne 0 ]; then "$0" stop "$dir" >/dev/null 2>&1 || true; fi' EXIT
   mungekey --create --keyfile="$dir/munge/munge.key" --force >/dev/null 2>&1 \
     || dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none
   chown munge: "$dir/munge/munge.key"
@@ -122,6 +128,7 @@ ENV
   done
   [ "$state" = "idle" ] || die "the node did not become idle (state '${state:-?}'; see $dir/log)"
   say "up: SLURM_CONF=$SLURM_CONF (ctld 127.0.0.1:$ctld_port, slurmd :$d_port, $cpus CPUs)"
+  trap - EXIT
   echo "$dir/env"
   ;;
 status)
