@@ -147,8 +147,22 @@ impl Session {
         spec_json: &str,
         buffers: HashMap<String, Vec<f64>>,
     ) -> Result<Session> {
-        // The family first (which fields mean what depends on it), then nulls and depth.
         let value: Value = spec::parse_text(spec_json, "spec")?;
+        Self::from_value_with(families, value, buffers)
+    }
+
+    /// [`Session::new`] from a parsed spec (a sweep builds its runs' specs as values).
+    pub fn from_value(value: Value, buffers: HashMap<String, Vec<f64>>) -> Result<Session> {
+        Self::from_value_with(model::FAMILIES, value, buffers)
+    }
+
+    /// [`Session::with_families`] from a parsed spec.
+    pub fn from_value_with(
+        families: &[&dyn Family],
+        value: Value,
+        buffers: HashMap<String, Vec<f64>>,
+    ) -> Result<Session> {
+        // The family first (which fields mean what depends on it), then nulls and depth.
         let Some(fields) = value.as_object() else {
             return Err(Error::spec("spec", "expected a JSON object"));
         };

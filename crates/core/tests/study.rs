@@ -125,8 +125,8 @@ const EIGS: [(&str, &str); 4] = [
 ];
 
 #[test]
-fn the_registry_lists_hessian_grid() {
-    assert_eq!(kinds(), vec!["hessianGrid"]);
+fn the_registry_lists_the_study_kinds() {
+    assert_eq!(kinds(), vec!["hessianGrid", "sweep"]);
 }
 
 #[test]
@@ -379,7 +379,8 @@ fn invalid_studies_name_the_full_field_path() {
         ("{".into(), ErrorCode::InvalidSpec, "spec"),
         (json!({"run": {}}).to_string(), ErrorCode::InvalidSpec, "kind"),
         (json!({"kind": 3}).to_string(), ErrorCode::InvalidSpec, "kind"),
-        (json!({"kind": "sweep"}).to_string(), ErrorCode::InvalidSpec, "kind"),
+        (json!({"kind": "sweeps"}).to_string(), ErrorCode::InvalidSpec, "kind"),
+        (json!({"kind": "sweep"}).to_string(), ErrorCode::InvalidSpec, "base"),
         (json!({"kind": "hessianGrid", "query": {"what": "eigs"}}).to_string(), ErrorCode::InvalidSpec, "run"),
         (with(&|v| { v["extra"] = json!(1); }).to_string(), ErrorCode::InvalidSpec, "extra"),
         (with(&|v| { v["run"] = json!(3); }).to_string(), ErrorCode::InvalidSpec, "run"),

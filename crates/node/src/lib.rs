@@ -453,6 +453,34 @@ pub fn preset_spec(name: String) -> Result<String> {
     guard(|| autobalance_core::presets::spec_json(&name).map_err(js_error))
 }
 
+/// `sweepPlan(spec, buffers)`: validate a sweep (every setting built once) and give its plan JSON.
+#[napi(catch_unwind)]
+pub fn sweep_plan(
+    spec: String,
+    #[napi(ts_arg_type = "Record<string, Float64Array>")] buffers: Buffers,
+) -> Result<String> {
+    guard(|| autobalance_core::study::sweep::plan_json(&spec, buffers.0).map_err(js_error))
+}
+
+/// `sweepTask(spec, buffers, run)`: one run of a sweep (place, seeds, values, hash, spec) as JSON.
+#[napi(catch_unwind)]
+pub fn sweep_task(
+    spec: String,
+    #[napi(ts_arg_type = "Record<string, Float64Array>")] buffers: Buffers,
+    run: f64,
+) -> Result<String> {
+    guard(|| {
+        let run = count("run", run)?;
+        autobalance_core::study::sweep::task_json(&spec, buffers.0, run).map_err(js_error)
+    })
+}
+
+/// `sweepReduce(spec, rows)`: reduce one setting's rows (JSON Lines) to its table row (JSON).
+#[napi(catch_unwind)]
+pub fn sweep_reduce(spec: String, rows: String) -> Result<String> {
+    guard(|| autobalance_core::study::sweep::reduce_json(&spec, &rows).map_err(js_error))
+}
+
 fn study_status_json(status: &StudyStatus) -> Result<String> {
     serde_json::to_string(status).map_err(|e| internal(&format!("status serialization: {e}")))
 }
@@ -524,6 +552,12 @@ impl NativeStudy {
     #[napi(catch_unwind)]
     pub fn column_names(&self) -> Result<Vec<String>> {
         guard(|| Ok(self.lock()?.column_names().to_vec()))
+    }
+
+    /// The records finished since the last call (a sweep's rows), JSON Lines; "" when none.
+    #[napi(catch_unwind)]
+    pub fn take_records(&self) -> Result<String> {
+        guard(|| Ok(self.lock()?.take_records()))
     }
 
     /// Rows `start..` of a result column (a copy).

@@ -244,6 +244,40 @@ impl WasmStudy {
         let col = self.inner.column(name, start).map_err(js_error)?;
         Ok(Float64Array::from(col))
     }
+
+    /// The records finished since the last call (a sweep's rows), JSON Lines; "" when none.
+    #[wasm_bindgen(js_name = "takeRecords")]
+    pub fn take_records(&mut self) -> String {
+        self.inner.take_records()
+    }
+}
+
+/// `sweepPlan(spec, buffers)`: validate a sweep (every setting built once) and give its plan JSON.
+#[wasm_bindgen(js_name = "sweepPlan")]
+pub fn sweep_plan(
+    spec: &str,
+    #[wasm_bindgen(unchecked_param_type = "Record<string, Float64Array>")] buffers: JsValue,
+) -> Result<String, JsValue> {
+    let buffers = self::buffers(&buffers)?;
+    autobalance_core::study::sweep::plan_json(spec, buffers).map_err(js_error)
+}
+
+/// `sweepTask(spec, buffers, run)`: one run of a sweep (place, seeds, values, hash, spec) as JSON.
+#[wasm_bindgen(js_name = "sweepTask")]
+pub fn sweep_task(
+    spec: &str,
+    #[wasm_bindgen(unchecked_param_type = "Record<string, Float64Array>")] buffers: JsValue,
+    run: f64,
+) -> Result<String, JsValue> {
+    let buffers = self::buffers(&buffers)?;
+    let run = count("run", run)?;
+    autobalance_core::study::sweep::task_json(spec, buffers, run).map_err(js_error)
+}
+
+/// `sweepReduce(spec, rows)`: reduce one setting's rows (JSON Lines) to its table row (JSON).
+#[wasm_bindgen(js_name = "sweepReduce")]
+pub fn sweep_reduce(spec: &str, rows: &str) -> Result<String, JsValue> {
+    autobalance_core::study::sweep::reduce_json(spec, rows).map_err(js_error)
 }
 
 /// The memory limit in bytes (2 GiB of the 4 GiB heap; the runs alive are held against it).

@@ -82,6 +82,11 @@ export interface BindingStudy {
   columnNames(): string[];
   /** Rows `start..` of a result column (a copy). */
   column(name: string, start: number): Float64Array;
+  /**
+   * The records finished since the last call, as JSON Lines ("" when none): a sweep's rows
+   * (docs/sweeps.md). The study keeps none it has handed out. Absent from older builds.
+   */
+  takeRecords?(): string;
   /** wasm-bindgen only: release the memory of the study in the wasm heap. */
   free?(): void;
 }
@@ -99,6 +104,12 @@ export interface BindingFunctions {
   presetSpec(name: string): string;
   /** JSON `[{kind, fields, queries, examples: [{name, spec}]}]` (absent from older builds). */
   familyList?(): string;
+  /** A sweep's plan JSON; validates the whole sweep (absent from older builds). */
+  sweepPlan?(spec: string, buffers: Record<string, Float64Array>): string;
+  /** One run of a sweep as JSON: place, seeds, values, hash, concrete spec (absent from older builds). */
+  sweepTask?(spec: string, buffers: Record<string, Float64Array>, run: number): string;
+  /** One setting's rows (JSON Lines) reduced to its table row JSON (absent from older builds). */
+  sweepReduce?(spec: string, rows: string): string;
 }
 
 /** The exports of the N-API addon (`native/autobalance.node`). */
@@ -140,6 +151,23 @@ export interface Backend {
    * Throws {@link InvalidRequestError} when the binding was built before the family registry.
    */
   familyList(): string;
+  /**
+   * Validate a sweep spec (every setting built once) and return its plan as JSON (docs/sweeps.md):
+   * `{runs, settings, seedsPerSetting, axes, seedPaths, seedBase, kept, classes, quantiles,
+   * confidence, hash}`. Throws the binding's raw errors.
+   */
+  sweepPlan(spec: string, buffers: Record<string, Float64Array>): string;
+  /**
+   * One run of a sweep as JSON: `{run, setting, seedIndex, values, seeds, specHash, spec}` (the
+   * concrete run spec). The settings are not built. Throws the binding's raw errors.
+   */
+  sweepTask(spec: string, buffers: Record<string, Float64Array>, run: number): string;
+  /**
+   * Reduce the rows of ONE setting (JSON Lines, as `takeRecords` gives them) to that setting's
+   * table row as JSON: `{setting, values, runs, stops, kept, classes}`. Only the spec's structure
+   * is checked. Throws the binding's raw errors.
+   */
+  sweepReduce(spec: string, rows: string): string;
 }
 
 function hasFunctions(mod: unknown, names: readonly string[]): boolean {
@@ -168,7 +196,18 @@ function makeBackend(name: BackendName, Session: BindingSessionClass, fns: Bindi
       }
       return fns.familyList();
     },
+    sweepPlan: (spec, buffers) => sweepFn(name, fns.sweepPlan)(spec, buffers),
+    sweepTask: (spec, buffers, run) => sweepFn(name, fns.sweepTask)(spec, buffers, run),
+    sweepReduce: (spec, rows) => sweepFn(name, fns.sweepReduce)(spec, rows),
   };
+}
+
+/** A sweep function of a binding, or an error saying the binding is too old. */
+function sweepFn<F>(name: BackendName, f: F | undefined): F {
+  if (typeof f !== 'function') {
+    throw new InvalidRequestError('backend', `the ${name} backend was built without sweeps: rebuild it (pnpm build)`);
+  }
+  return f;
 }
 
 const FUNCTIONS = ['coreVersion', 'presetList', 'presetSpec'] as const;

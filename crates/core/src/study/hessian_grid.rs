@@ -23,6 +23,9 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
+use super::path::{parse_path, set_path};
+#[cfg(test)]
+use super::path::Seg;
 use super::{field_in_message, parse, Buffers, Registration, StudyKind};
 use crate::error::{Error, Result};
 use crate::build::Budget;
@@ -112,106 +115,6 @@ fn report_columns(what: &str) -> &'static [(&'static str, &'static str)] {
         ],
         _ => &[],
     }
-}
-
-/// One segment of a spec path: `name` or `[index]`.
-#[derive(Debug, Clone, PartialEq)]
-enum Seg {
-    Key(String),
-    Index(usize),
-}
-
-/// Parse `model.layers[1].width` into segments.
-fn parse_path(path: &str) -> Result<Vec<Seg>> {
-    let bad = |why: &str| {
-        Error::spec(
-            "axis.path",
-            format!("{why} in {path:?}: expected a spec path such as model.balanceWeight or model.layers[0].width"),
-        )
-    };
-    let mut segs = Vec::new();
-    let mut rest = path;
-    let mut first = true;
-    while !rest.is_empty() {
-        if let Some(r) = rest.strip_prefix('[') {
-            let end = r.find(']').ok_or_else(|| bad("an unclosed ["))?;
-            let i: usize = r[..end]
-                .parse()
-                .map_err(|_| bad("an index that is not a non-negative integer"))?;
-            segs.push(Seg::Index(i));
-            rest = &r[end + 1..];
-        } else {
-            let r = if first {
-                rest
-            } else {
-                rest.strip_prefix('.')
-                    .ok_or_else(|| bad("a missing . between names"))?
-            };
-            let end = r.find(['.', '[']).unwrap_or(r.len());
-            let name = &r[..end];
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(bad("an empty or invalid name"));
-            }
-            segs.push(Seg::Key(name.to_string()));
-            rest = &r[end..];
-        }
-        first = false;
-    }
-    if segs.is_empty() {
-        return Err(bad("an empty path"));
-    }
-    Ok(segs)
-}
-
-/// Set `value` at `segs` in `spec`: every container on the way must exist; the last object key
-/// may be absent (an optional field), the last array index must exist.
-fn set_path(spec: &mut Value, segs: &[Seg], value: Value) -> Result<()> {
-    let mut at = spec;
-    let mut where_ = String::from("run");
-    for (n, seg) in segs.iter().enumerate() {
-        let last = n + 1 == segs.len();
-        at = match (seg, at) {
-            (Seg::Key(k), Value::Object(m)) => {
-                if last {
-                    m.insert(k.clone(), value);
-                    return Ok(());
-                }
-                let next = m.get_mut(k).ok_or_else(|| {
-                    Error::spec("axis.path", format!("{where_} has no field {k:?}"))
-                })?;
-                where_ = format!("{where_}.{k}");
-                next
-            }
-            (Seg::Index(i), Value::Array(a)) => {
-                let len = a.len();
-                let slot = a.get_mut(*i).ok_or_else(|| {
-                    Error::spec(
-                        "axis.path",
-                        format!("{where_} has {len} entries, no index {i}"),
-                    )
-                })?;
-                if last {
-                    *slot = value;
-                    return Ok(());
-                }
-                where_ = format!("{where_}[{i}]");
-                slot
-            }
-            (Seg::Key(k), _) => {
-                return Err(Error::spec(
-                    "axis.path",
-                    format!("{where_} is not an object (looking for field {k:?})"),
-                ))
-            }
-            (Seg::Index(i), _) => {
-                return Err(Error::spec(
-                    "axis.path",
-                    format!("{where_} is not an array (looking for index {i})"),
-                ))
-            }
-        };
-    }
-    unreachable!("a path has at least one segment")
 }
 
 /// One run of the grid.
@@ -356,14 +259,14 @@ fn build(spec: Value, buffers: Buffers) -> Result<Box<dyn StudyKind>> {
     let runs: Vec<(Value, Option<Value>)> = match &spec.axis {
         None => vec![(spec.run.clone(), None)],
         Some(axis) => {
-            let segs = parse_path(&axis.path)?;
+            let segs = parse_path(&axis.path, "axis.path")?;
             if axis.values.is_empty() {
                 return Err(Error::range("axis.values", "expected at least one value"));
             }
             let mut runs = Vec::with_capacity(axis.values.len());
             for v in &axis.values {
                 let mut s = spec.run.clone();
-                set_path(&mut s, &segs, v.clone())?;
+                set_path(&mut s, &segs, v.clone(), "axis.path", "run")?;
                 runs.push((s, Some(v.clone())));
             }
             runs
@@ -674,7 +577,7 @@ mod tests {
     #[test]
     fn paths() {
         assert_eq!(
-            parse_path("model.layers[1].width").unwrap(),
+            parse_path("model.layers[1].width", "axis.path").unwrap(),
             vec![
                 Seg::Key("model".into()),
                 Seg::Key("layers".into()),
@@ -682,9 +585,9 @@ mod tests {
                 Seg::Key("width".into())
             ]
         );
-        assert_eq!(parse_path("steps").unwrap(), vec![Seg::Key("steps".into())]);
+        assert_eq!(parse_path("steps", "axis.path").unwrap(), vec![Seg::Key("steps".into())]);
         for bad in ["", ".a", "a..b", "a[", "a[x]", "a[-1]", "a b", "a.", "a[0]b"] {
-            let e = parse_path(bad).unwrap_err();
+            let e = parse_path(bad, "axis.path").unwrap_err();
             assert_eq!(e.field, "axis.path", "{bad}");
             assert_eq!(e.code, ErrorCode::InvalidSpec);
         }
@@ -693,9 +596,9 @@ mod tests {
     #[test]
     fn set_paths() {
         let mut v = json!({"model": {"d1": 3, "layers": [{"width": 2}]}});
-        set_path(&mut v, &parse_path("model.d1").unwrap(), json!(4)).unwrap();
-        set_path(&mut v, &parse_path("model.balanceWeight").unwrap(), json!(0.5)).unwrap();
-        set_path(&mut v, &parse_path("model.layers[0].width").unwrap(), json!(7)).unwrap();
+        set_path(&mut v, &parse_path("model.d1", "axis.path").unwrap(), json!(4), "axis.path", "run").unwrap();
+        set_path(&mut v, &parse_path("model.balanceWeight", "axis.path").unwrap(), json!(0.5), "axis.path", "run").unwrap();
+        set_path(&mut v, &parse_path("model.layers[0].width", "axis.path").unwrap(), json!(7), "axis.path", "run").unwrap();
         assert_eq!(
             v,
             json!({"model": {"d1": 4, "balanceWeight": 0.5, "layers": [{"width": 7}]}})
@@ -706,7 +609,7 @@ mod tests {
             ("model.d1.x", "run.model.d1 is not an object"),
             ("model[0]", "run.model is not an array"),
         ] {
-            let e = set_path(&mut v, &parse_path(p).unwrap(), json!(1)).unwrap_err();
+            let e = set_path(&mut v, &parse_path(p, "axis.path").unwrap(), json!(1), "axis.path", "run").unwrap_err();
             assert_eq!(e.field, "axis.path");
             assert!(e.message.starts_with(msg), "{p}: {}", e.message);
         }

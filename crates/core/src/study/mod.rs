@@ -40,6 +40,11 @@ pub trait StudyKind: Send {
     fn column(&self, index: usize) -> &[f64];
     /// The JSON result so far (an object; [`Study::result_json`] adds `kind` and `status`).
     fn result(&self) -> serde_json::Map<String, Value>;
+    /// Records (one JSON text each, no newline) finished since the last call, handed out once:
+    /// kinds whose results are too many to keep (a sweep's rows) stream them this way.
+    fn take_records(&mut self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// One registered study kind: its `kind` tag and its constructor, which validates the spec (with
@@ -63,7 +68,10 @@ macro_rules! registry {
 
 registry! {
     hessian_grid,
+    sweep,
 }
+
+pub mod path;
 
 /// Where a study is. Serialized to JSON for the bindings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -172,6 +180,17 @@ impl Study {
             rows,
             finished: self.inner.finished(),
         }
+    }
+
+    /// The records finished since the last call as JSON Lines (each record followed by `\n`;
+    /// empty when there are none). The study keeps no record it has handed out.
+    pub fn take_records(&mut self) -> String {
+        let mut out = String::new();
+        for r in self.inner.take_records() {
+            out.push_str(&r);
+            out.push('\n');
+        }
+        out
     }
 
     /// The error that stopped the study, if any.

@@ -1,0 +1,572 @@
+//! `sweep`: many runs of one base spec, over axes of spec paths and derived seeds, each reduced
+//! to a row of kept values and a class; rows are streamed (`Study::take_records`), never kept.
+//! Spec, row and reduction formats: docs/sweeps.md (and `spec.rs`).
+//!
+//! Units of work are runs. Natively a chunk of runs is spread over rayon (each run sequential
+//! inside: the same bits as running it alone, see `par.rs`); on wasm they run one after another.
+//! Rows come out in run order either way.
+
+pub mod reduce;
+pub mod spec;
+
+use serde_json::{json, Map, Value};
+
+use super::{Registration, StudyKind};
+use crate::curvature::analyze::parse_query;
+use crate::error::{Error, Result};
+use crate::par::Parallelism;
+use crate::session::{Session, Stop};
+use crate::spec::field_in_message;
+pub use spec::SweepSpec;
+use spec::{KeepKind, Reduce};
+
+pub const REGISTRATION: Registration = Registration {
+    kind: "sweep",
+    build,
+};
+
+fn build(spec: Value, buffers: super::Buffers) -> Result<Box<dyn StudyKind>> {
+    let sweep = SweepSpec::parse(&spec, buffers)?;
+    validate(&sweep)?;
+    let (start, end) = sweep.range;
+    Ok(Box::new(SweepStudy {
+        pool: pool(sweep.threads)?,
+        sweep,
+        start,
+        next: start,
+        end,
+        pending: Vec::new(),
+    }))
+}
+
+#[cfg(feature = "parallel")]
+type Pool = Option<rayon::ThreadPool>;
+#[cfg(not(feature = "parallel"))]
+type Pool = Option<()>;
+
+/// A rayon pool of `threads` threads (0: rayon's global pool, every core).
+fn pool(threads: u64) -> Result<Pool> {
+    #[cfg(feature = "parallel")]
+    {
+        if threads == 0 {
+            return Ok(None);
+        }
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads as usize)
+            .build()
+            .map(Some)
+            .map_err(|e| Error::request("threads", format!("cannot start {threads} threads: {e}")))
+    }
+    #[cfg(not(feature = "parallel"))]
+    {
+        let _ = threads;
+        Ok(None)
+    }
+}
+
+struct SweepStudy {
+    sweep: SweepSpec,
+    #[cfg_attr(not(feature = "parallel"), allow(dead_code))]
+    pool: Pool,
+    start: u64,
+    next: u64,
+    end: u64,
+    pending: Vec<String>,
+}
+
+impl StudyKind for SweepStudy {
+    fn total(&self) -> u64 {
+        self.end - self.start
+    }
+    fn done(&self) -> u64 {
+        self.next - self.start
+    }
+    fn finished(&self) -> bool {
+        self.next == self.end
+    }
+    fn advance(&mut self, max_units: u64) -> Result<()> {
+        let n = max_units.min(self.end - self.next) as usize;
+        if n == 0 {
+            return Ok(());
+        }
+        let first = self.next;
+        let sweep = &self.sweep;
+        let one = |i: usize| run_row(sweep, first + i as u64).to_string();
+        #[cfg(feature = "parallel")]
+        let rows: Vec<String> = match &self.pool {
+            Some(p) => p.install(|| Parallelism::Rayon.map(n, one)),
+            None => Parallelism::Rayon.map(n, one),
+        };
+        #[cfg(not(feature = "parallel"))]
+        let rows: Vec<String> = Parallelism::Sequential.map(n, one);
+        self.pending.extend(rows);
+        self.next += n as u64;
+        Ok(())
+    }
+    fn column_names(&self) -> &[String] {
+        &[]
+    }
+    fn column(&self, _index: usize) -> &[f64] {
+        &[]
+    }
+    fn result(&self) -> Map<String, Value> {
+        let mut out = Map::new();
+        out.insert("plan".into(), plan(&self.sweep));
+        out.insert(
+            "runs".into(),
+            json!({"start": self.start, "end": self.end}),
+        );
+        out
+    }
+    fn take_records(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.pending)
+    }
+}
+
+/// The plan of a sweep: its size, axes, seed paths, kept values, classes and identity.
+pub fn plan(s: &SweepSpec) -> Value {
+    let axes: Vec<Value> = s
+        .axes
+        .iter()
+        .map(|a| {
+            json!({
+                "paths": a.members.iter().map(|m| m.path.clone()).collect::<Vec<_>>(),
+                "values": a.members.iter().map(|m| m.values.clone()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let mut classes: Vec<&str> = s.classes.iter().map(|c| c.name.as_str()).collect();
+    classes.push("other");
+    json!({
+        "runs": s.runs,
+        "settings": s.settings,
+        "seedsPerSetting": s.per_setting,
+        "axes": axes,
+        "seedPaths": s.seeds.as_ref().map_or(Vec::new(), |x| x.paths.iter().map(|(p, _)| p.clone()).collect()),
+        "seedBase": s.seeds.as_ref().map_or(0, |x| x.base),
+        "kept": s.keep.iter().map(|k| k.name.clone()).collect::<Vec<_>>(),
+        "classes": classes,
+        "quantiles": s.quantiles,
+        "confidence": s.confidence,
+        "hash": s.hash,
+    })
+}
+
+/// The error of building a run of setting `setting`, named by its path in the sweep spec: an
+/// axis value (`axes[1].values[2]`, `axes[0].range`), an axis path with a typo
+/// (`axes[0].path`), or the base (`base.model.d1`, with the setting's values in the message).
+fn setting_error(s: &SweepSpec, setting: u64, e: Error) -> Error {
+    let inner = if e.field.is_empty() || e.field == "spec" {
+        field_in_message(&e.message).unwrap_or_default()
+    } else {
+        e.field.clone()
+    };
+    let idx = s.indices(setting);
+    for (a, &i) in s.axes.iter().zip(&idx) {
+        for m in &a.members {
+            let unknown_here = e.message.contains("unknown field `")
+                && field_in_message(&e.message).is_some_and(|name| {
+                    m.path == name
+                        || m.path == inner
+                        || m.path.strip_prefix(inner.as_str()) == Some(&format!(".{name}"))
+                });
+            if unknown_here {
+                return Error::spec(
+                    format!("{}.path", m.at),
+                    format!("base.{}: {}", m.path, e.message),
+                );
+            }
+            let rest = inner
+                .strip_prefix(m.path.as_str())
+                .filter(|r| r.is_empty() || r.starts_with('.') || r.starts_with('['));
+            if let Some(rest) = rest {
+                let value = &m.values[i];
+                return if m.ranged {
+                    Error::new(
+                        e.code,
+                        format!("{}.range", m.at),
+                        format!("{} (value {i} of the range, {value}, as base.{inner})", e.message),
+                    )
+                } else {
+                    Error::new(
+                        e.code,
+                        format!("{}.values[{i}]{rest}", m.at),
+                        format!("{} (as base.{inner})", e.message),
+                    )
+                };
+            }
+        }
+    }
+    if let Some(seeds) = &s.seeds {
+        if let Some(j) = seeds.paths.iter().position(|(p, _)| *p == inner) {
+            return Error::new(e.code, format!("seeds.paths[{j}]"), e.message);
+        }
+    }
+    let field = if inner.is_empty() {
+        "base".to_string()
+    } else {
+        format!("base.{inner}")
+    };
+    let values = s.values(setting);
+    if values.is_empty() {
+        Error::new(e.code, field, e.message)
+    } else {
+        let v: Vec<String> = values.iter().map(|(k, v)| format!("{k} = {v}")).collect();
+        Error::new(
+            e.code,
+            field,
+            format!("{} (in setting {setting}: {})", e.message, v.join(", ")),
+        )
+    }
+}
+
+/// Build every setting once (with its first seed) and check what the kept values and classes
+/// name against its columns: every error names its path in the sweep spec, before any run.
+pub fn validate(s: &SweepSpec) -> Result<()> {
+    for setting in 0..s.settings {
+        let run = setting * s.per_setting;
+        let spec = s.run_spec(run)?;
+        let session = Session::from_value(spec, s.buffers.clone())
+            .map_err(|e| setting_error(s, setting, e))?;
+        let columns = session.column_names();
+        let has = |c: &str| columns.iter().any(|x| x == c);
+        let missing = |at: String, c: &str| {
+            Error::spec(
+                at,
+                format!(
+                    "the runs have no column {c:?}{} (columns: {})",
+                    if s.settings > 1 { format!(" in setting {setting}") } else { String::new() },
+                    columns.join(", ")
+                ),
+            )
+        };
+        for k in &s.keep {
+            match &k.kind {
+                KeepKind::Column { column, .. } | KeepKind::FirstAt { column, .. } => {
+                    if !has(column) {
+                        return Err(missing(format!("{}.column", k.at), column));
+                    }
+                }
+                KeepKind::FirstStepWhere(p) | KeepKind::AllRowsWhere(p) => {
+                    let mut names = Vec::new();
+                    p.names(&mut names);
+                    if let Some((c, at)) = names.into_iter().find(|(c, _)| !has(c)) {
+                        return Err(missing(at.to_string(), c));
+                    }
+                }
+                KeepKind::Curvature { query, .. } => {
+                    let m = session.model();
+                    let blocks: Vec<String> = m.blocks().iter().map(|b| b.name.clone()).collect();
+                    parse_query(query, m.dim(), &blocks, m.family_queries()).map_err(|e| {
+                        let rest = e.field.strip_prefix("query").unwrap_or("");
+                        Error::new(e.code, format!("{}.curvature.query{rest}", k.at), e.message)
+                    })?;
+                }
+            }
+        }
+        drop(session);
+    }
+    Ok(())
+}
+
+/// The task of run `run`: its place in the sweep, seeds, axis values, hash and concrete spec.
+pub fn task(s: &SweepSpec, run: u64) -> Result<Value> {
+    if run >= s.runs {
+        return Err(Error::range(
+            "run",
+            format!("expected a run index below {} (the sweep's runs), got {run}", s.runs),
+        ));
+    }
+    let spec = s.run_spec(run)?;
+    let setting = run / s.per_setting;
+    Ok(json!({
+        "run": run,
+        "setting": setting,
+        "seedIndex": run % s.per_setting,
+        "values": s.values(setting),
+        "seeds": seeds_json(s, run),
+        "specHash": spec::hash(&spec, &s.buffers),
+        "spec": spec,
+    }))
+}
+
+fn seeds_json(s: &SweepSpec, run: u64) -> Map<String, Value> {
+    s.seeds_of(run)
+        .into_iter()
+        .map(|(p, x)| (p, Value::from(x)))
+        .collect()
+}
+
+fn stop_name(stop: Option<Stop>) -> &'static str {
+    match stop {
+        Some(Stop::Diverged) => "diverged",
+        Some(Stop::SolverFailed) => "solverFailed",
+        _ => "finished",
+    }
+}
+
+/// A number as JSON (NaN and infinities as null).
+fn number(x: f64) -> Value {
+    if x.is_finite() {
+        Value::from(x)
+    } else {
+        Value::Null
+    }
+}
+
+/// Run `run` to its end and reduce it to its row (never an error: a run that cannot be built is
+/// a row with `stop: "error"`).
+pub fn run_row(s: &SweepSpec, run: u64) -> Value {
+    let setting = run / s.per_setting;
+    let mut row = Map::new();
+    row.insert("run".into(), Value::from(run));
+    row.insert("setting".into(), Value::from(setting));
+    row.insert("seedIndex".into(), Value::from(run % s.per_setting));
+    row.insert("values".into(), Value::Object(s.values(setting)));
+    row.insert("seeds".into(), Value::Object(seeds_json(s, run)));
+    let built = s.run_spec(run).and_then(|spec| {
+        let hash = spec::hash(&spec, &s.buffers);
+        row.insert("specHash".into(), Value::from(hash));
+        Session::from_value(spec, s.buffers.clone())
+    });
+    let mut kept: Vec<f64> = vec![f64::NAN; s.keep.len()];
+    let (stop, steps, loss) = match built {
+        Err(e) => {
+            row.insert("stop".into(), Value::from("error"));
+            row.insert("steps".into(), Value::from(0));
+            row.insert("loss".into(), Value::Null);
+            row.insert("reason".into(), Value::Null);
+            row.insert(
+                "error".into(),
+                serde_json::to_value(&e).unwrap_or(Value::Null),
+            );
+            ("error", 0.0, f64::NAN)
+        }
+        Ok(mut session) => {
+            session.set_parallelism(Parallelism::Sequential);
+            let status = session.advance(u64::MAX);
+            let stop = stop_name(status.stop);
+            row.insert("stop".into(), Value::from(stop));
+            row.insert("steps".into(), Value::from(status.step));
+            let loss = status.loss.unwrap_or(f64::NAN);
+            row.insert("loss".into(), number(loss));
+            row.insert(
+                "reason".into(),
+                status.reason.clone().map_or(Value::Null, Value::from),
+            );
+            for (k, slot) in s.keep.iter().zip(kept.iter_mut()) {
+                *slot = keep_value(&mut session, &k.kind);
+            }
+            (stop, status.step as f64, loss)
+        }
+    };
+    let value = |name: &str| -> f64 {
+        match name {
+            "steps" => steps,
+            "loss" => loss,
+            _ => s
+                .keep
+                .iter()
+                .position(|k| k.name == name)
+                .map_or(f64::NAN, |i| kept[i]),
+        }
+    };
+    let class = s
+        .classes
+        .iter()
+        .find(|c| c.when.eval(&value, stop))
+        .map_or("other", |c| c.name.as_str());
+    let kept_json: Map<String, Value> = s
+        .keep
+        .iter()
+        .zip(&kept)
+        .map(|(k, &x)| (k.name.clone(), number(x)))
+        .collect();
+    row.insert("kept".into(), Value::Object(kept_json));
+    row.insert("class".into(), Value::from(class));
+    Value::Object(row)
+}
+
+/// One kept value of a finished run (NaN: never reached, or nothing to reduce).
+fn keep_value(session: &mut Session, kind: &KeepKind) -> f64 {
+    let col = |name: &str| -> Vec<f64> {
+        session
+            .column(name, 0)
+            .map(|c| c.to_vec())
+            .unwrap_or_default()
+    };
+    match kind {
+        KeepKind::Column { column, reduce } => {
+            let c = col(column);
+            let mut finite = c.iter().copied().filter(|x| x.is_finite());
+            match reduce {
+                Reduce::Last => finite.next_back().unwrap_or(f64::NAN),
+                Reduce::First => finite.next().unwrap_or(f64::NAN),
+                Reduce::Min => finite.fold(f64::NAN, f64::min),
+                Reduce::Max => finite.fold(f64::NAN, f64::max),
+                Reduce::Mean => {
+                    let (sum, n) = finite.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
+                    if n == 0 {
+                        f64::NAN
+                    } else {
+                        sum / n as f64
+                    }
+                }
+            }
+        }
+        KeepKind::FirstAt { column, op, x } => {
+            let (c, steps) = (col(column), col("step"));
+            c.iter()
+                .position(|&v| op.holds(v, *x))
+                .map_or(f64::NAN, |i| steps[i])
+        }
+        KeepKind::FirstStepWhere(p) | KeepKind::AllRowsWhere(p) => {
+            let names = session.column_names().to_vec();
+            let cols: Vec<Vec<f64>> = names.iter().map(|n| col(n)).collect();
+            let rows = cols.first().map_or(0, Vec::len);
+            let steps = col("step");
+            // Names resolved to column indices once, then each row's values looked up.
+            let value_at = |i: usize, name: &str| -> f64 {
+                names
+                    .iter()
+                    .position(|n| n == name)
+                    .map_or(f64::NAN, |j| cols[j][i])
+            };
+            let holds = |i: usize| p.eval(&|name: &str| value_at(i, name), "");
+            if let KeepKind::FirstStepWhere(_) = kind {
+                (0..rows).find(|&i| holds(i)).map_or(f64::NAN, |i| steps[i])
+            } else if (0..rows).all(holds) {
+                1.0
+            } else {
+                0.0
+            }
+        }
+        KeepKind::Curvature { query, pointer } => match session.hessian(query) {
+            Ok(text) => serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|r| r.pointer(pointer).and_then(Value::as_f64))
+                .unwrap_or(f64::NAN),
+            Err(_) => f64::NAN,
+        },
+    }
+}
+
+/// Reduce the rows of one setting (JSON Lines, every row of the same `setting`): statistics of
+/// each kept value, counts of each stop, the probability of each class with its Wilson interval.
+pub fn reduce_rows(s: &SweepSpec, rows_jsonl: &str) -> Result<Value> {
+    let mut setting: Option<u64> = None;
+    let mut kept: Vec<Vec<f64>> = vec![Vec::new(); s.keep.len()];
+    let mut classes: Vec<u64> = vec![0; s.classes.len() + 1];
+    let mut stops: Map<String, Value> = Map::new();
+    let mut n = 0u64;
+    for (i, line) in rows_jsonl.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = format!("rows[{i}]");
+        let row: Value = serde_json::from_str(line)
+            .map_err(|e| Error::request(&at, format!("invalid JSON: {e}")))?;
+        let st = row
+            .get("setting")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| Error::request(format!("{at}.setting"), "missing or not a count"))?;
+        if st >= s.settings {
+            return Err(Error::request(format!("{at}.setting"), format!("setting {st} is not in this sweep ({} settings)", s.settings)));
+        }
+        match setting {
+            None => setting = Some(st),
+            Some(x) if x != st => {
+                return Err(Error::request(
+                    format!("{at}.setting"),
+                    format!("rows of one setting only: setting {st} after setting {x}"),
+                ))
+            }
+            _ => {}
+        }
+        n += 1;
+        let k = row.get("kept").and_then(Value::as_object);
+        for (j, keep) in s.keep.iter().enumerate() {
+            let x = k
+                .and_then(|m| m.get(&keep.name))
+                .and_then(Value::as_f64)
+                .unwrap_or(f64::NAN);
+            kept[j].push(x);
+        }
+        let class = row.get("class").and_then(Value::as_str).unwrap_or("");
+        let ci = s
+            .classes
+            .iter()
+            .position(|c| c.name == class)
+            .unwrap_or(s.classes.len());
+        if ci == s.classes.len() && class != "other" {
+            return Err(Error::request(format!("{at}.class"), format!("no class {class:?} in this sweep")));
+        }
+        classes[ci] += 1;
+        let stop = row.get("stop").and_then(Value::as_str).unwrap_or("unknown").to_string();
+        let c = stops.get(&stop).and_then(Value::as_u64).unwrap_or(0);
+        stops.insert(stop, Value::from(c + 1));
+    }
+    let Some(setting) = setting else {
+        return Err(Error::request("rows", "no rows to reduce"));
+    };
+    let mut kept_json = Map::new();
+    for (keep, values) in s.keep.iter().zip(&kept) {
+        let st = reduce::stats(values, &s.quantiles);
+        kept_json.insert(
+            keep.name.clone(),
+            json!({
+                "count": st.count,
+                "missing": st.missing,
+                "mean": number(st.mean),
+                "std": number(st.std),
+                "min": number(st.min),
+                "max": number(st.max),
+                "quantiles": st.quantiles.iter().map(|&(q, x)| json!([q, number(x)])).collect::<Vec<_>>(),
+            }),
+        );
+    }
+    let mut class_json = Map::new();
+    let names = s.classes.iter().map(|c| c.name.as_str()).chain(["other"]);
+    for (name, &k) in names.zip(&classes) {
+        let (p, lo, hi) = reduce::wilson(k, n, s.confidence);
+        class_json.insert(
+            name.to_string(),
+            json!({"count": k, "p": number(p), "lo": number(lo), "hi": number(hi)}),
+        );
+    }
+    Ok(json!({
+        "setting": setting,
+        "values": s.values(setting),
+        "runs": n,
+        "stops": stops,
+        "kept": kept_json,
+        "classes": class_json,
+    }))
+}
+
+fn parse_spec_text(spec_json: &str) -> Result<Value> {
+    crate::spec::parse_text(spec_json, "spec")
+}
+
+/// `sweepPlan(spec, buffers)`: validate the whole sweep (every setting built once) and give its
+/// plan as JSON.
+pub fn plan_json(spec_json: &str, buffers: super::Buffers) -> Result<String> {
+    let s = SweepSpec::parse(&parse_spec_text(spec_json)?, buffers)?;
+    validate(&s)?;
+    Ok(plan(&s).to_string())
+}
+
+/// `sweepTask(spec, buffers, run)`: the task of one run as JSON (the spec is checked, the
+/// settings are not built).
+pub fn task_json(spec_json: &str, buffers: super::Buffers, run: u64) -> Result<String> {
+    let s = SweepSpec::parse(&parse_spec_text(spec_json)?, buffers)?;
+    Ok(task(&s, run)?.to_string())
+}
+
+/// `sweepReduce(spec, rows)`: reduce one setting's rows (JSON Lines) to JSON. Only the spec's
+/// structure is checked (no buffers needed, no setting built).
+pub fn reduce_json(spec_json: &str, rows_jsonl: &str) -> Result<String> {
+    let v = parse_spec_text(spec_json)?;
+    let s = SweepSpec::parse(&v, super::Buffers::new())?;
+    Ok(reduce_rows(&s, rows_jsonl)?.to_string())
+}

@@ -1,0 +1,235 @@
+//! The `sweep` study kind: deterministic plans and seeds, rows equal to runs alone (sequential and
+//! on rayon), ranges that concatenate to the whole, reductions, and errors by sweep spec path.
+
+use std::collections::HashMap;
+
+use autobalance_core::study::sweep::{self, spec::derive_seed, SweepSpec};
+use autobalance_core::study::Study;
+use autobalance_core::Session;
+use serde_json::{json, Value};
+
+fn sweep_spec() -> Value {
+    json!({
+        "kind": "sweep",
+        "base": {
+            "model": {"kind": "matrixFactorization", "d1": 6, "d2": 5, "rank": 1},
+            "target": {"kind": "random", "singularValues": [1.0], "seed": 1},
+            "init": {"kind": "gaussian", "stdU": 0.1, "stdV": 0.1, "seed": 2},
+            "schedule": {"kind": "constant", "eta": 0.1},
+            "steps": 300,
+            "recordEvery": 5
+        },
+        "axes": [
+            {"path": "schedule.eta", "values": [0.05, 0.2, 3.0]},
+            {"zip": [
+                {"path": "init.stdU", "range": {"from": 0.01, "to": 1.0, "count": 2, "scale": "log"}},
+                {"path": "init.stdV", "values": [0.02, 0.5]}
+            ]}
+        ],
+        "seeds": {"count": 4, "base": 7, "paths": ["init.seed"]},
+        "keep": [
+            {"name": "final", "column": "residual", "reduce": "last"},
+            {"name": "hit", "column": "residual", "firstAtOrBelow": 1e-6},
+            {"name": "hitBoth", "firstStepWhere": {"all": [{"of": "residual", "le": 1e-6}, {"of": "normRatio", "ge": 0.1}]}},
+            {"name": "inBounds", "allRowsWhere": {"of": "normRatio", "ge": 0.1, "le": 10}},
+            {"name": "maxRatio", "column": "normRatio", "reduce": "max"},
+            {"name": "lmin", "curvature": {"query": {"what": "eigs", "which": "smallest", "method": "dense"}, "pointer": "/smallest/0/value"}}
+        ],
+        "classes": [
+            {"name": "diverged", "when": {"stop": "diverged"}},
+            {"name": "linear", "when": {"all": [{"of": "hit", "le": 250}, {"of": "inBounds", "ge": 1}]}}
+        ],
+        "reduce": {"quantiles": [0.5], "confidence": 0.9}
+    })
+}
+
+fn rows_of(spec: &Value) -> Vec<Value> {
+    let mut st = Study::new(&spec.to_string(), HashMap::new()).expect("valid sweep");
+    let mut out = Vec::new();
+    while !st.status().finished {
+        st.advance(5).unwrap();
+        for line in st.take_records().lines() {
+            out.push(serde_json::from_str(line).unwrap());
+        }
+    }
+    assert_eq!(st.take_records(), "");
+    out
+}
+
+#[test]
+fn plan_and_tasks_are_deterministic() {
+    let spec = sweep_spec();
+    let s = SweepSpec::parse(&spec, HashMap::new()).unwrap();
+    assert_eq!((s.settings, s.per_setting, s.runs), (6, 4, 24));
+    let plan: Value =
+        serde_json::from_str(&sweep::plan_json(&spec.to_string(), HashMap::new()).unwrap())
+            .unwrap();
+    assert_eq!(plan["runs"], 24);
+    assert_eq!(plan["axes"][1]["paths"], json!(["init.stdU", "init.stdV"]));
+    assert_eq!(plan["axes"][1]["values"][0], json!([0.01, 1.0]));
+    assert_eq!(plan["classes"], json!(["diverged", "linear", "other"]));
+    // Run 13 = setting 3 (eta index 1, zip index 1), seed index 1.
+    let t: Value =
+        serde_json::from_str(&sweep::task_json(&spec.to_string(), HashMap::new(), 13).unwrap())
+            .unwrap();
+    assert_eq!(
+        (t["setting"].as_u64(), t["seedIndex"].as_u64()),
+        (Some(3), Some(1))
+    );
+    assert_eq!(t["spec"]["schedule"]["eta"], 0.2);
+    assert_eq!(t["spec"]["init"]["stdU"], 1.0);
+    assert_eq!(t["spec"]["init"]["stdV"], 0.5);
+    assert_eq!(t["spec"]["init"]["seed"], derive_seed(7, 0, 13));
+    assert_eq!(t["spec"]["target"]["seed"], 1, "not a seed path: kept");
+    // The documented formula, by hand.
+    let sm = |x: u64| {
+        let mut z = x.wrapping_add(0x9E3779B97F4A7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58476D1CE4E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D049BB133111EB);
+        z ^ (z >> 31)
+    };
+    assert_eq!(
+        derive_seed(7, 0, 13),
+        sm(sm(7 + 0x9E3779B97F4A7C15) ^ 13) >> 11
+    );
+    assert!(derive_seed(7, 0, 13) < 1 << 53);
+    // Another spelling of the same sweep (key order) has the same hash; another base does not.
+    let mut other = sweep_spec();
+    other["base"]["steps"] = json!(301);
+    let p2: Value =
+        serde_json::from_str(&sweep::plan_json(&other.to_string(), HashMap::new()).unwrap())
+            .unwrap();
+    assert_ne!(plan["hash"], p2["hash"]);
+    let mut ranged = sweep_spec();
+    ranged["runs"] = json!({"start": 3, "end": 9});
+    ranged["threads"] = json!(1);
+    let p3: Value =
+        serde_json::from_str(&sweep::plan_json(&ranged.to_string(), HashMap::new()).unwrap())
+            .unwrap();
+    assert_eq!(
+        plan["hash"], p3["hash"],
+        "runs and threads are not the sweep's identity"
+    );
+}
+
+#[test]
+fn rows_equal_runs_alone_and_ranges_concatenate() {
+    let spec = sweep_spec();
+    let rows = rows_of(&spec);
+    assert_eq!(rows.len(), 24);
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(r["run"], i as u64);
+    }
+    // Every kept value equals the same reduction of the run alone (default parallelism).
+    let s = SweepSpec::parse(&spec, HashMap::new()).unwrap();
+    for run in [0u64, 5, 13, 22] {
+        let t = sweep::task(&s, run).unwrap();
+        let mut session = Session::new(&t["spec"].to_string(), HashMap::new()).unwrap();
+        let status = session.advance(u64::MAX);
+        let res = session.column("residual", 0).unwrap().to_vec();
+        let row = &rows[run as usize];
+        assert_eq!(row["specHash"], t["specHash"]);
+        assert_eq!(row["steps"], status.step);
+        let last = res.iter().copied().rfind(|x| x.is_finite());
+        assert_eq!(row["kept"]["final"].as_f64(), last, "run {run}");
+        let steps = session.column("step", 0).unwrap().to_vec();
+        let hit = res.iter().position(|&x| x <= 1e-6).map(|i| steps[i]);
+        assert_eq!(row["kept"]["hit"].as_f64(), hit, "run {run}");
+        let q = json!({"what": "eigs", "which": "smallest", "method": "dense"}).to_string();
+        let rep: Value = serde_json::from_str(&session.hessian(&q).unwrap()).unwrap();
+        assert_eq!(
+            row["kept"]["lmin"].as_f64(),
+            rep["smallest"][0]["value"].as_f64()
+        );
+    }
+    // eta = 3 diverges: the first class holds.
+    assert_eq!(rows[16]["stop"], "diverged");
+    assert_eq!(rows[16]["class"], "diverged");
+    assert!(rows.iter().any(|r| r["class"] == "linear"));
+    // Ranges (shards) concatenate to the whole, byte for byte.
+    let mut joined = Vec::new();
+    for (a, b) in [(0, 7), (7, 7), (7, 24)] {
+        let mut part = sweep_spec();
+        part["runs"] = json!({"start": a, "end": b});
+        part["threads"] = json!(1);
+        joined.extend(rows_of(&part));
+    }
+    assert_eq!(joined, rows);
+}
+
+#[test]
+fn reductions_of_a_setting() {
+    let spec = sweep_spec();
+    let rows = rows_of(&spec);
+    let text: String = rows[4..8].iter().map(|r| format!("{r}\n")).collect();
+    let red: Value =
+        serde_json::from_str(&sweep::reduce_json(&spec.to_string(), &text).unwrap()).unwrap();
+    assert_eq!(red["setting"], 1);
+    assert_eq!(red["runs"], 4);
+    let finals: Vec<f64> = rows[4..8]
+        .iter()
+        .filter_map(|r| r["kept"]["final"].as_f64())
+        .collect();
+    let mean = finals.iter().sum::<f64>() / finals.len() as f64;
+    assert_eq!(red["kept"]["final"]["mean"].as_f64(), Some(mean));
+    assert_eq!(red["kept"]["final"]["count"], finals.len());
+    let total: u64 = ["diverged", "linear", "other"]
+        .iter()
+        .map(|c| red["classes"][c]["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 4);
+    // Rows of two settings are refused.
+    let mixed: String = rows[3..5].iter().map(|r| format!("{r}\n")).collect();
+    let e = sweep::reduce_json(&spec.to_string(), &mixed).unwrap_err();
+    assert_eq!(e.field, "rows[1].setting");
+}
+
+fn err(spec: Value) -> (String, String) {
+    let e = Study::new(&spec.to_string(), HashMap::new()).unwrap_err();
+    (e.field, e.message)
+}
+
+#[test]
+fn errors_name_the_sweep_path() {
+    let mut s = sweep_spec();
+    s["axes"][0]["values"][1] = json!(-1.0);
+    assert_eq!(err(s).0, "axes[0].values[1].eta".replace(".eta", ""));
+    let mut s = sweep_spec();
+    s["axes"][0]["path"] = json!("schedule.etaa");
+    assert_eq!(err(s).0, "axes[0].path");
+    let mut s = sweep_spec();
+    s["axes"][1]["zip"][1]["values"] = json!([0.1]);
+    assert_eq!(err(s).0, "axes[1].zip[1]");
+    let mut s = sweep_spec();
+    s["keep"][1]["column"] = json!("residue");
+    let (f, m) = err(s);
+    assert_eq!(f, "keep[1].column");
+    assert!(m.contains("residual"), "{m}");
+    let mut s = sweep_spec();
+    s["keep"][2]["firstStepWhere"]["all"][1]["of"] = json!("nope");
+    assert_eq!(err(s).0, "keep[2].firstStepWhere.all[1].of");
+    let mut s = sweep_spec();
+    s["classes"][1]["when"]["all"][0]["of"] = json!("hot");
+    assert_eq!(err(s).0, "classes[1].when.all[0].of");
+    let mut s = sweep_spec();
+    s["keep"][5]["curvature"]["query"]["which"] = json!("middle");
+    assert!(err(s).0.starts_with("keep[5].curvature.query"));
+    let mut s = sweep_spec();
+    s["base"]["model"]["d1"] = json!(0);
+    assert_eq!(err(s).0, "base.model.d1");
+    let mut s = sweep_spec();
+    s["seeds"]["paths"] = json!(["schedule.eta"]);
+    assert_eq!(err(s).0, "seeds.paths[0]");
+    let mut s = sweep_spec();
+    s["bogus"] = json!(1);
+    assert_eq!(err(s).0, "bogus");
+    let mut s = sweep_spec();
+    s["axes"][1]["zip"][0]["range"]["from"] = json!(-1);
+    assert_eq!(err(s).0, "axes[1].zip[0].range");
+    let mut s = sweep_spec();
+    s["runs"] = json!({"start": 5, "end": 100});
+    assert_eq!(err(s).0, "runs");
+    let mut s = sweep_spec();
+    s["keep"][0]["name"] = json!("steps");
+    assert_eq!(err(s).0, "keep[0].name");
+}
