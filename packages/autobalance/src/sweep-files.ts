@@ -680,6 +680,7 @@ export async function runRanges(o: RunRangesOptions): Promise<RunRangesResult> {
   const t0 = Date.now();
   const pieces = o.block === null ? todo : splitBlocks(todo, o.block);
   let cancelled = false;
+  let lastTurn = Date.now();
   for (const gap of todo) {
     if (o.signal?.aborted) {
       cancelled = true;
@@ -713,7 +714,13 @@ export async function runRanges(o: RunRangesOptions): Promise<RunRangesResult> {
         writer.write(row.run, JSON.stringify(row));
         done++;
         if (writer.full) close();
-        const elapsedMs = Date.now() - t0;
+        const now = Date.now();
+        if (now - lastTurn > 50) {
+          // Let signals (Ctrl-C) and timers in, whatever the rows iterator does between rows.
+          await new Promise((r) => setImmediate(r));
+          lastTurn = Date.now();
+        }
+        const elapsedMs = now - t0;
         o.onProgress?.({ done, total, elapsedMs, etaMs: done > 0 ? (elapsedMs / done) * (total - done) : null });
       }
     } catch (e) {
