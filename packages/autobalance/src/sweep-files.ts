@@ -26,7 +26,7 @@ import { createInterface } from 'node:readline';
 
 import type { BackendChoice } from './backend.js';
 import { makeDirs } from './node-files.js';
-import { type SweepPlan, type SweepRow, type SweepSettingRow, type SweepSpec, type SweepTable, reduceRows, sweep } from './sweep.js';
+import { type SweepPlan, type SweepRow, type SweepSettingRow, type SweepSpec, type SweepTable, reduceRows, sweep, sweepPlan } from './sweep.js';
 
 /** Half-open range of run indices, `start <= run < end`. */
 export interface RunRange {
@@ -692,9 +692,8 @@ export async function runRanges(o: RunRangesOptions): Promise<RunRangesResult> {
       ...(o.threads !== undefined ? { threads: o.threads } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
     });
-    // Nobody awaits the table here (the merge reduces from the files): keep its rejection
-    // (a cancellation) from being an unhandled one.
-    handle.table.catch(() => undefined);
+    // The table is not touched here (the merge reduces from the files): awaiting it would make
+    // it drive the sweep. `sweep()` keeps its rejection from being an unhandled one.
     await handle.plan;
     const blocks = pieces.filter((p) => p.start >= gap.start && p.end <= gap.end);
     let bi = 0;
@@ -743,9 +742,7 @@ export async function runRanges(o: RunRangesOptions): Promise<RunRangesResult> {
 
 /** The plan of a sweep (runs, settings, axes, hash), without running anything. */
 export async function planOf(spec: SweepSpec, backend?: BackendChoice): Promise<SweepPlan> {
-  const handle = sweep(spec, { runs: { start: 0, end: 0 }, ...(backend !== undefined ? { backend } : {}) });
-  handle.table.catch(() => undefined);
-  return await handle.plan;
+  return await sweepPlan(spec, backend !== undefined ? { backend } : {});
 }
 
 /** The state of a sweep directory. */
