@@ -605,7 +605,7 @@ function sweepSpecOf(values: Record<string, unknown>, dir: string): { spec: Swee
     process.stderr.write(`note: ${path}: "runs" is ignored by the CLI (use --shard/--shards)\n`);
   }
   const threads = typeof obj['threads'] === 'number' && obj['threads'] > 0 ? (obj['threads'] as number) : undefined;
-  return { spec: identitySpec(obj) as SweepSpec, threads, path };
+  return { spec: identitySpec(obj) as unknown as SweepSpec, threads, path };
 }
 
 /**
@@ -614,7 +614,7 @@ function sweepSpecOf(values: Record<string, unknown>, dir: string): { spec: Swee
  */
 async function openSweepDir(dir: string, spec: SweepSpec, backend: BackendName | undefined): Promise<Awaited<ReturnType<typeof planOf>>> {
   const plan = await planOf(spec, backend);
-  initSweepDir(dir, spec as Record<string, unknown>, plan.hash);
+  initSweepDir(dir, spec as unknown as Record<string, unknown>, plan.hash);
   return plan;
 }
 

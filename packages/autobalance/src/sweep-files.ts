@@ -764,7 +764,7 @@ export interface SweepDirStatus {
 /** Read the state of `dir` (its spec, plan, files and missing runs). */
 export async function sweepDirStatus(dir: string, backend?: BackendChoice): Promise<SweepDirStatus> {
   const spec = readSweepDir(dir);
-  const plan = await planOf(spec.spec as SweepSpec, backend);
+  const plan = await planOf(spec.spec as unknown as SweepSpec, backend);
   if (plan.hash !== spec.hash) {
     throw new SweepFilesError('--out', `${sweepJsonPath(dir)} says hash ${spec.hash}, but its spec has hash ${plan.hash} (edited, or written by another version): start a new directory`);
   }
@@ -815,7 +815,7 @@ export async function mergeSweep(dir: string, o: MergeOptions = {}): Promise<Mer
       `${dir} is incomplete: ${countRuns(st.missing)} of ${st.plan.runs} runs missing: ${formatRanges(st.missing)}. Run them (\`autobalance sweep run --out ${dir} --spec ${sweepJsonPath(dir)}\`, or \`sweep missing --out ${dir} --shards N\` for the shards to resubmit), then merge again`,
     );
   }
-  const spec = st.spec.spec as SweepSpec;
+  const spec = st.spec.spec as unknown as SweepSpec;
   const total = st.plan.runs;
   const stats: MergeStats = { runs: 0, duplicates: 0, files: 0 };
   const runsPath = join(dir, 'runs.jsonl');
