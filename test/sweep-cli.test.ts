@@ -200,6 +200,70 @@ describe(`sweep CLI on ${BACKEND}`, () => {
     expect(short.stderr).toMatch(/runs-8-12\.jsonl: ends after 2 line\(s\), expected run 10/);
   });
 
+  it('merge streams: 300,000 rows (about 100 MB of shards) merge within a 48 MB JavaScript heap (loading them all needs more)', async () => {
+    const SEEDS = 1000;
+    const SETTINGS = 300;
+    const R = SEEDS * SETTINGS;
+    const spec = specFile({
+      ...sweepSpec(),
+      axes: [{ path: 'schedule.eta', range: { from: 0.01, to: 0.1, count: SETTINGS } }],
+      seeds: { count: SEEDS },
+    });
+    const dir = freshDir();
+    // sweep.json (with the hash) without running anything: write the Slurm scripts only.
+    expect((await cli(['sweep', 'submit', '--slurm', '--spec', spec, '--out', dir, '--shards', '3'])).code).toBe(0);
+    // Rows in the shape of real ones (the merge does not recompute them).
+    let bytes = 0;
+    for (let k = 0; k < 3; k++) {
+      const a = (k * R) / 3;
+      const b = ((k + 1) * R) / 3;
+      const out: string[] = [];
+      for (let run = a; run < b; run++) {
+        const setting = Math.floor(run / SEEDS);
+        out.push(
+          JSON.stringify({
+            run,
+            setting,
+            seedIndex: run % SEEDS,
+            values: { 'schedule.eta': 0.01 + (0.09 * setting) / (SETTINGS - 1) },
+            seeds: { 'init.seed': (run * 7919) % 9007199254740991, 'target.seed': run * 31 },
+            specHash: (run * 2654435761).toString(16).padStart(16, '0').slice(-16),
+            stop: 'finished',
+            steps: 200,
+            loss: 1 / (run + 1),
+            reason: null,
+            kept: { finalResidual: 1e-3 / (1 + (run % 97)), hit: run % 3 === 0 ? null : 100 + (run % 50) },
+            class: run % 3 === 0 ? 'other' : 'converged',
+          }),
+        );
+      }
+      const text = out.join('\n') + '\n';
+      bytes += text.length;
+      writeFileSync(join(dir, 'shards', `runs-${a}-${b}.jsonl`), text);
+    }
+    expect(bytes).toBeGreaterThan(90e6);
+    const t0 = Date.now();
+    const child = await new Promise<Outcome>((resolve, reject) => {
+      const c = spawn(process.execPath, ['--max-old-space-size=48', CLI, 'sweep', 'merge', '--out', dir, '--no-report'], {
+        env: { ...process.env, AUTOBALANCE_BACKEND: BACKEND },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      c.on('error', reject);
+      c.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(child.code, child.stderr).toBe(0);
+    expect(child.stderr).toMatch(/merge: 300000 runs from 3 file\(s\), 300 settings/);
+    expect(statSync(join(dir, 'runs.jsonl')).size).toBe(bytes);
+    const table = JSON.parse(readFileSync(join(dir, 'table.json'), 'utf8')) as { settings: { runs: number; classes: Record<string, { count: number }> }[] };
+    expect(table.settings).toHaveLength(SETTINGS);
+    expect(table.settings.every((s) => s.runs === SEEDS)).toBe(true);
+    console.log(`merge of ${R} rows (${(bytes / 1e6).toFixed(0)} MB) in a 48 MB heap: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  }, 60_000);
+
   it('status: runs done, files, what is missing', async () => {
     const dir = freshDir();
     expect((await cli(['sweep', 'run', '--spec', SPEC, '--out', dir, '--shard', '0', '--shards', '4'])).code).toBe(0);
