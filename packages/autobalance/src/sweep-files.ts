@@ -415,7 +415,7 @@ class ShardReader {
   #lineNo = 0;
   #close: () => void;
   constructor(readonly file: ShardFile) {
-    const stream = createReadStream(file.path, { encoding: 'utf8', highWaterMark: 1 << 16 });
+    const stream = createReadStream(file.path, { encoding: 'utf8', highWaterMark: 1 << 18 });
     const rl = createInterface({ input: stream, crlfDelay: Infinity });
     this.#it = rl[Symbol.asyncIterator]();
     this.#close = () => {
