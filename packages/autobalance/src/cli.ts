@@ -851,7 +851,11 @@ async function cmdSweepStatus(args: string[]): Promise<number> {
     `files:    ${st.files.length} in ${join(dir, 'shards')}`,
     `missing:  ${st.missing.length === 0 ? 'none' : formatRanges(st.missing, 10)}`,
   ];
-  for (const t of st.temp) lines.push(`writing:  ${t.name} (pid ${t.pid}, ${t.alive ? 'running' : 'not running: left by a process that died; safe to remove'})`);
+  for (const t of st.temp) {
+    // The pid is that of the writer's machine: on a shared file system, another node's process
+    // may be running although no such pid lives here.
+    lines.push(`writing:  ${t.name} (pid ${t.pid}: ${t.alive ? 'a process with this pid runs here' : 'no such process here: left by a process that died, or written on another machine'})`);
+  }
   lines.push(`merged:   ${merged ? 'yes (runs.jsonl, table.json)' : st.missing.length === 0 ? 'no: run `autobalance sweep merge --out DIR`' : 'no'}`);
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
