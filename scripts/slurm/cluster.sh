@@ -136,7 +136,8 @@ status)
     p="$(pid_of "$dir/$f")"
     if [ -n "$p" ] && alive "$p"; then echo "$(basename "$f" .pid): running ($p)"; else echo "$(basename "$f" .pid): not running"; fi
   done
-  if [ -e "$dir/slurm.conf" ]; then SLURM_CONF="$dir/slurm.conf" sinfo 2>&1 || true; fi
+  ctld="$(pid_of "$dir/slurmctld.pid")"
+  if [ -e "$dir/slurm.conf" ] && [ -n "$ctld" ] && alive "$ctld"; then SLURM_CONF="$dir/slurm.conf" timeout 10 sinfo 2>&1 || true; fi
   ;;
 stop)
   [ -d "$dir" ] || exit 0
