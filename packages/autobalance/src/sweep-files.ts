@@ -644,7 +644,7 @@ export interface RunRangesOptions {
   block: number | null;
   /** The backend. */
   backend?: BackendChoice;
-  /** Native: threads of the sweep's pool. */
+  /** Threads of the sweep's pool (native: rayon threads; wasm: worker threads). */
   threads?: number;
   /** Stops between chunks of runs; the runs finished are kept (their file is written). */
   signal?: AbortSignal;
@@ -689,7 +689,9 @@ export async function runRanges(o: RunRangesOptions): Promise<RunRangesResult> {
     const handle = sweep(o.spec, {
       runs: { start: gap.start, end: gap.end },
       ...(o.backend !== undefined ? { backend: o.backend } : {}),
-      ...(o.threads !== undefined ? { threads: o.threads } : {}),
+      // Native: the study's rayon pool; wasm: the pool of worker threads (each option is ignored
+      // by the other backend).
+      ...(o.threads !== undefined ? { threads: o.threads, workers: o.threads } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
     });
     // The table is not touched here (the merge reduces from the files): awaiting it would make
