@@ -20,7 +20,7 @@
  * @module
  */
 
-import { createReadStream, closeSync, existsSync, fsyncSync, linkSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { createReadStream, closeSync, existsSync, fsyncSync, linkSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
@@ -602,15 +602,6 @@ export class AtomicLineWriter {
       this.#fd = null;
     }
     unlinkQuietly(this.tmp);
-  }
-}
-
-/** Size in bytes of a file, or 0. */
-export function fileSize(path: string): number {
-  try {
-    return statSync(path).size;
-  } catch {
-    return 0;
   }
 }
 
