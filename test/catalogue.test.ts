@@ -14,7 +14,7 @@
 // CATALOGUE_REPORT=file appends one JSON line per entry (name, ok, problems) to `file`.
 import { describe, expect, it } from 'vitest';
 
-import { type Backend, type RunSpec, Run, fromBindingError, loadBackendByName } from 'autobalance';
+import { type Backend, type RunSpec, type SweepSpec, Run, fromBindingError, loadBackendByName, sweep } from 'autobalance';
 
 import { MAX_MESSAGE_CHARS, type ThrownRecord, showThrown, thrownRecord } from './helpers.js';
 
@@ -134,6 +134,30 @@ async function rawJson(b: Backend, text: string): Promise<unknown> {
   }
 }
 
+/** Run a whole sweep through `sweep()` (cancelled after BUDGET_MS); throws what the API throws. */
+async function runSweep(b: Backend, spec: unknown): Promise<{ ms: number; finiteState: boolean; stopped: boolean }> {
+  const t0 = performance.now();
+  const handle = sweep(spec as SweepSpec, { backend: b, signal: AbortSignal.timeout(BUDGET_MS), workers: 1 });
+  let finite = true;
+  for await (const row of handle.rows) {
+    if (!['finished', 'diverged', 'solverFailed', 'error'].includes(row.stop)) finite = false;
+  }
+  const table = await handle.table;
+  return { ms: performance.now() - t0, finiteState: finite, stopped: table.complete };
+}
+
+/** A small valid sweep over `mf()`, with fields replaced. */
+function sw(over: Obj = {}): Obj {
+  return {
+    kind: 'sweep',
+    base: mf(),
+    axes: [{ path: 'schedule.eta', values: [0.05, 0.1] }],
+    seeds: { count: 2, paths: ['init.seed'] },
+    keep: [{ name: 'final', column: 'loss', reduce: 'last' }],
+    ...over,
+  };
+}
+
 const spec = (name: string, s: unknown, expected: Expected, extra: Partial<Entry> = {}): Entry => ({ name, act: (b) => runSpec(b, s), expect: expected, ...extra });
 const query = (name: string, q: unknown, expected: Expected, base: Obj = mf()): Entry => ({ name, act: (b) => runQuery(b, base, q), expect: expected });
 const withRun = (name: string, f: (run: Run) => unknown, expected: Expected, base: Obj = mf()): Entry => ({
@@ -155,6 +179,7 @@ const E = {
   nonFinite: (field: string | RegExp): Expected => ({ cls: 'NonFiniteError', code: 'non_finite', field }),
   tooLarge: (field: string | RegExp): Expected => ({ cls: 'TooLargeError', code: 'too_large', field }),
   request: (field: string | RegExp): Expected => ({ cls: 'InvalidRequestError', code: 'invalid_request', field }),
+  shape: (field: string | RegExp): Expected => ({ cls: 'ShapeMismatchError', code: 'shape_mismatch', field }),
 };
 
 /** The field of a `too_large` error names the part of the spec that is too large; any path is accepted. */
@@ -365,9 +390,42 @@ const messages: Entry[] = [
   query('message: a 20 MB query.block', { what: 'eigs', block: HUGE_STRING }, E.request('query.block')),
 ];
 
+const sweepEntry = (name: string, s: unknown, expected: Expected, extra: Partial<Entry> = {}): Entry => ({ name, act: (b) => runSweep(b, s), expect: expected, ...extra });
+const sweeps: Entry[] = [
+  sweepEntry('sweep: an axis value that makes a bad run (eta -1)', sw({ axes: [{ path: 'schedule.eta', values: [0.05, -1] }] }), E.range('axes[0].values[1]')),
+  sweepEntry('sweep: an axis path with a typo', sw({ axes: [{ path: 'schedule.etaa', values: [0.05] }] }), E.spec('axes[0].path')),
+  sweepEntry('sweep: an axis path through a number', sw({ axes: [{ path: 'steps.x', values: [1] }] }), E.spec('axes[0].path')),
+  sweepEntry('sweep: an axis path that is not a path', sw({ axes: [{ path: 'a..b', values: [1] }] }), E.spec('axes[0].path')),
+  sweepEntry('sweep: no values', sw({ axes: [{ path: 'schedule.eta', values: [] }] }), E.spec('axes[0].values')),
+  sweepEntry('sweep: a null value', sw({ axes: [{ path: 'schedule.eta', values: [0.1, null] }] }), E.spec('axes[0].values[1]')),
+  sweepEntry('sweep: zipped axes of different lengths', sw({ axes: [{ zip: [{ path: 'init.stdU', values: [0.1, 0.2] }, { path: 'init.stdV', values: [0.1] }] }] }), E.shape('axes[0].zip[1]')),
+  sweepEntry('sweep: a log range from 0', sw({ axes: [{ path: 'schedule.eta', range: { from: 0, to: 1, count: 3, scale: 'log' } }] }), E.range('axes[0].range')),
+  sweepEntry('sweep: a range of 2^17 points', sw({ axes: [{ path: 'schedule.eta', range: { from: 0.01, to: 0.1, count: 2 ** 17 } }] }), E.range('axes[0].range.count')),
+  sweepEntry('sweep: seeds.count 0', sw({ seeds: { count: 0 } }), E.range('seeds.count')),
+  sweepEntry('sweep: seeds.count 1.5', sw({ seeds: { count: 1.5 } }), E.range('seeds.count')),
+  sweepEntry('sweep: more than 2^53 runs', sw({ seeds: { count: 2 ** 53, paths: ['init.seed'] } }), E.range('axes')),
+  sweepEntry('sweep: a seed path that is also an axis', sw({ axes: [{ path: 'init.seed', values: [1, 2] }] }), E.spec('seeds.paths[0]')),
+  sweepEntry('sweep: a kept column that does not exist', sw({ keep: [{ name: 'final', column: 'residue', reduce: 'last' }] }), E.spec('keep[0].column')),
+  sweepEntry('sweep: a kept value with two kinds', sw({ keep: [{ name: 'final', column: 'loss', reduce: 'last', firstAtOrBelow: 1 }] }), E.spec('keep[0]')),
+  sweepEntry('sweep: a row predicate on a missing column', sw({ keep: [{ name: 'hit', firstStepWhere: { all: [{ of: 'loss', le: 1 }, { of: 'lost', ge: 0 }] } }] }), E.spec('keep[0].firstStepWhere.all[1].of')),
+  sweepEntry('sweep: a row predicate testing the stop', sw({ keep: [{ name: 'hit', firstStepWhere: { stop: 'diverged' } }] }), E.spec('keep[0].firstStepWhere.stop')),
+  sweepEntry('sweep: a class on an unknown kept value', sw({ classes: [{ name: 'ok', when: { of: 'fianl', le: 1 } }] }), E.spec('classes[0].when.of')),
+  sweepEntry('sweep: a class named other', sw({ classes: [{ name: 'other', when: { stop: 'finished' } }] }), E.spec('classes[0].name')),
+  sweepEntry('sweep: a bad curvature query', sw({ keep: [{ name: 'l', curvature: { query: { what: 'eigs', which: 'middle' }, pointer: '/smallest/0/value' } }] }), E.spec(/^keep\[0\]\.curvature\.query/)),
+  sweepEntry('sweep: threads 10^6', sw({ threads: 1e6 }), E.range('threads')),
+  sweepEntry('sweep: runs past the end (a spec field of the study, an option of sweep())', sw({ runs: { start: 0, end: 5 } }), E.request('options.runs')),
+  sweepEntry('sweep: an unknown field', sw({ seed: 3 }), E.spec('seed')),
+  sweepEntry('sweep: a value nested 100,000 deep', sw({ axes: [{ path: 'schedule.eta', values: [deep(100_000)] }] }), E.spec(/^axes/)),
+  sweepEntry('sweep: a base error names base.', sw({ base: mf({ steps: -1 }) }), E.range('base.steps')),
+  sweepEntry('sweep: values valid alone, not together (error rows, the sweep finishes)', sw({
+    base: mf({ model: { kind: 'matrixFactorization', d1: 6, d2: 5, rank: 1 }, target: { kind: 'random', singularValues: [1], seed: 1 } }),
+    axes: [{ path: 'model.d1', values: [6, 3] }, { zip: [{ path: 'model.rank', values: [1, 4] }, { path: 'target.singularValues', values: [[1], [1, 1, 1, 1]] }] }],
+  }), E.range('model.rank'), { accepted: true }),
+];
+
 // Memory and hangs last: on a build without the fixes, a wasm trap can leave the module unusable
 // and a hang never returns, so the other categories run (and report) first.
-const CATALOGUE: Record<string, Entry[]> = { integers, nonFinite, nulls, types, fields, json, structure, misuse, messages, memory, hangs };
+const CATALOGUE: Record<string, Entry[]> = { integers, nonFinite, nulls, types, fields, json, structure, misuse, messages, sweeps, memory, hangs };
 
 // ----------------------------------------------------------------------------------------------
 

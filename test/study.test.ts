@@ -129,7 +129,7 @@ describe(`studies on ${BACKEND}`, () => {
   it('invalid studies throw typed errors naming the full field path', async () => {
     const base = (): HessianGridStudySpec => ({ kind: 'hessianGrid', run: smallSpec({ steps: 50 }), query: { what: 'eigs' } });
     const cases: [unknown, new (...a: never[]) => Error, string][] = [
-      [{ ...base(), kind: 'sweep' }, InvalidSpecError, 'kind'],
+      [{ ...base(), kind: 'sweeps' }, InvalidSpecError, 'kind'],
       [{ ...base(), run: smallSpec({ model: { kind: 'matrixFactorization', d1: 3, d2: 3, rank: 4 } }) }, OutOfRangeError, 'run.model.rank'],
       [{ ...base(), at: { steps: [0, 60] } }, OutOfRangeError, 'at.steps[1]'],
       [{ ...base(), at: { steps: [1], every: 2 } }, InvalidSpecError, 'at'],

@@ -233,3 +233,47 @@ fn errors_name_the_sweep_path() {
     s["keep"][0]["name"] = json!("steps");
     assert_eq!(err(s).0, "keep[0].name");
 }
+
+#[test]
+fn validation_builds_each_value_once_and_joint_failures_are_error_rows() {
+    // rank 4 is valid with d1 = 6, d1 = 3 with rank 1; together they are not (rank <= min(d1, d2)).
+    let spec = json!({
+        "kind": "sweep",
+        "base": {
+            "model": {"kind": "matrixFactorization", "d1": 6, "d2": 5, "rank": 1},
+            "target": {"kind": "random", "singularValues": [1.0], "seed": 1},
+            "init": {"kind": "gaussian", "stdU": 0.1, "stdV": 0.1, "seed": 2},
+            "schedule": {"kind": "constant", "eta": 0.1},
+            "steps": 3
+        },
+        "axes": [
+            {"path": "model.d1", "values": [6, 3]},
+            {"zip": [
+                {"path": "model.rank", "values": [1, 4]},
+                {"path": "target.singularValues", "values": [[1.0], [1.0, 0.8, 0.6, 0.4]]}
+            ]}
+        ],
+        "keep": [{"name": "final", "column": "loss", "reduce": "last"}],
+        "classes": [{"name": "failed", "when": {"stop": "error"}}]
+    });
+    let rows = rows_of(&spec);
+    assert_eq!(rows.len(), 4);
+    let bad = &rows[3];
+    assert_eq!(bad["stop"], "error");
+    assert_eq!(bad["class"], "failed");
+    assert_eq!(bad["error"]["field"], "model.rank");
+    assert!(bad["kept"]["final"].is_null());
+    assert!(rows[..3].iter().all(|r| r["stop"] == "finished"));
+    let mut s = spec.clone();
+    s["threads"] = json!(5000);
+    assert_eq!(err(s).0, "threads");
+    // With the plan's hash the settings are not built again: same rows; another hash is refused.
+    let plan: Value =
+        serde_json::from_str(&sweep::plan_json(&spec.to_string(), HashMap::new()).unwrap())
+            .unwrap();
+    let mut s = spec.clone();
+    s["validated"] = plan["hash"].clone();
+    assert_eq!(rows_of(&s), rows);
+    s["validated"] = json!("0000000000000000");
+    assert_eq!(err(s).0, "validated");
+}

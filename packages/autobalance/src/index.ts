@@ -22,6 +22,7 @@
 
 export * from './portable.js';
 export * from './study.js';
+export * from './sweep.js';
 export {
   type BackendInfo,
   type BackendProbe,
@@ -32,3 +33,6 @@ export {
   loadBackendByName,
   probeBackends,
 } from './select.js';
+
+// Wasm sweeps in Node run on worker_threads workers (registers them with registerSweepWorkers).
+import './sweep-pool-node.js';

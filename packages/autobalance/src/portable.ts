@@ -19,6 +19,7 @@ export * from './backend.js';
 export * from './columns.js';
 export * from './run.js';
 export * from './study.js';
+export * from './sweep.js';
 export * from './curvature.js';
 export * from './presets.js';
 export * from './report.js';

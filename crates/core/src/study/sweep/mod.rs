@@ -27,7 +27,19 @@ pub const REGISTRATION: Registration = Registration {
 
 fn build(spec: Value, buffers: super::Buffers) -> Result<Box<dyn StudyKind>> {
     let sweep = SweepSpec::parse(&spec, buffers)?;
-    validate(&sweep)?;
+    // A study of a sweep whose plan was given (its hash, from `sweepPlan`) skips building the
+    // settings again (a worker pool creates one study per block); a hash of another sweep
+    // (another spec or buffers) is an error.
+    match &sweep.validated {
+        None => validate(&sweep)?,
+        Some(h) if *h == sweep.hash => {}
+        Some(h) => {
+            return Err(Error::spec(
+                "validated",
+                format!("{h:?} is not this sweep's hash ({}): give the hash sweepPlan returned for this spec and these buffers", sweep.hash),
+            ))
+        }
+    }
     let (start, end) = sweep.range;
     Ok(Box::new(SweepStudy {
         pool: pool(sweep.threads)?,
@@ -220,10 +232,25 @@ fn setting_error(s: &SweepSpec, setting: u64, e: Error) -> Error {
     }
 }
 
-/// Build every setting once (with its first seed) and check what the kept values and classes
-/// name against its columns: every error names its path in the sweep spec, before any run.
+/// The settings validation builds: the first setting, and for each axis each of its other values
+/// with every other axis at its first value (sum, not product, of the axis lengths).
+fn settings_to_check(s: &SweepSpec) -> Vec<u64> {
+    let mut out = vec![0];
+    let mut stride = 1u64;
+    for a in s.axes.iter().rev() {
+        out.extend((1..a.len).map(|j| j * stride));
+        stride = stride.saturating_mul(a.len);
+    }
+    out.sort_unstable();
+    out
+}
+
+/// Build the first setting, and each value of each axis once (in a setting with the other axes at
+/// their first values), with its first seed, and check what the kept values name against its
+/// columns: every error names its path in the sweep spec, before any run. A value that is valid
+/// alone but not with another axis's value makes those runs' rows `stop: "error"`.
 pub fn validate(s: &SweepSpec) -> Result<()> {
-    for setting in 0..s.settings {
+    for setting in settings_to_check(s) {
         let run = setting * s.per_setting;
         let spec = s.run_spec(run)?;
         let session = Session::from_value(spec, s.buffers.clone())

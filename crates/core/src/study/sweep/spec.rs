@@ -160,13 +160,22 @@ pub struct SweepSpec {
     pub range: (u64, u64),
     /// `threads` of a study (0: all cores).
     pub threads: u64,
+    /// `validated` of a study: the hash `sweepPlan` gave for this sweep (its settings need not be
+    /// built again), if given.
+    pub validated: Option<String>,
     /// The sweep's identity (spec without `kind`, `runs`, `threads`; and the buffers).
     pub hash: String,
 }
 
+/// Most threads a sweep study may ask for.
+pub const MAX_THREADS: u64 = 1024;
+
+/// Most values an axis may have (a `range`'s `count`, or `values`).
+pub const MAX_AXIS_VALUES: u64 = 1 << 16;
+
 /// The fields of a sweep spec.
-const FIELDS: [&str; 9] = [
-    "kind", "base", "axes", "seeds", "keep", "classes", "reduce", "runs", "threads",
+const FIELDS: [&str; 10] = [
+    "kind", "base", "axes", "seeds", "keep", "classes", "reduce", "runs", "threads", "validated",
 ];
 
 /// An object's fields with unknown ones refused (naming them) and typed getters.
@@ -465,8 +474,8 @@ fn range(v: &Value, at: &str) -> Result<Vec<Value>> {
     };
     let (from, to) = (get("from")?, get("to")?);
     let n = positive_count(&o.path("count"), o.number("count")?.ok_or_else(|| Error::spec(at, "missing field `count`"))?)?;
-    if n > 1 << 24 {
-        return Err(Error::range(o.path("count"), format!("expected at most 16777216 points, got {n}")));
+    if n > MAX_AXIS_VALUES {
+        return Err(Error::range(o.path("count"), format!("expected at most {MAX_AXIS_VALUES} points, got {n}")));
     }
     let log = match o.string("scale")?.unwrap_or("linear") {
         "linear" => false,
@@ -508,6 +517,9 @@ fn member(v: &Value, at: &str) -> Result<Member> {
         (Some(vs), None) => {
             if vs.is_empty() {
                 return Err(Error::spec(o.path("values"), "expected at least one value"));
+            }
+            if vs.len() as u64 > MAX_AXIS_VALUES {
+                return Err(Error::range(o.path("values"), format!("expected at most {MAX_AXIS_VALUES} values, got {}", vs.len())));
             }
             (vs.clone(), false)
         }
@@ -803,12 +815,22 @@ impl SweepSpec {
         };
         let threads = match o.number("threads")? {
             None => 0,
-            Some(t) => crate::spec::size0("threads", t)? as u64,
+            Some(t) => {
+                let t = crate::spec::size0("threads", t)? as u64;
+                if t > MAX_THREADS {
+                    return Err(Error::range(
+                        "threads",
+                        format!("expected at most {MAX_THREADS} threads (0: every core), got {t}"),
+                    ));
+                }
+                t
+            }
         };
 
+        let validated = o.string("validated")?.map(str::to_string);
         let mut identity = spec.clone();
         if let Value::Object(m) = &mut identity {
-            for k in ["kind", "runs", "threads"] {
+            for k in ["kind", "runs", "threads", "validated"] {
                 m.remove(k);
             }
         }
@@ -827,6 +849,7 @@ impl SweepSpec {
             runs,
             range: range_,
             threads,
+            validated,
             hash,
         })
     }
