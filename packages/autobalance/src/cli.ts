@@ -66,6 +66,8 @@ import {
   sweepJsonPath,
 } from './sweep-files.js';
 import { submitSlurm, writeSlurmScripts } from './slurm.js';
+// Wasm sweeps run on worker_threads workers (registers them with registerSweepWorkers).
+import './sweep-pool-node.js';
 
 /** Bad command-line usage (exit code 2). */
 class UsageError extends Error {
