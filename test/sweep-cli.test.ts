@@ -368,13 +368,15 @@ describe(`sweep CLI on ${BACKEND}`, () => {
     expect(r.code, r.stderr).toBe(130);
     expect(r.stderr).toMatch(/interrupted \(SIGINT\)/);
     expect(r.stderr).toMatch(/run the same command again to resume/);
-    // No temporary file left; the files cover a prefix [0, k) of the runs, k < 120.
+    // No temporary file left; at least the first block is there, not every run.
     expect(readdirSync(join(dir, 'shards')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     const st = JSON.parse((await cli(['sweep', 'status', '--out', dir, '--json'])).stdout) as { done: number; runs: number; missing: { start: number; end: number }[] };
     expect(st.runs).toBe(120);
     expect(st.done).toBeGreaterThanOrEqual(5);
     expect(st.done).toBeLessThan(120);
-    expect(st.missing).toEqual([{ start: st.done, end: 120 }]);
+    // Every run done is in a file (with a worker pool, the runs done after a stop may leave holes).
+    expect(st.missing.reduce((k, m) => k + m.end - m.start, 0)).toBe(120 - st.done);
+    expect(st.missing[0]!.start).toBeGreaterThanOrEqual(5);
     // Resume, then compare with the same sweep run in shards of another cut.
     const resumed = await cli(['sweep', 'run', '--spec', spec, '--out', dir, '--block', '5']);
     expect(resumed.code, resumed.stderr).toBe(0);

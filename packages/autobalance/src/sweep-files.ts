@@ -312,6 +312,11 @@ export class ShardWriter {
     this.#next = range.start;
   }
 
+  /** The run expected next. */
+  get next(): number {
+    return this.#next;
+  }
+
   /** Runs written so far. */
   get count(): number {
     return this.#next - this.range.start;
@@ -689,7 +694,6 @@ export async function runRanges(o: RunRangesOptions): Promise<RunRangesResult> {
     // it drive the sweep. `sweep()` keeps its rejection from being an unhandled one.
     await handle.plan;
     const blocks = pieces.filter((p) => p.start >= gap.start && p.end <= gap.end);
-    let bi = 0;
     let writer: ShardWriter | null = null;
     const close = (): void => {
       if (writer === null) return;
@@ -702,7 +706,14 @@ export async function runRanges(o: RunRangesOptions): Promise<RunRangesResult> {
     };
     try {
       for await (const row of handle.rows) {
-        if (writer === null) writer = new ShardWriter(o.dir, blocks[bi++]!);
+        // Rows come in run order; after a stop they may skip runs (a worker pool's later blocks
+        // finished before earlier ones): each contiguous stretch becomes its own file.
+        if (writer !== null && row.run !== writer.next) close();
+        if (writer === null) {
+          const piece = blocks.find((p) => p.start <= row.run && row.run < p.end);
+          if (!piece) throw new Error(`sweep(): run ${row.run} is outside the runs asked for [${gap.start}, ${gap.end})`);
+          writer = new ShardWriter(o.dir, { start: row.run, end: piece.end });
+        }
         writer.write(row.run, JSON.stringify(row));
         done++;
         if (writer.full) close();
