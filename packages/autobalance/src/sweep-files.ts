@@ -24,7 +24,7 @@ import { createReadStream, closeSync, existsSync, fsyncSync, linkSync, openSync,
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
-import type { BackendChoice } from './backend.js';
+import { type BackendChoice, resolveBackend } from './backend.js';
 import { makeDirs } from './node-files.js';
 import { type SweepPlan, type SweepRow, type SweepSettingRow, type SweepSpec, type SweepTable, reduceRows, sweep, sweepPlan } from './sweep.js';
 
@@ -853,7 +853,11 @@ export async function mergeSweep(dir: string, o: MergeOptions = {}): Promise<Mer
   if (o.report !== false) {
     if (report.html) {
       const htmlPath = join(dir, 'report.html');
-      writeFileAtomic(htmlPath, await report.html({ spec, plan: st.plan, table, title: `sweep ${st.plan.hash}`, ...(o.command ? { command: o.command } : {}) }));
+      const b = await resolveBackend(o.backend);
+      writeFileAtomic(
+        htmlPath,
+        await report.html({ spec, plan: st.plan, table, title: `sweep ${st.plan.hash}`, backend: b.name, coreVersion: b.coreVersion, ...(o.command ? { command: o.command } : {}) }),
+      );
       written.push(htmlPath);
     } else {
       noReport = report.why;
@@ -862,7 +866,7 @@ export async function mergeSweep(dir: string, o: MergeOptions = {}): Promise<Mer
   return { runs: stats.runs, duplicates: stats.duplicates, files: stats.files, settings: settings.length, written, noReport };
 }
 
-type ReportHtml = (o: { spec: SweepSpec; plan: SweepPlan; table: SweepTable; title?: string; command?: string }) => Promise<string>;
+type ReportHtml = (o: { spec: SweepSpec; plan: SweepPlan; table: SweepTable; title?: string; command?: string; backend?: string; coreVersion?: string }) => Promise<string>;
 
 /** The report functions of `sweep-report.js`, when that module is there. */
 async function loadReport(): Promise<{ html: ReportHtml | null; csv: ((t: SweepTable) => string) | null; why: string }> {
