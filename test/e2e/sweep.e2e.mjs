@@ -11,6 +11,8 @@
 //   - Cancel (the button) mid-run stops the sweep soon: the page keeps the rows finished, in
 //     increasing run order, each equal to the complete sweep's row of that run, and shows the
 //     partial table;
+//   - a sweep with an explicit target matrix (a buffer posted to each worker) and two axes gives
+//     the same rows and table over 2 Web Workers as on the page's thread;
 // and saves a screenshot to out/e2e/sweep.png. Exits non-zero on any failure or after 45 s.
 //
 //   node test/e2e/sweep.e2e.mjs        (after `pnpm --filter autobalance-demo build`; see scripts/e2e.sh)
@@ -199,6 +201,35 @@ try {
   );
   check(cancelled.tableRuns === runs.length && cancelled.shownRows > 0 && cancelled.note.startsWith('Cancelled'), 'the partial table of the kept rows is shown', `${cancelled.tableRuns} runs in the table, ${cancelled.shownRows} rows shown`);
   check(stopMs < 2000, 'the sweep stopped within 2 s of the click', `${stopMs} ms`);
+
+  // 5. A spec with an explicit matrix (a buffer posted to every worker) and two axes.
+  const explicit = await page.evaluate(async () => {
+    let x = 1;
+    const rand = () => ((x = (x * 16807) % 2147483647) / 2147483647) - 0.5;
+    const matrix = Array.from({ length: 6 }, () => Array.from({ length: 5 }, rand));
+    const spec = {
+      kind: 'sweep',
+      base: {
+        model: { kind: 'matrixFactorization', d1: 6, d2: 5, rank: 2 },
+        target: { kind: 'explicit', matrix },
+        init: { kind: 'gaussian', stdU: 0.1, stdV: 0.1, seed: 0 },
+        schedule: { kind: 'constant', eta: 0.1 },
+        steps: 150,
+      },
+      axes: [{ path: 'schedule.eta', values: [0.05, 0.2] }, { path: 'model.rank', values: [1, 2, 3] }],
+      seeds: { count: 25 },
+      keep: [{ name: 'finalLoss', column: 'loss', reduce: 'last' }, { name: 'minGrad', column: 'gradNorm', reduce: 'min' }],
+    };
+    const t = window.__sweepTest;
+    const one = await t.runSpec(spec, 1);
+    const pool = await t.runSpec(spec, 2);
+    return { ...t.compare(pool, one), rows: pool.rows.length, settings: pool.table.settings.length, perWorker: pool.rowsMessagesPerWorker };
+  });
+  check(
+    explicit.rows === 150 && explicit.settings === 6 && explicit.sameRows && explicit.sameBits && explicit.sameTable && explicit.perWorker.length === 2,
+    'an explicit target matrix (a buffer posted to the workers) and two axes: pool = page thread',
+    JSON.stringify(explicit),
+  );
 
   check(served.some((x) => x.endsWith('.wasm')) && served.some((x) => /sweep-worker-[^/]*\.js$/.test(x)), 'the wasm module and the worker script were served from dist/', served.join(' '));
   check(pageErrors.length === 0, 'no page errors, console errors or failed requests', pageErrors.join('\n  '));

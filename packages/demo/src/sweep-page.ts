@@ -6,7 +6,8 @@
  * For tests and for the curious: `window.__sweep` holds the state (`state`, `done`, `total`, the
  * last result: its rows as JSON, the bits of their kept values, the table);
  * `window.__sweepTest.run(settings, workers)` runs a sweep through the same code as the Run
- * button, and `compare(a, b)` says whether two results are the same bytes.
+ * button, `runSpec(spec, workers)` any sweep spec (off the page's display), and `compare(a, b)`
+ * says whether two results are the same bytes.
  * `document.body.dataset.state` is `loading`, `ready`, `running`, `done`, `cancelled` or `error`.
  */
 import init, * as glue from 'autobalance/wasm/autobalance_wasm.js';
@@ -67,6 +68,8 @@ declare global {
     __sweep: Exposed;
     __sweepTest: {
       run(settings: Partial<Settings>, workers: number): Promise<SweepResult>;
+      /** Any sweep spec, without touching the page (its rows and table). */
+      runSpec(spec: SweepSpec, workers: number): Promise<SweepResult>;
       compare(a: SweepResult, b: SweepResult): { sameRows: boolean; sameBits: boolean; sameTable: boolean; firstDifference: string | null };
     };
   }
@@ -265,9 +268,40 @@ function keptBits(row: { kept: Record<string, number | null>; loss: number | nul
   return [...names.map((n) => hex(row.kept[n])), hex(row.loss)].join(' ');
 }
 
+/** Run `spec` on `workers` Web Workers (1: on this thread) and collect its rows and table. */
+async function collect(spec: SweepSpec, workers: number, signal?: AbortSignal, onProgress?: (p: SweepProgress) => void): Promise<SweepResult> {
+  const backend = await backendReady;
+  const counts: number[] = [];
+  const makeWorker = (): Worker => {
+    const i = counts.push(0) - 1;
+    const w = new Worker(new URL('./sweep-worker.ts', import.meta.url), { type: 'module' });
+    w.addEventListener('message', (e: MessageEvent<{ type?: string }>) => {
+      if (e.data?.type === 'rows') counts[i]! += 1;
+    });
+    return w;
+  };
+  const t0 = performance.now();
+  const rows: string[] = [];
+  const bits: string[] = [];
+  const h = sweep(spec, { backend, workers, worker: makeWorker, signal, onProgress });
+  const plan = await h.plan;
+  for await (const row of h.rows) {
+    rows.push(JSON.stringify(row));
+    bits.push(keptBits(row, plan.kept));
+  }
+  let table: SweepTable;
+  try {
+    table = await h.table;
+  } catch (e) {
+    if (!(e instanceof SweepCancelledError)) throw e;
+    table = e.table;
+  }
+  return { workers, rowsMessagesPerWorker: counts, rows, bits, table, stopped: table.stopped, total: plan.runs, ms: performance.now() - t0 };
+}
+
+/** A sweep of the page's problem, shown on the page (what the Run button does). */
 async function runSweep(s: Settings, workers: number): Promise<SweepResult> {
   if (exposed.state === 'running') throw new Error('a sweep is already running');
-  const backend = await backendReady;
   const query = toQuery(s);
   history.replaceState(null, '', `${location.pathname}?${query}`);
   link.href = `?${query}`;
@@ -281,51 +315,17 @@ async function runSweep(s: Settings, workers: number): Promise<SweepResult> {
   statusText.textContent = 'validating the sweep…';
   setState('running');
   controller = new AbortController();
-  const counts: number[] = [];
-  const makeWorker = (): Worker => {
-    const i = counts.push(0) - 1;
-    const w = new Worker(new URL('./sweep-worker.ts', import.meta.url), { type: 'module' });
-    w.addEventListener('message', (e: MessageEvent<{ type?: string }>) => {
-      if (e.data?.type === 'rows') counts[i]! += 1;
-    });
-    return w;
-  };
-  const t0 = performance.now();
-  const rows: string[] = [];
-  const bits: string[] = [];
   try {
-    const h = sweep(exposed.spec, {
-      backend,
-      workers,
-      worker: makeWorker,
-      signal: controller.signal,
-      onProgress: (p) => {
-        exposed.done = p.done;
-        exposed.total = p.total;
-        showProgress(p, workers);
-      },
+    const result = await collect(exposed.spec, workers, controller.signal, (p) => {
+      exposed.done = p.done;
+      exposed.total = p.total;
+      showProgress(p, workers);
     });
-    const plan = await h.plan;
-    exposed.total = plan.runs;
-    statusText.textContent = `0 / ${plan.runs} runs…`;
-    for await (const row of h.rows) {
-      rows.push(JSON.stringify(row));
-      bits.push(keptBits(row, plan.kept));
-    }
-    let table: SweepTable;
-    try {
-      table = await h.table;
-    } catch (e) {
-      if (!(e instanceof SweepCancelledError)) throw e;
-      table = e.table;
-    }
-    const ms = performance.now() - t0;
-    const result: SweepResult = { workers, rowsMessagesPerWorker: counts, rows, bits, table, stopped: table.stopped, total: plan.runs, ms };
     exposed.result = result;
-    showTable(table, s.tol);
-    const how = table.complete ? 'done' : `cancelled after ${rows.length} of ${plan.runs} runs`;
-    statusText.textContent = `${how} in ${seconds(ms)} on ${workers === 1 ? 'the page' : `${workers} Web Workers`}`;
-    setState(table.complete ? 'done' : 'cancelled');
+    showTable(result.table, s.tol);
+    const how = result.table.complete ? 'done' : `cancelled after ${result.rows.length} of ${result.total} runs`;
+    statusText.textContent = `${how} in ${seconds(result.ms)} on ${workers === 1 ? 'the page' : `${workers} Web Workers`}`;
+    setState(result.table.complete ? 'done' : 'cancelled');
     return result;
   } catch (e) {
     const msg = e instanceof AutobalanceError ? `${e.message} (${e.code})` : String(e);
@@ -354,6 +354,7 @@ function compare(a: SweepResult, b: SweepResult): ReturnType<Window['__sweepTest
 
 window.__sweepTest = {
   run: (settings, workers) => runSweep({ ...readForm(), ...settings, workers }, workers),
+  runSpec: (spec, workers) => collect(spec, workers),
   compare,
 };
 
