@@ -5,7 +5,7 @@
  *     autobalance info [--json] [--backend native|wasm]
  *     autobalance train --spec run.json [--out result.json] [--report report.html] [--backend native|wasm]
  *     autobalance list
- *     autobalance run <preset> [--out DIR] [--backend native|wasm] [--steps N] [--seed N]
+ *     autobalance run <preset> [--out DIR] [--backend native|wasm] [--steps N] [--seed N] [--seeds N]
  *     autobalance hessian --spec run.json [--query q.json | --what classify|eigs|density|trace|lemma32]
  *                         [--at-init] [--out report.json] [--report report.html] [--backend native|wasm]
  *     autobalance study --spec study.json [--out result.json] [--csv columns.csv] [--backend native|wasm]
@@ -47,7 +47,7 @@ import { loadBackend, probeBackends } from './select.js';
 import { checkWritable, writeText } from './node-files.js';
 import type { RunSpec } from './spec.js';
 import { type StudySpec, study, studyResultToJson, studyToCsv } from './study.js';
-import type { SweepSpec } from './sweep.js';
+import type { SweepPlan, SweepSpec, SweepTable } from './sweep.js';
 import {
   SweepFilesError,
   arrayList,
@@ -83,7 +83,7 @@ const USAGE = `usage:
   autobalance info [--json] [--backend native|wasm]
   autobalance train --spec run.json [--out result.json] [--report report.html] [--backend native|wasm]
   autobalance list
-  autobalance run <preset> [--out DIR] [--backend native|wasm] [--steps N] [--seed N]
+  autobalance run <preset> [--out DIR] [--backend native|wasm] [--steps N] [--seed N] [--seeds N]
   autobalance hessian --spec run.json [--query q.json | --what classify|eigs|density|trace|lemma32]
                       [--at-init] [--out report.json] [--report report.html] [--backend native|wasm]
   autobalance study --spec study.json [--out result.json] [--csv columns.csv] [--backend native|wasm]
@@ -101,7 +101,8 @@ const USAGE = `usage:
   list        the presets (paper reproductions), one line each
   run         runs a paper preset; prints the paper's claims beside ours, each marked agrees,
               DISAGREES, cannot compare or incomplete; writes DIR/<preset>.html (report), .svg,
-              .vl.json (Vega-Lite spec of the figure), .csv, .json (DIR default: out/<preset>)
+              .vl.json (Vega-Lite spec of the figure), .csv, .json (DIR default: out/<preset>);
+              --seeds N: a sweep preset's random starts per setting (fewer: a quicker, shortened run)
   hessian     runs the spec to its end (or not, with --at-init), then asks the core what kind of
               point it reached (default --what classify); prints a verdict, writes the JSON report
   study       runs a study (a computation that is not one run, e.g. kind hessianGrid: the Hessian
@@ -362,10 +363,29 @@ async function cmdList(args: string[]): Promise<number> {
   return 0;
 }
 
+/** A sweep's table on a terminal: one line per setting, its axis values, runs and each class's probability with its interval. */
+function sweepSummary(plan: SweepPlan, table: SweepTable): string {
+  const paths = plan.axes.flatMap((a) => a.paths);
+  const classes = plan.classes.filter((c) => table.settings.some((s) => (s.classes[c]?.count ?? 0) > 0));
+  const rows = table.settings.map((s) => [
+    ...paths.map((p) => String(s.values[p] ?? '')),
+    String(s.runs),
+    ...classes.map((c) => {
+      const k = s.classes[c];
+      return k === undefined ? '-' : `${k.p.toFixed(2)} [${k.lo.toFixed(2)}, ${k.hi.toFixed(2)}]`;
+    }),
+  ]);
+  const level = Math.round(plan.confidence * 100);
+  return (
+    `${plan.runs} runs: ${plan.settings} settings x ${plan.seedsPerSetting} seeds; P(class) [${level}% Wilson interval]${table.complete ? '' : ' (incomplete: interrupted)'}\n` +
+    textTable([...paths, 'runs', ...classes.map((c) => `P(${c})`)], rows)
+  );
+}
+
 async function cmdRun(args: string[]): Promise<number> {
   const { values, positionals } = parse(
     args,
-    { out: { type: 'string' }, backend: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' } },
+    { out: { type: 'string' }, backend: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' }, seeds: { type: 'string' } },
     1,
   );
   const name = positionals[0];
@@ -373,9 +393,17 @@ async function cmdRun(args: string[]): Promise<number> {
   const backendName = backendOption(str(values, 'backend'));
   const steps = intOption('--steps', str(values, 'steps'));
   const seed = intOption('--seed', str(values, 'seed'));
+  const seedsPerSetting = intOption('--seeds', str(values, 'seeds'));
   const backend = await loadBackend(backendName);
   const base = await presetSpec(name, { backend });
-  const preset = applyOverrides(base, { ...(steps !== undefined ? { steps } : {}), ...(seed !== undefined ? { seed } : {}) });
+  if (seedsPerSetting !== undefined && base.sweep === undefined) {
+    throw new UsageError('--seeds', `the preset ${name} is not a sweep (--seeds sets a sweep preset's random starts per setting)`);
+  }
+  const preset = applyOverrides(base, {
+    ...(steps !== undefined ? { steps } : {}),
+    ...(seed !== undefined ? { seed } : {}),
+    ...(seedsPerSetting !== undefined ? { seedsPerSetting } : {}),
+  });
   const dir = resolve(str(values, 'out') ?? join('out', preset.name));
   checkOutputs(['html', 'svg', 'vl.json', 'csv', 'json'].map((ext) => ['--out', join(dir, `${preset.name}.${ext}`)] as const));
 
@@ -387,7 +415,10 @@ async function cmdRun(args: string[]): Promise<number> {
     outcome = await runPreset(preset, {
       backend,
       signal: sig.signal,
-      onProgress: (run, p) => progress.update(`${preset.name} ${run.index + 1}/${run.count} ${run.label}`, p),
+      onProgress: (run, p) =>
+        preset.sweep !== undefined
+          ? progress.show(preset.name, p.steps > 0 ? p.step / p.steps : 1, `${run.label.replace(/^sweep \(runs,? ?/, 'runs ').replace(/\)$/, '')}: ${p.step}/${p.steps}`)
+          : progress.update(`${preset.name} ${run.index + 1}/${run.count} ${run.label}`, p),
       onRunEnd: (run, r) => {
         progress.line(`${preset.name} ${run.index + 1}/${run.count} ${run.label}: ${summarize(r).outcome} at step ${r.step}`);
       },
@@ -397,7 +428,8 @@ async function cmdRun(args: string[]): Promise<number> {
     sig.release();
   }
   const runs = outcome.runs;
-  const cancelled = sig.interrupted() || runs.some((r) => r.result.cancelled) || runs.length < preset.runs.length;
+  const cancelled =
+    sig.interrupted() || runs.some((r) => r.result.cancelled) || runs.length < preset.runs.length || (outcome.sweep !== undefined && !outcome.sweep.table.complete);
   const rows = runs.map((r) => {
     const s = summarize(r.result);
     return [
@@ -409,10 +441,12 @@ async function cmdRun(args: string[]): Promise<number> {
       s.outcome,
     ];
   });
-  process.stdout.write(
-    `\n${preset.name} on ${backend.name} (core ${backend.coreVersion}), ${((Date.now() - started) / 1000).toFixed(2)} s\n` +
-      textTable(['run', 'steps', 'final loss', 'norm ratio(s)', 'max invariant drift', 'outcome'], rows),
-  );
+  const header = `\n${preset.name} on ${backend.name} (core ${backend.coreVersion}), ${((Date.now() - started) / 1000).toFixed(2)} s\n`;
+  if (outcome.sweep !== undefined) {
+    process.stdout.write(header + sweepSummary(outcome.sweep.plan, outcome.sweep.table));
+  } else {
+    process.stdout.write(header + textTable(['run', 'steps', 'final loss', 'norm ratio(s)', 'max invariant drift', 'outcome'], rows));
+  }
   if (runs.length < preset.runs.length) {
     process.stdout.write(`(${preset.runs.length - runs.length} run(s) skipped after the interruption)\n`);
   }
