@@ -8,3 +8,4 @@ cd "$(dirname "$0")/.."
 echo "e2e: building the demo page (vite build -> packages/demo/dist)"
 pnpm --filter autobalance-demo build >/dev/null
 node test/e2e/demo.e2e.mjs
+node test/e2e/sweep.e2e.mjs

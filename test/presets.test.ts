@@ -9,13 +9,20 @@ import {
   type CheckInputs,
   type HessianReport,
   type RunResult,
+  type SweepSettingRow,
+  type SweepTable,
   applyOverrides,
   checkReferences,
   presetChecks,
+  presetHtml,
   presetList,
+  presetReport,
   presetSpec,
+  presetVegaLite,
   runCheck,
   runPreset,
+  runsToCsv,
+  wilsonInterval,
 } from 'autobalance';
 
 import { BACKEND } from './helpers.js';
@@ -113,10 +120,75 @@ describe('check evaluator', () => {
   });
 });
 
+/** A reduced table of 2 x 2 settings (eta x std), 10 runs each, `linear` counts as given. */
+function fakeTable(linear: number[], complete = true): SweepTable {
+  const settings: SweepSettingRow[] = [];
+  [0.1, 1.5].forEach((eta, i) =>
+    [0.001, 0.1].forEach((std, j) => {
+      const k = linear[2 * i + j] as number;
+      const [lo, hi] = wilsonInterval(k, 10);
+      settings.push({
+        setting: 2 * i + j,
+        values: { 'schedule.eta': eta, 'init.stdU': std, 'init.stdV': std },
+        runs: 10,
+        stops: { finished: 10 },
+        kept: { t10: k > 0 ? { count: k, missing: 10 - k, mean: 100 * (i + 1), std: 1, min: 90, max: 110, quantiles: [[0.1, 95], [0.5, 100 * (i + 1) + j], [0.9, 105]] } : { count: 0, missing: 10, mean: null, std: null, min: null, max: null, quantiles: [[0.5, null]] } },
+        classes: { linear: { count: k, p: k / 10, lo, hi }, other: { count: 10 - k, p: 1 - k / 10, ...Object.fromEntries(wilsonInterval(10 - k, 10).map((v, m) => [m === 0 ? 'lo' : 'hi', v])) } as { count: number; p: number; lo: number; hi: number } },
+      });
+    }),
+  );
+  const plan = { runs: 40, settings: 4, seedsPerSetting: 10, axes: [{ paths: ['schedule.eta'], values: [[0.1, 1.5]] }, { paths: ['init.stdU', 'init.stdV'], values: [[0.001, 0.1], [0.001, 0.1]] }], seedPaths: ['init.seed'], seedBase: 0, kept: ['t10'], classes: ['linear', 'other'], quantiles: [0.1, 0.5, 0.9], confidence: 0.95, hash: '0000000000000000' };
+  return { plan, settings: complete ? settings : settings.slice(0, 2), complete, stopped: complete ? null : 'cancelled' };
+}
+
+describe('sweep checks on a reduced table', () => {
+  it('computes the Wilson interval', () => {
+    const [lo, hi] = wilsonInterval(7, 10);
+    expect(lo).toBeCloseTo(0.3968, 4);
+    expect(hi).toBeCloseTo(0.8922, 4);
+    expect(wilsonInterval(0, 0)).toEqual([0, 1]);
+    const [lo99] = wilsonInterval(100, 100, 0.99);
+    expect(lo99).toBeCloseTo(100 / (100 + 2.5758293035489 ** 2), 8);
+  });
+
+  it('reads a setting, the min/max over settings, and pools classes', () => {
+    const sweep = { table: fakeTable([10, 8, 0, 0]) };
+    const inputs: CheckInputs = { runs: [], sweep };
+    const cases: [Check, boolean | null, RegExp][] = [
+      [{ kind: 'atLeast', of: { sweep: 'class', name: 'linear', stat: 'p', where: { 'schedule.eta': 0.1, 'init.stdU': 0.001 } }, bound: 1 }, true, /P\(linear\) at \[schedule\.eta = 0\.1, init\.stdU = 0\.001\] = 1 >= 1/],
+      [{ kind: 'atLeast', of: { sweep: 'class', name: 'linear', stat: 'p', where: { 'schedule.eta': { le: 0.5 } }, reduce: 'min' }, bound: 0.9 }, false, /min over \[schedule\.eta <= 0\.5\] = 0\.8 < 0\.9/],
+      // Pooled: 18 of 20.
+      [{ kind: 'atLeast', of: { sweep: 'class', name: 'linear', stat: 'lo', where: { 'schedule.eta': { le: 0.5 } }, reduce: 'pool' }, bound: wilsonInterval(18, 20)[0] }, true, /Wilson lo of P\(linear\) pooled over/],
+      [{ kind: 'atMost', of: { sweep: 'class', name: 'linear', stat: 'p', where: { 'schedule.eta': { ge: 1 } }, reduce: 'max' }, bound: 0 }, true, /max over/],
+      [{ kind: 'near', of: { sweep: 'kept', name: 't10', stat: 'median', where: { 'schedule.eta': 0.1, 'init.stdU': 0.1 } }, to: 101, absTol: 0 }, true, /median t10/],
+      [{ kind: 'atMost', of: { sweep: 'kept', name: 't10', stat: 'median', where: { 'schedule.eta': 0.1, 'init.stdU': 0.1 } }, bound: { sweep: 'kept', name: 't10', stat: 'mean', where: { 'schedule.eta': 0.1, 'init.stdU': 0.1 }, scale: 2 } }, true, /<= 2 x mean t10/],
+      // Missing: several settings without reduce, none, a null statistic, an unknown class.
+      [{ kind: 'atLeast', of: { sweep: 'class', name: 'linear', stat: 'p' }, bound: 0 }, null, /4 settings match \[all settings\], expected one/],
+      [{ kind: 'atLeast', of: { sweep: 'class', name: 'linear', stat: 'p', where: { 'schedule.eta': 0.3 } }, bound: 0 }, null, /no setting of the table matches/],
+      [{ kind: 'atLeast', of: { sweep: 'kept', name: 't10', stat: 'mean', where: { 'schedule.eta': 1.5, 'init.stdU': 0.1 } }, bound: 0 }, null, /mean t10 of setting 3 is null/],
+      [{ kind: 'atLeast', of: { sweep: 'class', name: 'nope', stat: 'p', where: { 'schedule.eta': 0.1, 'init.stdU': 0.1 } }, bound: 0 }, null, /no class nope/],
+    ];
+    for (const [c, pass, text] of cases) {
+      const o = runCheck(c, inputs);
+      expect(o.pass, `${JSON.stringify(c)}: ${o.text}`).toBe(pass);
+      expect(o.text).toMatch(text);
+    }
+    expect(runCheck(cases[0]![0], { runs: [] }).text).toMatch(/the sweep was not run/);
+  });
+
+  it('marks rows on an incomplete table incomplete', () => {
+    const check: Check = { kind: 'atLeast', of: { sweep: 'class', name: 'linear', stat: 'p', where: { 'schedule.eta': 0.1, 'init.stdU': 0.001 } }, bound: 0.5 };
+    const ok = checkReferences([{ claim: 'a', checks: [check] }], { runs: [], sweep: { table: fakeTable([10, 8, 0, 0]) } });
+    expect(ok[0]?.status).toBe('agrees');
+    const part = checkReferences([{ claim: 'a', checks: [check] }], { runs: [], sweep: { table: fakeTable([10, 8, 0, 0], false) } });
+    expect(part[0]?.status).toBe('incomplete');
+  });
+});
+
 describe(`preset checks on ${BACKEND}`, () => {
   it('every preset is listed with a description, and every check names what it reads', async () => {
     const list = await presetList({ backend: BACKEND });
-    expect(list.map((p) => p.name)).toEqual(expect.arrayContaining(['figure1', 'figure2', 'theorem31', 'theorem32', 'curvature']));
+    expect(list.map((p) => p.name)).toEqual(expect.arrayContaining(['figure1', 'figure2', 'theorem31', 'theorem32', 'curvature', 'theorem32sweep']));
     for (const p of list) {
       expect(p.description.length).toBeGreaterThan(20);
       const spec = await presetSpec(p.name, { backend: BACKEND });
@@ -174,4 +246,78 @@ describe(`preset checks on ${BACKEND}`, () => {
     expect(outcome.runs.length).toBe(0);
     for (const c of presetChecks(preset, outcome)) expect(['incomplete', 'cannotCompare']).toContain(c.status);
   });
+});
+
+describe(`sweep preset on ${BACKEND}`, () => {
+  it('applyOverrides: steps and seeds of the base, the sweep seed base, seeds per setting', async () => {
+    const preset = await presetSpec('theorem32sweep', { backend: BACKEND });
+    expect(preset.runs).toEqual([]);
+    expect(preset.sweep?.spec.kind).toBe('sweep');
+    expect(preset.sweep?.plots.map((p) => p.kind)).toContain('heatmap');
+    const o = applyOverrides(preset, { steps: 50, seed: 7, seedsPerSetting: 3 });
+    const spec = o.sweep!.spec;
+    expect(spec.base.steps).toBe(50);
+    expect(spec.seeds?.count).toBe(3);
+    expect(spec.seeds?.base).toBe(7);
+    // The base's seeds move by one shift (target 1 -> 7, init 2 -> 8).
+    const base = spec.base as unknown as { target: { seed: number }; init: { seed: number } };
+    expect([base.target.seed, base.init.seed]).toEqual([7, 8]);
+    // The preset given is unchanged.
+    expect(preset.sweep?.spec.seeds?.count).toBe(100);
+    const figure1 = await presetSpec('figure1', { backend: BACKEND });
+    expect(() => applyOverrides(figure1, { seedsPerSetting: 2 })).toThrow(/not a sweep/);
+    expect(() => applyOverrides(preset, { seedsPerSetting: 0 })).toThrow(/positive integer/);
+  });
+
+  // The quick variant of theorem32sweep: 4 random inits per setting instead of 100 (288 runs).
+  it('theorem32sweep (4 seeds per setting): every claim agrees or says why it cannot be compared; report, CSV, plot', async () => {
+    const preset = applyOverrides(await presetSpec('theorem32sweep', { backend: BACKEND }), { seedsPerSetting: 4 });
+    const progress: number[] = [];
+    const outcome = await runPreset(preset, { backend: BACKEND, onProgress: (_, p) => progress.push(p.step) });
+    const table = outcome.sweep!.table;
+    expect(table.complete).toBe(true);
+    expect(table.settings.length).toBe(72);
+    expect(outcome.sweep!.plan.runs).toBe(288);
+    expect(progress.at(-1)).toBe(288);
+    // The same runs on every backend: the class totals recorded from the native addon.
+    const totals: Record<string, number> = {};
+    for (const r of table.settings) for (const [c, v] of Object.entries(r.classes)) totals[c] = (totals[c] ?? 0) + v.count;
+    expect(totals).toEqual({ linear: 116, unbalanced: 51, diverged: 79, other: 42 });
+    const checked = presetChecks(preset, outcome);
+    expect(checked.length).toBeGreaterThan(2);
+    for (const c of checked) {
+      expect(['agrees', 'cannotCompare'], `${c.claim}: ${c.status}\n${c.outcomes.map((o) => o.text).join('\n')}`).toContain(c.status);
+      for (const o of c.outcomes) expect(o.pass, o.text).not.toBeNull();
+    }
+    // The files `autobalance run` writes: the table as CSV (one line per setting), the plots, the report.
+    const csv = runsToCsv(outcome.runs).trimEnd().split('\n');
+    expect(csv.length).toBe(73);
+    expect(csv[0]).toMatch(/^setting,schedule\.eta,init\.stdU,init\.stdV,runs,/);
+    const vl = presetVegaLite(preset, outcome.runs);
+    expect((vl['concat'] as unknown[]).length).toBe(preset.sweep!.plots.length);
+    const meta = { backend: outcome.backend, coreVersion: 'test', cancelled: false };
+    const html = await presetHtml(preset, outcome, meta, '<svg></svg>');
+    expect(html).toContain('What the paper reports, beside ours');
+    expect(html).toContain('288 runs = 72 settings x 4 seed(s)');
+    expect(html.match(/<tr><td>\d+<\/td>/g)?.length).toBe(72);
+    const json = presetReport(preset, outcome, meta);
+    expect(json.sweep?.table.settings.length).toBe(72);
+    expect(JSON.parse(JSON.stringify(json)).reference.length).toBe(checked.length);
+  }, 60_000);
+
+  it('the sweep checks can fail: with 100 steps few runs reach the residual 1e-10', async () => {
+    const preset = applyOverrides(await presetSpec('theorem32sweep', { backend: BACKEND }), { seedsPerSetting: 1, steps: 100 });
+    const checked = presetChecks(preset, await runPreset(preset, { backend: BACKEND }));
+    expect(checked[0]?.status).toBe('disagrees');
+    expect(checked[0]?.outcomes.some((o) => o.pass === false && /P\(linear\)/.test(o.text))).toBe(true);
+  }, 30_000);
+
+  it('an interrupted sweep preset keeps a partial table and is incomplete, never judged', async () => {
+    const preset = applyOverrides(await presetSpec('theorem32sweep', { backend: BACKEND }), { seedsPerSetting: 1, steps: 10 });
+    const ac = new AbortController();
+    ac.abort();
+    const outcome = await runPreset(preset, { backend: BACKEND, signal: ac.signal });
+    expect(outcome.sweep?.table.complete).toBe(false);
+    for (const c of presetChecks(preset, outcome)) expect(['incomplete', 'cannotCompare']).toContain(c.status);
+  }, 30_000);
 });

@@ -10,6 +10,7 @@
 import { stepColumn } from './columns.js';
 import type { HessianReport } from './curvature.js';
 import type { RunResult } from './run.js';
+import type { SweepTable } from './sweep.js';
 
 /**
  * A number (or, for curvature report fields, a string) taken from a preset's results.
@@ -74,6 +75,66 @@ export type Quantity =
   | {
       /** A constant. */
       value: number;
+    }
+  | SweepQuantity;
+
+/**
+ * Which settings of a sweep a {@link SweepQuantity} reads: per axis path (as in the table's
+ * `values`, e.g. `schedule.eta`), a value (equal up to a relative 1e-9) or bounds. Paths not
+ * named are free.
+ */
+export type SweepWhere = Record<string, number | SweepBounds>;
+
+/** Bounds on an axis value in a {@link SweepWhere}: every bound given must hold. */
+export interface SweepBounds {
+  /** value < lt */
+  lt?: number;
+  /** value <= le */
+  le?: number;
+  /** value > gt */
+  gt?: number;
+  /** value >= ge */
+  ge?: number;
+}
+
+/**
+ * A number read from a sweep preset's reduced table: the settings matching `where` (all when
+ * absent), then, with no `reduce`, the one setting (more or fewer is missing), else their
+ * `min`/`max`; `pool` (classes only) adds the counts and runs of the matching settings and takes
+ * the probability and its Wilson interval (at the sweep's confidence) of the pooled runs.
+ *
+ * - `sweep: 'class'`: class `name`'s `count`, `p`, or Wilson `lo`/`hi` (or the setting's `runs`);
+ * - `sweep: 'kept'`: kept value `name`'s `mean`, `median` (the 0.5 quantile), `std`, `min`, `max`,
+ *   `count` (finite values) or `missing` (nulls).
+ */
+export type SweepQuantity =
+  | {
+      /** A class statistic. */
+      sweep: 'class';
+      /** The class name. */
+      name: string;
+      /** Which statistic. */
+      stat: 'p' | 'lo' | 'hi' | 'count' | 'runs';
+      /** Which settings (default all). */
+      where?: SweepWhere;
+      /** How several settings reduce to one number (default: exactly one must match). */
+      reduce?: 'min' | 'max' | 'pool';
+      /** Factor applied to the result. */
+      scale?: number;
+    }
+  | {
+      /** A kept-value statistic. */
+      sweep: 'kept';
+      /** The kept name. */
+      name: string;
+      /** Which statistic. */
+      stat: 'mean' | 'median' | 'std' | 'min' | 'max' | 'count' | 'missing';
+      /** Which settings (default all). */
+      where?: SweepWhere;
+      /** How several settings reduce to one number (default: exactly one must match). */
+      reduce?: 'min' | 'max';
+      /** Factor applied to the result. */
+      scale?: number;
     };
 
 /** A bound: a constant or a quantity. */
@@ -175,6 +236,13 @@ export interface CheckInputs {
   runs: readonly (RunResult | undefined)[];
   /** The curvature reports, in the order of the preset's `hessian` list (missing: incomplete). */
   hessian?: readonly (HessianReport | undefined)[];
+  /** A sweep preset's reduced table (missing or not complete: its checks are incomplete). */
+  sweep?: {
+    /** The table. */
+    table: SweepTable;
+    /** Confidence of the pooled Wilson intervals (the plan's `confidence`; default 0.95). */
+    confidence?: number;
+  };
 }
 
 class Missing extends Error {}
@@ -244,6 +312,122 @@ function reduceColumn(r: RunResult, q: Extract<Quantity, { run: number }>): numb
   }
 }
 
+/** The standard normal quantile (P. J. Acklam's rational approximation: relative error < 1.2e-9). */
+function normalQuantile(p: number): number {
+  const a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
+  const b = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
+  const c = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+  const [a0, a1, a2, a3, a4, a5] = a as [number, number, number, number, number, number];
+  const [b0, b1, b2, b3, b4] = b as [number, number, number, number, number];
+  const [c0, c1, c2, c3, c4, c5] = c as [number, number, number, number, number, number];
+  const [d0, d1, d2, d3] = d as [number, number, number, number];
+  let x: number;
+  if (p < 0.02425) {
+    const q = Math.sqrt(-2 * Math.log(p));
+    x = (((((c0 * q + c1) * q + c2) * q + c3) * q + c4) * q + c5) / ((((d0 * q + d1) * q + d2) * q + d3) * q + 1);
+  } else if (p <= 1 - 0.02425) {
+    const q = p - 0.5;
+    const r = q * q;
+    x = ((((((a0 * r + a1) * r + a2) * r + a3) * r + a4) * r + a5) * q) / (((((b0 * r + b1) * r + b2) * r + b3) * r + b4) * r + 1);
+  } else {
+    const q = Math.sqrt(-2 * Math.log(1 - p));
+    x = -(((((c0 * q + c1) * q + c2) * q + c3) * q + c4) * q + c5) / ((((d0 * q + d1) * q + d2) * q + d3) * q + 1);
+  }
+  return x;
+}
+
+/**
+ * The Wilson score interval of `k` successes in `n` trials at confidence `confidence` (two-sided),
+ * clamped to [0, 1]; [0, 1] when n = 0.
+ */
+export function wilsonInterval(k: number, n: number, confidence = 0.95): [number, number] {
+  if (!(n > 0)) return [0, 1];
+  const z = normalQuantile(1 - (1 - confidence) / 2);
+  const p = k / n;
+  const z2 = z * z;
+  const den = 1 + z2 / n;
+  const centre = (p + z2 / (2 * n)) / den;
+  const half = (z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / den;
+  return [Math.max(0, centre - half), Math.min(1, centre + half)];
+}
+
+function whereText(w: SweepWhere | undefined): string {
+  if (!w || Object.keys(w).length === 0) return 'all settings';
+  return Object.entries(w)
+    .map(([p, c]) => {
+      if (typeof c === 'number') return `${p} = ${fmt(c)}`;
+      const parts: string[] = [];
+      if (c.gt !== undefined) parts.push(`> ${fmt(c.gt)}`);
+      if (c.ge !== undefined) parts.push(`>= ${fmt(c.ge)}`);
+      if (c.lt !== undefined) parts.push(`< ${fmt(c.lt)}`);
+      if (c.le !== undefined) parts.push(`<= ${fmt(c.le)}`);
+      return `${p} ${parts.join(' and ')}`;
+    })
+    .join(', ');
+}
+
+function describeSweep(q: SweepQuantity): string {
+  const what =
+    q.sweep === 'class'
+      ? q.stat === 'p'
+        ? `P(${q.name})`
+        : q.stat === 'lo' || q.stat === 'hi'
+          ? `Wilson ${q.stat} of P(${q.name})`
+          : q.stat === 'runs'
+            ? 'runs'
+            : `count of ${q.name}`
+      : `${q.stat} ${q.name}`;
+  const how = q.reduce === 'pool' ? 'pooled over' : q.reduce === 'min' ? 'min over' : q.reduce === 'max' ? 'max over' : 'at';
+  return `${what} ${how} [${whereText(q.where)}]`;
+}
+
+function matches(values: Record<string, unknown>, where: SweepWhere | undefined): boolean {
+  for (const [p, c] of Object.entries(where ?? {})) {
+    const v = values[p];
+    if (typeof v !== 'number') return false;
+    if (typeof c === 'number') {
+      if (!(Math.abs(v - c) <= 1e-9 * Math.max(Math.abs(v), Math.abs(c)))) return false;
+      continue;
+    }
+    if ((c.lt !== undefined && !(v < c.lt)) || (c.le !== undefined && !(v <= c.le)) || (c.gt !== undefined && !(v > c.gt)) || (c.ge !== undefined && !(v >= c.ge))) return false;
+  }
+  return true;
+}
+
+function sweepValue(q: SweepQuantity, inputs: CheckInputs): number {
+  const sw = inputs.sweep;
+  if (!sw) throw new Missing('the sweep was not run');
+  const rows = sw.table.settings.filter((r) => matches(r.values, q.where));
+  if (rows.length === 0) throw new Missing(`no setting of the table matches [${whereText(q.where)}]`);
+  if (q.reduce === undefined && rows.length !== 1) throw new Missing(`${rows.length} settings match [${whereText(q.where)}], expected one`);
+  if (q.sweep === 'class' && q.reduce === 'pool') {
+    let k = 0;
+    let n = 0;
+    for (const r of rows) {
+      k += r.classes[q.name]?.count ?? 0;
+      n += r.runs;
+    }
+    if (!rows.some((r) => q.name in r.classes)) throw new Missing(`the table has no class ${q.name}`);
+    const [lo, hi] = wilsonInterval(k, n, sw.confidence ?? 0.95);
+    return q.stat === 'p' ? (n > 0 ? k / n : NaN) : q.stat === 'lo' ? lo : q.stat === 'hi' ? hi : q.stat === 'count' ? k : n;
+  }
+  const vals = rows.map((r) => {
+    if (q.sweep === 'class') {
+      if (q.stat === 'runs') return r.runs;
+      const c = r.classes[q.name];
+      if (!c) throw new Missing(`setting ${r.setting} has no class ${q.name}`);
+      return c[q.stat];
+    }
+    const k = r.kept[q.name];
+    if (!k) throw new Missing(`setting ${r.setting} has no kept value ${q.name}`);
+    const v = q.stat === 'median' ? (k.quantiles.find(([p]) => Math.abs(p - 0.5) < 1e-12)?.[1] ?? null) : k[q.stat];
+    if (v === null || v === undefined) throw new Missing(`${q.stat} ${q.name} of setting ${r.setting} is null${q.stat === 'median' ? ' or not reduced' : ''}`);
+    return v;
+  });
+  return q.reduce === 'max' ? Math.max(...vals) : q.reduce === 'min' ? Math.min(...vals) : (vals[0] as number);
+}
+
 function field(report: HessianReport, path: string, i: number): number | string {
   let v: unknown = report;
   for (const k of path.split('.')) {
@@ -257,7 +441,9 @@ function field(report: HessianReport, path: string, i: number): number | string 
 
 function evaluate(q: Quantity, inputs: CheckInputs): number | string {
   let v: number | string;
-  if ('hessian' in q) {
+  if ('sweep' in q) {
+    v = sweepValue(q, inputs);
+  } else if ('hessian' in q) {
     const rep = inputs.hessian?.[q.hessian];
     if (!rep) throw new Missing(`curvature report ${q.hessian} was not computed`);
     v = field(rep, q.field, q.hessian);
@@ -277,6 +463,7 @@ function evaluate(q: Quantity, inputs: CheckInputs): number | string {
 function describe(q: Bound): string {
   if (typeof q === 'number') return fmt(q);
   const scale = 'scale' in q && q.scale !== undefined && q.scale !== 1 ? `${fmt(q.scale)} x ` : '';
+  if ('sweep' in q) return `${scale}${describeSweep(q)}`;
   if ('hessian' in q) return `${scale}${q.field} [curvature ${q.hessian}]`;
   if ('run' in q) {
     const where = `[run ${q.run}]`;
@@ -366,7 +553,8 @@ export function runCheck(c: Check, inputs: CheckInputs): CheckOutcome {
 
 /**
  * Evaluate the checks of every reference row. A row is `incomplete` when one of the runs it reads
- * did not finish (interrupted or diverged) or a value it needs is missing; `cannotCompare` when
+ * did not finish (interrupted or diverged), it reads a sweep table that is not complete, or a
+ * value it needs is missing; `cannotCompare` when
  * the row says so (its checks are still evaluated and shown); otherwise `agrees` or `disagrees`.
  */
 export function checkReferences(reference: readonly PresetReference[], inputs: CheckInputs): CheckedReference[] {
@@ -385,10 +573,13 @@ export function checkReferences(reference: readonly PresetReference[], inputs: C
         else if (c.kind === 'atMost' || c.kind === 'atLeast') collect(c.bound);
       }
     }
-    const unfinished = [...runsRead].some((i) => {
-      const r = inputs.runs[i];
-      return !r || !r.finished;
-    });
+    const readsSweep = checks.some((c) => c.kind !== 'nonIncreasing' && [c.of, c.kind === 'near' ? c.to : c.kind === 'atMost' || c.kind === 'atLeast' ? c.bound : undefined].some((q) => typeof q === 'object' && q !== null && 'sweep' in q));
+    const unfinished =
+      [...runsRead].some((i) => {
+        const r = inputs.runs[i];
+        return !r || !r.finished;
+      }) ||
+      (readsSweep && !(inputs.sweep?.table.complete ?? false));
     let status: CheckStatus;
     if (ref.cannotCompare !== undefined) status = 'cannotCompare';
     else if (checks.length === 0) status = 'notChecked';

@@ -5,10 +5,13 @@
  *     autobalance info [--json] [--backend native|wasm]
  *     autobalance train --spec run.json [--out result.json] [--report report.html] [--backend native|wasm]
  *     autobalance list
- *     autobalance run <preset> [--out DIR] [--backend native|wasm] [--steps N] [--seed N]
+ *     autobalance run <preset> [--out DIR] [--backend native|wasm] [--steps N] [--seed N] [--seeds N]
  *     autobalance hessian --spec run.json [--query q.json | --what classify|eigs|density|trace|lemma32]
  *                         [--at-init] [--out report.json] [--report report.html] [--backend native|wasm]
  *     autobalance study --spec study.json [--out result.json] [--csv columns.csv] [--backend native|wasm]
+ *     autobalance sweep run --spec sweep.json --out DIR [--shard K --shards N] [--block B] [--threads T]
+ *     autobalance sweep missing|status|merge --out DIR ...
+ *     autobalance sweep submit --slurm --spec sweep.json --out DIR --shards N [--submit] [--missing] ...
  *
  * Exit codes: 0 ok, 1 runtime error, 2 bad usage, 130 interrupted (Ctrl-C; what was computed is
  * still written). Errors print `error: <field>: <message>`.
@@ -16,7 +19,7 @@
  * @module
  */
 
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
@@ -44,6 +47,27 @@ import { loadBackend, probeBackends } from './select.js';
 import { checkWritable, writeText } from './node-files.js';
 import type { RunSpec } from './spec.js';
 import { type StudySpec, study, studyResultToJson, studyToCsv } from './study.js';
+import type { SweepPlan, SweepSpec, SweepTable } from './sweep.js';
+import {
+  SweepFilesError,
+  arrayList,
+  countRuns,
+  formatRanges,
+  identitySpec,
+  initSweepDir,
+  listShards,
+  mergeSweep,
+  missingRanges,
+  missingShards,
+  planOf,
+  runRanges,
+  shardRange,
+  sweepDirStatus,
+  sweepJsonPath,
+} from './sweep-files.js';
+import { submitSlurm, writeSlurmScripts } from './slurm.js';
+// Wasm sweeps run on worker_threads workers (registers them with registerSweepWorkers).
+import './sweep-pool-node.js';
 
 /** Bad command-line usage (exit code 2). */
 class UsageError extends Error {
@@ -59,10 +83,17 @@ const USAGE = `usage:
   autobalance info [--json] [--backend native|wasm]
   autobalance train --spec run.json [--out result.json] [--report report.html] [--backend native|wasm]
   autobalance list
-  autobalance run <preset> [--out DIR] [--backend native|wasm] [--steps N] [--seed N]
+  autobalance run <preset> [--out DIR] [--backend native|wasm] [--steps N] [--seed N] [--seeds N]
   autobalance hessian --spec run.json [--query q.json | --what classify|eigs|density|trace|lemma32]
                       [--at-init] [--out report.json] [--report report.html] [--backend native|wasm]
   autobalance study --spec study.json [--out result.json] [--csv columns.csv] [--backend native|wasm]
+  autobalance sweep run --spec sweep.json --out DIR [--shard K --shards N] [--block B] [--threads T]
+                        [--no-merge] [--backend native|wasm]
+  autobalance sweep missing --out DIR [--shards N] [--json]
+  autobalance sweep status --out DIR [--json]
+  autobalance sweep merge --out DIR [--no-report]
+  autobalance sweep submit --slurm --spec sweep.json --out DIR --shards N [--submit] [--missing]
+                        [--partition P] [--time T] [--cpus-per-task C] [--mem M] [--sbatch-arg=X]...
 
   --backend   force a backend (default: AUTOBALANCE_BACKEND, else native if it loads, else wasm)
   --report    also write a self-contained HTML report (plots, tables, the spec)
@@ -70,12 +101,24 @@ const USAGE = `usage:
   list        the presets (paper reproductions), one line each
   run         runs a paper preset; prints the paper's claims beside ours, each marked agrees,
               DISAGREES, cannot compare or incomplete; writes DIR/<preset>.html (report), .svg,
-              .vl.json (Vega-Lite spec of the figure), .csv, .json (DIR default: out/<preset>)
+              .vl.json (Vega-Lite spec of the figure), .csv, .json (DIR default: out/<preset>);
+              --seeds N: a sweep preset's random starts per setting (fewer: a quicker, shortened run)
   hessian     runs the spec to its end (or not, with --at-init), then asks the core what kind of
               point it reached (default --what classify); prints a verdict, writes the JSON report
   study       runs a study (a computation that is not one run, e.g. kind hessianGrid: the Hessian
               along a grid of steps and axis values; docs/studies.md) and writes its JSON result
               (stdout without --out) and, with --csv, its columns
+  sweep run   runs a sweep (many runs over axes and seeds; docs/sweeps.md) into DIR: one shard
+              (--shard K of --shards N, default SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT),
+              or all of it in blocks of --block runs, then merges; runs already in DIR are
+              skipped, so a rerun resumes (Ctrl-C keeps every finished run)
+  sweep missing  the missing runs (start end, one range a line), or with --shards N the shards
+              that have missing runs (a list for sbatch --array=)
+  sweep status   runs done, shard files, what is missing
+  sweep merge    checks every run is there, then writes DIR/runs.jsonl, table.json, table.csv,
+              report.html
+  sweep submit --slurm  writes DIR/slurm/array.sbatch and merge.sbatch (docs/slurm.md), and with
+              --submit submits them (--missing: only the shards with missing runs)
 `;
 
 function packageVersion(): string {
@@ -99,7 +142,7 @@ function intOption(name: string, v: string | undefined): number | undefined {
   return Number(v);
 }
 
-type OptionSpec = Record<string, { type: 'string' | 'boolean' }>;
+type OptionSpec = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
 
 function parse(args: string[], options: OptionSpec, positionals: number): { values: Record<string, unknown>; positionals: string[] } {
   let parsed: { values: Record<string, unknown>; positionals: string[] };
@@ -320,10 +363,29 @@ async function cmdList(args: string[]): Promise<number> {
   return 0;
 }
 
+/** A sweep's table on a terminal: one line per setting, its axis values, runs and each class's probability with its interval. */
+function sweepSummary(plan: SweepPlan, table: SweepTable): string {
+  const paths = plan.axes.flatMap((a) => a.paths);
+  const classes = plan.classes.filter((c) => table.settings.some((s) => (s.classes[c]?.count ?? 0) > 0));
+  const rows = table.settings.map((s) => [
+    ...paths.map((p) => String(s.values[p] ?? '')),
+    String(s.runs),
+    ...classes.map((c) => {
+      const k = s.classes[c];
+      return k === undefined ? '-' : `${k.p.toFixed(2)} [${k.lo.toFixed(2)}, ${k.hi.toFixed(2)}]`;
+    }),
+  ]);
+  const level = Math.round(plan.confidence * 100);
+  return (
+    `${plan.runs} runs: ${plan.settings} settings x ${plan.seedsPerSetting} seeds; P(class) [${level}% Wilson interval]${table.complete ? '' : ' (incomplete: interrupted)'}\n` +
+    textTable([...paths, 'runs', ...classes.map((c) => `P(${c})`)], rows)
+  );
+}
+
 async function cmdRun(args: string[]): Promise<number> {
   const { values, positionals } = parse(
     args,
-    { out: { type: 'string' }, backend: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' } },
+    { out: { type: 'string' }, backend: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' }, seeds: { type: 'string' } },
     1,
   );
   const name = positionals[0];
@@ -331,9 +393,17 @@ async function cmdRun(args: string[]): Promise<number> {
   const backendName = backendOption(str(values, 'backend'));
   const steps = intOption('--steps', str(values, 'steps'));
   const seed = intOption('--seed', str(values, 'seed'));
+  const seedsPerSetting = intOption('--seeds', str(values, 'seeds'));
   const backend = await loadBackend(backendName);
   const base = await presetSpec(name, { backend });
-  const preset = applyOverrides(base, { ...(steps !== undefined ? { steps } : {}), ...(seed !== undefined ? { seed } : {}) });
+  if (seedsPerSetting !== undefined && base.sweep === undefined) {
+    throw new UsageError('--seeds', `the preset ${name} is not a sweep (--seeds sets a sweep preset's random starts per setting)`);
+  }
+  const preset = applyOverrides(base, {
+    ...(steps !== undefined ? { steps } : {}),
+    ...(seed !== undefined ? { seed } : {}),
+    ...(seedsPerSetting !== undefined ? { seedsPerSetting } : {}),
+  });
   const dir = resolve(str(values, 'out') ?? join('out', preset.name));
   checkOutputs(['html', 'svg', 'vl.json', 'csv', 'json'].map((ext) => ['--out', join(dir, `${preset.name}.${ext}`)] as const));
 
@@ -345,7 +415,10 @@ async function cmdRun(args: string[]): Promise<number> {
     outcome = await runPreset(preset, {
       backend,
       signal: sig.signal,
-      onProgress: (run, p) => progress.update(`${preset.name} ${run.index + 1}/${run.count} ${run.label}`, p),
+      onProgress: (run, p) =>
+        preset.sweep !== undefined
+          ? progress.show(preset.name, p.steps > 0 ? p.step / p.steps : 1, `${run.label.replace(/^sweep \(runs,? ?/, 'runs ').replace(/\)$/, '')}: ${p.step}/${p.steps}`)
+          : progress.update(`${preset.name} ${run.index + 1}/${run.count} ${run.label}`, p),
       onRunEnd: (run, r) => {
         progress.line(`${preset.name} ${run.index + 1}/${run.count} ${run.label}: ${summarize(r).outcome} at step ${r.step}`);
       },
@@ -355,7 +428,8 @@ async function cmdRun(args: string[]): Promise<number> {
     sig.release();
   }
   const runs = outcome.runs;
-  const cancelled = sig.interrupted() || runs.some((r) => r.result.cancelled) || runs.length < preset.runs.length;
+  const cancelled =
+    sig.interrupted() || runs.some((r) => r.result.cancelled) || runs.length < preset.runs.length || (outcome.sweep !== undefined && !outcome.sweep.table.complete);
   const rows = runs.map((r) => {
     const s = summarize(r.result);
     return [
@@ -367,10 +441,12 @@ async function cmdRun(args: string[]): Promise<number> {
       s.outcome,
     ];
   });
-  process.stdout.write(
-    `\n${preset.name} on ${backend.name} (core ${backend.coreVersion}), ${((Date.now() - started) / 1000).toFixed(2)} s\n` +
-      textTable(['run', 'steps', 'final loss', 'norm ratio(s)', 'max invariant drift', 'outcome'], rows),
-  );
+  const header = `\n${preset.name} on ${backend.name} (core ${backend.coreVersion}), ${((Date.now() - started) / 1000).toFixed(2)} s\n`;
+  if (outcome.sweep !== undefined) {
+    process.stdout.write(header + sweepSummary(outcome.sweep.plan, outcome.sweep.table));
+  } else {
+    process.stdout.write(header + textTable(['run', 'steps', 'final loss', 'norm ratio(s)', 'max invariant drift', 'outcome'], rows));
+  }
   if (runs.length < preset.runs.length) {
     process.stdout.write(`(${preset.runs.length - runs.length} run(s) skipped after the interruption)\n`);
   }
@@ -522,6 +598,404 @@ async function cmdStudy(args: string[]): Promise<number> {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// autobalance sweep run|missing|merge|status|submit
+
+/** A positive integer option (or environment variable, named in the error). */
+function countOption(name: string, v: string | undefined, min: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v.trim()) || Number(v) < min || !Number.isSafeInteger(Number(v))) {
+    throw new UsageError(name, `expected an integer >= ${min}, got ${JSON.stringify(v)}`);
+  }
+  return Number(v);
+}
+
+/** The sweep directory of `--out` (required). */
+function outDir(values: Record<string, unknown>): string {
+  const out = str(values, 'out');
+  if (!out) throw new UsageError('--out', 'missing: the sweep directory (shards, merged rows, table, report)');
+  return resolve(out);
+}
+
+/**
+ * The spec of a sweep command: `--spec` (its study-only fields `runs`/`threads` dropped), or
+ * `DIR/sweep.json` when `--spec` is absent and the directory has one. Returns the spec and the
+ * `threads` it asked for.
+ */
+function sweepSpecOf(values: Record<string, unknown>, dir: string): { spec: SweepSpec; threads: number | undefined; path: string } {
+  const specPath = str(values, 'spec');
+  let raw: unknown;
+  let path: string;
+  if (specPath) {
+    raw = readJson('--spec', specPath);
+    path = specPath;
+  } else if (existsSync(sweepJsonPath(dir))) {
+    raw = readJson('--out', sweepJsonPath(dir));
+    path = sweepJsonPath(dir);
+  } else {
+    throw new UsageError('--spec', `missing: the path of a JSON sweep spec (${dir} holds no sweep.json yet)`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new FileError('--spec', `${path}: expected a JSON object (a sweep spec)`);
+  const obj = raw as Record<string, unknown>;
+  if ('runs' in obj) {
+    process.stderr.write(`note: ${path}: "runs" is ignored by the CLI (use --shard/--shards)\n`);
+  }
+  const threads = typeof obj['threads'] === 'number' && obj['threads'] > 0 ? (obj['threads'] as number) : undefined;
+  return { spec: identitySpec(obj) as unknown as SweepSpec, threads, path };
+}
+
+/**
+ * Make `dir` the directory of `spec` (writes `DIR/sweep.json` on first use, refuses another
+ * sweep's directory); returns the plan.
+ */
+async function openSweepDir(dir: string, spec: SweepSpec, backend: BackendName | undefined): Promise<Awaited<ReturnType<typeof planOf>>> {
+  const plan = await planOf(spec, backend);
+  initSweepDir(dir, spec as unknown as Record<string, unknown>, plan.hash);
+  return plan;
+}
+
+/** The shard of this process: `--shard`/`--shards`, else Slurm's array variables; null for all. */
+function shardOf(values: Record<string, unknown>): { k: number; n: number } | null {
+  const env = process.env;
+  let k = countOption('--shard', str(values, 'shard'), 0);
+  let n = countOption('--shards', str(values, 'shards'), 1);
+  if (k === undefined && env['SLURM_ARRAY_TASK_ID'] !== undefined) k = countOption('SLURM_ARRAY_TASK_ID', env['SLURM_ARRAY_TASK_ID'], 0);
+  if (n === undefined && env['SLURM_ARRAY_TASK_COUNT'] !== undefined) {
+    n = countOption('SLURM_ARRAY_TASK_COUNT', env['SLURM_ARRAY_TASK_COUNT'], 1);
+    // The count is the number of shards only for a full array 0..N-1: a resubmission of some
+    // elements (--array=3,7) has a count of 2. Refuse to guess.
+    const min = env['SLURM_ARRAY_TASK_MIN'];
+    const max = env['SLURM_ARRAY_TASK_MAX'];
+    if ((min !== undefined && min !== '0') || (max !== undefined && n !== undefined && Number(max) !== n - 1)) {
+      throw new UsageError(
+        '--shards',
+        `missing: this array's SLURM_ARRAY_TASK_COUNT (${n}) is not its number of shards (the array is ${min ?? '?'}..${max ?? '?'}): pass --shards N (the scripts of sweep submit do)`,
+      );
+    }
+  }
+  if (k === undefined && n === undefined) return null;
+  if (k === undefined) throw new UsageError('--shard', 'missing: --shards needs --shard K (or SLURM_ARRAY_TASK_ID)');
+  if (n === undefined) throw new UsageError('--shards', 'missing: --shard needs --shards N (or SLURM_ARRAY_TASK_COUNT)');
+  if (k >= n) throw new UsageError('--shard', `shard ${k} does not exist: shards are numbered 0 to ${n - 1} (--shards ${n})`);
+  return { k, n };
+}
+
+/** Threads for a shard: `--threads`, the spec's, else Slurm's CPUs for this task, else all cores. */
+function threadsOf(values: Record<string, unknown>, specThreads: number | undefined): number | undefined {
+  const t = countOption('--threads', str(values, 'threads'), 1);
+  if (t !== undefined) return t;
+  if (specThreads !== undefined) return specThreads;
+  const env = process.env;
+  if (env['SLURM_CPUS_PER_TASK']) return countOption('SLURM_CPUS_PER_TASK', env['SLURM_CPUS_PER_TASK'], 1);
+  if (env['SLURM_JOB_ID'] && env['SLURM_CPUS_ON_NODE']) return countOption('SLURM_CPUS_ON_NODE', env['SLURM_CPUS_ON_NODE'], 1);
+  return undefined;
+}
+
+function seconds(ms: number): string {
+  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+  const m = Math.floor(ms / 60_000);
+  if (m < 60) return `${m} min ${Math.round((ms % 60_000) / 1000)} s`;
+  return `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+/** Ctrl-C (SIGINT) and SIGTERM (scancel) stop the sweep after the current chunk, keeping its runs. */
+function sweepInterruptible(): { signal: AbortSignal; signalled: () => NodeJS.Signals | null; release: () => void } {
+  const controller = new AbortController();
+  let first: NodeJS.Signals | null = null;
+  const on = (sig: NodeJS.Signals) => (): void => {
+    if (first === null) {
+      first = sig;
+      process.stderr.write(`\ninterrupted (${sig}): stopping after the current runs, keeping every finished one (again to quit at once)\n`);
+      controller.abort();
+    } else {
+      process.exit(sig === 'SIGTERM' ? 143 : 130);
+    }
+  };
+  const onInt = on('SIGINT');
+  const onTerm = on('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  return {
+    signal: controller.signal,
+    signalled: () => first,
+    release: () => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+    },
+  };
+}
+
+async function cmdSweepRun(args: string[]): Promise<number> {
+  const { values } = parse(
+    args,
+    {
+      spec: { type: 'string' },
+      out: { type: 'string' },
+      shard: { type: 'string' },
+      shards: { type: 'string' },
+      block: { type: 'string' },
+      threads: { type: 'string' },
+      backend: { type: 'string' },
+      'no-merge': { type: 'boolean' },
+    },
+    0,
+  );
+  const dir = outDir(values);
+  const backend = backendOption(str(values, 'backend'));
+  const shard = shardOf(values);
+  const blockOpt = countOption('--block', str(values, 'block'), 1);
+  if (shard && blockOpt !== undefined) throw new UsageError('--block', 'a shard is written as one file: --block is for a local run of the whole sweep');
+  const { spec, threads: specThreads } = sweepSpecOf(values, dir);
+  const threads = threadsOf(values, specThreads);
+  const plan = await openSweepDir(dir, spec, backend);
+  const range = shard ? shardRange(shard.k, shard.n, plan.runs) : { start: 0, end: plan.runs };
+  const block = shard ? null : (blockOpt ?? Math.max(1000, Math.ceil(plan.runs / 100)));
+  const what = shard ? `shard ${shard.k} of ${shard.n}` : 'sweep';
+  const todo = countRuns(missingRanges(listShards(dir), range));
+  process.stderr.write(
+    `${what}: runs [${range.start}, ${range.end}) of ${plan.runs} (${plan.settings} settings x ${plan.seedsPerSetting} seeds), ${todo} to run, ${range.end - range.start - todo} already in ${dir}\n`,
+  );
+  const progress = new ProgressLine();
+  const sig = sweepInterruptible();
+  const started = Date.now();
+  let lastPlain = Date.now();
+  let result;
+  try {
+    result = await runRanges({
+      dir,
+      spec,
+      range,
+      block,
+      ...(backend ? { backend } : {}),
+      ...(threads !== undefined ? { threads } : {}),
+      signal: sig.signal,
+      onProgress: (p) => {
+        const frac = p.total > 0 ? p.done / p.total : 1;
+        const eta = p.etaMs === null ? '' : `  ETA ${seconds(p.etaMs)}`;
+        const tail = `${p.done}/${p.total} runs (${Math.floor(100 * frac)}%)  ${(p.done / Math.max(1e-3, p.elapsedMs / 1000)).toFixed(1)} runs/s${eta}`;
+        if (progress.tty) {
+          progress.show(what, frac, tail);
+        } else if (Date.now() - lastPlain >= 10_000) {
+          // Not a terminal (a Slurm log): a plain line every 10 s.
+          process.stderr.write(`${what}: ${tail}\n`);
+          lastPlain = Date.now();
+        }
+      },
+    });
+  } finally {
+    progress.clear();
+    sig.release();
+  }
+  const elapsed = seconds(Date.now() - started);
+  const names = result.files.map((f) => f.name);
+  if (result.cancelled) {
+    process.stderr.write(
+      `${what}: interrupted after ${result.done} of ${todo} runs in ${elapsed}; kept ${names.length ? names.join(', ') : 'nothing new'} (run the same command again to resume)\n`,
+    );
+    return sig.signalled() === 'SIGTERM' ? 143 : 130;
+  }
+  process.stderr.write(`${what}: ${result.done} runs in ${elapsed}${names.length ? `; wrote ${names.length} file(s) in ${join(dir, 'shards')}` : ''}\n`);
+  if (!shard && !values['no-merge']) return await mergeAndSay(dir, backend, `autobalance sweep run --out ${dir}`);
+  return 0;
+}
+
+async function mergeAndSay(dir: string, backend: BackendName | undefined, command: string): Promise<number> {
+  const started = Date.now();
+  const r = await mergeSweep(dir, { ...(backend ? { backend } : {}), command });
+  process.stderr.write(
+    `merge: ${r.runs} runs from ${r.files} file(s)${r.duplicates ? ` (${r.duplicates} duplicate rows dropped)` : ''}, ${r.settings} settings, in ${seconds(Date.now() - started)}\n`,
+  );
+  if (r.noReport) process.stderr.write(`merge: no report.html: ${r.noReport}\n`);
+  process.stdout.write(`wrote ${r.written.join('\n      ')}\n`);
+  return 0;
+}
+
+async function cmdSweepMerge(args: string[]): Promise<number> {
+  const { values } = parse(args, { out: { type: 'string' }, backend: { type: 'string' }, 'no-report': { type: 'boolean' } }, 0);
+  const dir = outDir(values);
+  const backend = backendOption(str(values, 'backend'));
+  const started = Date.now();
+  const r = await mergeSweep(dir, { ...(backend ? { backend } : {}), command: `autobalance sweep merge --out ${dir}`, report: !values['no-report'] });
+  process.stderr.write(
+    `merge: ${r.runs} runs from ${r.files} file(s)${r.duplicates ? ` (${r.duplicates} duplicate rows dropped)` : ''}, ${r.settings} settings, in ${seconds(Date.now() - started)}\n`,
+  );
+  if (r.noReport) process.stderr.write(`merge: no report.html: ${r.noReport}\n`);
+  process.stdout.write(`wrote ${r.written.join('\n      ')}\n`);
+  return 0;
+}
+
+async function cmdSweepMissing(args: string[]): Promise<number> {
+  const { values } = parse(args, { out: { type: 'string' }, shards: { type: 'string' }, json: { type: 'boolean' }, backend: { type: 'string' } }, 0);
+  const dir = outDir(values);
+  const backend = backendOption(str(values, 'backend'));
+  const n = countOption('--shards', str(values, 'shards'), 1);
+  const st = await sweepDirStatus(dir, backend);
+  const shards = n !== undefined ? missingShards(st.missing, n, st.plan.runs) : null;
+  if (values['json']) {
+    process.stdout.write(
+      JSON.stringify({
+        hash: st.plan.hash,
+        runs: st.plan.runs,
+        done: st.done,
+        missing: st.missing,
+        ...(shards ? { shards: n, missingShards: shards, array: arrayList(shards) } : {}),
+      }) + '\n',
+    );
+  } else if (shards) {
+    process.stdout.write(`${arrayList(shards)}\n`);
+    process.stderr.write(
+      shards.length === 0 ? `complete: all ${st.plan.runs} runs are there\n` : `${shards.length} of ${n} shards have missing runs (${countRuns(st.missing)} of ${st.plan.runs} runs)\n`,
+    );
+  } else {
+    for (const r of st.missing) process.stdout.write(`${r.start} ${r.end}\n`);
+    process.stderr.write(
+      st.missing.length === 0
+        ? `complete: all ${st.plan.runs} runs are there\n`
+        : `${countRuns(st.missing)} of ${st.plan.runs} runs missing (start end, end excluded): ${formatRanges(st.missing, 5)}\n`,
+    );
+  }
+  return 0;
+}
+
+async function cmdSweepStatus(args: string[]): Promise<number> {
+  const { values } = parse(args, { out: { type: 'string' }, json: { type: 'boolean' }, backend: { type: 'string' } }, 0);
+  const dir = outDir(values);
+  const backend = backendOption(str(values, 'backend'));
+  const st = await sweepDirStatus(dir, backend);
+  const merged = existsSync(join(dir, 'runs.jsonl')) && existsSync(join(dir, 'table.json'));
+  if (values['json']) {
+    process.stdout.write(
+      JSON.stringify({
+        dir,
+        hash: st.plan.hash,
+        runs: st.plan.runs,
+        settings: st.plan.settings,
+        seedsPerSetting: st.plan.seedsPerSetting,
+        done: st.done,
+        files: st.files.map((f) => ({ name: f.name, start: f.start, end: f.end })),
+        missing: st.missing,
+        inProgress: st.temp.map((t) => ({ name: t.name, pid: t.pid, alive: t.alive })),
+        merged,
+      }) + '\n',
+    );
+    return 0;
+  }
+  const pct = st.plan.runs > 0 ? Math.floor((100 * st.done) / st.plan.runs) : 100;
+  const lines = [
+    `sweep ${st.plan.hash} in ${dir}`,
+    `runs:     ${st.done}/${st.plan.runs} done (${pct}%), ${st.plan.settings} settings x ${st.plan.seedsPerSetting} seeds`,
+    `files:    ${st.files.length} in ${join(dir, 'shards')}`,
+    `missing:  ${st.missing.length === 0 ? 'none' : formatRanges(st.missing, 10)}`,
+  ];
+  for (const t of st.temp) {
+    // The pid is that of the writer's machine: on a shared file system, another node's process
+    // may be running although no such pid lives here.
+    lines.push(`writing:  ${t.name} (pid ${t.pid}: ${t.alive ? 'a process with this pid runs here' : 'no such process here: left by a process that died, or written on another machine'})`);
+  }
+  lines.push(`merged:   ${merged ? 'yes (runs.jsonl, table.json)' : st.missing.length === 0 ? 'no: run `autobalance sweep merge --out DIR`' : 'no'}`);
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}
+
+async function cmdSweepSubmit(args: string[]): Promise<number> {
+  const { values } = parse(
+    args,
+    {
+      slurm: { type: 'boolean' },
+      spec: { type: 'string' },
+      out: { type: 'string' },
+      shards: { type: 'string' },
+      submit: { type: 'boolean' },
+      missing: { type: 'boolean' },
+      partition: { type: 'string' },
+      time: { type: 'string' },
+      'cpus-per-task': { type: 'string' },
+      mem: { type: 'string' },
+      'sbatch-arg': { type: 'string', multiple: true },
+      backend: { type: 'string' },
+    },
+    0,
+  );
+  if (!values['slurm']) throw new UsageError('--slurm', 'missing: the scheduler (only --slurm so far; other schedulers run `sweep run --shard K --shards N` themselves)');
+  const dir = outDir(values);
+  const shards = countOption('--shards', str(values, 'shards'), 1);
+  if (shards === undefined) throw new UsageError('--shards', 'missing: the number of shards (array elements)');
+  const backend = backendOption(str(values, 'backend'));
+  const cpus = countOption('--cpus-per-task', str(values, 'cpus-per-task'), 1);
+  const extra = values['sbatch-arg'];
+  const sbatchArgs = Array.isArray(extra) ? (extra as string[]) : [];
+  if (values['missing'] && !values['submit']) throw new UsageError('--missing', 'resubmits the missing shards: it needs --submit');
+  const { spec } = sweepSpecOf(values, dir);
+  const plan = await openSweepDir(dir, spec, backend);
+  if (shards > plan.runs && plan.runs > 0) throw new UsageError('--shards', `${shards} shards for ${plan.runs} runs: at most one shard per run`);
+  const scripts = writeSlurmScripts({
+    dir,
+    shards,
+    ...(str(values, 'partition') ? { partition: str(values, 'partition')! } : {}),
+    ...(str(values, 'time') ? { time: str(values, 'time')! } : {}),
+    ...(cpus !== undefined ? { cpusPerTask: cpus } : {}),
+    ...(str(values, 'mem') ? { mem: str(values, 'mem')! } : {}),
+    sbatchArgs,
+    ...(backend ? { backend } : {}),
+  });
+  process.stderr.write(`wrote ${scripts.array}\n      ${scripts.merge}\n`);
+  if (!values['submit']) {
+    process.stdout.write(
+      [
+        `submit with:`,
+        `  job=$(sbatch --parsable ${scripts.array})`,
+        `  sbatch --dependency=afterany:$job ${scripts.merge}`,
+        `after failures, resubmit the missing shards with:`,
+        `  autobalance sweep submit --slurm --out ${dir} --shards ${shards} --submit --missing`,
+        '',
+      ].join('\n'),
+    );
+    return 0;
+  }
+  let list: number[] | null = null;
+  if (values['missing']) {
+    const st = await sweepDirStatus(dir, backend);
+    list = missingShards(st.missing, shards, plan.runs);
+    const running = st.temp.filter((t) => t.alive);
+    if (running.length > 0) {
+      process.stderr.write(`warning: ${running.length} shard file(s) are being written right now (${running.map((t) => t.name).join(', ')}): their runs count as missing\n`);
+    }
+    if (list.length === 0) process.stderr.write(`no missing shards: every run is there; submitting the merge only\n`);
+  }
+  const sub = submitSlurm(scripts, list);
+  const out = {
+    arrayJob: sub.arrayJob,
+    array: sub.array ?? (list === null ? `0-${shards - 1}` : ''),
+    mergeJob: sub.mergeJob,
+  };
+  if (sub.arrayJob) process.stderr.write(`submitted array job ${sub.arrayJob} (shards ${out.array} of ${shards})\n`);
+  process.stderr.write(`submitted merge job ${sub.mergeJob}${sub.arrayJob ? ` (after ${sub.arrayJob}, afterany)` : ''}\n`);
+  process.stdout.write(JSON.stringify(out) + '\n');
+  return 0;
+}
+
+const SWEEP_USAGE = 'expected a subcommand: run, missing, status, merge or submit';
+
+async function cmdSweep(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  switch (sub) {
+    case 'run':
+      return await cmdSweepRun(rest);
+    case 'missing':
+      return await cmdSweepMissing(rest);
+    case 'status':
+      return await cmdSweepStatus(rest);
+    case 'merge':
+      return await cmdSweepMerge(rest);
+    case 'submit':
+      return await cmdSweepSubmit(rest);
+    case undefined:
+      throw new UsageError('sweep', `missing: ${SWEEP_USAGE}`);
+    default:
+      throw new UsageError('sweep', `unknown subcommand ${JSON.stringify(sub)}: ${SWEEP_USAGE}`);
+  }
+}
+
 /** Run the CLI with `argv` (without `node` and the script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -543,6 +1017,8 @@ export async function main(argv: string[]): Promise<number> {
         return await cmdHessian(rest);
       case 'study':
         return await cmdStudy(rest);
+      case 'sweep':
+        return await cmdSweep(rest);
       case '--version':
       case 'version':
         process.stdout.write(`${packageVersion()}\n`);
@@ -559,6 +1035,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (e instanceof FileError) {
       process.stderr.write(`error: ${e.flag}: ${e.message}\n`);
+      return 1;
+    }
+    if (e instanceof SweepFilesError) {
+      process.stderr.write(`error: ${e.field ? `${e.field}: ` : ''}${e.message}\n`);
       return 1;
     }
     if (e instanceof AutobalanceError) {

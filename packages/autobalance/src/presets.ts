@@ -1,6 +1,6 @@
 /**
- * Presets: the paper reproductions defined in the core (runs as specs, what to plot, what the
- * paper reports), and running them.
+ * Presets: the paper reproductions defined in the core (runs as specs, or a sweep; what to plot,
+ * what the paper reports), and running them.
  *
  * @module
  */
@@ -12,6 +12,8 @@ import { InternalError, InvalidRequestError, guard } from './errors.js';
 import { describeValue, functionArg, optionsArg, chunkOptionsArg, stringArg } from './args.js';
 import { type ChunkOptions, type Progress, Run, type RunResult } from './run.js';
 import type { RunSpec } from './spec.js';
+import { type SweepPlan, type SweepSpec, type SweepTable, SweepCancelledError, sweep } from './sweep.js';
+import type { SweepPlot } from './sweep-report.js';
 
 /** A preset in the list. */
 export interface PresetInfo {
@@ -53,20 +55,34 @@ export interface PresetHessian {
   query: HessianQuery;
 }
 
-/** A preset as the core defines it. */
+/** The sweep of a sweep preset. */
+export interface PresetSweep {
+  /** The sweep spec (see docs/sweeps.md). */
+  spec: SweepSpec;
+  /** The plots of its reduced table. */
+  plots: SweepPlot[];
+}
+
+/**
+ * A preset as the core defines it: runs (each a run spec), or a sweep (`sweep`, with no runs).
+ * In the core's JSON a sweep preset is `{"sweep": <sweep spec>, "plots": [<sweep plots>],
+ * "reference": [..]}`; {@link normalizePreset} moves its plots into `sweep.plots`.
+ */
 export interface Preset {
   /** Its name, e.g. `figure1`. */
   name: string;
   /** One line on what it reproduces. */
   description: string;
-  /** The runs, in order. */
+  /** The runs, in order (none for a sweep preset). */
   runs: PresetRun[];
-  /** The panels of its figure. */
+  /** The panels of its figure (none for a sweep preset: see `sweep.plots`). */
   plots: PresetPlot[];
   /** Curvature queries at the start or end of runs (may be empty). */
   hessian: PresetHessian[];
   /** What the paper reports, with the checks that compare it with ours. */
   reference: PresetReference[];
+  /** A sweep preset's sweep and its plots. */
+  sweep?: PresetSweep;
 }
 
 function parseJson(text: string, what: string): unknown {
@@ -101,6 +117,21 @@ export async function presetSpec(name: string, options: { backend?: BackendChoic
 export function normalizePreset(v: unknown): Preset {
   if (typeof v !== 'object' || v === null) throw new InternalError('', 'a preset must be an object');
   const o = v as Record<string, unknown>;
+  const sw = o['sweep'];
+  if (sw !== undefined) {
+    if (typeof o['name'] !== 'string' || typeof sw !== 'object' || sw === null || Array.isArray(sw)) {
+      throw new InternalError('', 'a sweep preset needs a name and a sweep spec');
+    }
+    return {
+      name: o['name'],
+      description: typeof o['description'] === 'string' ? o['description'] : '',
+      runs: [],
+      plots: [],
+      hessian: [],
+      reference: Array.isArray(o['reference']) ? (o['reference'] as PresetReference[]) : [],
+      sweep: { spec: sw as SweepSpec, plots: Array.isArray(o['plots']) ? (o['plots'] as SweepPlot[]) : [] },
+    };
+  }
   if (typeof o['name'] !== 'string' || !Array.isArray(o['runs']) || !Array.isArray(o['plots'])) {
     throw new InternalError('', 'a preset needs name, runs and plots');
   }
@@ -120,6 +151,10 @@ function checkPreset(p: unknown): asserts p is Preset {
   if (typeof o !== 'object' || o === null || typeof o['name'] !== 'string' || !Array.isArray(o['runs']) || !Array.isArray(o['hessian'])) {
     throw new InvalidRequestError('preset', `expected a preset (from presetSpec or normalizePreset), got ${describeValue(p)}`);
   }
+  const sw = o['sweep'] as { spec?: unknown } | undefined;
+  if (sw !== undefined && (typeof sw !== 'object' || sw === null || typeof sw.spec !== 'object' || sw.spec === null)) {
+    throw new InvalidRequestError('preset.sweep', `expected {spec, plots}, got ${describeValue(sw)}`);
+  }
   for (const [i, r] of (o['runs'] as unknown[]).entries()) {
     if (typeof r !== 'object' || r === null || typeof (r as { spec?: unknown }).spec !== 'object') {
       throw new InvalidRequestError(`preset.runs[${i}]`, `expected {label, spec}, got ${describeValue(r)}`);
@@ -129,15 +164,19 @@ function checkPreset(p: unknown): asserts p is Preset {
 
 /** Changes to the runs of a preset. */
 export interface PresetOverrides {
-  /** Steps of every run. */
+  /** Steps of every run (a sweep preset: of its base spec, so of every run of the sweep). */
   steps?: number;
   /**
    * Seeds: every seed in the preset's run specs (every object with a numeric `seed` field, at any
    * depth: target or data, init, SGD batches, curvature, or any field a model family adds) is
    * shifted by the same amount so that the smallest becomes this value; runs that shared a seed
-   * still share one, and seeds left at their default are left alone.
+   * still share one, and seeds left at their default are left alone. A sweep preset: the same
+   * shift on the seeds of its base spec, and the sweep's `seeds.base` (from which every run's
+   * seeds are derived) set to this value.
    */
   seed?: number;
+  /** A sweep preset: random initializations (seeds) per setting, `seeds.count` (at least 1). */
+  seedsPerSetting?: number;
 }
 
 /**
@@ -167,13 +206,30 @@ function seedHolders(spec: unknown): { seed: number }[] {
 export function applyOverrides(preset: Preset, overrides: PresetOverrides): Preset {
   checkPreset(preset);
   const o = optionsArg('overrides', overrides);
-  for (const k of ['steps', 'seed'] as const) {
+  for (const k of ['steps', 'seed', 'seedsPerSetting'] as const) {
     const v = o[k];
-    if (v !== undefined && !(typeof v === 'number' && Number.isSafeInteger(v) && v >= 0)) {
-      throw new InvalidRequestError(`overrides.${k}`, `expected a non-negative integer, got ${describeValue(v)}`);
+    if (v !== undefined && !(typeof v === 'number' && Number.isSafeInteger(v) && v >= (k === 'seedsPerSetting' ? 1 : 0))) {
+      throw new InvalidRequestError(`overrides.${k}`, `expected a ${k === 'seedsPerSetting' ? 'positive' : 'non-negative'} integer, got ${describeValue(v)}`);
     }
   }
+  if (overrides.seedsPerSetting !== undefined && preset.sweep === undefined) {
+    throw new InvalidRequestError('overrides.seedsPerSetting', `preset ${preset.name} is not a sweep`);
+  }
   const copy = JSON.parse(JSON.stringify(preset)) as Preset;
+  if (copy.sweep) {
+    const spec = copy.sweep.spec;
+    if (overrides.steps !== undefined) spec.base.steps = overrides.steps;
+    if (overrides.seed !== undefined) {
+      const holders = seedHolders(spec.base);
+      if (holders.length > 0) {
+        const shift = overrides.seed - Math.min(...holders.map((h) => h.seed));
+        for (const h of holders) h.seed += shift;
+      }
+      spec.seeds = { ...spec.seeds, base: overrides.seed };
+    }
+    if (overrides.seedsPerSetting !== undefined) spec.seeds = { ...spec.seeds, count: overrides.seedsPerSetting };
+    return copy;
+  }
   if (overrides.steps !== undefined) {
     for (const r of copy.runs) r.spec.steps = overrides.steps;
   }
@@ -226,12 +282,39 @@ export interface RunPresetOptions {
   onRunEnd?: (run: { index: number; count: number; label: string }, result: RunResult) => void;
 }
 
+/** What a sweep preset computed. */
+export interface PresetSweepResult {
+  /** The sweep spec run (overrides applied). */
+  spec: SweepSpec;
+  /** Its plan. */
+  plan: SweepPlan;
+  /** Its reduced table (`complete: false` when interrupted). */
+  table: SweepTable;
+}
+
+/**
+ * The sweep results of the outcomes of sweep presets, by their `runs` array (empty for a sweep
+ * preset), so that the functions that see only the runs of an outcome (`runsToCsv`,
+ * `presetVegaLite`, `presetSvg`) find the table.
+ */
+const sweepResults = new WeakMap<readonly unknown[], PresetSweepResult>();
+
+/** The sweep result of a sweep preset's outcome, found by its `runs` array (see {@link PresetOutcome}). */
+export function presetSweepOf(runs: readonly unknown[]): PresetSweepResult | undefined {
+  return sweepResults.get(runs);
+}
+
 /** What {@link runPreset} returns. */
 export interface PresetOutcome {
   /** The backend that ran it. */
   backend: BackendName;
-  /** The runs made, in order (fewer than the preset's when interrupted). */
+  /**
+   * The runs made, in order (fewer than the preset's when interrupted). A sweep preset: none
+   * (an empty array by which {@link presetSweepOf} finds `sweep`).
+   */
   runs: PresetRunResult[];
+  /** A sweep preset: the sweep's spec, plan and reduced table. */
+  sweep?: PresetSweepResult;
   /**
    * The curvature reports, in the order of the preset's `hessian` list; `undefined` where the
    * query was not reached (interrupted) or its run did not finish.
@@ -244,6 +327,12 @@ export interface PresetOutcome {
  * run. When `signal` aborts, the current run stops (its partial result is kept, with
  * `cancelled: true`), the remaining runs are skipped, and the end-of-run queries of the
  * interrupted run are not asked.
+ *
+ * A sweep preset runs its sweep with `sweep()` (every core natively; a worker pool on wasm) and
+ * returns its reduced table in `sweep` (`runs` is empty); `onProgress` is called with
+ * `{index: 0, count: 1, label}` (the label `sweep (runs, ETA <s> s)`) and `step`/`steps` = runs
+ * done/total (`rows` the same, `loss` null); `onRunEnd` is not called. When `signal` aborts, the runs done so far are kept and
+ * the table is partial (`complete: false`).
  */
 export async function runPreset(preset: Preset, options: RunPresetOptions = {}): Promise<PresetOutcome> {
   checkPreset(preset);
@@ -251,6 +340,7 @@ export async function runPreset(preset: Preset, options: RunPresetOptions = {}):
   chunkOptionsArg(options);
   functionArg('options.onProgress', opts['onProgress']);
   functionArg('options.onRunEnd', opts['onRunEnd']);
+  if (preset.sweep) return runSweepPreset(preset.sweep, options);
   if (preset.runs.length === 0) throw new InvalidRequestError('preset', `preset ${preset.name} has no runs`);
   const backend = await resolveBackend(options.backend);
   const runs: PresetRunResult[] = [];
@@ -286,4 +376,28 @@ export async function runPreset(preset: Preset, options: RunPresetOptions = {}):
     }
   }
   return { backend: backend.name, runs, hessian };
+}
+
+async function runSweepPreset(ps: PresetSweep, options: RunPresetOptions): Promise<PresetOutcome> {
+  const backend = await resolveBackend(options.backend);
+  const h = sweep(ps.spec, {
+    backend,
+    ...(options.signal ? { signal: options.signal } : {}),
+    onProgress: (p) => {
+      const eta = p.etaMs !== null && p.done < p.total ? `, ETA ${Math.ceil(p.etaMs / 1000)} s` : '';
+      options.onProgress?.({ index: 0, count: 1, label: `sweep (runs${eta})` }, { step: p.done, steps: p.total, loss: null, rows: p.done });
+    },
+  });
+  const plan = await h.plan;
+  let table: SweepTable;
+  try {
+    table = await h.table;
+  } catch (e) {
+    if (!(e instanceof SweepCancelledError)) throw e;
+    table = e.table;
+  }
+  const runs: PresetRunResult[] = [];
+  const result: PresetSweepResult = { spec: ps.spec, plan, table };
+  sweepResults.set(runs, result);
+  return { backend: backend.name, runs, hessian: [], sweep: result };
 }

@@ -8,7 +8,10 @@ import { type CheckedReference, checkReferences, statusMark } from './checks.js'
 import { type ColumnRole, columnRole, columnsWithRole, stepColumn } from './columns.js';
 import { type HessianReport, describeReport } from './curvature.js';
 import type { Matrix } from './matrix.js';
-import type { Preset, PresetHessianResult, PresetOutcome, PresetRunResult } from './presets.js';
+import { type Preset, type PresetHessianResult, type PresetOutcome, type PresetRunResult, type PresetSweepResult, presetSweepOf } from './presets.js';
+import { type SweepPlot, sweepReportHtml, sweepTableCsv, sweepVegaLite } from './sweep-report.js';
+
+export * from './sweep-report.js';
 import type { RunResult, StopReason } from './run.js';
 import type { Figure, Panel } from './svg.js';
 import { type VegaLiteSpec, figureToVegaLite, renderVegaLiteSvg } from './vega.js';
@@ -154,9 +157,12 @@ function csvField(s: string): string {
 
 /**
  * A CSV table of the recorded rows of several runs: a `run` column (the label), then every
- * column, one line per recorded row per run. Numbers are written in full precision.
+ * column, one line per recorded row per run. Numbers are written in full precision. For the
+ * (empty) `runs` of a sweep preset's outcome: the sweep's reduced table (`sweepTableCsv`).
  */
 export function runsToCsv(runs: readonly { label: string; result: RunResult }[]): string {
+  const sw = presetSweepOf(runs);
+  if (sw) return sweepTableCsv(sw.table);
   const names: string[] = [];
   for (const r of runs) for (const n of r.result.columnNames) if (!names.includes(n)) names.push(n);
   const lines = [['run', ...names].map(csvField).join(',')];
@@ -202,8 +208,13 @@ export function presetFigure(preset: Preset, runs: readonly PresetRunResult[]): 
   };
 }
 
-/** The figure of a preset as a Vega-Lite spec (`autobalance run` writes it as DIR/<preset>.vl.json). */
+/**
+ * The figure of a preset as a Vega-Lite spec (`autobalance run` writes it as DIR/<preset>.vl.json).
+ * A sweep preset (with the `runs` of its outcome): the plots of its reduced table (`sweepVegaLite`).
+ */
 export function presetVegaLite(preset: Preset, runs: readonly PresetRunResult[]): VegaLiteSpec {
+  const sw = preset.sweep ? presetSweepOf(runs) : undefined;
+  if (preset.sweep && sw) return sweepVegaLite({ plan: sw.plan, table: sw.table, plots: preset.sweep.plots, title: preset.name });
   return figureToVegaLite(presetFigure(preset, runs));
 }
 
@@ -220,6 +231,12 @@ export interface ReportMeta {
   coreVersion: string;
   /** True when it was interrupted: partial results. */
   cancelled: boolean;
+}
+
+/** A sweep preset's part of {@link PresetReportJson}. */
+export interface PresetSweepReportJson extends PresetSweepResult {
+  /** The plots of its table. */
+  plots: SweepPlot[];
 }
 
 /** The JSON report of a preset run (`autobalance run --out DIR` writes it as DIR/<preset>.json). */
@@ -249,20 +266,30 @@ export interface PresetReportJson {
   hessian: (PresetHessianResult | null)[];
   /** The panels of the figure. */
   plots: Preset['plots'];
+  /** A sweep preset: the sweep's spec, plan and reduced table, and its plots. */
+  sweep?: PresetSweepReportJson;
   /** The paper's claims, each with our checks and its mark. */
   reference: CheckedReference[];
 }
 
-/** The paper's claims of a preset with their checks evaluated on an outcome. */
-export function presetChecks(preset: Preset, outcome: Pick<PresetOutcome, 'runs' | 'hessian'>): CheckedReference[] {
+/** The sweep result of an outcome: its `sweep`, else the one its `runs` array is known by. */
+function sweepOfOutcome(outcome: Pick<PresetOutcome, 'runs' | 'hessian' | 'sweep'>): PresetSweepResult | undefined {
+  return outcome.sweep ?? presetSweepOf(outcome.runs);
+}
+
+/** The paper's claims of a preset with their checks evaluated on an outcome (a sweep preset: on its reduced table). */
+export function presetChecks(preset: Preset, outcome: Pick<PresetOutcome, 'runs' | 'hessian' | 'sweep'>): CheckedReference[] {
+  const sw = sweepOfOutcome(outcome);
   return checkReferences(preset.reference, {
     runs: preset.runs.map((_, i) => outcome.runs[i]?.result),
     hessian: preset.hessian.map((_, i) => outcome.hessian[i]?.report),
+    ...(sw ? { sweep: { table: sw.table, confidence: sw.plan.confidence } } : {}),
   });
 }
 
 /** Build the JSON report of a preset run. */
-export function presetReport(preset: Preset, outcome: Pick<PresetOutcome, 'runs' | 'hessian'>, meta: ReportMeta): PresetReportJson {
+export function presetReport(preset: Preset, outcome: Pick<PresetOutcome, 'runs' | 'hessian' | 'sweep'>, meta: ReportMeta): PresetReportJson {
+  const sw = sweepOfOutcome(outcome);
   return {
     preset: preset.name,
     description: preset.description,
@@ -272,6 +299,7 @@ export function presetReport(preset: Preset, outcome: Pick<PresetOutcome, 'runs'
     runs: outcome.runs.map((r) => ({ label: r.label, spec: r.spec, summary: summarize(r.result), result: resultToJson(r.result) })),
     hessian: preset.hessian.map((_, i) => outcome.hessian[i] ?? null),
     plots: preset.plots,
+    ...(sw && preset.sweep ? { sweep: { ...sw, plots: preset.sweep.plots } } : {}),
     reference: presetChecks(preset, outcome),
   };
 }
@@ -366,16 +394,32 @@ ${rows}
  * A self-contained HTML report of a preset run (`autobalance run` writes it as
  * DIR/<preset>.html): the description, the plots (inline SVG rendered from the Vega-Lite spec),
  * a summary table per run, the curvature reports, and the paper's claims beside our checks,
- * each marked `agrees`, `DISAGREES`, `cannot compare` (with the reason) or `incomplete`.
+ * each marked `agrees`, `DISAGREES`, `cannot compare` (with the reason) or `incomplete`. A sweep
+ * preset: `sweepReportHtml` of its table, with the claims.
  */
 export async function presetHtml(
   preset: Preset,
-  outcome: Pick<PresetOutcome, 'runs' | 'hessian'>,
+  outcome: Pick<PresetOutcome, 'runs' | 'hessian' | 'sweep'>,
   meta: ReportMeta,
   /** The figure, if already rendered by {@link presetSvg} (otherwise rendered here). */
   svg?: string,
 ): Promise<string> {
   const checked = presetChecks(preset, outcome);
+  const sw = sweepOfOutcome(outcome);
+  if (preset.sweep && sw) {
+    return sweepReportHtml({
+      spec: sw.spec,
+      plan: sw.plan,
+      table: sw.table,
+      title: preset.name,
+      description: preset.description,
+      backend: meta.backend,
+      coreVersion: meta.coreVersion,
+      plots: preset.sweep.plots,
+      reference: checked,
+      ...(svg !== undefined ? { svg } : {}),
+    });
+  }
   const hessian = preset.hessian.length > 0 ? `<h2>Curvature</h2>\n${hessianTable(outcome.hessian, preset.hessian.map((h) => h.label))}` : '';
   return htmlPage(
     preset.name,

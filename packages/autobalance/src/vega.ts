@@ -194,6 +194,184 @@ export function figureToVegaLite(figure: Figure, options: VegaLiteOptions = {}):
   return spec;
 }
 
+/** One cell of a {@link HeatmapPanel}. */
+export interface HeatmapCell {
+  /** Its column: one of the panel's `xValues`. */
+  x: string;
+  /** Its row: one of the panel's `yValues`. */
+  y: string;
+  /** The colored value; null draws no cell (no data). */
+  value: number | null;
+  /** Text written in the cell (default: none). */
+  text?: string;
+}
+
+/** A heatmap over two discrete axes (sweep settings), for {@link heatmapVegaLite}. */
+export interface HeatmapPanel {
+  /** Panel title. */
+  title: string;
+  /** Title of the x axis. */
+  xLabel: string;
+  /** Title of the y axis. */
+  yLabel: string;
+  /** The x labels, left to right. */
+  xValues: readonly string[];
+  /** The y labels, bottom to top. */
+  yValues: readonly string[];
+  /** The cells (missing ones are blank). */
+  cells: readonly HeatmapCell[];
+  /** Title of the color legend. */
+  valueLabel: string;
+  /** Color domain (default: the data's range). */
+  domain?: readonly [number, number];
+}
+
+/** One line of a {@link BandPanel}, with its band (a confidence interval or a quantile range). */
+export interface BandSeries {
+  /** Legend label. */
+  label: string;
+  /** The x values. */
+  x: readonly number[];
+  /** The y values (null: no point). */
+  y: readonly (number | null)[];
+  /** Lower edge of the band at each x (null: no band there). */
+  lo: readonly (number | null)[];
+  /** Upper edge of the band at each x. */
+  hi: readonly (number | null)[];
+}
+
+/** Lines with shaded bands over one numeric axis, for {@link bandLinesVegaLite}. */
+export interface BandPanel {
+  /** Panel title. */
+  title: string;
+  /** Title of the x axis. */
+  xLabel: string;
+  /** Title of the y axis. */
+  yLabel: string;
+  /** Logarithmic x axis (points with x <= 0 are dropped). */
+  logX?: boolean;
+  /** Logarithmic y axis (points and band edges <= 0 are dropped). */
+  logY?: boolean;
+  /** Y domain (default: the data's range). */
+  yDomain?: readonly [number, number];
+  /** The lines. */
+  series: readonly BandSeries[];
+}
+
+function finite(v: number | null | undefined): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+/**
+ * The Vega-Lite unit spec (no `$schema`: a panel for {@link panelsToVegaLite}) of a heatmap: one
+ * rect per cell, colored by value on the viridis scheme, the value's text written in the cell
+ * (dark text on light cells), ordinal axes listing every given value in order (y from bottom to
+ * top; cells without data are blank).
+ */
+export function heatmapVegaLite(panel: HeatmapPanel, options: { width?: number; height?: number } = {}): Record<string, unknown> {
+  const values = panel.cells
+    .filter((c) => finite(c.value))
+    .map((c) => ({ x: c.x, y: c.y, value: (c.value as number) + 0, text: c.text ?? '' }));
+  const color: Record<string, unknown> = { field: 'value', type: 'quantitative', title: panel.valueLabel, scale: { scheme: 'viridis' } };
+  if (panel.domain) color['scale'] = { scheme: 'viridis', domain: [panel.domain[0], panel.domain[1]] };
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    lo = Math.min(lo, v.value);
+    hi = Math.max(hi, v.value);
+  }
+  const d0 = panel.domain?.[0] ?? lo;
+  const d1 = panel.domain?.[1] ?? hi;
+  const mid = Number.isFinite(d0) && Number.isFinite(d1) ? (d0 + d1) / 2 : 0;
+  // Every value of both axes is shown, in the given order, cells without data blank.
+  const x = { field: 'x', type: 'ordinal', title: panel.xLabel, scale: { domain: [...panel.xValues] }, axis: { labelAngle: 0 } };
+  const y = { field: 'y', type: 'ordinal', title: panel.yLabel, scale: { domain: [...panel.yValues].reverse() } };
+  return {
+    title: panel.title,
+    width: positive(options.width, 46 * Math.max(panel.xValues.length, 1)),
+    height: positive(options.height, 28 * Math.max(panel.yValues.length, 1)),
+    data: { values },
+    encoding: { x, y },
+    layer: [
+      { mark: { type: 'rect' }, encoding: { color } },
+      {
+        mark: { type: 'text', fontSize: 10 },
+        encoding: {
+          text: { field: 'text', type: 'nominal' },
+          color: { condition: { test: `datum.value > ${mid}`, value: 'black' }, value: 'white' },
+        },
+      },
+    ],
+  };
+}
+
+/**
+ * The Vega-Lite unit spec (no `$schema`) of lines with bands: per series a shaded area from `lo`
+ * to `hi`, the line through `y` and its points, colored by series label (one legend). Non-finite
+ * values are dropped (a null `y` drops the point, null edges drop the band there).
+ */
+export function bandLinesVegaLite(panel: BandPanel, options: { width?: number; height?: number } = {}): Record<string, unknown> {
+  const labels = panel.series.map((s) => s.label);
+  const rows: { series: string; x: number; y: number | null; lo: number | null; hi: number | null }[] = [];
+  const okY = (v: number | null | undefined): v is number => finite(v) && (!panel.logY || v > 0);
+  for (const s of panel.series) {
+    for (let i = 0; i < s.x.length; i++) {
+      const x = s.x[i];
+      if (!finite(x) || (panel.logX && !(x > 0))) continue;
+      const y = s.y[i];
+      const lo = s.lo[i];
+      const hi = s.hi[i];
+      const band = okY(lo) && okY(hi);
+      if (!okY(y) && !band) continue;
+      rows.push({ series: s.label, x: x + 0, y: okY(y) ? y + 0 : null, lo: band ? lo + 0 : null, hi: band ? hi + 0 : null });
+    }
+  }
+  const colors = labels.map((_, k) => PALETTE[k % PALETTE.length] as string);
+  const color = { field: 'series', type: 'nominal', title: null, scale: { domain: labels, range: colors }, legend: { orient: 'right', labelLimit: 0 } };
+  const xEnc = { field: 'x', type: 'quantitative', title: panel.xLabel, scale: panel.logX ? { type: 'log', nice: false } : { zero: false } };
+  const yScale: Record<string, unknown> = panel.logY ? { type: 'log' } : { zero: false };
+  if (panel.yDomain) yScale['domain'] = [panel.yDomain[0], panel.yDomain[1]];
+  return {
+    title: panel.title,
+    width: positive(options.width, 360),
+    height: positive(options.height, 240),
+    data: { values: rows },
+    layer: [
+      {
+        transform: [{ filter: 'isValid(datum.lo) && isValid(datum.hi)' }],
+        mark: { type: 'area', opacity: 0.18 },
+        encoding: { x: xEnc, y: { field: 'lo', type: 'quantitative', title: panel.yLabel, scale: yScale }, y2: { field: 'hi' }, color },
+      },
+      {
+        transform: [{ filter: 'isValid(datum.y)' }],
+        mark: { type: 'line', strokeWidth: 1.5, point: true },
+        encoding: { x: xEnc, y: { field: 'y', type: 'quantitative', title: panel.yLabel, scale: yScale }, color },
+      },
+    ],
+  };
+}
+
+/**
+ * One Vega-Lite spec of several panels (from {@link heatmapVegaLite}, {@link bandLinesVegaLite})
+ * side by side, wrapping after `columns` (default 2), each with its own scales and legends.
+ */
+export function panelsToVegaLite(title: string | undefined, panels: readonly Record<string, unknown>[], columns = 2): VegaLiteSpec {
+  const spec: VegaLiteSpec = { $schema: VEGA_LITE_SCHEMA };
+  if (title !== undefined && title !== '') spec['title'] = title;
+  spec['columns'] = Math.max(1, Math.floor(columns));
+  spec['concat'] = panels;
+  spec['resolve'] = { scale: { color: 'independent', x: 'independent', y: 'independent' }, legend: { color: 'independent' } };
+  spec['config'] = {
+    font: 'sans-serif',
+    background: 'white',
+    title: { fontSize: 16 },
+    axis: { titleLimit: 0, labelLimit: 0 },
+    legend: { labelLimit: 0, labelFontSize: 12 },
+    concat: { spacing: 40 },
+  };
+  return spec;
+}
+
 /**
  * Render a Vega-Lite spec (e.g. from {@link figureToVegaLite}) to an SVG document string: compile
  * with vega-lite, then run vega's headless view (`renderer: 'none'`) and `toSVG()`. Loads vega and

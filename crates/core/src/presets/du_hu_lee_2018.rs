@@ -37,6 +37,14 @@ pub(super) const PRESETS: &[Preset] = &[
         build: theorem32,
     },
     Preset {
+        name: "theorem32sweep",
+        description: "Du, Hu & Lee (2018) Theorem 3.2 \"with constant probability\": a sweep over \
+                      the step constant c_step and the init scale c_init, 100 random inits per \
+                      setting: the fraction that converge at a linear rate with the norm ratio \
+                      in bounds, with its Wilson interval, and the heatmap",
+        build: theorem32sweep,
+    },
+    Preset {
         name: "curvature",
         description:
             "Du, Hu & Lee (2018) Lemma 3.2 and the strict saddles of matrix factorization: \
@@ -230,6 +238,127 @@ fn theorem32() -> Value {
                 {"kind": "atMost", "of": {"run": 0, "column": "normRatio", "reduce": "max"}, "bound": 2.0},
                 {"kind": "atLeast", "of": {"run": 0, "column": "normRatio", "reduce": "min"}, "bound": 0.5}
              ]}
+        ]
+    })
+}
+
+/// Step constants c_step (eta = c_step / sigma_1, sigma_1 = 1) of the Theorem 3.2 sweep: small
+/// ones, then across 1 (beyond it GD cannot converge: the top Hessian eigenvalue at the balanced
+/// minimum is 2 sigma_1) up to divergence.
+const THEOREM32_SWEEP_C_STEP: [f64; 9] = [0.05, 0.1, 0.2, 0.4, 0.8, 0.95, 1.05, 1.5, 2.5];
+/// Init constants c_init of the Theorem 3.2 sweep.
+const THEOREM32_SWEEP_C_INIT: [f64; 8] = [0.01, 0.03, 0.1, 0.3, 1.0, 1.5, 2.0, 3.0];
+/// The entry standard deviations delta = c_init sqrt(sigma_1 / d) (sigma_1 = 1, d = 100), written
+/// out so that they are the decimal numbers shown (c_init / 10).
+const THEOREM32_SWEEP_STD: [f64; 8] = [0.001, 0.003, 0.01, 0.03, 0.1, 0.15, 0.2, 0.3];
+/// Random initializations per setting (the full protocol).
+const THEOREM32_SWEEP_SEEDS: u64 = 100;
+/// Steps of every run of the Theorem 3.2 sweep.
+const THEOREM32_SWEEP_STEPS: u64 = 1000;
+
+/// Theorem 3.2 as a sweep: "with constant probability over the initialization". M* = s1 u* v*^T
+/// with s1 = 1, d1 = d2 = 100 (the target fixed, seed 1); u0, v0 with i.i.d. N(0, delta^2)
+/// entries, delta = c_init sqrt(s1/d) read as a standard deviation (the proof's bounds
+/// |alpha_0| ~ c_init sqrt(s1/d), ||u_0,perp|| <= 10 c_init sqrt(s1) need it; the statement's
+/// N(0, delta I) would make it a variance: docs/theorems.md); eta = c_step / s1; 1000 steps.
+/// A run is `linear` when it finishes with ||u v^T - M*||_F <= 1e-10 s1 within the 1000 steps (12
+/// decades from ~1: a geometric rate; a 1/t rate would need ~1e10 steps) and ||u||^2/||v||^2 in
+/// [1/2, 2] at every recorded row (our c0, C0: the paper gives none, and bounds the ratio of the
+/// signal strengths |u^T u*| / |v^T v*|, which no column records).
+fn theorem32sweep() -> Value {
+    for (c, s) in THEOREM32_SWEEP_C_INIT.iter().zip(THEOREM32_SWEEP_STD) {
+        assert!(
+            (c * (1.0f64 / 100.0).sqrt() - s).abs() <= 1e-15,
+            "std = c_init sqrt(s1/d)"
+        );
+    }
+    let base = json!({
+        "model": {"kind": "matrixFactorization", "d1": 100, "d2": 100, "rank": 1},
+        "target": {"kind": "random", "singularValues": [1.0], "seed": 1},
+        "init": {"kind": "gaussian", "stdU": THEOREM32_SWEEP_STD[0], "stdV": THEOREM32_SWEEP_STD[0], "seed": 2},
+        "schedule": {"kind": "constant", "eta": 0.1},
+        "steps": THEOREM32_SWEEP_STEPS,
+        "recordEvery": 5
+    });
+    let small_steps = json!({"le": 0.95});
+    let small_init = json!({"le": 0.03});
+    let cell = json!({"schedule.eta": 0.1, "init.stdU": 0.001});
+    let c_init_axis = json!({"path": "init.stdU", "title": "c_init (entry std = c_init sqrt(sigma_1/d))", "scale": 10.0});
+    let c_step_axis =
+        json!({"path": "schedule.eta", "title": "c_step (eta = c_step / sigma_1)", "log": true});
+    json!({
+        "runs": [],
+        "sweep": {
+            "kind": "sweep",
+            "base": base,
+            "axes": [
+                {"path": "schedule.eta", "values": THEOREM32_SWEEP_C_STEP},
+                {"zip": [
+                    {"path": "init.stdU", "values": THEOREM32_SWEEP_STD},
+                    {"path": "init.stdV", "values": THEOREM32_SWEEP_STD}
+                ]}
+            ],
+            "seeds": {"count": THEOREM32_SWEEP_SEEDS, "base": 0, "paths": ["init.seed"]},
+            "keep": [
+                {"name": "t5", "column": "residual", "firstAtOrBelow": 1e-5},
+                {"name": "t10", "column": "residual", "firstAtOrBelow": 1e-10},
+                {"name": "ratioInBounds", "allRowsWhere": {"of": "normRatio", "ge": 0.5, "le": 2.0}},
+                {"name": "ratioMin", "column": "normRatio", "reduce": "min"},
+                {"name": "ratioMax", "column": "normRatio", "reduce": "max"},
+                {"name": "finalResidual", "column": "residual", "reduce": "last"}
+            ],
+            "classes": [
+                {"name": "linear", "when": {"all": [
+                    {"stop": "finished"}, {"of": "t10", "ge": 0}, {"of": "ratioInBounds", "ge": 1}
+                ]}},
+                {"name": "unbalanced", "when": {"all": [{"stop": "finished"}, {"of": "t10", "ge": 0}]}},
+                {"name": "diverged", "when": {"stop": "diverged"}}
+            ],
+            "reduce": {"quantiles": [0.1, 0.5, 0.9], "confidence": 0.95}
+        },
+        "plots": [
+            {"kind": "heatmap", "title": "P(linear rate, ||u||^2/||v||^2 in [1/2, 2])",
+             "x": c_step_axis, "y": c_init_axis, "value": {"class": "linear"}},
+            {"kind": "lines", "title": "P(linear) against c_step, a line per c_init",
+             "x": c_step_axis, "series": {"path": "init.stdU", "title": "c_init", "scale": 10.0}, "value": {"class": "linear"}},
+            {"kind": "heatmap", "title": "P(diverged)",
+             "x": c_step_axis, "y": c_init_axis, "value": {"class": "diverged"}},
+            {"kind": "heatmap", "title": "median first step with ||u v^T - M*||_F <= 1e-10",
+             "x": c_step_axis, "y": c_init_axis, "value": {"kept": "t10", "stat": "median"}}
+        ],
+        "reference": [
+            {"claim": "with constant probability over the initialization, for sufficiently small c_step and c_init: c0 <= |u_t^T u*| / |v_t^T v*| <= C0 for all t, and ||u_t v_t^T - M*||_F <= eps s1 after O(log(d/eps)) iterations",
+             "paper": "Theorem 3.2: \"with constant probability\" (no value; the proof assumes the initial signals have the same sign, probability 1/2); c0, C0 \"universal constants\" (not given); c_init, c_step \"sufficiently small\" (not given)",
+             "check": "P(linear) per setting: the run reaches ||u v^T - M*||_F <= 1e-10 within 1000 steps and ||u||^2/||v||^2 stays in [1/2, 2] (our c0, C0; the signal strengths are not recorded, the norm ratio is their proxy: equal to (|u^T u*| / |v^T v*|)^2 at convergence). Over c_step <= 0.95 (below the edge eta = 1/sigma_1) and c_init <= 0.3 (24 settings): pooled Wilson 95% lower bound >= 0.9, and every setting's estimate >= 1/2 (the probability of the proof's same-sign event alpha_0 beta_0 > 0)",
+             "checks": [
+                {"kind": "atLeast", "of": {"sweep": "class", "name": "linear", "stat": "lo", "where": {"schedule.eta": small_steps, "init.stdU": small_init}, "reduce": "pool"}, "bound": 0.9},
+                {"kind": "atLeast", "of": {"sweep": "class", "name": "linear", "stat": "p", "where": {"schedule.eta": small_steps, "init.stdU": small_init}, "reduce": "min"}, "bound": 0.5}
+             ]},
+            {"claim": "the rate is linear: O(log(d/eps)) iterations to eps s1",
+             "paper": "Theorem 3.2 (a proof, no figure)",
+             "check": "at c_step = 0.1, c_init = 0.01: the median first step with residual <= 1e-10 is at most 2.5 x the median first step with residual <= 1e-5 (the second 5 decades take no longer than the first, escape included; a 1/t rate would take 1e5 x)",
+             "checks": [
+                {"kind": "atMost", "of": {"sweep": "kept", "name": "t10", "stat": "median", "where": cell},
+                 "bound": {"sweep": "kept", "name": "t5", "stat": "median", "where": cell, "scale": 2.5}}
+             ]},
+            {"claim": "\"sufficiently small\" c_step is needed: with eta >= 1/sigma_1 GD does not converge",
+             "paper": "Theorem 3.2 asks for a sufficiently small c_step (no threshold); theory: at the balanced minimum the Hessian's top eigenvalue is 2 sigma_1, so GD converges to it only for eta < 1/sigma_1 (an unbalanced minimum is sharper)",
+             "check": "for c_step >= 1.05, no run of any c_init reaches the residual 1e-10 (P(linear) = P(unbalanced) = 0); below 1 they do",
+             "checks": [
+                {"kind": "atMost", "of": {"sweep": "class", "name": "linear", "stat": "p", "where": {"schedule.eta": {"ge": 1.0}}, "reduce": "max"}, "bound": 0.0},
+                {"kind": "atMost", "of": {"sweep": "class", "name": "unbalanced", "stat": "p", "where": {"schedule.eta": {"ge": 1.0}}, "reduce": "max"}, "bound": 0.0}
+             ]},
+            {"claim": "where the probability falls off with the init scale",
+             "paper": "not given (\"sufficiently small c_init\")",
+             "check": "P(linear) at c_step = 0.1 for c_init = 1, 2, 3 (the runs that converge but leave [1/2, 2] are `unbalanced`: during the escape the norm ratio swings with the unequal initial signals, and at the end it is set by ||u||^2 - ||v||^2, nearly conserved, whose initial spread grows as c_init^2), P(unbalanced) at c_step = 0.1, c_init = 2, and P(diverged) at c_step = 0.4, c_init = 3, shown",
+             "checks": [
+                {"kind": "show", "of": {"sweep": "class", "name": "linear", "stat": "p", "where": {"schedule.eta": 0.1, "init.stdU": 0.1}}},
+                {"kind": "show", "of": {"sweep": "class", "name": "linear", "stat": "p", "where": {"schedule.eta": 0.1, "init.stdU": 0.2}}},
+                {"kind": "show", "of": {"sweep": "class", "name": "linear", "stat": "p", "where": {"schedule.eta": 0.1, "init.stdU": 0.3}}},
+                {"kind": "show", "of": {"sweep": "class", "name": "unbalanced", "stat": "p", "where": {"schedule.eta": 0.1, "init.stdU": 0.2}}},
+                {"kind": "show", "of": {"sweep": "class", "name": "diverged", "stat": "p", "where": {"schedule.eta": 0.4, "init.stdU": 0.3}}}
+             ],
+             "cannotCompare": "the paper gives no thresholds for c_init and no c0, C0; our numbers are shown, not judged"}
         ]
     })
 }

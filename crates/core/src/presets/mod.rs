@@ -31,7 +31,8 @@ pub fn list_json() -> String {
     Value::Array(list).to_string()
 }
 
-/// `{"name", "description", "runs": [{"label", "spec"}], "plots": [..], "reference": [..]}`
+/// `{"name", "description", "runs": [{"label", "spec"}], "plots": [..], "reference": [..]}`; a
+/// sweep preset has `"runs": []`, the sweep spec in `"sweep"`, and `plots` over its reduced table.
 pub fn spec_json(name: &str) -> Result<String> {
     let p = all().find(|p| p.name == name).ok_or_else(|| {
         let names: Vec<&str> = all().map(|p| p.name).collect();
@@ -57,6 +58,62 @@ mod tests {
             let spec: Value =
                 serde_json::from_str(&spec_json(p["name"].as_str().unwrap()).unwrap()).unwrap();
             let runs = spec["runs"].as_array().unwrap();
+            if let Some(sweep) = spec.get("sweep") {
+                // The whole sweep is valid (every setting built once), and its plots and checks
+                // name its axes, kept values and classes.
+                assert!(runs.is_empty(), "a sweep preset has no runs");
+                let plan: Value = serde_json::from_str(
+                    &crate::study::sweep::plan_json(&sweep.to_string(), Default::default())
+                        .unwrap(),
+                )
+                .unwrap();
+                let paths: Vec<&str> = plan["axes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|a| a["paths"].as_array().unwrap())
+                    .map(|p| p.as_str().unwrap())
+                    .collect();
+                let names = |k: &str| -> Vec<String> {
+                    plan[k]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|n| n.as_str().unwrap().to_string())
+                        .collect()
+                };
+                let (kept, classes) = (names("kept"), names("classes"));
+                for plot in spec["plots"].as_array().unwrap() {
+                    for axis in ["x", "y", "series"] {
+                        if let Some(p) = plot[axis]["path"].as_str() {
+                            assert!(paths.contains(&p), "plot axis {p} is not a sweep axis");
+                        }
+                    }
+                    if let Some(c) = plot["value"]["class"].as_str() {
+                        assert!(classes.contains(&c.to_string()), "plot class {c}");
+                    }
+                    if let Some(k) = plot["value"]["kept"].as_str() {
+                        assert!(kept.contains(&k.to_string()), "plot kept {k}");
+                    }
+                }
+                for r in spec["reference"].as_array().unwrap() {
+                    for c in r["checks"].as_array().into_iter().flatten() {
+                        for q in [&c["of"], &c["bound"], &c["to"]] {
+                            let Some(kind) = q["sweep"].as_str() else {
+                                continue;
+                            };
+                            let name = q["name"].as_str().unwrap().to_string();
+                            match kind {
+                                "class" => assert!(classes.contains(&name), "check class {name}"),
+                                _ => assert!(kept.contains(&name), "check kept {name}"),
+                            }
+                            for p in q["where"].as_object().into_iter().flatten().map(|(p, _)| p) {
+                                assert!(paths.contains(&p.as_str()), "check path {p}");
+                            }
+                        }
+                    }
+                }
+            }
             for run in runs {
                 crate::Session::new(&run["spec"].to_string(), Default::default()).unwrap();
             }
