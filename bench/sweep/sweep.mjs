@@ -14,7 +14,7 @@
 // 4. memory: peak RSS of 10^5- and 10^6-run sweeps (tiny runs) streamed to a file.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpuProbe, fmt, here, loadavg, machine, nativeBackend, root, smallSweep, waitIdle } from './common.mjs';
 
@@ -387,19 +387,28 @@ if (only.has('memory')) {
   const cliBin = join(root, 'packages/autobalance/dist/cli.js');
   const cli = existsSync(cliBin) && readFileSync(cliBin, 'utf8').includes('sweep run');
   if (cli) {
+    const rss = (r) => Number((r.stderr.match(/Maximum resident set size \(kbytes\): (\d+)/) || [])[1]);
+    const { tinySweep } = await import('./common.mjs');
     for (const n of MEM_RUNS) {
       const dir = join(results, `cli-${n}`);
       spawnSync('rm', ['-rf', dir]);
-      mkdirSync(dir, { recursive: true });
-      const { tinySweep } = await import('./common.mjs');
-      const sp = join(dir, '..', `cli-spec-${n}.json`);
+      const sp = join(results, `cli-spec-${n}.json`);
       writeFileSync(sp, JSON.stringify(tinySweep({ seeds: n / 100 })));
-      const t0 = performance.now();
-      const r = spawnSync('/usr/bin/time', ['-v', process.execPath, cliBin, 'sweep', 'run', '--spec', sp, '--out', dir, '--backend', 'native'], { encoding: 'utf8' });
-      const secs = (performance.now() - t0) / 1000;
-      const maxrss = Number((r.stderr.match(/Maximum resident set size \(kbytes\): (\d+)/) || [])[1]);
-      out.memory.push({ via: 'cli', runs: n, seconds: secs, maxRSSkB: maxrss, status: r.status });
-      console.log(`| cli (sweep run, local blocks + merge) | ${n.toExponential(0)} | ${fmt(secs, 1)} | ${Math.round(n / secs)} | - | - | ${r.status === 0 ? fmt(maxrss / 1024, 1) : `failed (${r.status}): ${r.stderr.slice(-200)}`} |`);
+      const timed = (argv) => {
+        const t0 = performance.now();
+        const r = spawnSync('/usr/bin/time', ['-v', process.execPath, cliBin, ...argv], { encoding: 'utf8', maxBuffer: 1 << 28 });
+        return { r, secs: (performance.now() - t0) / 1000, kB: rss(r) };
+      };
+      const run = timed(['sweep', 'run', '--spec', sp, '--out', dir, '--backend', 'native', '--no-merge']);
+      const merge = timed(['sweep', 'merge', '--out', dir]);
+      let size = 0;
+      try {
+        size = statSync(join(dir, 'runs.jsonl')).size;
+      } catch {}
+      out.memory.push({ via: 'cli', runs: n, runSeconds: run.secs, runMaxRSSkB: run.kB, mergeSeconds: merge.secs, mergeMaxRSSkB: merge.kB, runsJsonlBytes: size, status: [run.r.status, merge.r.status] });
+      const ok = (x) => (x.r.status === 0 ? fmt(x.kB / 1024, 1) : `failed (${x.r.status}): ${x.r.stderr.slice(-200)}`);
+      console.log(`| cli \`sweep run --no-merge\` (local blocks) | ${n.toExponential(0)} | ${fmt(run.secs, 1)} | ${Math.round(n / run.secs)} | - | - | ${ok(run)} |`);
+      console.log(`| cli \`sweep merge\` (runs.jsonl, table, report) | ${n.toExponential(0)} | ${fmt(merge.secs, 1)} | - | ${fmt(size / 1e6, 1)} | - | ${ok(merge)} |`);
       spawnSync('rm', ['-rf', dir, sp]);
     }
   }
