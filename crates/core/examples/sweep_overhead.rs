@@ -11,6 +11,7 @@
 //!   its columns (the same reductions the sweep's `keep` asks for);
 //! - split: the pieces of `run_row` timed one by one on the same runs (sequential), to say where
 //!   the sweep's extra time goes.
+//!
 //! Prints one JSON object on stdout (the driver reads it) and a table on stderr.
 
 use std::collections::HashMap;
