@@ -64,9 +64,9 @@ fn kept(session: &Session, keep: &[Value]) -> Vec<f64> {
             if let Some(c) = k.get("column").and_then(Value::as_str) {
                 let v = col(c);
                 if let Some(r) = k.get("reduce").and_then(Value::as_str) {
-                    let f = v.iter().copied().filter(|x| x.is_finite());
+                    let mut f = v.iter().copied().filter(|x| x.is_finite());
                     return match r {
-                        "last" => f.last().unwrap_or(f64::NAN),
+                        "last" => f.next_back().unwrap_or(f64::NAN),
                         "max" => f.fold(f64::NAN, f64::max),
                         "min" => f.fold(f64::NAN, f64::min),
                         _ => f64::NAN,
