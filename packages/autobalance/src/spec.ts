@@ -14,7 +14,7 @@
  * @module
  */
 
-import { InvalidSpecError, NonFiniteError } from './errors.js';
+import { AutobalanceError, InvalidSpecError, NonFiniteError } from './errors.js';
 import { FAMILIES } from './families/index.js';
 import type { MatrixFactorizationRunSpec } from './families/matrixFactorization.js';
 import type { NetworkRunSpec } from './families/network.js';
@@ -179,7 +179,8 @@ export interface EncodedSpec {
  */
 export const MATRIX_PATHS = ['target.matrix', 'init.u0', 'init.v0'] as const;
 
-function isRecord(x: unknown): x is Record<string, unknown> {
+/** A plain object (not null, not an array). @internal */
+export function isRecord(x: unknown): x is Record<string, unknown> {
   return typeof x === 'object' && x !== null && !Array.isArray(x);
 }
 
@@ -396,4 +397,28 @@ export function encodeSpec(spec: unknown): EncodedSpec {
   checkJson(own, '', '', new Set(family?.matrixFields));
   const out = encodeValue(own, '', buffers, new Set(family?.matrixFields), new Set());
   return { json: encodeJson(out, ''), buffers };
+}
+
+/**
+ * Encode a spec that holds a run spec at `key` (a study's `run`, a sweep's `base`): the run's
+ * explicit matrices move into buffers named `<key>.<path>` (see {@link encodeSpec}), its errors
+ * name `<key>.<field>`, and everything else is passed through (checked for what JSON would lose).
+ * When `spec[key]` is not an object the spec is passed through for the core to refuse.
+ *
+ * @internal
+ */
+export function encodeWithRunAt(spec: Record<string, unknown>, key: string): { json: string; buffers: Record<string, Float64Array> } {
+  const run = spec[key];
+  if (!isRecord(run)) return { json: encodeJson(spec, ''), buffers: {} };
+  let encoded;
+  try {
+    encoded = encodeSpec(run);
+  } catch (e) {
+    if (!(e instanceof AutobalanceError)) throw e;
+    const Cls = e.constructor as new (field: string, detail: string, options?: { cause?: unknown }) => AutobalanceError;
+    throw new Cls(e.field ? `${key}.${e.field}` : key, e.detail, { cause: e });
+  }
+  const buffers: Record<string, Float64Array> = {};
+  for (const [k, v] of Object.entries(encoded.buffers)) buffers[`${key}.${k}`] = v;
+  return { json: encodeJson({ ...spec, [key]: JSON.parse(encoded.json) as unknown }, ''), buffers };
 }

@@ -23,7 +23,7 @@ import { type Backend, type BackendChoice, type BackendName, type BindingStudy, 
 import { AutobalanceError, InternalError, InvalidRequestError, InvalidSpecError, fromBindingError, guard } from './errors.js';
 import type { HessianQuery, HessianReport } from './curvature.js';
 import type { Columns, Status } from './run.js';
-import { type RunSpec, encodeJson, encodeSpec } from './spec.js';
+import { type RunSpec, encodeWithRunAt, isRecord } from './spec.js';
 import { ChunkSizer, advanceOffLoop, freeQuietly, now, yieldToTimers } from './chunk.js';
 import { checkBackend, chunkOptionsArg, countArg, functionArg, optionsArg, stringArg } from './args.js';
 
@@ -221,19 +221,9 @@ export interface EncodedStudySpec {
   buffers: Record<string, Float64Array>;
 }
 
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-/** The same error with `prefix` before its field. */
-function prefixed(e: AutobalanceError, prefix: string): AutobalanceError {
-  const Cls = e.constructor as new (field: string, detail: string, options?: { cause?: unknown }) => AutobalanceError;
-  return new Cls(`${prefix}${e.field}`, e.detail, { cause: e });
-}
-
 /**
  * Encode a study spec for the bindings: the explicit matrices of its `run` move into buffers named
- * `run.<path>` (see {@link encodeSpec}); everything else is passed through for the core to validate.
+ * `run.<path>` (see `encodeSpec`); everything else is passed through for the core to validate.
  *
  * @throws {InvalidSpecError} when the spec is not an object.
  * @throws {ShapeMismatchError} for a ragged matrix of the run (naming `run.<path>`).
@@ -241,17 +231,7 @@ function prefixed(e: AutobalanceError, prefix: string): AutobalanceError {
  */
 export function encodeStudySpec(spec: unknown): EncodedStudySpec {
   if (!isRecord(spec)) throw new InvalidSpecError('spec', 'expected the study spec to be an object');
-  const run = spec['run'];
-  if (!isRecord(run)) return { json: encodeJson(spec, ''), buffers: {} };
-  let encoded;
-  try {
-    encoded = encodeSpec(run);
-  } catch (e) {
-    throw e instanceof AutobalanceError ? prefixed(e, 'run.') : e;
-  }
-  const buffers: Record<string, Float64Array> = {};
-  for (const [k, v] of Object.entries(encoded.buffers)) buffers[`run.${k}`] = v;
-  return { json: encodeJson({ ...spec, run: JSON.parse(encoded.json) as unknown }, ''), buffers };
+  return encodeWithRunAt(spec, 'run');
 }
 
 function parseJson(json: string, what: string): unknown {

@@ -23,7 +23,7 @@ import { type Backend, type BackendChoice, type BindingStudy, resolveBackend } f
 import { ChunkSizer, advanceOffLoop, freeQuietly, now, yieldToTimers } from './chunk.js';
 import type { HessianQuery } from './curvature.js';
 import { AutobalanceError, InternalError, InvalidRequestError, InvalidSpecError, fromBindingError, guard } from './errors.js';
-import { type RunSpec, encodeJson, encodeSpec } from './spec.js';
+import { type RunSpec, encodeWithRunAt, isRecord } from './spec.js';
 import { countArg, describeValue, functionArg, optionsArg, positiveArg, positiveIntArg, signalArg } from './args.js';
 import { type RowSource, type SweepWorkerLike, WorkerPoolSource } from './sweep-pool.js';
 
@@ -498,19 +498,9 @@ export interface EncodedSweepSpec {
   buffers: Record<string, Float64Array>;
 }
 
-function isRecord(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-/** The same error with `prefix` before its field. */
-function prefixed(e: AutobalanceError, prefix: string): AutobalanceError {
-  const Cls = e.constructor as new (field: string, detail: string, options?: { cause?: unknown }) => AutobalanceError;
-  return new Cls(e.field ? `${prefix}.${e.field}` : prefix, e.detail, { cause: e });
-}
-
 /**
  * Encode a sweep spec for the bindings: the explicit matrices of its `base` move into buffers
- * named `base.<path>` (see {@link encodeSpec}); everything else is checked for what JSON would
+ * named `base.<path>` (see `encodeSpec`); everything else is checked for what JSON would
  * lose (NaN, cycles: errors naming the path, e.g. `axes[0].values[1]`) and passed through for the
  * core to validate. `extra` buffers (by sweep spec path) are added.
  *
@@ -520,24 +510,12 @@ function prefixed(e: AutobalanceError, prefix: string): AutobalanceError {
  */
 export function encodeSweepSpec(spec: unknown, extra: Record<string, Float64Array> = {}): EncodedSweepSpec {
   if (!isRecord(spec)) throw new InvalidSpecError('spec', 'expected the sweep spec to be an object');
-  const base = spec['base'];
-  const buffers: Record<string, Float64Array> = {};
-  let out: Record<string, unknown> = spec;
-  if (isRecord(base)) {
-    let encoded;
-    try {
-      encoded = encodeSpec(base);
-    } catch (e) {
-      throw e instanceof AutobalanceError ? prefixed(e, 'base') : e;
-    }
-    for (const [k, v] of Object.entries(encoded.buffers)) buffers[`base.${k}`] = v;
-    out = { ...spec, base: JSON.parse(encoded.json) as unknown };
-  }
+  const { json, buffers } = encodeWithRunAt(spec, 'base');
   for (const [k, v] of Object.entries(extra)) {
     if (Object.hasOwn(buffers, k)) throw new InvalidSpecError(k, 'this matrix is given in the spec and in options.buffers');
     buffers[k] = v;
   }
-  return { json: encodeJson(out, ''), buffers };
+  return { json, buffers };
 }
 
 function parseJson<T>(json: string, what: string): T {
