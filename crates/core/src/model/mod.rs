@@ -19,6 +19,7 @@ use crate::spec::MethodSpec;
 
 pub mod mf;
 pub mod net;
+pub mod octopus;
 
 /// The registered model families, in the order error messages list them.
 pub static FAMILIES: &[&dyn Family] = &[&mf::MfFamily, &net::NetFamily];
