@@ -41,7 +41,8 @@ pub struct Status {
     pub finished: bool,
     /// Why the run stopped; `None` while it runs.
     pub stop: Option<Stop>,
-    /// Step at which the loss became non-finite; the state kept is the iterate before it.
+    /// Step at which the loss became non-finite; the state kept is the iterate before it (the
+    /// start of the span, when a model took a closed-form span of steps).
     pub diverged_at: Option<u64>,
     /// When the run stopped early (`diverged` or `solverFailed`): the step whose iterate is bad
     /// or could not be computed; the state kept (and its row, the last recorded) is the iterate
@@ -89,6 +90,11 @@ pub struct Session {
     /// Loss at the current iterate, when `grad` holds its gradient.
     current: Option<f64>,
     last_h: f64,
+    /// Iterations the last step covered (more than 1 for a model's closed-form span).
+    last_span: u64,
+    /// The model takes plain GD steps itself ([`Model::gd_steps`]): the method is `gd` without
+    /// weight decay.
+    model_gd: bool,
     diverged_at: Option<u64>,
     stop: Option<Stop>,
     stopped_at: Option<u64>,
@@ -246,6 +252,7 @@ impl Session {
             per_param: 4 + Method::buffers(run.method.as_ref()),
             curvature_iter: tracker.as_ref().map_or(0, |(_, t)| t.max_iter),
             method: run.method.as_ref(),
+            weight_decay: run.weight_decay,
         };
         let mut budget = Budget::new();
         let mut buffers = Buffers::from(buffers);
@@ -348,6 +355,7 @@ impl Session {
         let (names, roles): (Vec<String>, Vec<Role>) =
             cols.into_iter().map(|c| (c.name, c.role)).unzip();
         let p = w.len();
+        let method_is_plain_gd = method.name() == "gd" && method.weight_decay == 0.0;
         Session {
             model,
             method,
@@ -368,6 +376,8 @@ impl Session {
             loss: None,
             current: None,
             last_h: 0.0,
+            last_span: 1,
+            model_gd: method_is_plain_gd,
             diverged_at: None,
             stop: None,
             stopped_at: None,
@@ -492,7 +502,8 @@ impl Session {
         l
     }
 
-    /// Take up to `max_steps` steps of the method. Stops early when the run is finished, when
+    /// Take up to `max_steps` steps of the method (more when a model's closed-form span,
+    /// [`Model::gd_steps`], crosses `max_steps`: spans end only at recorded rows). Stops early when the run is finished, when
     /// the loss becomes non-finite (then the last iterate with a finite loss is kept: `stop:
     /// diverged`), or when a step fails (an implicit solve that does not converge: the iterate
     /// before it is kept, `stop: solverFailed`); in both cases the kept iterate's row is the last
@@ -527,8 +538,10 @@ impl Session {
                         break;
                     }
                 }
+                self.last_span = 1;
                 self.t += 1;
                 taken += 1;
+                self.model.after_step(self.t, &self.w);
                 continue;
             }
             let loss = match (needed, self.current) {
@@ -546,6 +559,7 @@ impl Session {
                         self.method = method;
                         self.last_h = last_h;
                         self.current = None;
+                        self.model.after_step(self.t, &self.w);
                         continue;
                     }
                 }
@@ -569,26 +583,41 @@ impl Session {
                 self.stopped_at = Some(self.t);
                 self.stop = Some(Stop::Diverged);
                 self.finished = true;
+                let undefined = self.model.undefined_reason();
                 if self.t > 0 {
-                    self.reason = Some(format!(
-                        "the loss or its gradient is not finite at step {}; the state kept is \
-                         step {}",
-                        self.t,
-                        self.t - 1
-                    ));
+                    let kept = self.t - self.last_span;
+                    self.reason = Some(match undefined {
+                        Some(why) => format!(
+                            "the loss is not defined at step {}: {why}; the state kept is step \
+                             {kept}",
+                            self.t
+                        ),
+                        None => format!(
+                            "the loss or its gradient is not finite at step {}; the state kept \
+                             is step {kept}",
+                            self.t
+                        ),
+                    });
                     std::mem::swap(&mut self.w, &mut self.prev);
-                    self.t -= 1;
-                    self.method.time -= self.last_h;
+                    self.t = kept;
+                    self.method.time -= self.last_h * self.last_span as f64;
+                    self.model.after_step(self.t, &self.w);
                     let l = self.eval_current();
                     self.loss = Some(l);
                     self.record(l);
                 } else {
                     // No finite state: nothing is recorded (rows: 0), the parameters are the
                     // initial ones.
-                    self.reason = Some(format!(
-                        "the loss or its gradient is not finite at the initial point (loss \
-                         {loss}); no row is recorded"
-                    ));
+                    self.reason = Some(match undefined {
+                        Some(why) => format!(
+                            "the loss is not defined at the initial point: {why}; no row is \
+                             recorded"
+                        ),
+                        None => format!(
+                            "the loss or its gradient is not finite at the initial point (loss \
+                             {loss}); no row is recorded"
+                        ),
+                    });
                     self.loss = None;
                 }
                 break;
@@ -607,6 +636,31 @@ impl Session {
             }
             let eta = self.schedule.eta(self.t);
             self.prev.copy_from_slice(&self.w);
+            if self.model_gd {
+                // The model may take plain GD steps itself, a closed-form span at a time, up to
+                // the next recorded row and the end of the run. Not cut at the chunk's end: a
+                // span's bits depend on its length, and chunking must change no bits (a chunk
+                // may then take more than `max_steps` iterations; a span costs what its phases
+                // cost, not its length).
+                let next_row = (self.t / self.record_every + 1) * self.record_every;
+                let max = if self.schedule.is_constant() {
+                    next_row.min(self.steps) - self.t
+                } else {
+                    1
+                };
+                if let Some(n) = self.model.gd_steps(&mut self.w, eta, max) {
+                    debug_assert!((1..=max).contains(&n), "gd_steps took {n} of 1..={max}");
+                    let n = n.clamp(1, max);
+                    self.last_h = eta;
+                    self.last_span = n;
+                    self.method.time += eta * n as f64;
+                    self.current = None;
+                    self.t += n;
+                    taken += n;
+                    self.model.after_step(self.t, &self.w);
+                    continue;
+                }
+            }
             match self
                 .method
                 .step(self.model.as_mut(), &mut self.w, &self.grad, eta)
@@ -618,8 +672,10 @@ impl Session {
                 }
             }
             self.current = self.method.take_fsal(&mut self.grad);
+            self.last_span = 1;
             self.t += 1;
             taken += 1;
+            self.model.after_step(self.t, &self.w);
         }
         self.status()
     }

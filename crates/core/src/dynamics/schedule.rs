@@ -52,6 +52,11 @@ impl Schedule {
         })
     }
 
+    /// True when every step has the same size.
+    pub fn is_constant(&self) -> bool {
+        matches!(self, Schedule::Constant { .. })
+    }
+
     /// Step size used for the step from iterate t to t+1.
     pub fn eta(&self, t: u64) -> f64 {
         let tp1 = (t + 1) as f64;

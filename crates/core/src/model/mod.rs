@@ -230,6 +230,32 @@ pub trait Model: Any + Send {
     fn theorem31_scale(&self) -> Option<(usize, f64)> {
         None
     }
+
+    /// Called by the session after every step (or span of steps, see [`Model::gd_steps`]) with
+    /// the index `t` of the new iterate `w`: for models that record events along the trajectory
+    /// (the octopus family's escape iterations). After a divergence the session keeps the
+    /// previous iterate and calls this again with the smaller `t`: a model drops what it
+    /// recorded after it.
+    fn after_step(&mut self, _t: u64, _w: &[f64]) {}
+
+    /// Plain gradient descent taken by the model itself, `w <- w - eta grad L(w)`, possibly many
+    /// iterations at once in closed form (the octopus family's log-scale mode): returns the
+    /// number `n` of iterations taken, `1 <= n <= max`, with `w` the iterate after them, or
+    /// `None` (the default) when the model does not step itself. The session asks only when the
+    /// method is `gd` without weight decay; `max` ends at the next recorded row and at `steps`
+    /// (never at a chunk's end, so that chunking changes no bits), and is 1 under a schedule
+    /// that is not constant. A span must cost what its phases cost, not its length: one call
+    /// may cover all of a run's steps.
+    fn gd_steps(&mut self, _w: &mut [f64], _eta: f64, _max: u64) -> Option<u64> {
+        None
+    }
+
+    /// Why the loss is not defined at the point last evaluated, when [`Model::loss_grad`]
+    /// returned NaN because the point is outside the model's domain (the session's stop reason
+    /// says so instead of reporting a divergence).
+    fn undefined_reason(&self) -> Option<String> {
+        None
+    }
 }
 
 impl dyn Model {
@@ -288,6 +314,8 @@ pub struct RunInfo<'a> {
     pub curvature_iter: usize,
     /// The method spec (mini-batch size for SGD).
     pub method: Option<&'a MethodSpec>,
+    /// The run's `weightDecay` (validated: finite, >= 0).
+    pub weight_decay: f64,
 }
 
 impl RunInfo<'_> {
