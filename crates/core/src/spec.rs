@@ -120,6 +120,17 @@ pub enum MethodSpec {
         #[serde(default = "imp_iter")]
         max_iter: f64,
     },
+    /// Perturbed gradient descent (Algorithm 2 of Du's thesis, Jin et al. 2017): when
+    /// ||grad F(x_t)|| <= gThres and more than tThres steps have passed since the last
+    /// perturbation (t_noise = -tThres - 1 at the start), x_t += xi with xi uniform in the ball
+    /// B(0, radius) (seeded), then a GD step from the perturbed point.
+    #[serde(rename_all = "camelCase")]
+    PerturbedGd {
+        g_thres: f64,
+        t_thres: f64,
+        radius: f64,
+        seed: f64,
+    },
 }
 
 fn beta1() -> f64 {

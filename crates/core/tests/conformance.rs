@@ -63,6 +63,7 @@ fn methods() -> Vec<Value> {
         json!({"kind": "rk4"}),
         json!({"kind": "dopri5", "rtol": 1e-6, "atol": 1e-9}),
         json!({"kind": "implicitMidpoint", "tol": 1e-13, "maxIter": 200}),
+        json!({"kind": "perturbedGd", "gThres": 1e-2, "tThres": 3, "radius": 1e-3, "seed": 7}),
     ]
 }
 

@@ -19,6 +19,7 @@ mod gd;
 mod implicit_midpoint;
 mod momentum;
 mod nesterov;
+mod pgd;
 mod rk4;
 mod sgd;
 #[cfg(test)]
@@ -31,6 +32,7 @@ pub use gd::Gd;
 pub use implicit_midpoint::ImplicitMidpoint;
 pub use momentum::Momentum;
 pub use nesterov::Nesterov;
+pub use pgd::PerturbedGd;
 pub use rk4::Rk4;
 pub use sgd::Sgd;
 
@@ -170,6 +172,12 @@ pub const REGISTRY: &[MethodSpec] = &[
         tol: 1e-12,
         max_iter: 50.0,
     },
+    MethodSpec::PerturbedGd {
+        g_thres: 0.1,
+        t_thres: 3.0,
+        radius: 0.01,
+        seed: 0.0,
+    },
 ];
 
 /// Validate a method spec (no spec: gradient descent) and build the method.
@@ -188,6 +196,12 @@ fn build(spec: Option<&MethodSpec>, s: &mut Setup) -> Result<Box<dyn Step>> {
         Some(MethodSpec::ImplicitMidpoint { tol, max_iter }) => {
             Box::new(ImplicitMidpoint::new(*tol, *max_iter, s)?)
         }
+        Some(MethodSpec::PerturbedGd {
+            g_thres,
+            t_thres,
+            radius,
+            seed,
+        }) => Box::new(PerturbedGd::new(*g_thres, *t_thres, *radius, *seed, s)?),
     })
 }
 
