@@ -422,6 +422,7 @@ const METHODS = fixtures<MethodSpec>()(
   { kind: 'rk4' },
   { kind: 'dopri5', rtol: 1e-5, atol: 1e-8 },
   { kind: 'implicitMidpoint', tol: 1e-12, maxIter: 50 },
+  { kind: 'perturbedGd', gThres: 0.1, tThres: 2, radius: 0.01, seed: 1 },
 );
 const methodsCovered: AllSet<MethodSpec, (typeof METHODS)[number]> = true;
 

@@ -121,6 +121,28 @@ export type MethodSpec =
        * 100. A solve that does not converge stops the run with `stop: 'solverFailed'`.
        */
       maxIter?: number;
+    }
+  | {
+      /**
+       * Perturbed gradient descent (Algorithm 2 of Du's thesis, Jin et al. 2017). With t_noise =
+       * -tThres - 1 at the start, the step from iterate t (t = 0 is the initial point) first checks
+       * ||grad F(x_t)|| <= gThres and t - t_noise > tThres; if both hold, it adds xi, uniform in the
+       * ball of radius `radius` in the full parameter dimension n (xi = radius U^(1/n) g/||g||, g
+       * standard normal, U uniform, from a stream seeded by `seed`: the same bits on both
+       * backends), sets t_noise = t and re-evaluates the gradient at the perturbed point; then
+       * x_{t+1} = x_t - eta_t grad F(x_t). F includes weight decay. At most one perturbation per
+       * tThres + 1 steps. Columns (role `solver`): `perturbed` (1 when the step into this row's
+       * iterate perturbed, else 0) and `perturbations` (the count so far). Every model family.
+       */
+      kind: 'perturbedGd';
+      /** Gradient threshold g_thres >= 0 (a finite number). */
+      gThres: number;
+      /** Steps t_thres that must pass between perturbations: an integer in 0..=2^53. */
+      tThres: number;
+      /** Radius r >= 0 (finite) of the ball the noise is uniform in. */
+      radius: number;
+      /** Seed of the noise stream: an integer in 0..=2^53. */
+      seed: number;
     };
 
 /** Options shared by every run, whatever its model family; a family's run spec extends it. */
