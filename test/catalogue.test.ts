@@ -69,6 +69,16 @@ function net(over: Obj = {}): Obj {
   };
 }
 
+function octo(over: Obj = {}): Obj {
+  return {
+    model: { kind: 'octopus', d: 3, L: 2, tau: 1 },
+    init: { kind: 'uniform', low: -1, high: 1, seed: 1 },
+    schedule: { kind: 'constant', eta: 0.125 },
+    steps: 5,
+    ...over,
+  };
+}
+
 function conv(layer: Obj): Obj {
   return net({
     model: { kind: 'network', inputDim: 8, layers: [{ type: 'conv1d', inChannels: 1, outChannels: 2, kernel: 3, activation: 'relu', ...layer }, { width: 2 }] },
@@ -423,9 +433,36 @@ const sweeps: Entry[] = [
   }), E.range('model.rank'), { accepted: true }),
 ];
 
+const o = octo();
+const octopus: Entry[] = [
+  spec('octopus: model.d 0', at(o, 'model.d', 0), E.range('model.d')),
+  spec('octopus: model.d 4097 (documented at most 4096)', at(o, 'model.d', 4097), E.range('model.d')),
+  spec('octopus: model.d 2^32', at(o, 'model.d', 2 ** 32), E.range('model.d')),
+  spec('octopus: model.d 1.5', at(o, 'model.d', 1.5), E.range('model.d')),
+  spec('octopus: model.L -1', at(o, 'model.L', -1), E.range('model.L')),
+  spec('octopus: model.L 1e300 (documented at most 1e100)', at(o, 'model.L', 1e300), E.range('model.L')),
+  spec('octopus: model.gamma 0', at(o, 'model.gamma', 0), E.range('model.gamma')),
+  spec('octopus: model.tau NaN', at(o, 'model.tau', NaN), E.nonFinite('model.tau')),
+  spec('octopus: model.L missing', at(o, 'model.L', REMOVE), E.spec('model.L')),
+  spec('octopus: model.l (the field is L)', at(o, 'model.l', 2), E.spec('model.l')),
+  spec('octopus: model.arithmetic "double"', at(o, 'model.arithmetic', 'double'), E.spec('model.arithmetic')),
+  spec('octopus: init.kind "gaussian"', octo({ init: { kind: 'gaussian', std: 1, seed: 1 } }), E.spec('init.kind')),
+  spec('octopus: init.x of the wrong length', octo({ init: { kind: 'point', x: [0.1, 0.2] } }), E.shape('init.x')),
+  spec('octopus: init.x[1] Infinity', octo({ init: { kind: 'point', x: [0.1, Infinity, 0.2] } }), E.nonFinite('init.x[1]')),
+  spec('octopus: init.x[2] "x"', octo({ init: { kind: 'point', x: [0.1, 0.2, 'x'] } }), E.spec(/^init\.x/)),
+  spec('octopus: init.x outside D (a trailing coordinate > tau)', octo({ init: { kind: 'point', x: [0.5, 0.1, 1.5] } }), E.range('init.x[2]')),
+  spec('octopus: init.x outside D (a leading coordinate > 6 tau)', octo({ init: { kind: 'point', x: [6.5, 0.1, 0.1] } }), E.range('init.x[0]')),
+  spec('octopus: a uniform init that draws outside D', octo({ init: { kind: 'uniform', low: -3, high: 3, seed: 0 } }), E.range('init')),
+  spec('octopus: init.high < init.low', octo({ init: { kind: 'uniform', low: 1, high: -1, seed: 0 } }), E.range('init.high')),
+  spec('octopus: init.seed 0.5', at(o, 'init.seed', 0.5), E.range('init.seed')),
+  spec('octopus: leaving D stops the run (diverged, the last point in D kept)', octo({ init: { kind: 'point', x: [4.5, 0.1, 0.1] }, schedule: { kind: 'constant', eta: 1.2 }, steps: 50 }), E.range('schedule.eta'), { accepted: true }),
+  query('octopus: lemma32 on an octopus', { what: 'lemma32' }, E.request('query.what'), o),
+  query('octopus: stationaryPoints on matrix factorization', { what: 'stationaryPoints' }, E.request('query.what')),
+];
+
 // Memory and hangs last: on a build without the fixes, a wasm trap can leave the module unusable
 // and a hang never returns, so the other categories run (and report) first.
-const CATALOGUE: Record<string, Entry[]> = { integers, nonFinite, nulls, types, fields, json, structure, misuse, messages, sweeps, memory, hangs };
+const CATALOGUE: Record<string, Entry[]> = { integers, nonFinite, nulls, types, fields, json, structure, misuse, messages, sweeps, octopus, memory, hangs };
 
 // ----------------------------------------------------------------------------------------------
 

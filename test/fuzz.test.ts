@@ -66,14 +66,16 @@ function matrixArb(rows: number, cols: number, scale: number): fc.Arbitrary<numb
   return fc.array(fc.array(real(-scale, scale), { minLength: cols, maxLength: cols }), { minLength: rows, maxLength: rows });
 }
 
-const scheduleArb = (family: 'mf' | 'net'): fc.Arbitrary<Obj> =>
+type FamilyTag = 'mf' | 'net' | 'octopus';
+
+const scheduleArb = (family: FamilyTag): fc.Arbitrary<Obj> =>
   fc.oneof(
     { weight: 6, arbitrary: fc.record({ kind: fc.constant('constant'), eta: fc.oneof({ weight: 9, arbitrary: real(0.001, 0.3) }, { weight: 1, arbitrary: real(1, 50) }) }) },
     { weight: 2, arbitrary: fc.record({ kind: fc.constant('inversePower'), c: real(0.001, 0.3), delta: real(0.01, 0.5) }) },
     ...(family === 'mf' ? [{ weight: 2, arbitrary: fc.record({ kind: fc.constant('theorem31'), eps: real(0.001, 1) }) }] : []),
   );
 
-const methodArb = (family: 'mf' | 'net', samples: number): fc.Arbitrary<Obj | undefined> =>
+const methodArb = (family: FamilyTag, samples: number): fc.Arbitrary<Obj | undefined> =>
   fc.oneof(
     { weight: 2, arbitrary: fc.constant(undefined) },
     fc.constant({ kind: 'gd' }),
@@ -88,7 +90,7 @@ const methodArb = (family: 'mf' | 'net', samples: number): fc.Arbitrary<Obj | un
   );
 
 /** The run's own fields: schedule, steps, recordEvery, method, weightDecay, curvature. */
-const runFieldsArb = (family: 'mf' | 'net', samples: number): fc.Arbitrary<Obj> =>
+const runFieldsArb = (family: FamilyTag, samples: number): fc.Arbitrary<Obj> =>
   fc
     .record({
       schedule: scheduleArb(family),
@@ -264,24 +266,49 @@ const netArb: fc.Arbitrary<Obj> = fc.record({ inputDim: small(1, 5), hidden: sma
   }),
 );
 
-const queryArb = (family: 'mf' | 'net'): fc.Arbitrary<Obj> =>
+/**
+ * Octopus (thesis ch. 7): a start in the domain D, by construction: `lead` coordinates in
+ * [2 tau, 6 tau], the active one below 2 tau, the trailing ones at most tau, random signs; or a
+ * uniform box inside [-tau, tau] (every such point is in D).
+ */
+const octopusArb: fc.Arbitrary<Obj> = fc
+  .record({ d: small(1, 6), L: real(0.2, 5), gamma: opt(real(0.2, 3)), tau: opt(real(0.3, 3)) })
+  .chain(({ d, L, gamma, tau }) => {
+    const t = tau ?? Math.E;
+    const coord = (lo: number, hi: number): fc.Arbitrary<number> =>
+      fc.tuple(fc.integer({ min: 0, max: 1000 }), fc.boolean()).map(([i, neg]) => (neg ? -1 : 1) * Number((lo + ((hi - lo) * i) / 1000).toPrecision(6)));
+    const point = small(0, d).chain((lead) =>
+      fc.tuple(...Array.from({ length: d }, (_, j) => (j < lead ? coord(2.01 * t, 5.99 * t) : j === lead ? coord(0, 1.99 * t) : coord(0, 0.99 * t)))),
+    );
+    const uniform = fc.tuple(real(0, 1), real(0, 1), seed).map(([a, b, sd]) => ({ kind: 'uniform', low: Number((-0.99 * a * t).toPrecision(6)), high: Number((0.99 * b * t).toPrecision(6)), seed: sd }));
+    return fc
+      .record({
+        model: fc.record({ kind: fc.constant('octopus'), d: fc.constant(d), L: fc.constant(L), gamma: fc.constant(gamma), tau: fc.constant(tau), arithmetic: opt(fc.constant('float')) }).map(clean),
+        init: fc.oneof({ weight: 2, arbitrary: uniform }, { weight: 1, arbitrary: point.map((x) => ({ kind: 'point', x })) }),
+        run: runFieldsArb('octopus', 1),
+      })
+      .map(({ run, ...rest }) => ({ ...rest, ...run }));
+  });
+
+const queryArb = (family: FamilyTag): fc.Arbitrary<Obj> =>
   fc.oneof(
     fc.record({ what: fc.constant('classify'), k: opt(small(1, 2)), method: opt(pick(['auto', 'dense', 'lanczos'])), tol: opt(real(1e-10, 0.5)), maxIter: opt(small(1, 60)), seed: opt(seed), zeroTol: opt(real(0, 1)), gradTol: opt(real(0, 1)), denseMaxDim: opt(small(0, 100)), vectors: opt(fc.boolean()) }).map(clean),
     fc.record({ what: fc.constant('eigs'), k: opt(small(1, 3)), which: opt(pick(['smallest', 'largest', 'both'])), method: opt(pick(['auto', 'dense', 'lanczos'])), tol: opt(real(1e-10, 0.5)), maxIter: opt(small(1, 60)), seed: opt(seed), block: opt(fc.constant('$block')), denseMaxDim: opt(small(0, 100)), vectors: opt(fc.boolean()) }).map(clean),
     fc.record({ what: fc.constant('density'), probes: opt(small(1, 4)), lanczosSteps: opt(small(1, 8)), gridPoints: opt(small(2, 30)), sigma: opt(real(0.001, 1)), seed: opt(seed), block: opt(fc.constant('$block')) }).map(clean),
     fc.record({ what: fc.constant('trace'), probes: opt(small(1, 6)), seed: opt(seed), block: opt(fc.constant('$block')) }).map(clean),
     ...(family === 'mf' ? [fc.record({ what: fc.constant('lemma32'), eps: opt(real(0, 1)), vectors: opt(fc.boolean()) }).map(clean)] : []),
+    ...(family === 'octopus' ? [fc.constant({ what: 'stationaryPoints' })] : []),
   );
 
 // ----------------------------------------------------------------------------------------------
 // Mutations
 
 const INT_FIELDS = new Set([
-  'd1', 'd2', 'rank', 'seed', 'steps', 'recordEvery', 'every', 'maxIter', 'inputDim', 'width', 'params', 'inChannels', 'outChannels',
+  'd', 'd1', 'd2', 'rank', 'seed', 'steps', 'recordEvery', 'every', 'maxIter', 'inputDim', 'width', 'params', 'inChannels', 'outChannels',
   'inHeight', 'kernel', 'stride', 'padding', 'samples', 'batchSize', 'widths', 'components', 'k', 'probes', 'lanczosSteps', 'gridPoints', 'denseMaxDim',
 ]);
 /** Integer fields whose range is [0 or 1, 2^32) by contract; sizes may answer too_large instead. */
-const SIZE_FIELDS = new Set(['d1', 'd2', 'rank', 'inputDim', 'width', 'params', 'inChannels', 'outChannels', 'inHeight', 'kernel', 'samples', 'widths', 'batchSize', 'padding', 'stride', 'probes', 'lanczosSteps', 'gridPoints', 'k', 'maxIter', 'every', 'denseMaxDim', 'components']);
+const SIZE_FIELDS = new Set(['d', 'd1', 'd2', 'rank', 'inputDim', 'width', 'params', 'inChannels', 'outChannels', 'inHeight', 'kernel', 'samples', 'widths', 'batchSize', 'padding', 'stride', 'probes', 'lanczosSteps', 'gridPoints', 'k', 'maxIter', 'every', 'denseMaxDim', 'components']);
 /** Counts: integers up to 2^53 on both backends (steps, recordEvery, curvature.every). */
 const COUNT_FIELDS = new Set(['steps', 'recordEvery', 'every']);
 /** Matrix inputs (travel as buffers): mutated as a whole, never inside. */
@@ -507,7 +534,7 @@ const ADVANCE_ARGS: readonly unknown[] = ['5', -1, NaN, 1.5, null, {}, undefined
 // Cases
 
 interface Case {
-  family: 'mf' | 'net';
+  family: FamilyTag;
   spec: Obj;
   query?: Obj;
   mutation?: Mutation;
@@ -517,7 +544,7 @@ interface Case {
 
 const caseArb: fc.Arbitrary<Case | undefined> = fc
   .record({
-    family: fc.oneof({ weight: 2, arbitrary: fc.constant<'mf'>('mf') }, { weight: 3, arbitrary: fc.constant<'net'>('net') }),
+    family: fc.oneof({ weight: 2, arbitrary: fc.constant<FamilyTag>('mf') }, { weight: 3, arbitrary: fc.constant<FamilyTag>('net') }, { weight: 1, arbitrary: fc.constant<FamilyTag>('octopus') }),
     mode: fc.oneof(
       { weight: 30, arbitrary: fc.constant('valid') },
       { weight: 50, arbitrary: fc.constant('mutateSpec') },
@@ -530,7 +557,7 @@ const caseArb: fc.Arbitrary<Case | undefined> = fc
     r2: fc.nat(),
   })
   .chain((c) =>
-    fc.record({ spec: c.family === 'mf' ? mfArb : netArb, query: queryArb(c.family) }).map(({ spec, query }): Case | undefined => {
+    fc.record({ spec: c.family === 'mf' ? mfArb : c.family === 'net' ? netArb : octopusArb, query: queryArb(c.family) }).map(({ spec, query }): Case | undefined => {
       switch (c.mode) {
         case 'valid':
           return { family: c.family, spec, ...(c.withQuery ? { query } : {}) };

@@ -26,6 +26,9 @@ import {
   type NetInitSpec,
   type NetworkModel,
   type NetworkRunSpec,
+  type OctopusInitSpec,
+  type OctopusModel,
+  type OctopusRunSpec,
   type Preset,
   Run,
   type RunSpec,
@@ -305,7 +308,7 @@ describe('encodeSpec: a matrix input at any path becomes a buffer named by that 
 /** The seed holders as applyOverrides found them before the walk (commit 222ac85), for comparison. */
 function legacySeedHolders(spec: RunSpec): { seed: number }[] {
   const out: { seed: number }[] = [];
-  const parts = 'target' in spec ? [spec.target, spec.init] : [spec.data, spec.init, spec.method];
+  const parts = 'target' in spec ? [spec.target, spec.init] : 'data' in spec ? [spec.data, spec.init, spec.method] : [spec.init, spec.method];
   for (const part of parts as unknown[]) {
     if (typeof part === 'object' && part !== null && typeof (part as { seed?: unknown }).seed === 'number') {
       out.push(part as { seed: number });
@@ -546,6 +549,41 @@ function netSpecs(): { label: string; spec: NetworkRunSpec }[] {
   return out;
 }
 
+// Octopus (no matrix fields). `arithmetic: 'float'` sets the field (logScale: docs/octopus.md).
+const OCTOPUS_MODEL = { kind: 'octopus', d: 3, L: 2, gamma: 1, tau: 1, arithmetic: 'float' } as const satisfies OctopusModel;
+const octopusModelCovered: AllSet<OctopusModel, typeof OCTOPUS_MODEL> = true;
+const OCTOPUS_INITS = fixtures<OctopusInitSpec>()(
+  { kind: 'uniform', low: -1, high: 1, seed: 3 },
+  { kind: 'point', x: [4.5, -1.5, 0.25] },
+);
+const octopusInitsCovered: AllSet<OctopusInitSpec, (typeof OCTOPUS_INITS)[number]> = true;
+const OCTOPUS_RUN = fixtures<OctopusRunSpec>()({
+  model: OCTOPUS_MODEL,
+  init: OCTOPUS_INITS[0],
+  schedule: { kind: 'constant', eta: 0.05 },
+  steps: 4,
+  recordEvery: 2,
+  method: METHODS[0],
+  weightDecay: 1e-3,
+  curvature: CURVATURE,
+});
+const octopusRunCovered: AllSet<OctopusRunSpec, (typeof OCTOPUS_RUN)[number]> = true;
+
+/** Octopus specs: both inits, and every schedule and method once. */
+function octopusSpecs(): { label: string; spec: OctopusRunSpec }[] {
+  const base = OCTOPUS_RUN[0];
+  const out: { label: string; spec: OctopusRunSpec }[] = OCTOPUS_INITS.map((init) => ({ label: `init ${init.kind}`, spec: { ...base, init } }));
+  for (const schedule of SCHEDULES) {
+    if (schedule.kind === 'theorem31') continue; // matrix factorization only
+    out.push({ label: `schedule ${schedule.kind}`, spec: { ...base, schedule } });
+  }
+  for (const method of METHODS) {
+    if (method.kind === 'sgd') continue; // networks only
+    out.push({ label: `method ${method.kind}`, spec: { ...base, method } });
+  }
+  return out;
+}
+
 // The families' matrix fields (families/*.ts, what encodeSpec checks strictly) are exactly the
 // fields their types declare as MatrixInput.
 /** The paths (`[]` for any index) of the fields of T typed as a matrix input. */
@@ -570,7 +608,7 @@ const COMPILE_TIME_CHECKS = [
   methodsCovered, schedulesCovered, curvatureCovered, mfModelCovered, mfTargetsCovered, mfInitsCovered, mfRunCovered,
   layersCovered, layerTypesCovered, activationsCovered, netModelsCovered, lossesCovered, targetGensCovered, dataCovered,
   inputsCovered, netInitsCovered, netRunCovered, mfMatrixFieldsListed, mfMatrixFieldsTyped, netMatrixFieldsListed,
-  netMatrixFieldsTyped,
+  netMatrixFieldsTyped, octopusModelCovered, octopusInitsCovered, octopusRunCovered,
 ];
 
 /** The paths of the objects of a spec that are not matrix inputs (where an unknown field can go). */
@@ -629,10 +667,14 @@ describe(`the TS spec types agree with the core on ${BACKEND}`, () => {
     expect(errors[2]).toMatch(/"v"/);
   }, 120_000);
 
-  const specs = [...mfSpecs().map((s) => ({ family: 'matrixFactorization', ...s })), ...netSpecs().map((s) => ({ family: 'network', ...s }))];
+  const specs = [
+    ...mfSpecs().map((s) => ({ family: 'matrixFactorization', ...s })),
+    ...netSpecs().map((s) => ({ family: 'network', ...s })),
+    ...octopusSpecs().map((s) => ({ family: 'octopus', ...s })),
+  ];
 
   it('has fixtures for every family of RunSpec and of the registry (families/index.ts)', () => {
-    const kinds: AllValues<RunSpec['model']['kind'], (typeof MF_RUN)[number]['model']['kind'] | (typeof NET_RUN)[number]['model']['kind']> = true;
+    const kinds: AllValues<RunSpec['model']['kind'], (typeof MF_RUN)[number]['model']['kind'] | (typeof NET_RUN)[number]['model']['kind'] | (typeof OCTOPUS_RUN)[number]['model']['kind']> = true;
     expect(kinds).toBe(true);
     expect([...new Set(specs.map((s) => s.spec.model.kind))].sort()).toEqual([...FAMILIES.keys()].sort());
   });

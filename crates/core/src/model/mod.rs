@@ -22,7 +22,7 @@ pub mod net;
 pub mod octopus;
 
 /// The registered model families, in the order error messages list them.
-pub static FAMILIES: &[&dyn Family] = &[&mf::MfFamily, &net::NetFamily];
+pub static FAMILIES: &[&dyn Family] = &[&mf::MfFamily, &net::NetFamily, &octopus::OctopusFamily];
 
 /// The registered families as JSON, for the bindings and the TS conformance tests:
 /// `[{"kind", "fields", "queries", "examples": [{"name", "spec"}]}]`.
