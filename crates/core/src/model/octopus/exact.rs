@@ -146,6 +146,8 @@ pub struct Engine {
     t: u64,
     escapes: Vec<Option<u64>>,
     underflow: Option<u64>,
+    /// The state before the last single step and its iteration (for [`Engine::rewind`]).
+    prev: Option<(u64, Vec<Coord>)>,
     w: Vec<f64>,
     grad: Vec<f64>,
 }
@@ -165,6 +167,7 @@ impl Engine {
             t: 0,
             escapes,
             underflow: None,
+            prev: None,
             w: x0.to_vec(),
             grad: vec![0.0; x0.len()],
         }
@@ -254,7 +257,10 @@ impl Engine {
                 self.span = self.open_span(p, eta);
             }
             if let Some(sp) = &mut self.span {
-                let k = (max - taken).min(sp.end - sp.m);
+                let k = (max - taken).min(sp.end - sp.m).min(u64::MAX - self.t);
+                if k == 0 {
+                    break;
+                }
                 sp.m += k;
                 taken += k;
                 self.t += k;
@@ -275,6 +281,37 @@ impl Engine {
         taken
     }
 
+    /// Go back to iteration `t` <= the current one, as the session does after a divergence
+    /// (`Model::after_step` with a smaller t): possible inside the open span (its state is a
+    /// function of its step count) and to the iterate before the last single step (a step that
+    /// leaves D is always a call's only single step). Escapes and the underflow iteration after
+    /// `t` are dropped. Returns false (and changes nothing) when the state at `t` is not kept.
+    pub fn rewind(&mut self, t: u64) -> bool {
+        if t > self.t {
+            return false;
+        }
+        if t < self.t {
+            match (&mut self.span, &mut self.prev) {
+                (Some(sp), _) if sp.t0 <= t => sp.m = t - sp.t0,
+                (None, Some((tp, _))) if *tp == t => {
+                    let (_, base) = self.prev.take().expect("checked");
+                    self.base = base;
+                }
+                _ => return false,
+            }
+            self.t = t;
+        }
+        for e in self.escapes.iter_mut() {
+            if e.is_some_and(|v| v > t) {
+                *e = None;
+            }
+        }
+        if self.underflow.is_some_and(|v| v > t) {
+            self.underflow = None;
+        }
+        true
+    }
+
     /// Coordinate j now (the span's closed form when one is open).
     fn coord(&self, j: usize) -> Coord {
         let b = self.base[j];
@@ -291,7 +328,10 @@ impl Engine {
                 let y = four + libm::pow(sp.c, m) * (x.abs() - four);
                 Coord::Val(if x.is_sign_negative() { -y } else { y })
             }
-            Coord::Log { neg, l } if j == sp.i => Coord::Log { neg, l: l + m * sp.la },
+            Coord::Log { neg, l } if j == sp.i => Coord::Log {
+                neg,
+                l: l + m * sp.la,
+            },
             Coord::Log { neg, l } => Coord::Log {
                 neg: neg ^ (sp.c < 0.0 && sp.m % 2 == 1),
                 l: l + m * sp.lc,
@@ -331,7 +371,10 @@ impl Engine {
             Phase::Minimum => (u64::MAX, None),
             Phase::Quadratic => {
                 let layout_ok = self.base.iter().enumerate().all(|(j, b)| {
-                    matches!((j < r.i, b), (true, Coord::Val(_)) | (false, Coord::Log { .. }))
+                    matches!(
+                        (j < r.i, b),
+                        (true, Coord::Val(_)) | (false, Coord::Log { .. })
+                    )
                 });
                 if !layout_ok {
                     return None;
@@ -418,11 +461,12 @@ impl Engine {
         }
         self.t += 1;
         if self.underflow.is_none()
-            && (0..n).any(|j| self.base[j].ln_abs() >= LN_UNDERFLOW && next[j].ln_abs() < LN_UNDERFLOW)
+            && (0..n)
+                .any(|j| self.base[j].ln_abs() >= LN_UNDERFLOW && next[j].ln_abs() < LN_UNDERFLOW)
         {
             self.underflow = Some(self.t);
         }
-        self.base = next;
+        self.prev = Some((self.t - 1, std::mem::replace(&mut self.base, next)));
         let i = p.region(&self.w).i;
         for e in self.escapes.iter_mut().take(i) {
             if e.is_none() {
@@ -512,8 +556,7 @@ mod tests {
                 *x += -eta * g;
             }
             self.t += 1;
-            if self.zero_at.is_none() && self.x.iter().zip(&before).any(|(x, b)| *b && *x == 0.0)
-            {
+            if self.zero_at.is_none() && self.x.iter().zip(&before).any(|(x, b)| *b && *x == 0.0) {
                 self.zero_at = Some(self.t);
             }
             let i = p.region(&self.x).i;
@@ -553,11 +596,7 @@ mod tests {
                         let target = a.t + chunk;
                         while a.t < target {
                             a.step(&p, eta);
-                            if a
-                                .x
-                                .iter()
-                                .any(|v| *v != 0.0 && v.abs() < f64::MIN_POSITIVE)
-                            {
+                            if a.x.iter().any(|v| *v != 0.0 && v.abs() < f64::MIN_POSITIVE) {
                                 clean = false;
                             }
                         }
@@ -584,5 +623,165 @@ mod tests {
         }
         eprintln!("agreeing runs: {runs}, worst relative difference {worst:e}");
         assert!(runs >= 40, "{runs}");
+    }
+
+    /// The state after n iterations does not depend on how they were cut into calls.
+    #[test]
+    fn chunking_changes_no_bit() {
+        for (d, l) in [(5, 3.0), (8, 2.0), (4, 10.0)] {
+            let p = Params::new(d, l, 1.0, std::f64::consts::E);
+            let eta = 1.0 / (4.0 * l);
+            let x0 = uniform(7, d);
+            let mut whole = Engine::new(&p, &x0);
+            let mut w1 = vec![0.0; d];
+            let target = 3_000_000;
+            while whole.iteration() < target {
+                whole.advance(&p, &mut w1, eta, target - whole.iteration());
+            }
+            assert!(whole.escapes()[d - 1].is_some());
+            let mut cut = Engine::new(&p, &x0);
+            let mut w2 = vec![0.0; d];
+            let mut k = 1u64;
+            while cut.iteration() < target {
+                let n = cut.advance(&p, &mut w2, eta, k.min(target - cut.iteration()));
+                assert!(n >= 1);
+                k = (k * 3 + 1) % 100_003 + 1;
+            }
+            assert_eq!(whole.iteration(), target);
+            assert_eq!(w1, w2);
+            assert_eq!(whole.ln_abs(), cut.ln_abs());
+            assert_eq!(whole.escapes(), cut.escapes());
+            assert_eq!(whole.underflow_at(), cut.underflow_at());
+            // Rewinding inside the open span gives the state of a run that stopped there.
+            let back = target - 5000;
+            assert!(whole.rewind(back));
+            let mut short = Engine::new(&p, &x0);
+            while short.iteration() < back {
+                short.advance(&p, &mut w2, eta, back - short.iteration());
+            }
+            whole.write(&mut w1);
+            short.write(&mut w2);
+            assert_eq!(w1, w2);
+            assert_eq!(whole.escapes(), short.escapes());
+        }
+    }
+
+    /// eta in (1/(2L), 1/L): the factors 1 - 2 eta L and 1 - 2 eta g2 are negative (signs flip);
+    /// the engine still matches plain GD (escapes identical, iterates within 5e-11: the large-eta
+    /// spline steps amplify rounding differences; measured up to 8.4e-12).
+    #[test]
+    fn negative_factors_flip_signs() {
+        let mut runs = 0;
+        let mut flips = 0;
+        let mut overall: f64 = 0.0;
+        for (d, l, el) in [(3, 1.0, 0.75), (4, 1.0, 0.6), (3, 2.0, 0.7), (4, 1.5, 0.9)] {
+            let p = Params::new(d, l, 1.0, std::f64::consts::E);
+            let eta = el / l;
+            for seed in 0..8u64 {
+                let x0 = uniform(seed + 100, d);
+                let mut a = Plain::new(&p, &x0);
+                let mut e = Engine::new(&p, &x0);
+                let mut w = vec![0.0; d];
+                let mut ok = true;
+                let mut worst: f64 = 0.0;
+                while a.escapes[d - 1].is_none() && a.t < 3000 {
+                    let before = a.x.clone();
+                    a.step(&p, eta);
+                    if !p.in_domain(&a.x)
+                        || a.x.iter().any(|v| *v != 0.0 && v.abs() < f64::MIN_POSITIVE)
+                    {
+                        ok = false;
+                        break;
+                    }
+                    flips +=
+                        a.x.iter()
+                            .zip(&before)
+                            .filter(|(x, b)| x.is_sign_negative() != b.is_sign_negative())
+                            .count();
+                    assert_eq!(e.advance(&p, &mut w, eta, 1), 1);
+                    for j in 0..d {
+                        worst = worst.max(rel(a.x[j], w[j]));
+                    }
+                }
+                if !ok || a.escapes[d - 1].is_none() {
+                    continue;
+                }
+                runs += 1;
+                assert_eq!(a.escapes, e.escapes(), "d {d} L {l} eta L {el} seed {seed}");
+                assert!(
+                    worst < 5e-11,
+                    "d {d} L {l} eta L {el} seed {seed}: {worst:e}"
+                );
+                overall = overall.max(worst);
+                // The same run in closed-form spans ends at the same iterate.
+                let mut f = Engine::new(&p, &x0);
+                let mut wf = vec![0.0; d];
+                while f.iteration() < a.t {
+                    f.advance(&p, &mut wf, eta, a.t - f.iteration());
+                }
+                for j in 0..d {
+                    assert!(rel(a.x[j], wf[j]) < 5e-11, "{} {}", a.x[j], wf[j]);
+                }
+            }
+        }
+        eprintln!("negative factors: {runs} runs, {flips} sign flips, worst relative difference {overall:e}");
+        assert!(runs >= 10 && flips > 100, "runs {runs} flips {flips}");
+    }
+
+    /// The y_{i+1}^2 coupling in the spline phase of y_i changes no bit of plain GD's update
+    /// once |x_{i+1}| <= 1e-8 (eta = 1/(4L)), about 500 binades before its square underflows
+    /// (|x_{i+1}| < 2^-537.5, where exp(2 l) and z * z are 0): whether it is computed or not,
+    /// both arithmetics give the same iterate. At |x_{i+1}| = 1e-6 it does change bits.
+    #[test]
+    fn coupling_invisible_long_before_it_underflows() {
+        let mut visible = 0;
+        for l in [1.0, 2.0, 3.0, 10.0] {
+            let p = Params::new(3, l, 1.0, std::f64::consts::E);
+            let eta = 1.0 / (4.0 * l);
+            for k in 1..1000 {
+                let y = p.tau * (1.0 + k as f64 / 1000.0);
+                let plain = y + (-eta) * p.g1p(y);
+                for z in [1e-8, 1e-20, 1e-200, 2f64.powi(-537)] {
+                    assert_eq!(y + (-eta) * (p.g1p(y) + p.g2p(y) * z * z), plain);
+                }
+                assert!(libm::exp(2.0 * libm::log(2f64.powi(-538))) == 0.0);
+                if y + (-eta) * (p.g1p(y) + p.g2p(y) * 1e-12) != plain {
+                    visible += 1;
+                }
+            }
+        }
+        assert!(visible > 100, "{visible}");
+    }
+
+    /// Past 2 eta L >= 2 no span is taken; the run leaves D and `advance` stops before the step
+    /// that leaves it (unless it is the call's first), at plain GD's step.
+    #[test]
+    fn leaving_d_stops_before_the_step() {
+        let d = 4;
+        let l = 1.0;
+        let p = Params::new(d, l, 1.0, std::f64::consts::E);
+        let eta = 1.3 / l;
+        let x0 = [0.3, 0.2, -0.1, 0.05];
+        let mut a = Plain::new(&p, &x0);
+        while p.in_domain(&a.x) {
+            a.step(&p, eta);
+        }
+        let mut e = Engine::new(&p, &x0);
+        let mut w = vec![0.0; d];
+        let n = e.advance(&p, &mut w, eta, 1000);
+        assert_eq!(n, a.t - 1);
+        assert!(p.in_domain(&w));
+        let kept = w.clone();
+        assert_eq!(e.advance(&p, &mut w, eta, 1000), 1);
+        assert!(!p.in_domain(&w));
+        for j in 0..d {
+            assert!(rel(a.x[j], w[j]) < 1e-12);
+        }
+        // The session keeps the iterate before it.
+        assert!(e.rewind(a.t - 1));
+        assert_eq!(e.iteration(), a.t - 1);
+        e.write(&mut w);
+        assert_eq!(w, kept);
+        assert!(!e.rewind(a.t - 2));
     }
 }
