@@ -4,9 +4,9 @@
 //! gradient, exact Hessian-vector product, the region and escape columns, the domain, the
 //! `stationaryPoints` query); `family.rs` is the spec and the build. docs/octopus.md.
 
+pub mod exact;
 pub mod family;
 pub mod pieces;
-// pub mod exact;
 
 use serde_json::{json, Value};
 
