@@ -183,6 +183,7 @@ fn escape_durations_grow_by_kappa() {
             let kappa = 1.0 + rho / mu;
             assert!(kappa > (l + p.gamma) / p.gamma);
             let mut worst_ratio: f64 = 0.0;
+            let mut worst_spread: f64 = 0.0;
             for seed in 0..20u64 {
                 let x0 = uniform(seed + 1000, d);
                 let e = escape_all(&p, &x0, eta);
@@ -196,6 +197,7 @@ fn escape_durations_grow_by_kappa() {
                     spread <= kappa + 3.0,
                     "L {l} eta L {el} seed {seed}: spread {spread} kappa {kappa}"
                 );
+                worst_spread = worst_spread.max(spread / (kappa + 3.0));
                 // The last ratio of durations against kappa, with the derived error.
                 let dl = t[d - 1] - t[d - 2];
                 let dp = t[d - 2] - t[d - 3];
@@ -211,7 +213,8 @@ fn escape_durations_grow_by_kappa() {
             }
             eprintln!(
                 "L {l} eta L {el}: kappa {kappa:.6} ((L+gamma)/gamma = {}), worst relative \
-                 |D_d/D_(d-1) - kappa| / kappa = {worst_ratio:.2e}",
+                 |D_d/D_(d-1) - kappa| / kappa = {worst_ratio:.2e}, largest spread / (kappa + 3) \
+                 = {worst_spread:.3}",
                 (l + p.gamma) / p.gamma
             );
         }
@@ -242,6 +245,19 @@ fn d10_runs_take_milliseconds() {
         let el = t0.elapsed();
         assert!(el.as_secs_f64() < 0.05, "seed {seed}: {el:?}");
         let n = e.escapes()[d - 1].unwrap();
+        if seed == 0 {
+            // log10 min |x_j| just before the last escape (the last coordinate's turn).
+            let mut f = Engine::new(&p, &x0);
+            let mut w = vec![0.0; d];
+            let before = e.escapes()[d - 2].unwrap() - 1;
+            while f.iteration() < before {
+                f.advance(&p, &mut w, eta, before - f.iteration());
+            }
+            eprintln!(
+                "log10MinAbs at iteration {before}: {:.4e}",
+                f.log10_min_abs(&p)
+            );
+        }
         assert!(n > 10_000_000, "{n}");
         total_iters += n;
     }
