@@ -10,7 +10,7 @@
 import { stepColumn } from './columns.js';
 import type { HessianReport } from './curvature.js';
 import type { RunResult } from './run.js';
-import type { SweepTable } from './sweep.js';
+import type { SweepSettingRow, SweepTable } from './sweep.js';
 
 /**
  * A number (or, for curvature report fields, a string) taken from a preset's results.
@@ -80,10 +80,10 @@ export type Quantity =
 
 /**
  * Which settings of a sweep a {@link SweepQuantity} reads: per axis path (as in the table's
- * `values`, e.g. `schedule.eta`), a value (equal up to a relative 1e-9) or bounds. Paths not
- * named are free.
+ * `values`, e.g. `schedule.eta`), a value (a number: equal up to a relative 1e-9; a string:
+ * equal) or bounds. Paths not named are free.
  */
-export type SweepWhere = Record<string, number | SweepBounds>;
+export type SweepWhere = Record<string, number | string | SweepBounds>;
 
 /** Bounds on an axis value in a {@link SweepWhere}: every bound given must hold. */
 export interface SweepBounds {
@@ -105,7 +105,13 @@ export interface SweepBounds {
  *
  * - `sweep: 'class'`: class `name`'s `count`, `p`, or Wilson `lo`/`hi` (or the setting's `runs`);
  * - `sweep: 'kept'`: kept value `name`'s `mean`, `median` (the 0.5 quantile), `std`, `min`, `max`,
- *   `count` (finite values) or `missing` (nulls).
+ *   `count` (finite values) or `missing` (nulls);
+ * - `sweep: 'stepGrowth'`: the growth factor of the steps of a staircase: the kept values from
+ *   `name` through `through`, in the plan's `keep` order (e.g. `escape1` .. `escape5`), each
+ *   reduced to `stat` (`median` or `mean`) on the one matching setting, give v_0 .. v_m; the steps
+ *   D_j = v_j - v_{j-1} (j = 1..m, m >= 2, every D_j > 0) are fitted by least squares,
+ *   ln D_j = a + b j, and the quantity is exp(b): the factor by which each step is longer than the
+ *   one before (1 for equal steps).
  */
 export type SweepQuantity =
   | {
@@ -133,6 +139,20 @@ export type SweepQuantity =
       where?: SweepWhere;
       /** How several settings reduce to one number (default: exactly one must match). */
       reduce?: 'min' | 'max';
+      /** Factor applied to the result. */
+      scale?: number;
+    }
+  | {
+      /** The growth factor of the steps between successive kept values. */
+      sweep: 'stepGrowth';
+      /** The first kept name (the staircase's origin v_0). */
+      name: string;
+      /** The last kept name (the plan's `keep` order between them). */
+      through: string;
+      /** Which statistic of each kept value (default `median`). */
+      stat?: 'median' | 'mean';
+      /** Which setting (exactly one must match). */
+      where?: SweepWhere;
       /** Factor applied to the result. */
       scale?: number;
     };
@@ -183,6 +203,23 @@ export type Check =
       kind: 'show';
       /** The quantity shown. */
       of: Quantity;
+    }
+  | {
+      /**
+       * A precondition of the row's claim, not a comparison with the paper: when `of` is within
+       * [`atLeast`, `atMost`] it passes; otherwise the check is not evaluated (`pass: null`) and
+       * the row is *incomplete*, never judged (e.g. a quick run with fewer random starts than the
+       * protocol, or runs cut short before the event the claim reads).
+       */
+      kind: 'requires';
+      /** The quantity. */
+      of: Quantity;
+      /** Lower bound of the precondition. */
+      atLeast?: number;
+      /** Upper bound of the precondition. */
+      atMost?: number;
+      /** What the precondition stands for, shown with the outcome. */
+      why?: string;
     }
   | {
       /** Every recorded value is <= the previous one (NaN rows skipped). */
@@ -357,6 +394,7 @@ function whereText(w: SweepWhere | undefined): string {
   return Object.entries(w)
     .map(([p, c]) => {
       if (typeof c === 'number') return `${p} = ${fmt(c)}`;
+      if (typeof c === 'string') return `${p} = ${c}`;
       const parts: string[] = [];
       if (c.gt !== undefined) parts.push(`> ${fmt(c.gt)}`);
       if (c.ge !== undefined) parts.push(`>= ${fmt(c.ge)}`);
@@ -368,6 +406,7 @@ function whereText(w: SweepWhere | undefined): string {
 }
 
 function describeSweep(q: SweepQuantity): string {
+  if (q.sweep === 'stepGrowth') return `growth factor of the steps of ${q.stat ?? 'median'} ${q.name}..${q.through} at [${whereText(q.where)}]`;
   const what =
     q.sweep === 'class'
       ? q.stat === 'p'
@@ -382,9 +421,14 @@ function describeSweep(q: SweepQuantity): string {
   return `${what} ${how} [${whereText(q.where)}]`;
 }
 
-function matches(values: Record<string, unknown>, where: SweepWhere | undefined): boolean {
+/** Whether a setting's axis values satisfy `where` (see {@link SweepWhere}). */
+export function sweepWhereMatches(values: Record<string, unknown>, where: SweepWhere | undefined): boolean {
   for (const [p, c] of Object.entries(where ?? {})) {
     const v = values[p];
+    if (typeof c === 'string') {
+      if (v !== c) return false;
+      continue;
+    }
     if (typeof v !== 'number') return false;
     if (typeof c === 'number') {
       if (!(Math.abs(v - c) <= 1e-9 * Math.max(Math.abs(v), Math.abs(c)))) return false;
@@ -398,8 +442,9 @@ function matches(values: Record<string, unknown>, where: SweepWhere | undefined)
 function sweepValue(q: SweepQuantity, inputs: CheckInputs): number {
   const sw = inputs.sweep;
   if (!sw) throw new Missing('the sweep was not run');
-  const rows = sw.table.settings.filter((r) => matches(r.values, q.where));
+  const rows = sw.table.settings.filter((r) => sweepWhereMatches(r.values, q.where));
   if (rows.length === 0) throw new Missing(`no setting of the table matches [${whereText(q.where)}]`);
+  if (q.sweep === 'stepGrowth') return stepGrowth(q, sw.table, rows);
   if (q.reduce === undefined && rows.length !== 1) throw new Missing(`${rows.length} settings match [${whereText(q.where)}], expected one`);
   if (q.sweep === 'class' && q.reduce === 'pool') {
     let k = 0;
@@ -419,13 +464,45 @@ function sweepValue(q: SweepQuantity, inputs: CheckInputs): number {
       if (!c) throw new Missing(`setting ${r.setting} has no class ${q.name}`);
       return c[q.stat];
     }
-    const k = r.kept[q.name];
-    if (!k) throw new Missing(`setting ${r.setting} has no kept value ${q.name}`);
-    const v = q.stat === 'median' ? (k.quantiles.find(([p]) => Math.abs(p - 0.5) < 1e-12)?.[1] ?? null) : k[q.stat];
-    if (v === null || v === undefined) throw new Missing(`${q.stat} ${q.name} of setting ${r.setting} is null${q.stat === 'median' ? ' or not reduced' : ''}`);
-    return v;
+    return keptStat(r, q.name, q.stat);
   });
   return q.reduce === 'max' ? Math.max(...vals) : q.reduce === 'min' ? Math.min(...vals) : (vals[0] as number);
+}
+
+/** A kept value's statistic on one setting row (median: the 0.5 quantile). */
+function keptStat(r: SweepSettingRow, name: string, stat: 'mean' | 'median' | 'std' | 'min' | 'max' | 'count' | 'missing'): number {
+  const k = r.kept[name];
+  if (!k) throw new Missing(`setting ${r.setting} has no kept value ${name}`);
+  const v = stat === 'median' ? (k.quantiles.find(([p]) => Math.abs(p - 0.5) < 1e-12)?.[1] ?? null) : k[stat];
+  if (v === null || v === undefined) throw new Missing(`${stat} ${name} of setting ${r.setting} is null${stat === 'median' ? ' or not reduced' : ''}`);
+  return v;
+}
+
+function stepGrowth(q: Extract<SweepQuantity, { sweep: 'stepGrowth' }>, table: SweepTable, rows: SweepSettingRow[]): number {
+  if (rows.length !== 1) throw new Missing(`${rows.length} settings match [${whereText(q.where)}], expected one`);
+  const row = rows[0] as SweepSettingRow;
+  const order = table.plan.kept;
+  const i0 = order.indexOf(q.name);
+  const i1 = order.indexOf(q.through);
+  if (i0 < 0 || i1 < 0) throw new Missing(`the sweep keeps no ${i0 < 0 ? q.name : q.through}`);
+  if (i1 - i0 < 2) throw new Missing(`${q.name}..${q.through}: a growth factor needs at least two steps (three kept values)`);
+  const v = order.slice(i0, i1 + 1).map((n) => keptStat(row, n, q.stat ?? 'median'));
+  // ln D_j = a + b j, j = 1..m, by least squares.
+  const m = v.length - 1;
+  let sj = 0;
+  let sy = 0;
+  let sjj = 0;
+  let sjy = 0;
+  for (let j = 1; j <= m; j++) {
+    const dj = (v[j] as number) - (v[j - 1] as number);
+    if (!(dj > 0)) throw new Missing(`the step ${order[i0 + j]} - ${order[i0 + j - 1]} of setting ${row.setting} is ${fmt(dj)}, not positive`);
+    const y = Math.log(dj);
+    sj += j;
+    sy += y;
+    sjj += j * j;
+    sjy += j * y;
+  }
+  return Math.exp((m * sjy - sj * sy) / (m * sjj - sj * sj));
 }
 
 function field(report: HessianReport, path: string, i: number): number | string {
@@ -518,6 +595,15 @@ export function runCheck(c: Check, inputs: CheckInputs): CheckOutcome {
       case 'show': {
         const a = evaluate(c.of, inputs);
         return { text: `${describe(c.of)} = ${fmt(a)}`, pass: true, shown: true };
+      }
+      case 'requires': {
+        const a = num(evaluate(c.of, inputs), describe(c.of));
+        const low = c.atLeast !== undefined && !(a >= c.atLeast);
+        const high = c.atMost !== undefined && !(a <= c.atMost);
+        const range = [c.atLeast !== undefined ? `>= ${fmt(c.atLeast)}` : '', c.atMost !== undefined ? `<= ${fmt(c.atMost)}` : ''].filter((x) => x).join(' and ');
+        const why = c.why ? ` (${c.why})` : '';
+        if (low || high) return { text: `not judged: requires ${describe(c.of)} ${range}, got ${fmt(a)}${why}`, pass: null };
+        return { text: `requires ${describe(c.of)} = ${fmt(a)} ${range}${why}`, pass: true };
       }
       case 'equals': {
         const a = evaluate(c.of, inputs);

@@ -164,7 +164,10 @@ function checkPreset(p: unknown): asserts p is Preset {
 
 /** Changes to the runs of a preset. */
 export interface PresetOverrides {
-  /** Steps of every run (a sweep preset: of its base spec, so of every run of the sweep). */
+  /**
+   * Steps of every run (a sweep preset: of its base spec and of every axis over `steps`, e.g. a
+   * zip of methods with their own step counts, so of every run of the sweep).
+   */
   steps?: number;
   /**
    * Seeds: every seed in the preset's run specs (every object with a numeric `seed` field, at any
@@ -218,7 +221,17 @@ export function applyOverrides(preset: Preset, overrides: PresetOverrides): Pres
   const copy = JSON.parse(JSON.stringify(preset)) as Preset;
   if (copy.sweep) {
     const spec = copy.sweep.spec;
-    if (overrides.steps !== undefined) spec.base.steps = overrides.steps;
+    if (overrides.steps !== undefined) {
+      const steps = overrides.steps;
+      spec.base.steps = steps;
+      for (const a of spec.axes) {
+        for (const m of 'zip' in a ? a.zip : [a]) {
+          if (m.path !== 'steps') continue;
+          if ('values' in m) m.values = m.values.map(() => steps);
+          else m.range = { ...m.range, from: steps, to: steps };
+        }
+      }
+    }
     if (overrides.seed !== undefined) {
       const holders = seedHolders(spec.base);
       if (holders.length > 0) {

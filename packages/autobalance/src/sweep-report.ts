@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type CheckedReference, statusMark } from './checks.js';
+import { type CheckedReference, type SweepWhere, statusMark, sweepWhereMatches } from './checks.js';
 import { type BandSeries, type HeatmapCell, type VegaLiteSpec, bandLinesVegaLite, heatmapVegaLite, panelsToVegaLite, renderVegaLiteSvg } from './vega.js';
 import type { SweepPlan, SweepSettingRow, SweepSpec, SweepTable } from './sweep.js';
 
@@ -20,6 +20,11 @@ export interface SweepPlotAxis {
   scale?: number;
   /** Logarithmic axis on line plots (heatmap axes are discrete). */
   log?: boolean;
+  /**
+   * Labels of the axis's values, in axis order (legend entries of a `series` axis, e.g.
+   * `["GD", "PGD"]` for an axis over methods); default `<title> = <value>`.
+   */
+  labels?: string[];
 }
 
 /** What a {@link SweepPlot} shows per setting. */
@@ -38,8 +43,21 @@ export type SweepPlotValue =
       stat?: 'mean' | 'median';
     };
 
-/** One plot of a sweep report. */
-export interface SweepPlot {
+/** One plot of a sweep report: over its axes ({@link SweepAxisPlot}) or over a list of kept values ({@link SweepKeptPlot}). */
+export type SweepPlot = SweepAxisPlot | SweepKeptPlot;
+
+/** A curve computed from theory (not from the runs), drawn beside a plot's lines. */
+export interface SweepTheoryCurve {
+  /** Legend label. */
+  label: string;
+  /** x values. */
+  x: number[];
+  /** y values. */
+  y: number[];
+}
+
+/** A plot over the sweep's axes. */
+export interface SweepAxisPlot {
   /** `heatmap`: the value over `x` and `y`; `lines`: the value over `x`, one line per value of `series`. */
   kind: 'heatmap' | 'lines';
   /** Panel title (default: the value). */
@@ -52,6 +70,50 @@ export interface SweepPlot {
   series?: SweepPlotAxis;
   /** What is shown. */
   value: SweepPlotValue;
+  /** Logarithmic y axis (lines). */
+  logY?: boolean;
+  /** Theory curves drawn beside the lines (lines). */
+  theory?: SweepTheoryCurve[];
+}
+
+/**
+ * A plot over a list of kept values (e.g. `escape1` .. `escape5`, the iteration at which each
+ * saddle is left), on the settings matching `where`, one line per value of `series`:
+ *
+ * - `keptProfile`: x = the position of each kept value (`positions`, default 1, 2, ...), y = its
+ *   `stat` (default `median`), shaded from the lowest to the highest reduced quantile;
+ * - `staircase`: the kept values as the ends of the steps of a staircase: y = `levels[k]` from
+ *   the `stat` of kept value k (k = 0: x = 1) to that of kept value k + 1 (`levels` has one more
+ *   entry than `kept`; the last level runs on to twice the last value); x on a log axis. It draws
+ *   the given levels (e.g. the objective's value at each saddle) at the measured times: the
+ *   title should say so.
+ *
+ * A setting whose `series` value is not on the series axis is left out; with no `series`, every
+ * matching setting is its own line.
+ */
+export interface SweepKeptPlot {
+  /** `keptProfile` or `staircase`. */
+  kind: 'keptProfile' | 'staircase';
+  /** Panel title. */
+  title?: string;
+  /** The kept names, in order. */
+  kept: string[];
+  /** Which settings (default all). */
+  where?: SweepWhere;
+  /** One line per value of this axis. */
+  series?: SweepPlotAxis;
+  /** The statistic of each kept value (default `median`). */
+  stat?: 'mean' | 'median';
+  /** `keptProfile`: the x position of each kept value (default 1, 2, ...). */
+  positions?: number[];
+  /** `staircase`: the level of each step (kept.length + 1 values). */
+  levels?: number[];
+  /** Logarithmic y axis (`keptProfile`). */
+  logY?: boolean;
+  /** x axis title. */
+  xTitle?: string;
+  /** y axis title. */
+  yTitle?: string;
 }
 
 /** The input of {@link sweepReportHtml}. */
@@ -162,13 +224,13 @@ function valueTitle(v: SweepPlotValue): string {
  * else the first kept value's mean; a heatmap per pair of axes and, per axis, lines over it
  * (one line per value of the next axis, if any). Axes not in a plot are held at their first value.
  */
-export function defaultSweepPlots(plan: SweepPlan): SweepPlot[] {
+export function defaultSweepPlots(plan: SweepPlan): SweepAxisPlot[] {
   const axes = sweepAxes(plan);
   const cls = plan.classes.find((c) => c !== 'other');
   const value: SweepPlotValue | undefined = cls !== undefined ? { class: cls } : plan.kept[0] !== undefined ? { kept: plan.kept[0] } : undefined;
   if (value === undefined || axes.length === 0) return [];
   const ax = (i: number): SweepPlotAxis => ({ path: axes[i]?.paths[0] as string, log: logAxisDefault(axes[i] as SweepAxisInfo) });
-  const plots: SweepPlot[] = [];
+  const plots: SweepAxisPlot[] = [];
   for (let i = 0; i < axes.length; i++) for (let j = i + 1; j < axes.length; j++) plots.push({ kind: 'heatmap', x: ax(i), y: ax(j), value });
   for (let i = 0; i < axes.length; i++) {
     const s = axes.length > 1 ? (i + 1) % axes.length : -1;
@@ -197,8 +259,89 @@ function heldNote(axes: readonly SweepAxisInfo[], free: readonly number[]): stri
   return ` (${held.map(({ a }) => `${a.paths.join(' = ')} = ${valueText(a.values[0]?.[0])}`).join(', ')})`;
 }
 
+/** The legend label of value `k` of a series axis. */
+function seriesLabel(s: SweepPlotAxis, a: SweepAxisInfo, k: number): string {
+  const given = s.labels?.[k];
+  if (given !== undefined) return given;
+  const j = Math.max(0, a.paths.indexOf(s.path));
+  return `${s.title ?? s.path} = ${valueText(a.values[k]?.[j], s.scale ?? 1)}`;
+}
+
+/** The Vega-Lite panel of a plot over kept values (see {@link SweepKeptPlot}). */
+function keptPanel(plot: SweepKeptPlot, axes: readonly SweepAxisInfo[], rows: readonly SweepSettingRow[]): Record<string, unknown> {
+  const stat = plot.stat ?? 'median';
+  const matching = rows.filter((r) => sweepWhereMatches(r.values, plot.where));
+  const is = plot.series ? axisOfPath(axes, plot.series.path) : -1;
+  const sAxis = is >= 0 ? (axes[is] as SweepAxisInfo) : undefined;
+  const lines: { label: string; row: SweepSettingRow }[] = [];
+  for (const row of matching) {
+    if (sAxis && plot.series) {
+      const k = coordinates(axes, row)[is] as number;
+      if (k < 0) continue;
+      lines.push({ label: seriesLabel(plot.series, sAxis, k), row });
+    } else {
+      lines.push({ label: `setting ${row.setting}`, row });
+    }
+  }
+  const stats = (row: SweepSettingRow): { y: number | null; lo: number | null; hi: number | null }[] =>
+    plot.kept.map((name) => plotValue(row, { kept: name, stat }));
+  if (plot.kind === 'keptProfile') {
+    const xs = plot.kept.map((_, i) => plot.positions?.[i] ?? i + 1);
+    const series: BandSeries[] = lines.map(({ label, row }) => {
+      const v = stats(row);
+      return { label, x: xs, y: v.map((p) => p.y), lo: v.map((p) => p.lo), hi: v.map((p) => p.hi) };
+    });
+    return bandLinesVegaLite({
+      title: `${plot.title ?? `${stat} of ${plot.kept.join(', ')}`}; band: lowest to highest quantile`,
+      xLabel: plot.xTitle ?? 'kept value',
+      yLabel: plot.yTitle ?? stat,
+      ...(plot.logY ? { logY: true } : {}),
+      series,
+    });
+  }
+  const levels = plot.levels ?? [];
+  if (levels.length !== plot.kept.length + 1) throw new Error(`a staircase needs ${plot.kept.length + 1} levels (one more than its kept values), got ${levels.length}`);
+  // Step k starts at the end of step k - 1 (step 0 at x = 1); drawn with step-after
+  // interpolation: level k from its start to the next start. The last level runs on to twice
+  // the last end. A missing end (null statistic) ends the staircase there.
+  const series: BandSeries[] = lines.map(({ label, row }) => {
+    const ends = stats(row).map((p) => p.y);
+    const x: number[] = [1];
+    const y: number[] = [levels[0] as number];
+    for (let k = 0; k < ends.length; k++) {
+      const end = ends[k];
+      if (end === null || end === undefined || !Number.isFinite(end)) break;
+      x.push(Math.max(end, x[x.length - 1] as number));
+      y.push(levels[k + 1] as number);
+    }
+    x.push(2 * (x[x.length - 1] as number));
+    y.push(y[y.length - 1] as number);
+    return { label, x, y, lo: x.map(() => null), hi: x.map(() => null) };
+  });
+  const panel = bandLinesVegaLite({
+    title: plot.title ?? `staircase of ${stat} ${plot.kept.join(', ')}`,
+    xLabel: plot.xTitle ?? 'step (log)',
+    yLabel: plot.yTitle ?? 'level',
+    logX: true,
+    series,
+  });
+  for (const layer of (panel['layer'] as { mark?: Record<string, unknown> }[] | undefined) ?? []) {
+    if (layer.mark?.['type'] === 'line') layer.mark['interpolate'] = 'step-after';
+  }
+  return panel;
+}
+
+function isKeptPlot(p: SweepPlot): p is SweepKeptPlot {
+  return p.kind === 'keptProfile' || p.kind === 'staircase';
+}
+
 /** The Vega-Lite panel of one plot (no `$schema`). */
 function plotPanel(plot: SweepPlot, axes: readonly SweepAxisInfo[], rows: readonly SweepSettingRow[]): Record<string, unknown> {
+  return isKeptPlot(plot) ? keptPanel(plot, axes, rows) : axisPanel(plot, axes, rows);
+}
+
+/** The Vega-Lite panel of a plot over the sweep's axes. */
+function axisPanel(plot: SweepAxisPlot, axes: readonly SweepAxisInfo[], rows: readonly SweepSettingRow[]): Record<string, unknown> {
   const ix = axisOfPath(axes, plot.x.path);
   const xScale = plot.x.scale ?? 1;
   const xTitle = plot.x.title ?? plot.x.path;
@@ -234,7 +377,10 @@ function plotPanel(plot: SweepPlot, axes: readonly SweepAxisInfo[], rows: readon
   const held = heldRows(axes, rows, free);
   const sAxis = is >= 0 ? (axes[is] as SweepAxisInfo) : undefined;
   const sj = sAxis && plot.series ? sAxis.paths.indexOf(plot.series.path) : 0;
-  const groups = sAxis && is !== ix ? sAxis.values.map((t, k) => ({ k, label: `${plot.series?.title ?? plot.series?.path} = ${valueText(t[sj], plot.series?.scale ?? 1)}` })) : [{ k: -1, label: vTitle }];
+  const groups =
+    sAxis && plot.series && is !== ix
+      ? sAxis.values.map((t, k) => ({ k, label: plot.series?.labels?.[k] ?? `${plot.series?.title ?? plot.series?.path} = ${valueText(t[sj], plot.series?.scale ?? 1)}` }))
+      : [{ k: -1, label: vTitle }];
   const series: BandSeries[] = groups.map(({ k, label }) => {
     const pts = held
       .filter(({ at }) => k < 0 || at[is] === k)
@@ -243,12 +389,14 @@ function plotPanel(plot: SweepPlot, axes: readonly SweepAxisInfo[], rows: readon
       .sort((a, b) => a.x - b.x);
     return { label, x: pts.map((p) => p.x * xScale), y: pts.map((p) => p.v.y), lo: pts.map((p) => p.v.lo), hi: pts.map((p) => p.v.hi) };
   });
+  for (const t of plot.theory ?? []) series.push({ label: t.label, x: t.x.map((x) => x * xScale), y: t.y, lo: t.y.map(() => null), hi: t.y.map(() => null) });
   const band = isProb ? 'Wilson interval' : 'lowest to highest quantile';
   return bandLinesVegaLite({
     title: `${plot.title ?? vTitle}${heldNote(axes, free)}; band: ${band}`,
     xLabel: xTitle,
     yLabel: vTitle,
     ...(plot.x.log ? { logX: true } : {}),
+    ...(plot.logY ? { logY: true } : {}),
     ...(isProb ? { yDomain: [0, 1] as const } : {}),
     series,
   });
