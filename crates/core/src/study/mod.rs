@@ -68,6 +68,7 @@ macro_rules! registry {
 
 registry! {
     hessian_grid,
+    conservation,
     sweep,
 }
 
