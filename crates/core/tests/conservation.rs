@@ -200,12 +200,15 @@ fn table() {
         ("linear 10-10-10", net(10, json!([lin(10), lin(10)]), 1)),
         ("linear 4-5-4-5", net(4, json!([lin(5), lin(4), lin(5)]), 1)),
         ("relu 4-5-4-3", net(4, json!([relu(5), relu(4), lin(3)]), 1)),
-        ("linear 3-4-4-4-3", net(3, json!([lin(4), lin(4), lin(4), lin(3)]), 1)),
+        (
+            "linear 3-4-4-4-3",
+            net(3, json!([lin(4), lin(4), lin(4), lin(3)]), 1),
+        ),
         ("relu 14-14-14", net(14, json!([relu(14), lin(14)]), 1)),
         ("linear 14-14-14", net(14, json!([lin(14), lin(14)]), 1)),
     ];
     eprintln!(
-        "| architecture | D | dims by depth | laws | known (theorems) | in span | gap | ms |"
+        "| architecture (input-widths-output) | D | dims by depth (point 0) | laws (generic; all points agree?) | known (theorems) | in span | gap (smallest) | ms per point |"
     );
     for (name, run) in rows {
         let big = run["model"]["inputDim"].as_u64().unwrap_or(0) >= 10;
