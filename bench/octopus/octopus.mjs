@@ -3,7 +3,7 @@
 // in one process run. See bench/octopus/README.md.
 //
 //   node bench/octopus/octopus.mjs [--quick] [--reps N] [--min-seconds S] [--wait-idle S]
-//        [--seeds N] [--no-wasm] [--no-peer] [--json FILE]
+//        [--seeds N] [--no-wasm] [--no-peer] [--json FILE] [--only plain,exact,where]
 //
 // 1. plain float GD steps/s (d = 5 and 10, L = 3, eta = 1/(4L)): every timed unit is the same
 //    N-step trajectory from the same start on every side (ours: a session advanced N steps, rows
@@ -32,6 +32,7 @@ const opt = (name, d) => {
   return i >= 0 ? args[i + 1] : d;
 };
 const quick = has('--quick');
+const only = new Set(String(opt('--only', 'plain,exact,where')).split(','));
 const REPS = Number(opt('--reps', quick ? 3 : 7));
 const MIN = Number(opt('--min-seconds', quick ? 0.15 : 0.5));
 const WAIT = Number(opt('--wait-idle', 0));
@@ -132,13 +133,15 @@ function peer(job) {
 const D_LIST = [5, 10];
 const PEERS = peerOk ? ['numpy', 'python'] : [];
 const plain = {};
-console.log(`\n## 1. Plain float GD on the octopus, L = ${L_PLAIN}, eta = 1/(4L), gamma = 1, tau = e, init uniform [-1,1]^d seed 1`);
+if (only.has('plain')) {
+  console.log(`\n## 1. Plain float GD on the octopus, L = ${L_PLAIN}, eta = 1/(4L), gamma = 1, tau = e, init uniform [-1,1]^d seed 1`);
 console.log(`Each timed unit: the same ${N_TRAJ}-step trajectory from x0 (ours: a fresh session per unit, rows at 0 and N only, created outside the timing).`);
+}
 // Regime A: from the uniform start (seed 1), steps 1..N: the first escapes, every number normal.
 // Regime B: from the iterate at step SKIP_B (given as init.point): GD stuck at a saddle with the
 // trailing coordinates at +-2^-1074 (a subnormal times 1 - 2 eta L = 1/2 rounds back to itself:
 // plain float GD's fate), so every step computes with subnormals.
-for (const [regime, d] of D_LIST.flatMap((d) => [['A', d], ['B', d]])) {
+for (const [regime, d] of only.has('plain') ? D_LIST.flatMap((d) => [['A', d], ['B', d]]) : []) {
   let base = { d, L: L_PLAIN, seed: 1 };
   if (regime === 'B') {
     const s = create(backends[0], spec({ ...base, steps: SKIP_B }));
@@ -247,7 +250,7 @@ out.plain = plain;
 
 // ----------------------------------------------------------------- 2. exact (logScale) runs
 console.log(`\n## 2. Exact (logScale) GD`);
-let exactOk = true;
+let exactOk = only.has('exact');
 try {
   const s = create(backends[0], spec({ d: 10, L: L_PLAIN, seed: 0, steps: 10, arithmetic: 'logScale' }));
   free(s);
@@ -278,17 +281,38 @@ if (exactOk) {
     `plain float GD's underflow at iterations ${Math.min(...targets.map((t) => t.underflowAt))}..${Math.max(...targets.map((t) => t.underflowAt))}; escapes identical on every backend: ${targets.every((t) => t.agree) ? 'yes' : 'NO'}`);
   await quiet('exact d = 10');
   const ex = Object.fromEntries(backends.map((b) => [b.name, []]));
+  // Units per timed round: the seed set repeated k times, k found by doubling until >= 0.05 s
+  // (a round must be long against /proc/stat's 10 ms ticks), then scaled to MIN / 2.
+  const makeAll = (b, k) => {
+    const ss = [];
+    for (let i = 0; i < k; i++) for (const t of targets) ss.push(create(b, spec({ d, L: L_PLAIN, seed: t.seed, steps: t.escapes[d - 1], arithmetic: 'logScale' })));
+    return ss;
+  };
+  const kx = {};
+  for (const b of backends) {
+    for (let k = 1; ; k *= 2) {
+      const ss = makeAll(b, k);
+      const t0 = performance.now();
+      for (const s of ss) s.advance(BIG);
+      const el = (performance.now() - t0) / 1000;
+      ss.forEach(free);
+      if (el >= 0.05 || k >= 1 << 12) {
+        kx[b.name] = Math.max(1, Math.ceil((k * MIN) / 2 / el));
+        break;
+      }
+    }
+  }
   for (let r = 0; r < REPS; r++) {
     const order = backends.map((_, i) => backends[(i + r) % backends.length]);
     for (const b of order) {
-      const ss = targets.map((t) => create(b, spec({ d, L: L_PLAIN, seed: t.seed, steps: t.escapes[d - 1], arithmetic: 'logScale' })));
+      const ss = makeAll(b, kx[b.name]);
       const probe = cpuProbe();
       const t0 = performance.now();
       for (const s of ss) s.advance(BIG);
       const el = (performance.now() - t0) / 1000;
       const p = probe();
       ss.forEach((s, i) => {
-        if (last(s, `escape${d}`) !== targets[i].escapes[d - 1]) throw new Error('escape changed between runs');
+        if (last(s, `escape${d}`) !== targets[i % targets.length].escapes[d - 1]) throw new Error('escape changed between runs');
       });
       ss.forEach(free);
       ex[b.name].push({ seconds: el / ss.length, otherCores: p.otherCores });
@@ -296,11 +320,11 @@ if (exactOk) {
   }
   const meanEff = effs.reduce((a, c) => a + c, 0) / effs.length;
   out.exact10 = { targets, runs: ex, meanEff };
-  console.log(`| backend | ms per exact run (median over rounds, mean over ${SEEDS} seeds) | effective steps per run (mean) | plain ns/step (part 1, A, d = 10) | plain stepping would take | speed-up | clean rounds |`);
+  console.log(`| backend | ms per exact run (advance only; median over rounds of the mean over ${SEEDS} seeds) | effective steps per run (mean) | plain ns/step (part 1, A, d = 10) | plain stepping would take | speed-up | clean rounds |`);
   console.log('|---|---|---|---|---|---|---|');
   for (const b of backends) {
     const r = robust(ex[b.name]);
-    const nsStep = plain.A10?.ns[b.name];
+    const nsStep = plain.A10?.ns[b.name] ?? NaN;
     const plainS = (nsStep * meanEff) / 1e9;
     console.log(`| ${b.name} | ${fmt(r.value * 1e3, 3)} | ${meanEff.toExponential(3)} | ${fmt(nsStep, 1)} | ${fmt(plainS, 1)} s | ${(plainS / r.value).toExponential(2)} | ${cleanMark(r)} |`);
     out.exact10[b.name] = { ms: r.value * 1e3, plainSeconds: plainS, speedup: plainS / r.value, ...r };
@@ -378,6 +402,7 @@ if (exactOk) {
 }
 
 // ------------------------------------------------------------------- 3. where this sits
+if (only.has('where') && plain.A10) {
 console.log(`\n## 3. Where the plain step sits`);
 await quiet('call overhead');
 const calls = {};
@@ -416,6 +441,7 @@ for (const key of Object.keys(plain)) {
     backends.map((b) => `${b.name} ${fmt(n[b.name], 1)} ns/step = ${fmt(n[b.name] * ghz, 0)} cycles, ${fmt(n[b.name] / bound, 0)}x the peak bound`).join('; '));
 }
 console.log(`one advance(1) call (A, d = 10; a step plus the call): ` + backends.map((b) => `${b.name} ${fmt(calls[b.name].value * 1e9, 0)} ns, ${fmt(calls[b.name].value * 1e9 - plain.A10.ns[b.name], 0)} ns more than a step inside advance(N) (${cleanMark(calls[b.name])})`).join('; '));
+}
 out.load.end = loadavg();
 console.log(`\nload average at end: ${out.load.end.join(' ')}`);
 const jsonPath = opt('--json', join(here, 'results', 'octopus.json'));
