@@ -336,13 +336,12 @@ fn stationary_points_have_zero_gradient_and_the_stated_values_and_eigenvalues() 
 /// Plain float GD from a uniform start passes the saddles in order: the saddle column never
 /// decreases, ends at d + 1, and escape k is the first row whose saddle index exceeds k.
 #[test]
-#[ignore = "needs the Model::after_step hook (coordinator, landing)"]
 fn gd_passes_the_saddles_in_order_and_escapes_agree_with_the_saddle_column() {
     for (d, l, gamma, tau, seed) in [
         (3, 1.0, 1.0, 1.0, 1),
         (4, 2.0, 1.0, 1.0, 2),
         (5, 1.0, 1.0, 1.0, 3),
-        (4, 3.0, 0.5, E, 4),
+        (4, 3.0, 1.5, E, 4),
     ] {
         let eta = 1.0 / (4.0 * l);
         let text = spec(
@@ -395,31 +394,52 @@ fn gd_passes_the_saddles_in_order_and_escapes_agree_with_the_saddle_column() {
     }
 }
 
-/// The trailing coordinates shrink by (1 - 2 eta L) per step: with d large enough and L big,
-/// float GD rounds one to exactly 0 and sits on the saddle; underflowAt says when.
+/// The trailing coordinates shrink by (1 - 2 eta L) per step: float GD brings one down to the
+/// smallest subnormal 2^-1074, where the update eta g rounds to 0 (eta = 1/(4L): 2 eta L = 1/2)
+/// and it sits forever; or to exactly 0 (2 eta L > 1/2). underflowAt says when, either way.
 #[test]
-#[ignore = "needs the Model::after_step hook (coordinator, landing)"]
 fn float_gd_underflow_is_reported() {
-    let (l, d) = (8.0, 4);
-    // eta = 1/(4L): trailing coordinates halve every step (exactly, in binary), so from 0.5 one
-    // reaches 0 after about 1075 steps.
-    let text = spec(
-        json!({"kind": "octopus", "d": d, "L": l, "gamma": 1.0, "tau": 1.0}),
-        json!({"kind": "point", "x": [0.001, 0.5, 0.5, 0.5]}),
-        1.0 / (4.0 * l),
-        1200,
-        1,
-    );
-    let mut s = Session::new(&text, HashMap::new()).unwrap();
-    s.advance(u64::MAX);
-    let u = s.column("underflowAt", 0).unwrap();
-    let at = u.last().unwrap();
-    assert!(at.is_finite(), "underflow reported");
-    let t = *at as usize;
-    let x3 = s.column("log10MinAbs", 0).unwrap();
-    assert_eq!(x3[t], f64::NEG_INFINITY);
-    assert!(x3[t - 1].is_finite());
-    assert!(u[..t].iter().all(|v| v.is_nan()) && u[t..].iter().all(|v| *v == t as f64));
+    for (two_eta_l, stuck) in [(0.5, true), (0.75, false)] {
+        let (l, d) = (8.0, 4);
+        let text = spec(
+            json!({"kind": "octopus", "d": d, "L": l, "gamma": 1.0, "tau": 1.0}),
+            json!({"kind": "point", "x": [0.001, 0.5, 0.5, 0.5]}),
+            two_eta_l / (2.0 * l),
+            1500,
+            1,
+        );
+        let mut s = Session::new(&text, HashMap::new()).unwrap();
+        s.advance(u64::MAX);
+        let u = s.column("underflowAt", 0).unwrap();
+        let at = *u.last().unwrap();
+        assert!(at.is_finite(), "underflow reported: x = {:?}", s.params());
+        let t = at as usize;
+        assert!(u[..t].iter().all(|v| v.is_nan()) && u[t..].iter().all(|v| *v == at));
+        // Replay the run by hand (the session's GD step is w - eta g) and find the iteration.
+        let p = Params::new(d, l, 1.0, 1.0);
+        let eta = two_eta_l / (2.0 * l);
+        let mut x = vec![0.001, 0.5, 0.5, 0.5];
+        let mut g = vec![0.0; d];
+        let mut first = None;
+        for k in 1..=1500u64 {
+            p.loss_grad(&x, &mut g);
+            for (a, b) in x.iter_mut().zip(&g) {
+                *a -= eta * b;
+            }
+            if first.is_none() && x.iter().any(|v| v.abs() <= 4.9406564584124654e-324) {
+                first = Some(k);
+            }
+        }
+        assert_eq!(first, Some(t as u64));
+        let lm = s.column("log10MinAbs", 0).unwrap();
+        assert!(lm[t - 1] > -323.4, "{}", lm[t - 1]);
+        if stuck {
+            assert!((lm[t] - 2f64.powi(-1074).log10()).abs() < 1e-9, "{}", lm[t]);
+            assert_eq!(lm[t + 50], lm[t], "stuck at 2^-1074");
+        } else {
+            assert_eq!(lm[t], f64::NEG_INFINITY);
+        }
+    }
 }
 
 #[test]
@@ -596,4 +616,15 @@ fn outside_the_domain_the_value_is_nan_and_the_run_stops_diverged() {
     assert!(st.diverged_at.is_some(), "{st:?}");
     let w = s.params().to_vec();
     assert!(p.in_domain(&w), "the last good state is kept: {w:?}");
+    let reason = st.reason.clone().unwrap();
+    assert!(
+        reason.contains("left the domain D") && reason.contains("x_"),
+        "{reason}"
+    );
+    // The escape columns of the kept state hold nothing recorded after it.
+    let kept = st.step;
+    for k in 1..=2 {
+        let e = s.column(&format!("escape{k}"), 0).unwrap();
+        assert!(e.iter().all(|v| v.is_nan() || *v <= kept as f64), "{e:?}");
+    }
 }

@@ -23,6 +23,9 @@ pub const QUERIES: &[&str] = &["stationaryPoints"];
 /// Largest dimension d (every step touches the d escape columns; documented in docs/octopus.md).
 pub const MAX_D: usize = 4096;
 
+/// 2^-1074, the smallest positive (subnormal) float64.
+const SMALLEST_SUBNORMAL: f64 = 4.9406564584124654e-324;
+
 /// The columns before the d escape columns, in order.
 pub const FIXED_COLUMNS: &[(&str, Role)] = &[
     ("loss", Role::Loss),
@@ -47,10 +50,11 @@ pub struct Octopus {
     blocks: Vec<Block>,
     /// escapes[k - 1]: the first iteration at which the saddle index exceeded k.
     escapes: Vec<Option<u64>>,
-    /// The first iteration at which a coordinate that had been nonzero was exactly 0.
+    /// Float mode: the first iteration at which a coordinate that had been larger was 0 or
+    /// +-2^-1074 (see [`Octopus::track`]).
     underflow_at: Option<u64>,
-    /// The first iteration at which coordinate j was nonzero (`u64::MAX`: not yet).
-    nonzero_since: Vec<u64>,
+    /// The first iteration at which |x_j| > 2^-1074 (`u64::MAX`: not yet).
+    big_since: Vec<u64>,
     /// The iteration last tracked (a smaller one means the session went back: after a
     /// divergence, or to replay lazy steps).
     last_t: Option<u64>,
@@ -71,7 +75,7 @@ impl Octopus {
             }],
             escapes: vec![None; p.d],
             underflow_at: None,
-            nonzero_since: vec![u64::MAX; p.d],
+            big_since: vec![u64::MAX; p.d],
             last_t: None,
             violation: None,
         }
@@ -114,7 +118,11 @@ impl Octopus {
     }
 
     /// Track the escapes and the first underflow at iterate `t` (float mode; called after every
-    /// step). Going back to an earlier `t` (the session keeps the state before a divergence, or
+    /// step). Underflow: a coordinate that had been larger in magnitude is 0 or +-2^-1074, the
+    /// smallest subnormal. From there float64 GD cannot follow the true iterate: with
+    /// 2 eta max(L, gamma) <= 1/2 (eta = 1/(4L), gamma <= L) the update eta g of a coordinate
+    /// +-2^-1074 rounds to 0, so it never moves again (shrinking or growing), and with larger
+    /// steps it becomes 0. Going back to an earlier `t` (the session keeps the state before a divergence, or
     /// replays lazy steps) first drops what was recorded at iterations >= `t`. Points outside D
     /// are not tracked (the session stops the run there and goes back).
     pub fn track(&mut self, t: u64, w: &[f64]) {
@@ -127,7 +135,7 @@ impl Octopus {
             if self.underflow_at.is_some_and(|s| s >= t) {
                 self.underflow_at = None;
             }
-            for s in self.nonzero_since.iter_mut() {
+            for s in self.big_since.iter_mut() {
                 if *s >= t {
                     *s = u64::MAX;
                 }
@@ -144,8 +152,8 @@ impl Octopus {
                 *e = Some(t);
             }
         }
-        for (since, &x) in self.nonzero_since.iter_mut().zip(w) {
-            if x != 0.0 {
+        for (since, &x) in self.big_since.iter_mut().zip(w) {
+            if x.abs() > SMALLEST_SUBNORMAL {
                 *since = (*since).min(t);
             } else if *since < t && self.underflow_at.is_none() {
                 self.underflow_at = Some(t);
@@ -259,7 +267,7 @@ impl Model for Octopus {
     fn set_reference(&mut self, w0: &[f64]) {
         self.escapes.fill(None);
         self.underflow_at = None;
-        self.nonzero_since.fill(u64::MAX);
+        self.big_since.fill(u64::MAX);
         self.last_t = None;
         self.track(0, w0);
     }
@@ -299,6 +307,12 @@ impl Model for Octopus {
     }
     fn family_queries(&self) -> &'static [&'static str] {
         QUERIES
+    }
+    fn after_step(&mut self, t: u64, w: &[f64]) {
+        self.track(t, w);
+    }
+    fn undefined_reason(&self) -> Option<String> {
+        self.undefined_reason_text()
     }
     fn family_query(&mut self, what: &str, w: &[f64], _q: &Query) -> Result<Value> {
         debug_assert_eq!(what, "stationaryPoints");
