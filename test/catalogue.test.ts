@@ -456,6 +456,8 @@ const octopus: Entry[] = [
   spec('octopus: init.high < init.low', octo({ init: { kind: 'uniform', low: 1, high: -1, seed: 0 } }), E.range('init.high')),
   spec('octopus: init.seed 0.5', at(o, 'init.seed', 0.5), E.range('init.seed')),
   spec('octopus: leaving D stops the run (diverged, the last point in D kept)', octo({ init: { kind: 'point', x: [4.5, 0.1, 0.1] }, schedule: { kind: 'constant', eta: 1.2 }, steps: 50 }), E.range('schedule.eta'), { accepted: true }),
+  spec('octopus: logScale with momentum (plain GD only)', octo({ model: { kind: 'octopus', d: 3, L: 2, tau: 1, arithmetic: 'logScale' }, method: { kind: 'momentum', beta: 0.5 } }), E.range('model.arithmetic')),
+  spec('octopus: logScale with weight decay', octo({ model: { kind: 'octopus', d: 3, L: 2, tau: 1, arithmetic: 'logScale' }, weightDecay: 0.01 }), E.range('model.arithmetic')),
   query('octopus: lemma32 on an octopus', { what: 'lemma32' }, E.request('query.what'), o),
   query('octopus: stationaryPoints on matrix factorization', { what: 'stationaryPoints' }, E.request('query.what')),
 ];

@@ -283,11 +283,18 @@ const octopusArb: fc.Arbitrary<Obj> = fc
     const uniform = fc.tuple(real(0, 1), real(0, 1), seed).map(([a, b, sd]) => ({ kind: 'uniform', low: Number((-0.99 * a * t).toPrecision(6)), high: Number((0.99 * b * t).toPrecision(6)), seed: sd }));
     return fc
       .record({
-        model: fc.record({ kind: fc.constant('octopus'), d: fc.constant(d), L: fc.constant(L), gamma: fc.constant(gamma), tau: fc.constant(tau), arithmetic: opt(fc.constant('float')) }).map(clean),
+        model: fc.record({ kind: fc.constant('octopus'), d: fc.constant(d), L: fc.constant(L), gamma: fc.constant(gamma), tau: fc.constant(tau), arithmetic: opt(pick(['float', 'logScale'])) }).map(clean),
         init: fc.oneof({ weight: 2, arbitrary: uniform }, { weight: 1, arbitrary: point.map((x) => ({ kind: 'point', x })) }),
         run: runFieldsArb('octopus', 1),
       })
-      .map(({ run, ...rest }) => ({ ...rest, ...run }));
+      .map(({ run, ...rest }) => {
+        // The exact mode simulates plain GD only: no other method, no weight decay.
+        if ((rest.model as Obj)['arithmetic'] === 'logScale') {
+          const { method, weightDecay: _w, ...plain } = run;
+          return { ...rest, ...plain, ...(method === undefined ? {} : { method: { kind: 'gd' } }) };
+        }
+        return { ...rest, ...run };
+      });
   });
 
 const queryArb = (family: FamilyTag): fc.Arbitrary<Obj> =>

@@ -426,7 +426,7 @@ fn float_gd_underflow_is_reported() {
             for (a, b) in x.iter_mut().zip(&g) {
                 *a -= eta * b;
             }
-            if first.is_none() && x.iter().any(|v| v.abs() <= 4.9406564584124654e-324) {
+            if first.is_none() && x.iter().any(|v| v.abs() <= f64::from_bits(1)) {
                 first = Some(k);
             }
         }
@@ -626,5 +626,149 @@ fn outside_the_domain_the_value_is_nan_and_the_run_stops_diverged() {
     for k in 1..=2 {
         let e = s.column(&format!("escape{k}"), 0).unwrap();
         assert!(e.iter().all(|v| v.is_nan() || *v <= kept as f64), "{e:?}");
+    }
+}
+
+fn columns_of(s: &Session, names: &[String]) -> Vec<Vec<f64>> {
+    names
+        .iter()
+        .map(|n| s.column(n, 0).unwrap().to_vec())
+        .collect()
+}
+
+fn same_bits(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
+/// logScale mode through a session: the same saddle and escape columns as float GD when nothing
+/// underflows, iterates equal to rounding, chunking changes no bit.
+#[test]
+fn log_scale_sessions_agree_with_float_gd_before_underflow() {
+    for (d, l, seed) in [(3, 1.0, 1), (5, 1.0, 3), (4, 2.0, 2)] {
+        let mk = |arith: &str, every: u64| {
+            spec(
+                json!({"kind": "octopus", "d": d, "L": l, "gamma": 1.0, "tau": 1.0, "arithmetic": arith}),
+                json!({"kind": "uniform", "low": -1, "high": 1, "seed": seed}),
+                1.0 / (4.0 * l),
+                2000,
+                every,
+            )
+        };
+        let mut f = Session::new(&mk("float", 1), HashMap::new()).unwrap();
+        let mut g = Session::new(&mk("logScale", 1), HashMap::new()).unwrap();
+        f.advance(u64::MAX);
+        let st = g.advance(u64::MAX);
+        assert!(st.finished && st.diverged_at.is_none(), "{st:?}");
+        assert!(f
+            .column("underflowAt", 0)
+            .unwrap()
+            .iter()
+            .all(|v| v.is_nan()));
+        let mut names: Vec<String> = vec!["step".into(), "saddle".into(), "underflowAt".into()];
+        names.extend((1..=d).map(|k| format!("escape{k}")));
+        let (a, b) = (columns_of(&f, &names), columns_of(&g, &names));
+        for (n, (x, y)) in names.iter().zip(a.iter().zip(&b)) {
+            assert!(same_bits(x, y), "{n}: float {x:?} vs logScale {y:?}");
+        }
+        let (la, lb) = (f.column("loss", 0).unwrap(), g.column("loss", 0).unwrap());
+        for (x, y) in la.iter().zip(lb) {
+            assert!((x - y).abs() <= 1e-9 * (1.0 + x.abs()), "loss {x} vs {y}");
+        }
+        // Chunked and recorded sparsely: the same escapes, the same bits at the common rows.
+        let mut h = Session::new(&mk("logScale", 50), HashMap::new()).unwrap();
+        while !h.advance(7).finished {}
+        let hs = h.column("step", 0).unwrap().to_vec();
+        for (k, n) in names.iter().enumerate().skip(1) {
+            let col = h.column(n, 0).unwrap();
+            for (r, t) in hs.iter().enumerate() {
+                let full = b[k][*t as usize];
+                assert_eq!(col[r].to_bits(), full.to_bits(), "{n} at step {t}");
+            }
+        }
+        assert_eq!(h.params(), g.params());
+    }
+}
+
+/// Far past float64's underflow: logScale still reaches the minimum, with increasing escapes;
+/// float GD sits on a saddle and says when it underflowed.
+#[test]
+fn log_scale_escapes_where_float_gd_underflows() {
+    let l = E;
+    let mk = |arith: &str| {
+        spec(
+            json!({"kind": "octopus", "d": 5, "L": l, "arithmetic": arith}),
+            json!({"kind": "uniform", "low": -1, "high": 1, "seed": 4}),
+            1.0 / (4.0 * l),
+            1_000_000,
+            100_000,
+        )
+    };
+    let mut f = Session::new(&mk("float"), HashMap::new()).unwrap();
+    let mut g = Session::new(&mk("logScale"), HashMap::new()).unwrap();
+    f.advance(u64::MAX);
+    let st = g.advance(u64::MAX);
+    assert!(st.finished && st.diverged_at.is_none(), "{st:?}");
+    let last = |s: &Session, n: &str| *s.column(n, 0).unwrap().last().unwrap();
+    assert_eq!(last(&g, "saddle"), 6.0, "logScale reaches the minimum");
+    assert!(last(&f, "saddle") < 6.0, "float GD is stuck on a saddle");
+    assert!(last(&f, "underflowAt").is_finite());
+    assert!(
+        last(&g, "underflowAt").is_finite(),
+        "logScale reports float's underflow"
+    );
+    let esc: Vec<f64> = (1..=5).map(|k| last(&g, &format!("escape{k}"))).collect();
+    assert!(esc.windows(2).all(|w| w[0] < w[1]), "{esc:?}");
+    // The escapes float GD did make (before underflowing) are the same iterations.
+    for k in 1..=5 {
+        let a = last(&f, &format!("escape{k}"));
+        if a.is_finite() {
+            assert_eq!(a, esc[k - 1], "escape{k}");
+        }
+    }
+    assert!(last(&g, "log10MinAbs").is_nan());
+}
+
+#[test]
+fn log_scale_refuses_other_methods_and_weight_decay_and_stops_outside_d() {
+    let m = json!({"kind": "octopus", "d": 3, "L": 2.0, "tau": 1.0, "arithmetic": "logScale"});
+    let init = json!({"kind": "uniform", "low": -1, "high": 1, "seed": 0});
+    for extra in [
+        json!({"method": {"kind": "momentum", "beta": 0.5}}),
+        json!({"method": {"kind": "euler"}}),
+        json!({"weightDecay": 0.01}),
+    ] {
+        let mut v: Value = serde_json::from_str(&spec(m.clone(), init.clone(), 0.1, 5, 1)).unwrap();
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+        let (c, f, msg) = err(&v.to_string());
+        assert_eq!(
+            (c, f.as_str()),
+            (ErrorCode::OutOfRange, "model.arithmetic"),
+            "{msg}"
+        );
+    }
+    let mut v: Value = serde_json::from_str(&spec(m.clone(), init.clone(), 0.1, 5, 1)).unwrap();
+    v["method"] = json!({"kind": "gd"});
+    Session::new(&v.to_string(), HashMap::new()).unwrap();
+    // Leaving D: diverged, the last point in D kept, the coordinate named.
+    let text = spec(
+        json!({"kind": "octopus", "d": 2, "L": 1.0, "gamma": 1.0, "tau": 1.0, "arithmetic": "logScale"}),
+        json!({"kind": "point", "x": [4.5, 0.1]}),
+        1.2,
+        100,
+        10,
+    );
+    let mut s = Session::new(&text, HashMap::new()).unwrap();
+    let st = s.advance(u64::MAX);
+    assert!(st.diverged_at.is_some(), "{st:?}");
+    let p = Params::new(2, 1.0, 1.0, 1.0);
+    assert!(p.in_domain(s.params()));
+    assert!(st.reason.unwrap().contains("left the domain D"));
+    let mut fl = Session::new(&text.replace("logScale", "float"), HashMap::new()).unwrap();
+    let sf = fl.advance(u64::MAX);
+    assert_eq!(sf.diverged_at, st.diverged_at);
+    for (a, b) in fl.params().iter().zip(s.params()) {
+        assert!((a - b).abs() <= 1e-12 * a.abs().max(1.0), "{a} vs {b}");
     }
 }

@@ -9,7 +9,7 @@ use crate::build::{zeroed, Budget, Buffers};
 use crate::error::{Error, Result};
 use crate::model::{Built, Family, RunInfo};
 use crate::rng::Normal;
-use crate::spec::{count, finite, from_value, positive, positive_real};
+use crate::spec::{count, finite, from_value, positive, positive_real, MethodSpec};
 
 /// The family's part of a run spec: `model`, `init`.
 #[derive(Debug, Clone, Deserialize)]
@@ -112,14 +112,25 @@ impl Family for OctopusFamily {
             }
         }
         let p = Params::new(d, l, gamma, tau);
-        let arithmetic =
-            match m.arithmetic {
-                ArithmeticSpec::Float => Arithmetic::Float,
-                ArithmeticSpec::LogScale => return Err(Error::spec(
-                    "model.arithmetic",
-                    "the exact mode \"logScale\" is not yet available in this build; use \"float\"",
-                )),
-            };
+        let arithmetic = match m.arithmetic {
+            ArithmeticSpec::Float => Arithmetic::Float,
+            ArithmeticSpec::LogScale => {
+                // The engine simulates plain GD, x <- x - eta grad f(x), and nothing else.
+                if !matches!(run.method, None | Some(MethodSpec::Gd {})) {
+                    return Err(Error::range(
+                        "model.arithmetic",
+                        "\"logScale\" simulates plain gradient descent only (method gd); use \"float\" with other methods",
+                    ));
+                }
+                if run.weight_decay != 0.0 {
+                    return Err(Error::range(
+                        "model.arithmetic",
+                        "\"logScale\" simulates plain gradient descent without weight decay; use \"float\" or weightDecay 0",
+                    ));
+                }
+                Arithmetic::LogScale
+            }
+        };
 
         match &spec.init {
             InitSpec::Uniform { low, high, seed } => {

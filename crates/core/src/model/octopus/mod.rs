@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use crate::curvature::Query;
 use crate::error::Result;
 use crate::model::{Block, Column, Model, Role};
+use exact::Engine;
 use pieces::{Params, Phase, Violation};
 
 pub use family::OctopusFamily;
@@ -24,7 +25,7 @@ pub const QUERIES: &[&str] = &["stationaryPoints"];
 pub const MAX_D: usize = 4096;
 
 /// 2^-1074, the smallest positive (subnormal) float64.
-const SMALLEST_SUBNORMAL: f64 = 4.9406564584124654e-324;
+const SMALLEST_SUBNORMAL: f64 = f64::from_bits(1);
 
 /// The columns before the d escape columns, in order.
 pub const FIXED_COLUMNS: &[(&str, Role)] = &[
@@ -60,6 +61,9 @@ pub struct Octopus {
     last_t: Option<u64>,
     /// Why the point of the last `loss_grad` is outside D (None when it was inside).
     violation: Option<Violation>,
+    /// The exact engine (logScale mode; created from the initial point by `set_reference`): it
+    /// takes the GD steps (`gd_steps`) and answers saddle, log10MinAbs, underflowAt, escapes.
+    engine: Option<Engine>,
 }
 
 impl Octopus {
@@ -78,6 +82,7 @@ impl Octopus {
             big_since: vec![u64::MAX; p.d],
             last_t: None,
             violation: None,
+            engine: None,
         }
     }
 
@@ -95,11 +100,22 @@ impl Octopus {
     }
     /// escapes[k - 1]: the iteration at which saddle k's region was left (None until then).
     pub fn escapes(&self) -> &[Option<u64>] {
-        &self.escapes
+        match &self.engine {
+            Some(e) => e.escapes(),
+            None => &self.escapes,
+        }
     }
-    /// The first iteration at which a coordinate that had been nonzero was exactly 0.
+    /// Float mode: the first iteration at which a coordinate that had been larger was 0 or
+    /// +-2^-1074; logScale mode: the engine's (the first with |x_j| < 2^-1075).
     pub fn underflow_at(&self) -> Option<u64> {
-        self.underflow_at
+        match &self.engine {
+            Some(e) => e.underflow_at(),
+            None => self.underflow_at,
+        }
+    }
+    /// The exact engine (logScale mode).
+    pub fn engine(&self) -> Option<&Engine> {
+        self.engine.as_ref()
     }
     /// Which coordinate of the point of the last `loss_grad` is outside D, if it was.
     pub fn undefined_reason_text(&self) -> Option<String> {
@@ -265,6 +281,9 @@ impl Model for Octopus {
         true
     }
     fn set_reference(&mut self, w0: &[f64]) {
+        if self.arithmetic == Arithmetic::LogScale {
+            self.engine = Some(Engine::new(&self.p, w0));
+        }
         self.escapes.fill(None);
         self.underflow_at = None;
         self.big_since.fill(u64::MAX);
@@ -281,11 +300,15 @@ impl Model for Octopus {
     fn metrics(&mut self, w: &[f64], grad: &[f64], loss: f64, out: &mut Vec<f64>) {
         out.push(loss);
         out.push(crate::linalg::norm(grad));
-        out.push(self.saddle(w) as f64);
-        out.push(self.log10_min_abs(w));
-        out.push(self.underflow_at.map_or(f64::NAN, |t| t as f64));
+        let (saddle, lm) = match &self.engine {
+            Some(e) => (e.saddle(), e.log10_min_abs(&self.p)),
+            None => (self.saddle(w), self.log10_min_abs(w)),
+        };
+        out.push(saddle as f64);
+        out.push(lm);
+        out.push(self.underflow_at().map_or(f64::NAN, |t| t as f64));
         out.extend(
-            self.escapes
+            self.escapes()
                 .iter()
                 .map(|e| e.map_or(f64::NAN, |t| t as f64)),
         );
@@ -309,7 +332,25 @@ impl Model for Octopus {
         QUERIES
     }
     fn after_step(&mut self, t: u64, w: &[f64]) {
-        self.track(t, w);
+        match &mut self.engine {
+            // The engine tracks its own steps; a smaller t is the session going back (after a
+            // divergence it keeps the iterate before the step that left D).
+            Some(e) => {
+                if t < e.iteration() && !e.rewind(t) {
+                    // Not kept (cannot happen on the session's paths): restart from w.
+                    *e = Engine::new(&self.p, w);
+                }
+            }
+            None => self.track(t, w),
+        }
+    }
+    fn gd_steps(&mut self, w: &mut [f64], eta: f64, max: u64) -> Option<u64> {
+        let p = self.p;
+        // One call: the engine stops early before a step that leaves D (the session then keeps
+        // the last iterate in D) or after its cap of single steps; the session calls again.
+        self.engine
+            .as_mut()
+            .map(|e| e.advance(&p, w, eta, max).max(1))
     }
     fn undefined_reason(&self) -> Option<String> {
         self.undefined_reason_text()
