@@ -137,6 +137,9 @@ fn errors_name_the_field() {
         "run.model.layers[0].width",
     );
     bad(json!({"kind": "conservationLaws"}), "run");
+    // D = 40 * 30 + 30 * 3 = 1290 > 1000 parameters.
+    let big = net(40, json!([{"width": 30}, {"width": 3}]), 1);
+    bad(json!({"kind": "conservationLaws", "run": big}), "run.model");
 }
 
 /// The table of docs/conservation.md: `cargo test -p autobalance-core --release --test

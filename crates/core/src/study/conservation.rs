@@ -51,7 +51,11 @@ pub const REGISTRATION: Registration = Registration {
 
 /// Largest parameter dimension counted (the basis is D x D and every level brackets up to D x D
 /// pairs).
-pub const MAX_DIM: usize = 2000;
+pub const MAX_DIM: usize = 1000;
+
+/// Most theorem laws listed (per layer pair: the layer law, the neuron laws, the matrix entries,
+/// in that order), so that their gradients stay within MAX_KNOWN x D numbers.
+pub const MAX_KNOWN: usize = 4096;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -283,6 +287,9 @@ impl Fields for NetFields {
         for h in 0..self.layers.len().saturating_sub(1) {
             let (l, u) = (&self.layers[h], &self.layers[h + 1]);
             // Cor. 2.1 / Thm 2.3: ||W_h||^2 + ||b_h||^2 - ||W_{h+1}||^2 (v for shared layers).
+            if out.len() >= MAX_KNOWN {
+                return out;
+            }
             let mut g = vec![0.0; d];
             for k in l.w_off..l.w_off + l.w_len {
                 g[k] = 2.0 * theta[k];
@@ -299,6 +306,9 @@ impl Fields for NetFields {
             }
             // Thm 2.1: per neuron i of layer h.
             for i in 0..l.rows {
+                if out.len() >= MAX_KNOWN {
+                    return out;
+                }
                 let mut g = vec![0.0; d];
                 for j in 0..l.cols {
                     let k = l.w_off + i * l.cols + j;
@@ -317,6 +327,9 @@ impl Fields for NetFields {
             if l.activation.is_linear() {
                 for i in 0..l.rows {
                     for j in i..l.rows {
+                        if out.len() >= MAX_KNOWN {
+                            return out;
+                        }
                         let mut g = vec![0.0; d];
                         for c in 0..l.cols {
                             g[l.w_off + i * l.cols + c] += theta[l.w_off + j * l.cols + c];
