@@ -4,6 +4,9 @@
 use autobalance_core::model::octopus::exact::Engine;
 use autobalance_core::model::octopus::pieces::Params;
 use autobalance_core::rng::Normal;
+use autobalance_core::Session;
+use serde_json::json;
+use std::collections::HashMap;
 use std::time::Instant;
 
 const E: f64 = std::f64::consts::E;
@@ -281,4 +284,177 @@ fn d10_runs_take_milliseconds() {
         per_step * total_iters as f64 / runs as f64,
         per_step * total_iters as f64 / exact
     );
+}
+
+// ---- Through the public Session API: "logScale" against "float" ----
+
+fn session(d: usize, l: f64, seed: u64, arithmetic: &str, steps: u64, every: u64) -> Session {
+    let spec = json!({
+        "model": {"kind": "octopus", "d": d, "L": l, "arithmetic": arithmetic},
+        "init": {"kind": "uniform", "low": -1, "high": 1, "seed": seed},
+        "schedule": {"kind": "constant", "eta": 1.0 / (4.0 * l)},
+        "steps": steps,
+        "recordEvery": every,
+    });
+    Session::new(&spec.to_string(), HashMap::new()).expect("valid spec")
+}
+
+fn finish(s: &mut Session, chunk: u64) {
+    while !s.advance(chunk).finished {}
+}
+
+fn col<'a>(s: &'a Session, name: &str) -> &'a [f64] {
+    s.column(name, 0).expect("column")
+}
+
+fn same(a: f64, b: f64) -> bool {
+    a == b || (a.is_nan() && b.is_nan())
+}
+
+/// Escapes, saddle indices, the underflow iteration, log10MinAbs, loss and the parameters of a
+/// logScale run against a float run of the same spec, row by row: identical escapes and saddle
+/// indices; in runs whose float iterates never go subnormal, loss, log10MinAbs and parameters
+/// within 1e-12 (relative; absolute below 1 for loss and log10MinAbs); in runs that underflow, everything identical up to the float run's
+/// underflow and the logScale run escaping every saddle after it.
+#[test]
+fn session_logscale_against_float() {
+    let (mut clean, mut underflowed) = (0, 0);
+    let mut lags = [0; 3];
+    let mut worst: f64 = 0.0;
+    for d in 2..=5 {
+        for l in [1.0, 1.5, 2.0, 3.0] {
+            for seed in 0..3u64 {
+                let steps = 4000;
+                let mut a = session(d, l, seed, "float", steps, 7);
+                let mut b = session(d, l, seed, "logScale", steps, 7);
+                finish(&mut a, 1000);
+                finish(&mut b, 333);
+                assert_eq!(col(&a, "step"), col(&b, "step"));
+                let uf_float = col(&a, "underflowAt").last().copied().unwrap();
+                let uf_log = col(&b, "underflowAt").last().copied().unwrap();
+                let rows = col(&a, "step").len();
+                // Rows before the float run's first subnormal (log10MinAbs >= -307.6).
+                let normal_rows = col(&a, "log10MinAbs")
+                    .iter()
+                    .position(|v| *v < f64::MIN_POSITIVE.log10())
+                    .unwrap_or(rows);
+                for r in 0..normal_rows {
+                    for name in ["saddle", "underflowAt"] {
+                        assert!(same(col(&a, name)[r], col(&b, name)[r]), "{name} row {r}");
+                    }
+                    for k in 1..=d {
+                        let name = format!("escape{k}");
+                        assert!(
+                            same(col(&a, &name)[r], col(&b, &name)[r]),
+                            "d {d} L {l} seed {seed} {name} row {r}"
+                        );
+                    }
+                    for name in ["loss", "log10MinAbs"] {
+                        let (x, y) = (col(&a, name)[r], col(&b, name)[r]);
+                        if !same(x, y) {
+                            // Relative, and absolute near 0 (log10MinAbs crosses 0).
+                            let e = (x - y).abs() / x.abs().max(y.abs()).max(1.0);
+                            worst = worst.max(e);
+                            assert!(e < 1e-12, "d {d} L {l} seed {seed} {name} row {r}: {x} {y}");
+                        }
+                    }
+                }
+                if normal_rows == rows {
+                    assert!(uf_float.is_nan() && uf_log.is_nan());
+                    for (x, y) in a.params().iter().zip(b.params()) {
+                        let e = if x == y { 0.0 } else { (x - y).abs() / x.abs().max(y.abs()) };
+                        worst = worst.max(e);
+                        assert!(e < 1e-12, "d {d} L {l} seed {seed}: {x} {y}");
+                    }
+                    clean += 1;
+                } else if !uf_float.is_nan() {
+                    // Plain GD's underflow (its first 0 or +-2^-1074, where it then stays)
+                    // against the engine's |x_j| < 2^-1075: 0 to 2 iterations earlier.
+                    let lag = uf_log - uf_float;
+                    assert!(
+                        (0.0..=2.0).contains(&lag),
+                        "d {d} L {l} seed {seed}: float {uf_float} log {uf_log}"
+                    );
+                    lags[lag as usize] += 1;
+                    underflowed += 1;
+                }
+            }
+        }
+    }
+    eprintln!(
+        "session: {clean} runs without subnormals (worst relative difference {worst:e}), \
+         {underflowed} runs underflowing in float (underflowAt lags 0, 1, 2: {lags:?})"
+    );
+    assert!(clean >= 20 && underflowed >= 3, "{clean} {underflowed}");
+}
+
+/// d = 10, L = 3 through the session: about 10^8 iterations, every saddle escaped at the
+/// engine's iterations, the run ends at the minimum; chunking changes no bit. Prints the time
+/// and the float session's time per step.
+#[test]
+fn session_logscale_d10() {
+    let (d, l) = (10, 3.0);
+    let steps = 300_000_000;
+    let t0 = Instant::now();
+    let mut s = session(d, l, 5, "logScale", steps, 1_000_000);
+    finish(&mut s, 10_000);
+    let el = t0.elapsed();
+    let p = Params::new(d, l, 1.0, E);
+    let e = escape_all(&p, s.initial_params(), 1.0 / (4.0 * l));
+    for k in 1..=d {
+        let v = *col(&s, &format!("escape{k}")).last().unwrap();
+        assert_eq!(v, e.escapes()[k - 1].unwrap() as f64, "escape{k}");
+    }
+    assert_eq!(*col(&s, "saddle").last().unwrap(), (d + 1) as f64);
+    for x in s.params() {
+        assert!((x.abs() - 4.0 * E).abs() < 1e-12);
+    }
+    let mut c = session(d, l, 5, "logScale", steps, 1_000_000);
+    finish(&mut c, 1);
+    for name in s.column_names() {
+        let (x, y) = (col(&s, name), col(&c, name));
+        assert!(x.iter().zip(y).all(|(x, y)| same(*x, *y)), "{name}");
+    }
+    let mut f = session(d, l, 5, "float", 1_000_000, 100_000);
+    let tf = Instant::now();
+    finish(&mut f, 1_000_000);
+    let per_step = tf.elapsed().as_secs_f64() / 1e6;
+    let last = e.escapes()[d - 1].unwrap();
+    eprintln!(
+        "session d 10 L 3: {steps} steps (last escape at {last}) in {:.2} ms; float session \
+         {:.1} ns per step, {:.1} s to the last escape; speed-up {:.2e}",
+        el.as_secs_f64() * 1e3,
+        per_step * 1e9,
+        per_step * last as f64,
+        per_step * last as f64 / el.as_secs_f64()
+    );
+    assert!(el.as_secs_f64() < 1.0, "{el:?}");
+}
+
+/// A step size past 1/L leaves D: both arithmetics stop `diverged` at the same step, keeping
+/// the same last iterate in D, with the same reason.
+#[test]
+fn session_logscale_leaving_d() {
+    let d = 4;
+    let spec = |a: &str| {
+        json!({
+            "model": {"kind": "octopus", "d": d, "L": 1.0, "arithmetic": a},
+            "init": {"kind": "point", "x": [0.3, 0.2, -0.1, 0.05]},
+            "schedule": {"kind": "constant", "eta": 1.3},
+            "steps": 1000,
+            "recordEvery": 10,
+        })
+        .to_string()
+    };
+    let mut a = Session::new(&spec("float"), HashMap::new()).unwrap();
+    let mut b = Session::new(&spec("logScale"), HashMap::new()).unwrap();
+    let (sa, sb) = (a.advance(1000), b.advance(1000));
+    assert!(sa.finished && sb.finished);
+    assert_eq!(sa.stop, sb.stop);
+    assert_eq!(sa.diverged_at, sb.diverged_at);
+    assert!(sa.diverged_at.is_some());
+    assert_eq!(col(&a, "step"), col(&b, "step"));
+    for (x, y) in a.params().iter().zip(b.params()) {
+        assert!((x - y).abs() <= 1e-12 * x.abs().max(y.abs()), "{x} {y}");
+    }
 }
