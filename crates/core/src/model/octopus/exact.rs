@@ -266,7 +266,7 @@ impl Engine {
                 self.t += k;
                 if let (None, Some(u)) = (self.underflow, sp.uf) {
                     if u <= sp.m {
-                        self.underflow = Some(sp.t0 + u);
+                        self.underflow = Some(sp.t0.saturating_add(u));
                     }
                 }
                 continue;
