@@ -362,7 +362,11 @@ fn session_logscale_against_float() {
                 if normal_rows == rows {
                     assert!(uf_float.is_nan() && uf_log.is_nan());
                     for (x, y) in a.params().iter().zip(b.params()) {
-                        let e = if x == y { 0.0 } else { (x - y).abs() / x.abs().max(y.abs()) };
+                        let e = if x == y {
+                            0.0
+                        } else {
+                            (x - y).abs() / x.abs().max(y.abs())
+                        };
                         worst = worst.max(e);
                         assert!(e < 1e-12, "d {d} L {l} seed {seed}: {x} {y}");
                     }
