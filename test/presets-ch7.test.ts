@@ -1,7 +1,9 @@
-// The generic pieces the chapter-7 presets (figure73, figure74) use: the `stepGrowth` sweep
-// quantity and the `requires` check (packages/autobalance/src/checks.ts), string values in
-// `where`, and the `keptProfile` / `staircase` plots and theory curves (sweep-report.ts), on
-// hand-made tables whose answers are known.
+// The chapter-7 presets (figure73, figure74: GD and perturbed GD on the octopus function,
+// crates/core/src/presets/du_2019_ch7.rs) and the generic pieces they added: the `stepGrowth`
+// sweep quantity and the `requires` check (packages/autobalance/src/checks.ts), string values in
+// `where`, and the `keptProfile` / `staircase` plots and theory curves (sweep-report.ts). The
+// generic pieces are tested on hand-made tables whose answers are known; the presets run their
+// quick variants (fewer random starts) on the backend of this pass, and figure73 its full protocol.
 import { describe, expect, it } from 'vitest';
 
 import {
@@ -10,10 +12,20 @@ import {
   type SweepPlan,
   type SweepSettingRow,
   type SweepTable,
+  applyOverrides,
   checkReferences,
+  presetChecks,
+  presetHtml,
+  presetReport,
+  presetSpec,
+  presetVegaLite,
   runCheck,
+  runPreset,
+  runsToCsv,
   sweepVegaLite,
 } from 'autobalance';
+
+import { BACKEND } from './helpers.js';
 
 /** A kept statistic with the given quartiles (count 5, no missing unless said). */
 function stat(q1: number, med: number, q3: number, missing = 0): SweepSettingRow['kept'][string] {
@@ -148,4 +160,72 @@ describe('keptProfile, staircase and theory curves (hand-made table)', () => {
     expect(lines!.data.values.find((r) => r.series === 'bound')).toMatchObject({ x: 2, y: 100 });
     expect(lines!.layer[1]!.encoding.y.scale.type).toBe('log');
   });
+});
+
+/** The escape iterations of every setting, for the record. */
+function summary(t: SweepTable, d: number): string {
+  return t.settings
+    .map((r) => `${JSON.stringify(r.values['model.L'])} ${String(r.values['model.arithmetic'])}: ${Array.from({ length: d }, (_, k) => r.kept[`escape${k + 1}`]?.quantiles.find(([p]) => p === 0.5)?.[1]).join(' ')}`)
+    .join('\n');
+}
+
+describe(`chapter 7 presets on ${BACKEND}`, () => {
+  it('figure73 and figure74 are listed sweeps over L x method with the protocol of docs/saddle-escape.md', async () => {
+    for (const [name, d] of [
+      ['figure73', 5],
+      ['figure74', 10],
+    ] as const) {
+      const p = await presetSpec(name, { backend: BACKEND });
+      const spec = p.sweep!.spec;
+      expect(spec.seeds?.count).toBe(50);
+      expect((spec.base as unknown as { model: { d: number } }).model.d).toBe(d);
+      expect(spec.keep?.map((k) => k.name)).toEqual([...Array.from({ length: d }, (_, k) => `escape${k + 1}`), 'finalLoss', 'underflowAt']);
+      expect(p.sweep!.plots.map((x) => x.kind)).toEqual([...Array(4).fill(['staircase', 'keptProfile']).flat(), 'lines']);
+      // --steps sets every run's steps, the methods' zip axis included.
+      const short = applyOverrides(p, { steps: 7 });
+      const zip = (short.sweep!.spec.axes[1] as { zip: { path: string; values: unknown[] }[] }).zip;
+      expect(zip.find((m) => m.path === 'steps')?.values).toEqual([7, 7]);
+    }
+  });
+
+  // The quick variant: 3 random starts per setting (24 runs). Claims over medians need the full
+  // protocol and are not judged; the lower bound is a statement about every run and is.
+  it('figure73 quick (3 starts per setting): protocol claims incomplete, the bound judged; report files', async () => {
+    const preset = applyOverrides(await presetSpec('figure73', { backend: BACKEND }), { seedsPerSetting: 3 });
+    const outcome = await runPreset(preset, { backend: BACKEND });
+    const t = outcome.sweep!.table;
+    expect(t.complete).toBe(true);
+    expect(t.settings.length).toBe(8);
+    for (const r of t.settings) expect(r.classes['escapedAll']?.count, summary(t, 5)).toBe(3);
+    const checked = presetChecks(preset, outcome);
+    const byClaim = (re: RegExp): (typeof checked)[number] => checked.find((c) => re.test(c.claim ?? ''))!;
+    for (const re of [/grows exponentially/, /coincides/, /GD with step eta/, /PGD's time per saddle/, /PGD converges faster/]) {
+      const c = byClaim(re);
+      expect(c.status, c.outcomes.map((o) => o.text).join('\n')).toBe('incomplete');
+      expect(c.outcomes[0]?.text).toMatch(/^not judged: requires runs min over \[all settings\] >= 50, got 3/);
+    }
+    const bound = byClaim(/needs at least/);
+    expect(bound.status, bound.outcomes.map((o) => o.text).join('\n')).toBe('agrees');
+    expect(byClaim(/end at the minimum/).status).toBe('agrees');
+    const csv = runsToCsv(outcome.runs).trimEnd().split('\n');
+    expect(csv.length).toBe(9);
+    expect(csv[0]).toMatch(/^setting,model\.L,schedule\.eta,method,model\.arithmetic,steps,recordEvery,runs,/);
+    const vl = presetVegaLite(preset, outcome.runs);
+    expect((vl['concat'] as unknown[]).length).toBe(9);
+    const meta = { backend: outcome.backend, coreVersion: 'test', cancelled: false };
+    const html = await presetHtml(preset, outcome, meta, '<svg></svg>');
+    expect(html).toContain('24 runs = 8 settings x 3 seed(s)');
+    expect(html).toContain('not judged');
+    expect(presetReport(preset, outcome, meta).sweep?.table.settings.length).toBe(8);
+  }, 120_000);
+
+  it('a run cut short (--steps 40) leaves escapes missing: those claims are incomplete, not judged', async () => {
+    const preset = applyOverrides(await presetSpec('figure73', { backend: BACKEND }), { seedsPerSetting: 2, steps: 40 });
+    const outcome = await runPreset(preset, { backend: BACKEND });
+    const checked = presetChecks(preset, outcome);
+    const bound = checked.find((c) => /needs at least/.test(c.claim ?? ''))!;
+    expect(bound.status).toBe('incomplete');
+    expect(bound.outcomes[0]?.text).toMatch(/^not judged: requires max missing escape5/);
+    for (const c of checked) expect(['incomplete', 'cannotCompare']).toContain(c.status);
+  }, 60_000);
 });

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 
+mod du_2019_ch7;
 mod du_hu_lee_2018;
 
 pub use du_hu_lee_2018::{figure2_spec, FIGURE2_ETA, FIGURE2_STEPS};
@@ -20,7 +21,9 @@ pub(crate) struct Preset {
 
 /// Every preset, paper by paper.
 fn all() -> impl Iterator<Item = &'static Preset> {
-    du_hu_lee_2018::PRESETS.iter()
+    du_hu_lee_2018::PRESETS
+        .iter()
+        .chain(du_2019_ch7::PRESETS.iter())
 }
 
 /// `[{"name": .., "description": ..}, ..]`
