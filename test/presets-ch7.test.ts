@@ -219,6 +219,30 @@ describe(`chapter 7 presets on ${BACKEND}`, () => {
     expect(presetReport(preset, outcome, meta).sweep?.table.settings.length).toBe(8);
   }, 120_000);
 
+  // The full protocol (50 starts per setting, 400 runs: about a second natively, two on wasm):
+  // the marks of docs/saddle-escape.md, with the growth factors near the discrete-time kappa.
+  for (const [name, d] of [
+    ['figure73', 5],
+    ['figure74', 10],
+  ] as const) {
+    it(`${name} (full protocol): marks, growth factors, totals`, async () => {
+      const preset = await presetSpec(name, { backend: BACKEND });
+      const outcome = await runPreset(preset, { backend: BACKEND });
+      const t = outcome.sweep!.table;
+      expect(t.complete).toBe(true);
+      for (const r of t.settings) expect(r.classes['escapedAll']?.count, summary(t, d)).toBe(50);
+      const checked = presetChecks(preset, outcome);
+      const text = checked.map((c) => `${c.status} ${c.claim}\n${c.outcomes.map((o) => `  ${o.text}`).join('\n')}`).join('\n');
+      expect(checked.map((c) => c.status), text).toEqual(['agrees', 'disagrees', 'agrees', 'agrees', 'agrees', 'agrees', 'agrees', 'cannotCompare']);
+      // The disagreement is with (L + gamma)/gamma only: every fitted factor is within 1% of kappa.
+      for (const o of checked[2]!.outcomes.slice(2)) {
+        const m = /= ([\d.]+) within 10% of ([\d.]+)$/.exec(o.text);
+        expect(m, o.text).not.toBeNull();
+        expect(Math.abs(Number(m![1]) / Number(m![2]) - 1), o.text).toBeLessThan(0.01);
+      }
+    }, 120_000);
+  }
+
   it('a run cut short (--steps 40) leaves escapes missing: those claims are incomplete, not judged', async () => {
     const preset = applyOverrides(await presetSpec('figure73', { backend: BACKEND }), { seedsPerSetting: 2, steps: 40 });
     const outcome = await runPreset(preset, { backend: BACKEND });

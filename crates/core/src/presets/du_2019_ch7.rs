@@ -28,7 +28,7 @@ pub(super) const PRESETS: &[Preset] = &[
     Preset {
         name: "figure74",
         description: "Du (2019 thesis) Figure 7.4 / Du et al. (NeurIPS 2017): the same with \
-                      d = 10 (GD needs up to ~1e8 iterations: exact log-scale mode)",
+                      d = 10 (GD needs ~1e5 to 2e8 iterations: exact log-scale mode)",
         build: figure74,
     },
 ];
