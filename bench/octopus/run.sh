@@ -7,9 +7,9 @@
 #   bash bench/octopus/run.sh [octopus.mjs options, e.g. --quick, --wait-idle 60]
 #
 # Sets up (idempotently) the bench-only Python venv bench/octopus/.venv with the pinned NumPy of
-# bench/octopus/requirements.txt (PyPI), builds packages/autobalance/dist when it is missing, and
-# runs octopus.mjs. Needs the build outputs: the release addon (scripts/build-native.sh) and the
-# wasm module (scripts/build-wasm.sh); a backend that does not load is reported and skipped.
+# bench/octopus/requirements.txt (PyPI), runs scripts/setup.sh when a build output (release addon,
+# wasm module, packages/autobalance/dist) is missing, and runs octopus.mjs. A backend that does not
+# load is reported and skipped.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -29,10 +29,12 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$sum" ]]; then
   echo "$sum" >"$stamp"
 fi
 
-test -f "$root/packages/autobalance/native/autobalance.node" || {
-  echo "bench/octopus: no native addon: run scripts/build-native.sh" >&2
-  exit 1
-}
+# From a clean checkout the build outputs are missing: scripts/setup.sh (idempotent) installs the
+# JS toolchain and builds the addon, the wasm module and packages/autobalance/dist.
+if [[ ! -f "$root/packages/autobalance/native/autobalance.node" || ! -f "$root/packages/autobalance/wasm/autobalance_wasm_bg.wasm" || ! -f "$root/packages/autobalance/dist/index.js" ]]; then
+  echo "bench/octopus: build outputs missing: running scripts/setup.sh" >&2
+  bash "$root/scripts/setup.sh"
+fi
 if [[ ! -f "$root/packages/autobalance/dist/index.js" ]]; then
   echo "bench/octopus: building packages/autobalance/dist (tsc)" >&2
   (cd "$root/packages/autobalance" && npx tsc -p tsconfig.json)
