@@ -87,6 +87,7 @@ const methodArb = (family: FamilyTag, samples: number): fc.Arbitrary<Obj | undef
     fc.constant({ kind: 'rk4' }),
     fc.record({ kind: fc.constant('dopri5'), rtol: opt(real(1e-8, 1e-3)), atol: opt(real(1e-12, 1e-6)) }).map(clean),
     fc.record({ kind: fc.constant('implicitMidpoint'), tol: opt(real(1e-14, 1e-6)), maxIter: opt(small(1, 200)) }).map(clean),
+    fc.record({ kind: fc.constant('perturbedGd'), gThres: real(0, 10), tThres: small(0, 20), radius: real(0, 0.5), seed }),
   );
 
 /** The run's own fields: schedule, steps, recordEvery, method, weightDecay, curvature. */
@@ -272,7 +273,8 @@ const netArb: fc.Arbitrary<Obj> = fc.record({ inputDim: small(1, 5), hidden: sma
  * uniform box inside [-tau, tau] (every such point is in D).
  */
 const octopusArb: fc.Arbitrary<Obj> = fc
-  .record({ d: small(1, 6), L: real(0.2, 5), gamma: opt(real(0.2, 3)), tau: opt(real(0.3, 3)) })
+  // d >= 3: the curvature queries' k goes up to 3 (k <= the parameter count).
+  .record({ d: small(3, 6), L: real(0.2, 5), gamma: opt(real(0.2, 3)), tau: opt(real(0.3, 3)) })
   .chain(({ d, L, gamma, tau }) => {
     const t = tau ?? Math.E;
     const coord = (lo: number, hi: number): fc.Arbitrary<number> =>

@@ -549,7 +549,11 @@ impl Session {
                 (true, None) => self.eval_current(),
                 (false, _) => f64::NAN,
             };
-            let bad = !loss.is_finite() || !all_finite(&self.grad);
+            // A gradient whose norm exceeds f64::MAX (finite entries, e.g. under a huge weight
+            // decay) is a divergence too: its row could not be recorded finite.
+            let bad = !loss.is_finite()
+                || !all_finite(&self.grad)
+                || !crate::linalg::norm(&self.grad).is_finite();
             if bad && lazy {
                 if let Some((t0, w0, method, last_h)) = self.checkpoint.take() {
                     if t0 + 1 < self.t {

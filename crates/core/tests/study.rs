@@ -126,7 +126,7 @@ const EIGS: [(&str, &str); 4] = [
 
 #[test]
 fn the_registry_lists_the_study_kinds() {
-    assert_eq!(kinds(), vec!["hessianGrid", "sweep"]);
+    assert_eq!(kinds(), vec!["hessianGrid", "conservationLaws", "sweep"]);
 }
 
 #[test]

@@ -277,3 +277,31 @@ fn validation_builds_each_value_once_and_joint_failures_are_error_rows() {
     s["validated"] = json!("0000000000000000");
     assert_eq!(err(s).0, "validated");
 }
+
+#[test]
+fn an_optional_seed_path_is_set_only_where_the_run_has_the_field() {
+    let pgd = json!({"kind": "perturbedGd", "gThres": 0.1, "tThres": 1, "radius": 0.01, "seed": 0});
+    let mut spec = sweep_spec();
+    spec["axes"] = json!([{"path": "method", "values": [{"kind": "gd"}, pgd]}]);
+    spec["seeds"] = json!({"count": 3, "base": 5, "paths": ["init.seed", "method.seed?"]});
+    spec["keep"] = json!([{"name": "final", "column": "residual", "reduce": "last"}]);
+    spec["classes"] = json!([]);
+    let s = SweepSpec::parse(&spec, HashMap::new()).unwrap();
+    let mut noise = Vec::new();
+    for run in 0..6u64 {
+        let t = sweep::task(&s, run).unwrap();
+        let m = &t["spec"]["method"];
+        assert_eq!(t["spec"]["init"]["seed"], derive_seed(5, 0, run));
+        if run < 3 {
+            assert_eq!(m, &json!({"kind": "gd"}), "run {run}: gd has no seed field");
+        } else {
+            assert_eq!(m["seed"], derive_seed(5, 1, run), "run {run}");
+            noise.push(m["seed"].clone());
+        }
+    }
+    assert!(noise[0] != noise[1] && noise[1] != noise[2]);
+    assert_eq!(rows_of(&spec).len(), 6);
+    // The same path listed with and without `?` is listed twice.
+    spec["seeds"]["paths"] = json!(["method.seed", "method.seed?"]);
+    assert_eq!(err(spec).0, "seeds.paths[1]");
+}

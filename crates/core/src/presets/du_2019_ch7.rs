@@ -149,7 +149,7 @@ fn figure(d: usize) -> Value {
                 {"path": "recordEvery", "values": [gd_n, pgd_n]}
             ]}
         ],
-        "seeds": {"count": CH7_SEEDS, "base": 0, "paths": ["init.seed"]},
+        "seeds": {"count": CH7_SEEDS, "base": 0, "paths": ["init.seed", "method.seed?"]},
         "keep": keep,
         "classes": [
             {"name": "escapedAll", "when": {"all": [{"stop": "finished"}, {"of": last, "ge": 0}]}}

@@ -564,6 +564,23 @@ fn axis(v: &Value, at: &str) -> Result<Axis> {
     Ok(Axis { members: vec![m], len })
 }
 
+/// True when `spec` has a value at `segs`.
+fn has_path(spec: &Value, segs: &[Seg]) -> bool {
+    let mut at = spec;
+    for seg in segs {
+        let next = match (seg, at) {
+            (Seg::Key(k), Value::Object(m)) => m.get(k),
+            (Seg::Index(i), Value::Array(a)) => a.get(*i),
+            _ => None,
+        };
+        match next {
+            Some(v) => at = v,
+            None => return false,
+        }
+    }
+    true
+}
+
 /// Every field named `seed` in `v` (numbers), as spec paths in sorted order.
 fn seed_paths(v: &Value, at: &str, out: &mut Vec<String>) {
     match v {
@@ -700,7 +717,10 @@ impl SweepSpec {
                             let Value::String(p) = p else {
                                 return Err(Error::spec(at, "expected a spec path (a string)"));
                             };
-                            paths.push((p.clone(), parse_path(p, &at)?));
+                            // `path?`: set only in runs whose spec has the field (a seed of
+                            // one method or family among several on an axis).
+                            let body = p.strip_suffix('?').unwrap_or(p);
+                            paths.push((p.clone(), parse_path(body, &at)?));
                         }
                         if paths.is_empty() {
                             return Err(Error::spec("seeds.paths", "expected at least one seed path"));
@@ -722,11 +742,13 @@ impl SweepSpec {
                         }
                     }
                 }
+                let bare = |p: &str| p.strip_suffix('?').unwrap_or(p).to_string();
                 for (i, (p, _)) in paths.iter().enumerate() {
+                    let p = &bare(p);
                     if let Some((_, at)) = seen.iter().find(|(q, _)| q == p) {
                         return Err(Error::spec(format!("seeds.paths[{i}]"), format!("the path {p} is swept by {at}: a path is an axis or a seed, not both")));
                     }
-                    if paths[..i].iter().any(|(q, _)| q == p) {
+                    if paths[..i].iter().any(|(q, _)| bare(q) == *p) {
                         return Err(Error::spec(format!("seeds.paths[{i}]"), format!("the path {p} is listed twice")));
                     }
                 }
@@ -896,7 +918,10 @@ impl SweepSpec {
             }
         }
         if let Some(s) = &self.seeds {
-            for (j, (_, segs)) in s.paths.iter().enumerate() {
+            for (j, (p, segs)) in s.paths.iter().enumerate() {
+                if p.ends_with('?') && !has_path(&spec, segs) {
+                    continue;
+                }
                 let seed = derive_seed(s.base, j as u64, run);
                 set_path(&mut spec, segs, Value::from(seed), &format!("seeds.paths[{j}]"), "base")?;
             }
