@@ -76,7 +76,34 @@ export type Quantity =
       /** A constant. */
       value: number;
     }
-  | SweepQuantity;
+  | SweepQuantity
+  | StudyQuantity;
+
+/**
+ * A value read from study `study` of a studies preset (an index into its `studies` list): a field
+ * of the study's JSON output (a dotted path such as `laws`, `gap` or `status.rows`; a boolean is
+ * read as the string `true` / `false`), or one of its columns reduced over the rows (`min`, `max`,
+ * `first`, `last`; NaN rows skipped).
+ */
+export type StudyQuantity =
+  | {
+      /** Index of the study in the preset. */
+      study: number;
+      /** Dotted path of a field of the study's output. */
+      field: string;
+      /** Factor applied to a numeric result. */
+      scale?: number;
+    }
+  | {
+      /** Index of the study in the preset. */
+      study: number;
+      /** Column name. */
+      column: string;
+      /** How the rows are reduced to one number. */
+      reduce: 'min' | 'max' | 'first' | 'last';
+      /** Factor applied to the result. */
+      scale?: number;
+    };
 
 /**
  * Which settings of a sweep a {@link SweepQuantity} reads: per axis path (as in the table's
@@ -160,8 +187,21 @@ export type SweepQuantity =
 /** A bound: a constant or a quantity. */
 export type Bound = number | Quantity;
 
-/** One machine-readable check. */
-export type Check =
+/** One machine-readable check (any kind may carry a {@link CheckFinding}). */
+export type Check = CheckKind & CheckFinding;
+
+/** What a failed check means when it is not a disagreement. */
+export interface CheckFinding {
+  /**
+   * When set and this check fails (and no check without `finding` fails), the row is marked with
+   * this text as a *finding* (status `finding`), not as DISAGREES: e.g. a count that exceeds what
+   * the theorems explain, where no theorem says it cannot.
+   */
+  finding?: string;
+}
+
+/** The kinds of {@link Check}. */
+export type CheckKind =
   | {
       /** `of <= bound`. */
       kind: 'atMost';
@@ -257,12 +297,14 @@ export interface CheckOutcome {
 }
 
 /** The mark of a reference row. */
-export type CheckStatus = 'agrees' | 'disagrees' | 'cannotCompare' | 'notChecked' | 'incomplete';
+export type CheckStatus = 'agrees' | 'disagrees' | 'finding' | 'cannotCompare' | 'notChecked' | 'incomplete';
 
 /** A reference row with its evaluated checks. */
 export interface CheckedReference extends PresetReference {
-  /** `agrees` when every check holds, `disagrees` when one fails, `cannotCompare` (see `cannotCompare`), `notChecked` (no checks), `incomplete` (a run was interrupted or a value is missing). */
+  /** `agrees` when every check holds, `disagrees` when one fails, `finding` when only checks with a `finding` fail, `cannotCompare` (see `cannotCompare`), `notChecked` (no checks), `incomplete` (a run or study was interrupted or a value is missing). */
   status: CheckStatus;
+  /** The `finding` texts of the failed checks (status `finding`). */
+  finding?: string;
   /** One per check, in order. */
   outcomes: CheckOutcome[];
 }
@@ -280,6 +322,18 @@ export interface CheckInputs {
     /** Confidence of the pooled Wilson intervals (the plan's `confidence`; default 0.95). */
     confidence?: number;
   };
+  /** A studies preset's studies, in order (missing or not finished: their checks are incomplete). */
+  studies?: readonly (CheckStudy | undefined)[];
+}
+
+/** What the checks read of a study: its JSON output, its columns, whether it finished. */
+export interface CheckStudy {
+  /** The study's JSON output. */
+  output: unknown;
+  /** Its columns by name. */
+  columns: Record<string, Float64Array>;
+  /** True when every unit of work was done. */
+  finished: boolean;
 }
 
 class Missing extends Error {}
@@ -505,25 +559,49 @@ function stepGrowth(q: Extract<SweepQuantity, { sweep: 'stepGrowth' }>, table: S
   return Math.exp((m * sjy - sj * sy) / (m * sjj - sj * sj));
 }
 
-function field(report: HessianReport, path: string, i: number): number | string {
+function field(report: unknown, path: string, what: string): number | string {
   let v: unknown = report;
   for (const k of path.split('.')) {
-    if (typeof v !== 'object' || v === null || !(k in v)) throw new Missing(`curvature report ${i} has no field ${path}`);
+    if (typeof v !== 'object' || v === null || !(k in v)) throw new Missing(`${what} has no field ${path}`);
     v = (v as Record<string, unknown>)[k];
   }
   if (typeof v === 'number' || typeof v === 'string') return v;
-  if (v === null) throw new Missing(`curvature report ${i}: ${path} is null`);
-  throw new Missing(`curvature report ${i}: ${path} is not a number or a string`);
+  if (typeof v === 'boolean') return String(v);
+  if (v === null) throw new Missing(`${what}: ${path} is null`);
+  throw new Missing(`${what}: ${path} is not a number or a string`);
+}
+
+/** A study quantity's value (see {@link StudyQuantity}). */
+export function studyValue(q: StudyQuantity, studies: readonly (CheckStudy | undefined)[] | undefined): number | string {
+  const s = studies?.[q.study];
+  if (!s) throw new Missing(`study ${q.study} was not run`);
+  if ('field' in q) return field(s.output, q.field, `study ${q.study}`);
+  const c = s.columns[q.column];
+  if (!c) throw new Missing(`study ${q.study} has no column ${q.column}`);
+  const vals = Array.from(c).filter((x) => !Number.isNaN(x));
+  if (vals.length === 0) throw new Missing(`study ${q.study} has no ${q.column} values`);
+  switch (q.reduce) {
+    case 'first':
+      return vals[0] as number;
+    case 'last':
+      return vals[vals.length - 1] as number;
+    case 'min':
+      return Math.min(...vals);
+    case 'max':
+      return Math.max(...vals);
+  }
 }
 
 function evaluate(q: Quantity, inputs: CheckInputs): number | string {
   let v: number | string;
   if ('sweep' in q) {
     v = sweepValue(q, inputs);
+  } else if ('study' in q) {
+    v = studyValue(q, inputs.studies);
   } else if ('hessian' in q) {
     const rep = inputs.hessian?.[q.hessian];
     if (!rep) throw new Missing(`curvature report ${q.hessian} was not computed`);
-    v = field(rep, q.field, q.hessian);
+    v = field(rep, q.field, `curvature report ${q.hessian}`);
   } else if ('run' in q) {
     v = reduceColumn(runOf(inputs, q.run), q);
   } else {
@@ -541,6 +619,7 @@ function describe(q: Bound): string {
   if (typeof q === 'number') return fmt(q);
   const scale = 'scale' in q && q.scale !== undefined && q.scale !== 1 ? `${fmt(q.scale)} x ` : '';
   if ('sweep' in q) return `${scale}${describeSweep(q)}`;
+  if ('study' in q) return 'field' in q ? `${scale}${q.field} [study ${q.study}]` : `${scale}${q.reduce} ${q.column} [study ${q.study}]`;
   if ('hessian' in q) return `${scale}${q.field} [curvature ${q.hessian}]`;
   if ('run' in q) {
     const where = `[run ${q.run}]`;
@@ -648,8 +727,10 @@ export function checkReferences(reference: readonly PresetReference[], inputs: C
     const checks = ref.checks ?? [];
     const outcomes = checks.map((c) => runCheck(c, inputs));
     const runsRead = new Set<number>();
+    const studiesRead = new Set<number>();
     const collect = (q: Bound): void => {
       if (typeof q === 'object' && 'run' in q) runsRead.add(q.run);
+      if (typeof q === 'object' && 'study' in q) studiesRead.add(q.study);
     };
     for (const c of checks) {
       if (c.kind === 'nonIncreasing') runsRead.add(c.run);
@@ -665,13 +746,16 @@ export function checkReferences(reference: readonly PresetReference[], inputs: C
         const r = inputs.runs[i];
         return !r || !r.finished;
       }) ||
-      (readsSweep && !(inputs.sweep?.table.complete ?? false));
+      (readsSweep && !(inputs.sweep?.table.complete ?? false)) ||
+      [...studiesRead].some((i) => !(inputs.studies?.[i]?.finished ?? false));
     let status: CheckStatus;
+    const findings = checks.flatMap((c, i) => (outcomes[i]?.pass === false && c.finding !== undefined ? [c.finding] : []));
     if (ref.cannotCompare !== undefined) status = 'cannotCompare';
     else if (checks.length === 0) status = 'notChecked';
     else if (unfinished || outcomes.some((o) => o.pass === null)) status = 'incomplete';
-    else status = outcomes.every((o) => o.pass === true) ? 'agrees' : 'disagrees';
-    return { ...ref, status, outcomes };
+    else if (outcomes.every((o) => o.pass === true)) status = 'agrees';
+    else status = checks.some((c, i) => outcomes[i]?.pass === false && c.finding === undefined) ? 'disagrees' : 'finding';
+    return status === 'finding' ? { ...ref, status, outcomes, finding: findings.join('; ') } : { ...ref, status, outcomes };
   });
 }
 
@@ -682,6 +766,8 @@ export function statusMark(s: CheckStatus): string {
       return 'agrees';
     case 'disagrees':
       return 'DISAGREES';
+    case 'finding':
+      return 'finding';
     case 'cannotCompare':
       return 'cannot compare';
     case 'notChecked':
@@ -689,4 +775,9 @@ export function statusMark(s: CheckStatus): string {
     case 'incomplete':
       return 'incomplete';
   }
+}
+
+/** The mark of a checked row: {@link statusMark}, or for a finding its text (`finding: <text>`). */
+export function referenceMark(c: Pick<CheckedReference, 'status' | 'finding'>): string {
+  return c.status === 'finding' && c.finding ? `finding: ${c.finding}` : statusMark(c.status);
 }

@@ -26,13 +26,14 @@ import { parseArgs } from 'node:util';
 import type { BackendName } from './backend.js';
 import { AutobalanceError } from './errors.js';
 import { applyOverrides, presetList, presetSpec, runPreset } from './presets.js';
-import { statusMark } from './checks.js';
+import { referenceMark } from './checks.js';
 import {
   formatNumber,
   hessianHtml,
   presetChecks,
   presetHtml,
   presetReport,
+  presetStudyTable,
   presetSvg,
   presetVegaLite,
   resultToJson,
@@ -429,7 +430,11 @@ async function cmdRun(args: string[]): Promise<number> {
   }
   const runs = outcome.runs;
   const cancelled =
-    sig.interrupted() || runs.some((r) => r.result.cancelled) || runs.length < preset.runs.length || (outcome.sweep !== undefined && !outcome.sweep.table.complete);
+    sig.interrupted() ||
+    runs.some((r) => r.result.cancelled) ||
+    runs.length < preset.runs.length ||
+    (outcome.sweep !== undefined && !outcome.sweep.table.complete) ||
+    (preset.studies !== undefined && ((outcome.studies?.length ?? 0) < preset.studies.length || (outcome.studies ?? []).some((s) => !s.result.finished)));
   const rows = runs.map((r) => {
     const s = summarize(r.result);
     return [
@@ -444,6 +449,9 @@ async function cmdRun(args: string[]): Promise<number> {
   const header = `\n${preset.name} on ${backend.name} (core ${backend.coreVersion}), ${((Date.now() - started) / 1000).toFixed(2)} s\n`;
   if (outcome.sweep !== undefined) {
     process.stdout.write(header + sweepSummary(outcome.sweep.plan, outcome.sweep.table));
+  } else if (preset.studies !== undefined) {
+    const t = presetStudyTable(preset, outcome.studies ?? []);
+    process.stdout.write(header + textTable(t.header, t.rows));
   } else {
     process.stdout.write(header + textTable(['run', 'steps', 'final loss', 'norm ratio(s)', 'max invariant drift', 'outcome'], rows));
   }
@@ -454,7 +462,7 @@ async function cmdRun(args: string[]): Promise<number> {
   if (checked.length > 0) {
     const lines = ['\nthe paper beside ours:'];
     for (const c of checked) {
-      lines.push(`  [${statusMark(c.status)}] ${c.claim ?? ''}`);
+      lines.push(`  [${referenceMark(c)}] ${c.claim ?? ''}`);
       for (const o of c.outcomes) lines.push(`      ${o.shown ? '=  ' : o.pass === true ? 'ok ' : o.pass === false ? 'NO ' : '?  '} ${o.text}`);
       if (c.cannotCompare) lines.push(`      (cannot compare: ${c.cannotCompare})`);
     }
@@ -470,7 +478,7 @@ async function cmdRun(args: string[]): Promise<number> {
     json: join(dir, `${preset.name}.json`),
   };
   writeFile(files.json, JSON.stringify(report) + '\n');
-  writeFile(files.csv, runsToCsv(runs));
+  writeFile(files.csv, runsToCsv(runs, preset));
   writeFile(files.vl, JSON.stringify(presetVegaLite(preset, runs)) + '\n');
   const svg = await presetSvg(preset, runs);
   writeFile(files.svg, svg);

@@ -6,7 +6,7 @@
  */
 
 import { type BackendChoice, type BackendName, resolveBackend } from './backend.js';
-import type { PresetReference } from './checks.js';
+import type { PresetReference, StudyQuantity } from './checks.js';
 import type { HessianQuery, HessianReport } from './curvature.js';
 import { InternalError, InvalidRequestError, guard } from './errors.js';
 import { describeValue, functionArg, optionsArg, chunkOptionsArg, stringArg } from './args.js';
@@ -14,6 +14,7 @@ import { type ChunkOptions, type Progress, Run, type RunResult } from './run.js'
 import type { RunSpec } from './spec.js';
 import { type SweepPlan, type SweepSpec, type SweepTable, SweepCancelledError, sweep } from './sweep.js';
 import type { SweepPlot } from './sweep-report.js';
+import { type StudyResult, type StudySpec, study } from './study.js';
 
 /** A preset in the list. */
 export interface PresetInfo {
@@ -63,8 +64,29 @@ export interface PresetSweep {
   plots: SweepPlot[];
 }
 
+/** One study of a studies preset. */
+export interface PresetStudy {
+  /** Its row label, e.g. `relu 3-2-2`. */
+  label: string;
+  /** The study spec (docs/studies.md). */
+  spec: StudySpec;
+}
+
 /**
- * A preset as the core defines it: runs (each a run spec), or a sweep (`sweep`, with no runs).
+ * A column of a studies preset's table: a value of each study (the {@link StudyQuantity} without
+ * its `study` index, which is the row's).
+ */
+export interface PresetStudyColumn {
+  /** Column title (a studies preset's `plots` name it in `column`). */
+  title: string;
+  /** The value read from each study. */
+  of: { field: string } | { column: string; reduce: 'min' | 'max' | 'first' | 'last' };
+}
+
+/**
+ * A preset as the core defines it: runs (each a run spec), a sweep (`sweep`, with no runs), or a
+ * list of studies (`studies`, with no runs: one table row each, whose columns are `studyTable`;
+ * its `plots` draw a table column against the row, `column` naming the column's title).
  * In the core's JSON a sweep preset is `{"sweep": <sweep spec>, "plots": [<sweep plots>],
  * "reference": [..]}`; {@link normalizePreset} moves its plots into `sweep.plots`.
  */
@@ -83,6 +105,10 @@ export interface Preset {
   reference: PresetReference[];
   /** A sweep preset's sweep and its plots. */
   sweep?: PresetSweep;
+  /** A studies preset's studies, in order. */
+  studies?: PresetStudy[];
+  /** A studies preset's table columns. */
+  studyTable?: PresetStudyColumn[];
 }
 
 function parseJson(text: string, what: string): unknown {
@@ -142,6 +168,7 @@ export function normalizePreset(v: unknown): Preset {
     plots: o['plots'] as PresetPlot[],
     hessian: Array.isArray(o['hessian']) ? (o['hessian'] as PresetHessian[]) : [],
     reference: Array.isArray(o['reference']) ? (o['reference'] as PresetReference[]) : [],
+    ...(Array.isArray(o['studies']) ? { studies: o['studies'] as PresetStudy[], studyTable: Array.isArray(o['studyTable']) ? (o['studyTable'] as PresetStudyColumn[]) : [] } : {}),
   };
 }
 
@@ -158,6 +185,15 @@ function checkPreset(p: unknown): asserts p is Preset {
   for (const [i, r] of (o['runs'] as unknown[]).entries()) {
     if (typeof r !== 'object' || r === null || typeof (r as { spec?: unknown }).spec !== 'object') {
       throw new InvalidRequestError(`preset.runs[${i}]`, `expected {label, spec}, got ${describeValue(r)}`);
+    }
+  }
+  const st = o['studies'];
+  if (st !== undefined) {
+    if (!Array.isArray(st)) throw new InvalidRequestError('preset.studies', `expected an array of {label, spec}, got ${describeValue(st)}`);
+    for (const [i, r] of st.entries()) {
+      if (typeof r !== 'object' || r === null || typeof (r as { label?: unknown }).label !== 'string' || typeof (r as { spec?: unknown }).spec !== 'object' || (r as { spec?: unknown }).spec === null) {
+        throw new InvalidRequestError(`preset.studies[${i}]`, `expected {label, spec}, got ${describeValue(r)}`);
+      }
     }
   }
 }
@@ -218,7 +254,19 @@ export function applyOverrides(preset: Preset, overrides: PresetOverrides): Pres
   if (overrides.seedsPerSetting !== undefined && preset.sweep === undefined) {
     throw new InvalidRequestError('overrides.seedsPerSetting', `preset ${preset.name} is not a sweep`);
   }
+  if (overrides.steps !== undefined && preset.studies !== undefined) {
+    throw new InvalidRequestError('overrides.steps', `preset ${preset.name} is a list of studies: it has no steps`);
+  }
   const copy = JSON.parse(JSON.stringify(preset)) as Preset;
+  if (copy.studies) {
+    // The same shift of every seed of every study spec (the studies' own and their runs').
+    const holders = copy.studies.flatMap((s) => seedHolders(s.spec));
+    if (overrides.seed !== undefined && holders.length > 0) {
+      const shift = overrides.seed - Math.min(...holders.map((h) => h.seed));
+      for (const h of holders) h.seed += shift;
+    }
+    return copy;
+  }
   if (copy.sweep) {
     const spec = copy.sweep.spec;
     if (overrides.steps !== undefined) {
@@ -317,6 +365,24 @@ export function presetSweepOf(runs: readonly unknown[]): PresetSweepResult | und
   return sweepResults.get(runs);
 }
 
+/** One study of a studies preset, computed. */
+export interface PresetStudyResult {
+  /** Its row label. */
+  label: string;
+  /** The study spec (overrides applied). */
+  spec: StudySpec;
+  /** What it computed (`finished: false` when interrupted). */
+  result: StudyResult;
+}
+
+/** The studies of a studies preset's outcome, by its (empty) `runs` array, as {@link presetSweepOf}. */
+const studyResults = new WeakMap<readonly unknown[], PresetStudyResult[]>();
+
+/** The studies of a studies preset's outcome, found by its `runs` array (see {@link PresetOutcome}). */
+export function presetStudiesOf(runs: readonly unknown[]): PresetStudyResult[] | undefined {
+  return studyResults.get(runs);
+}
+
 /** What {@link runPreset} returns. */
 export interface PresetOutcome {
   /** The backend that ran it. */
@@ -328,6 +394,8 @@ export interface PresetOutcome {
   runs: PresetRunResult[];
   /** A sweep preset: the sweep's spec, plan and reduced table. */
   sweep?: PresetSweepResult;
+  /** A studies preset: the studies computed, in order (fewer when interrupted). */
+  studies?: PresetStudyResult[];
   /**
    * The curvature reports, in the order of the preset's `hessian` list; `undefined` where the
    * query was not reached (interrupted) or its run did not finish.
@@ -346,6 +414,11 @@ export interface PresetOutcome {
  * `{index: 0, count: 1, label}` (the label `sweep (runs, ETA <s> s)`) and `step`/`steps` = runs
  * done/total (`rows` the same, `loss` null); `onRunEnd` is not called. When `signal` aborts, the runs done so far are kept and
  * the table is partial (`complete: false`).
+ *
+ * A studies preset runs its studies in order with `study()` and returns them in `studies` (`runs`
+ * is empty); `onProgress` is called per chunk with the study's units of work in `step`/`steps`,
+ * `onRunEnd` is not called. When `signal` aborts, the current study stops after its chunk (kept,
+ * `finished: false`) and the rest are skipped.
  */
 export async function runPreset(preset: Preset, options: RunPresetOptions = {}): Promise<PresetOutcome> {
   checkPreset(preset);
@@ -354,6 +427,7 @@ export async function runPreset(preset: Preset, options: RunPresetOptions = {}):
   functionArg('options.onProgress', opts['onProgress']);
   functionArg('options.onRunEnd', opts['onRunEnd']);
   if (preset.sweep) return runSweepPreset(preset.sweep, options);
+  if (preset.studies) return runStudiesPreset(preset.studies, options);
   if (preset.runs.length === 0) throw new InvalidRequestError('preset', `preset ${preset.name} has no runs`);
   const backend = await resolveBackend(options.backend);
   const runs: PresetRunResult[] = [];
@@ -413,4 +487,28 @@ async function runSweepPreset(ps: PresetSweep, options: RunPresetOptions): Promi
   const result: PresetSweepResult = { spec: ps.spec, plan, table };
   sweepResults.set(runs, result);
   return { backend: backend.name, runs, hessian: [], sweep: result };
+}
+
+async function runStudiesPreset(list: readonly PresetStudy[], options: RunPresetOptions): Promise<PresetOutcome> {
+  const backend = await resolveBackend(options.backend);
+  const studies: PresetStudyResult[] = [];
+  for (const [index, { label, spec }] of list.entries()) {
+    if (options.signal?.aborted) break;
+    const info = { index, count: list.length, label };
+    const result = await study(spec, {
+      backend,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.chunkMillis !== undefined ? { chunkMillis: options.chunkMillis } : {}),
+      onProgress: (p) => options.onProgress?.(info, { step: p.done, steps: p.total, loss: null, rows: p.rows }),
+    });
+    studies.push({ label, spec, result });
+  }
+  const runs: PresetRunResult[] = [];
+  studyResults.set(runs, studies);
+  return { backend: backend.name, runs, hessian: [], studies };
+}
+
+/** A {@link StudyQuantity} of study `i` from a table column's `of`. */
+export function studyColumnQuantity(i: number, of: PresetStudyColumn['of']): StudyQuantity {
+  return { study: i, ...of } as StudyQuantity;
 }

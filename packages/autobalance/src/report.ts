@@ -4,11 +4,22 @@
  * @module
  */
 
-import { type CheckedReference, checkReferences, statusMark } from './checks.js';
+import { type CheckStudy, type CheckedReference, checkReferences, referenceMark, studyValue } from './checks.js';
 import { type ColumnRole, columnRole, columnsWithRole, stepColumn } from './columns.js';
 import { type HessianReport, describeReport } from './curvature.js';
 import type { Matrix } from './matrix.js';
-import { type Preset, type PresetHessianResult, type PresetOutcome, type PresetRunResult, type PresetSweepResult, presetSweepOf } from './presets.js';
+import {
+  type Preset,
+  type PresetHessianResult,
+  type PresetOutcome,
+  type PresetRunResult,
+  type PresetStudyResult,
+  type PresetSweepResult,
+  presetStudiesOf,
+  presetSweepOf,
+  studyColumnQuantity,
+} from './presets.js';
+import { type StudyResultJson, studyResultToJson } from './study.js';
 import { type SweepPlot, sweepReportHtml, sweepTableCsv, sweepVegaLite } from './sweep-report.js';
 
 export * from './sweep-report.js';
@@ -160,9 +171,14 @@ function csvField(s: string): string {
  * column, one line per recorded row per run. Numbers are written in full precision. For the
  * (empty) `runs` of a sweep preset's outcome: the sweep's reduced table (`sweepTableCsv`).
  */
-export function runsToCsv(runs: readonly { label: string; result: RunResult }[]): string {
+export function runsToCsv(runs: readonly { label: string; result: RunResult }[], preset?: Preset): string {
   const sw = presetSweepOf(runs);
   if (sw) return sweepTableCsv(sw.table);
+  const st = presetStudiesOf(runs);
+  if (st && preset) {
+    const t = presetStudyTable(preset, st, undefined, true);
+    return [t.header, ...t.rows].map((r) => r.map(csvField).join(',')).join('\n') + '\n';
+  }
   const names: string[] = [];
   for (const r of runs) for (const n of r.result.columnNames) if (!names.includes(n)) names.push(n);
   const lines = [['run', ...names].map(csvField).join(',')];
@@ -180,11 +196,79 @@ export function runsToCsv(runs: readonly { label: string; result: RunResult }[])
   return lines.join('\n') + '\n';
 }
 
+/** What the checks read of a studies preset's studies. */
+function checkStudies(st: readonly PresetStudyResult[]): CheckStudy[] {
+  return st.map((s) => ({ output: s.result.output, columns: s.result.columns, finished: s.result.finished }));
+}
+
+/** A cell of a studies preset's table: the value, or null when it is missing. */
+function studyCell(studies: readonly CheckStudy[], i: number, of: Parameters<typeof studyColumnQuantity>[1]): number | string | null {
+  try {
+    return studyValue(studyColumnQuantity(i, of), studies);
+  } catch {
+    return null;
+  }
+}
+
+/** The rows of the checks that read study `i` (their `study` quantities). */
+function readsStudy(ref: CheckedReference, i: number): boolean {
+  return (ref.checks ?? []).some((c) => ['of' in c ? c.of : undefined, 'to' in c ? c.to : undefined, 'bound' in c ? c.bound : undefined].some((q) => typeof q === 'object' && q !== null && 'study' in q && q.study === i));
+}
+
+/**
+ * The table of a studies preset: a row per study (its label, the `studyTable` columns, whether it
+ * finished, and the marks of the reference rows that read it).
+ */
+export function presetStudyTable(
+  preset: Preset,
+  studies: readonly PresetStudyResult[],
+  checked?: readonly CheckedReference[],
+  /** Numbers in full precision (the CSV), not as shown (4 significant digits). */
+  full = false,
+): { header: string[]; rows: string[][] } {
+  const cols = preset.studyTable ?? [];
+  const inputs = checkStudies(studies);
+  const marks = checked ?? checkReferences(preset.reference, { runs: [], studies: inputs });
+  const header = ['study', ...cols.map((c) => c.title), 'finished', 'mark'];
+  const rows = (preset.studies ?? []).map((s, i) => {
+    const done = studies[i];
+    const cells = cols.map((c) => {
+      const v = done ? studyCell(inputs, i, c.of) : null;
+      return v === null ? '-' : typeof v === 'number' ? (full || Number.isInteger(v) ? String(v) : formatNumber(v)) : v;
+    });
+    const mark = marks.filter((r) => readsStudy(r, i)).map(referenceMark).join('; ');
+    return [s.label, ...cells, done ? (done.result.finished ? 'yes' : 'no (interrupted)') : 'not run', mark];
+  });
+  return { header, rows };
+}
+
 /**
  * The figure of a preset: one panel per plot, one line per run. The x axis is the plot's `x`
  * column, by default each run's column of role `step` (labelled `iteration`).
  */
 export function presetFigure(preset: Preset, runs: readonly PresetRunResult[]): Figure {
+  const st = presetStudiesOf(runs);
+  if (preset.studies && st) {
+    const cols = preset.studyTable ?? [];
+    return {
+      title: preset.name,
+      panels: preset.plots.map((p) => {
+        const c = cols.find((c) => c.title === p.column);
+        const inputs = checkStudies(st);
+        const y = st.map((_, i) => {
+          const v = c ? studyCell(inputs, i, c.of) : null;
+          return typeof v === 'number' ? v : NaN;
+        });
+        return {
+          title: p.title,
+          xLabel: 'row of the table',
+          yLabel: p.column + (p.logY ? ' (log scale)' : ''),
+          logY: p.logY === true,
+          series: [{ label: p.column, x: Float64Array.from(st, (_, i) => i + 1), y: Float64Array.from(y) }],
+        };
+      }),
+    };
+  }
   return {
     title: preset.name,
     panels: preset.plots.map((p) => {
@@ -268,27 +352,38 @@ export interface PresetReportJson {
   plots: Preset['plots'];
   /** A sweep preset: the sweep's spec, plan and reduced table, and its plots. */
   sweep?: PresetSweepReportJson;
+  /** A studies preset: its table (as in the HTML report) and every study computed. */
+  studies?: {
+    /** Column titles: `study`, the preset's `studyTable` titles, `finished`, `mark`. */
+    header: string[];
+    /** One row per study of the preset. */
+    rows: string[][];
+    /** The studies computed, in order (fewer when interrupted). */
+    results: { label: string; spec: unknown; result: StudyResultJson }[];
+  };
   /** The paper's claims, each with our checks and its mark. */
   reference: CheckedReference[];
 }
 
 /** The sweep result of an outcome: its `sweep`, else the one its `runs` array is known by. */
-function sweepOfOutcome(outcome: Pick<PresetOutcome, 'runs' | 'hessian' | 'sweep'>): PresetSweepResult | undefined {
+function sweepOfOutcome(outcome: Pick<PresetOutcome, 'runs' | 'hessian' | 'sweep' | 'studies'>): PresetSweepResult | undefined {
   return outcome.sweep ?? presetSweepOf(outcome.runs);
 }
 
 /** The paper's claims of a preset with their checks evaluated on an outcome (a sweep preset: on its reduced table). */
-export function presetChecks(preset: Preset, outcome: Pick<PresetOutcome, 'runs' | 'hessian' | 'sweep'>): CheckedReference[] {
+export function presetChecks(preset: Preset, outcome: Pick<PresetOutcome, 'runs' | 'hessian' | 'sweep' | 'studies'>): CheckedReference[] {
   const sw = sweepOfOutcome(outcome);
+  const st = outcome.studies ?? presetStudiesOf(outcome.runs);
   return checkReferences(preset.reference, {
     runs: preset.runs.map((_, i) => outcome.runs[i]?.result),
     hessian: preset.hessian.map((_, i) => outcome.hessian[i]?.report),
     ...(sw ? { sweep: { table: sw.table, confidence: sw.plan.confidence } } : {}),
+    ...(preset.studies ? { studies: checkStudies(st ?? []) } : {}),
   });
 }
 
 /** Build the JSON report of a preset run. */
-export function presetReport(preset: Preset, outcome: Pick<PresetOutcome, 'runs' | 'hessian' | 'sweep'>, meta: ReportMeta): PresetReportJson {
+export function presetReport(preset: Preset, outcome: Pick<PresetOutcome, 'runs' | 'hessian' | 'sweep' | 'studies'>, meta: ReportMeta): PresetReportJson {
   const sw = sweepOfOutcome(outcome);
   return {
     preset: preset.name,
@@ -300,7 +395,16 @@ export function presetReport(preset: Preset, outcome: Pick<PresetOutcome, 'runs'
     hessian: preset.hessian.map((_, i) => outcome.hessian[i] ?? null),
     plots: preset.plots,
     ...(sw && preset.sweep ? { sweep: { ...sw, plots: preset.sweep.plots } } : {}),
+    ...(preset.studies ? { studies: studiesJson(preset, outcome) } : {}),
     reference: presetChecks(preset, outcome),
+  };
+}
+
+function studiesJson(preset: Preset, outcome: Pick<PresetOutcome, 'runs' | 'hessian' | 'sweep' | 'studies'>): NonNullable<PresetReportJson['studies']> {
+  const st = outcome.studies ?? presetStudiesOf(outcome.runs) ?? [];
+  return {
+    ...presetStudyTable(preset, st, presetChecks(preset, outcome)),
+    results: st.map((s) => ({ label: s.label, spec: s.spec, result: studyResultToJson(s.result) })),
   };
 }
 
@@ -328,7 +432,7 @@ function esc(s: string): string {
 const STYLE = `body{font:15px/1.45 system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}
 th{background:#f3f3f3}.meta{color:#666}svg{max-width:100%;height:auto}pre{background:#f6f6f6;padding:.6em;overflow:auto;font-size:13px}
-.agrees{background:#e3f4e1;color:#1d5e1a;font-weight:600}.disagrees{background:#fbe0dc;color:#8a1c0f;font-weight:600}
+.agrees{background:#e3f4e1;color:#1d5e1a;font-weight:600}.finding{background:#fff4d6;color:#6b4a00;font-weight:600}.disagrees{background:#fbe0dc;color:#8a1c0f;font-weight:600}
 .cannotCompare,.notChecked,.incomplete{background:#f1f1f1;color:#555;font-weight:600}
 ul.checks{margin:0;padding-left:1.1em}li.pass::marker{content:"\\2713  ";color:#1d5e1a}li.fail::marker{content:"\\2717  ";color:#8a1c0f}
 li.unknown::marker{content:"?  ";color:#555}li.shown::marker{content:"=  ";color:#555}`;
@@ -370,7 +474,7 @@ function referenceTable(checked: readonly CheckedReference[]): string {
         .map((o) => `<li class="${o.shown ? 'shown' : o.pass === true ? 'pass' : o.pass === false ? 'fail' : 'unknown'}">${esc(o.text)}</li>`)
         .join('');
       const ours = `${esc(c.check ?? '')}${items ? `<ul class="checks">${items}</ul>` : ''}${c.cannotCompare ? `<p><i>Cannot compare:</i> ${esc(c.cannotCompare)}</p>` : ''}`;
-      return `<tr><td>${esc(c.claim ?? '')}</td><td>${esc(c.paper ?? '')}</td><td>${ours}</td><td class="${c.status}">${esc(statusMark(c.status))}</td></tr>`;
+      return `<tr><td>${esc(c.claim ?? '')}</td><td>${esc(c.paper ?? '')}</td><td>${ours}</td><td class="${c.status}">${esc(referenceMark(c))}</td></tr>`;
     })
     .join('\n');
   return `<table><tr><th>claim</th><th>the paper</th><th>this reproduction</th><th>mark</th></tr>
@@ -399,7 +503,7 @@ ${rows}
  */
 export async function presetHtml(
   preset: Preset,
-  outcome: Pick<PresetOutcome, 'runs' | 'hessian' | 'sweep'>,
+  outcome: Pick<PresetOutcome, 'runs' | 'hessian' | 'sweep' | 'studies'>,
   meta: ReportMeta,
   /** The figure, if already rendered by {@link presetSvg} (otherwise rendered here). */
   svg?: string,
@@ -421,6 +525,28 @@ export async function presetHtml(
     });
   }
   const hessian = preset.hessian.length > 0 ? `<h2>Curvature</h2>\n${hessianTable(outcome.hessian, preset.hessian.map((h) => h.label))}` : '';
+  const st = outcome.studies ?? presetStudiesOf(outcome.runs);
+  if (preset.studies) {
+    const t = presetStudyTable(preset, st ?? [], checked);
+    const head = `<tr>${t.header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>`;
+    const body = t.rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('\n');
+    const specs = preset.studies.map((s) => `<h3>${esc(s.label)}</h3>\n<pre>${esc(JSON.stringify(s.spec))}</pre>`).join('\n');
+    return htmlPage(
+      preset.name,
+      `<h1>${esc(preset.name)}</h1>
+<p>${esc(preset.description)}</p>
+${metaLine(meta)}
+${svg ?? (await presetSvg(preset, outcome.runs))}
+<h2>Studies</h2>
+<table>${head}
+${body}
+</table>
+<h2>What the paper reports, beside ours</h2>
+${referenceTable(checked)}
+<h2>Study specs</h2>
+${specs}`,
+    );
+  }
   return htmlPage(
     preset.name,
     `<h1>${esc(preset.name)}</h1>

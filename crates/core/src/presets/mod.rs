@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 
 mod du_2019_ch7;
 mod du_hu_lee_2018;
+mod marcotte_2023;
 
 pub use du_hu_lee_2018::{figure2_spec, FIGURE2_ETA, FIGURE2_STEPS};
 
@@ -24,6 +25,7 @@ fn all() -> impl Iterator<Item = &'static Preset> {
     du_hu_lee_2018::PRESETS
         .iter()
         .chain(du_2019_ch7::PRESETS.iter())
+        .chain(marcotte_2023::PRESETS.iter())
 }
 
 /// `[{"name": .., "description": ..}, ..]`
