@@ -80,8 +80,21 @@ export interface PresetStudyColumn {
   /** Column title (a studies preset's `plots` name it in `column`). */
   title: string;
   /** The value read from each study. */
-  of: { field: string } | { column: string; reduce: 'min' | 'max' | 'first' | 'last' };
+  of: PresetStudyValue;
 }
+
+/** A value of each study of a studies preset: a {@link StudyQuantity} without its `study` index. */
+export type PresetStudyValue =
+  | {
+      /** Dotted path of a field of the study's output. */
+      field: string;
+    }
+  | {
+      /** Column name. */
+      column: string;
+      /** How the rows are reduced to one number. */
+      reduce: 'min' | 'max' | 'first' | 'last';
+    };
 
 /**
  * A preset as the core defines it: runs (each a run spec), a sweep (`sweep`, with no runs), or a

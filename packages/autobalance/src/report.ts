@@ -215,6 +215,24 @@ function readsStudy(ref: CheckedReference, i: number): boolean {
   return (ref.checks ?? []).some((c) => ['of' in c ? c.of : undefined, 'to' in c ? c.to : undefined, 'bound' in c ? c.bound : undefined].some((q) => typeof q === 'object' && q !== null && 'study' in q && q.study === i));
 }
 
+/** A studies preset's table. */
+export interface PresetStudyTable {
+  /** Column titles: `study`, the preset's `studyTable` titles, `finished`, `mark`. */
+  header: string[];
+  /** One row per study of the preset. */
+  rows: string[][];
+}
+
+/** One study of a studies preset in {@link PresetReportJson}. */
+export interface PresetStudyReportJson {
+  /** Its row label. */
+  label: string;
+  /** The study spec run. */
+  spec: unknown;
+  /** What it computed. */
+  result: StudyResultJson;
+}
+
 /**
  * The table of a studies preset: a row per study (its label, the `studyTable` columns, whether it
  * finished, and the marks of the reference rows that read it).
@@ -225,7 +243,7 @@ export function presetStudyTable(
   checked?: readonly CheckedReference[],
   /** Numbers in full precision (the CSV), not as shown (4 significant digits). */
   full = false,
-): { header: string[]; rows: string[][] } {
+): PresetStudyTable {
   const cols = preset.studyTable ?? [];
   const inputs = checkStudies(studies);
   const marks = checked ?? checkReferences(preset.reference, { runs: [], studies: inputs });
@@ -353,13 +371,9 @@ export interface PresetReportJson {
   /** A sweep preset: the sweep's spec, plan and reduced table, and its plots. */
   sweep?: PresetSweepReportJson;
   /** A studies preset: its table (as in the HTML report) and every study computed. */
-  studies?: {
-    /** Column titles: `study`, the preset's `studyTable` titles, `finished`, `mark`. */
-    header: string[];
-    /** One row per study of the preset. */
-    rows: string[][];
+  studies?: PresetStudyTable & {
     /** The studies computed, in order (fewer when interrupted). */
-    results: { label: string; spec: unknown; result: StudyResultJson }[];
+    results: PresetStudyReportJson[];
   };
   /** The paper's claims, each with our checks and its mark. */
   reference: CheckedReference[];
