@@ -416,9 +416,13 @@ describe(`golden outputs on ${BACKEND}`, () => {
   });
 
   it('every preset (steps cut), with its curvature reports', async () => {
-    // Sweep presets (theorem32sweep) have no runs to record: test/presets.test.ts runs them.
+    // Sweep presets (theorem32sweep) and studies presets (conservationLaws) have no runs to
+    // record: test/presets.test.ts and test/presets-laws.test.ts run them.
     const list = [];
-    for (const p of await presetList(opts)) if (!(await presetSpec(p.name, opts)).sweep) list.push(p);
+    for (const p of await presetList(opts)) {
+      const spec = await presetSpec(p.name, opts);
+      if (!spec.sweep && !spec.studies) list.push(p);
+    }
     expect(list.map((p) => p.name).sort()).toEqual(Object.keys(PRESET_STEPS).sort());
     const names: string[] = [];
     for (const { name } of list) {
