@@ -44,6 +44,14 @@ function cli(args: string[], options: { env?: Record<string, string>; onSpawn?: 
 }
 
 describe(`CLI on ${BACKEND}`, () => {
+  it('run of a sweep preset names object axis values by their kind in the terminal table', async () => {
+    const out = await cli(['run', 'figure73', '--seeds', '2', '--out', join(tmp, 'f73')]);
+    expect(out.code).toBe(0);
+    expect(out.stdout).not.toContain('[object Object]');
+    expect(out.stdout).toMatch(/\n1 +0\.25 +gd +logScale /);
+    expect(out.stdout).toMatch(/\n1 +0\.25 +perturbedGd +float /);
+  });
+
   it('info --json says which backend is in use and whether each loads', async () => {
     const r = await cli(['info', '--json']);
     expect(r.code).toBe(0);

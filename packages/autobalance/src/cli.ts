@@ -364,12 +364,22 @@ async function cmdList(args: string[]): Promise<number> {
   return 0;
 }
 
+/** An axis value in a terminal cell: numbers and strings as they are, an object by its `kind` (a method, an init) or as short JSON. */
+function axisCell(v: unknown): string {
+  if (v === undefined || v === null) return '';
+  if (typeof v !== 'object') return String(v);
+  const kind = (v as Record<string, unknown>)['kind'];
+  if (typeof kind === 'string') return kind;
+  const json = JSON.stringify(v);
+  return json.length > 40 ? `${json.slice(0, 37)}...` : json;
+}
+
 /** A sweep's table on a terminal: one line per setting, its axis values, runs and each class's probability with its interval. */
 function sweepSummary(plan: SweepPlan, table: SweepTable): string {
   const paths = plan.axes.flatMap((a) => a.paths);
   const classes = plan.classes.filter((c) => table.settings.some((s) => (s.classes[c]?.count ?? 0) > 0));
   const rows = table.settings.map((s) => [
-    ...paths.map((p) => String(s.values[p] ?? '')),
+    ...paths.map((p) => axisCell(s.values[p])),
     String(s.runs),
     ...classes.map((c) => {
       const k = s.classes[c];
