@@ -389,7 +389,12 @@ function reduceColumn(r: RunResult, q: Extract<Quantity, { run: number }>): numb
     if (s >= from && s <= to && !Number.isNaN(v)) vals.push(v);
   }
   if (vals.length === 0) throw new Missing(`run ${q.run} has no ${q.column} values in the window`);
-  switch (q.reduce) {
+  return reduceValues(vals, q.reduce);
+}
+
+/** Non-empty values reduced to one number (a run's rows, a study's points). */
+function reduceValues(vals: number[], how: 'first' | 'last' | 'min' | 'max' | 'maxAbs'): number {
+  switch (how) {
     case 'first':
       return vals[0] as number;
     case 'last':
@@ -580,16 +585,7 @@ export function studyValue(q: StudyQuantity, studies: readonly (CheckStudy | und
   if (!c) throw new Missing(`study ${q.study} has no column ${q.column}`);
   const vals = Array.from(c).filter((x) => !Number.isNaN(x));
   if (vals.length === 0) throw new Missing(`study ${q.study} has no ${q.column} values`);
-  switch (q.reduce) {
-    case 'first':
-      return vals[0] as number;
-    case 'last':
-      return vals[vals.length - 1] as number;
-    case 'min':
-      return Math.min(...vals);
-    case 'max':
-      return Math.max(...vals);
-  }
+  return reduceValues(vals, q.reduce);
 }
 
 function evaluate(q: Quantity, inputs: CheckInputs): number | string {
