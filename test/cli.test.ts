@@ -52,6 +52,20 @@ describe(`CLI on ${BACKEND}`, () => {
     expect(out.stdout).toMatch(/\n1 +0\.25 +perturbedGd +float /);
   });
 
+  it('run --strict: exit code 3 when a claim DISAGREES, 0 when none does (incomplete claims do not fail it)', async () => {
+    // figure73's full protocol marks "the factor coincides with (L + gamma)/gamma" DISAGREES.
+    const full = await cli(['run', 'figure73', '--strict', '--out', join(tmp, 'strict-full')]);
+    expect(full.stdout).toContain('[DISAGREES]');
+    expect(full.stderr).toContain('claim(s) DISAGREE (--strict: exit code 3)');
+    expect(full.code).toBe(3);
+    const plain = await cli(['run', 'figure73', '--out', join(tmp, 'strict-plain')]);
+    expect(plain.code).toBe(0);
+    // Two starts per setting: the median claims are incomplete, nothing disagrees.
+    const quick = await cli(['run', 'figure73', '--seeds', '2', '--strict', '--out', join(tmp, 'strict-quick')]);
+    expect(quick.stdout).not.toContain('[DISAGREES]');
+    expect(quick.code).toBe(0);
+  });
+
   it('info --json says which backend is in use and whether each loads', async () => {
     const r = await cli(['info', '--json']);
     expect(r.code).toBe(0);

@@ -5,7 +5,7 @@
  *     autobalance info [--json] [--backend native|wasm]
  *     autobalance train --spec run.json [--out result.json] [--report report.html] [--backend native|wasm]
  *     autobalance list
- *     autobalance run <preset> [--out DIR] [--backend native|wasm] [--steps N] [--seed N] [--seeds N]
+ *     autobalance run <preset> [--out DIR] [--backend native|wasm] [--steps N] [--seed N] [--seeds N] [--strict]
  *     autobalance hessian --spec run.json [--query q.json | --what classify|eigs|density|trace|lemma32]
  *                         [--at-init] [--out report.json] [--report report.html] [--backend native|wasm]
  *     autobalance study --spec study.json [--out result.json] [--csv columns.csv] [--backend native|wasm]
@@ -84,7 +84,7 @@ const USAGE = `usage:
   autobalance info [--json] [--backend native|wasm]
   autobalance train --spec run.json [--out result.json] [--report report.html] [--backend native|wasm]
   autobalance list
-  autobalance run <preset> [--out DIR] [--backend native|wasm] [--steps N] [--seed N] [--seeds N]
+  autobalance run <preset> [--out DIR] [--backend native|wasm] [--steps N] [--seed N] [--seeds N] [--strict]
   autobalance hessian --spec run.json [--query q.json | --what classify|eigs|density|trace|lemma32]
                       [--at-init] [--out report.json] [--report report.html] [--backend native|wasm]
   autobalance study --spec study.json [--out result.json] [--csv columns.csv] [--backend native|wasm]
@@ -103,7 +103,9 @@ const USAGE = `usage:
   run         runs a paper preset; prints the paper's claims beside ours, each marked agrees,
               DISAGREES, cannot compare or incomplete; writes DIR/<preset>.html (report), .svg,
               .vl.json (Vega-Lite spec of the figure), .csv, .json (DIR default: out/<preset>);
-              --seeds N: a sweep preset's random starts per setting (fewer: a quicker, shortened run)
+              --seeds N: a sweep preset's random starts per setting (fewer: a quicker, shortened run);
+              --strict: exit code 3 when a claim is marked DISAGREES (for CI; incomplete and
+              cannot compare do not fail it)
   hessian     runs the spec to its end (or not, with --at-init), then asks the core what kind of
               point it reached (default --what classify); prints a verdict, writes the JSON report
   study       runs a study (a computation that is not one run, e.g. kind hessianGrid: the Hessian
@@ -396,7 +398,7 @@ function sweepSummary(plan: SweepPlan, table: SweepTable): string {
 async function cmdRun(args: string[]): Promise<number> {
   const { values, positionals } = parse(
     args,
-    { out: { type: 'string' }, backend: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' }, seeds: { type: 'string' } },
+    { out: { type: 'string' }, backend: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' }, seeds: { type: 'string' }, strict: { type: 'boolean' } },
     1,
   );
   const name = positionals[0];
@@ -494,7 +496,13 @@ async function cmdRun(args: string[]): Promise<number> {
   writeFile(files.svg, svg);
   writeFile(files.html, await presetHtml(preset, outcome, meta, svg));
   process.stdout.write(`wrote ${Object.values(files).join('\n      ')}\n`);
-  return cancelled ? 130 : 0;
+  if (cancelled) return 130;
+  const disagree = checked.filter((c) => c.status === 'disagrees').length;
+  if (values['strict'] && disagree > 0) {
+    process.stderr.write(`${preset.name}: ${disagree} claim(s) DISAGREE (--strict: exit code 3)\n`);
+    return 3;
+  }
+  return 0;
 }
 
 const WHATS: readonly CurvatureWhat[] = ['classify', 'eigs', 'density', 'trace', 'lemma32'];
