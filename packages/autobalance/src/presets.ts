@@ -254,6 +254,13 @@ function seedHolders(spec: unknown): { seed: number }[] {
   return out;
 }
 
+/** Shift every seed by the same amount so that the smallest becomes `seed` (their differences kept). */
+function shiftSeeds(holders: { seed: number }[], seed: number): void {
+  if (holders.length === 0) return;
+  const shift = seed - Math.min(...holders.map((h) => h.seed));
+  for (const h of holders) h.seed += shift;
+}
+
 /** A copy of `preset` with the overrides applied. */
 export function applyOverrides(preset: Preset, overrides: PresetOverrides): Preset {
   checkPreset(preset);
@@ -273,11 +280,7 @@ export function applyOverrides(preset: Preset, overrides: PresetOverrides): Pres
   const copy = JSON.parse(JSON.stringify(preset)) as Preset;
   if (copy.studies) {
     // The same shift of every seed of every study spec (the studies' own and their runs').
-    const holders = copy.studies.flatMap((s) => seedHolders(s.spec));
-    if (overrides.seed !== undefined && holders.length > 0) {
-      const shift = overrides.seed - Math.min(...holders.map((h) => h.seed));
-      for (const h of holders) h.seed += shift;
-    }
+    if (overrides.seed !== undefined) shiftSeeds(copy.studies.flatMap((s) => seedHolders(s.spec)), overrides.seed);
     return copy;
   }
   if (copy.sweep) {
@@ -294,11 +297,7 @@ export function applyOverrides(preset: Preset, overrides: PresetOverrides): Pres
       }
     }
     if (overrides.seed !== undefined) {
-      const holders = seedHolders(spec.base);
-      if (holders.length > 0) {
-        const shift = overrides.seed - Math.min(...holders.map((h) => h.seed));
-        for (const h of holders) h.seed += shift;
-      }
+      shiftSeeds(seedHolders(spec.base), overrides.seed);
       spec.seeds = { ...spec.seeds, base: overrides.seed };
     }
     if (overrides.seedsPerSetting !== undefined) spec.seeds = { ...spec.seeds, count: overrides.seedsPerSetting };
@@ -307,14 +306,7 @@ export function applyOverrides(preset: Preset, overrides: PresetOverrides): Pres
   if (overrides.steps !== undefined) {
     for (const r of copy.runs) r.spec.steps = overrides.steps;
   }
-  if (overrides.seed !== undefined) {
-    const holders = copy.runs.flatMap((r) => seedHolders(r.spec));
-    if (holders.length > 0) {
-      const min = Math.min(...holders.map((h) => h.seed));
-      const shift = overrides.seed - min;
-      for (const h of holders) h.seed += shift;
-    }
-  }
+  if (overrides.seed !== undefined) shiftSeeds(copy.runs.flatMap((r) => seedHolders(r.spec)), overrides.seed);
   return copy;
 }
 

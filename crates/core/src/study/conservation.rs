@@ -143,20 +143,27 @@ impl NetFields {
             .collect()
     }
 
+    /// Pre-activations z = W_h input + b_h of layer `h` (dense weights `wd`).
+    fn affine(&self, h: usize, theta: &[f64], wd: &[Vec<f64>], input: &[f64]) -> Vec<f64> {
+        let l = &self.layers[h];
+        (0..l.rows)
+            .map(|i| {
+                let s = dot(&wd[h][i * l.cols..(i + 1) * l.cols], input);
+                if l.bias {
+                    s + theta[l.b_off + l.bias_index(i)]
+                } else {
+                    s
+                }
+            })
+            .collect()
+    }
+
     /// Activations of every layer for input x, with the frozen pattern `masks`.
     fn forward(&self, theta: &[f64], wd: &[Vec<f64>], x: &[f64], masks: &[Vec<f64>]) -> Vec<Vec<f64>> {
         let mut acts: Vec<Vec<f64>> = Vec::with_capacity(self.layers.len());
         for (h, l) in self.layers.iter().enumerate() {
             let input: &[f64] = if h == 0 { x } else { &acts[h - 1] };
-            let mut z = vec![0.0; l.rows];
-            for (i, zi) in z.iter_mut().enumerate() {
-                let row = &wd[h][i * l.cols..(i + 1) * l.cols];
-                let mut s = dot(row, input);
-                if l.bias {
-                    s += theta[l.b_off + l.bias_index(i)];
-                }
-                *zi = s;
-            }
+            let mut z = self.affine(h, theta, wd, input);
             if !l.activation.is_linear() {
                 for (zi, mk) in z.iter_mut().zip(&masks[h]) {
                     *zi *= mk;
@@ -195,15 +202,7 @@ impl Fields for NetFields {
         // Layer by layer, so each mask sees the masked input of the layer below.
         for (h, l) in self.layers.iter().enumerate() {
             let input: &[f64] = if h == 0 { &x } else { &acts[h - 1] };
-            let mut z = vec![0.0; l.rows];
-            for (i, zi) in z.iter_mut().enumerate() {
-                let row = &wd[h][i * l.cols..(i + 1) * l.cols];
-                let mut s = dot(row, input);
-                if l.bias {
-                    s += self.theta0[l.b_off + l.bias_index(i)];
-                }
-                *zi = s;
-            }
+            let mut z = self.affine(h, &self.theta0, &wd, input);
             if l.activation.is_linear() {
                 masks.push(Vec::new());
             } else {

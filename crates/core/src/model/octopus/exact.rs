@@ -341,8 +341,10 @@ impl Engine {
 
     /// Close the open span: its current state becomes the state.
     fn settle(&mut self) {
-        let base: Vec<Coord> = (0..self.base.len()).map(|j| self.coord(j)).collect();
-        self.base = base;
+        // coord(j) reads only base[j] and the span: update in place.
+        for j in 0..self.base.len() {
+            self.base[j] = self.coord(j);
+        }
         self.span = None;
     }
 

@@ -117,11 +117,6 @@ impl Octopus {
     pub fn engine(&self) -> Option<&Engine> {
         self.engine.as_ref()
     }
-    /// Which coordinate of the point of the last `loss_grad` is outside D, if it was.
-    pub fn undefined_reason_text(&self) -> Option<String> {
-        self.violation.map(|v| v.describe(&self.p))
-    }
-
     /// log10 of min |x_j| over j >= the active index (the coordinates that must still grow);
     /// -Infinity when one is exactly 0, NaN in the minimum's region (no such coordinate).
     pub fn log10_min_abs(&self, x: &[f64]) -> f64 {
@@ -353,7 +348,8 @@ impl Model for Octopus {
             .map(|e| e.advance(&p, w, eta, max).max(1))
     }
     fn undefined_reason(&self) -> Option<String> {
-        self.undefined_reason_text()
+        // Which coordinate of the point of the last `loss_grad` is outside D, if it was.
+        self.violation.map(|v| v.describe(&self.p))
     }
     fn family_query(&mut self, what: &str, w: &[f64], _q: &Query) -> Result<Value> {
         debug_assert_eq!(what, "stationaryPoints");
