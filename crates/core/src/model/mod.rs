@@ -17,6 +17,7 @@ use crate::curvature::Query;
 use crate::error::{Error, Result};
 use crate::spec::MethodSpec;
 
+pub mod continuous;
 pub mod mf;
 pub mod net;
 pub mod octopus;
