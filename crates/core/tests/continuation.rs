@@ -146,3 +146,167 @@ fn expm_frechet_vs_finite_differences_and_block() {
         }
     }
 }
+
+use autobalance_core::model::continuous::critical::{logarithm, mat_of, vec_of, Problem};
+use std::f64::consts::PI;
+
+fn jmat() -> DMatrix<f64> {
+    DMatrix::from_row_slice(2, 2, &[0.0, -1.0, 1.0, 0.0])
+}
+
+fn random_problem(n: usize, seed: u64) -> Problem {
+    // R near a rotation-like matrix with distinct eigenvalues, Sigma0 SPD, dR random
+    let r = DMatrix::identity(n, n) + rng_matrix(n, seed, 0.6);
+    let m = rng_matrix(n, seed + 7, 0.4);
+    let sigma0 = DMatrix::identity(n, n) + &m * m.transpose();
+    Problem {
+        n,
+        t: 1.0,
+        r,
+        dr: Some(rng_matrix(n, seed + 9, 0.3)),
+        sigma0,
+    }
+}
+
+#[test]
+fn jacobian_matches_finite_differences() {
+    for (n, seed) in [(2usize, 1u64), (3, 2), (4, 3), (6, 4)] {
+        let p = random_problem(n, seed);
+        let c = rng_matrix(n, seed + 20, 0.8);
+        let (lambda, sigma) = (0.3, 0.2);
+        let jac = p.jacobian(&c, lambda, sigma);
+        assert!((&jac.g - p.residual(&c, lambda, sigma)).norm() < 1e-14 * jac.g.norm().max(1.0));
+        let eps = 1e-6;
+        for k in 0..n * n {
+            let mut e = DMatrix::zeros(n, n);
+            e[(k / n, k % n)] = 1.0;
+            let fd = (p.residual(&(&c + &e * eps), lambda, sigma)
+                - p.residual(&(&c - &e * eps), lambda, sigma))
+                / (2.0 * eps);
+            let col = mat_of(jac.jc.column(k).as_slice(), n);
+            assert!(
+                (&col - &fd).norm() < 1e-7 * fd.norm().max(1.0),
+                "n {n} k {k}: {}",
+                (&col - &fd).norm()
+            );
+            // jvp is the same column
+            assert!((p.jvp(&c, lambda, sigma, &e) - &col).norm() < 1e-13 * col.norm().max(1.0));
+        }
+        let fdl = (p.residual(&c, lambda + eps, sigma) - p.residual(&c, lambda - eps, sigma))
+            / (2.0 * eps);
+        assert!((vec_of(&fdl) - &jac.jl).norm() < 1e-8);
+        let fds = (p.residual(&c, lambda, sigma + eps) - p.residual(&c, lambda, sigma - eps))
+            / (2.0 * eps);
+        assert!((vec_of(&fds) - &jac.js).norm() < 1e-7 * fds.norm().max(1.0));
+    }
+}
+
+/// RK4 on dX/dt = A_t X (and the running integral of |A_t|^2) with A_t = a_at(C, t).
+fn integrate(p: &Problem, c: &DMatrix<f64>, steps: usize) -> (DMatrix<f64>, f64) {
+    let h = p.t / steps as f64;
+    let mut x = DMatrix::identity(p.n, p.n);
+    let mut reg = 0.0;
+    for s in 0..steps {
+        let t = s as f64 * h;
+        let (a0, a1, a2) = (p.a_at(c, t), p.a_at(c, t + h / 2.0), p.a_at(c, t + h));
+        let k1 = &a0 * &x;
+        let k2 = &a1 * (&x + &k1 * (h / 2.0));
+        let k3 = &a1 * (&x + &k2 * (h / 2.0));
+        let k4 = &a2 * (&x + &k3 * h);
+        x += (k1 + k2 * 2.0 + k3 * 2.0 + k4) * (h / 6.0);
+        reg += h / 6.0 * (a0.norm_squared() + 4.0 * a1.norm_squared() + a2.norm_squared());
+    }
+    (x, reg)
+}
+
+#[test]
+fn cost_matches_the_integrated_trajectory() {
+    for (n, seed) in [(2usize, 11u64), (4, 12), (6, 13)] {
+        let p = random_problem(n, seed);
+        let c = rng_matrix(n, seed + 30, 1.2);
+        let (x, reg_int) = integrate(&p, &c, 4000);
+        let f = p.f_of(&c);
+        assert!(
+            (&x - &f).norm() < 1e-10 * f.norm(),
+            "n {n}: X_T vs F {}",
+            (&x - &f).norm()
+        );
+        let (lambda, sigma) = (0.7, -0.4);
+        let (j, reg, data) = p.cost(&c, lambda, sigma);
+        assert!((reg - 0.5 * lambda * reg_int).abs() < 1e-10 * reg);
+        let d = &x - p.r_at(sigma);
+        let data_int = 0.5 * (d.transpose() * &d * &p.sigma0).trace();
+        assert!((data - data_int).abs() < 1e-9 * data.max(1.0));
+        assert!((j - reg - data).abs() < 1e-14 * j.abs().max(1.0));
+    }
+}
+
+#[test]
+fn logarithm_sheets_of_a_rotation_and_a_random_matrix() {
+    for sheet in -3i64..=3 {
+        let l = logarithm(&jmat(), sheet).unwrap();
+        let want = jmat() * (PI / 2.0 + 2.0 * PI * sheet as f64);
+        assert!(
+            (&l - &want).norm() < 1e-12 * want.norm(),
+            "sheet {sheet}: {l}"
+        );
+    }
+    let p = random_problem(6, 5);
+    for sheet in -1..=1 {
+        let l = logarithm(&p.r, sheet).unwrap();
+        assert!((expm(&l) - &p.r).norm() < 1e-10 * p.r.norm());
+    }
+    let l0 = logarithm(&p.r, 0).unwrap();
+    let l1 = logarithm(&p.r, 1).unwrap();
+    assert!(
+        (l0 - l1).norm() > 1.0,
+        "sheet 1 differs from the principal one"
+    );
+    // errors
+    let neg = DMatrix::from_row_slice(2, 2, &[-1.0, 0.0, 0.0, 2.0]);
+    assert_eq!(logarithm(&neg, 0).unwrap_err().field, "R");
+    let defective = DMatrix::from_row_slice(2, 2, &[1.0, 1.0, 0.0, 1.0]);
+    assert!(logarithm(&defective, 0).is_err());
+}
+
+#[test]
+fn theorem2_first_order_expansion_for_normal_r() {
+    // R normal: Q blockdiag(rho_k rotation(theta_k)) Q^T with Q orthogonal; Sigma0 = I
+    let n = 4;
+    let q = rng_matrix(n, 77, 1.0).qr().q();
+    let blk = |rho: f64, th: f64| {
+        [
+            rho * th.cos(),
+            -rho * th.sin(),
+            rho * th.sin(),
+            rho * th.cos(),
+        ]
+    };
+    let (b1, b2) = (blk(1.3, 0.9), blk(0.8, 2.1));
+    let mut d = DMatrix::zeros(n, n);
+    d.view_mut((0, 0), (2, 2))
+        .copy_from(&DMatrix::from_row_slice(2, 2, &b1));
+    d.view_mut((2, 2), (2, 2))
+        .copy_from(&DMatrix::from_row_slice(2, 2, &b2));
+    let r = &q * d * q.transpose();
+    for &t in &[1.0, 2.0] {
+        let p = Problem::new(t, r.clone());
+        let log_r = logarithm(&r, 0).unwrap();
+        let c0 = &log_r / t;
+        let slope = -(&r * r.transpose()).try_inverse().unwrap() * &log_r / (t * t);
+        let mut errs = Vec::new();
+        for &lambda in &[1e-2, 5e-3, 2.5e-3] {
+            let c = p
+                .newton(&c0, lambda, 0.0, 1e-13, 30)
+                .expect("newton converges");
+            let err = (&c - (&c0 + &slope * lambda)).norm();
+            errs.push(err);
+        }
+        // O(lambda^2): halving lambda divides the error by about 4
+        assert!(
+            errs[0] / errs[1] > 3.5 && errs[1] / errs[2] > 3.5,
+            "T {t}: {errs:?}"
+        );
+        assert!(errs[0] < 1e-2 * 1e-2 * 100.0, "{errs:?}");
+    }
+}

@@ -216,103 +216,171 @@ pub fn expm(a: &DMatrix<f64>) -> DMatrix<f64> {
 /// `(e^A, L(A, E))`: the exponential and its Frechet derivative in the direction `E`
 /// (Al-Mohy and Higham 2009, Algorithm 6.4, with Higham 2005's degree selection on `A`).
 pub fn expm_frechet(a: &DMatrix<f64>, e: &DMatrix<f64>) -> (DMatrix<f64>, DMatrix<f64>) {
-    let n = a.nrows();
-    assert_eq!(n, a.ncols(), "expm_frechet: square matrix");
-    assert_eq!(
-        (e.nrows(), e.ncols()),
-        (n, n),
-        "expm_frechet: direction shape"
-    );
-    if n == 0 {
-        return (DMatrix::zeros(0, 0), DMatrix::zeros(0, 0));
-    }
-    let nrm = norm1(a);
-    if !nrm.is_finite() || e.iter().any(|x| !x.is_finite()) {
-        let nan = DMatrix::from_element(n, n, f64::NAN);
-        return (nan.clone(), nan);
-    }
-    let (m, s) = degree_and_scaling(nrm);
-    let scale = 2f64.powi(-(s as i32));
-    let a = a * scale;
-    let e = e * scale;
-    let id = DMatrix::<f64>::identity(n, n);
-    // Powers of A and their derivatives M_{2k} = d(A^{2k})[E].
-    let a2 = &a * &a;
-    let m2 = &a * &e + &e * &a;
-    let (u, v, lu, lv) = if m < 4 {
-        let b: &[f64] = match m {
-            0 => &B3,
-            1 => &B5,
-            2 => &B7,
-            _ => &B9,
-        };
-        let half = m + 1; // number of even powers A^2 .. A^{2 half}
-        let mut pw = vec![a2.clone()];
-        let mut dm = vec![m2.clone()];
-        for k in 1..half {
-            let p = &pw[k - 1] * &a2;
-            let d = &pw[k - 1] * &m2 + &dm[k - 1] * &a2;
-            pw.push(p);
-            dm.push(d);
-        }
-        let mut uo = &id * b[1];
-        let mut ve = &id * b[0];
-        let mut luo = DMatrix::<f64>::zeros(n, n);
-        let mut lve = DMatrix::<f64>::zeros(n, n);
-        for k in 1..=half {
-            axpy(&mut uo, b[2 * k + 1], &pw[k - 1]);
-            axpy(&mut ve, b[2 * k], &pw[k - 1]);
-            axpy(&mut luo, b[2 * k + 1], &dm[k - 1]);
-            axpy(&mut lve, b[2 * k], &dm[k - 1]);
-        }
-        let u = &a * &uo;
-        let lu = &e * &uo + &a * &luo;
-        (u, ve, lu, lve)
-    } else {
-        let b = &B13;
-        let a4 = &a2 * &a2;
-        let m4 = &a2 * &m2 + &m2 * &a2;
-        let a6 = &a2 * &a4;
-        let m6 = &a4 * &m2 + &m4 * &a2;
-        let w1 = &a6 * b[13] + &a4 * b[11] + &a2 * b[9];
-        let w2 = &a6 * b[7] + &a4 * b[5] + &a2 * b[3] + &id * b[1];
-        let z1 = &a6 * b[12] + &a4 * b[10] + &a2 * b[8];
-        let z2 = &a6 * b[6] + &a4 * b[4] + &a2 * b[2] + &id * b[0];
-        let w = &a6 * &w1 + &w2;
-        let u = &a * &w;
-        let v = &a6 * &z1 + &z2;
-        let lw1 = &m6 * b[13] + &m4 * b[11] + &m2 * b[9];
-        let lw2 = &m6 * b[7] + &m4 * b[5] + &m2 * b[3];
-        let lz1 = &m6 * b[12] + &m4 * b[10] + &m2 * b[8];
-        let lz2 = &m6 * b[6] + &m4 * b[4] + &m2 * b[2];
-        let lw = &a6 * &lw1 + &m6 * &w1 + &lw2;
-        let lu = &a * &lw + &e * &w;
-        let lv = &a6 * &lz1 + &m6 * &z1 + &lz2;
-        (u, v, lu, lv)
-    };
-    let q = &v - &u;
-    let lu_q = q.clone().lu();
-    let (mut r, mut l) = match lu_q.solve(&(&v + &u)) {
-        Some(r) => {
-            let rhs = (&lu + &lv) + (&lu - &lv) * &r;
-            match lu_q.solve(&rhs) {
-                Some(l) => (r, l),
-                None => {
-                    let nan = DMatrix::from_element(n, n, f64::NAN);
-                    return (nan.clone(), nan);
-                }
+    let plan = FrechetPlan::new(a);
+    let l = plan.apply(e);
+    (plan.exp().clone(), l)
+}
+
+/// Everything of Al-Mohy and Higham's algorithm that depends on `A` only, so that `L(A, E)` for
+/// many directions `E` (a Jacobian) costs about a dozen products each instead of a full run.
+pub struct FrechetPlan {
+    n: usize,
+    m: usize,
+    s: u32,
+    scale: f64,
+    /// The scaled `A` and its even powers `A^2, A^4, ...` (as many as degree `m` needs).
+    a: DMatrix<f64>,
+    pw: Vec<DMatrix<f64>>,
+    /// Degree 13: `W1, W = A6 W1 + W2, Z1` (Higham's notation); lower degrees: the odd and even
+    /// polynomials `uo`, `ve` with `U = A uo`, `V = ve`.
+    w1: DMatrix<f64>,
+    w: DMatrix<f64>,
+    z1: DMatrix<f64>,
+    /// LU factors of `V - U`.
+    q: nalgebra::LU<f64, nalgebra::Dyn, nalgebra::Dyn>,
+    /// `r_0 = (V - U)^{-1} (V + U)` and its squares `r_1 .. r_s` (`r_s = e^A`).
+    r: Vec<DMatrix<f64>>,
+    ok: bool,
+}
+
+impl FrechetPlan {
+    /// Prepare `A` (square).
+    pub fn new(a: &DMatrix<f64>) -> FrechetPlan {
+        let n = a.nrows();
+        assert_eq!(n, a.ncols(), "FrechetPlan: square matrix");
+        let nrm = norm1(a);
+        let ok = nrm.is_finite();
+        let (m, s) = if ok { degree_and_scaling(nrm) } else { (0, 0) };
+        let scale = 2f64.powi(-(s as i32));
+        let a = if ok { a * scale } else { DMatrix::zeros(n, n) };
+        let id = DMatrix::<f64>::identity(n, n);
+        let a2 = &a * &a;
+        let (pw, w1, w, z1, u, v) = if m < 4 {
+            let b = coefficients(m);
+            let half = m + 1;
+            let mut pw = vec![a2];
+            for k in 1..half {
+                let p = &pw[k - 1] * &pw[0];
+                pw.push(p);
             }
+            let mut uo = &id * b[1];
+            let mut ve = &id * b[0];
+            for k in 1..=half {
+                axpy(&mut uo, b[2 * k + 1], &pw[k - 1]);
+                axpy(&mut ve, b[2 * k], &pw[k - 1]);
+            }
+            let u = &a * &uo;
+            (pw, uo, DMatrix::zeros(0, 0), ve.clone(), u, ve)
+        } else {
+            let b = &B13;
+            let a4 = &a2 * &a2;
+            let a6 = &a2 * &a4;
+            let w1 = &a6 * b[13] + &a4 * b[11] + &a2 * b[9];
+            let w2 = &a6 * b[7] + &a4 * b[5] + &a2 * b[3] + &id * b[1];
+            let z1 = &a6 * b[12] + &a4 * b[10] + &a2 * b[8];
+            let z2 = &a6 * b[6] + &a4 * b[4] + &a2 * b[2] + &id * b[0];
+            let w = &a6 * &w1 + &w2;
+            let u = &a * &w;
+            let v = &a6 * &z1 + &z2;
+            (vec![a2, a4, a6], w1, w, z1, u, v)
+        };
+        let q = (&v - &u).lu();
+        let r0 = q.solve(&(&v + &u));
+        let ok = ok && r0.is_some();
+        let mut r = vec![r0.unwrap_or_else(|| DMatrix::from_element(n, n, f64::NAN))];
+        for j in 0..s as usize {
+            let next = &r[j] * &r[j];
+            r.push(next);
         }
-        None => {
-            let nan = DMatrix::from_element(n, n, f64::NAN);
-            return (nan.clone(), nan);
+        if !ok {
+            r = vec![DMatrix::from_element(n, n, f64::NAN)];
         }
-    };
-    for _ in 0..s {
-        l = &r * &l + &l * &r;
-        r = &r * &r;
+        FrechetPlan {
+            n,
+            m,
+            s,
+            scale,
+            a,
+            pw,
+            w1,
+            w,
+            z1,
+            q,
+            r,
+            ok,
+        }
     }
-    (r, l)
+
+    /// `e^A`.
+    pub fn exp(&self) -> &DMatrix<f64> {
+        self.r.last().expect("at least r_0")
+    }
+
+    /// `L(A, E)`.
+    pub fn apply(&self, e: &DMatrix<f64>) -> DMatrix<f64> {
+        let n = self.n;
+        assert_eq!(
+            (e.nrows(), e.ncols()),
+            (n, n),
+            "FrechetPlan::apply: direction shape"
+        );
+        if !self.ok || e.iter().any(|x| !x.is_finite()) {
+            return DMatrix::from_element(n, n, f64::NAN);
+        }
+        let e = e * self.scale;
+        let a = &self.a;
+        let a2 = &self.pw[0];
+        let m2 = a * &e + &e * a;
+        let (lu, lv) = if self.m < 4 {
+            let b = coefficients(self.m);
+            let half = self.m + 1;
+            let mut dm = vec![m2];
+            for k in 1..half {
+                let d = &self.pw[k - 1] * &dm[0] + &dm[k - 1] * a2;
+                dm.push(d);
+            }
+            let mut luo = DMatrix::<f64>::zeros(n, n);
+            let mut lve = DMatrix::<f64>::zeros(n, n);
+            for k in 1..=half {
+                axpy(&mut luo, b[2 * k + 1], &dm[k - 1]);
+                axpy(&mut lve, b[2 * k], &dm[k - 1]);
+            }
+            // self.w1 holds uo for these degrees
+            let lu = &e * &self.w1 + a * &luo;
+            (lu, lve)
+        } else {
+            let b = &B13;
+            let (a4, a6) = (&self.pw[1], &self.pw[2]);
+            let m4 = a2 * &m2 + &m2 * a2;
+            let m6 = a4 * &m2 + &m4 * a2;
+            let lw1 = &m6 * b[13] + &m4 * b[11] + &m2 * b[9];
+            let lw2 = &m6 * b[7] + &m4 * b[5] + &m2 * b[3];
+            let lz1 = &m6 * b[12] + &m4 * b[10] + &m2 * b[8];
+            let lz2 = &m6 * b[6] + &m4 * b[4] + &m2 * b[2];
+            let lw = a6 * &lw1 + &m6 * &self.w1 + &lw2;
+            let lu = a * &lw + &e * &self.w;
+            let lv = a6 * &lz1 + &m6 * &self.z1 + &lz2;
+            (lu, lv)
+        };
+        let rhs = (&lu + &lv) + (&lu - &lv) * &self.r[0];
+        let Some(mut l) = self.q.solve(&rhs) else {
+            return DMatrix::from_element(n, n, f64::NAN);
+        };
+        for j in 0..self.s as usize {
+            l = &self.r[j] * &l + &l * &self.r[j];
+        }
+        l
+    }
+}
+
+fn coefficients(m: usize) -> &'static [f64] {
+    match m {
+        0 => &B3,
+        1 => &B5,
+        2 => &B7,
+        3 => &B9,
+        _ => &B13,
+    }
 }
 
 /// `(e^A, L(A, E))` by the block trick `exp([[A, E], [0, A]]) = [[e^A, L], [0, e^A]]`, with `E`
