@@ -310,3 +310,295 @@ fn theorem2_first_order_expansion_for_normal_r() {
         assert!(errs[0] < 1e-2 * 1e-2 * 100.0, "{errs:?}");
     }
 }
+
+use autobalance_core::study::Study;
+use serde_json::{json, Value};
+
+fn run_study(spec: Value) -> (Study, Value) {
+    let mut s = Study::new(&spec.to_string(), Default::default()).unwrap();
+    while !s.status().finished {
+        s.advance(50).unwrap();
+    }
+    let out: Value = serde_json::from_str(&s.result_json()).unwrap();
+    (s, out)
+}
+
+fn col(s: &Study, name: &str) -> Vec<f64> {
+    s.column(name, 0).unwrap().to_vec()
+}
+
+fn example1(sheet: i64, extra: Value) -> Value {
+    let mut spec = json!({
+        "kind": "continuation",
+        "problem": {"n": 2, "T": 1, "R": [[0, -1], [1, 0]]},
+        "parameter": "lambda", "lambda": 0, "range": [0, 2],
+        "starts": [{"kind": "logarithm", "sheet": sheet}],
+        "maxPoints": 3000, "cMax": 40,
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        spec[k] = v.clone();
+    }
+    spec
+}
+
+/// Every row: the residual column is small and matches a recomputation.
+fn check_residuals(
+    s: &Study,
+    n: usize,
+    t: f64,
+    r: &DMatrix<f64>,
+    dr: Option<&DMatrix<f64>>,
+    tol: f64,
+) {
+    let lam = col(s, "lambda");
+    let sig = col(s, "sigma");
+    let res = col(s, "residual");
+    let mut p = Problem::new(t, r.clone());
+    p.dr = dr.cloned();
+    let cs: Vec<Vec<f64>> = (0..n * n)
+        .map(|k| col(s, &format!("c{}{}", k / n + 1, k % n + 1)))
+        .collect();
+    for i in 0..lam.len() {
+        let c = mat_of(&cs.iter().map(|v| v[i]).collect::<Vec<_>>(), n);
+        let g = p.residual(&c, lam[i], sig[i]).norm();
+        assert!(
+            g <= tol && res[i] <= tol,
+            "row {i}: residual {g} (column {})",
+            res[i]
+        );
+        assert!((g - res[i]).abs() <= 1e-14 + 1e-12 * g);
+    }
+}
+
+/// The Example 1 fold from the reduction C = a I + b J: Newton on (a, b, lambda) for
+/// lambda a = e^a sin b - e^{2a}, lambda b = e^a cos b, (lambda + e^{2a})^2 = lambda^2 (a^2 + b^2).
+fn oracle_fold(a: f64, b: f64, l: f64) -> (f64, f64, f64) {
+    let f = |x: [f64; 3]| {
+        let (a, b, l) = (x[0], x[1], x[2]);
+        let e = a.exp();
+        [
+            l * a - e * b.sin() + e * e,
+            l * b - e * b.cos(),
+            (l + e * e).powi(2) - l * l * (a * a + b * b),
+        ]
+    };
+    let mut x = [a, b, l];
+    for _ in 0..50 {
+        let fx = f(x);
+        let mut jm = nalgebra::Matrix3::zeros();
+        for k in 0..3 {
+            let h = 1e-7 * (1.0 + x[k].abs());
+            let (mut xp, mut xm) = (x, x);
+            xp[k] += h;
+            xm[k] -= h;
+            let (fp, fm) = (f(xp), f(xm));
+            for i in 0..3 {
+                jm[(i, k)] = (fp[i] - fm[i]) / (2.0 * h);
+            }
+        }
+        let d = jm
+            .lu()
+            .solve(&nalgebra::Vector3::new(fx[0], fx[1], fx[2]))
+            .unwrap();
+        for k in 0..3 {
+            x[k] -= d[k];
+        }
+        if d.norm() < 1e-15 {
+            break;
+        }
+    }
+    (x[0], x[1], x[2])
+}
+
+#[test]
+fn example1_branches_against_the_reduction() {
+    let r = jmat();
+    let mut cost_near = Vec::new();
+    for sheet in [0i64, 1, -1, 2, -2] {
+        let (s, out) = run_study(example1(sheet, json!({})));
+        check_residuals(&s, 2, 1.0, &r, None, 1e-9);
+        let (lam, j) = (col(&s, "lambda"), col(&s, "J"));
+        let (c11, c12, c21, c22) = (
+            col(&s, "c11"),
+            col(&s, "c12"),
+            col(&s, "c21"),
+            col(&s, "c22"),
+        );
+        for i in 0..lam.len() {
+            // the branch stays in a I + b J and solves the reduced equations
+            assert!(
+                (c11[i] - c22[i]).abs() < 1e-9 && (c12[i] + c21[i]).abs() < 1e-9,
+                "row {i}"
+            );
+            let (a, b, l) = (c11[i], c21[i], lam[i]);
+            let e = a.exp();
+            assert!(
+                (l * a - e * b.sin() + e * e).abs() < 1e-9 && (l * b - e * b.cos()).abs() < 1e-9
+            );
+            let jr = l * (a * a + b * b) + e * e - 2.0 * e * b.sin() + 1.0;
+            assert!(
+                (j[i] - jr).abs() < 1e-9 * jr.max(1.0),
+                "row {i}: J {} vs {jr}",
+                j[i]
+            );
+        }
+        // the start is (pi/2 + 2 pi n) J at lambda = 0
+        assert_eq!(lam[0], 0.0);
+        assert!((c21[0] - (PI / 2.0 + 2.0 * PI * sheet as f64)).abs() < 1e-10);
+        cost_near.push(j[1]);
+        let folds = out["folds"].as_array().unwrap();
+        let fold_col = col(&s, "fold");
+        if sheet == 0 {
+            assert!(
+                folds.is_empty(),
+                "the principal branch has no fold on [0, 2]"
+            );
+            assert_eq!(out["branches"][0]["directions"][0]["stop"], "range");
+            assert_eq!(*lam.last().unwrap(), 2.0);
+            continue;
+        }
+        assert_eq!(folds.len(), 1, "sheet {sheet}: {folds:?}");
+        let row = folds[0]["row"].as_u64().unwrap() as usize;
+        assert_eq!(fold_col[row], 1.0);
+        let (a, b, l) = oracle_fold(c11[row], c21[row], lam[row]);
+        assert!(
+            (l - lam[row]).abs() < 1e-10,
+            "sheet {sheet}: fold {} vs oracle {l}",
+            lam[row]
+        );
+        assert!((a - c11[row]).abs() < 1e-8 && (b - c21[row]).abs() < 1e-8);
+        // it is the largest lambda of the branch: the tangent turns there
+        let lmax = lam.iter().copied().fold(f64::MIN, f64::max);
+        assert!((lmax - lam[row]).abs() < 1e-12);
+        // beyond the fold the far solution runs off: cMax, with the cost tending to 1 as lambda -> 0
+        assert_eq!(out["branches"][0]["directions"][0]["stop"], "cMax");
+        let last = lam.len() - 1;
+        assert!(
+            lam[last] < 1e-3 && (j[last] - 1.0).abs() < 0.05,
+            "lambda {} J {}",
+            lam[last],
+            j[last]
+        );
+    }
+}
+
+#[test]
+fn example2_in_sigma_at_lambda_zero() {
+    let spec = json!({
+        "kind": "continuation",
+        "problem": {"n": 2, "T": 1, "R": [[0, -1], [1, 0]], "dR": [[0, 0], [0, 1]]},
+        "parameter": "sigma", "lambda": 0, "sigma": 0, "range": [0, PI / 2.0],
+        "starts": [{"kind": "point", "C": [[0, -PI / 2.0], [PI / 2.0, 0]]}],
+    });
+    let (s, out) = run_study(spec);
+    let r = jmat();
+    let dr = DMatrix::from_row_slice(2, 2, &[0.0, 0.0, 0.0, 1.0]);
+    check_residuals(&s, 2, 1.0, &r, Some(&dr), 1e-9);
+    let sig = col(&s, "sigma");
+    assert_eq!(
+        out["branches"][0]["directions"][0]["stop"], "range",
+        "{out}"
+    );
+    let last = sig.len() - 1;
+    assert_eq!(sig[last], PI / 2.0);
+    let c = mat_of(&["c11", "c12", "c21", "c22"].map(|k| col(&s, k)[last]), 2);
+    // at lambda = 0 the critical point is F = R exactly, and it is not normal (A_t not constant)
+    let p = Problem {
+        n: 2,
+        t: 1.0,
+        r: r.clone(),
+        dr: Some(dr.clone()),
+        sigma0: DMatrix::identity(2, 2),
+    };
+    let rs = p.r_at(PI / 2.0);
+    assert!((p.f_of(&c) - &rs).norm() < 1e-9);
+    let non_normal = (&c * c.transpose() - c.transpose() * &c).norm();
+    assert!(non_normal > 0.1, "non-normal {non_normal}");
+    // the paper's 3.76: int tr(A^T A) dt of the constant solution log(R)/T
+    let log_r = logarithm(&rs, 0).unwrap();
+    let constant = log_r.norm_squared();
+    assert!((constant - 3.76).abs() < 0.005, "{constant}");
+    let found = c.norm_squared();
+    assert!(
+        found < constant,
+        "non-constant {found} vs constant {constant}"
+    );
+    println!(
+        "Example 2: constant {constant}, non-constant {found}, {} rows",
+        sig.len()
+    );
+}
+
+fn random_start(n: usize, seed: u64) -> (DMatrix<f64>, DMatrix<f64>, Value) {
+    let m = rng_matrix(n, seed, 0.9);
+    let r = expm(&m);
+    let q = rng_matrix(n, seed + 5, 0.3);
+    let sigma0 = DMatrix::identity(n, n) + &q * q.transpose();
+    let rows = |a: &DMatrix<f64>| -> Value {
+        json!((0..n)
+            .map(|i| (0..n).map(|j| a[(i, j)]).collect::<Vec<_>>())
+            .collect::<Vec<_>>())
+    };
+    let spec = json!({
+        "kind": "continuation",
+        "problem": {"n": n, "T": 1.0, "R": rows(&r), "sigma0": rows(&sigma0)},
+        "parameter": "lambda", "lambda": 0, "range": [0, 3],
+        "starts": [{"kind": "logarithm", "sheet": 0}, {"kind": "largeLambda"}],
+        "maxPoints": 400, "cMax": 60,
+    });
+    (r, sigma0, spec)
+}
+
+#[test]
+fn random_4x4_and_6x6_problems_continue() {
+    for (n, seed) in [(4usize, 41u64), (6, 61)] {
+        let (r, sigma0, spec) = random_start(n, seed);
+        let t0 = std::time::Instant::now();
+        let (s, out) = run_study(spec);
+        let elapsed = t0.elapsed();
+        let lam = col(&s, "lambda");
+        let res = col(&s, "residual");
+        assert!(res.iter().all(|&g| g < 1e-9), "n {n}");
+        // recompute with Sigma0
+        let p = Problem {
+            n,
+            t: 1.0,
+            r: r.clone(),
+            dr: None,
+            sigma0,
+        };
+        let cs: Vec<Vec<f64>> = (0..n * n)
+            .map(|k| col(&s, &format!("c{}{}", k / n + 1, k % n + 1)))
+            .collect();
+        for i in 0..lam.len() {
+            let c = mat_of(&cs.iter().map(|v| v[i]).collect::<Vec<_>>(), n);
+            assert!(p.residual(&c, lam[i], 0.0).norm() < 1e-9);
+        }
+        for b in out["branches"].as_array().unwrap() {
+            assert_eq!(b["startSolved"], true, "n {n}: {b}");
+            for d in b["directions"].as_array().unwrap() {
+                assert_ne!(d["stop"], "stepTooSmall", "n {n}: {b}");
+            }
+        }
+        for f in out["folds"].as_array().unwrap() {
+            assert!(
+                f["lastUpdate"].as_f64().unwrap() < 1e-10 * (1.0 + f["lambda"].as_f64().unwrap())
+            );
+        }
+        // the principal branch reaches lambda = 3 and the large-lambda start lies on it
+        assert!(lam.contains(&3.0));
+        println!(
+            "n {n}: {} rows, {} folds, {:?}; {}",
+            lam.len(),
+            out["folds"].as_array().unwrap().len(),
+            elapsed,
+            out["branches"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["directions"].to_string())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
+    }
+}

@@ -126,7 +126,10 @@ const EIGS: [(&str, &str); 4] = [
 
 #[test]
 fn the_registry_lists_the_study_kinds() {
-    assert_eq!(kinds(), vec!["hessianGrid", "conservationLaws", "sweep"]);
+    assert_eq!(
+        kinds(),
+        vec!["hessianGrid", "conservationLaws", "sweep", "continuation"]
+    );
 }
 
 #[test]

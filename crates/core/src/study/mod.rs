@@ -70,6 +70,7 @@ registry! {
     hessian_grid,
     conservation,
     sweep,
+    continuation,
 }
 
 pub mod path;

@@ -203,6 +203,54 @@ impl Problem {
         None
     }
 
+    /// A solution near the guess `c0` at `(lambda, sigma)`: Newton from `c0`, and when that fails,
+    /// a homotopy in the target. `c0` solves the equation exactly for the target
+    /// `R_0 = F_0 + F_0^{-T} lambda c0 Sigma0^{-1}` (`F_0 = F(c0)`); the target is moved along
+    /// `R_s = (1 - s) R_0 + s R(sigma)` from s = 0 to 1 with Newton at each s (steps of 1/8, halved
+    /// on failure down to 1/4096). `None` when neither reaches `tol`.
+    pub fn solve_from(
+        &self,
+        c0: &DMatrix<f64>,
+        lambda: f64,
+        sigma: f64,
+        tol: f64,
+    ) -> Option<DMatrix<f64>> {
+        if let Some(c) = self.newton(c0, lambda, sigma, tol, 40) {
+            return Some(c);
+        }
+        let f0 = self.f_of(c0);
+        let f0it = f0.transpose().try_inverse()?;
+        let s0i = self.sigma0.clone().try_inverse()?;
+        let r0 = &f0 + f0it * c0 * lambda * s0i;
+        let r1 = self.r_at(sigma);
+        let mut sub = Problem {
+            n: self.n,
+            t: self.t,
+            r: r0.clone(),
+            dr: None,
+            sigma0: self.sigma0.clone(),
+        };
+        let (mut s, mut ds, mut c) = (0.0f64, 0.125f64, c0.clone());
+        while s < 1.0 {
+            let next = (s + ds).min(1.0);
+            sub.r = &r0 * (1.0 - next) + &r1 * next;
+            match sub.newton(&c, lambda, 0.0, tol, 12) {
+                Some(cn) => {
+                    c = cn;
+                    s = next;
+                    ds = (ds * 1.5).min(0.25);
+                }
+                None => {
+                    ds *= 0.5;
+                    if ds < 1.0 / 4096.0 {
+                        return None;
+                    }
+                }
+            }
+        }
+        self.newton(&c, lambda, sigma, tol, 40)
+    }
+
     /// The residual `lambda C - F^T (R(sigma) - F) Sigma0` of the characteristic equation.
     pub fn residual(&self, c: &DMatrix<f64>, lambda: f64, sigma: f64) -> DMatrix<f64> {
         let f = self.f_of(c);
