@@ -68,7 +68,9 @@ describe('check evaluator', () => {
       [{ kind: 'equals', of: { run: 0, column: 'loss', reduce: 'firstStepAtMost', value: 2 }, value: 10 }, true, /first step with loss <= 2/],
       [{ kind: 'atMost', of: { run: 0, column: 'loss', reduce: 'firstStepAtMost', value: 0.5 }, bound: 1e9 }, false, /= Infinity/],
       // A bound that is itself a quantity, scaled.
-      [{ kind: 'atMost', of: { run: 0, column: 'loss', reduce: 'last' }, bound: { run: 0, column: 'loss', reduce: 'first', scale: 0.25 } }, true, /0\.25 x first loss \[run 0\] = 1/],
+      // Each side prints its own value: the scaled bound shows the value before the scale too.
+      [{ kind: 'atMost', of: { run: 0, column: 'loss', reduce: 'last' }, bound: { run: 0, column: 'loss', reduce: 'first', scale: 0.25 } }, true, /^last loss \[run 0\] = 1 <= 0\.25 x \(first loss \[run 0\] = 4\) = 1$/],
+      [{ kind: 'atMost', of: { run: 0, column: 'loss', reduce: 'firstStepAtMost', value: 2 }, bound: { run: 0, column: 'loss', reduce: 'firstStepAtMost', value: 2, scale: 10 } }, true, /^first step with loss <= 2 \[run 0\] = 10 <= 10 x \(first step with loss <= 2 \[run 0\] = 10\) = 100$/],
       [{ kind: 'near', of: { run: 0, column: 'ratio', reduce: 'last' }, to: 1, relTol: 0.005 }, false, /not within 0\.5% of 1/],
       [{ kind: 'near', of: { run: 0, column: 'ratio', reduce: 'last' }, to: 1, absTol: 0.02 }, true, /within 0\.02 of 1/],
       [{ kind: 'nonIncreasing', run: 0, column: 'loss' }, true, /never increases over 4/],
@@ -117,6 +119,13 @@ describe('check evaluator', () => {
     );
     expect(rows.map((r) => r.status)).toEqual(['agrees', 'disagrees', 'cannotCompare', 'notChecked', 'incomplete', 'incomplete']);
     expect(rows[2]?.outcomes[0]?.pass).toBe(false);
+    // A shortened protocol judges nothing: agrees and disagrees both become shortened, the rest stay.
+    const cut = checkReferences(
+      [{ claim: 'a', checks: [ok, ok] }, { claim: 'b', checks: [ok, bad] }, { claim: 'c', checks: [bad], cannotCompare: 'no numbers' }, { claim: 'd' }, { claim: 'f', checks: [onUnfinished] }],
+      { ...inputs, runs: [run0, fakeRun({ step: [0, 10], loss: [5, 6] }, false)], shortened: '10 of 100 steps' },
+    );
+    expect(cut.map((r) => r.status)).toEqual(['shortened', 'shortened', 'cannotCompare', 'notChecked', 'incomplete']);
+    expect(cut[1]?.outcomes.map((o) => o.pass)).toEqual([true, false]);
   });
 });
 
@@ -161,7 +170,7 @@ describe('sweep checks on a reduced table', () => {
       [{ kind: 'atLeast', of: { sweep: 'class', name: 'linear', stat: 'lo', where: { 'schedule.eta': { le: 0.5 } }, reduce: 'pool' }, bound: wilsonInterval(18, 20)[0] }, true, /Wilson lo of P\(linear\) pooled over/],
       [{ kind: 'atMost', of: { sweep: 'class', name: 'linear', stat: 'p', where: { 'schedule.eta': { ge: 1 } }, reduce: 'max' }, bound: 0 }, true, /max over/],
       [{ kind: 'near', of: { sweep: 'kept', name: 't10', stat: 'median', where: { 'schedule.eta': 0.1, 'init.stdU': 0.1 } }, to: 101, absTol: 0 }, true, /median t10/],
-      [{ kind: 'atMost', of: { sweep: 'kept', name: 't10', stat: 'median', where: { 'schedule.eta': 0.1, 'init.stdU': 0.1 } }, bound: { sweep: 'kept', name: 't10', stat: 'mean', where: { 'schedule.eta': 0.1, 'init.stdU': 0.1 }, scale: 2 } }, true, /<= 2 x mean t10/],
+      [{ kind: 'atMost', of: { sweep: 'kept', name: 't10', stat: 'median', where: { 'schedule.eta': 0.1, 'init.stdU': 0.1 } }, bound: { sweep: 'kept', name: 't10', stat: 'mean', where: { 'schedule.eta': 0.1, 'init.stdU': 0.1 }, scale: 2 } }, true, /<= 2 x \(mean t10 at \[schedule\.eta = 0\.1, init\.stdU = 0\.1\] = 100\) = 200$/],
       // Missing: several settings without reduce, none, a null statistic, an unknown class.
       [{ kind: 'atLeast', of: { sweep: 'class', name: 'linear', stat: 'p' }, bound: 0 }, null, /4 settings match \[all settings\], expected one/],
       [{ kind: 'atLeast', of: { sweep: 'class', name: 'linear', stat: 'p', where: { 'schedule.eta': 0.3 } }, bound: 0 }, null, /no setting of the table matches/],
@@ -216,11 +225,47 @@ describe(`preset checks on ${BACKEND}`, () => {
     }, 60_000);
   }
 
-  it('a shortened figure1 run disagrees with the paper (the checks can fail)', async () => {
+  it('a shortened figure1 run fails its checks (they can fail) and is marked shortened, not judged', async () => {
     const preset = applyOverrides(await presetSpec('figure1', { backend: BACKEND }), { steps: 60 });
+    expect(preset.shortened).toBe('60 of 1000 steps');
     const checked = presetChecks(preset, await runPreset(preset, { backend: BACKEND }));
-    expect(checked[0]?.status).toBe('disagrees');
+    expect(checked[0]?.status).toBe('shortened');
     expect(checked[0]?.outcomes.some((o) => o.pass === false && /last loss/.test(o.text))).toBe(true);
+    // The same run's checks, as if it were the protocol, disagree.
+    const unmarked = presetChecks({ ...preset, shortened: undefined } as typeof preset, await runPreset(preset, { backend: BACKEND }));
+    expect(unmarked[0]?.status).toBe('disagrees');
+  });
+
+  // Shortening can never turn a claim into "agrees" on its own: every preset that runs in
+  // seconds, cut to a fraction of its steps, judges no claim; its report, JSON and table say so.
+  for (const [name, frac] of [
+    ['figure1', 0.5],
+    ['theorem32', 0.2],
+    ['curvature', 0.5],
+    ['theorem31', 0.5],
+  ] as const) {
+    it(`${name} cut to ${frac * 100}% of its steps: no claim agrees or disagrees; "shortened" in the report`, async () => {
+      const full = await presetSpec(name, { backend: BACKEND });
+      const steps = Math.floor(Math.min(...full.runs.map((r) => r.spec.steps ?? 0)) * frac);
+      const preset = applyOverrides(full, { steps });
+      expect(preset.shortened).toMatch(new RegExp(`^${steps} of \\d+(-\\d+)? steps$`));
+      const outcome = await runPreset(preset, { backend: BACKEND });
+      for (const c of presetChecks(preset, outcome)) expect(['shortened', 'cannotCompare', 'incomplete', 'notChecked'], `${c.claim}: ${c.status}`).toContain(c.status);
+      const meta = { backend: outcome.backend, coreVersion: 'test', cancelled: false };
+      const json = presetReport(preset, outcome, meta);
+      expect(json.shortened).toBe(preset.shortened);
+      expect(JSON.stringify(json.reference)).not.toMatch(/"status":"agrees"/);
+      const html = await presetHtml(preset, outcome, meta, '<svg></svg>');
+      expect(html).toContain(`Shortened: ${preset.shortened}`);
+      expect(html).not.toContain('>agrees<');
+    }, 60_000);
+  }
+
+  it('more steps than the protocol, or the protocol itself, is not shortened', async () => {
+    const full = await presetSpec('figure1', { backend: BACKEND });
+    const steps = Math.max(...full.runs.map((r) => r.spec.steps ?? 0));
+    expect(applyOverrides(full, { steps }).shortened).toBeUndefined();
+    expect(applyOverrides(full, { steps: steps + 1, seed: 3 }).shortened).toBeUndefined();
   });
 
   it('figure2: every check reads existing columns (short run)', async () => {
@@ -283,11 +328,13 @@ describe(`sweep preset on ${BACKEND}`, () => {
     const totals: Record<string, number> = {};
     for (const r of table.settings) for (const [c, v] of Object.entries(r.classes)) totals[c] = (totals[c] ?? 0) + v.count;
     expect(totals).toEqual({ linear: 116, unbalanced: 51, diverged: 79, other: 42 });
+    // 4 of 100 seeds: no claim is judged, but every check holds on these runs.
+    expect(preset.shortened).toBe('4 of 100 seeds per setting');
     const checked = presetChecks(preset, outcome);
     expect(checked.length).toBeGreaterThan(2);
     for (const c of checked) {
-      expect(['agrees', 'cannotCompare'], `${c.claim}: ${c.status}\n${c.outcomes.map((o) => o.text).join('\n')}`).toContain(c.status);
-      for (const o of c.outcomes) expect(o.pass, o.text).not.toBeNull();
+      expect(['shortened', 'cannotCompare'], `${c.claim}: ${c.status}\n${c.outcomes.map((o) => o.text).join('\n')}`).toContain(c.status);
+      for (const o of c.outcomes) expect(o.pass, o.text).toBe(true);
     }
     // The files `autobalance run` writes: the table as CSV (one line per setting), the plots, the report.
     const csv = runsToCsv(outcome.runs).trimEnd().split('\n');
@@ -308,7 +355,7 @@ describe(`sweep preset on ${BACKEND}`, () => {
   it('the sweep checks can fail: with 100 steps few runs reach the residual 1e-10', async () => {
     const preset = applyOverrides(await presetSpec('theorem32sweep', { backend: BACKEND }), { seedsPerSetting: 1, steps: 100 });
     const checked = presetChecks(preset, await runPreset(preset, { backend: BACKEND }));
-    expect(checked[0]?.status).toBe('disagrees');
+    expect(checked[0]?.status).toBe('shortened');
     expect(checked[0]?.outcomes.some((o) => o.pass === false && /P\(linear\)/.test(o.text))).toBe(true);
   }, 30_000);
 

@@ -297,11 +297,11 @@ export interface CheckOutcome {
 }
 
 /** The mark of a reference row. */
-export type CheckStatus = 'agrees' | 'disagrees' | 'finding' | 'cannotCompare' | 'notChecked' | 'incomplete';
+export type CheckStatus = 'agrees' | 'disagrees' | 'finding' | 'cannotCompare' | 'notChecked' | 'incomplete' | 'shortened';
 
 /** A reference row with its evaluated checks. */
 export interface CheckedReference extends PresetReference {
-  /** `agrees` when every check holds, `disagrees` when one fails, `finding` when only checks with a `finding` fail, `cannotCompare` (see `cannotCompare`), `notChecked` (no checks), `incomplete` (a run or study was interrupted or a value is missing). */
+  /** `agrees` when every check holds, `disagrees` when one fails, `finding` when only checks with a `finding` fail, `cannotCompare` (see `cannotCompare`), `notChecked` (no checks), `incomplete` (a run or study was interrupted or a value is missing), `shortened` (the runs were cut below the preset's protocol: the outcomes are shown, the claim is not judged). */
   status: CheckStatus;
   /** The `finding` texts of the failed checks (status `finding`). */
   finding?: string;
@@ -324,6 +324,11 @@ export interface CheckInputs {
   };
   /** A studies preset's studies, in order (missing or not finished: their checks are incomplete). */
   studies?: readonly (CheckStudy | undefined)[];
+  /**
+   * Set when the runs were cut below the preset's protocol (e.g. `2000 of 10000 steps`): every row
+   * that would be judged (`agrees`, `disagrees`, `finding`) is `shortened` instead.
+   */
+  shortened?: string;
 }
 
 /** What the checks read of a study: its JSON output, its columns, whether it finished. */
@@ -588,7 +593,17 @@ export function studyValue(q: StudyQuantity, studies: readonly (CheckStudy | und
   return reduceValues(vals, q.reduce);
 }
 
+/** A quantity's value and, when it is scaled, its value before the scale (for the check's text). */
+interface Valued {
+  v: number | string;
+  raw?: number;
+}
+
 function evaluate(q: Quantity, inputs: CheckInputs): number | string {
+  return evaluateValued(q, inputs).v;
+}
+
+function evaluateValued(q: Quantity, inputs: CheckInputs): Valued {
   let v: number | string;
   if ('sweep' in q) {
     v = sweepValue(q, inputs);
@@ -606,14 +621,29 @@ function evaluate(q: Quantity, inputs: CheckInputs): number | string {
   const scale = 'scale' in q && q.scale !== undefined ? q.scale : 1;
   if (scale !== 1) {
     if (typeof v !== 'number') throw new Missing('a scale applies to numbers only');
-    v *= scale;
+    return { v: v * scale, raw: v };
   }
-  return v;
+  return { v };
 }
 
-function describe(q: Bound): string {
+/**
+ * One side of a comparison with its own value: `NAME = v`, or for a scaled quantity
+ * `s x (NAME = raw) = v`, so that no number can be read as belonging to the wrong name.
+ */
+function side(q: Bound, val: Valued): string {
   if (typeof q === 'number') return fmt(q);
-  const scale = 'scale' in q && q.scale !== undefined && q.scale !== 1 ? `${fmt(q.scale)} x ` : '';
+  if (val.raw !== undefined && 'scale' in q && q.scale !== undefined) return `${fmt(q.scale)} x (${describe(q, false)} = ${fmt(val.raw)}) = ${fmt(val.v)}`;
+  if (!('run' in q) && !('sweep' in q) && !('study' in q) && !('hessian' in q)) return fmt(val.v);
+  return `${describe(q)} = ${fmt(val.v)}`;
+}
+
+function valued(q: Bound, inputs: CheckInputs): Valued {
+  return typeof q === 'number' ? { v: q } : evaluateValued(q, inputs);
+}
+
+function describe(q: Bound, withScale = true): string {
+  if (typeof q === 'number') return fmt(q);
+  const scale = withScale && 'scale' in q && q.scale !== undefined && q.scale !== 1 ? `${fmt(q.scale)} x ` : '';
   if ('sweep' in q) return `${scale}${describeSweep(q)}`;
   if ('study' in q) return 'field' in q ? `${scale}${q.field} [study ${q.study}]` : `${scale}${q.reduce} ${q.column} [study ${q.study}]`;
   if ('hessian' in q) return `${scale}${q.field} [curvature ${q.hessian}]`;
@@ -651,26 +681,26 @@ export function runCheck(c: Check, inputs: CheckInputs): CheckOutcome {
     switch (c.kind) {
       case 'atMost':
       case 'atLeast': {
-        const a = num(evaluate(c.of, inputs), describe(c.of));
-        const b = num(typeof c.bound === 'number' ? c.bound : evaluate(c.bound, inputs), describe(c.bound));
+        const va = valued(c.of, inputs);
+        const vb = valued(c.bound, inputs);
+        const a = num(va.v, describe(c.of));
+        const b = num(vb.v, describe(c.bound));
         const pass = c.kind === 'atMost' ? a <= b : a >= b;
         const op = c.kind === 'atMost' ? (pass ? '<=' : '>') : pass ? '>=' : '<';
-        const bText = typeof c.bound === 'number' ? fmt(b) : `${describe(c.bound)} = ${fmt(b)}`;
-        return { text: `${describe(c.of)} = ${fmt(a)} ${op} ${bText}`, pass };
+        return { text: `${side(c.of, va)} ${op} ${side(c.bound, vb)}`, pass };
       }
       case 'near': {
-        const a = num(evaluate(c.of, inputs), describe(c.of));
-        const b = num(typeof c.to === 'number' ? c.to : evaluate(c.to, inputs), describe(c.to));
+        const va = valued(c.of, inputs);
+        const vb = valued(c.to, inputs);
+        const a = num(va.v, describe(c.of));
+        const b = num(vb.v, describe(c.to));
         const tol = Math.max(c.absTol ?? 0, (c.relTol ?? 0) * Math.abs(b));
         const pass = Math.abs(a - b) <= tol;
         const tolText = c.relTol !== undefined && (c.absTol === undefined || tol > c.absTol) ? `${fmt(c.relTol * 100)}%` : fmt(tol);
-        const bText = typeof c.to === 'number' ? fmt(b) : `${describe(c.to)} = ${fmt(b)}`;
-        return { text: `${describe(c.of)} = ${fmt(a)} ${pass ? 'within' : 'not within'} ${tolText} of ${bText}`, pass };
+        return { text: `${side(c.of, va)} ${pass ? 'within' : 'not within'} ${tolText} of ${side(c.to, vb)}`, pass };
       }
-      case 'show': {
-        const a = evaluate(c.of, inputs);
-        return { text: `${describe(c.of)} = ${fmt(a)}`, pass: true, shown: true };
-      }
+      case 'show':
+        return { text: side(c.of, valued(c.of, inputs)), pass: true, shown: true };
       case 'requires': {
         const a = num(evaluate(c.of, inputs), describe(c.of));
         const low = c.atLeast !== undefined && !(a >= c.atLeast);
@@ -716,7 +746,8 @@ export function runCheck(c: Check, inputs: CheckInputs): CheckOutcome {
  * Evaluate the checks of every reference row. A row is `incomplete` when one of the runs it reads
  * did not finish (interrupted or diverged), it reads a sweep table that is not complete, or a
  * value it needs is missing; `cannotCompare` when
- * the row says so (its checks are still evaluated and shown); otherwise `agrees` or `disagrees`.
+ * the row says so (its checks are still evaluated and shown); `shortened` when `inputs.shortened`
+ * is set and the row would otherwise be judged; otherwise `agrees` or `disagrees`.
  */
 export function checkReferences(reference: readonly PresetReference[], inputs: CheckInputs): CheckedReference[] {
   return reference.map((ref) => {
@@ -751,11 +782,13 @@ export function checkReferences(reference: readonly PresetReference[], inputs: C
     else if (unfinished || outcomes.some((o) => o.pass === null)) status = 'incomplete';
     else if (outcomes.every((o) => o.pass === true)) status = 'agrees';
     else status = checks.some((c, i) => outcomes[i]?.pass === false && c.finding === undefined) ? 'disagrees' : 'finding';
+    // A shortened protocol never judges a claim, either way: the outcomes are still shown.
+    if (inputs.shortened !== undefined && (status === 'agrees' || status === 'disagrees' || status === 'finding')) status = 'shortened';
     return status === 'finding' ? { ...ref, status, outcomes, finding: findings.join('; ') } : { ...ref, status, outcomes };
   });
 }
 
-/** A short mark for a status: `agrees`, `DISAGREES`, `cannot compare`, `not checked`, `incomplete`. */
+/** A short mark for a status: `agrees`, `DISAGREES`, `cannot compare`, `not checked`, `incomplete`, `not checked (shortened)`. */
 export function statusMark(s: CheckStatus): string {
   switch (s) {
     case 'agrees':
@@ -770,6 +803,8 @@ export function statusMark(s: CheckStatus): string {
       return 'not checked';
     case 'incomplete':
       return 'incomplete';
+    case 'shortened':
+      return 'not checked (shortened)';
   }
 }
 

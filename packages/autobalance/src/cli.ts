@@ -20,10 +20,12 @@
  */
 
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { cpus, totalmem, type as osType, release as osRelease, arch as osArch } from 'node:os';
+import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import type { BackendName } from './backend.js';
+import type { Provenance } from './html.js';
 import { AutobalanceError } from './errors.js';
 import { applyOverrides, presetList, presetSpec, runPreset } from './presets.js';
 import { referenceMark } from './checks.js';
@@ -123,6 +125,39 @@ const USAGE = `usage:
   sweep submit --slurm  writes DIR/slurm/array.sbatch and merge.sbatch (docs/slurm.md), and with
               --submit submits them (--missing: only the shards with missing runs)
 `;
+
+/** The command line as typed (arguments with spaces or quotes quoted). */
+function commandLine(): string {
+  const q = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+  return ['autobalance', ...process.argv.slice(2).map(q)].join(' ');
+}
+
+/** One line on this machine: OS, CPU model and count, memory, Node. */
+function machineSummary(): string {
+  const c = cpus();
+  const gib = (totalmem() / 2 ** 30).toFixed(1);
+  return `${osType()} ${osRelease()} ${osArch()}; ${c[0]?.model.trim() ?? 'unknown CPU'} x ${c.length}; ${gib} GiB; Node ${process.version}`;
+}
+
+/** What produced a report, before the backend is known (date, package version, machine). */
+function baseProvenance(): Provenance {
+  return { date: new Date().toISOString(), packageVersion: packageVersion(), machine: machineSummary() };
+}
+
+/** What produced a report written by the CLI (`files`: written beside it, linked by name). */
+function provenance(backend: string, coreVersion: string, files: string[] = [], overrides?: Record<string, unknown>, shortened?: string): Provenance {
+  return {
+    command: commandLine(),
+    date: new Date().toISOString(),
+    packageVersion: packageVersion(),
+    coreVersion,
+    backend,
+    machine: machineSummary(),
+    ...(overrides !== undefined && Object.keys(overrides).length > 0 ? { overrides } : {}),
+    ...(shortened !== undefined ? { shortened } : {}),
+    ...(files.length > 0 ? { files: files.map((f) => ({ label: basename(f), href: basename(f) })) } : {}),
+  };
+}
 
 function packageVersion(): string {
   try {
@@ -347,7 +382,12 @@ async function cmdTrain(args: string[]): Promise<number> {
     const reportPath = str(values, 'report');
     if (reportPath) {
       const backendInfo = await loadBackend(result.backend);
-      const meta = { backend: result.backend, coreVersion: backendInfo.coreVersion, cancelled: result.cancelled };
+      const meta = {
+        backend: result.backend,
+        coreVersion: backendInfo.coreVersion,
+        cancelled: result.cancelled,
+        provenance: provenance(result.backend, backendInfo.coreVersion, out ? [out] : []),
+      };
       writeFile(reportPath, await runHtml(spec, result, meta, `train: ${specPath}`));
       process.stderr.write(`wrote ${reportPath}\n`);
     }
@@ -458,7 +498,9 @@ async function cmdRun(args: string[]): Promise<number> {
       s.outcome,
     ];
   });
-  const header = `\n${preset.name} on ${backend.name} (core ${backend.coreVersion}), ${((Date.now() - started) / 1000).toFixed(2)} s\n`;
+  const header =
+    `\n${preset.name} on ${backend.name} (core ${backend.coreVersion}), ${((Date.now() - started) / 1000).toFixed(2)} s\n` +
+    (preset.shortened !== undefined ? `SHORTENED: ${preset.shortened} (below the preset's protocol): no claim is judged\n` : '');
   if (outcome.sweep !== undefined) {
     process.stdout.write(header + sweepSummary(outcome.sweep.plan, outcome.sweep.table));
   } else if (preset.studies !== undefined) {
@@ -480,8 +522,6 @@ async function cmdRun(args: string[]): Promise<number> {
     }
     process.stdout.write(lines.join('\n') + '\n');
   }
-  const meta = { backend: backend.name, coreVersion: backend.coreVersion, cancelled };
-  const report = presetReport(preset, outcome, meta);
   const files = {
     html: join(dir, `${preset.name}.html`),
     svg: join(dir, `${preset.name}.svg`),
@@ -489,6 +529,14 @@ async function cmdRun(args: string[]): Promise<number> {
     csv: join(dir, `${preset.name}.csv`),
     json: join(dir, `${preset.name}.json`),
   };
+  const overrides = { ...(steps !== undefined ? { steps } : {}), ...(seed !== undefined ? { seed } : {}), ...(seedsPerSetting !== undefined ? { seedsPerSetting } : {}) };
+  const meta = {
+    backend: backend.name,
+    coreVersion: backend.coreVersion,
+    cancelled,
+    provenance: provenance(backend.name, backend.coreVersion, [files.csv, files.json, files.svg, files.vl], overrides, preset.shortened),
+  };
+  const report = presetReport(preset, outcome, meta);
   writeFile(files.json, JSON.stringify(report) + '\n');
   writeFile(files.csv, runsToCsv(runs, preset));
   writeFile(files.vl, JSON.stringify(presetVegaLite(preset, runs)) + '\n');
@@ -567,7 +615,7 @@ async function cmdHessian(args: string[]): Promise<number> {
     const reportPath = str(values, 'report');
     if (reportPath) {
       const b = await loadBackend(run.backend);
-      writeFile(reportPath, await hessianHtml(spec, report, { backend: run.backend, coreVersion: b.coreVersion, cancelled: false, step: st.step }));
+      writeFile(reportPath, await hessianHtml(spec, report, { backend: run.backend, coreVersion: b.coreVersion, cancelled: false, step: st.step, provenance: provenance(run.backend, b.coreVersion) }));
       process.stderr.write(`wrote ${reportPath}\n`);
     }
     return 0;
@@ -827,7 +875,7 @@ async function cmdSweepRun(args: string[]): Promise<number> {
 
 async function mergeAndSay(dir: string, backend: BackendName | undefined, command: string): Promise<number> {
   const started = Date.now();
-  const r = await mergeSweep(dir, { ...(backend ? { backend } : {}), command });
+  const r = await mergeSweep(dir, { ...(backend ? { backend } : {}), command, provenance: baseProvenance() });
   process.stderr.write(
     `merge: ${r.runs} runs from ${r.files} file(s)${r.duplicates ? ` (${r.duplicates} duplicate rows dropped)` : ''}, ${r.settings} settings, in ${seconds(Date.now() - started)}\n`,
   );
@@ -841,7 +889,7 @@ async function cmdSweepMerge(args: string[]): Promise<number> {
   const dir = outDir(values);
   const backend = backendOption(str(values, 'backend'));
   const started = Date.now();
-  const r = await mergeSweep(dir, { ...(backend ? { backend } : {}), command: `autobalance sweep merge --out ${dir}`, report: !values['no-report'] });
+  const r = await mergeSweep(dir, { ...(backend ? { backend } : {}), command: `autobalance sweep merge --out ${dir}`, report: !values['no-report'], provenance: baseProvenance() });
   process.stderr.write(
     `merge: ${r.runs} runs from ${r.files} file(s)${r.duplicates ? ` (${r.duplicates} duplicate rows dropped)` : ''}, ${r.settings} settings, in ${seconds(Date.now() - started)}\n`,
   );

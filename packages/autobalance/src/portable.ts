@@ -23,6 +23,7 @@ export * from './sweep.js';
 export * from './curvature.js';
 export * from './presets.js';
 export * from './report.js';
+export { type Provenance } from './html.js';
 export * from './svg.js';
 export * from './checks.js';
 export * from './vega.js';

@@ -122,6 +122,13 @@ export interface Preset {
   studies?: PresetStudy[];
   /** A studies preset's table columns. */
   studyTable?: PresetStudyColumn[];
+  /**
+   * Set by {@link applyOverrides} when the runs are cut below the preset's protocol (fewer steps,
+   * fewer seeds per setting), e.g. `2000 of 10000 steps`: every claim it checks is then marked
+   * `shortened` ("not checked (shortened)"), never `agrees` or `disagrees`; reports and the CLI
+   * print it.
+   */
+  shortened?: string;
 }
 
 function parseJson(text: string, what: string): unknown {
@@ -261,7 +268,45 @@ function shiftSeeds(holders: { seed: number }[], seed: number): void {
   for (const h of holders) h.seed += shift;
 }
 
-/** A copy of `preset` with the overrides applied. */
+/** The protocol's step counts of a preset: of each run, or of a sweep's base and its `steps` axes. */
+function protocolSteps(preset: Preset): number[] {
+  if (preset.sweep) {
+    const spec = preset.sweep.spec;
+    const out = [spec.base.steps];
+    for (const a of spec.axes) {
+      for (const m of 'zip' in a ? a.zip : [a]) {
+        if (m.path !== 'steps') continue;
+        if ('values' in m) out.push(...(m.values as number[]));
+        else out.push(m.range.from, m.range.to);
+      }
+    }
+    return out.filter((x): x is number => typeof x === 'number');
+  }
+  return preset.runs.map((r) => r.spec.steps).filter((x): x is number => typeof x === 'number');
+}
+
+/** What `overrides` cut below the preset's protocol, in words (empty when nothing). */
+function shortenedBy(preset: Preset, overrides: PresetOverrides): string[] {
+  const out: string[] = [];
+  if (overrides.steps !== undefined) {
+    const protocol = protocolSteps(preset);
+    const most = Math.max(...protocol);
+    if (protocol.some((s) => overrides.steps! < s)) {
+      const least = Math.min(...protocol);
+      out.push(`${overrides.steps} of ${least === most ? most : `${least}-${most}`} steps`);
+    }
+  }
+  const count = preset.sweep?.spec.seeds?.count;
+  if (overrides.seedsPerSetting !== undefined && count !== undefined && overrides.seedsPerSetting < count) {
+    out.push(`${overrides.seedsPerSetting} of ${count} seeds per setting`);
+  }
+  return out;
+}
+
+/**
+ * A copy of `preset` with the overrides applied. Fewer steps or seeds than the preset's protocol
+ * set {@link Preset.shortened}: its claims are then not judged.
+ */
 export function applyOverrides(preset: Preset, overrides: PresetOverrides): Preset {
   checkPreset(preset);
   const o = optionsArg('overrides', overrides);
@@ -278,6 +323,8 @@ export function applyOverrides(preset: Preset, overrides: PresetOverrides): Pres
     throw new InvalidRequestError('overrides.steps', `preset ${preset.name} is a list of studies: it has no steps`);
   }
   const copy = JSON.parse(JSON.stringify(preset)) as Preset;
+  const cut = shortenedBy(preset, overrides);
+  if (cut.length > 0) copy.shortened = [...(preset.shortened !== undefined ? [preset.shortened] : []), ...cut].join('; ');
   if (copy.studies) {
     // The same shift of every seed of every study spec (the studies' own and their runs').
     if (overrides.seed !== undefined) shiftSeeds(copy.studies.flatMap((s) => seedHolders(s.spec)), overrides.seed);

@@ -7,6 +7,7 @@
 import { type CheckStudy, type CheckedReference, checkReferences, referenceMark, studyValue } from './checks.js';
 import { type ColumnRole, columnRole, columnsWithRole, stepColumn } from './columns.js';
 import { type HessianReport, describeReport } from './curvature.js';
+import { type Provenance, esc, htmlPage, provenanceHtml, referenceTable, shortenedBanner } from './html.js';
 import type { Matrix } from './matrix.js';
 import {
   type Preset,
@@ -333,6 +334,17 @@ export interface ReportMeta {
   coreVersion: string;
   /** True when it was interrupted: partial results. */
   cancelled: boolean;
+  /**
+   * What produced it (command line, date, versions, machine, files beside it): shown in the HTML
+   * report's "How this was produced" and kept in the JSON report. `backend` and `coreVersion`
+   * default to the fields above.
+   */
+  provenance?: Provenance;
+}
+
+/** The provenance of `meta`, with its backend and core version filled in. */
+function provenanceOf(meta: ReportMeta, shortened?: string): Provenance {
+  return { backend: meta.backend, coreVersion: meta.coreVersion, ...meta.provenance, ...(shortened !== undefined ? { shortened } : {}) };
 }
 
 /** A sweep preset's part of {@link PresetReportJson}. */
@@ -377,6 +389,10 @@ export interface PresetReportJson {
   };
   /** The paper's claims, each with our checks and its mark. */
   reference: CheckedReference[];
+  /** Set when the runs were cut below the preset's protocol (e.g. `2000 of 10000 steps`): no claim is judged. */
+  shortened?: string;
+  /** What produced it. */
+  provenance: Provenance;
 }
 
 /** The sweep result of an outcome: its `sweep`, else the one its `runs` array is known by. */
@@ -393,6 +409,7 @@ export function presetChecks(preset: Preset, outcome: Pick<PresetOutcome, 'runs'
     hessian: preset.hessian.map((_, i) => outcome.hessian[i]?.report),
     ...(sw ? { sweep: { table: sw.table, confidence: sw.plan.confidence } } : {}),
     ...(preset.studies ? { studies: checkStudies(st ?? []) } : {}),
+    ...(preset.shortened !== undefined ? { shortened: preset.shortened } : {}),
   });
 }
 
@@ -411,6 +428,8 @@ export function presetReport(preset: Preset, outcome: Pick<PresetOutcome, 'runs'
     ...(sw && preset.sweep ? { sweep: { ...sw, plots: preset.sweep.plots } } : {}),
     ...(preset.studies ? { studies: studiesJson(preset, outcome) } : {}),
     reference: presetChecks(preset, outcome),
+    ...(preset.shortened !== undefined ? { shortened: preset.shortened } : {}),
+    provenance: provenanceOf(meta, preset.shortened),
   };
 }
 
@@ -439,32 +458,12 @@ export function textTable(header: readonly string[], rows: readonly (readonly st
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n') + '\n';
 }
 
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
 
-const STYLE = `body{font:15px/1.45 system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}
-th{background:#f3f3f3}.meta{color:#666}svg{max-width:100%;height:auto}pre{background:#f6f6f6;padding:.6em;overflow:auto;font-size:13px}
-.agrees{background:#e3f4e1;color:#1d5e1a;font-weight:600}.finding{background:#fff4d6;color:#6b4a00;font-weight:600}.disagrees{background:#fbe0dc;color:#8a1c0f;font-weight:600}
-.cannotCompare,.notChecked,.incomplete{background:#f1f1f1;color:#555;font-weight:600}
-ul.checks{margin:0;padding-left:1.1em}li.pass::marker{content:"\\2713  ";color:#1d5e1a}li.fail::marker{content:"\\2717  ";color:#8a1c0f}
-li.unknown::marker{content:"?  ";color:#555}li.shown::marker{content:"=  ";color:#555}`;
 
-/** A self-contained HTML page (no scripts, no external files). */
-function htmlPage(title: string, body: string): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>autobalance: ${esc(title)}</title>
-<style>
-${STYLE}
-</style></head><body>
-${body}
-</body></html>
-`;
-}
 
-function metaLine(meta: ReportMeta): string {
-  return `<p class="meta">Computed by autobalance (core ${esc(meta.coreVersion)}) on the ${esc(meta.backend)} backend, float64${meta.cancelled ? '; <b>interrupted</b>: partial results' : ''}.</p>`;
+function metaLine(meta: ReportMeta, shortened?: string): string {
+  const date = meta.provenance?.date !== undefined ? `, ${esc(meta.provenance.date)}` : '';
+  return `<p class="meta">Computed by autobalance (core ${esc(meta.coreVersion)}) on the ${esc(meta.backend)} backend, float64${date}${meta.cancelled ? '; <b>interrupted</b>: partial results' : ''}.</p>${shortenedBanner(shortened)}`;
 }
 
 function runsTable(runs: readonly { label: string; result: RunResult }[]): string {
@@ -480,21 +479,6 @@ ${rows}
 </table>`;
 }
 
-/** The paper-beside-ours table: claim, what the paper reports, our checks with their numbers, the mark. */
-function referenceTable(checked: readonly CheckedReference[]): string {
-  const rows = checked
-    .map((c) => {
-      const items = c.outcomes
-        .map((o) => `<li class="${o.shown ? 'shown' : o.pass === true ? 'pass' : o.pass === false ? 'fail' : 'unknown'}">${esc(o.text)}</li>`)
-        .join('');
-      const ours = `${esc(c.check ?? '')}${items ? `<ul class="checks">${items}</ul>` : ''}${c.cannotCompare ? `<p><i>Cannot compare:</i> ${esc(c.cannotCompare)}</p>` : ''}`;
-      return `<tr><td>${esc(c.claim ?? '')}</td><td>${esc(c.paper ?? '')}</td><td>${ours}</td><td class="${c.status}">${esc(referenceMark(c))}</td></tr>`;
-    })
-    .join('\n');
-  return `<table><tr><th>claim</th><th>the paper</th><th>this reproduction</th><th>mark</th></tr>
-${rows}
-</table>`;
-}
 
 function hessianTable(items: readonly (PresetHessianResult | undefined)[], labels: readonly string[]): string {
   const rows = labels
@@ -535,6 +519,7 @@ export async function presetHtml(
       coreVersion: meta.coreVersion,
       plots: preset.sweep.plots,
       reference: checked,
+      provenance: provenanceOf(meta, preset.shortened),
       ...(svg !== undefined ? { svg } : {}),
     });
   }
@@ -549,7 +534,7 @@ export async function presetHtml(
       preset.name,
       `<h1>${esc(preset.name)}</h1>
 <p>${esc(preset.description)}</p>
-${metaLine(meta)}
+${metaLine(meta, preset.shortened)}
 ${svg ?? (await presetSvg(preset, outcome.runs))}
 <h2>Studies</h2>
 <table>${head}
@@ -558,20 +543,22 @@ ${body}
 <h2>What the paper reports, beside ours</h2>
 ${referenceTable(checked)}
 <h2>Study specs</h2>
-${specs}`,
+${specs}
+${provenanceHtml(provenanceOf(meta, preset.shortened))}`,
     );
   }
   return htmlPage(
     preset.name,
     `<h1>${esc(preset.name)}</h1>
 <p>${esc(preset.description)}</p>
-${metaLine(meta)}
+${metaLine(meta, preset.shortened)}
 ${svg ?? (await presetSvg(preset, outcome.runs))}
 <h2>Runs</h2>
 ${runsTable(outcome.runs)}
 ${hessian}
 <h2>What the paper reports, beside ours</h2>
-${referenceTable(checked)}`,
+${referenceTable(checked)}
+${provenanceHtml(provenanceOf(meta, preset.shortened), outcome.runs.map((r) => ({ label: r.label, spec: r.spec })))}`,
   );
 }
 
@@ -636,7 +623,8 @@ ${svg}
 <h2>Run</h2>
 ${runsTable([{ label: title, result: r }])}
 <h2>Spec</h2>
-<pre>${esc(JSON.stringify(spec, null, 2))}</pre>`,
+<pre>${esc(JSON.stringify(spec, null, 2))}</pre>
+${provenanceHtml(provenanceOf(meta))}`,
   );
 }
 
@@ -675,6 +663,6 @@ export async function hessianHtml(spec: unknown, report: HessianReport, meta: Re
   if (report.what === 'lemma32') {
     parts.push(`<h2>Singular values of M*</h2>\n<pre>${esc(report.singularValues.map((x) => formatNumber(x)).join(' '))}</pre>`);
   }
-  parts.push(`<h2>Spec</h2>\n<pre>${esc(JSON.stringify(spec, null, 2))}</pre>`);
+  parts.push(`<h2>Spec</h2>\n<pre>${esc(JSON.stringify(spec, null, 2))}</pre>`, provenanceHtml(provenanceOf(meta)));
   return htmlPage(`hessian ${report.what}`, parts.join('\n'));
 }

@@ -21,10 +21,11 @@
  */
 
 import { createReadStream, closeSync, existsSync, fsyncSync, linkSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 
 import { type BackendChoice, resolveBackend } from './backend.js';
+import type { Provenance } from './html.js';
 import { makeDirs } from './node-files.js';
 import { type SweepPlan, type SweepRow, type SweepSettingRow, type SweepSpec, type SweepTable, reduceRows, sweep, sweepPlan } from './sweep.js';
 
@@ -787,6 +788,11 @@ export interface MergeOptions {
   command?: string;
   /** Write `report.html` (default true). */
   report?: boolean;
+  /**
+   * What produced it (date, versions, machine), shown in the report's "How this was produced";
+   * the backend, core version and the files written beside the report are filled in here.
+   */
+  provenance?: Provenance;
 }
 
 /** What {@link mergeSweep} wrote. */
@@ -856,7 +862,16 @@ export async function mergeSweep(dir: string, o: MergeOptions = {}): Promise<Mer
       const b = await resolveBackend(o.backend);
       writeFileAtomic(
         htmlPath,
-        await report.html({ spec, plan: st.plan, table, title: `sweep ${st.plan.hash}`, backend: b.name, coreVersion: b.coreVersion, ...(o.command ? { command: o.command } : {}) }),
+        await report.html({
+          spec,
+          plan: st.plan,
+          table,
+          title: `sweep ${st.plan.hash}`,
+          backend: b.name,
+          coreVersion: b.coreVersion,
+          ...(o.command ? { command: o.command } : {}),
+          provenance: { ...o.provenance, backend: b.name, coreVersion: b.coreVersion, files: written.map((f) => ({ label: basename(f), href: basename(f) })) },
+        }),
       );
       written.push(htmlPath);
     } else {
@@ -866,7 +881,7 @@ export async function mergeSweep(dir: string, o: MergeOptions = {}): Promise<Mer
   return { runs: stats.runs, duplicates: stats.duplicates, files: stats.files, settings: settings.length, written, noReport };
 }
 
-type ReportHtml = (o: { spec: SweepSpec; plan: SweepPlan; table: SweepTable; title?: string; command?: string; backend?: string; coreVersion?: string }) => Promise<string>;
+type ReportHtml = (o: { spec: SweepSpec; plan: SweepPlan; table: SweepTable; title?: string; command?: string; backend?: string; coreVersion?: string; provenance?: Provenance }) => Promise<string>;
 
 /** The report functions of `sweep-report.js`, when that module is there. */
 async function loadReport(): Promise<{ html: ReportHtml | null; csv: ((t: SweepTable) => string) | null; why: string }> {

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { type CheckedReference, type SweepWhere, statusMark, sweepWhereMatches } from './checks.js';
+import { type CheckedReference, type SweepWhere, sweepWhereMatches } from './checks.js';
+import { type Provenance, STYLE, esc, provenanceHtml, referenceTable, shortenedBanner } from './html.js';
 import { type BandSeries, type HeatmapCell, type VegaLiteSpec, bandLinesVegaLite, heatmapVegaLite, panelsToVegaLite, renderVegaLiteSvg } from './vega.js';
 import type { SweepPlan, SweepSettingRow, SweepSpec, SweepTable } from './sweep.js';
 
@@ -142,6 +143,8 @@ export interface SweepReportInput {
   reference?: readonly CheckedReference[];
   /** The rendered SVG of the plots, if already rendered (otherwise rendered here). */
   svg?: string;
+  /** What produced it (shown in "How this was produced"; its `shortened` also as a banner). */
+  provenance?: Provenance;
 }
 
 /** The axes of a sweep as the report sees them: per axis its paths and its values, in order. */
@@ -477,9 +480,6 @@ export function sweepTableCsv(table: SweepTable): string {
   return lines.join('\n') + '\n';
 }
 
-function esc(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
 
 /** The reduced table as HTML: one line per setting. */
 function settingsTable(table: SweepTable): string {
@@ -518,24 +518,7 @@ function confidenceOf(plan: SweepPlan): string {
   return `${fmt((Number.isFinite(plan.confidence) ? plan.confidence : 0.95) * 100)}% Wilson`;
 }
 
-/** Claim, the paper, our checks, the mark (the same table as preset reports). */
-function referenceTable(checked: readonly CheckedReference[]): string {
-  const rows = checked.map((c) => {
-    const items = c.outcomes.map((o) => `<li class="${o.shown ? 'shown' : o.pass === true ? 'pass' : o.pass === false ? 'fail' : 'unknown'}">${esc(o.text)}</li>`).join('');
-    const ours = `${esc(c.check ?? '')}${items ? `<ul class="checks">${items}</ul>` : ''}${c.cannotCompare ? `<p><i>Cannot compare:</i> ${esc(c.cannotCompare)}</p>` : ''}`;
-    return `<tr><td>${esc(c.claim ?? '')}</td><td>${esc(c.paper ?? '')}</td><td>${ours}</td><td class="${c.status}">${esc(statusMark(c.status))}</td></tr>`;
-  });
-  return `<table><tr><th>claim</th><th>the paper</th><th>this reproduction</th><th>mark</th></tr>\n${rows.join('\n')}\n</table>`;
-}
 
-const STYLE = `body{font:15px/1.45 system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}
-th{background:#f3f3f3}.meta{color:#666}svg{max-width:100%;height:auto}pre{background:#f6f6f6;padding:.6em;overflow:auto;font-size:13px}
-table.sweep{font-size:13px}table.sweep td{white-space:nowrap}
-.agrees{background:#e3f4e1;color:#1d5e1a;font-weight:600}.disagrees{background:#fbe0dc;color:#8a1c0f;font-weight:600}
-.cannotCompare,.notChecked,.incomplete{background:#f1f1f1;color:#555;font-weight:600}
-ul.checks{margin:0;padding-left:1.1em}li.pass::marker{content:"\\2713  ";color:#1d5e1a}li.fail::marker{content:"\\2717  ";color:#8a1c0f}
-li.unknown::marker{content:"?  ";color:#555}li.shown::marker{content:"=  ";color:#555}`;
 
 /**
  * A self-contained HTML report of a sweep (no scripts, no external files): what produced it (the
@@ -562,12 +545,14 @@ export async function sweepReportHtml(input: SweepReportInput): Promise<string> 
     `<h1>${esc(title)}</h1>`,
     input.description ? `<p>${esc(input.description)}</p>` : '',
     `<p class="meta">${meta.join('<br>')}</p>`,
+    shortenedBanner(input.provenance?.shortened),
     input.command ? `<pre>${esc(input.command)}</pre>` : '',
     svg,
     input.reference && input.reference.length > 0 ? `<h2>What the paper reports, beside ours</h2>\n${referenceTable(input.reference)}` : '',
     `<h2>Reduced table (${table.settings.length} settings)</h2>`,
     settingsTable(table),
     `<h2>Sweep spec</h2>\n<pre>${esc(JSON.stringify(input.spec, null, 2))}</pre>`,
+    input.provenance ? provenanceHtml({ ...(input.command !== undefined ? { command: input.command } : {}), ...(input.date !== undefined ? { date: input.date } : {}), ...input.provenance }) : '',
   ].filter((p) => p !== '');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>autobalance: ${esc(title)}</title>
