@@ -23,7 +23,8 @@ import type { SweepSettingRow, SweepTable } from './sweep.js';
  *   path such as `lambdaMin` or `verdict.kind`;
  * - a constant `value` (a theory value computed from the spec).
  *
- * `scale` multiplies a numeric result.
+ * `scale` multiplies a numeric result, then `offset` is added (e.g. `1 - eta lambda_min` as
+ * `{hessian, field: 'lambdaMin', scale: -eta, offset: 1}`).
  */
 export type Quantity =
   | {
@@ -31,14 +32,20 @@ export type Quantity =
       run: number;
       /** Column name. */
       column: string;
-      /** How the rows are reduced to one number. */
-      reduce: 'first' | 'last' | 'min' | 'max' | 'maxAbs';
+      /**
+       * How the rows are reduced to one number; `rate`: exp of the least-squares slope of
+       * ln(value) against the step over the rows with a positive finite value (at least two),
+       * the per-step contraction factor of a linearly converging column.
+       */
+      reduce: 'first' | 'last' | 'min' | 'max' | 'maxAbs' | 'rate';
       /** First step of the window (inclusive). */
       from?: number;
       /** Last step of the window (inclusive). */
       to?: number;
       /** Factor applied to the result. */
       scale?: number;
+      /** Added after the scale. */
+      offset?: number;
     }
   | {
       /** Index of the run in the preset. */
@@ -51,6 +58,8 @@ export type Quantity =
       step: number;
       /** Factor applied to the result. */
       scale?: number;
+      /** Added after the scale. */
+      offset?: number;
     }
   | {
       /** Index of the run in the preset. */
@@ -63,6 +72,8 @@ export type Quantity =
       value: number;
       /** Factor applied to the result. */
       scale?: number;
+      /** Added after the scale. */
+      offset?: number;
     }
   | {
       /** Index into the preset's `hessian` list. */
@@ -71,6 +82,8 @@ export type Quantity =
       field: string;
       /** Factor applied to a numeric result. */
       scale?: number;
+      /** Added after the scale. */
+      offset?: number;
     }
   | {
       /** A constant. */
@@ -83,7 +96,8 @@ export type Quantity =
  * A value read from study `study` of a studies preset (an index into its `studies` list): a field
  * of the study's JSON output (a dotted path such as `laws`, `gap` or `status.rows`; a boolean is
  * read as the string `true` / `false`), or one of its columns reduced over the rows (`min`, `max`,
- * `first`, `last`; NaN rows skipped).
+ * `first`, `last`, `count`; NaN rows skipped; `where` keeps only some rows), or its value where
+ * another column crosses a value (`at`).
  */
 export type StudyQuantity =
   | {
@@ -93,17 +107,54 @@ export type StudyQuantity =
       field: string;
       /** Factor applied to a numeric result. */
       scale?: number;
+      /** Added after the scale. */
+      offset?: number;
     }
   | {
       /** Index of the study in the preset. */
       study: number;
       /** Column name. */
       column: string;
-      /** How the rows are reduced to one number. */
-      reduce: 'min' | 'max' | 'first' | 'last';
+      /** How the rows are reduced to one number (`count`: the rows kept with a value). */
+      reduce: 'min' | 'max' | 'first' | 'last' | 'count';
+      /** Which rows (default all): see {@link StudyWhere}. */
+      where?: StudyWhere;
       /** Factor applied to the result. */
       scale?: number;
+      /** Added after the scale. */
+      offset?: number;
+    }
+  | {
+      /** Index of the study in the preset. */
+      study: number;
+      /** Column name. */
+      column: string;
+      /**
+       * The column's value where column `x` crosses `value`: walking the kept rows in order, the
+       * first (or last, `occurrence`) consecutive pair whose `x` values bracket `value`, the
+       * column linearly interpolated in `x` between them. A branch through a fold crosses the
+       * same value twice: `first` is the near solution, `last` the far one.
+       */
+      reduce: 'at';
+      /** The column that is crossed. */
+      x: string;
+      /** The value crossed. */
+      value: number;
+      /** Which crossing (default `first`). */
+      occurrence?: 'first' | 'last';
+      /** Which rows (default all): see {@link StudyWhere}. */
+      where?: StudyWhere;
+      /** Factor applied to the result. */
+      scale?: number;
+      /** Added after the scale. */
+      offset?: number;
     };
+
+/**
+ * Which rows of a study a {@link StudyQuantity} reads: per column name, a value (equal up to a
+ * relative 1e-9) or bounds; a NaN never matches. Rows keep their order.
+ */
+export type StudyWhere = Record<string, number | SweepBounds>;
 
 /**
  * Which settings of a sweep a {@link SweepQuantity} reads: per axis path (as in the table's
@@ -141,6 +192,7 @@ export interface SweepBounds {
  *   one before (1 for equal steps).
  */
 export type SweepQuantity =
+  | SweepChi2Quantity
   | {
       /** A class statistic. */
       sweep: 'class';
@@ -183,6 +235,48 @@ export type SweepQuantity =
       /** Factor applied to the result. */
       scale?: number;
     };
+
+/**
+ * One cell of a published table of probabilities: the settings matching `where` (and the fitted
+ * axis's value), against the published probability `p` over `n` runs, printed to +- `rounding`.
+ */
+export interface ReferenceCell {
+  /** Which setting (besides the fitted axis). */
+  where: SweepWhere;
+  /** The published probability. */
+  p: number;
+  /** The runs behind it. */
+  n: number;
+  /** Half the last printed digit (e.g. 0.005 for two decimals; default 0). */
+  rounding?: number;
+}
+
+/**
+ * How well a sweep's class probabilities fit a published table, as a function of one axis whose
+ * value the publication does not state: for each value x of `axis`, chi^2(x) = sum over `cells`
+ * of (p1 - p2)^2 / (pbar (1 - pbar) (1/n1 + 1/n2) + rounding^2/3), p1 = our probability of class
+ * `name` (k1 of n1 runs) at the cell's setting and x, p2 the published one, pbar = (k1 + p2 n2) /
+ * (n1 + n2) (the pooled two-sample test; a term is 0 when both are exactly 0 or exactly 1, and the
+ * rounding of the printed value enters as a uniform error). `stat`: `best` the x that minimizes
+ * chi^2, `min` chi^2 there, `dof` the cells less one (one fitted value), `pValue` the upper tail
+ * of chi^2 with `dof` degrees of freedom at the minimum, `at` chi^2 at `value`.
+ */
+export interface SweepChi2Quantity {
+  /** The kind. */
+  sweep: 'chi2';
+  /** The class. */
+  name: string;
+  /** The fitted axis path (as in the table's `values`). */
+  axis: string;
+  /** The published cells. */
+  cells: ReferenceCell[];
+  /** Which number. */
+  stat: 'best' | 'min' | 'dof' | 'pValue' | 'at';
+  /** The axis value (`at`). */
+  value?: number;
+  /** Factor applied to the result. */
+  scale?: number;
+}
 
 /** A bound: a constant or a quantity. */
 export type Bound = number | Quantity;
@@ -262,6 +356,34 @@ export type CheckKind =
       why?: string;
     }
   | {
+      /**
+       * Our probability against a published one, within sampling error: `of` is a sweep class
+       * (`{sweep: 'class', name, where}`: k1 of n1 runs), the reference is `p` over `n` runs,
+       * printed to +- `rounding`. Passes when 0 is inside Newcombe's hybrid score interval for
+       * p1 - p2 (his method 10) at `confidence` (default 0.95): d - sqrt((p1 - l1)^2 + (u2 - p2)^2)
+       * .. d + sqrt((u1 - p1)^2 + (p2 - l2)^2), [l, u] the Wilson intervals, the reference's
+       * widened by `rounding` on each side.
+       */
+      kind: 'binomial';
+      /** Our class on one setting (exactly one must match `where`). */
+      of: {
+        /** A class. */
+        sweep: 'class';
+        /** The class name. */
+        name: string;
+        /** Which setting. */
+        where?: SweepWhere;
+      };
+      /** The published probability. */
+      p: number;
+      /** The runs behind it. */
+      n: number;
+      /** Half the last printed digit (default 0). */
+      rounding?: number;
+      /** Confidence level (default 0.95). */
+      confidence?: number;
+    }
+  | {
       /** Every recorded value is <= the previous one (NaN rows skipped). */
       kind: 'nonIncreasing';
       /** Index of the run. */
@@ -284,6 +406,8 @@ export interface PresetReference {
   checks?: Check[];
   /** Why the paper's numbers cannot be compared with ours (the checks, if any, are shown only). */
   cannotCompare?: string;
+  /** The row and column values of the cell of a published table this row checks (sweep reports' grid tables). */
+  cell?: [number | string, number | string];
 }
 
 /** The outcome of one check. */
@@ -387,6 +511,20 @@ function reduceColumn(r: RunResult, q: Extract<Quantity, { run: number }>): numb
   }
   const from = q.from ?? -Infinity;
   const to = q.to ?? Infinity;
+  if (q.reduce === 'rate') {
+    const xs: number[] = [];
+    const ys: number[] = [];
+    for (let i = 0; i < col.length; i++) {
+      const s = stepOf[i] as number;
+      const v = col[i] as number;
+      if (s >= from && s <= to && v > 0 && Number.isFinite(v)) {
+        xs.push(s);
+        ys.push(Math.log(v));
+      }
+    }
+    if (xs.length < 2) throw new Missing(`run ${q.run} has ${xs.length} positive ${q.column} value(s) in the window: a rate needs two`);
+    return Math.exp(slope(xs, ys));
+  }
   const vals: number[] = [];
   for (let i = 0; i < col.length; i++) {
     const s = stepOf[i] as number;
@@ -395,6 +533,20 @@ function reduceColumn(r: RunResult, q: Extract<Quantity, { run: number }>): numb
   }
   if (vals.length === 0) throw new Missing(`run ${q.run} has no ${q.column} values in the window`);
   return reduceValues(vals, q.reduce);
+}
+
+/** The least-squares slope of y against x (x not all equal). */
+function slope(xs: readonly number[], ys: readonly number[]): number {
+  const n = xs.length;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += ((xs[i] as number) - mx) * ((ys[i] as number) - my);
+    sxx += ((xs[i] as number) - mx) ** 2;
+  }
+  return sxy / sxx;
 }
 
 /** Non-empty values reduced to one number (a run's rows, a study's points). */
@@ -470,6 +622,10 @@ function whereText(w: SweepWhere | undefined): string {
 }
 
 function describeSweep(q: SweepQuantity): string {
+  if (q.sweep === 'chi2') {
+    const what = { best: `best-fitting ${q.axis}`, min: 'least chi^2', dof: 'degrees of freedom', pValue: 'p-value of the least chi^2', at: `chi^2 at ${q.axis} = ${fmt(q.value ?? NaN)}` }[q.stat];
+    return `${what} of P(${q.name}) against ${q.cells.length} published cells over ${q.axis}`;
+  }
   if (q.sweep === 'stepGrowth') return `growth factor of the steps of ${q.stat ?? 'median'} ${q.name}..${q.through} at [${whereText(q.where)}]`;
   const what =
     q.sweep === 'class'
@@ -506,6 +662,7 @@ export function sweepWhereMatches(values: Record<string, unknown>, where: SweepW
 function sweepValue(q: SweepQuantity, inputs: CheckInputs): number {
   const sw = inputs.sweep;
   if (!sw) throw new Missing('the sweep was not run');
+  if (q.sweep === 'chi2') return chi2Stat(q, sw.table);
   const rows = sw.table.settings.filter((r) => sweepWhereMatches(r.values, q.where));
   if (rows.length === 0) throw new Missing(`no setting of the table matches [${whereText(q.where)}]`);
   if (q.sweep === 'stepGrowth') return stepGrowth(q, sw.table, rows);
@@ -569,6 +726,126 @@ function stepGrowth(q: Extract<SweepQuantity, { sweep: 'stepGrowth' }>, table: S
   return Math.exp((m * sjy - sj * sy) / (m * sjj - sj * sj));
 }
 
+/** One axis value's chi^2 against the published cells (see {@link SweepChi2Quantity}). */
+export interface Chi2Point {
+  /** The axis value. */
+  x: number;
+  /** chi^2 over the cells. */
+  chi2: number;
+  /** Cells with a matching setting (all, unless runs are missing). */
+  cells: number;
+}
+
+/**
+ * chi^2 of the published cells against a sweep's class probabilities, for every value of the
+ * fitted axis (ascending); a value at which some cell has no setting is left out.
+ */
+export function chi2Curve(q: Pick<SweepChi2Quantity, 'name' | 'axis' | 'cells'>, table: SweepTable): Chi2Point[] {
+  const xs = [...new Set(table.settings.map((r) => r.values[q.axis]).filter((v): v is number => typeof v === 'number'))].sort((a, b) => a - b);
+  const out: Chi2Point[] = [];
+  for (const x of xs) {
+    let chi2 = 0;
+    let cells = 0;
+    for (const c of q.cells) {
+      const rows = table.settings.filter((r) => sweepWhereMatches(r.values, { ...c.where, [q.axis]: x }));
+      if (rows.length !== 1) continue;
+      const r = rows[0] as SweepSettingRow;
+      const n1 = r.runs;
+      if (!(n1 > 0)) continue;
+      const k1 = r.classes[q.name]?.count ?? 0;
+      const p1 = k1 / n1;
+      const p2 = c.p;
+      const pbar = (k1 + p2 * c.n) / (n1 + c.n);
+      const den = pbar * (1 - pbar) * (1 / n1 + 1 / c.n) + (c.rounding ?? 0) ** 2 / 3;
+      const d = p1 - p2;
+      chi2 += den > 0 ? (d * d) / den : d === 0 ? 0 : Infinity;
+      cells++;
+    }
+    if (cells === q.cells.length) out.push({ x, chi2, cells });
+  }
+  return out;
+}
+
+function chi2Stat(q: SweepChi2Quantity, table: SweepTable): number {
+  if (q.stat === 'dof') return q.cells.length - 1;
+  const curve = chi2Curve(q, table);
+  if (curve.length === 0) throw new Missing(`no value of ${q.axis} has a setting for every published cell`);
+  if (q.stat === 'at') {
+    const v = q.value;
+    const pt = curve.find((c) => v !== undefined && Math.abs(c.x - v) <= 1e-9 * Math.max(Math.abs(c.x), Math.abs(v)));
+    if (!pt) throw new Missing(`${q.axis} = ${fmt(v ?? NaN)} is not a value of the sweep with every published cell`);
+    return pt.chi2;
+  }
+  const best = curve.reduce((a, b) => (b.chi2 < a.chi2 ? b : a));
+  if (q.stat === 'best') return best.x;
+  if (q.stat === 'min') return best.chi2;
+  return chi2Upper(best.chi2, q.cells.length - 1);
+}
+
+/** P(X >= x) for X ~ chi^2 with k degrees of freedom (the regularized upper incomplete gamma Q(k/2, x/2)). */
+export function chi2Upper(x: number, k: number): number {
+  if (!(k > 0)) return NaN;
+  if (!(x > 0)) return 1;
+  if (x === Infinity) return 0;
+  return gammaQ(k / 2, x / 2);
+}
+
+function logGamma(z: number): number {
+  // Lanczos (g = 7, n = 9): about 15 digits for z > 0.
+  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059, 12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  if (z < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * z)) - logGamma(1 - z);
+  const zz = z - 1;
+  let a = c[0] as number;
+  const t = zz + 7.5;
+  for (let i = 1; i < 9; i++) a += (c[i] as number) / (zz + i);
+  return 0.5 * Math.log(2 * Math.PI) + (zz + 0.5) * Math.log(t) - t + Math.log(a);
+}
+
+/** The regularized upper incomplete gamma function Q(a, x) (series below a + 1, continued fraction above). */
+function gammaQ(a: number, x: number): number {
+  const lg = logGamma(a);
+  if (x < a + 1) {
+    let sum = 1 / a;
+    let term = sum;
+    for (let n = 1; n < 10000; n++) {
+      term *= x / (a + n);
+      sum += term;
+      if (Math.abs(term) < Math.abs(sum) * 1e-16) break;
+    }
+    return 1 - sum * Math.exp(-x + a * Math.log(x) - lg);
+  }
+  // Lentz's continued fraction.
+  const tiny = 1e-300;
+  let b = x + 1 - a;
+  let c = 1 / tiny;
+  let d = 1 / b;
+  let h = d;
+  for (let i = 1; i < 10000; i++) {
+    const an = -i * (i - a);
+    b += 2;
+    d = an * d + b;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = b + an / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    const del = d * c;
+    h *= del;
+    if (Math.abs(del - 1) < 1e-16) break;
+  }
+  return Math.exp(-x + a * Math.log(x) - lg) * h;
+}
+
+/** Newcombe's hybrid score interval (method 10) for p1 - p2: k1 of n1 against the published p2 of n2 (rounded by +- `rounding`). */
+export function newcombeInterval(k1: number, n1: number, p2: number, n2: number, rounding = 0, confidence = 0.95): [number, number] {
+  const p1 = k1 / n1;
+  const [l1, u1] = wilsonInterval(k1, n1, confidence);
+  const [w2lo, w2hi] = wilsonInterval(p2 * n2, n2, confidence);
+  const l2 = Math.max(0, w2lo - rounding);
+  const u2 = Math.min(1, w2hi + rounding);
+  const d = p1 - p2;
+  return [d - Math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + Math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)];
+}
+
 function field(report: unknown, path: string, what: string): number | string {
   let v: unknown = report;
   for (const k of path.split('.')) {
@@ -586,11 +863,49 @@ export function studyValue(q: StudyQuantity, studies: readonly (CheckStudy | und
   const s = studies?.[q.study];
   if (!s) throw new Missing(`study ${q.study} was not run`);
   if ('field' in q) return field(s.output, q.field, `study ${q.study}`);
-  const c = s.columns[q.column];
-  if (!c) throw new Missing(`study ${q.study} has no column ${q.column}`);
-  const vals = Array.from(c).filter((x) => !Number.isNaN(x));
-  if (vals.length === 0) throw new Missing(`study ${q.study} has no ${q.column} values`);
+  const col = (name: string): Float64Array => {
+    const c = s.columns[name];
+    if (!c) throw new Missing(`study ${q.study} has no column ${name}`);
+    return c;
+  };
+  const c = col(q.column);
+  const rows = studyRows(c.length, q.where, col);
+  if (q.reduce === 'at') {
+    const x = col(q.x);
+    const v = q.value;
+    const pairs: [number, number][] = [];
+    for (let k = 0; k + 1 < rows.length; k++) {
+      const i = rows[k] as number;
+      const j = rows[k + 1] as number;
+      const xi = x[i] as number;
+      const xj = x[j] as number;
+      if (Number.isFinite(xi) && Number.isFinite(xj) && ((xi <= v && v <= xj) || (xi >= v && v >= xj))) pairs.push([i, j]);
+    }
+    const pair = q.occurrence === 'last' ? pairs[pairs.length - 1] : pairs[0];
+    if (!pair) throw new Missing(`no row pair of study ${q.study} brackets ${q.x} = ${fmt(v)}${q.where ? ` (${studyWhereText(q.where)})` : ''}`);
+    const [i, j] = pair;
+    const [xi, xj, ci, cj] = [x[i] as number, x[j] as number, c[i] as number, c[j] as number];
+    if (!Number.isFinite(ci) || !Number.isFinite(cj)) throw new Missing(`study ${q.study}: ${q.column} is not finite where ${q.x} crosses ${fmt(v)}`);
+    return xi === xj ? ci : ci + ((cj - ci) * (v - xi)) / (xj - xi);
+  }
+  const vals = rows.map((i) => c[i] as number).filter((x) => !Number.isNaN(x));
+  if (q.reduce === 'count') return vals.length;
+  if (vals.length === 0) throw new Missing(`study ${q.study} has no ${q.column} values${q.where ? ` where ${studyWhereText(q.where)}` : ''}`);
   return reduceValues(vals, q.reduce);
+}
+
+/** The indices of the rows (of `n`) that satisfy `where`, in order. */
+function studyRows(n: number, where: StudyWhere | undefined, col: (name: string) => Float64Array): number[] {
+  const conds = Object.entries(where ?? {}).map(([name, c]) => [col(name), c] as const);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    if (conds.every(([x, c]) => sweepWhereMatches({ v: x[i] }, { v: c }))) out.push(i);
+  }
+  return out;
+}
+
+function studyWhereText(w: StudyWhere): string {
+  return whereText(w).replace(/^all settings$/, 'all rows');
 }
 
 /** A quantity's value and, when it is scaled, its value before the scale (for the check's text). */
@@ -619,9 +934,10 @@ function evaluateValued(q: Quantity, inputs: CheckInputs): Valued {
     v = q.value;
   }
   const scale = 'scale' in q && q.scale !== undefined ? q.scale : 1;
-  if (scale !== 1) {
-    if (typeof v !== 'number') throw new Missing('a scale applies to numbers only');
-    return { v: v * scale, raw: v };
+  const offset = 'offset' in q && q.offset !== undefined ? q.offset : 0;
+  if (scale !== 1 || offset !== 0) {
+    if (typeof v !== 'number') throw new Missing('a scale or offset applies to numbers only');
+    return { v: v * scale + offset, raw: v };
   }
   return { v };
 }
@@ -632,7 +948,12 @@ function evaluateValued(q: Quantity, inputs: CheckInputs): Valued {
  */
 function side(q: Bound, val: Valued): string {
   if (typeof q === 'number') return fmt(q);
-  if (val.raw !== undefined && 'scale' in q && q.scale !== undefined) return `${fmt(q.scale)} x (${describe(q, false)} = ${fmt(val.raw)}) = ${fmt(val.v)}`;
+  if (val.raw !== undefined) {
+    const scale = 'scale' in q && q.scale !== undefined && q.scale !== 1 ? q.scale : undefined;
+    const offset = 'offset' in q && q.offset !== undefined && q.offset !== 0 ? q.offset : undefined;
+    const inner = `${scale !== undefined ? `${fmt(scale)} x ` : ''}(${describe(q, false)} = ${fmt(val.raw)})`;
+    return `${offset !== undefined ? `${fmt(offset)} + ` : ''}${inner} = ${fmt(val.v)}`;
+  }
   if (!('run' in q) && !('sweep' in q) && !('study' in q) && !('hessian' in q)) return fmt(val.v);
   return `${describe(q)} = ${fmt(val.v)}`;
 }
@@ -645,19 +966,27 @@ function describe(q: Bound, withScale = true): string {
   if (typeof q === 'number') return fmt(q);
   const scale = withScale && 'scale' in q && q.scale !== undefined && q.scale !== 1 ? `${fmt(q.scale)} x ` : '';
   if ('sweep' in q) return `${scale}${describeSweep(q)}`;
-  if ('study' in q) return 'field' in q ? `${scale}${q.field} [study ${q.study}]` : `${scale}${q.reduce} ${q.column} [study ${q.study}]`;
-  if ('hessian' in q) return `${scale}${q.field} [curvature ${q.hessian}]`;
+  const offset = withScale && 'offset' in q && q.offset !== undefined && q.offset !== 0 ? `${fmt(q.offset)} + ` : '';
+  if ('study' in q) {
+    if ('field' in q) return `${offset}${scale}${q.field} [study ${q.study}]`;
+    const where = q.where ? ` where ${studyWhereText(q.where)}` : '';
+    if (q.reduce === 'at') return `${offset}${scale}${q.column} at ${q.x} = ${fmt(q.value)}${q.occurrence === 'last' ? ' (last crossing)' : ''}${where} [study ${q.study}]`;
+    return `${offset}${scale}${q.reduce === 'count' ? 'count of' : q.reduce} ${q.column}${where} [study ${q.study}]`;
+  }
+  if ('hessian' in q) return `${offset}${scale}${q.field} [curvature ${q.hessian}]`;
   if ('run' in q) {
     const where = `[run ${q.run}]`;
     switch (q.reduce) {
       case 'at':
-        return `${scale}${q.column} at step ${q.step} ${where}`;
+        return `${offset}${scale}${q.column} at step ${q.step} ${where}`;
       case 'firstStepAtMost':
-        return `${scale}first step with ${q.column} <= ${fmt(q.value)} ${where}`;
+        return `${offset}${scale}first step with ${q.column} <= ${fmt(q.value)} ${where}`;
       case 'maxAbs':
-        return `${scale}max |${q.column}|${window(q)} ${where}`;
+        return `${offset}${scale}max |${q.column}|${window(q)} ${where}`;
+      case 'rate':
+        return `${offset}${scale}rate of ${q.column}${window(q)} ${where}`;
       default:
-        return `${scale}${q.reduce} ${q.column}${window(q)} ${where}`;
+        return `${offset}${scale}${q.reduce} ${q.column}${window(q)} ${where}`;
     }
   }
   return fmt(q.value);
@@ -715,6 +1044,21 @@ export function runCheck(c: Check, inputs: CheckInputs): CheckOutcome {
         const pass = a === c.value;
         return { text: `${describe(c.of)} = ${fmt(a)}${pass ? '' : `, expected ${fmt(c.value)}`}`, pass };
       }
+      case 'binomial': {
+        const ofP: SweepQuantity = { ...c.of, stat: 'p' };
+        const k1 = num(evaluate({ ...c.of, stat: 'count' }, inputs), describe(ofP));
+        const n1 = num(evaluate({ ...c.of, stat: 'runs' }, inputs), describe(ofP));
+        if (!(n1 > 0)) throw new Missing(`${describe(ofP)}: no runs`);
+        const conf = c.confidence ?? 0.95;
+        const [lo1, hi1] = wilsonInterval(k1, n1, conf);
+        const [lo, hi] = newcombeInterval(k1, n1, c.p, c.n, c.rounding ?? 0, conf);
+        const pass = lo <= 0 && 0 <= hi;
+        const f4 = (x: number): string => x.toFixed(4);
+        return {
+          text: `${describe(ofP)} = ${f4(k1 / n1)} [${f4(lo1)}, ${f4(hi1)}] (${k1} of ${n1}) vs published ${fmt(c.p)} (n ${c.n}${c.rounding ? `, +-${fmt(c.rounding)}` : ''}): difference ${f4(k1 / n1 - c.p)} in [${f4(lo)}, ${f4(hi)}]${pass ? '' : ', which excludes 0'}`,
+          pass,
+        };
+      }
       case 'nonIncreasing': {
         const r = runOf(inputs, c.run);
         const col = column(r, c.column, c.run);
@@ -761,7 +1105,7 @@ export function checkReferences(reference: readonly PresetReference[], inputs: C
     };
     for (const c of checks) {
       if (c.kind === 'nonIncreasing') runsRead.add(c.run);
-      else {
+      else if (c.kind !== 'binomial') {
         collect(c.of);
         if (c.kind === 'near') collect(c.to);
         else if (c.kind === 'atMost' || c.kind === 'atLeast') collect(c.bound);

@@ -506,6 +506,7 @@ async function cmdRun(args: string[]): Promise<number> {
   } else if (preset.studies !== undefined) {
     const t = presetStudyTable(preset, outcome.studies ?? []);
     process.stdout.write(header + textTable(t.header, t.rows));
+    if (preset.runs.length > 0) process.stdout.write('\n' + textTable(['run', 'steps', 'final loss', 'norm ratio(s)', 'max invariant drift', 'outcome'], rows));
   } else {
     process.stdout.write(header + textTable(['run', 'steps', 'final loss', 'norm ratio(s)', 'max invariant drift', 'outcome'], rows));
   }

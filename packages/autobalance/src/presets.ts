@@ -13,7 +13,7 @@ import { describeValue, functionArg, optionsArg, chunkOptionsArg, stringArg } fr
 import { type ChunkOptions, type Progress, Run, type RunResult } from './run.js';
 import type { RunSpec } from './spec.js';
 import { type SweepPlan, type SweepSpec, type SweepTable, SweepCancelledError, sweep } from './sweep.js';
-import type { SweepPlot } from './sweep-report.js';
+import type { SweepGridTable, SweepPlot } from './sweep-report.js';
 import { type StudyResult, type StudySpec, study } from './study.js';
 
 /** A preset in the list. */
@@ -32,8 +32,17 @@ export interface PresetRun {
   spec: RunSpec;
 }
 
-/** One panel of a preset's figure: a recorded column against the step. */
-export interface PresetPlot {
+/**
+ * One panel of a preset's figure: a recorded column of every run against the step (no `kind`; in
+ * a preset of studies alone, a column of its table against the row), a study's columns against
+ * each other (`studyLines`), or a run's final parameters as layer matrices over time (`layers`).
+ */
+export type PresetPlot = RunColumnPlot | StudyLinesPlot | LayersPlot;
+
+/** A recorded column of every run against the step (or another column). */
+export interface RunColumnPlot {
+  /** No kind. */
+  kind?: undefined;
   /** Panel title, e.g. `(a) loss`. */
   title: string;
   /** Name of the column plotted on the y axis. */
@@ -42,6 +51,62 @@ export interface PresetPlot {
   logY?: boolean;
   /** Name of the column on the x axis (default `step`). */
   x?: string;
+}
+
+/**
+ * Columns of the preset's studies against each other: one line per study (its rows in order,
+ * non-finite points dropped, drawn in order so that a branch through a fold turns back); with
+ * `split`, each study's rows are cut where the values of the split columns change (NaN: the
+ * previous value), each piece a line labelled by those values (through `labels`), sharing its
+ * boundary row with the next piece.
+ */
+export interface StudyLinesPlot {
+  /** The kind. */
+  kind: 'studyLines';
+  /** Panel title. */
+  title: string;
+  /** The column on the x axis. */
+  x: string;
+  /** The column on the y axis. */
+  y: string;
+  /** Which studies (indices; default all). */
+  studies?: number[];
+  /** Logarithmic x axis. */
+  logX?: boolean;
+  /** Logarithmic y axis. */
+  logY?: boolean;
+  /** Axis title (default the column name). */
+  xTitle?: string;
+  /** Axis title (default the column name). */
+  yTitle?: string;
+  /** Columns whose changes cut a study's line into labelled pieces. */
+  split?: string[];
+  /** Names of split values, per column: e.g. `{"verdictTime": {"1": "min", "-1": "saddle"}}`. */
+  labels?: Record<string, Record<string, string>>;
+  /** Further lines computed by the preset (e.g. a theory value). */
+  theory?: { label: string; x: number[]; y: number[] }[];
+}
+
+/**
+ * A run's final parameter block `param` (row-major, length K n^2) as K consecutive row-major n x n
+ * matrices A_k over time: one line per entry `A_ij` (from 1), x_k = (k + 1/2) T/K, y = `scale` x
+ * the entry (e.g. sqrt(K/T) when the parameters are sqrt(h) A_k).
+ */
+export interface LayersPlot {
+  /** The kind. */
+  kind: 'layers';
+  /** Panel title. */
+  title: string;
+  /** Index of the run. */
+  run: number;
+  /** The parameter block. */
+  param: string;
+  /** The matrices' size. */
+  n: number;
+  /** The time horizon. */
+  T: number;
+  /** Factor applied to every entry (default 1). */
+  scale?: number;
 }
 
 /** A curvature query of a preset: asked at the start or at the end of one of its runs. */
@@ -62,6 +127,8 @@ export interface PresetSweep {
   spec: SweepSpec;
   /** The plots of its reduced table. */
   plots: SweepPlot[];
+  /** Published tables shown beside ours as grids in the report. */
+  tables?: SweepGridTable[];
 }
 
 /** One study of a studies preset. */
@@ -98,8 +165,10 @@ export type PresetStudyValue =
 
 /**
  * A preset as the core defines it: runs (each a run spec), a sweep (`sweep`, with no runs), or a
- * list of studies (`studies`, with no runs: one table row each, whose columns are `studyTable`;
- * its `plots` draw a table column against the row, `column` naming the column's title).
+ * list of studies (`studies`: one table row each, whose columns are `studyTable`; without runs,
+ * its plain `plots` draw a table column against the row, `column` naming the column's title),
+ * possibly with runs too (the studies are computed first, then the runs; `studyLines` plots read
+ * the studies, plain plots the runs).
  * In the core's JSON a sweep preset is `{"sweep": <sweep spec>, "plots": [<sweep plots>],
  * "reference": [..]}`; {@link normalizePreset} moves its plots into `sweep.plots`.
  */
@@ -175,7 +244,11 @@ export function normalizePreset(v: unknown): Preset {
       plots: [],
       hessian: [],
       reference: Array.isArray(o['reference']) ? (o['reference'] as PresetReference[]) : [],
-      sweep: { spec: sw as SweepSpec, plots: Array.isArray(o['plots']) ? (o['plots'] as SweepPlot[]) : [] },
+      sweep: {
+        spec: sw as SweepSpec,
+        plots: Array.isArray(o['plots']) ? (o['plots'] as SweepPlot[]) : [],
+        ...(Array.isArray(o['tables']) ? { tables: o['tables'] as SweepGridTable[] } : {}),
+      },
     };
   }
   if (typeof o['name'] !== 'string' || !Array.isArray(o['runs']) || !Array.isArray(o['plots'])) {
@@ -319,15 +392,17 @@ export function applyOverrides(preset: Preset, overrides: PresetOverrides): Pres
   if (overrides.seedsPerSetting !== undefined && preset.sweep === undefined) {
     throw new InvalidRequestError('overrides.seedsPerSetting', `preset ${preset.name} is not a sweep`);
   }
-  if (overrides.steps !== undefined && preset.studies !== undefined) {
+  if (overrides.steps !== undefined && preset.studies !== undefined && preset.runs.length === 0) {
     throw new InvalidRequestError('overrides.steps', `preset ${preset.name} is a list of studies: it has no steps`);
   }
   const copy = JSON.parse(JSON.stringify(preset)) as Preset;
   const cut = shortenedBy(preset, overrides);
   if (cut.length > 0) copy.shortened = [...(preset.shortened !== undefined ? [preset.shortened] : []), ...cut].join('; ');
   if (copy.studies) {
-    // The same shift of every seed of every study spec (the studies' own and their runs').
-    if (overrides.seed !== undefined) shiftSeeds(copy.studies.flatMap((s) => seedHolders(s.spec)), overrides.seed);
+    // The same shift of every seed of every study spec (the studies' own and their runs') and of
+    // the preset's runs, if any.
+    if (overrides.seed !== undefined) shiftSeeds([...copy.studies.flatMap((s) => seedHolders(s.spec)), ...copy.runs.flatMap((r) => seedHolders(r.spec))], overrides.seed);
+    if (overrides.steps !== undefined) for (const r of copy.runs) r.spec.steps = overrides.steps;
     return copy;
   }
   if (copy.sweep) {
@@ -470,7 +545,8 @@ export interface PresetOutcome {
  * A studies preset runs its studies in order with `study()` and returns them in `studies` (`runs`
  * is empty); `onProgress` is called per chunk with the study's units of work in `step`/`steps`,
  * `onRunEnd` is not called. When `signal` aborts, the current study stops after its chunk (kept,
- * `finished: false`) and the rest are skipped.
+ * `finished: false`) and the rest are skipped. A preset with studies and runs computes the studies
+ * (as above, `index` counting studies) then the runs, and returns both.
  */
 export async function runPreset(preset: Preset, options: RunPresetOptions = {}): Promise<PresetOutcome> {
   checkPreset(preset);
@@ -479,9 +555,11 @@ export async function runPreset(preset: Preset, options: RunPresetOptions = {}):
   functionArg('options.onProgress', opts['onProgress']);
   functionArg('options.onRunEnd', opts['onRunEnd']);
   if (preset.sweep) return runSweepPreset(preset.sweep, options);
-  if (preset.studies) return runStudiesPreset(preset.studies, options);
+  if (preset.studies && preset.runs.length === 0) return runStudiesPreset(preset.studies, options);
   if (preset.runs.length === 0) throw new InvalidRequestError('preset', `preset ${preset.name} has no runs`);
   const backend = await resolveBackend(options.backend);
+  // A preset with studies and runs: the studies first, then the runs.
+  const studies = preset.studies ? (await runStudiesPreset(preset.studies, options)).studies : undefined;
   const runs: PresetRunResult[] = [];
   const hessian: (PresetHessianResult | undefined)[] = preset.hessian.map(() => undefined);
   const count = preset.runs.length;
@@ -513,6 +591,10 @@ export async function runPreset(preset: Preset, options: RunPresetOptions = {}):
     } finally {
       run.dispose();
     }
+  }
+  if (studies) {
+    studyResults.set(runs, studies);
+    return { backend: backend.name, runs, hessian, studies };
   }
   return { backend: backend.name, runs, hessian };
 }

@@ -10,12 +10,14 @@ import { type HessianReport, describeReport } from './curvature.js';
 import { type Provenance, esc, htmlPage, provenanceHtml, referenceTable, shortenedBanner } from './html.js';
 import type { Matrix } from './matrix.js';
 import {
+  type LayersPlot,
   type Preset,
   type PresetHessianResult,
   type PresetOutcome,
   type PresetRunResult,
   type PresetStudyResult,
   type PresetSweepResult,
+  type StudyLinesPlot,
   presetStudiesOf,
   presetSweepOf,
   studyColumnQuantity,
@@ -176,10 +178,11 @@ export function runsToCsv(runs: readonly { label: string; result: RunResult }[],
   const sw = presetSweepOf(runs);
   if (sw) return sweepTableCsv(sw.table);
   const st = presetStudiesOf(runs);
-  if (st && preset) {
-    const t = presetStudyTable(preset, st, undefined, true);
+  const studyCsv = (): string => {
+    const t = presetStudyTable(preset as Preset, st ?? [], undefined, true);
     return [t.header, ...t.rows].map((r) => r.map(csvField).join(',')).join('\n') + '\n';
-  }
+  };
+  if (st && preset && runs.length === 0) return studyCsv();
   const names: string[] = [];
   for (const r of runs) for (const n of r.result.columnNames) if (!names.includes(n)) names.push(n);
   const lines = [['run', ...names].map(csvField).join(',')];
@@ -194,6 +197,8 @@ export function runsToCsv(runs: readonly { label: string; result: RunResult }[],
       lines.push(cells.join(','));
     }
   }
+  // A preset with studies and runs: the runs' rows, a blank line, then the studies' table.
+  if (st && preset && preset.studies) return lines.join('\n') + '\n\n' + studyCsv();
   return lines.join('\n') + '\n';
 }
 
@@ -262,17 +267,26 @@ export function presetStudyTable(
 }
 
 /**
- * The figure of a preset: one panel per plot, one line per run. The x axis is the plot's `x`
- * column, by default each run's column of role `step` (labelled `iteration`).
+ * The figure of a preset: one panel per plot. A plain plot draws a column of every run (one line
+ * per run) against the plot's `x` column, by default each run's column of role `step` (labelled
+ * `iteration`); in a preset of studies alone, a column of its table against the row.
+ * `studyLines` plots draw study columns against each other, `layers` plots a run's final
+ * parameters as matrices over time (see {@link PresetPlot}).
  */
-export function presetFigure(preset: Preset, runs: readonly PresetRunResult[]): Figure {
-  const st = presetStudiesOf(runs);
-  if (preset.studies && st) {
-    const cols = preset.studyTable ?? [];
-    return {
-      title: preset.name,
-      panels: preset.plots.map((p) => {
-        const c = cols.find((c) => c.title === p.column);
+export function presetFigure(
+  preset: Preset,
+  runs: readonly PresetRunResult[],
+  /** The preset's studies (default: those {@link runPreset} computed with these runs). */
+  studies?: readonly PresetStudyResult[],
+): Figure {
+  const st = studies ?? presetStudiesOf(runs);
+  return {
+    title: preset.name,
+    panels: preset.plots.map((p): Panel => {
+      if (p.kind === 'studyLines') return studyLinesPanel(p, st ?? []);
+      if (p.kind === 'layers') return layersPanel(p, runs);
+      if (preset.studies && st && preset.runs.length === 0) {
+        const c = (preset.studyTable ?? []).find((c) => c.title === p.column);
         const inputs = checkStudies(st);
         const y = st.map((_, i) => {
           const v = c ? studyCell(inputs, i, c.of) : null;
@@ -285,12 +299,7 @@ export function presetFigure(preset: Preset, runs: readonly PresetRunResult[]): 
           logY: p.logY === true,
           series: [{ label: p.column, x: Float64Array.from(st, (_, i) => i + 1), y: Float64Array.from(y) }],
         };
-      }),
-    };
-  }
-  return {
-    title: preset.name,
-    panels: preset.plots.map((p) => {
+      }
       const first = runs[0]?.result;
       const xIsStep = p.x === undefined || (first !== undefined && columnRole(first, p.x) === 'step');
       return {
@@ -311,14 +320,87 @@ export function presetFigure(preset: Preset, runs: readonly PresetRunResult[]): 
   };
 }
 
+/** The text of a split value: its name from `labels`, else the number (`?` before any value). */
+function splitText(p: StudyLinesPlot, col: string, v: number): string {
+  if (Number.isNaN(v)) return `${col} ?`;
+  const named = p.labels?.[col]?.[String(v)];
+  return named ?? `${col} ${formatNumber(v)}`;
+}
+
+/** A {@link StudyLinesPlot}'s panel: one line per study, or per piece with `split`. */
+function studyLinesPanel(p: StudyLinesPlot, studies: readonly PresetStudyResult[]): Panel {
+  const series: Panel['series'] = [];
+  const which = p.studies ?? studies.map((_, i) => i);
+  for (const i of which) {
+    const s = studies[i];
+    if (!s) continue;
+    const x = s.result.columns[p.x] ?? new Float64Array(0);
+    const y = s.result.columns[p.y] ?? new Float64Array(0);
+    const n = Math.min(x.length, y.length);
+    const splits = (p.split ?? []).map((c) => s.result.columns[c] ?? new Float64Array(n).fill(NaN));
+    if (splits.length === 0) {
+      series.push({ label: s.label, x, y });
+      continue;
+    }
+    // Forward-filled split values, then pieces of equal values sharing their boundary rows.
+    const key = (r: number, last: number[]): number[] => splits.map((c, k) => (Number.isNaN(c[r] as number) ? (last[k] as number) : (c[r] as number)));
+    let last = splits.map(() => NaN);
+    let start = 0;
+    let cur = n > 0 ? key(0, last) : [];
+    last = cur;
+    const flush = (end: number): void => {
+      const label = `${s.label}: ${cur.map((v, k) => splitText(p, p.split![k] as string, v)).join(', ')}`;
+      series.push({ label, x: x.slice(start, end + 1), y: y.slice(start, end + 1) });
+    };
+    for (let r = 1; r < n; r++) {
+      const k = key(r, last);
+      last = k;
+      if (k.some((v, j) => !Object.is(v, cur[j]))) {
+        flush(r); // the piece ends on the row where the value changes: the lines meet there
+        start = r;
+        cur = k;
+      }
+    }
+    if (n > 0) flush(n - 1);
+  }
+  for (const t of p.theory ?? []) series.push({ label: t.label, x: Float64Array.from(t.x), y: Float64Array.from(t.y) });
+  return {
+    title: p.title,
+    xLabel: (p.xTitle ?? p.x) + (p.logX ? ' (log scale)' : ''),
+    yLabel: (p.yTitle ?? p.y) + (p.logY ? ' (log scale)' : ''),
+    logY: p.logY === true,
+    logX: p.logX === true,
+    inOrder: true,
+    series,
+  };
+}
+
+/** A {@link LayersPlot}'s panel: the entries of the run's final layer matrices over time. */
+function layersPanel(p: LayersPlot, runs: readonly PresetRunResult[]): Panel {
+  const r = runs[p.run]?.result;
+  const m = r?.params[p.param];
+  const values = m ? m.data : new Float64Array(0);
+  const nn = p.n * p.n;
+  const k = nn > 0 ? Math.floor(values.length / nn) : 0;
+  const scale = p.scale ?? 1;
+  const t = Float64Array.from({ length: k }, (_, i) => ((i + 0.5) * p.T) / k);
+  const series: Panel['series'] = [];
+  for (let i = 0; i < p.n; i++) {
+    for (let j = 0; j < p.n; j++) {
+      series.push({ label: `A_${i + 1}${j + 1}`, x: t, y: Float64Array.from({ length: k }, (_, l) => scale * (values[l * nn + i * p.n + j] as number)) });
+    }
+  }
+  return { title: p.title, xLabel: 't', yLabel: 'entry of A_t', series };
+}
+
 /**
  * The figure of a preset as a Vega-Lite spec (`autobalance run` writes it as DIR/<preset>.vl.json).
  * A sweep preset (with the `runs` of its outcome): the plots of its reduced table (`sweepVegaLite`).
  */
-export function presetVegaLite(preset: Preset, runs: readonly PresetRunResult[]): VegaLiteSpec {
+export function presetVegaLite(preset: Preset, runs: readonly PresetRunResult[], studies?: readonly PresetStudyResult[]): VegaLiteSpec {
   const sw = preset.sweep ? presetSweepOf(runs) : undefined;
   if (preset.sweep && sw) return sweepVegaLite({ plan: sw.plan, table: sw.table, plots: preset.sweep.plots, title: preset.name });
-  return figureToVegaLite(presetFigure(preset, runs));
+  return figureToVegaLite(presetFigure(preset, runs, studies));
 }
 
 /** Render the figure of a preset as SVG (its Vega-Lite spec rendered by vega). */
@@ -518,6 +600,7 @@ export async function presetHtml(
       backend: meta.backend,
       coreVersion: meta.coreVersion,
       plots: preset.sweep.plots,
+      ...(preset.sweep.tables ? { tables: preset.sweep.tables } : {}),
       reference: checked,
       provenance: provenanceOf(meta, preset.shortened),
       ...(svg !== undefined ? { svg } : {}),
@@ -540,11 +623,12 @@ ${svg ?? (await presetSvg(preset, outcome.runs))}
 <table>${head}
 ${body}
 </table>
+${preset.runs.length > 0 ? `<h2>Runs</h2>\n${runsTable(outcome.runs)}\n${hessian}` : ''}
 <h2>What the paper reports, beside ours</h2>
 ${referenceTable(checked)}
 <h2>Study specs</h2>
 ${specs}
-${provenanceHtml(provenanceOf(meta, preset.shortened))}`,
+${provenanceHtml(provenanceOf(meta, preset.shortened), outcome.runs.map((r) => ({ label: r.label, spec: r.spec })))}`,
     );
   }
   return htmlPage(

@@ -25,6 +25,13 @@ export interface Panel {
   yLabel?: string;
   /** Logarithmic y axis (values <= 0 are left out). */
   logY?: boolean;
+  /** Logarithmic x axis (values <= 0 are left out; the Vega-Lite rendering only). */
+  logX?: boolean;
+  /**
+   * Connect each series' points in their given order, not sorted by x (a curve that turns back in
+   * x, such as a continuation branch through a fold; the Vega-Lite rendering only).
+   */
+  inOrder?: boolean;
   /** The lines drawn in the panel. */
   series: Series[];
 }

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type CheckedReference, type SweepWhere, sweepWhereMatches } from './checks.js';
+import { type CheckedReference, type ReferenceCell, type SweepWhere, chi2Curve, referenceMark, sweepWhereMatches } from './checks.js';
 import { type Provenance, STYLE, esc, provenanceHtml, referenceTable, shortenedBanner } from './html.js';
 import { type BandSeries, type HeatmapCell, type VegaLiteSpec, bandLinesVegaLite, heatmapVegaLite, panelsToVegaLite, renderVegaLiteSvg } from './vega.js';
 import type { SweepPlan, SweepSettingRow, SweepSpec, SweepTable } from './sweep.js';
@@ -45,7 +45,46 @@ export type SweepPlotValue =
     };
 
 /** One plot of a sweep report: over its axes ({@link SweepAxisPlot}) or over a list of kept values ({@link SweepKeptPlot}). */
-export type SweepPlot = SweepAxisPlot | SweepKeptPlot;
+export type SweepPlot = SweepAxisPlot | SweepKeptPlot | SweepChi2Plot;
+
+/**
+ * chi^2 of a published table against the sweep's class probabilities over the axis whose value
+ * the publication leaves out (see `SweepChi2Quantity` in checks.ts): one line, log x.
+ */
+export interface SweepChi2Plot {
+  /** The kind. */
+  kind: 'chi2';
+  /** Panel title. */
+  title?: string;
+  /** The class. */
+  name: string;
+  /** The fitted axis path. */
+  axis: string;
+  /** The published cells. */
+  cells: ReferenceCell[];
+  /** Logarithmic x axis (default true). */
+  logX?: boolean;
+}
+
+/**
+ * A published table of class probabilities beside ours, as a grid: rows and columns are two axis
+ * paths, each cell our probability with its Wilson interval, the published value, and the mark of
+ * the reference row whose `cell` is [row value, column value]; `where` fixes the other axes.
+ */
+export interface SweepGridTable {
+  /** Title above the table. */
+  title: string;
+  /** The axis path of the rows. */
+  row: string;
+  /** The axis path of the columns. */
+  col: string;
+  /** The class shown. */
+  class: string;
+  /** The other axes' values. */
+  where?: SweepWhere;
+  /** The published probabilities per row and column value, in the table's row and column value order (null: not published). */
+  reference?: (number | null)[][];
+}
 
 /** A curve computed from theory (not from the runs), drawn beside a plot's lines. */
 export interface SweepTheoryCurve {
@@ -145,6 +184,36 @@ export interface SweepReportInput {
   svg?: string;
   /** What produced it (shown in "How this was produced"; its `shortened` also as a banner). */
   provenance?: Provenance;
+  /** Published tables beside ours, as grids (see {@link SweepGridTable}). */
+  tables?: readonly SweepGridTable[];
+}
+
+/** A {@link SweepGridTable} as HTML: per cell our probability [Wilson interval], the published value, the mark. */
+export function gridTableHtml(t: SweepGridTable, table: SweepTable, reference: readonly CheckedReference[] = []): string {
+  const matching = table.settings.filter((r) => sweepWhereMatches(r.values, t.where));
+  const distinct = (path: string): unknown[] => {
+    const out: unknown[] = [];
+    for (const r of matching) if (!out.some((v) => Object.is(v, r.values[path]))) out.push(r.values[path]);
+    return out;
+  };
+  const rows = distinct(t.row);
+  const cols = distinct(t.col);
+  const head = `<tr><th>${esc(t.row)} \\ ${esc(t.col)}</th>${cols.map((c) => `<th>${esc(valueText(c))}</th>`).join('')}</tr>`;
+  const body = rows
+    .map((rv, i) => {
+      const cells = cols.map((cv, j) => {
+        const row = matching.find((r) => Object.is(r.values[t.row], rv) && Object.is(r.values[t.col], cv));
+        const k = row?.classes[t.class];
+        const ours = row === undefined ? '-' : k ? `${k.p.toFixed(3)} [${k.lo.toFixed(3)}, ${k.hi.toFixed(3)}]` : `0 of ${row.runs}`;
+        const pub = t.reference?.[i]?.[j];
+        const ref = reference.find((c) => c.cell !== undefined && Object.is(c.cell[0], rv) && Object.is(c.cell[1], cv));
+        const mark = ref ? ` <span class="${ref.status}">${esc(referenceMark(ref))}</span>` : '';
+        return `<td>${esc(ours)}${pub !== undefined ? `<br>published: ${pub === null ? 'not printed' : esc(String(pub))}` : ''}${mark}</td>`;
+      });
+      return `<tr><th>${esc(valueText(rv))}</th>${cells.join('')}</tr>`;
+    })
+    .join('\n');
+  return `<h3>${esc(t.title)}</h3>\n<table class="sweep">${head}\n${body}\n</table>`;
 }
 
 /** The axes of a sweep as the report sees them: per axis its paths and its values, in order. */
@@ -339,8 +408,23 @@ function isKeptPlot(p: SweepPlot): p is SweepKeptPlot {
 }
 
 /** The Vega-Lite panel of one plot (no `$schema`). */
-function plotPanel(plot: SweepPlot, axes: readonly SweepAxisInfo[], rows: readonly SweepSettingRow[]): Record<string, unknown> {
+function plotPanel(plot: SweepPlot, axes: readonly SweepAxisInfo[], rows: readonly SweepSettingRow[], table: SweepTable): Record<string, unknown> {
+  if (plot.kind === 'chi2') return chi2Panel(plot, table);
   return isKeptPlot(plot) ? keptPanel(plot, axes, rows) : axisPanel(plot, axes, rows);
+}
+
+/** The Vega-Lite panel of a {@link SweepChi2Plot}: chi^2 over the fitted axis, the minimum marked in the title. */
+function chi2Panel(plot: SweepChi2Plot, table: SweepTable): Record<string, unknown> {
+  const curve = chi2Curve(plot, table).filter((c) => Number.isFinite(c.chi2));
+  const best = curve.length > 0 ? curve.reduce((a, b) => (b.chi2 < a.chi2 ? b : a)) : undefined;
+  const title = (plot.title ?? `chi^2 of P(${plot.name}) against ${plot.cells.length} published cells`) + (best ? ` (least ${fmt(best.chi2)} at ${plot.axis} = ${fmt(best.x)})` : '');
+  return bandLinesVegaLite({
+    title,
+    xLabel: plot.axis,
+    yLabel: 'chi^2',
+    logX: plot.logX !== false,
+    series: [{ label: 'chi^2', x: curve.map((c) => c.x), y: curve.map((c) => c.chi2), lo: curve.map(() => null), hi: curve.map(() => null) }],
+  });
 }
 
 /** The Vega-Lite panel of a plot over the sweep's axes. */
@@ -415,7 +499,7 @@ function axisPanel(plot: SweepAxisPlot, axes: readonly SweepAxisInfo[], rows: re
 export function sweepVegaLite(input: Pick<SweepReportInput, 'plan' | 'table' | 'plots' | 'title'>): VegaLiteSpec {
   const axes = sweepAxes(input.plan);
   const plots = input.plots ?? defaultSweepPlots(input.plan);
-  return panelsToVegaLite(input.title, plots.map((p) => plotPanel(p, axes, input.table.settings)), 2);
+  return panelsToVegaLite(input.title, plots.map((p) => plotPanel(p, axes, input.table.settings, input.table)), 2);
 }
 
 /** Render the plots of a sweep as SVG (see {@link sweepVegaLite}). */
@@ -548,6 +632,7 @@ export async function sweepReportHtml(input: SweepReportInput): Promise<string> 
     shortenedBanner(input.provenance?.shortened),
     input.command ? `<pre>${esc(input.command)}</pre>` : '',
     svg,
+    input.tables && input.tables.length > 0 ? `<h2>The published table beside ours</h2>\n${input.tables.map((t) => gridTableHtml(t, table, input.reference)).join('\n')}` : '',
     input.reference && input.reference.length > 0 ? `<h2>What the paper reports, beside ours</h2>\n${referenceTable(input.reference)}` : '',
     `<h2>Reduced table (${table.settings.length} settings)</h2>`,
     settingsTable(table),

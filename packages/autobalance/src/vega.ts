@@ -47,6 +47,8 @@ interface Row {
   series: string;
   x: number;
   y: number;
+  /** The point's index in its series (panels drawn in order, see `Panel.inOrder`). */
+  i?: number;
 }
 
 /**
@@ -69,11 +71,11 @@ function panelRows(panel: Panel, maxPoints: number): Row[] {
     for (let i = 0; i < n; i++) {
       const x = Number(s.x[i]);
       const y = Number(s.y[i]);
-      if (!Number.isFinite(x) || !Number.isFinite(y) || (panel.logY && !(y > 0))) continue;
+      if (!Number.isFinite(x) || !Number.isFinite(y) || (panel.logY && !(y > 0)) || (panel.logX && !(x > 0))) continue;
       xs.push(x + 0); // + 0: no -0 (JSON writes it as 0 anyway)
       ys.push(y + 0);
     }
-    for (const i of thin(xs.length, maxPoints)) rows.push({ series: s.label, x: xs[i] as number, y: ys[i] as number });
+    for (const i of thin(xs.length, maxPoints)) rows.push(panel.inOrder ? { series: s.label, x: xs[i] as number, y: ys[i] as number, i } : { series: s.label, x: xs[i] as number, y: ys[i] as number });
   }
   return rows;
 }
@@ -160,7 +162,7 @@ export function figureToVegaLite(figure: Figure, options: VegaLiteOptions = {}):
           field: 'x',
           type: 'quantitative',
           title: panel.xLabel ?? null,
-          scale: { zero: false },
+          scale: panel.logX ? { type: 'log' } : { zero: false },
         },
         y: {
           field: 'y',
@@ -171,6 +173,7 @@ export function figureToVegaLite(figure: Figure, options: VegaLiteOptions = {}):
         },
         color: bySeries(colors),
         strokeDash: bySeries(dashes),
+        ...(panel.inOrder ? { order: { field: 'i', type: 'quantitative' } } : {}),
       },
     };
   });
