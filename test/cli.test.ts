@@ -133,7 +133,7 @@ describe(`CLI on ${BACKEND}`, () => {
     expect(r.stderr).toContain(`wrote ${reportPath}`);
     const html = readFileSync(reportPath, 'utf8');
     expect(html.startsWith('<!doctype html>')).toBe(true);
-    expect(html).not.toMatch(/<script|src=|href=/);
+    expectSelfContained(html);
     // Panels, picked by column role: loss, residual, the norms normU2 and normV2 (role norm, shown
     // since reports pick by role), normRatio, imbalance and its drift (matrix factorization), one line each.
     expect(html.match(/class="mark-line role-mark/g)?.length).toBe(7);
@@ -195,6 +195,17 @@ describe(`CLI on ${BACKEND}`, () => {
     const bad = await cli(['hessian', '--spec', specPath, '--what', 'everything']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^error: --what: expected one of/m);
+    // A bad query is refused before any training: a run of 10^9 steps fails in a moment.
+    const long = join(tmp, 'hess-long.json');
+    writeFileSync(long, JSON.stringify({ ...JSON.parse(readFileSync(specPath, 'utf8')), steps: 1_000_000_000, recordEvery: 1_000_000 }));
+    const q = join(tmp, 'bad-query.json');
+    writeFileSync(q, JSON.stringify({ what: 'eigs', k: 0 }));
+    const t0 = Date.now();
+    const early = await cli(['hessian', '--spec', long, '--query', q]);
+    expect(early.code).toBe(1);
+    expect(early.stderr).toMatch(/query\.k|\bk\b/);
+    expect(early.stderr).not.toMatch(/training/);
+    expect(Date.now() - t0).toBeLessThan(20_000);
   });
 
   it('train with a file that is not JSON: exit 1', async () => {
@@ -203,6 +214,21 @@ describe(`CLI on ${BACKEND}`, () => {
     const r = await cli(['train', '--spec', specPath]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: --spec: /);
+  });
+
+  it('<command> --help describes that command; list --json', async () => {
+    const run = await cli(['run', '--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/^usage: autobalance run <preset>/);
+    expect(run.stdout).toContain('SHORTENED');
+    const hess = await cli(['help', 'hessian']);
+    expect(hess.stdout).toMatch(/^usage: autobalance hessian/);
+    expect(hess.stdout).toContain('{"what": "eigs", "k": 3');
+    expect((await cli(['--help'])).stdout).toMatch(/^usage:\n/);
+    const list = await cli(['list', '--json']);
+    expect(list.code).toBe(0);
+    const names = (JSON.parse(list.stdout) as { name: string }[]).map((p) => p.name);
+    expect(names).toContain('figure1');
   });
 
   it('bad usage: exit 2', async () => {
@@ -243,6 +269,7 @@ describe(`CLI on ${BACKEND}`, () => {
       cancelled: boolean;
       runs: { label: string; spec: RunSpec; summary: { finalLoss: number; step: number }; result: { rows: number; columns: Record<string, number[]> } }[];
       plots: unknown[];
+      shortened?: string;
     };
     expect(report.preset).toBe('figure1');
     expect(report.backend).toBe(BACKEND);
@@ -270,7 +297,7 @@ describe(`CLI on ${BACKEND}`, () => {
     expect(html).toContain('<svg');
     expect(html).toContain('objective (1)');
     expect(html).toContain('What the paper reports');
-    expect(html).not.toMatch(/<script|src=|href=/);
+    expectSelfContained(html);
     const svg = readFileSync(join(dir, 'figure1.svg'), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('(a) loss');
@@ -282,9 +309,16 @@ describe(`CLI on ${BACKEND}`, () => {
     const vl = JSON.parse(readFileSync(join(dir, 'figure1.vl.json'), 'utf8')) as { $schema: string; concat: { title: string }[] };
     expect(vl.$schema).toMatch(/vega-lite\/v6/);
     expect(vl.concat.map((p) => p.title)).toEqual(['(a) loss', '(b) ||U||_F^2 / ||V||_F^2', '(c) imbalance ||U^T U - V^T V||_F (not in the paper)']);
-    // 200 steps are too few for the paper's final loss: the first claim is marked as not agreeing.
-    expect(r.stdout).toMatch(/\[DISAGREES\] GD on \(1\)/);
-    expect(html).toContain('<td class="disagrees">DISAGREES</td>');
+    // 200 of the protocol's 1000 steps: the run says it is shortened, and no claim is judged
+    // (its failing check is still shown).
+    expect(r.stdout).toContain('SHORTENED: 200 of 1000 steps');
+    expect(r.stdout).toMatch(/\[not checked \(shortened\)\] GD on \(1\)/);
+    expect(r.stdout).toMatch(/^ +NO +last loss \[run 0\]/m);
+    expect(r.stdout).not.toMatch(/\[agrees\]|\[DISAGREES\]/);
+    expect(html).toContain('<td class="shortened">not checked (shortened)</td>');
+    expect(html).toContain('Shortened: 200 of 1000 steps');
+    expect(html).not.toContain('<td class="agrees">');
+    expect(report.shortened).toBe('200 of 1000 steps');
   });
 
   it('run curvature: the claims agree, with the curvature reports in the JSON and the HTML', async () => {
@@ -310,7 +344,7 @@ describe(`CLI on ${BACKEND}`, () => {
     const html = readFileSync(join(dir, 'curvature.html'), 'utf8');
     expect(html).toContain('<h2>Curvature</h2>');
     expect(html).toContain('strict saddle');
-    expect(html).not.toMatch(/<script|src=|href=/);
+    expectSelfContained(html);
   });
 
   it('run --seed changes the random draws', async () => {
@@ -352,3 +386,11 @@ describe(`CLI on ${BACKEND}`, () => {
     expect(existsSync(join(dir, 'figure1.svg'))).toBe(true);
   });
 });
+
+/** No scripts, no external resources; links only to data files written beside the report. */
+function expectSelfContained(html: string): void {
+  expect(html).not.toMatch(/<script|src=/);
+  const hrefs = [...html.matchAll(/href="([^"]*)"/g)].map((m) => m[1] as string);
+  for (const h of hrefs) expect(h).toMatch(/^[\w.-]+\.(csv|json|svg|vl\.json|jsonl)$/);
+  expect(html).toContain('<h2>How this was produced</h2>');
+}

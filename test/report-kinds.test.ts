@@ -155,6 +155,10 @@ describe('published probabilities: binomial check, chi^2 fit, grid table', () =>
     expect(chi2Upper(3.841458820694124, 1)).toBeCloseTo(0.05, 10);
     expect(chi2Upper(49.80184956820185, 35)).toBeCloseTo(0.05, 10);
     expect(chi2Upper(2, 2)).toBeCloseTo(Math.exp(-1), 12);
+    // A cell marked under the fitted reading: the ratio is resolved by the fit, never written down.
+    const fitted = runCheck({ kind: 'binomial', of: { sweep: 'class', name: 'global', where: { k: 36, ratio: { fitted: { name: 'global', cells } } } }, p: 0.66, n: 5000, rounding: 0.005 }, { runs: [], sweep: { table: t } });
+    expect(fitted.pass, fitted.text).toBe(true);
+    expect(fitted.text).toMatch(/^P\(global\) at \[k = 36, ratio = the best fit to 2 published cells\] = 0\.6600 .*\(3300 of 5000\)/);
     // The chi2 plot draws the curve.
     const vl = sweepVegaLite({ plan: t.plan, table: t, plots: [{ kind: 'chi2', name: 'global', axis: 'ratio', cells }] });
     expect(JSON.stringify(vl)).toContain('least 0 at ratio = 2');

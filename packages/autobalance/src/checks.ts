@@ -161,7 +161,23 @@ export type StudyWhere = Record<string, number | SweepBounds>;
  * `values`, e.g. `schedule.eta`), a value (a number: equal up to a relative 1e-9; a string:
  * equal) or bounds. Paths not named are free.
  */
-export type SweepWhere = Record<string, number | string | SweepBounds>;
+export type SweepWhere = Record<string, number | string | SweepBounds | SweepFitted>;
+
+/**
+ * An axis value chosen by a fit: the value of `axis` (the entry's own path) whose class
+ * probabilities fit the published `cells` best (least chi^2, see {@link SweepChi2Quantity}),
+ * resolved on the table before the settings are matched. A preset marks the cells of a published
+ * table "under the fitted reading" this way, without writing the fitted value down.
+ */
+export interface SweepFitted {
+  /** The fit. */
+  fitted: {
+    /** The class. */
+    name: string;
+    /** The published cells. */
+    cells: ReferenceCell[];
+  };
+}
 
 /** Bounds on an axis value in a {@link SweepWhere}: every bound given must hold. */
 export interface SweepBounds {
@@ -611,6 +627,7 @@ function whereText(w: SweepWhere | undefined): string {
     .map(([p, c]) => {
       if (typeof c === 'number') return `${p} = ${fmt(c)}`;
       if (typeof c === 'string') return `${p} = ${c}`;
+      if ('fitted' in c) return `${p} = the best fit to ${c.fitted.cells.length} published cells`;
       const parts: string[] = [];
       if (c.gt !== undefined) parts.push(`> ${fmt(c.gt)}`);
       if (c.ge !== undefined) parts.push(`>= ${fmt(c.ge)}`);
@@ -650,6 +667,7 @@ export function sweepWhereMatches(values: Record<string, unknown>, where: SweepW
       continue;
     }
     if (typeof v !== 'number') return false;
+    if (typeof c === 'object' && 'fitted' in c) return false; // resolved by resolveWhere first
     if (typeof c === 'number') {
       if (!(Math.abs(v - c) <= 1e-9 * Math.max(Math.abs(v), Math.abs(c)))) return false;
       continue;
@@ -663,7 +681,8 @@ function sweepValue(q: SweepQuantity, inputs: CheckInputs): number {
   const sw = inputs.sweep;
   if (!sw) throw new Missing('the sweep was not run');
   if (q.sweep === 'chi2') return chi2Stat(q, sw.table);
-  const rows = sw.table.settings.filter((r) => sweepWhereMatches(r.values, q.where));
+  const where = resolveWhere(q.where, sw.table);
+  const rows = sw.table.settings.filter((r) => sweepWhereMatches(r.values, where));
   if (rows.length === 0) throw new Missing(`no setting of the table matches [${whereText(q.where)}]`);
   if (q.sweep === 'stepGrowth') return stepGrowth(q, sw.table, rows);
   if (q.reduce === undefined && rows.length !== 1) throw new Missing(`${rows.length} settings match [${whereText(q.where)}], expected one`);
@@ -724,6 +743,18 @@ function stepGrowth(q: Extract<SweepQuantity, { sweep: 'stepGrowth' }>, table: S
     sjy += j * y;
   }
   return Math.exp((m * sjy - sj * sy) / (m * sjj - sj * sj));
+}
+
+/** `where` with every {@link SweepFitted} entry replaced by the fitted value of its axis. */
+function resolveWhere(where: SweepWhere | undefined, table: SweepTable): SweepWhere | undefined {
+  if (!where) return where;
+  const out: SweepWhere = {};
+  for (const [path, c] of Object.entries(where)) {
+    if (typeof c === 'object' && 'fitted' in c) {
+      out[path] = chi2Stat({ sweep: 'chi2', name: c.fitted.name, axis: path, cells: c.fitted.cells, stat: 'best' }, table);
+    } else out[path] = c;
+  }
+  return out;
 }
 
 /** One axis value's chi^2 against the published cells (see {@link SweepChi2Quantity}). */

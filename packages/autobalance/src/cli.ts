@@ -85,7 +85,7 @@ class UsageError extends Error {
 const USAGE = `usage:
   autobalance info [--json] [--backend native|wasm]
   autobalance train --spec run.json [--out result.json] [--report report.html] [--backend native|wasm]
-  autobalance list
+  autobalance list [--json]
   autobalance run <preset> [--out DIR] [--backend native|wasm] [--steps N] [--seed N] [--seeds N] [--strict]
   autobalance hessian --spec run.json [--query q.json | --what classify|eigs|density|trace|lemma32]
                       [--at-init] [--out report.json] [--report report.html] [--backend native|wasm]
@@ -97,6 +97,8 @@ const USAGE = `usage:
   autobalance sweep merge --out DIR [--no-report]
   autobalance sweep submit --slurm --spec sweep.json --out DIR --shards N [--submit] [--missing]
                         [--partition P] [--time T] [--cpus-per-task C] [--mem M] [--sbatch-arg=X]...
+
+  autobalance <command> --help   what one command does, its options and formats
 
   --backend   force a backend (default: AUTOBALANCE_BACKEND, else native if it loads, else wasm)
   --report    also write a self-contained HTML report (plots, tables, the spec)
@@ -399,8 +401,12 @@ async function cmdTrain(args: string[]): Promise<number> {
 }
 
 async function cmdList(args: string[]): Promise<number> {
-  parse(args, {}, 0);
+  const { values } = parse(args, { json: { type: 'boolean' } }, 0);
   const list = await presetList();
+  if (values['json']) {
+    process.stdout.write(JSON.stringify(list) + '\n');
+    return 0;
+  }
   const width = Math.max(0, ...list.map((p) => p.name.length));
   for (const p of list) process.stdout.write(`${p.name.padEnd(width)}  ${p.description}\n`);
   return 0;
@@ -586,6 +592,13 @@ async function cmdHessian(args: string[]): Promise<number> {
     ['--report', str(values, 'report')],
   ]);
   const run = await Run.create(spec, backend ? { backend } : {});
+  // The query is checked before any training: a bad query fails in a moment, not after the run.
+  try {
+    run.checkQuery(query);
+  } catch (e) {
+    run.dispose();
+    throw e;
+  }
   const progress = new ProgressLine();
   const sig = interruptible();
   try {
@@ -1071,12 +1084,84 @@ async function cmdSweep(args: string[]): Promise<number> {
   }
 }
 
+/** `autobalance <command> --help`: what one command does, its options and formats. */
+const HELP: Record<string, string> = {
+  info: `usage: autobalance info [--json] [--backend native|wasm]
+
+The backend in use, the core, package and Node versions, and whether each backend loads.
+  --json      the same as one JSON object
+  --backend   force a backend (default: AUTOBALANCE_BACKEND, else native if it loads, else wasm)
+`,
+  train: `usage: autobalance train --spec run.json [--out result.json] [--report report.html] [--backend native|wasm]
+
+Runs one spec (JSON: model, data or target, init, schedule, steps, ...; docs/api.md) and writes the
+result JSON (every recorded column, the final parameters, the stop reason) to --out, or stdout.
+  --report    also a self-contained HTML page: the plots of the run, its table, the spec and how it was
+              produced (command, date, versions, backend, machine)
+Ctrl-C stops the run after its current chunk and writes what was computed (exit code 130).
+`,
+  list: `usage: autobalance list [--json]
+
+The presets (paper reproductions), one line each: name and what it reproduces.
+  --json      the list as JSON: [{"name", "description"}]
+`,
+  run: `usage: autobalance run <preset> [--out DIR] [--backend native|wasm] [--steps N] [--seed N] [--seeds N] [--strict]
+
+Runs a paper preset (see autobalance list; docs/presets.md) and prints a table of its runs and the
+paper's claims beside ours, each marked agrees, DISAGREES, cannot compare, incomplete, finding or
+"not checked (shortened)". Writes DIR/<preset>.html (report), .svg and .vl.json (the figure), .csv
+and .json (DIR default: out/<preset>); the output location is checked before anything runs.
+  --steps N   the steps of every run; fewer than the preset's protocol: SHORTENED, no claim judged
+  --seed N    shift every seed of the preset by one amount, so that the smallest is N
+  --seeds N   a sweep preset's random starts per setting (fewer than the protocol: SHORTENED)
+  --strict    exit code 3 when a claim is marked DISAGREES (for CI)
+`,
+  hessian: `usage: autobalance hessian --spec run.json [--query q.json | --what classify|eigs|density|trace|lemma32]
+                   [--at-init] [--out report.json] [--report report.html] [--backend native|wasm]
+
+Runs the spec to its end (or not, with --at-init), then asks the core about the point it reached:
+prints a one-line verdict and writes {step, backend, report} to --out. The query is checked before
+any training (a bad query fails at once).
+  --what      a query with its defaults (default classify)
+  --query     a query file (JSON, camelCase; docs/curvature.md "Query"), e.g.
+                {"what": "classify", "tol": 1e-8, "zeroTol": 1e-6}
+                {"what": "eigs", "k": 3, "which": "both", "method": "lanczos", "tol": 1e-8}
+                {"what": "density", "probes": 10, "lanczosSteps": 80, "gridPoints": 400, "seed": 1}
+                {"what": "trace", "probes": 100, "seed": 1}
+                {"what": "lemma32"}                         (matrix factorization)
+              fields: what, k, which (smallest|largest|both), method (auto|dense|lanczos), tol,
+              maxIter, seed, block (a parameter block: U, V, W1, b1, ...), probes, lanczosSteps,
+              gridPoints, sigma, zeroTol, gradTol, denseMaxDim, eps, vectors
+  --at-init   ask at the initial point, without training
+  --report    an HTML page: the verdict, every number of the report, the eigenpairs, the density plot
+`,
+  study: `usage: autobalance study --spec study.json [--out result.json] [--csv columns.csv] [--backend native|wasm]
+
+Runs a study (a computation that is not one run; docs/studies.md): kind hessianGrid (the Hessian
+along a grid of steps and axis values), conservationLaws, continuation, ... Writes its JSON result
+(stdout without --out) and, with --csv, its columns (one line per point).
+`,
+  sweep: `usage: autobalance sweep run|missing|status|merge|submit ...
+
+Many runs over axes of spec paths and seeds (docs/sweeps.md, docs/slurm.md):
+  sweep run --spec sweep.json --out DIR [--shard K --shards N] [--block B] [--threads T] [--no-merge]
+              runs a sweep into DIR (a shard, or all of it), resumable; then merges
+  sweep missing --out DIR [--shards N] [--json]    the missing runs or shards
+  sweep status --out DIR [--json]                  runs done, shard files, what is missing
+  sweep merge --out DIR [--no-report]              runs.jsonl, table.json, table.csv, report.html
+  sweep submit --slurm --spec sweep.json --out DIR --shards N [--submit] [--missing] [--partition P]
+              [--time T] [--cpus-per-task C] [--mem M] [--sbatch-arg=X]...   Slurm job arrays
+`,
+};
+
 /** Run the CLI with `argv` (without `node` and the script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     if (rest.includes('--help') || rest.includes('-h') || command === 'help' || command === '--help' || command === '-h') {
-      process.stdout.write(USAGE);
+      // `autobalance run --help` and `autobalance help run`: that command; otherwise the overview.
+      const which = command === 'help' ? rest[0] : command;
+      process.stdout.write((which !== undefined ? HELP[which] : undefined) ?? USAGE);
       return 0;
     }
     switch (command) {

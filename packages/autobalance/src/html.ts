@@ -28,7 +28,12 @@ export interface Provenance {
   /** Set when the runs were cut below the preset's protocol (e.g. `2000 of 10000 steps`). */
   shortened?: string;
   /** The files written beside the report (relative links: the data to download). */
-  files?: { label: string; href: string }[];
+  files?: {
+    /** The link's text. */
+    label: string;
+    /** The relative address. */
+    href: string;
+  }[];
 }
 
 /** HTML-escape text (also for attribute values in double quotes). */

@@ -84,7 +84,14 @@ export interface StudyLinesPlot {
   /** Names of split values, per column: e.g. `{"verdictTime": {"1": "min", "-1": "saddle"}}`. */
   labels?: Record<string, Record<string, string>>;
   /** Further lines computed by the preset (e.g. a theory value). */
-  theory?: { label: string; x: number[]; y: number[] }[];
+  theory?: {
+    /** Legend label. */
+    label: string;
+    /** x values. */
+    x: number[];
+    /** y values. */
+    y: number[];
+  }[];
 }
 
 /**

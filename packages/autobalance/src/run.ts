@@ -373,6 +373,18 @@ export class Run<S extends RunSpec = RunSpec> {
     }
   }
 
+  /**
+   * Validate a curvature query at the current point without running it (the same checks and
+   * errors as {@link Run.hessian}, e.g. before a long training, so that a bad query fails first).
+   */
+  checkQuery(query: HessianQuery): void {
+    const q = encodeJson(query, 'query');
+    this.#call((s) => {
+      s.hessianStart(q);
+      s.hessianCancel();
+    });
+  }
+
   /** Rows `start..` of a recorded column. */
   column(name: string, start = 0): Float64Array {
     const n = stringArg('column', name);
