@@ -14,7 +14,9 @@ import {
   checkReferences,
   chi2Curve,
   chi2Upper,
+  figureToVegaLite,
   gridTableHtml,
+  invariantDomain,
   newcombeInterval,
   normalizePreset,
   presetChecks,
@@ -252,5 +254,24 @@ describe('plots of study lines and layers', () => {
     expect(panel.series.map((s) => s.label)).toEqual(['A_11', 'A_12', 'A_21', 'A_22']);
     expect(Array.from(panel.series[0]!.x)).toEqual([0.25, 0.75]);
     expect(Array.from(panel.series[1]!.y)).toEqual([4, 12]);
+  });
+});
+
+describe('honest axes', () => {
+  it('a conserved quantity that moves by 3e-6 is drawn flat: its range is 5% around the initial value', () => {
+    const y = Float64Array.from({ length: 11 }, (_, i) => 1 + 3e-7 * i);
+    const [lo, hi] = invariantDomain([{ y }])!;
+    expect(lo).toBeCloseTo(0.95, 12);
+    expect(hi).toBeCloseTo(1.05, 12);
+    // A real drift stays inside the range; two runs: around both initial values.
+    const [lo2, hi2] = invariantDomain([{ y: Float64Array.from([0, 0.5, 1]) }, { y: Float64Array.from([2, 2, NaN]) }])!;
+    expect(lo2).toBeCloseTo(-1.2, 12);
+    expect(hi2).toBeCloseTo(3.2, 12);
+    expect(invariantDomain([{ y: Float64Array.from([NaN]) }])).toBeUndefined();
+    const vl = figureToVegaLite({ panels: [{ title: 'D', xLabel: 'iteration', yDomain: [lo, hi], series: [{ label: 'r', x: Float64Array.from(y, (_, i) => i), y }] }] });
+    const panel = (vl['concat'] as { encoding: { x: { axis: unknown }; y: { scale: unknown } } }[])[0]!;
+    expect(panel.encoding.y.scale).toEqual({ type: 'linear', domain: [lo, hi], nice: false });
+    // Iterations are integers: no fractional ticks.
+    expect(panel.encoding.x.axis).toEqual({ tickMinStep: 1, format: 'd' });
   });
 });

@@ -302,19 +302,23 @@ export function presetFigure(
       }
       const first = runs[0]?.result;
       const xIsStep = p.x === undefined || (first !== undefined && columnRole(first, p.x) === 'step');
+      const series = runs.map((r) => {
+        const xName = p.x ?? stepColumn(r.result);
+        return {
+          label: r.label,
+          x: (xName !== undefined ? r.result.columns[xName] : undefined) ?? new Float64Array(0),
+          y: r.result.columns[p.column] ?? new Float64Array(0),
+        };
+      });
+      // A conserved quantity on a linear axis: an honest range around its initial values.
+      const domain = !p.logY && first !== undefined && p.column in first.columns && columnRole(first, p.column) === 'invariant' ? invariantDomain(series) : undefined;
       return {
         title: p.title,
         xLabel: xIsStep ? 'iteration' : (p.x as string),
-        yLabel: p.column + (p.logY ? ' (log scale)' : ''),
+        yLabel: p.column + (p.logY ? ' (log scale)' : domain ? ' (around its initial value)' : ''),
         logY: p.logY === true,
-        series: runs.map((r) => {
-          const xName = p.x ?? stepColumn(r.result);
-          return {
-            label: r.label,
-            x: (xName !== undefined ? r.result.columns[xName] : undefined) ?? new Float64Array(0),
-            y: r.result.columns[p.column] ?? new Float64Array(0),
-          };
-        }),
+        ...(domain ? { yDomain: domain } : {}),
+        series,
       };
     }),
   };
@@ -663,10 +667,55 @@ const LOG_ROLES: readonly ColumnRole[] = ['loss', 'residual', 'invariant'];
 /** Whether column `name` goes on a log axis: a role of {@link LOG_ROLES}, and no negative values. */
 function logAxis(r: RunResult, name: string): boolean {
   if (!LOG_ROLES.includes(columnRole(r, name))) return false;
+  // A conserved quantity gets a linear axis around its initial value (invariantDomain) unless it
+  // spans decades (then it is not conserved, and the log axis shows how far it moved).
+  if (columnRole(r, name) === 'invariant' && !spansDecades(r.columns[name])) return false;
   // A signed conserved quantity (a network's ||W_h||^2 - ||W_{h+1}||^2) goes on a linear axis:
   // a log axis would drop its negative values.
   for (const v of r.columns[name] ?? []) if (v < 0) return false;
   return true;
+}
+
+/**
+ * The y range of a panel of a conserved quantity, so that its scale is honest: symmetric around
+ * the initial values, at least 5% of the largest |initial value| on each side (a drift of 3e-6 in
+ * a quantity of size 1 stays a flat line, not a steep ramp; the drift panel shows it), and wide
+ * enough for every value. Undefined without finite values.
+ */
+export function invariantDomain(series: readonly { y: Float64Array }[]): [number, number] | undefined {
+  let lo = Infinity;
+  let hi = -Infinity;
+  let dev = 0;
+  let size = 0;
+  for (const s of series) {
+    let v0 = NaN;
+    for (const v of s.y) {
+      if (!Number.isFinite(v)) continue;
+      if (Number.isNaN(v0)) {
+        v0 = v;
+        lo = Math.min(lo, v0);
+        hi = Math.max(hi, v0);
+        size = Math.max(size, Math.abs(v0));
+      }
+      dev = Math.max(dev, Math.abs(v - v0));
+    }
+  }
+  if (!(lo <= hi)) return undefined;
+  const m = Math.max(1.2 * dev, 0.05 * size, 1e-12);
+  return [lo - m, hi + m];
+}
+
+/** Whether the positive finite values of `c` span more than a factor 10. */
+function spansDecades(c: Float64Array | undefined): boolean {
+  let lo = Infinity;
+  let hi = 0;
+  for (const v of c ?? []) {
+    if (v > 0 && Number.isFinite(v)) {
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+  }
+  return hi > 10 * lo;
 }
 
 /** Columns plotted by {@link runFigure}, one panel each, grouped by role (see {@link RUN_PANEL_ROLES}). */
@@ -684,15 +733,18 @@ export function runFigure(title: string, r: RunResult): Figure {
   const x = (stepName !== undefined ? r.columns[stepName] : undefined) ?? new Float64Array(0);
   return {
     title,
-    panels: runPanels(r).map(
-      (p): Panel => ({
+    panels: runPanels(r).map((p): Panel => {
+      const series = [{ label: title, x, y: r.columns[p.column] ?? new Float64Array(0) }];
+      const domain = columnRole(r, p.column) === 'invariant' && !p.logY ? invariantDomain(series) : undefined;
+      return {
         title: p.column,
         xLabel: 'iteration',
-        yLabel: p.column + (p.logY ? ' (log scale)' : ''),
+        yLabel: p.column + (p.logY ? ' (log scale)' : domain ? ' (around its initial value)' : ''),
         logY: p.logY,
-        series: [{ label: title, x, y: r.columns[p.column] ?? new Float64Array(0) }],
-      }),
-    ),
+        ...(domain ? { yDomain: domain } : {}),
+        series,
+      };
+    }),
   };
 }
 

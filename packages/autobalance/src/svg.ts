@@ -25,6 +25,8 @@ export interface Panel {
   yLabel?: string;
   /** Logarithmic y axis (values <= 0 are left out). */
   logY?: boolean;
+  /** The y axis's range (default: the data's; the Vega-Lite rendering only). */
+  yDomain?: readonly [number, number];
   /** Logarithmic x axis (values <= 0 are left out; the Vega-Lite rendering only). */
   logX?: boolean;
   /**

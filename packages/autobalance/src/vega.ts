@@ -163,12 +163,14 @@ export function figureToVegaLite(figure: Figure, options: VegaLiteOptions = {}):
           type: 'quantitative',
           title: panel.xLabel ?? null,
           scale: panel.logX ? { type: 'log' } : { zero: false },
+          // Iterations are integers: no 0.5 ticks on a short run.
+          ...(panel.xLabel === 'iteration' ? { axis: { tickMinStep: 1, format: 'd' } } : {}),
         },
         y: {
           field: 'y',
           type: 'quantitative',
           title: panel.yLabel ?? null,
-          scale: panel.logY ? { type: 'log' } : { type: 'linear', zero: false },
+          scale: panel.logY ? { type: 'log' } : panel.yDomain ? { type: 'linear', domain: [panel.yDomain[0], panel.yDomain[1]], nice: false } : { type: 'linear', zero: false },
           axis: decades ? { values: decades, format: '.0e' } : {},
         },
         color: bySeries(colors),
