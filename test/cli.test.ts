@@ -191,7 +191,12 @@ describe(`CLI on ${BACKEND}`, () => {
     expect(page).toContain('traceEstimate');
     const classifyHtml = join(tmp, 'hess-classify.html');
     expect((await cli(['hessian', '--spec', specPath, '--report', classifyHtml])).code).toBe(0);
-    expect(readFileSync(classifyHtml, 'utf8')).toMatch(/<b>local minimum; lambda_min/);
+    const classifyPage = readFileSync(classifyHtml, 'utf8');
+    expect(classifyPage).toMatch(/<b>local minimum; lambda_min/);
+    // What "near-zero vs symmetry" means, in a sentence; integers as integers.
+    expect(classifyPage).toContain('"near-zero 4 vs symmetry 4": 4 eigenvalues are within the zero tolerance');
+    expect(classifyPage).toContain('Every flat direction is explained by symmetry.');
+    expect(classifyPage).toMatch(/<td>zeroCount<\/td><td>4<\/td>/);
     const bad = await cli(['hessian', '--spec', specPath, '--what', 'everything']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/^error: --what: expected one of/m);

@@ -532,6 +532,8 @@ export function formatNumber(x: number | null): string {
   if (x === null) return '-';
   if (!Number.isFinite(x)) return String(x);
   if (x === 0) return '0';
+  // Integers (counts, steps, dimensions) as integers.
+  if (Number.isInteger(x) && Math.abs(x) < 1e6) return String(x);
   const a = Math.abs(x);
   return a < 1e-3 || a >= 1e5 ? x.toExponential(3) : x.toPrecision(4);
 }
@@ -764,6 +766,23 @@ ${provenanceHtml(provenanceOf(meta))}`,
   );
 }
 
+/** The eigenvalues in ascending order against their index (the spectrum), as SVG. */
+async function spectrumSvg(values: readonly number[]): Promise<string> {
+  const y = Float64Array.from([...values].sort((a, b) => a - b));
+  const fig: Figure = {
+    title: 'spectrum',
+    panels: [{ title: `${y.length} eigenvalue(s), ascending`, xLabel: 'index', yLabel: 'eigenvalue', series: [{ label: 'eigenvalue', x: Float64Array.from(y, (_, i) => i + 1), y }] }],
+  };
+  return renderVegaLiteSvg(figureToVegaLite(fig));
+}
+
+/** A long list of eigenvalues: the first and last 20 shown, the rest collapsed (all in one number style). */
+function eigenvalueList(values: readonly number[]): string {
+  const f = (xs: readonly number[]): string => xs.map((x) => formatNumber(x)).join(' ');
+  if (values.length <= 40) return `<pre style="white-space:pre-wrap">${esc(f(values))}</pre>`;
+  return `<pre style="white-space:pre-wrap">${esc(f(values.slice(0, 20)))} ... ${esc(f(values.slice(-20)))}</pre>\n<details><summary>all ${values.length}</summary><pre style="white-space:pre-wrap">${esc(f(values))}</pre></details>`;
+}
+
 function fieldRows(obj: Record<string, unknown>, skip: readonly string[]): string {
   return Object.entries(obj)
     .filter(([k, v]) => !skip.includes(k) && (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean' || v === null))
@@ -782,12 +801,21 @@ export async function hessianHtml(spec: unknown, report: HessianReport, meta: Re
   parts.push(`<h2>Numbers</h2>\n<table><tr><th>field</th><th>value</th></tr>\n${fieldRows(report as unknown as Record<string, unknown>, skip)}\n</table>`);
   if (report.what === 'classify') {
     parts.push(`<h2>Verdict</h2>\n<table><tr><th>field</th><th>value</th></tr>\n${fieldRows(report.verdict as unknown as Record<string, unknown>, ['direction'])}\n</table>`);
-    if (report.eigenvalues) parts.push(`<h2>Eigenvalues (${report.eigenvalues.length})</h2>\n<pre>${esc(report.eigenvalues.map((x) => formatNumber(x)).join(' '))}</pre>`);
+    const r = report as unknown as { zeroCount?: number; symmetryDim?: number };
+    if (r.zeroCount !== undefined && r.symmetryDim !== undefined) {
+      parts.push(
+        `<p>"near-zero ${r.zeroCount} vs symmetry ${r.symmetryDim}": ${r.zeroCount} eigenvalues are within the zero tolerance; the model's continuous symmetries (e.g. rescaling between layers) account for ${r.symmetryDim} of them, since the loss is flat along those directions at every point. ${r.zeroCount > r.symmetryDim ? `The ${r.zeroCount - r.symmetryDim} further flat direction(s) are not explained by symmetry: the point is degenerate beyond it.` : 'Every flat direction is explained by symmetry.'}</p>`,
+      );
+    }
+    if (report.eigenvalues) {
+      parts.push(`<h2>Eigenvalues (${report.eigenvalues.length})</h2>`, await spectrumSvg(report.eigenvalues), eigenvalueList(report.eigenvalues));
+    }
   }
   if (report.what === 'eigs') {
     const pairs = [...(report.smallest ?? []).map((p) => ['smallest', p] as const), ...(report.largest ?? []).map((p) => ['largest', p] as const)];
     const rows = pairs.map(([end, p]) => `<tr><td>${end}</td><td>${esc(formatNumber(p.value))}</td><td>${esc(formatNumber(p.residual))}</td><td>${p.converged ? 'yes' : 'no'}</td></tr>`).join('\n');
     parts.push(`<h2>Eigenpairs</h2>\n<table><tr><th>end</th><th>eigenvalue</th><th>residual</th><th>converged</th></tr>\n${rows}\n</table>`);
+    if (pairs.length > 0) parts.push(await spectrumSvg(pairs.map(([, p]) => p.value).sort((a, b) => a - b)));
   }
   if (report.what === 'density') {
     const fig: Figure = {
