@@ -203,10 +203,19 @@ function str(values: Record<string, unknown>, key: string): string | undefined {
 }
 
 /** Progress on stderr: one updating line on a TTY; otherwise sparse plain lines (none in CI). */
+/** Seconds as `42 s`, `3 min 5 s` or `2 h 10 min`. */
+function duration(sec: number): string {
+  const s = Math.round(sec);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
 class ProgressLine {
   readonly tty = process.stderr.isTTY === true && !process.env['CI'];
   #lastPlain = Date.now();
   #active = false;
+  #started = new Map<string, number>();
 
   update(prefix: string, p: Progress): void {
     const frac = p.steps > 0 ? Math.min(1, p.step / p.steps) : 1;
@@ -214,8 +223,14 @@ class ProgressLine {
     this.show(prefix, frac, `step ${p.step}/${p.steps} (${pct}%)  loss ${formatNumber(p.loss)}`);
   }
 
-  /** A line `<prefix>: <tail>` with a bar at `frac` (0..1). */
-  show(prefix: string, frac: number, tail: string): void {
+  /** A line `<prefix>: <tail>` with a bar at `frac` (0..1), the time elapsed since this prefix first showed, and an ETA. */
+  show(prefix: string, frac: number, tail0: string): void {
+    const now = Date.now();
+    const started = this.#started.get(prefix) ?? now;
+    this.#started.set(prefix, started);
+    const elapsed = (now - started) / 1000;
+    const eta = frac > 0.01 && frac < 1 && elapsed > 1 ? `, ETA ${duration((elapsed * (1 - frac)) / frac)}` : '';
+    const tail = `${tail0}  ${duration(elapsed)} elapsed${eta}`;
     const text = `${prefix}: ${tail}`;
     if (this.tty) {
       // [#########-----------] 45%  step ..  loss ..  <prefix>, cut to the terminal width.
@@ -476,7 +491,7 @@ async function cmdRun(args: string[]): Promise<number> {
       signal: sig.signal,
       onProgress: (run, p) =>
         preset.sweep !== undefined
-          ? progress.show(preset.name, p.steps > 0 ? p.step / p.steps : 1, `${run.label.replace(/^sweep \(runs,? ?/, 'runs ').replace(/\)$/, '')}: ${p.step}/${p.steps}`)
+          ? progress.show(preset.name, p.steps > 0 ? p.step / p.steps : 1, `runs ${p.step}/${p.steps}`)
           : progress.update(`${preset.name} ${run.index + 1}/${run.count} ${run.label}`, p),
       onRunEnd: (run, r) => {
         progress.line(`${preset.name} ${run.index + 1}/${run.count} ${run.label}: ${summarize(r).outcome} at step ${r.step}`);
