@@ -171,28 +171,31 @@ describe(`reports pick columns by role on ${BACKEND}`, () => {
   it('runFigure: one panel per column, grouped by role (loss, residual, norms, balance, curvature), against the step', async () => {
     const r = await train(smallSpec({ steps: 40, recordEvery: 2, curvature: { every: 10 } }), opts);
     const fig = runFigure('mf', r);
+    // Titles say what each column is (its role in words), then its name.
     expect(fig.panels.map((p) => p.title)).toEqual([
       'loss',
       'residual',
-      'normU2',
-      'normV2',
-      'normRatio',
-      'imbalance',
-      'imbalanceDrift',
-      'lambdaMin',
-      'lambdaMax',
-      'lambdaMinResidual',
-      'lambdaMaxResidual',
+      'squared norm: normU2',
+      'squared norm: normV2',
+      'ratio of squared norms: normRatio',
+      'conserved quantity: imbalance',
+      'drift of a conserved quantity: imbalanceDrift',
+      'curvature: lambdaMin',
+      'curvature: lambdaMax',
+      'curvature: lambdaMinResidual',
+      'curvature: lambdaMaxResidual',
     ]);
-    expect(fig.panels.map((p) => p.logY)).toEqual([true, true, false, false, false, true, false, false, false, false, false]);
+    // The conserved quantity stays within a decade: a linear axis around its initial value.
+    expect(fig.panels.map((p) => p.logY)).toEqual([true, true, false, false, false, false, false, false, false, false, false]);
+    expect(fig.panels[5]?.yDomain).toBeDefined();
     for (const p of fig.panels) {
       expect(p.xLabel).toBe('iteration');
       expect(p.series[0]?.x).toEqual(r.columns['step']);
-      expect(p.series[0]?.y).toEqual(r.columns[p.title]);
+      expect(p.series[0]?.y).toEqual(r.columns[p.title.replace(/^.*: /, '')]);
     }
     const n = await train(netSpec(), opts);
     const nf = runFigure('net', n);
-    expect(nf.panels.map((p) => p.title)).toEqual([
+    expect(nf.panels.map((p) => p.title.replace(/^.*: /, ''))).toEqual([
       'loss',
       'normSqW1',
       'normSqB1',
@@ -208,11 +211,13 @@ describe(`reports pick columns by role on ${BACKEND}`, () => {
       'neuronDriftMax2',
       'matrixDrift2',
     ]);
-    // A signed invariant (||W_h||^2 - ||W_{h+1}||^2 < 0 somewhere) goes on a linear axis.
+    // A conserved quantity goes on a linear axis around its initial value (signed or not), unless
+    // it spans decades.
     for (const h of [1, 2]) {
       const name = `layerDiff${h}`;
-      const signed = Array.from(n.columns[name] as Float64Array).some((v) => v < 0);
-      expect(nf.panels.find((p) => p.title === name)?.logY).toBe(!signed);
+      const p = nf.panels.find((p) => p.title === `conserved quantity: ${name}`);
+      expect(p?.logY).toBe(false);
+      expect(p?.yDomain).toBeDefined();
     }
   });
 
@@ -268,8 +273,9 @@ describe(`reports pick columns by role on ${BACKEND}`, () => {
     expect(s.maxInvariantDrift).toBe(5e-3);
     expect(s.finalLoss).toBe(1);
     const fig = runFigure('odd', r);
-    expect(fig.panels.map((p) => p.title)).toEqual(['objective', 'fitErr', 'sqA', 'sqB', 'balanceAB', 'cons', 'cons2', 'consMove', 'consMove2', 'eig']);
-    expect(fig.panels.map((p) => p.logY)).toEqual([true, true, false, false, false, false, true, false, false, false]);
+    expect(fig.panels.map((p) => p.title.replace(/^.*: /, ''))).toEqual(['objective', 'fitErr', 'sqA', 'sqB', 'balanceAB', 'cons', 'cons2', 'consMove', 'consMove2', 'eig']);
+    expect(fig.panels[5]?.title).toBe('conserved quantity: cons');
+    expect(fig.panels.map((p) => p.logY)).toEqual([true, true, false, false, false, false, false, false, false, false]);
     for (const p of fig.panels) expect(Array.from(p.series[0]?.x ?? [])).toEqual([0, 5, 10, 15]);
     // The JSON result keeps the roles as given.
     expect(resultToJson(r).columnRoles).toEqual(r.columnRoles);

@@ -64,8 +64,8 @@ describe(`Vega-Lite plots (suite backend ${BACKEND})`, () => {
     expect(ps[0]?.encoding.x.title).toBe('iteration');
     expect(ps[0]?.encoding.y.title).toBe('loss (log scale)');
     expect(ps[1]).toMatchObject({ width: 300, height: 200 });
-    // Default: 3 columns.
-    expect(figureToVegaLite(figureLike(2))['columns']).toBe(3);
+    // Default: 2 columns (a figure that fits a report page unscaled).
+    expect(figureToVegaLite(figureLike(2))['columns']).toBe(2);
     // One legend, series in order of first appearance.
     for (const p of ps) expect(p.encoding.color.scale.domain).toEqual(['objective (1)', 'objective (3)']);
   });

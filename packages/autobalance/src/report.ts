@@ -725,6 +725,23 @@ function runPanels(r: RunResult): { column: string; logY: boolean }[] {
   return RUN_PANEL_ROLES.flatMap((role) => columnsWithRole(r, role).map((column) => ({ column, logY: logAxis(r, column) })));
 }
 
+/** What a column of each plotted role is, in words (panel titles). */
+const ROLE_WORDS: Partial<Record<ColumnRole, string>> = {
+  loss: 'loss',
+  residual: 'residual',
+  norm: 'squared norm',
+  ratio: 'ratio of squared norms',
+  invariant: 'conserved quantity',
+  drift: 'drift of a conserved quantity',
+  curvature: 'curvature',
+};
+
+/** A panel's title: the column's role in words, then its name (`conserved quantity: D12`). */
+function panelTitle(role: ColumnRole, column: string): string {
+  const word = ROLE_WORDS[role];
+  return word === undefined || word === column ? column : `${word}: ${column}`;
+}
+
 /**
  * The standard figure of one run, one panel per column, picked and ordered by role: loss and
  * residual, norms, ratios of norms, conserved quantities, their drift, curvature samples; against
@@ -739,7 +756,7 @@ export function runFigure(title: string, r: RunResult): Figure {
       const series = [{ label: title, x, y: r.columns[p.column] ?? new Float64Array(0) }];
       const domain = columnRole(r, p.column) === 'invariant' && !p.logY ? invariantDomain(series) : undefined;
       return {
-        title: p.column,
+        title: panelTitle(columnRole(r, p.column), p.column),
         xLabel: 'iteration',
         yLabel: p.column + (p.logY ? ' (log scale)' : domain ? ' (around its initial value)' : ''),
         logY: p.logY,

@@ -126,7 +126,9 @@ function positive(v: number | undefined, fallback: number): number {
  * The result is plain JSON (no typed arrays, no non-finite numbers).
  */
 export function figureToVegaLite(figure: Figure, options: VegaLiteOptions = {}): VegaLiteSpec {
-  const columns = Math.floor(positive(options.columns ?? figure.columns, 3)) || 1;
+  // Two panels a row by default: three 360 px panels make a figure about 1560 px wide, which a
+  // report page (1200 px) scales down so that 10 px text shows at about 7.7 px.
+  const columns = Math.floor(positive(options.columns ?? figure.columns, 2)) || 1;
   const width = positive(options.width, 360);
   const height = positive(options.height, 240);
   const maxPoints = Math.max(2, Math.floor(positive(options.maxPoints, 2000)));
