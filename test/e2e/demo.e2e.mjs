@@ -16,7 +16,13 @@
 // that the page stays responsive during a long run and Stop stops it; that the form runs and
 // writes the URL, and an invalid setting shows the core's error naming the field;
 // that curvature tracking set in the URL plots lambda_min and lambda_max equal to the wasm backend's;
-// and saves screenshots to out/e2e/demo.png (and demo-curvature.png, demo-net.png). Exits non-zero on any failure or after 55 s.
+// the presets (each a pair of runs overlaid, each run equal to the wasm backend in Node bit for bit,
+// visibly live at the preset's speed, with its explanation), play / pause / step / reset, hover
+// readouts, CSV and spec downloads, the error states (a bad number named in words, unknown URL
+// values reported, a failed run clearing the plots, a diverged run saying what to try), and a
+// narrow viewport without horizontal scrolling;
+// and saves screenshots to out/e2e/ (demo.png, demo-curvature.png, demo-net.png, demo-figure1.png,
+// demo-figure2.png, demo-saddle.png, demo-narrow.png, demo-error.png). Exits non-zero on any failure or after 150 s.
 //
 //   node test/e2e/demo.e2e.mjs        (after `pnpm --filter autobalance-demo build`; see scripts/e2e.sh)
 //
@@ -30,7 +36,7 @@ import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const T0 = Date.now();
-const TOTAL_TIMEOUT_MS = 55_000;
+const TOTAL_TIMEOUT_MS = 150_000;
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const dist = join(root, 'packages/demo/dist');
 const shot = join(root, 'out/e2e/demo.png');
@@ -107,6 +113,9 @@ const spec = {
   recordEvery: 2,
 };
 
+/** Figure 1's preset settings as the URL holds them (run at full speed). */
+const PRESET_FIGURE1 = 'model=mf&d1=20&d2=15&rank=3&sv=3,2,1&w=0&stdU=0.001&stdV=0.001&method=gd&eta=0.02&steps=600&every=2&seed=1';
+
 /** JSON with sorted keys, for comparing specs. */
 const canon = (x) =>
   JSON.stringify(x, (_, v) => (v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort()) : v));
@@ -140,7 +149,7 @@ try {
   page.on('requestfailed', (r) => pageErrors.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
 
   const finished = (p) =>
-    p.waitForFunction(() => ['done', 'stopped', 'error'].includes(document.body.dataset.state ?? ''), null, { timeout: 30_000 });
+    p.waitForFunction(() => ['done', 'paused', 'error'].includes(document.body.dataset.state ?? ''), null, { timeout: 30_000 });
 
   // 1. The matrix-factorization run.
   await page.goto(`${base}?${query}`);
@@ -256,7 +265,7 @@ try {
       input: document.querySelector('input[name=curvature]')?.value,
       columns: a.columns,
       plot: a.curvaturePlot,
-      titles: Array.from(document.querySelectorAll('#plots svg text')).map((t) => t.textContent),
+      panels: a.panels,
       paths: document.querySelectorAll('#plots svg path').length,
     };
   });
@@ -286,7 +295,9 @@ try {
     JSON.stringify(cg.plot)?.slice(0, 200),
   );
   check(want.step.length === 31 && want.step[0] === 0 && want.step.at(-1) === 300, 'curvature tracking: samples at steps 0, 10, ..., 300', want.step.join(','));
-  check(cg.titles.includes('Hessian: λ_min and λ_max along the run') && cg.paths >= 6, 'curvature tracking: the panel is drawn', `${cg.paths} paths`);
+  check(cg.panels.includes('lambdaMin') && cg.panels.includes('lambdaMax') && cg.paths >= 6, 'curvature tracking: the lambda_max and lambda_min panels are drawn', `${cg.panels} ${cg.paths} paths`);
+  const nanCells = await page.evaluate(() => Array.from(document.querySelectorAll('#last tr')).filter((tr) => tr.querySelector('td')?.textContent === 'NaN').length);
+  check(nanCells === 0, 'the last-row table shows no "NaN" (an unsampled value is a dash)', String(nanCells));
   const cscale = Math.max(...Array.from(cn.columns.lambdaMax).filter((v) => !Number.isNaN(v)).map(Math.abs));
   let cworst = 0;
   for (const c of ['lambdaMin', 'lambdaMax']) {
@@ -344,7 +355,7 @@ try {
   }
 
   await page.screenshot({ path: shot.replace(/\.png$/, '-net.png'), fullPage: true });
-  // 4. A long run: the page stays responsive while the worker computes, and Stop stops it.
+  // 4. A long run: the page stays responsive while the worker computes, and Pause stops it.
   // 10^7 steps recording every 100th: long enough to stop by hand, and its 10^5 rows within the wasm
   // memory budget (which counts every row to be recorded: 10^7 rows would be refused up front).
   const longQuery = 'model=mf&d1=200&d2=150&rank=10&stdU=0.01&stdV=0.01&eta=0.001&steps=10000000&every=100&seed=1';
@@ -358,10 +369,12 @@ try {
   }
   const during = await page.evaluate(() => window.__autobalance.state);
   check(during === 'running' && slowest < 1000, 'the page answers (an animation frame) while the worker runs', `${during}, slowest ${slowest.toFixed(0)} ms`);
-  await page.click('#stop');
+  await page.click('#pause');
   await finished(page);
   const stopped = await page.evaluate(() => ({ state: window.__autobalance.state, step: window.__autobalance.status?.step }));
-  check(stopped.state === 'stopped' && stopped.step < 100_000_000, 'Stop stops the run', JSON.stringify(stopped));
+  await page.waitForTimeout(300);
+  const still = await page.evaluate(() => window.__autobalance.status?.step);
+  check(stopped.state === 'paused' && stopped.step < 10_000_000 && still === stopped.step, 'Pause stops the run (no more steps while paused)', `${JSON.stringify(stopped)} then ${still}`);
   log(`     stopped at step ${stopped.step}; slowest frame during the run ${slowest.toFixed(0)} ms`);
 
   // 5. The form: new settings go to the URL and run; an invalid one shows the core's error.
@@ -377,6 +390,15 @@ try {
   await finished(page);
   const bad = await page.evaluate(() => ({ state: window.__autobalance.state, text: document.querySelector('#status')?.textContent ?? '' }));
   check(bad.state === 'error' && bad.text.startsWith('model.rank: ') && bad.text.includes('(out_of_range)'), 'an invalid setting shows the error naming the field', JSON.stringify(bad));
+  const cleared = await page.evaluate(() => ({ figures: document.querySelectorAll('#plots figure').length, rows: document.querySelectorAll('#last tr').length, cols: Object.keys(window.__autobalance.columns).length }));
+  check(cleared.figures === 0 && cleared.rows === 0 && cleared.cols === 0, "a failed run clears the previous run's plots and table", JSON.stringify(cleared));
+  await page.fill('input[name=rank]', '3');
+  await page.fill('input[name=eta]', 'abc');
+  await page.click('#run');
+  await finished(page);
+  const nan = await page.evaluate(() => ({ state: window.__autobalance.state, text: document.querySelector('#status')?.textContent ?? '', figures: document.querySelectorAll('#plots figure').length }));
+  check(nan.state === 'error' && nan.text.startsWith('eta: expected a number') && nan.figures === 0, 'a bad number names the field in words (eta: expected a number)', JSON.stringify(nan));
+  await page.screenshot({ path: shot.replace(/\.png$/, '-error.png'), fullPage: true });
 
   await page.fill('input[name=rank]', '3');
   await page.fill('input[name=eta]', '10');
@@ -384,10 +406,113 @@ try {
   await finished(page);
   const diverged = await page.evaluate(() => ({ state: window.__autobalance.state, status: window.__autobalance.status, text: document.querySelector('#status')?.textContent ?? '' }));
   check(
-    diverged.state === 'done' && diverged.status?.divergedAt !== null && diverged.text.includes(`diverged at step ${diverged.status?.divergedAt}`),
-    'a diverging run ends with its last finite state and says so',
+    diverged.state === 'done' && diverged.status?.divergedAt !== null && diverged.text.includes(`diverged at step ${diverged.status?.divergedAt}`) && diverged.text.includes('Try a smaller step size: η = 5'),
+    'a diverging run ends with its last finite state, says so, and says what to try (a smaller eta)',
     JSON.stringify(diverged),
   );
+
+  // 6. Unknown values in the address are reported, not silently replaced.
+  await page.goto(`${base}?model=mf&method=foo&bogus=1&preset=nope&speed=fast&steps=20&d1=abc`);
+  await finished(page);
+  const notes = await page.evaluate(() => ({ problems: window.__autobalance.problems, text: document.querySelector('#notices')?.textContent ?? '', state: window.__autobalance.state, status: document.querySelector('#status')?.textContent ?? '' }));
+  check(
+    ['method=foo', "'bogus'", 'preset=nope', 'speed=fast', 'd1=abc'].every((t) => notes.text.includes(t)),
+    'unknown URL values are reported on the page (method, key, preset, speed, a non-number)',
+    notes.text,
+  );
+  check(notes.state === 'error' && notes.status.startsWith('d1: expected a number'), 'a non-number in the URL is an error naming the field', notes.status);
+
+  // 7. The presets: one click each; a pair of runs overlaid, each equal to the wasm backend.
+  const presets = [
+    { id: 'figure1', differs: (a, b) => a.model.balanceWeight === 0 && b.model.balanceWeight === 0.125, panels: ['loss', 'norms', 'conserved', 'drift'] },
+    { id: 'figure2', differs: (a, b) => canon(a.init.stds) !== canon(b.init.stds) && canon(b.init.stds) === canon([0.1, 0.1, 0.1]), panels: ['loss', 'norms', 'conserved', 'drift'] },
+    { id: 'saddle', differs: (a, b) => a.method.kind === 'gd' && b.method.kind === 'perturbedGd', panels: ['loss', 'gradNorm'] },
+  ];
+  await page.goto(`${base}?${query}`);
+  await finished(page);
+  for (const pr of presets) {
+    await page.click(`#presets button[data-preset=${pr.id}]`);
+    await page.waitForFunction(() => (window.__autobalance.runs[0]?.status?.step ?? 0) > 0, null, { timeout: 10_000 });
+    const live = await page.evaluate(() => ({ state: window.__autobalance.state, step: window.__autobalance.status?.step, steps: window.__autobalance.status?.steps, speed: window.__autobalance.speed }));
+    check(live.state === 'running' && live.step < live.steps && live.speed !== 'max', `${pr.id}: the preset plays visibly (step ${live.step} of ${live.steps} at ${live.speed} steps/frame)`, JSON.stringify(live));
+    // Pause, then Step adds one recorded row; Play at full speed to the end.
+    await page.click('#pause');
+    await page.waitForFunction(() => document.body.dataset.state === 'paused', null, { timeout: 10_000 });
+    const p0 = await page.evaluate(() => window.__autobalance.runs.map((r) => r.status.step));
+    await page.waitForTimeout(200);
+    const p1 = await page.evaluate(() => window.__autobalance.runs.map((r) => r.status.step));
+    await page.click('#step');
+    await page.waitForFunction((want) => window.__autobalance.runs.every((r, k) => r.status.step > want[k] || r.status.finished), p1, { timeout: 10_000 });
+    const p2 = await page.evaluate(() => window.__autobalance.runs.map((r) => ({ step: r.status.step, every: r.spec.recordEvery })));
+    check(canon(p0) === canon(p1) && p2.every((r, k) => r.step === p1[k] + r.every), `${pr.id}: pause holds the runs; Step advances each by one recorded row`, `${p0} / ${p1} / ${JSON.stringify(p2)}`);
+    await page.selectOption('#speed', 'max');
+    await page.click('#play');
+    await finished(page);
+    const pg = await page.evaluate(() => ({
+      state: window.__autobalance.state,
+      preset: window.__autobalance.preset,
+      search: location.search,
+      runs: window.__autobalance.runs.map((r) => ({ spec: r.spec, columns: r.columns, label: r.label })),
+      panels: window.__autobalance.panels,
+      explain: document.querySelector('#explain')?.hidden === false ? document.querySelector('#explain')?.textContent ?? '' : '',
+      legends: Array.from(document.querySelectorAll('#plots .legend')).map((l) => l.textContent),
+      dashed: document.querySelectorAll('#plots path[stroke-dasharray]').length,
+    }));
+    check(pg.state === 'done' && pg.preset === pr.id && new URLSearchParams(pg.search).get('preset') === pr.id, `${pr.id}: ran to the end; the URL names the preset`, `${pg.state} ${pg.search}`);
+    check(pg.runs.length === 2 && pr.differs(pg.runs[0].spec, pg.runs[1].spec), `${pr.id}: two runs, differing as the preset says`, canon(pg.runs.map((r) => r.spec)).slice(0, 300));
+    check(pr.panels.every((p) => pg.panels.includes(p)) && pg.dashed > 0, `${pr.id}: panels ${pr.panels.join(', ')} drawn, run B dashed`, `${pg.panels} ${pg.dashed}`);
+    check(pg.explain.includes('Watch:') && pg.legends.every((t) => t.length > 0), `${pr.id}: the explanation is shown beside the plots; every panel has a legend`, pg.explain.slice(0, 80));
+    let same = true;
+    for (const r of pg.runs) {
+      const w = await train(r.spec, { backend: 'wasm' });
+      for (const name of w.columnNames) if (!sameArr(r.columns[name], Array.from(w.columns[name]))) same = false;
+    }
+    check(same, `${pr.id}: both overlaid runs equal the wasm backend in Node bit for bit`);
+    // A hover readout: a vertical rule and the values at the step under the pointer.
+    const svg = page.locator('#plots figure[data-panel=loss] svg');
+    const box = await svg.boundingBox();
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.5);
+    const hov = await page.evaluate(() => ({
+      text: document.querySelector('#plots figure[data-panel=loss] .readout')?.textContent ?? '',
+      rule: document.querySelector('#plots figure[data-panel=loss] line.rule')?.getAttribute('visibility'),
+      others: Array.from(document.querySelectorAll('#plots .readout')).filter((r) => r.textContent).length,
+    }));
+    check(hov.text.startsWith('step ') && hov.text.includes('(A)') && hov.text.includes('(B)') && hov.rule === 'visible' && hov.others === pg.panels.length, `${pr.id}: hovering shows a rule and the values of both runs in every panel`, JSON.stringify(hov));
+    await page.screenshot({ path: shot.replace(/\.png$/, `-${pr.id}.png`), fullPage: true });
+  }
+  // Reset: step 0 again, same settings and seed, paused.
+  await page.click('#reset');
+  await page.waitForFunction(() => document.body.dataset.state === 'paused' && window.__autobalance.runs.every((r) => r.status?.rows === 1), null, { timeout: 10_000 });
+  const rs = await page.evaluate(() => ({ steps: window.__autobalance.runs.map((r) => r.status.step), seeds: window.__autobalance.runs.map((r) => r.spec.init.seed) }));
+  check(canon(rs.steps) === '[0,0]' && canon(rs.seeds) === '[3,3]', 'Reset goes back to step 0 with the same seed, paused', JSON.stringify(rs));
+  // Downloads: the CSV has a run column and every row of both runs; the spec has both specs.
+  await page.selectOption('#speed', 'max');
+  await page.click('#play');
+  await finished(page);
+  const [csvDl] = await Promise.all([page.waitForEvent('download'), page.click('#csv')]);
+  const csv = await readFile(await csvDl.path(), 'utf8');
+  const [specDl] = await Promise.all([page.waitForEvent('download'), page.click('#spec')]);
+  const specJson = JSON.parse(await readFile(await specDl.path(), 'utf8'));
+  const nrows = await page.evaluate(() => window.__autobalance.runs.map((r) => r.columns.step.length));
+  const csvLines = csv.trim().split('\n');
+  check(csvLines[0]?.startsWith('run,step,') && csvLines.length === 1 + nrows[0] + nrows[1], 'Download CSV: a header with a run column and every recorded row of both runs', `${csvLines[0]} ${csvLines.length}`);
+  check(specJson.runs?.length === 2 && specJson.runs[1].spec.method.kind === 'perturbedGd', 'Download spec: both runs\' specs', JSON.stringify(specJson).slice(0, 120));
+  // Compare with the previous run: the last run's settings become run B.
+  await page.selectOption('#overlay', 'previous');
+  await page.fill('input[name=eta]', '0.2');
+  await page.click('#run');
+  await finished(page);
+  const cmp = await page.evaluate(() => ({ state: window.__autobalance.state, etas: window.__autobalance.runs.map((r) => r.spec.schedule.eta), search: location.search }));
+  check(cmp.state === 'done' && canon(cmp.etas) === '[0.2,0.25]' && new URLSearchParams(cmp.search).has('compare'), 'compare with the previous run: the previous settings are run B (and in the URL)', JSON.stringify(cmp));
+
+  // 8. A narrow screen: no horizontal scrolling, the plots stacked.
+  await page.setViewportSize({ width: 390, height: 860 });
+  await page.goto(`${base}?preset=figure1&${new URLSearchParams(PRESET_FIGURE1).toString()}`);
+  await finished(page);
+  const narrow = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth, state: window.__autobalance.state }));
+  check(narrow.scroll <= narrow.client, 'a narrow viewport (390 px) needs no horizontal scrolling', JSON.stringify(narrow));
+  await page.screenshot({ path: shot.replace(/\.png$/, '-narrow.png'), fullPage: true });
+  await page.setViewportSize({ width: 1500, height: 1150 });
 
   check(pageErrors.length === 0, 'no page errors, console errors or failed requests', pageErrors.join('\n  '));
 } catch (e) {

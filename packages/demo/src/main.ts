@@ -1,21 +1,49 @@
 /**
- * The page: a form whose settings live in the URL, a worker that runs the wasm core, live SVG
- * plots, the last recorded row at full precision, and the curvature verdict.
+ * The page: presets (a pair of runs overlaid, with an explanation), a form whose settings live in
+ * the URL, play / pause / step / reset driving a worker that runs the wasm core one chunk at a
+ * time, live SVG plots with hover readouts, the last recorded row at full precision, CSV and spec
+ * downloads, and the curvature verdict.
  *
  * For tests and for the curious, `window.__autobalance` holds the state: the settings, the spec,
  * every recorded row (`columns`, float64 numbers) with the role of each column (`columnRoles`), the
- * status, and the last curvature report;
- * with curvature tracking on, `curvaturePlot` holds the points of the lambda_min / lambda_max panel;
- * `document.body.dataset.state` is `loading`, `running`, `done`, `stopped` or `error`.
+ * status and the last curvature report of run A (the solid lines); `runs` holds every run shown
+ * (one, or two overlaid); `problems` what the URL had that the page could not use;
+ * with curvature tracking on, `curvaturePlot` holds the points of run A's lambda panels;
+ * `document.body.dataset.state` is `loading`, `running`, `paused`, `done` or `error`.
  */
 import type { ClassifyReport, ColumnRole, RunSpec, Status } from 'autobalance/portable';
-import { renderSvg } from 'autobalance/svg';
 
-import { CURVATURE_TITLE, figure, stepName, type Columns } from './plots.js';
+import { lastAtOrBefore, legendHtml, renderPanel, short, type ChartPanel, type Geometry } from './chart.js';
+import { PANEL, label as columnLabel, panels, stepName, type Columns } from './plots.js';
+import { PRESETS, SPEEDS, type Preset } from './presets.js';
 import type { ErrorInfo, FromWorker, ToWorker } from './protocol.js';
-import { METHODS, METHOD_LABELS, formatList, fromQuery, parseList, toQuery, toSpec, type Settings } from './settings.js';
+import {
+  FIELD_WORDS,
+  METHODS,
+  METHOD_LABELS,
+  formatList,
+  fromQuery,
+  notANumber,
+  parseList,
+  queryProblems,
+  toQuery,
+  toSpec,
+  type Settings,
+} from './settings.js';
 
-type PageState = 'loading' | 'running' | 'done' | 'stopped' | 'error';
+type PageState = 'loading' | 'running' | 'paused' | 'done' | 'error';
+type Overlay = 'none' | 'preset' | 'previous';
+
+interface RunView {
+  label: string;
+  settings: Settings;
+  spec: RunSpec;
+  columnNames: string[];
+  columnRoles: Record<string, ColumnRole>;
+  columns: Columns;
+  status: Status | null;
+  seconds: number;
+}
 
 interface Exposed {
   state: PageState;
@@ -23,7 +51,6 @@ interface Exposed {
   settings: Settings;
   spec: RunSpec;
   columnNames: string[];
-  /** The role of each column, as the core declares it (the panels pick columns by role). */
   columnRoles: Record<string, ColumnRole>;
   columns: Columns;
   status: Status | null;
@@ -31,8 +58,14 @@ interface Exposed {
   error: ErrorInfo | null;
   curvature: ClassifyReport | null;
   curvatureError: ErrorInfo | null;
-  /** The points drawn in the curvature panel (the sampled rows), or null without tracking. */
   curvaturePlot: { step: number[]; lambdaMin: number[]; lambdaMax: number[] } | null;
+  runs: RunView[];
+  preset: string | null;
+  overlay: Overlay;
+  speed: string;
+  problems: string[];
+  /** The ids of the panels drawn, in order. */
+  panels: string[];
 }
 
 declare global {
@@ -47,17 +80,35 @@ const $ = <T extends HTMLElement>(sel: string): T => {
   return el;
 };
 const form = $<HTMLFormElement>('#settings');
-const stopButton = $<HTMLButtonElement>('#stop');
+const playButton = $<HTMLButtonElement>('#play');
+const pauseButton = $<HTMLButtonElement>('#pause');
+const stepButton = $<HTMLButtonElement>('#step');
+const resetButton = $<HTMLButtonElement>('#reset');
+const speedSelect = $<HTMLSelectElement>('#speed');
+const overlaySelect = $<HTMLSelectElement>('#overlay');
 const classifyButton = $<HTMLButtonElement>('#classify');
 const statusText = $<HTMLSpanElement>('#status');
+const notices = $<HTMLDivElement>('#notices');
 const bar = $<HTMLProgressElement>('#bar');
 const plots = $<HTMLElement>('#plots');
+const runKey = $<HTMLElement>('#runkey');
 const lastTable = $<HTMLTableElement>('#last');
 const verdict = $<HTMLDivElement>('#verdict');
 const link = $<HTMLAnchorElement>('#link');
+const explain = $<HTMLElement>('#explain');
+const presetNav = $<HTMLElement>('#presets');
 
 const methodSelect = form.elements.namedItem('method') as HTMLSelectElement;
 for (const m of METHODS) methodSelect.add(new Option(METHOD_LABELS[m], m));
+for (const s of SPEEDS) speedSelect.add(new Option(s.label, s.value));
+for (const p of PRESETS) {
+  const b = document.createElement('button');
+  b.type = 'button';
+  b.dataset['preset'] = p.id;
+  b.textContent = p.title;
+  b.addEventListener('click', () => choosePreset(p, true));
+  presetNav.append(b);
+}
 
 // ---- settings <-> form ----------------------------------------------------------------------
 
@@ -70,16 +121,22 @@ function fillForm(s: Settings): void {
     if (el) el.value = Array.isArray(value) ? formatList(value as number[]) : String(value);
   }
   showRelevant();
+  syncSliders();
 }
 
-function readForm(): Settings {
+/** The form's settings, and the raw text of each field (for messages). */
+function readForm(): { settings: Settings; raw: Record<string, string> } {
   const p = new URLSearchParams();
+  const raw: Record<string, string> = {};
   for (const el of Array.from(form.elements)) {
-    if ((el instanceof HTMLInputElement || el instanceof HTMLSelectElement) && el.name) p.set(el.name, el.value);
+    if ((el instanceof HTMLInputElement || el instanceof HTMLSelectElement) && el.name && el.type !== 'range') {
+      p.set(el.name, el.value);
+      raw[el.name] = el.value;
+    }
   }
   // Lists are normalized (spaces, separators) so that the URL is canonical.
   for (const key of ['sv', 'hidden', 'stds']) p.set(key, formatList(parseList(p.get(key) ?? '')));
-  return fromQuery(p);
+  return { settings: fromQuery(p), raw };
 }
 
 function showRelevant(): void {
@@ -92,13 +149,45 @@ function showRelevant(): void {
 }
 form.addEventListener('change', showRelevant);
 
+// Sliders: a range input beside a text field (`data-for`), on a log scale (`data-log`) or linear;
+// moving it writes the field and shows the value; letting go runs again (same seed).
+const sliders = Array.from(form.querySelectorAll<HTMLInputElement>('input[type=range][data-for]'));
+const sliderValue = (r: HTMLInputElement): number => (r.dataset['log'] !== undefined ? 10 ** Number(r.value) : Number(r.value));
+function syncSliders(): void {
+  for (const r of sliders) {
+    const v = Number(field(r.dataset['for'] ?? '').value);
+    if (Number.isFinite(v) && v > 0) r.value = String(r.dataset['log'] !== undefined ? Math.log10(v) : v);
+  }
+}
+for (const r of sliders) {
+  const target = field(r.dataset['for'] ?? '');
+  r.addEventListener('input', () => {
+    const v = sliderValue(r);
+    target.value = r.dataset['int'] !== undefined ? String(Math.max(1, Math.round(v))) : String(Number(v.toPrecision(2)));
+  });
+  r.addEventListener('change', () => form.requestSubmit());
+  target.addEventListener('input', syncSliders);
+}
+
 // ---- the worker -----------------------------------------------------------------------------
 
 const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
 const send = (m: ToWorker): void => worker.postMessage(m);
 
-let runId = 0;
-const initial = fromQuery(location.search);
+interface Slot extends RunView {
+  id: number;
+  awaiting: boolean;
+  failed: boolean;
+}
+
+let nextId = 1;
+let slots: Slot[] = [];
+let playing = false;
+let previous: Settings | null = null;
+let activePreset: Preset | null = null;
+
+const initialQuery = new URLSearchParams(location.search);
+const initial = fromQuery(initialQuery);
 const exposed: Exposed = {
   state: 'loading',
   coreVersion: null,
@@ -113,54 +202,257 @@ const exposed: Exposed = {
   curvature: null,
   curvatureError: null,
   curvaturePlot: null,
+  runs: [],
+  preset: null,
+  overlay: 'none',
+  speed: 'max',
+  problems: [],
+  panels: [],
 };
 window.__autobalance = exposed;
 
 function setState(state: PageState): void {
   exposed.state = state;
   document.body.dataset['state'] = state;
-  const running = state === 'running';
-  stopButton.disabled = !running;
-  classifyButton.disabled = !(state === 'done' || state === 'stopped');
+  const live = slots.some((s) => !s.failed && !(s.status?.finished ?? false));
+  playButton.disabled = state === 'running' || state === 'loading';
+  pauseButton.disabled = state !== 'running';
+  stepButton.disabled = state !== 'paused' || !live;
+  resetButton.disabled = state === 'loading' || slots.length === 0;
+  classifyButton.disabled = !(state === 'done' || state === 'paused');
 }
 
-function start(s: Settings): void {
-  runId += 1;
-  const query = toQuery(s);
-  history.replaceState(null, '', `${location.pathname}?${query}`);
-  link.href = `?${query}`;
-  exposed.settings = s;
-  exposed.spec = toSpec(s);
-  exposed.columnNames = [];
-  exposed.columnRoles = {};
-  exposed.columns = {};
-  exposed.status = null;
-  exposed.seconds = null;
+function showNotices(list: string[]): void {
+  exposed.problems = list;
+  notices.replaceChildren(
+    ...list.map((t) => {
+      const p = document.createElement('p');
+      p.textContent = t;
+      return p;
+    }),
+  );
+}
+
+function syncExposed(): void {
+  const a = slots[0];
+  exposed.runs = slots.map(({ label, settings, spec, columnNames, columnRoles, columns, status, seconds }) => ({
+    label,
+    settings,
+    spec,
+    columnNames,
+    columnRoles,
+    columns,
+    status,
+    seconds,
+  }));
+  if (!a) return;
+  exposed.settings = a.settings;
+  exposed.spec = a.spec;
+  exposed.columnNames = a.columnNames;
+  exposed.columnRoles = a.columnRoles;
+  exposed.columns = a.columns;
+  exposed.status = a.status;
+}
+
+function urlFor(a: Settings, overlay: Overlay, b: Settings | null): string {
+  const p = new URLSearchParams(toQuery(a));
+  if (overlay === 'preset' && activePreset) p.set('preset', activePreset.id);
+  if (overlay === 'previous' && b) p.set('compare', toQuery(b));
+  if (speedSelect.value !== 'max') p.set('speed', speedSelect.value);
+  return p.toString();
+}
+
+/** Start run A (and B, overlaid), paused at step 0 or playing. */
+function begin(a: Settings, raw: Record<string, string>, overlay: Overlay, b: Settings | null, play: boolean): void {
+  for (const s of slots) send({ type: 'dispose', id: s.id });
+  slots = [];
   exposed.error = null;
   exposed.curvature = null;
   exposed.curvatureError = null;
   exposed.curvaturePlot = null;
-  // The interval the run uses (rounded to a multiple of `every`), as the URL has it.
-  field('curvature').value = String(s.curvature);
+  exposed.overlay = overlay;
+  exposed.preset = overlay === 'preset' ? (activePreset?.id ?? null) : null;
+  exposed.speed = speedSelect.value;
+  exposed.seconds = null;
   verdict.replaceChildren();
   verdict.dataset['state'] = 'idle';
   bar.value = 0;
+  const query = urlFor(a, overlay, b);
+  history.replaceState(null, '', `${location.pathname}?${query}`);
+  link.href = `?${query}`;
+  field('curvature').value = String(a.curvature);
+  explain.hidden = overlay !== 'preset' || !activePreset;
+  if (overlay === 'preset' && activePreset) explain.innerHTML = `<h2>${activePreset.title}</h2>${activePreset.explain}`;
+  const labels: [string, string] =
+    overlay === 'preset' && activePreset ? activePreset.labels : overlay === 'previous' ? ['this run', 'the previous run'] : ['', ''];
+  const settings = b && overlay !== 'none' ? [a, b] : [a];
+  // A setting that is not a number is reported in words before any work.
+  for (const [k, s] of settings.entries()) {
+    const bad = notANumber(s, k === 0 ? raw : {});
+    if (bad) {
+      fail({ name: 'InvalidSettingError', code: 'invalid_setting', field: bad.key, detail: bad.message, message: bad.message }, true);
+      return;
+    }
+  }
+  slots = settings.map((s, k) => ({
+    id: nextId++,
+    label: labels[k] ?? '',
+    settings: s,
+    spec: toSpec(s),
+    columnNames: [],
+    columnRoles: {},
+    columns: {},
+    status: null,
+    seconds: 0,
+    awaiting: true,
+    failed: false,
+  }));
+  syncExposed();
+  exposed.seconds = 0;
+  runKey.innerHTML =
+    slots.length > 1
+      ? slots.map((s, k) => `<span class="run run${k}"><i></i>${k === 0 ? 'A' : 'B'}: ${escapeHtml(s.label)}</span>`).join('')
+      : '';
+  playing = play;
   statusText.textContent = 'starting…';
-  setState('running');
-  send({ type: 'start', id: runId, spec: exposed.spec });
+  setState(play ? 'running' : 'paused');
+  for (const s of slots) send({ type: 'start', id: s.id, spec: s.spec });
+  draw();
+}
+
+const escapeHtml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/** The overlay's second run for run A's settings. */
+function secondRun(a: Settings, overlay: Overlay): Settings | null {
+  if (overlay === 'preset' && activePreset) return activePreset.vary(a);
+  if (overlay === 'previous') return previous;
+  return null;
+}
+
+function runFromForm(play: boolean): void {
+  const { settings, raw } = readForm();
+  const overlay = overlaySelect.value as Overlay;
+  const prevA = slots[0]?.settings ?? null;
+  const b = overlay === 'previous' ? prevA : secondRun(settings, overlay);
+  if (overlay === 'previous') previous = prevA;
+  begin(settings, raw, b ? overlay : 'none', b, play);
+}
+
+function choosePreset(p: Preset, play: boolean): void {
+  activePreset = p;
+  overlaySelect.value = 'preset';
+  overlaySelect.querySelector<HTMLOptionElement>('option[value=preset]')!.disabled = false;
+  speedSelect.value = p.speed;
+  for (const b of Array.from(presetNav.querySelectorAll<HTMLButtonElement>('button'))) b.setAttribute('aria-pressed', String(b.dataset['preset'] === p.id));
+  fillForm(p.a);
+  showNotices([]);
+  begin(p.a, {}, 'preset', p.vary(p.a), play);
 }
 
 form.addEventListener('submit', (e) => {
   e.preventDefault();
-  start(readForm());
+  showNotices([]);
+  runFromForm(true);
 });
-stopButton.addEventListener('click', () => send({ type: 'stop', id: runId }));
+playButton.addEventListener('click', () => {
+  const live = slots.some((s) => !s.failed && !(s.status?.finished ?? false));
+  if (!live) {
+    // Finished (or failed): play again from step 0, with the form's settings.
+    runFromForm(true);
+    return;
+  }
+  playing = true;
+  setState('running');
+  pump();
+});
+pauseButton.addEventListener('click', () => {
+  playing = false;
+  settle();
+});
+stepButton.addEventListener('click', () => {
+  // One recorded row: `every` steps.
+  for (const s of slots) {
+    if (s.awaiting || s.failed || (s.status?.finished ?? false)) continue;
+    s.awaiting = true;
+    send({ type: 'advance', id: s.id, steps: Math.max(1, s.settings.every) });
+  }
+});
+resetButton.addEventListener('click', () => {
+  const a = slots[0];
+  if (!a) return runFromForm(false);
+  const b = slots[1]?.settings ?? null;
+  begin(a.settings, {}, b ? exposed.overlay : 'none', b, false);
+});
+speedSelect.addEventListener('change', () => {
+  exposed.speed = speedSelect.value;
+  const a = slots[0];
+  if (a) {
+    const query = urlFor(a.settings, exposed.overlay, slots[1]?.settings ?? null);
+    history.replaceState(null, '', `${location.pathname}?${query}`);
+    link.href = `?${query}`;
+  }
+});
 classifyButton.addEventListener('click', () => {
+  const a = slots[0];
+  if (!a) return;
   classifyButton.disabled = true;
   verdict.dataset['state'] = 'computing';
   verdict.textContent = 'computing the Hessian spectrum in the worker…';
-  send({ type: 'classify', id: runId });
+  send({ type: 'classify', id: a.id });
 });
+
+// ---- driving: ask for the next chunk of every live run ------------------------------------
+
+let pumpPending = false;
+function pump(): void {
+  if (!playing) return;
+  const speed = speedSelect.value;
+  for (const s of slots) {
+    if (s.awaiting || s.failed || (s.status?.finished ?? false)) continue;
+    s.awaiting = true;
+    send({ type: 'advance', id: s.id, steps: speed === 'max' ? 'auto' : Math.max(1, Number(speed)) });
+  }
+}
+function schedulePump(): void {
+  if (speedSelect.value === 'max') return pump();
+  if (pumpPending) return;
+  pumpPending = true;
+  requestAnimationFrame(() => {
+    pumpPending = false;
+    pump();
+  });
+}
+
+/** After a chunk: done when every run finished; paused once nothing is in flight. */
+function settle(): void {
+  if (exposed.state === 'error') return;
+  if (slots.length > 0 && slots.every((s) => s.status?.finished ?? false)) {
+    playing = false;
+    setState('done');
+  } else if (!playing && slots.every((s) => !s.awaiting)) setState('paused');
+  else if (!playing) setState(exposed.state); // refresh the buttons
+}
+
+function fail(e: ErrorInfo, clearRuns: boolean): void {
+  playing = false;
+  exposed.error = e;
+  // A failed run leaves no plots of the previous one behind.
+  for (const s of slots) {
+    s.failed = true;
+    s.columns = {};
+    s.columnNames = [];
+  }
+  if (clearRuns) slots = [];
+  syncExposed();
+  exposed.columns = {};
+  exposed.columnNames = [];
+  exposed.status = null;
+  statusText.textContent = showError(e);
+  bar.value = 0;
+  runKey.innerHTML = '';
+  setState('error');
+  draw();
+}
 
 // ---- drawing --------------------------------------------------------------------------------
 
@@ -174,38 +466,133 @@ function scheduleDraw(): void {
   });
 }
 
-const fmt = (x: number | null | undefined): string =>
-  x === null || x === undefined ? 'n/a' : Number.isNaN(x) ? 'NaN' : String(x);
-const short = (x: number | null | undefined): string =>
-  x === null || x === undefined ? 'n/a' : Math.abs(x) >= 1e4 || (x !== 0 && Math.abs(x) < 1e-3) ? x.toExponential(3) : x.toPrecision(4);
+/** Full precision for the table; a row without a sample (NaN) is shown as a dash. */
+const fmt = (x: number | null | undefined): string => (x === null || x === undefined ? 'n/a' : Number.isNaN(x) ? '–' : String(x));
+
+let drawn: { panel: ChartPanel; geometry: Geometry; el: HTMLElement }[] = [];
+let hoverStep: number | null = null;
 
 function draw(): void {
-  const width = Math.max(280, Math.min(480, Math.floor((plots.clientWidth || 1200) / 3) - 8));
-  const info = { names: exposed.columnNames, roles: exposed.columnRoles };
-  const fig = figure(info, exposed.columns, width, exposed.settings.model === 'net' ? 'net' : 'mf');
-  plots.innerHTML = renderSvg(fig);
-  const cp = fig.panels.find((p) => p.title === CURVATURE_TITLE);
-  const line = (label: string): number[] => Array.from(cp?.series.find((s) => s.label === label)?.y ?? []);
-  exposed.curvaturePlot = cp
-    ? { step: Array.from(cp.series[0]?.x ?? []), lambdaMin: line('λ_min'), lambdaMax: line('λ_max') }
-    : null;
-  const stepCol = stepName(info);
-  const rows = (stepCol !== undefined ? exposed.columns[stepCol]?.length : undefined) ?? 0;
-  plots.dataset['rows'] = String(rows);
-  const cells = exposed.columnNames.map((name) => {
-    const v = exposed.columns[name]?.[rows - 1];
-    return `<tr><th>${name}</th><td>${fmt(v)}</td></tr>`;
+  const runs = slots.filter((s) => s.columnNames.length > 0).map((s) => ({ info: { names: s.columnNames, roles: s.columnRoles }, cols: s.columns }));
+  const model = slots[0]?.settings.model ?? 'mf';
+  const ps = runs.length > 0 ? panels(runs, model) : [];
+  exposed.panels = ps.map((p) => p.id);
+  const width = 420;
+  const height = 250;
+  const labels = slots.map((s) => s.label);
+  drawn = [];
+  const figs = ps.map((p) => {
+    const { svg, geometry } = renderPanel(p, width, height);
+    const el = document.createElement('figure');
+    el.className = 'panel';
+    el.dataset['panel'] = p.id;
+    el.innerHTML = `<figcaption>${escapeHtml(p.title)}</figcaption><div class="legend">${legendHtml(p, labels)}</div>${svg}<div class="readout"></div>`;
+    drawn.push({ panel: p, geometry, el });
+    return el;
   });
-  lastTable.innerHTML = cells.join('');
+  plots.replaceChildren(...figs);
+  for (const d of drawn) {
+    const svg = d.el.querySelector('svg');
+    svg?.addEventListener('mousemove', (e) => hover(svg, d.geometry, e));
+    svg?.addEventListener('mouseleave', () => {
+      hoverStep = null;
+      showHover();
+    });
+  }
+  showHover();
+  const a = slots[0];
+  const lmax = ps.find((p) => p.id === PANEL.lambdaMax)?.lines.find((l) => l.run === 0);
+  const lmin = ps.find((p) => p.id === PANEL.lambdaMin)?.lines.find((l) => l.run === 0);
+  exposed.curvaturePlot = lmax && lmin ? { step: [...lmax.x], lambdaMin: [...lmin.y], lambdaMax: [...lmax.y] } : null;
+  const stepCol = a ? stepName({ names: a.columnNames, roles: a.columnRoles }) : undefined;
+  const rows = (a && stepCol !== undefined ? a.columns[stepCol]?.length : undefined) ?? 0;
+  plots.dataset['rows'] = String(rows);
+  lastTable.replaceChildren();
+  if (a && a.columnNames.length > 0) {
+    if (slots.length > 1) {
+      const head = lastTable.createTHead().insertRow();
+      head.append(...['column', ...slots.map((_, k) => (k === 0 ? 'A' : 'B'))].map((t) => Object.assign(document.createElement('th'), { textContent: t })));
+    }
+    const body = lastTable.createTBody();
+    for (const name of a.columnNames) {
+      const tr = body.insertRow();
+      const th = document.createElement('th');
+      th.textContent = name;
+      th.title = columnLabel(name);
+      tr.append(th);
+      for (const s of slots) {
+        const col = s.columns[name];
+        const v = col?.[col.length - 1];
+        const td = tr.insertCell();
+        td.textContent = fmt(v);
+        if (v !== undefined && Number.isNaN(v)) td.title = 'not sampled on this row';
+      }
+    }
+  }
 }
 
-function describeStatus(s: Status, extra: string): string {
-  const head = `step ${s.step} / ${s.steps} · loss ${short(s.loss)}`;
-  return s.divergedAt !== null ? `${head} · diverged at step ${s.divergedAt} (the last finite state is kept)` : `${head}${extra}`;
+function hover(svg: SVGSVGElement, g: Geometry, e: MouseEvent): void {
+  const box = svg.getBoundingClientRect();
+  const vb = svg.viewBox.baseVal;
+  const px = ((e.clientX - box.left) / box.width) * vb.width;
+  if (px < g.x0 || px > g.x1) return;
+  hoverStep = g.xmin + ((px - g.x0) / (g.x1 - g.x0)) * (g.xmax - g.xmin);
+  showHover();
+}
+
+function showHover(): void {
+  for (const d of drawn) {
+    const rule = d.el.querySelector<SVGLineElement>('line.rule');
+    const out = d.el.querySelector<HTMLElement>('.readout');
+    if (!rule || !out) continue;
+    const g = d.geometry;
+    if (hoverStep === null || hoverStep < g.xmin || hoverStep > g.xmax) {
+      rule.setAttribute('visibility', 'hidden');
+      out.textContent = '';
+      continue;
+    }
+    const x = g.x0 + ((hoverStep - g.xmin) / (g.xmax - g.xmin)) * (g.x1 - g.x0);
+    rule.setAttribute('x1', x.toFixed(1));
+    rule.setAttribute('x2', x.toFixed(1));
+    rule.setAttribute('visibility', 'visible');
+    const parts: string[] = [];
+    let at: number | undefined;
+    for (const l of d.panel.lines) {
+      const i = lastAtOrBefore(l.x, hoverStep);
+      if (i < 0) continue;
+      at ??= l.x[i];
+      parts.push(`${l.label}${slots.length > 1 ? ` (${l.run === 0 ? 'A' : 'B'})` : ''} ${short(l.y[i] as number)}`);
+    }
+    out.textContent = at !== undefined ? `step ${at}: ${parts.join(' · ')}` : '';
+  }
+}
+
+function describe(s: Status, settings: Settings): string {
+  const head = `step ${s.step} / ${s.steps} · loss ${short(s.loss ?? NaN)}`;
+  if (s.divergedAt !== null) {
+    const why = s.reason ? ` (${s.reason})` : '';
+    return `${head} · diverged at step ${s.divergedAt}${why}; the last finite state is kept. Try a smaller step size: η = ${short(settings.eta / 2)} or less.`;
+  }
+  if (s.stop === 'solverFailed') return `${head} · the solver failed at step ${s.stoppedAt}: ${s.reason ?? ''}`;
+  return head;
+}
+
+function showStatus(): void {
+  const parts = slots.map((s, k) => {
+    const text = s.status ? describe(s.status, s.settings) : 'starting…';
+    return slots.length > 1 ? `${k === 0 ? 'A' : 'B'}: ${text}` : text;
+  });
+  const done = slots.every((s) => s.status?.finished ?? false);
+  const secs = slots.reduce((t, s) => t + s.seconds, 0);
+  exposed.seconds = secs;
+  statusText.textContent = `${parts.join('  |  ')}${done ? ` · done (${secs.toFixed(2)} s in the core)` : ''}`;
+  const frac = slots.map((s) => (s.status && s.status.steps > 0 ? s.status.step / s.status.steps : s.status?.finished ? 1 : 0));
+  bar.value = frac.length > 0 ? Math.min(...frac) : 0;
 }
 
 /** An error for people: the core's message (it names the field) and its code. */
-const showError = (e: ErrorInfo): string => (e.code === 'internal' ? `Error: ${e.message}` : `${e.message} (${e.code})`);
+const showError = (e: ErrorInfo): string =>
+  e.code === 'internal' ? `Error: ${e.message}` : e.code === 'invalid_setting' ? e.message : `${e.message} (${e.code})`;
 
 // ---- curvature ------------------------------------------------------------------------------
 
@@ -226,15 +613,16 @@ function verdictHead(r: ClassifyReport): string {
 /** The rescaling symmetry whose orbit gives the zero eigenvalues at a minimum. */
 function symmetryNote(s: Settings): string {
   if (s.model === 'net') return 'per hidden ReLU neuron: incoming weights × c, outgoing ÷ c';
+  if (s.model === 'octopus') return 'none: the octopus has isolated critical points';
   return s.w === 0 ? 'U → UA, V → VA⁻ᵀ for invertible r × r A' : 'U → UQ, V → VQ for orthogonal Q (the regularizer breaks the rest)';
 }
 
-function showReport(r: ClassifyReport, seconds: number): void {
+function showReport(r: ClassifyReport, seconds: number, s: Settings): void {
   const rows: [string, string][] = [
     ['λ_min', `${fmt(r.lambdaMin)} (residual ${short(r.lambdaMinResidual)}${r.lambdaMinConverged ? '' : ', not converged'})`],
     ['λ_max', `${fmt(r.lambdaMax)} (residual ${short(r.lambdaMaxResidual)})`],
     ['near-zero eigenvalues', `${r.zeroCount ?? 'n/a'}`],
-    ['symmetry dimension', `${r.symmetryDim ?? 'n/a'} (${symmetryNote(exposed.settings)})`],
+    ['symmetry dimension', `${r.symmetryDim ?? 'n/a'} (${symmetryNote(s)})`],
     ['negative eigenvalues', `${r.negativeCount ?? 'n/a'}`],
     ['loss, ‖∇f‖', `${fmt(r.loss)}, ${fmt(r.gradNorm)}`],
     ['parameters, solver', `${r.dim}, ${r.method} (${r.hvps} Hessian-vector products, ${seconds.toFixed(3)} s)`],
@@ -256,6 +644,42 @@ function showReport(r: ClassifyReport, seconds: number): void {
   verdict.replaceChildren(head, table, note);
 }
 
+// ---- downloads ------------------------------------------------------------------------------
+
+function download(name: string, type: string, text: string): void {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+/** The recorded rows as CSV: one line per row, a `run` column (A, B) when runs are overlaid. */
+export function csvText(): string {
+  const a = slots[0];
+  if (!a) return '';
+  const names = a.columnNames;
+  const lines = [[...(slots.length > 1 ? ['run'] : []), ...names].join(',')];
+  slots.forEach((s, k) => {
+    const n = s.columns[names[0] ?? '']?.length ?? 0;
+    for (let i = 0; i < n; i++) {
+      lines.push([...(slots.length > 1 ? [k === 0 ? 'A' : 'B'] : []), ...names.map((c) => String(s.columns[c]?.[i] ?? ''))].join(','));
+    }
+  });
+  return `${lines.join('\n')}\n`;
+}
+
+/** The spec(s) as JSON: one spec, or `{runs: [{label, spec}, ...]}` for an overlay. */
+export function specText(): string {
+  const body = slots.length > 1 ? { runs: slots.map((s, k) => ({ run: k === 0 ? 'A' : 'B', label: s.label, spec: s.spec })) } : slots[0]?.spec;
+  return `${JSON.stringify(body ?? null, null, 2)}\n`;
+}
+$('#csv').addEventListener('click', () => download('autobalance-run.csv', 'text/csv', csvText()));
+$('#spec').addEventListener('click', () => download('autobalance-spec.json', 'application/json', specText()));
+
 // ---- messages from the worker ---------------------------------------------------------------
 
 worker.addEventListener('message', (e: MessageEvent<FromWorker>) => {
@@ -265,39 +689,37 @@ worker.addEventListener('message', (e: MessageEvent<FromWorker>) => {
     $('#core').textContent = `Core ${m.coreVersion} (wasm).`;
     return;
   }
-  if (m.id !== runId && m.id !== 0) return; // a message of a run replaced since
+  if (m.id === 0 && m.type === 'error') return fail(m.error, true);
+  const slot = slots.find((s) => s.id === m.id);
+  if (!slot) return; // a message of a run replaced since
   switch (m.type) {
     case 'started':
-      exposed.columnNames = m.columnNames;
-      exposed.columnRoles = m.columnRoles;
-      exposed.columns = Object.fromEntries(m.columnNames.map((n) => [n, [] as number[]]));
+      slot.columnNames = m.columnNames;
+      slot.columnRoles = m.columnRoles;
+      slot.columns = Object.fromEntries(m.columnNames.map((n) => [n, [] as number[]]));
+      syncExposed();
       break;
     case 'rows': {
       for (const [name, values] of Object.entries(m.rows)) {
-        const col = exposed.columns[name];
+        const col = slot.columns[name];
         if (col && col.length === m.start) for (const v of values) col.push(v);
       }
-      exposed.status = m.status;
-      bar.value = m.status.steps > 0 ? m.status.step / m.status.steps : 1;
-      statusText.textContent = describeStatus(m.status, ` · ${Math.round(m.stepsPerSecond)} steps/s`);
+      slot.status = m.status;
+      slot.seconds += m.seconds;
+      slot.awaiting = false;
+      syncExposed();
+      showStatus();
       scheduleDraw();
+      settle();
+      if (playing) schedulePump();
       break;
     }
-    case 'done':
-      exposed.status = m.status;
-      exposed.seconds = m.seconds;
-      statusText.textContent = describeStatus(m.status, ` · ${m.cancelled ? 'stopped' : 'done'} in ${m.seconds.toFixed(2)} s`);
-      draw();
-      setState(m.cancelled ? 'stopped' : 'done');
-      break;
     case 'error':
-      exposed.error = m.error;
-      statusText.textContent = showError(m.error);
-      setState('error');
+      fail(m.error, false);
       break;
     case 'classified':
       exposed.curvature = m.report;
-      showReport(m.report, m.seconds);
+      showReport(m.report, m.seconds, slot.settings);
       verdict.dataset['state'] = 'done';
       classifyButton.disabled = false;
       break;
@@ -305,7 +727,7 @@ worker.addEventListener('message', (e: MessageEvent<FromWorker>) => {
       exposed.curvatureError = m.error;
       verdict.textContent =
         m.error.field === 'model'
-          ? `Not available for ${exposed.settings.model === 'net' ? 'networks' : 'this model'}: ${m.error.detail}.`
+          ? `Not available for ${slot.settings.model === 'net' ? 'networks' : 'this model'}: ${m.error.detail}.`
           : `Could not classify the point: ${showError(m.error)}`;
       verdict.dataset['state'] = 'unavailable';
       classifyButton.disabled = false;
@@ -314,10 +736,44 @@ worker.addEventListener('message', (e: MessageEvent<FromWorker>) => {
 });
 worker.addEventListener('error', (e) => {
   const message = e.message || 'the worker failed to load';
-  exposed.error = { name: 'WorkerError', code: 'internal', field: '', detail: message, message };
-  statusText.textContent = showError(exposed.error);
-  setState('error');
+  fail({ name: 'WorkerError', code: 'internal', field: '', detail: message, message }, false);
 });
 
+// ---- start: the URL's settings (a preset, an overlay, or one run) ---------------------------
+
+const problems = queryProblems(initialQuery);
+const speed = initialQuery.get('speed');
+if (speed !== null) {
+  if (SPEEDS.some((s) => s.value === speed)) speedSelect.value = speed;
+  else problems.push(`speed=${speed} is not a speed of this page (${SPEEDS.map((s) => s.value).join(', ')}); using as fast as possible`);
+}
+if (speed === null || !SPEEDS.some((s) => s.value === speed)) speedSelect.value = 'max';
+const presetId = initialQuery.get('preset');
+const compare = initialQuery.get('compare');
 fillForm(initial);
-start(initial);
+if (presetId !== null && !PRESETS.some((p) => p.id === presetId)) {
+  problems.push(`preset=${presetId} is not a preset of this page (${PRESETS.map((p) => p.id).join(', ')}); running the settings alone`);
+}
+const preset = PRESETS.find((p) => p.id === presetId);
+for (const key of Object.keys(FIELD_WORDS)) {
+  const v = initialQuery.get(key);
+  if (v !== null && !/[,\s;]/.test(v) && v.trim() !== '' && Number.isNaN(Number(v)) && !['sv', 'hidden', 'stds'].includes(key)) {
+    problems.push(`${key}=${v} in the address is not a number`);
+  }
+}
+showNotices(problems.map((p) => `The address: ${p}.`));
+const raw = Object.fromEntries(Array.from(initialQuery.entries()));
+if (preset) {
+  activePreset = preset;
+  overlaySelect.value = 'preset';
+  for (const b of Array.from(presetNav.querySelectorAll<HTMLButtonElement>('button'))) b.setAttribute('aria-pressed', String(b.dataset['preset'] === preset.id));
+  begin(initial, raw, 'preset', preset.vary(initial), true);
+} else if (compare !== null) {
+  previous = fromQuery(compare);
+  overlaySelect.value = 'previous';
+  begin(initial, raw, 'previous', previous, true);
+} else {
+  overlaySelect.value = 'none';
+  begin(initial, raw, 'none', null, true);
+}
+if (!activePreset) overlaySelect.querySelector<HTMLOptionElement>('option[value=preset]')!.disabled = true;

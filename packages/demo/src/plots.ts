@@ -1,11 +1,14 @@
 /**
- * The panels of the page: loss, layer norms, drift of the conserved quantities, and (with
- * curvature tracking on) the Hessian's extreme eigenvalues along the run. Columns are picked by
- * the role the core declares for each (`columnRoles`), never by name: a panel shows every column
- * of its roles, so a new model family's columns appear without changes here.
+ * The panels of the page, for one run or two overlaid: the loss, the layer norms, the conserved
+ * quantities themselves (role `invariant`, on a linear axis whose range is at least 5% of their
+ * initial size around it, so a tiny drift does not look like a ramp), their drift (role `drift`,
+ * log axis), the gradient norm when there are no layer norms, and (with curvature tracking on)
+ * lambda_max and lambda_min in two panels of their own. Columns are picked by the role the core
+ * declares, never by name; names only choose the legend labels.
  */
 import type { ColumnRole } from 'autobalance/portable';
-import type { Figure, Panel, Series } from 'autobalance/svg';
+
+import type { ChartPanel, Line } from './chart.js';
 
 export type Columns = Record<string, number[]>;
 
@@ -13,6 +16,12 @@ export type Columns = Record<string, number[]>;
 export interface ColumnInfo {
   names: readonly string[];
   roles: Readonly<Record<string, ColumnRole>>;
+}
+
+/** A run as the plots see it. */
+export interface PlotRun {
+  info: ColumnInfo;
+  cols: Columns;
 }
 
 /** At most this many points per line are drawn (every row is kept in the data). */
@@ -31,16 +40,15 @@ export function stepName(info: ColumnInfo): string | undefined {
   return withRole(info, 'step')[0];
 }
 
-/**
- * The legend label of a column. Labels only: which columns are drawn is decided by role. Columns
- * not known here are labelled by their name.
- */
-function label(name: string): string {
+/** The legend label of a column (labels only: which columns are drawn is decided by role). */
+export function label(name: string): string {
   const fixed: Record<string, string> = {
     loss: 'loss',
     residual: '‖UVᵀ − M*‖_F',
+    gradNorm: '‖∇f‖',
     normU2: '‖U‖²_F',
     normV2: '‖V‖²_F',
+    imbalance: '‖UᵀU − VᵀV‖_F',
     imbalanceDrift: '‖D_t − D_0‖_F',
     lambdaMin: 'λ_min',
     lambdaMax: 'λ_max',
@@ -49,7 +57,7 @@ function label(name: string): string {
   };
   const known = fixed[name];
   if (known !== undefined) return known;
-  const m = /^(normSqW|normSqB|layerDiffDrift|neuronDriftMax|matrixDrift)(\d+)$/.exec(name);
+  const m = /^(normSqW|normSqB|layerDiff|layerDiffDrift|neuronDriftMax|matrixDrift)(\d+)$/.exec(name);
   if (!m) return name;
   const h = Number(m[2]);
   switch (m[1]) {
@@ -57,6 +65,8 @@ function label(name: string): string {
       return `‖W${h}‖²_F`;
     case 'normSqB':
       return `‖b${h}‖²`;
+    case 'layerDiff':
+      return `‖W${h}‖² − ‖W${h + 1}‖²`;
     case 'layerDiffDrift':
       return `|Δ(‖W${h}‖² − ‖W${h + 1}‖²)|`;
     case 'neuronDriftMax':
@@ -66,13 +76,9 @@ function label(name: string): string {
   }
 }
 
-/** A line of column `name` against `x` (absolute values with `abs`). */
-function series(x: number[] | undefined, raw: number[] | undefined, name: string, abs: boolean): Series | undefined {
-  if (!x || !raw) return undefined;
-  const y = abs ? raw.map(Math.abs) : raw;
+function thin(x: number[], y: number[]): { x: number[]; y: number[] } {
   const n = Math.min(x.length, y.length);
-  const lbl = label(name);
-  if (n <= MAX_POINTS) return { label: lbl, x: x.slice(0, n), y: y.slice(0, n) };
+  if (n <= MAX_POINTS) return { x: x.slice(0, n), y: y.slice(0, n) };
   const stride = Math.ceil(n / MAX_POINTS);
   const xs: number[] = [];
   const ys: number[] = [];
@@ -84,65 +90,104 @@ function series(x: number[] | undefined, raw: number[] | undefined, name: string
     xs.push(x[n - 1] as number);
     ys.push(y[n - 1] as number);
   }
-  return { label: lbl, x: xs, y: ys };
+  return { x: xs, y: ys };
 }
 
-/** A panel of the columns `names` against the step (absolute values with `abs`). */
-function panel(title: string, logY: boolean, info: ColumnInfo, cols: Columns, names: readonly string[], abs = false): Panel {
-  const stepCol = stepName(info);
-  const x = stepCol !== undefined ? cols[stepCol] : undefined;
-  const out: Series[] = [];
-  for (const name of names) {
-    const s = series(x, cols[name], name, abs);
-    if (s) out.push(s);
-  }
-  return { title, xLabel: 'step', logY, series: out };
-}
-
-/** The title of the curvature panel (main.ts finds the panel by it). */
-export const CURVATURE_TITLE = 'Hessian: λ_min and λ_max along the run';
-
-/**
- * The curvature panel: the columns of role `curvature` (lambda_min, lambda_max and the residuals
- * of their solves) against the step on a linear axis (lambda_min can be negative), only on the
- * sampled rows (the others are NaN), and the line λ = 0.
- */
-function curvaturePanel(info: ColumnInfo, cols: Columns): Panel | undefined {
-  const stepCol = stepName(info);
-  const names = withRole(info, 'curvature');
-  const x = stepCol !== undefined ? cols[stepCol] : undefined;
-  const ys = names.map((n) => cols[n]);
-  if (stepCol === undefined || !x || names.length === 0 || ys.some((y) => !y)) return undefined;
-  const n = Math.min(x.length, ...ys.map((y) => (y as number[]).length));
-  const keep: number[] = [];
-  for (let i = 0; i < n; i++) if (ys.some((y) => !Number.isNaN((y as number[])[i] as number))) keep.push(i);
-  const sampled: Columns = { [stepCol]: keep.map((i) => x[i] as number) };
-  names.forEach((name, k) => {
-    const y = ys[k] as number[];
-    sampled[name] = keep.map((i) => y[i] as number);
+/** The lines of the columns of `roles` in every run (absolute values with `abs`). */
+function lines(runs: readonly PlotRun[], roles: ColumnRole[], abs = false, only?: (name: string) => boolean): Line[] {
+  const out: Line[] = [];
+  runs.forEach((r, run) => {
+    const step = stepName(r.info);
+    const x = step !== undefined ? r.cols[step] : undefined;
+    if (!x) return;
+    withRole(r.info, ...roles)
+      .filter((n) => !only || only(n))
+      .forEach((name, color) => {
+        const raw = r.cols[name];
+        if (!raw) return;
+        const { x: xs, y } = thin(x, abs ? raw.map(Math.abs) : raw);
+        out.push({ label: label(name), run, color, x: xs, y });
+      });
   });
-  const p = panel(CURVATURE_TITLE, false, info, sampled, names);
-  const steps = sampled[stepCol] as number[];
-  if (steps.length > 0) p.series.push({ label: 'λ = 0', x: [steps[0] as number, steps[steps.length - 1] as number], y: [0, 0] });
-  return p;
+  return out;
 }
 
-/**
- * The figure for the columns recorded so far: the loss (role `loss`, with role `residual`), the
- * layer norms (role `norm`), the drift of the conserved quantities (role `drift`, absolute values)
- * on log axes, and the curvature samples (role `curvature`). `model` only words the titles.
- */
-export function figure(info: ColumnInfo, cols: Columns, panelWidth: number, model: 'mf' | 'net'): Figure {
-  const common = { panelWidth, panelHeight: Math.round(panelWidth * 0.72), columns: 3, legend: 'panel' as const };
-  const curvature = curvaturePanel(info, cols);
+/** Only the rows where a curvature sample was taken (the others are NaN): kept as points. */
+function sampledLines(runs: readonly PlotRun[], name: string, color: number): Line[] {
+  const out: Line[] = [];
+  runs.forEach((r, run) => {
+    const step = stepName(r.info);
+    const x = step !== undefined ? r.cols[step] : undefined;
+    const y = r.cols[name];
+    if (!x || !y) return;
+    const xs: number[] = [];
+    const ys: number[] = [];
+    for (let i = 0; i < Math.min(x.length, y.length); i++) {
+      if (!Number.isNaN(y[i] as number)) {
+        xs.push(x[i] as number);
+        ys.push(y[i] as number);
+      }
+    }
+    out.push({ label: label(name), run, color, x: xs, y: ys });
+  });
+  return out;
+}
+
+const allPositive = (ls: Line[]): boolean => ls.every((l) => l.y.every((v) => !Number.isFinite(v) || v > 0));
+
+/** Ids of the panels (tests and the page find panels by them). */
+export const PANEL = {
+  loss: 'loss',
+  gradNorm: 'gradNorm',
+  norms: 'norms',
+  conserved: 'conserved',
+  drift: 'drift',
+  lambdaMax: 'lambdaMax',
+  lambdaMin: 'lambdaMin',
+} as const;
+
+/** The panels for the runs (the first run decides which panels there are). */
+export function panels(runs: readonly PlotRun[], model: string): ChartPanel[] {
+  const first = runs[0];
+  if (!first) return [];
   const mf = model === 'mf';
-  return {
-    ...common,
-    panels: [
-      panel(mf ? 'loss f(U, V)' : 'loss', true, info, cols, [...withRole(info, 'loss'), ...withRole(info, 'residual')]),
-      panel('layer norms', true, info, cols, withRole(info, 'norm')),
-      panel(mf ? 'drift of UᵀU − VᵀV (conserved by gradient flow)' : 'drift of the conserved quantities', true, info, cols, withRole(info, 'drift'), true),
-      ...(curvature ? [curvature] : []),
-    ],
-  };
+  const out: ChartPanel[] = [];
+  const loss = lines(runs, ['loss', 'residual']);
+  out.push({ id: PANEL.loss, title: mf ? 'loss f(U, V) and the residual' : 'loss', log: allPositive(loss), lines: loss, zero: !allPositive(loss) });
+  const hasNorms = withRole(first.info, 'norm').length > 0;
+  if (!hasNorms) {
+    out.push({ id: PANEL.gradNorm, title: 'gradient norm ‖∇f‖ (dips at each saddle)', log: true, lines: lines(runs, ['gradNorm']) });
+  } else {
+    out.push({ id: PANEL.norms, title: mf ? 'squared norms of the factors' : 'squared norms of the layers', log: true, lines: lines(runs, ['norm']) });
+  }
+  const inv = lines(runs, ['invariant']);
+  if (inv.length > 0) {
+    // A linear range of at least 5% of each conserved quantity's initial size around it.
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const l of inv) {
+      const v0 = l.y[0];
+      if (v0 === undefined || !Number.isFinite(v0)) continue;
+      const d = Math.abs(v0) * 0.05;
+      lo = Math.min(lo, v0 - d);
+      hi = Math.max(hi, v0 + d);
+    }
+    out.push({
+      id: PANEL.conserved,
+      title: 'conserved by gradient flow: the quantities themselves',
+      log: false,
+      lines: inv,
+      zero: true,
+      ...(Number.isFinite(lo) ? { band: [lo, hi] as [number, number] } : {}),
+    });
+    out.push({ id: PANEL.drift, title: 'their drift since step 0 (GD: small, not zero)', log: true, lines: lines(runs, ['drift'], true) });
+  }
+  const curv = withRole(first.info, 'curvature');
+  if (curv.includes('lambdaMax')) {
+    out.push({ id: PANEL.lambdaMax, title: 'Hessian: λ_max (largest curvature)', log: false, lines: sampledLines(runs, 'lambdaMax', 1) });
+  }
+  if (curv.includes('lambdaMin')) {
+    out.push({ id: PANEL.lambdaMin, title: 'Hessian: λ_min (below 0: a saddle)', log: false, zero: true, lines: sampledLines(runs, 'lambdaMin', 0) });
+  }
+  return out;
 }

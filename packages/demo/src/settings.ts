@@ -5,9 +5,10 @@
  */
 import type { MethodSpec, RunSpec } from 'autobalance/portable';
 
-export type ModelKind = 'mf' | 'net';
+export type ModelKind = 'mf' | 'net' | 'octopus';
+export const MODELS: readonly ModelKind[] = ['mf', 'net', 'octopus'];
 
-export const METHODS = ['gd', 'momentum', 'nesterov', 'adam', 'euler', 'rk4', 'dopri5', 'implicitMidpoint'] as const;
+export const METHODS = ['gd', 'momentum', 'nesterov', 'adam', 'euler', 'rk4', 'dopri5', 'implicitMidpoint', 'perturbedGd'] as const;
 export type MethodKind = (typeof METHODS)[number];
 
 export const METHOD_LABELS: Record<MethodKind, string> = {
@@ -19,6 +20,7 @@ export const METHOD_LABELS: Record<MethodKind, string> = {
   rk4: 'gradient flow: RK4',
   dopri5: 'gradient flow: Dormand-Prince 5(4)',
   implicitMidpoint: 'gradient flow: implicit midpoint',
+  perturbedGd: 'perturbed gradient descent',
 };
 
 export interface Settings {
@@ -40,11 +42,22 @@ export interface Settings {
   samples: number;
   /** Init standard deviation per layer (one value: the same for every layer). */
   stds: number[];
+  // The octopus (Du et al. 2017): d saddles in a chain; init uniform in [low, high]^d.
+  d: number;
+  L: number;
+  gamma: number;
+  tau: number;
+  low: number;
+  high: number;
   // Dynamics.
   method: MethodKind;
   eta: number;
   /** Momentum coefficient (momentum, Nesterov). */
   beta: number;
+  /** Perturbed GD: gradient threshold, steps between perturbations, radius of the noise ball. */
+  gThres: number;
+  tThres: number;
+  radius: number;
   steps: number;
   every: number;
   /** Seed of the target (or data); the initialization uses seed + 1. */
@@ -70,9 +83,18 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   output: 2,
   samples: 50,
   stds: [0.5, 0.2, 0.1],
+  d: 5,
+  L: 1,
+  gamma: 1,
+  tau: Math.E,
+  low: -1,
+  high: 1,
   method: 'gd',
   eta: 0.02,
   beta: 0.9,
+  gThres: Math.E / 100,
+  tThres: 1,
+  radius: Math.E / 100,
   steps: 2000,
   every: 5,
   seed: 1,
@@ -82,8 +104,11 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
 /** The settings of each model kind, in URL order (the common ones follow). */
 const MF_KEYS = ['d1', 'd2', 'rank', 'sv', 'w', 'stdU', 'stdV'] as const;
 const NET_KEYS = ['input', 'hidden', 'output', 'samples', 'stds'] as const;
-const COMMON_KEYS = ['method', 'eta', 'beta', 'steps', 'every', 'seed', 'curvature'] as const;
-type NumberKey = Exclude<keyof Settings, 'model' | 'method' | 'sv' | 'hidden' | 'stds'>;
+const OCTOPUS_KEYS = ['d', 'L', 'gamma', 'tau', 'low', 'high'] as const;
+const COMMON_KEYS = ['method', 'eta', 'beta', 'gThres', 'tThres', 'radius', 'steps', 'every', 'seed', 'curvature'] as const;
+const PGD_KEYS: readonly string[] = ['gThres', 'tThres', 'radius'];
+const MODEL_KEYS: Record<ModelKind, readonly string[]> = { mf: MF_KEYS, net: NET_KEYS, octopus: OCTOPUS_KEYS };
+export type NumberKey = Exclude<keyof Settings, 'model' | 'method' | 'sv' | 'hidden' | 'stds'>;
 type ListKey = 'sv' | 'hidden' | 'stds';
 const LIST_KEYS: readonly string[] = ['sv', 'hidden', 'stds'];
 
@@ -98,15 +123,39 @@ export function formatList(xs: readonly number[]): string {
   return xs.map(String).join(',');
 }
 
-/** Settings from a query string; missing or unknown values fall back to the defaults. */
+/** Settings from a query string; missing values fall back to the defaults (see {@link queryProblems}). */
 export function fromQuery(query: string | URLSearchParams): Settings {
+  return parseQuery(query).settings;
+}
+
+/**
+ * What in a query string the page could not use, in words: unknown keys, and a `model` or
+ * `method` that is not one of the page's (the default is used instead, and the page says so).
+ */
+export function queryProblems(query: string | URLSearchParams): string[] {
+  return parseQuery(query).problems;
+}
+
+/** Keys the page reads besides the settings (presets, the speed). */
+const PAGE_KEYS: readonly string[] = ['preset', 'speed', 'compare'];
+
+function parseQuery(query: string | URLSearchParams): { settings: Settings; problems: string[] } {
   const p = typeof query === 'string' ? new URLSearchParams(query) : query;
   const s: Settings = { ...DEFAULTS, sv: [...DEFAULTS.sv], hidden: [...DEFAULTS.hidden], stds: [...DEFAULTS.stds] };
+  const problems: string[] = [];
   const model = p.get('model');
-  if (model === 'mf' || model === 'net') s.model = model;
+  if (model !== null) {
+    if ((MODELS as readonly string[]).includes(model)) s.model = model as ModelKind;
+    else problems.push(`model=${model} is not a model of this page (${MODELS.join(', ')}); using ${s.model}`);
+  }
   const method = p.get('method');
-  if (method !== null && (METHODS as readonly string[]).includes(method)) s.method = method as MethodKind;
-  for (const key of [...MF_KEYS, ...NET_KEYS, ...COMMON_KEYS]) {
+  if (method !== null) {
+    if ((METHODS as readonly string[]).includes(method)) s.method = method as MethodKind;
+    else problems.push(`method=${method} is not a method of this page (${METHODS.join(', ')}); using ${s.method}`);
+  }
+  const known = new Set<string>(['model', ...MF_KEYS, ...NET_KEYS, ...OCTOPUS_KEYS, ...COMMON_KEYS, ...PAGE_KEYS]);
+  for (const key of p.keys()) if (!known.has(key)) problems.push(`'${key}' is not a setting of this page; ignored`);
+  for (const key of [...MF_KEYS, ...NET_KEYS, ...OCTOPUS_KEYS, ...COMMON_KEYS]) {
     if (key === 'method') continue;
     const v = p.get(key);
     if (v === null) continue;
@@ -114,7 +163,46 @@ export function fromQuery(query: string | URLSearchParams): Settings {
     else s[key as NumberKey] = v.trim() === '' ? NaN : Number(v);
   }
   s.curvature = curvatureEvery(s);
-  return s;
+  return { settings: s, problems };
+}
+
+/** The words of each numeric setting, for messages (`eta: expected a number`). */
+export const FIELD_WORDS: Record<string, string> = {
+  d1: 'd1', d2: 'd2', rank: 'rank', sv: 'singular values', w: 'balance weight', stdU: 'init std of U', stdV: 'init std of V',
+  input: 'input dim', hidden: 'hidden widths', output: 'output dim', samples: 'samples', stds: 'init std per layer',
+  d: 'd', L: 'L', gamma: 'gamma', tau: 'tau', low: 'init low', high: 'init high',
+  eta: 'eta', beta: 'momentum beta', gThres: 'gradient threshold', tThres: 'steps between perturbations', radius: 'radius',
+  steps: 'steps', every: 'record every', seed: 'seed', curvature: 'curvature every',
+};
+
+/**
+ * The first setting of the current model and method that is not a number, as a message naming
+ * the field in words (`eta: expected a number, got "abc"`), or null. Ranges are the core's to
+ * check (its errors name the spec field); this only catches text that is not a number at all.
+ */
+export function notANumber(s: Settings, raw: Record<string, string> = {}): { key: string; message: string } | null {
+  for (const key of settingKeys(s)) {
+    const v = s[key as keyof Settings];
+    const words = FIELD_WORDS[key] ?? key;
+    const got = raw[key] !== undefined ? `, got "${raw[key]}"` : '';
+    if (Array.isArray(v)) {
+      const bad = v.findIndex((x) => Number.isNaN(x));
+      if (bad >= 0) return { key, message: `${words}: entry ${bad + 1} is not a number${got}` };
+    } else if (typeof v === 'number' && Number.isNaN(v)) {
+      return { key, message: `${words}: expected a number${got}` };
+    }
+  }
+  return null;
+}
+
+/** The settings that count for `s`: the model's own and the common ones its method uses. */
+export function settingKeys(s: Settings): string[] {
+  return [...MODEL_KEYS[s.model], ...COMMON_KEYS].filter((key) => {
+    if (key === 'method') return false;
+    if (key === 'beta') return s.method === 'momentum' || s.method === 'nesterov';
+    if (PGD_KEYS.includes(key)) return s.method === 'perturbedGd';
+    return true;
+  });
 }
 
 /**
@@ -134,10 +222,11 @@ export function curvatureEvery(s: Pick<Settings, 'curvature' | 'every'>): number
 export function toQuery(s: Settings): string {
   const p = new URLSearchParams();
   p.set('model', s.model);
-  for (const key of [...(s.model === 'mf' ? MF_KEYS : NET_KEYS), ...COMMON_KEYS]) {
+  for (const key of [...MODEL_KEYS[s.model], ...COMMON_KEYS]) {
     if (key === 'beta' && s.method !== 'momentum' && s.method !== 'nesterov') continue;
+    if (PGD_KEYS.includes(key) && s.method !== 'perturbedGd') continue;
     if (key === 'curvature' && s.curvature === 0) continue;
-    const v = s[key];
+    const v = s[key as keyof Settings];
     p.set(key, Array.isArray(v) ? formatList(v) : String(v));
   }
   return p.toString();
@@ -149,6 +238,9 @@ function method(s: Settings): MethodSpec {
       return { kind: 'momentum', beta: s.beta };
     case 'nesterov':
       return { kind: 'nesterov', beta: s.beta };
+    case 'perturbedGd':
+      // The noise stream has its own seed: seed + 2 (the target uses seed, the init seed + 1).
+      return { kind: 'perturbedGd', gThres: s.gThres, tThres: s.tThres, radius: s.radius, seed: s.seed + 2 };
     default:
       return { kind: s.method };
   }
@@ -172,6 +264,13 @@ export function toSpec(s: Settings): RunSpec {
   };
   const k = curvatureEvery(s);
   if (k !== 0) common.curvature = { every: k };
+  if (s.model === 'octopus') {
+    return {
+      model: { kind: 'octopus', d: s.d, L: s.L, gamma: s.gamma, tau: s.tau },
+      init: { kind: 'uniform', low: s.low, high: s.high, seed: s.seed },
+      ...common,
+    };
+  }
   if (s.model === 'mf') {
     const r = s.rank;
     const sv = s.sv.length > 0 ? s.sv : Array.from({ length: Number.isInteger(r) && r > 0 ? r : 0 }, (_, i) => r - i);

@@ -1,7 +1,7 @@
 /**
- * The worker: loads the wasm core, runs one run at a time in chunks of about 50 ms, and posts the
- * new rows after each chunk, so the page stays responsive. A finished (or stopped) run is kept for
- * curvature queries until the next one starts.
+ * The worker: loads the wasm core and holds the page's runs (one, or two for an overlay). The page
+ * asks for each chunk (`advance`), so pausing is simply not asking; every answer carries the new
+ * rows (float64) and the status. A run stays available for curvature queries until disposed.
  */
 import init, * as glue from 'autobalance/wasm/autobalance_wasm.js';
 import wasmUrl from 'autobalance/wasm/autobalance_wasm_bg.wasm?url';
@@ -30,38 +30,21 @@ const backend: Promise<Backend> = (async () => {
 })();
 backend.catch((e: unknown) => post({ type: 'error', id: 0, error: errorInfo(e) }));
 
-interface Current {
-  id: number;
+/** A live run and the size of its next automatic chunk (grown or shrunk toward ~40 ms). */
+interface Live {
   run: Run;
-  controller: AbortController;
-  loop: Promise<void>;
+  auto: number;
 }
-let current: Current | undefined;
+const runs = new Map<number, Live>();
+const TARGET_MS = 40;
 
-async function drive(id: number, run: Run, signal: AbortSignal): Promise<void> {
-  const t0 = performance.now();
-  let last = run.status;
-  try {
-    for await (const { status, start, rows } of run.chunks({ signal, chunkMillis: 50 })) {
-      const seconds = (performance.now() - t0) / 1000;
-      const transfer = Object.values(rows).map((a) => a.buffer);
-      post({ type: 'rows', id, start, rows, status, stepsPerSecond: seconds > 0 ? status.step / seconds : 0 }, transfer);
-      last = status;
-    }
-    post({ type: 'done', id, status: last, cancelled: run.cancelled, seconds: (performance.now() - t0) / 1000 });
-  } catch (e) {
-    post({ type: 'error', id, error: errorInfo(e) });
-  }
+function postRows(id: number, live: Live, seconds: number): void {
+  const { start, rows } = live.run.newRows();
+  const transfer = Object.values(rows).map((a) => a.buffer);
+  post({ type: 'rows', id, start, rows, status: live.run.status, seconds }, transfer);
 }
 
 async function start(id: number, spec: RunSpec): Promise<void> {
-  const prev = current;
-  current = undefined;
-  if (prev) {
-    prev.controller.abort();
-    await prev.loop;
-    prev.run.dispose();
-  }
   let run: Run;
   try {
     run = Run.withBackend(await backend, spec);
@@ -69,36 +52,69 @@ async function start(id: number, spec: RunSpec): Promise<void> {
     post({ type: 'error', id, error: errorInfo(e) });
     return;
   }
+  const live: Live = { run, auto: 1 };
+  runs.set(id, live);
   post({ type: 'started', id, columnNames: [...run.columnNames], columnRoles: { ...run.columnRoles } });
-  const controller = new AbortController();
-  current = { id, run, controller, loop: drive(id, run, controller.signal) };
+  try {
+    const t0 = performance.now();
+    run.advance(0); // records the initial iterate
+    postRows(id, live, (performance.now() - t0) / 1000);
+  } catch (e) {
+    post({ type: 'error', id, error: errorInfo(e) });
+  }
+}
+
+function advance(id: number, steps: number | 'auto'): void {
+  const live = runs.get(id);
+  if (!live) return; // disposed since
+  try {
+    const n = steps === 'auto' ? live.auto : steps;
+    const t0 = performance.now();
+    const before = live.run.status.step;
+    const status = live.run.advance(n);
+    const ms = performance.now() - t0;
+    if (steps === 'auto' && status.step - before >= n) {
+      if (ms < TARGET_MS / 2) live.auto = Math.min(live.auto * 2, 2 ** 40);
+      else if (ms > TARGET_MS * 2) live.auto = Math.max(1, Math.floor(live.auto / 2));
+    }
+    postRows(id, live, ms / 1000);
+  } catch (e) {
+    post({ type: 'error', id, error: errorInfo(e) });
+  }
 }
 
 async function classify(id: number): Promise<void> {
-  const c = current;
-  if (!c || c.id !== id) {
+  const live = runs.get(id);
+  if (!live) {
     post({ type: 'classifyError', id, error: { name: 'InvalidRequestError', code: 'invalid_request', field: 'run', detail: 'no run to ask about', message: 'run: no run to ask about' } });
     return;
   }
-  await c.loop; // the page only asks once the run stopped; this keeps the session free anyway
   try {
     const t0 = performance.now();
-    const report = await c.run.hessian({ what: 'classify' });
+    const report = await live.run.hessian({ what: 'classify' });
     post({ type: 'classified', id, report, seconds: (performance.now() - t0) / 1000 });
   } catch (e) {
     post({ type: 'classifyError', id, error: errorInfo(e) });
   }
 }
 
-// Starts and curvature queries run one after another, in the order they came; a stop acts at once.
+// Messages are handled one after another, in the order they came.
 let queue: Promise<void> = Promise.resolve();
 scope.addEventListener('message', (e) => {
   const m = e.data;
-  if (m.type === 'stop') {
-    if (current?.id === m.id) current.controller.abort();
-  } else if (m.type === 'start') {
-    queue = queue.then(() => start(m.id, m.spec));
-  } else {
-    queue = queue.then(() => classify(m.id));
-  }
+  queue = queue.then(async () => {
+    switch (m.type) {
+      case 'start':
+        return start(m.id, m.spec);
+      case 'advance':
+        return advance(m.id, m.steps);
+      case 'dispose': {
+        runs.get(m.id)?.run.dispose();
+        runs.delete(m.id);
+        return;
+      }
+      case 'classify':
+        return classify(m.id);
+    }
+  });
 });
