@@ -232,8 +232,11 @@ describe(`CLI on ${BACKEND}`, () => {
     expect((await cli(['--help'])).stdout).toMatch(/^usage:\n/);
     const list = await cli(['list', '--json']);
     expect(list.code).toBe(0);
-    const names = (JSON.parse(list.stdout) as { name: string }[]).map((p) => p.name);
-    expect(names).toContain('figure1');
+    const items = JSON.parse(list.stdout) as { name: string; size: string }[];
+    // Each preset says how much work it is, computed from its spec.
+    expect(items.find((p) => p.name === 'figure1')?.size).toBe('2 runs x 1000 steps');
+    expect(items.find((p) => p.name === 'theorem32sweep')?.size).toBe('7200 runs (sweep)');
+    expect(items.find((p) => p.name === 'conservationLaws')?.size).toBe('17 studies');
   });
 
   it('bad usage: exit 2', async () => {

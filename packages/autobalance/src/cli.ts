@@ -50,7 +50,7 @@ import { loadBackend, probeBackends } from './select.js';
 import { checkWritable, writeText } from './node-files.js';
 import type { RunSpec } from './spec.js';
 import { type StudySpec, study, studyResultToJson, studyToCsv } from './study.js';
-import type { SweepPlan, SweepSpec, SweepTable } from './sweep.js';
+import { type SweepPlan, type SweepSpec, type SweepTable, sweepPlan } from './sweep.js';
 import {
   SweepFilesError,
   arrayList,
@@ -418,13 +418,32 @@ async function cmdTrain(args: string[]): Promise<number> {
 async function cmdList(args: string[]): Promise<number> {
   const { values } = parse(args, { json: { type: 'boolean' } }, 0);
   const list = await presetList();
+  // How much work each preset is (runs and steps, sweep runs, studies): computed from its spec.
+  const sized = await Promise.all(list.map(async (p) => ({ ...p, size: await presetSize(p.name) })));
   if (values['json']) {
-    process.stdout.write(JSON.stringify(list) + '\n');
+    process.stdout.write(JSON.stringify(sized) + '\n');
     return 0;
   }
-  const width = Math.max(0, ...list.map((p) => p.name.length));
-  for (const p of list) process.stdout.write(`${p.name.padEnd(width)}  ${p.description}\n`);
+  const width = Math.max(0, ...sized.map((p) => p.name.length));
+  const sw = Math.max(0, ...sized.map((p) => p.size.length));
+  for (const p of sized) process.stdout.write(`${p.name.padEnd(width)}  ${p.size.padEnd(sw)}  ${p.description}\n`);
+  process.stdout.write('\n(measured wall times per preset on a 2-core machine: docs/presets.md)\n');
   return 0;
+}
+
+/** A preset's amount of work in words: `2 runs x 10000 steps`, `7200 runs (sweep)`, `17 studies (+ 3 runs)`. */
+async function presetSize(name: string): Promise<string> {
+  const p = await presetSpec(name);
+  if (p.sweep) {
+    const plan = await sweepPlan(p.sweep.spec);
+    return `${plan.runs} runs (sweep)`;
+  }
+  const steps = p.runs.map((r) => r.spec.steps ?? 0);
+  const most = Math.max(0, ...steps);
+  const least = Math.min(...steps);
+  const runs = p.runs.length > 0 ? `${p.runs.length} run${p.runs.length > 1 ? 's' : ''} x ${least === most ? most : `${least}-${most}`} steps` : '';
+  if (p.studies) return `${p.studies.length} stud${p.studies.length > 1 ? 'ies' : 'y'}${runs ? ` + ${runs}` : ''}`;
+  return runs;
 }
 
 /** An axis value in a terminal cell: numbers and strings as they are, an object by its `kind` (a method, an init) or as short JSON. */
@@ -1117,8 +1136,9 @@ Ctrl-C stops the run after its current chunk and writes what was computed (exit 
 `,
   list: `usage: autobalance list [--json]
 
-The presets (paper reproductions), one line each: name and what it reproduces.
-  --json      the list as JSON: [{"name", "description"}]
+The presets (paper reproductions), one line each: name, amount of work (runs x steps, sweep runs,
+studies: computed from the preset's spec) and what it reproduces.
+  --json      the list as JSON: [{"name", "description", "size"}]
 `,
   run: `usage: autobalance run <preset> [--out DIR] [--backend native|wasm] [--steps N] [--seed N] [--seeds N] [--strict]
 
