@@ -22,7 +22,7 @@
 // values reported, a failed run clearing the plots, a diverged run saying what to try), and a
 // narrow viewport without horizontal scrolling;
 // and saves screenshots to out/e2e/ (demo.png, demo-curvature.png, demo-net.png, demo-figure1.png,
-// demo-figure2.png, demo-saddle.png, demo-narrow.png, demo-error.png). Exits non-zero on any failure or after 150 s.
+// demo-figure2.png, demo-conservation.png, demo-saddle.png, demo-narrow.png, demo-error.png). Exits non-zero on any failure or after 150 s.
 //
 //   node test/e2e/demo.e2e.mjs        (after `pnpm --filter autobalance-demo build`; see scripts/e2e.sh)
 //
@@ -149,7 +149,9 @@ try {
   page.on('requestfailed', (r) => pageErrors.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
 
   const finished = (p) =>
-    p.waitForFunction(() => ['done', 'paused', 'error'].includes(document.body.dataset.state ?? ''), null, { timeout: 30_000 });
+    // The core loaded too (an error found before any work must not leave the worker's wasm fetch to
+    // be aborted by the next navigation).
+    p.waitForFunction(() => ['done', 'paused', 'error'].includes(document.body.dataset.state ?? '') && window.__autobalance?.coreVersion != null, null, { timeout: 30_000 });
 
   // 1. The matrix-factorization run.
   await page.goto(`${base}?${query}`);
@@ -426,6 +428,7 @@ try {
   const presets = [
     { id: 'figure1', differs: (a, b) => a.model.balanceWeight === 0 && b.model.balanceWeight === 0.125, panels: ['loss', 'norms', 'conserved', 'drift'] },
     { id: 'figure2', differs: (a, b) => canon(a.init.stds) !== canon(b.init.stds) && canon(b.init.stds) === canon([0.1, 0.1, 0.1]), panels: ['loss', 'norms', 'conserved', 'drift'] },
+    { id: 'conservation', differs: (a, b) => a.method.kind === 'gd' && b.method.kind === 'implicitMidpoint', panels: ['loss', 'norms', 'conserved', 'drift'] },
     { id: 'saddle', differs: (a, b) => a.method.kind === 'gd' && b.method.kind === 'perturbedGd', panels: ['loss', 'gradNorm'] },
   ];
   await page.goto(`${base}?${query}`);
@@ -504,6 +507,27 @@ try {
   await finished(page);
   const cmp = await page.evaluate(() => ({ state: window.__autobalance.state, etas: window.__autobalance.runs.map((r) => r.spec.schedule.eta), search: location.search }));
   check(cmp.state === 'done' && canon(cmp.etas) === '[0.2,0.25]' && new URLSearchParams(cmp.search).has('compare'), 'compare with the previous run: the previous settings are run B (and in the URL)', JSON.stringify(cmp));
+
+  // Sliders: moving one writes its field live; letting go runs again with the same seed.
+  await page.selectOption('#overlay', 'none');
+  const slide = (sel, value) =>
+    page.$eval(sel, (el, v) => {
+      el.value = String(v);
+      el.dispatchEvent(new Event('input', { bubbles: true }));
+      return document.querySelector(`input[name=${el.dataset.for ?? el.dataset.scaleList}]`)?.value;
+    }, value);
+  const live = await slide('input[type=range][data-for=eta]', -1);
+  await page.$eval('input[type=range][data-for=eta]', (el) => el.dispatchEvent(new Event('change', { bubbles: true })));
+  await finished(page);
+  const sl = await page.evaluate(() => ({ state: window.__autobalance.state, eta: window.__autobalance.spec.schedule.eta, seed: window.__autobalance.spec.init.seed }));
+  check(live === '0.1' && sl.state === 'done' && sl.eta === 0.1 && sl.seed === 3, 'the eta slider shows its value in the field as it moves, and reruns with the same seed', `${live} ${JSON.stringify(sl)}`);
+  await page.goto(`${base}?model=net&input=5&hidden=8,8&output=2&samples=20&stds=0.5,0.2,0.1&eta=0.05&steps=20&every=5&seed=3`);
+  await finished(page);
+  const scaled = await slide('input[type=range][data-scale-list=stds]', 1);
+  await page.$eval('input[type=range][data-scale-list=stds]', (el) => el.dispatchEvent(new Event('change', { bubbles: true })));
+  await finished(page);
+  const ns = await page.evaluate(() => ({ state: window.__autobalance.state, stds: window.__autobalance.spec.init.stds }));
+  check(scaled === '5,2,1' && ns.state === 'done' && canon(ns.stds) === '[5,2,1]', 'the network init-std slider scales every layer (x10) and reruns', `${scaled} ${JSON.stringify(ns)}`);
 
   // 8. A narrow screen: no horizontal scrolling, the plots stacked.
   await page.setViewportSize({ width: 390, height: 860 });

@@ -169,6 +169,23 @@ for (const r of sliders) {
   target.addEventListener('input', syncSliders);
 }
 
+// A slider that scales a list (the network's init stds) by 10^value, from the list it had when
+// the slider was grabbed; letting go runs again and puts the slider back to the middle.
+for (const r of Array.from(form.querySelectorAll<HTMLInputElement>('input[type=range][data-scale-list]'))) {
+  const target = field(r.dataset['scaleList'] ?? '');
+  let baseList: number[] | null = null;
+  r.addEventListener('input', () => {
+    baseList ??= parseList(target.value);
+    const m = 10 ** Number(r.value);
+    target.value = formatList(baseList.map((v) => Number((v * m).toPrecision(3))));
+  });
+  r.addEventListener('change', () => {
+    baseList = null;
+    r.value = '0';
+    form.requestSubmit();
+  });
+}
+
 // ---- the worker -----------------------------------------------------------------------------
 
 const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });

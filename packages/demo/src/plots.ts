@@ -177,7 +177,6 @@ export function panels(runs: readonly PlotRun[], model: string): ChartPanel[] {
       title: 'conserved by gradient flow: the quantities themselves',
       log: false,
       lines: inv,
-      zero: true,
       ...(Number.isFinite(lo) ? { band: [lo, hi] as [number, number] } : {}),
     });
     out.push({ id: PANEL.drift, title: 'their drift since step 0 (GD: small, not zero)', log: true, lines: lines(runs, ['drift'], true) });
