@@ -66,7 +66,7 @@ function matrixArb(rows: number, cols: number, scale: number): fc.Arbitrary<numb
   return fc.array(fc.array(real(-scale, scale), { minLength: cols, maxLength: cols }), { minLength: rows, maxLength: rows });
 }
 
-type FamilyTag = 'mf' | 'net' | 'octopus';
+type FamilyTag = 'mf' | 'net' | 'octopus' | 'wncnn';
 
 const scheduleArb = (family: FamilyTag): fc.Arbitrary<Obj> =>
   fc.oneof(
@@ -82,7 +82,7 @@ const methodArb = (family: FamilyTag, samples: number): fc.Arbitrary<Obj | undef
     fc.record({ kind: fc.constant('momentum'), beta: real(0, 0.95) }),
     fc.record({ kind: fc.constant('nesterov'), beta: real(0, 0.95) }),
     fc.record({ kind: fc.constant('adam'), beta1: opt(real(0, 0.95)), beta2: opt(real(0.5, 0.999)), eps: opt(real(1e-10, 1e-6)) }).map(clean),
-    ...(family === 'net' ? [fc.record({ kind: fc.constant('sgd'), batchSize: small(1, samples), seed })] : []),
+    ...(family === 'net' || (family === 'wncnn' && samples > 1) ? [fc.record({ kind: fc.constant('sgd'), batchSize: small(1, samples), seed })] : []),
     fc.constant({ kind: 'euler' }),
     fc.constant({ kind: 'rk4' }),
     fc.record({ kind: fc.constant('dopri5'), rtol: opt(real(1e-8, 1e-3)), atol: opt(real(1e-12, 1e-6)) }).map(clean),
@@ -299,6 +299,34 @@ const octopusArb: fc.Arbitrary<Obj> = fc
       });
   });
 
+/**
+ * Weight-normalized CNN (thesis ch. 5): k >= 3 patches (the curvature queries' k goes up to 3),
+ * a random or given teacher (nonzero vectors), Theorem 5.4's init or a point (v nonzero); the
+ * empirical loss with a small sample (then SGD may be drawn, its batch within the sample).
+ */
+const wncnnArb: fc.Arbitrary<Obj> = fc.record({ k: small(3, 6), p: small(1, 5), samples: fc.option(small(2, 12), { freq: 3, nil: undefined }) }).chain(({ k, p, samples }) => {
+  const vec = (n: number, scale: number): fc.Arbitrary<number[]> =>
+    fc.array(real(-scale, scale), { minLength: n, maxLength: n }).map((x) => (x.every((y) => y === 0) ? x.map((_, i) => (i === 0 ? 1 : 0)) : x));
+  return fc
+    .record({
+      model: fc.record({ kind: fc.constant('weightNormCnn'), k: fc.constant(k), p: fc.constant(p), loss: samples === undefined ? opt(fc.constant('population')) : fc.constant('empirical') }).map(clean),
+      teacher: fc
+        .record({
+          wStarNorm: opt(real(0.2, 3)),
+          wStar: fc.oneof(fc.record({ kind: fc.constant('random'), seed }), fc.record({ kind: fc.constant('vector'), w: vec(p, 2) })),
+          aStar: fc.oneof(fc.record({ kind: fc.constant('ratio'), r: real(0, k), norm: opt(real(0.1, 3)), seed }).map(clean), fc.record({ kind: fc.constant('vector'), a: vec(k, 2) })),
+        })
+        .map(clean),
+      init: fc.oneof(
+        { weight: 3, arbitrary: fc.record({ kind: fc.constant('theorem54'), vNorm: opt(real(0.1, 3)), seed, signs: opt(fc.tuple(pick([1, -1]), pick([1, -1]))) }).map(clean) },
+        { weight: 1, arbitrary: fc.record({ kind: fc.constant('point'), v: vec(p, 2), a: vec(k, 2) }) },
+      ),
+      data: samples === undefined ? fc.constant(undefined) : fc.record({ samples: fc.constant(samples), seed }),
+      run: runFieldsArb('wncnn', samples ?? 1),
+    })
+    .map(({ run, ...rest }) => clean({ ...rest, ...run }));
+});
+
 const queryArb = (family: FamilyTag): fc.Arbitrary<Obj> =>
   fc.oneof(
     fc.record({ what: fc.constant('classify'), k: opt(small(1, 2)), method: opt(pick(['auto', 'dense', 'lanczos'])), tol: opt(real(1e-10, 0.5)), maxIter: opt(small(1, 60)), seed: opt(seed), zeroTol: opt(real(0, 1)), gradTol: opt(real(0, 1)), denseMaxDim: opt(small(0, 100)), vectors: opt(fc.boolean()) }).map(clean),
@@ -306,7 +334,7 @@ const queryArb = (family: FamilyTag): fc.Arbitrary<Obj> =>
     fc.record({ what: fc.constant('density'), probes: opt(small(1, 4)), lanczosSteps: opt(small(1, 8)), gridPoints: opt(small(2, 30)), sigma: opt(real(0.001, 1)), seed: opt(seed), block: opt(fc.constant('$block')) }).map(clean),
     fc.record({ what: fc.constant('trace'), probes: opt(small(1, 6)), seed: opt(seed), block: opt(fc.constant('$block')) }).map(clean),
     ...(family === 'mf' ? [fc.record({ what: fc.constant('lemma32'), eps: opt(real(0, 1)), vectors: opt(fc.boolean()) }).map(clean)] : []),
-    ...(family === 'octopus' ? [fc.constant({ what: 'stationaryPoints' })] : []),
+    ...(family === 'octopus' || family === 'wncnn' ? [fc.constant({ what: 'stationaryPoints' })] : []),
   );
 
 // ----------------------------------------------------------------------------------------------
@@ -551,9 +579,10 @@ interface Case {
   advanceArg?: { value: unknown };
 }
 
-const caseArb: fc.Arbitrary<Case | undefined> = fc
+const caseArbOf = (familyArb: fc.Arbitrary<FamilyTag>): fc.Arbitrary<Case | undefined> =>
+  fc
   .record({
-    family: fc.oneof({ weight: 2, arbitrary: fc.constant<FamilyTag>('mf') }, { weight: 3, arbitrary: fc.constant<FamilyTag>('net') }, { weight: 1, arbitrary: fc.constant<FamilyTag>('octopus') }),
+    family: familyArb,
     mode: fc.oneof(
       { weight: 30, arbitrary: fc.constant('valid') },
       { weight: 50, arbitrary: fc.constant('mutateSpec') },
@@ -566,7 +595,7 @@ const caseArb: fc.Arbitrary<Case | undefined> = fc
     r2: fc.nat(),
   })
   .chain((c) =>
-    fc.record({ spec: c.family === 'mf' ? mfArb : c.family === 'net' ? netArb : octopusArb, query: queryArb(c.family) }).map(({ spec, query }): Case | undefined => {
+    fc.record({ spec: c.family === 'mf' ? mfArb : c.family === 'net' ? netArb : c.family === 'octopus' ? octopusArb : wncnnArb, query: queryArb(c.family) }).map(({ spec, query }): Case | undefined => {
       switch (c.mode) {
         case 'valid':
           return { family: c.family, spec, ...(c.withQuery ? { query } : {}) };
@@ -585,9 +614,29 @@ const caseArb: fc.Arbitrary<Case | undefined> = fc
     }),
   );
 
+/** The cases of the families of the original stream (their cases stay those they were). */
+const caseArb = caseArbOf(fc.oneof({ weight: 2, arbitrary: fc.constant<FamilyTag>('mf') }, { weight: 3, arbitrary: fc.constant<FamilyTag>('net') }, { weight: 1, arbitrary: fc.constant<FamilyTag>('octopus') }));
+/**
+ * Families added later take every `EXTRA_EVERY`-th case from a stream of their own (slot j: the
+ * cases with index % EXTRA_EVERY === EXTRA_EVERY - 1 - j), so that adding one does not reshuffle
+ * the cases of the others.
+ */
+const EXTRA_EVERY = 8;
+const EXTRA_FAMILIES: readonly FamilyTag[] = ['wncnn'];
+const extraArbs = EXTRA_FAMILIES.map((f) => caseArbOf(fc.constant(f)));
+
+/** The cases of batch `b` (indices b * BATCH ..). */
+function sampleBatch(seedValue: number, b: number): (Case | undefined)[] {
+  const values = fc.sample(caseArb, { seed: seedValue + b * 7919, numRuns: BATCH });
+  extraArbs.forEach((arb, j) => {
+    const extra = fc.sample(arb, { seed: seedValue + b * 7919 + 104_729 * (j + 1), numRuns: BATCH });
+    for (let i = 0; i < BATCH; i++) if ((b * BATCH + i) % EXTRA_EVERY === EXTRA_EVERY - 1 - j) values[i] = extra[i];
+  });
+  return values;
+}
+
 function caseAt(seedValue: number, index: number): Case {
-  const batch = Math.floor(index / BATCH);
-  const values = fc.sample(caseArb, { seed: seedValue + batch * 7919, numRuns: BATCH });
+  const values = sampleBatch(seedValue, Math.floor(index / BATCH));
   return values[index % BATCH]!;
 }
 
@@ -841,7 +890,7 @@ describe('fuzz: random valid and invalid specs and queries on both backends', ()
         const b = Math.floor(i / BATCH);
         if (b !== batchIndex) {
           batchIndex = b;
-          batchValues = fc.sample(caseArb, { seed: SEED + b * 7919, numRuns: BATCH });
+          batchValues = sampleBatch(SEED, b);
         }
         const c = batchValues[i % BATCH] ?? caseAt(SEED, i);
         if (REPORT_ONLY && i > 0 && i % 10_000 === 0) {

@@ -29,6 +29,10 @@ import {
   type OctopusInitSpec,
   type OctopusModel,
   type OctopusRunSpec,
+  type WeightNormCnnInitSpec,
+  type WeightNormCnnModel,
+  type WeightNormCnnRunSpec,
+  type WeightNormCnnTeacher,
   type Preset,
   Run,
   type RunSpec,
@@ -585,6 +589,56 @@ function octopusSpecs(): { label: string; spec: OctopusRunSpec }[] {
   return out;
 }
 
+// Weight-normalized CNN (no matrix fields): both losses, both teachers, both inits.
+const WNCNN_MODELS = fixtures<WeightNormCnnModel>()(
+  { kind: 'weightNormCnn', k: 4, p: 3, loss: 'population' },
+  { kind: 'weightNormCnn', k: 4, p: 3, loss: 'empirical' },
+);
+const wncnnModelCovered: AllSet<WeightNormCnnModel, (typeof WNCNN_MODELS)[number]> = true;
+const WNCNN_TEACHERS = fixtures<WeightNormCnnTeacher>()(
+  { wStarNorm: 1.5, wStar: { kind: 'random', seed: 1 }, aStar: { kind: 'ratio', r: 2, norm: 1, seed: 2 } },
+  { wStar: { kind: 'vector', w: [1, 0, 0] }, aStar: { kind: 'vector', a: [1, -0.5, 0.25, 0] } },
+);
+const wncnnTeacherCovered: AllSet<WeightNormCnnTeacher, (typeof WNCNN_TEACHERS)[number]> = true;
+const wncnnWStarCovered: AllSet<WeightNormCnnTeacher['wStar'], (typeof WNCNN_TEACHERS)[number]['wStar']> = true;
+const wncnnAStarCovered: AllSet<WeightNormCnnTeacher['aStar'], (typeof WNCNN_TEACHERS)[number]['aStar']> = true;
+const WNCNN_INITS = fixtures<WeightNormCnnInitSpec>()(
+  { kind: 'theorem54', vNorm: 0.5, seed: 3, signs: [1, -1] },
+  { kind: 'point', v: [0.3, -0.2, 0.9], a: [0.1, 0.2, -0.1, 0.05] },
+);
+const wncnnInitsCovered: AllSet<WeightNormCnnInitSpec, (typeof WNCNN_INITS)[number]> = true;
+const WNCNN_RUN = fixtures<WeightNormCnnRunSpec>()({
+  model: WNCNN_MODELS[1],
+  teacher: WNCNN_TEACHERS[0],
+  init: WNCNN_INITS[0],
+  data: { samples: 8, seed: 4 },
+  schedule: { kind: 'constant', eta: 0.05 },
+  steps: 4,
+  recordEvery: 2,
+  method: METHODS[0],
+  weightDecay: 1e-3,
+  curvature: CURVATURE,
+});
+const wncnnRunCovered: AllSet<WeightNormCnnRunSpec, (typeof WNCNN_RUN)[number]> = true;
+
+/** weightNormCnn specs: both losses, teachers and inits, and every schedule and method once. */
+function wncnnSpecs(): { label: string; spec: WeightNormCnnRunSpec }[] {
+  const emp = WNCNN_RUN[0];
+  const { data: _data, ...rest } = emp;
+  const pop: WeightNormCnnRunSpec = { ...rest, model: WNCNN_MODELS[0] };
+  const out: { label: string; spec: WeightNormCnnRunSpec }[] = [
+    { label: 'empirical loss, random teacher, theorem54 init', spec: emp },
+    ...WNCNN_INITS.map((init) => ({ label: `population loss, given teacher, init ${init.kind}`, spec: { ...pop, teacher: WNCNN_TEACHERS[1], init } })),
+  ];
+  for (const schedule of SCHEDULES) {
+    if (schedule.kind === 'theorem31') continue; // matrix factorization only
+    out.push({ label: `schedule ${schedule.kind}`, spec: { ...pop, schedule } });
+  }
+  // SGD needs the empirical loss (its sample).
+  for (const method of METHODS) out.push({ label: `method ${method.kind}`, spec: { ...(method.kind === 'sgd' ? emp : pop), method } });
+  return out;
+}
+
 // The families' matrix fields (families/*.ts, what encodeSpec checks strictly) are exactly the
 // fields their types declare as MatrixInput.
 /** The paths (`[]` for any index) of the fields of T typed as a matrix input. */
@@ -609,7 +663,8 @@ const COMPILE_TIME_CHECKS = [
   methodsCovered, schedulesCovered, curvatureCovered, mfModelCovered, mfTargetsCovered, mfInitsCovered, mfRunCovered,
   layersCovered, layerTypesCovered, activationsCovered, netModelsCovered, lossesCovered, targetGensCovered, dataCovered,
   inputsCovered, netInitsCovered, netRunCovered, mfMatrixFieldsListed, mfMatrixFieldsTyped, netMatrixFieldsListed,
-  netMatrixFieldsTyped, octopusModelCovered, octopusInitsCovered, octopusRunCovered,
+  netMatrixFieldsTyped, octopusModelCovered, octopusInitsCovered, octopusRunCovered, wncnnModelCovered,
+  wncnnTeacherCovered, wncnnWStarCovered, wncnnAStarCovered, wncnnInitsCovered, wncnnRunCovered,
 ];
 
 /** The paths of the objects of a spec that are not matrix inputs (where an unknown field can go). */
@@ -672,10 +727,11 @@ describe(`the TS spec types agree with the core on ${BACKEND}`, () => {
     ...mfSpecs().map((s) => ({ family: 'matrixFactorization', ...s })),
     ...netSpecs().map((s) => ({ family: 'network', ...s })),
     ...octopusSpecs().map((s) => ({ family: 'octopus', ...s })),
+    ...wncnnSpecs().map((s) => ({ family: 'weightNormCnn', ...s })),
   ];
 
   it('has fixtures for every family of RunSpec and of the registry (families/index.ts)', () => {
-    const kinds: AllValues<RunSpec['model']['kind'], (typeof MF_RUN)[number]['model']['kind'] | (typeof NET_RUN)[number]['model']['kind'] | (typeof OCTOPUS_RUN)[number]['model']['kind']> = true;
+    const kinds: AllValues<RunSpec['model']['kind'], (typeof MF_RUN)[number]['model']['kind'] | (typeof NET_RUN)[number]['model']['kind'] | (typeof OCTOPUS_RUN)[number]['model']['kind'] | (typeof WNCNN_RUN)[number]['model']['kind']> = true;
     expect(kinds).toBe(true);
     expect([...new Set(specs.map((s) => s.spec.model.kind))].sort()).toEqual([...FAMILIES.keys()].sort());
   });

@@ -19,11 +19,13 @@ import { FAMILIES } from './families/index.js';
 import type { MatrixFactorizationRunSpec } from './families/matrixFactorization.js';
 import type { NetworkRunSpec } from './families/network.js';
 import type { OctopusRunSpec } from './families/octopus.js';
+import type { WeightNormCnnRunSpec } from './families/weightNormCnn.js';
 import { splitMatrixInput } from './matrix.js';
 
 export type * from './families/matrixFactorization.js';
 export type * from './families/network.js';
 export type * from './families/octopus.js';
+export type * from './families/weightNormCnn.js';
 
 /** eta_t = eta (eta > 0). */
 export interface ConstantSchedule {
@@ -181,7 +183,7 @@ export interface CurvatureSpec {
 }
 
 /** Any run: the union of the families' run specs (one file per family under `families/`). */
-export type RunSpec = MatrixFactorizationRunSpec | NetworkRunSpec | OctopusRunSpec;
+export type RunSpec = MatrixFactorizationRunSpec | NetworkRunSpec | OctopusRunSpec | WeightNormCnnRunSpec;
 
 /** A spec as the bindings take it: JSON text plus buffers named by spec path. */
 export interface EncodedSpec {

@@ -21,9 +21,15 @@ pub mod continuous;
 pub mod mf;
 pub mod net;
 pub mod octopus;
+pub mod wncnn;
 
 /// The registered model families, in the order error messages list them.
-pub static FAMILIES: &[&dyn Family] = &[&mf::MfFamily, &net::NetFamily, &octopus::OctopusFamily];
+pub static FAMILIES: &[&dyn Family] = &[
+    &mf::MfFamily,
+    &net::NetFamily,
+    &octopus::OctopusFamily,
+    &wncnn::WeightNormCnnFamily,
+];
 
 /// The registered families as JSON, for the bindings and the TS conformance tests:
 /// `[{"kind", "fields", "queries", "examples": [{"name", "spec"}]}]`.

@@ -8,8 +8,9 @@ import type { FamilyEncoding } from './family.js';
 import { matrixFactorizationFamily } from './matrixFactorization.js';
 import { networkFamily } from './network.js';
 import { octopusFamily } from './octopus.js';
+import { weightNormCnnFamily } from './weightNormCnn.js';
 
 /** Every family, by its `model.kind`. */
 export const FAMILIES: ReadonlyMap<string, FamilyEncoding> = new Map(
-  [matrixFactorizationFamily, networkFamily, octopusFamily].map((f) => [f.kind, f]),
+  [matrixFactorizationFamily, networkFamily, octopusFamily, weightNormCnnFamily].map((f) => [f.kind, f]),
 );
