@@ -482,6 +482,13 @@ try {
     }));
     check(hov.text.startsWith('step ') && hov.text.includes('(A)') && hov.text.includes('(B)') && hov.rule === 'visible' && hov.others === pg.panels.length, `${pr.id}: hovering shows a rule and the values of both runs in every panel`, JSON.stringify(hov));
     await page.screenshot({ path: shot.replace(/\.png$/, `-${pr.id}.png`), fullPage: true });
+    if (pr.id === 'saddle') {
+      // The end of GD's run on the octopus is its minimum (a saddle has lambda_min = -2 gamma).
+      await page.click('#classify');
+      await page.waitForFunction(() => ['done', 'unavailable'].includes(document.querySelector('#verdict')?.dataset.state ?? ''), null, { timeout: 15_000 });
+      const oc = await page.evaluate(() => ({ kind: window.__autobalance.curvature?.verdict.kind, text: document.querySelector('#verdict')?.textContent ?? '' }));
+      check(oc.kind === 'localMinimum' && oc.text.includes('A local minimum'), 'saddle: at the end of the run GD is at a local minimum of the octopus (the verdict)', JSON.stringify(oc).slice(0, 120));
+    }
   }
   // Reset: step 0 again, same settings and seed, paused.
   await page.click('#reset');
@@ -521,6 +528,13 @@ try {
   await finished(page);
   const sl = await page.evaluate(() => ({ state: window.__autobalance.state, eta: window.__autobalance.spec.schedule.eta, seed: window.__autobalance.spec.init.seed }));
   check(live === '0.1' && sl.state === 'done' && sl.eta === 0.1 && sl.seed === 3, 'the eta slider shows its value in the field as it moves, and reruns with the same seed', `${live} ${JSON.stringify(sl)}`);
+  // A preset's pair with another model's settings: one run, and the page says so.
+  await page.selectOption('#overlay', 'preset');
+  await page.selectOption('select[name=model]', 'mf');
+  await page.click('#run');
+  await finished(page);
+  const other = await page.evaluate(() => ({ runs: window.__autobalance.runs.length, problems: window.__autobalance.problems, state: window.__autobalance.state }));
+  check(other.state === 'done' && other.runs === 1 && other.problems.some((p) => p.includes("The preset's pair")), "a preset's pair with another model's settings runs alone and says so", JSON.stringify(other));
   await page.goto(`${base}?model=net&input=5&hidden=8,8&output=2&samples=20&stds=0.5,0.2,0.1&eta=0.05&steps=20&every=5&seed=3`);
   await finished(page);
   const scaled = await slide('input[type=range][data-scale-list=stds]', 1);

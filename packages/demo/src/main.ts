@@ -348,7 +348,13 @@ function secondRun(a: Settings, overlay: Overlay): Settings | null {
 
 function runFromForm(play: boolean): void {
   const { settings, raw } = readForm();
-  const overlay = overlaySelect.value as Overlay;
+  let overlay = overlaySelect.value as Overlay;
+  if (overlay === 'preset' && activePreset && activePreset.a.model !== settings.model) {
+    // The preset's second run varies a setting of its own model: with another model, one run.
+    showNotices([`The preset's pair ("${activePreset.title}") is for the ${activePreset.a.model} model: running the ${settings.model} settings alone.`]);
+    overlay = 'none';
+    overlaySelect.value = 'none';
+  }
   const prevA = slots[0]?.settings ?? null;
   const b = overlay === 'previous' ? prevA : secondRun(settings, overlay);
   if (overlay === 'previous') previous = prevA;
@@ -510,8 +516,10 @@ function draw(): void {
   plots.replaceChildren(...figs);
   for (const d of drawn) {
     const svg = d.el.querySelector('svg');
-    svg?.addEventListener('mousemove', (e) => hover(svg, d.geometry, e));
-    svg?.addEventListener('mouseleave', () => {
+    // Pointer events: a mouse, a pen or a finger on a touch screen.
+    svg?.addEventListener('pointermove', (e) => hover(svg, d.geometry, e));
+    svg?.addEventListener('pointerdown', (e) => hover(svg, d.geometry, e));
+    svg?.addEventListener('pointerleave', () => {
       hoverStep = null;
       showHover();
     });
@@ -548,7 +556,7 @@ function draw(): void {
   }
 }
 
-function hover(svg: SVGSVGElement, g: Geometry, e: MouseEvent): void {
+function hover(svg: SVGSVGElement, g: Geometry, e: PointerEvent): void {
   const box = svg.getBoundingClientRect();
   const vb = svg.viewBox.baseVal;
   const px = ((e.clientX - box.left) / box.width) * vb.width;

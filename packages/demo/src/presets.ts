@@ -65,7 +65,8 @@ export const PRESETS: readonly Preset[] = [
       needs time exponential in d. Perturbed GD adds a small random kick whenever the gradient is small, and
       passes every saddle in about the same number of steps: polynomial time.</p>
       <p><b>Watch:</b> the loss is a staircase, one step per saddle (values −(k−1)ν); GD's steps get longer
-      and longer, PGD's stay short. The gradient norm dips at each saddle. (η = 1/(4L); docs/saddle-escape.md.)</p>`,
+      and longer, PGD's stay short. The gradient norm dips at each saddle. Pause on a plateau and ask
+      "What kind of point is this?" (below): a strict saddle, λ_min = −2γ. (η = 1/(4L); docs/saddle-escape.md.)</p>`,
   },
   {
     id: 'conservation',
