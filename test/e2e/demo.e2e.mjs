@@ -394,12 +394,16 @@ try {
   check(bad.state === 'error' && bad.text.startsWith('model.rank: ') && bad.text.includes('(out_of_range)'), 'an invalid setting shows the error naming the field', JSON.stringify(bad));
   const cleared = await page.evaluate(() => ({ figures: document.querySelectorAll('#plots figure').length, rows: document.querySelectorAll('#last tr').length, cols: Object.keys(window.__autobalance.columns).length }));
   check(cleared.figures === 0 && cleared.rows === 0 && cleared.cols === 0, "a failed run clears the previous run's plots and table", JSON.stringify(cleared));
+  const marked = await page.evaluate(() => Array.from(document.querySelectorAll('#settings [aria-invalid=true]')).map((e) => e.getAttribute('name')));
+  check(canon(marked) === '["rank"]', 'the form marks the field the error names (model.rank -> rank)', JSON.stringify(marked));
   await page.fill('input[name=rank]', '3');
   await page.fill('input[name=eta]', 'abc');
   await page.click('#run');
   await finished(page);
   const nan = await page.evaluate(() => ({ state: window.__autobalance.state, text: document.querySelector('#status')?.textContent ?? '', figures: document.querySelectorAll('#plots figure').length }));
   check(nan.state === 'error' && nan.text.startsWith('eta: expected a number') && nan.figures === 0, 'a bad number names the field in words (eta: expected a number)', JSON.stringify(nan));
+  const marked2 = await page.evaluate(() => Array.from(document.querySelectorAll('#settings [aria-invalid=true]')).map((e) => e.getAttribute('name')));
+  check(canon(marked2) === '["eta"]', 'the form marks the bad number (eta), and only it', JSON.stringify(marked2));
   await page.screenshot({ path: shot.replace(/\.png$/, '-error.png'), fullPage: true });
 
   await page.fill('input[name=rank]', '3');

@@ -284,6 +284,7 @@ function begin(a: Settings, raw: Record<string, string>, overlay: Overlay, b: Se
   for (const s of slots) send({ type: 'dispose', id: s.id });
   slots = [];
   exposed.error = null;
+  markInvalid(null);
   exposed.curvature = null;
   exposed.curvatureError = null;
   exposed.curvaturePlot = null;
@@ -456,8 +457,26 @@ function settle(): void {
   else if (!playing) setState(exposed.state); // refresh the buttons
 }
 
+/** The form field of an error's field (a setting's key, or a spec path such as `model.rank`). */
+const SPEC_FIELDS: Record<string, string> = {
+  'model.d1': 'd1', 'model.d2': 'd2', 'model.rank': 'rank', 'model.balanceWeight': 'w', 'target.singularValues': 'sv',
+  'init.stdU': 'stdU', 'init.stdV': 'stdV', 'model.inputDim': 'input', 'model.layers': 'hidden', 'data.samples': 'samples',
+  'init.stds': 'stds', 'model.d': 'd', 'model.L': 'L', 'model.gamma': 'gamma', 'model.tau': 'tau', 'init.low': 'low',
+  'init.high': 'high', init: 'low', 'schedule.eta': 'eta', 'method.beta': 'beta', 'method.gThres': 'gThres',
+  'method.tThres': 'tThres', 'method.radius': 'radius', steps: 'steps', recordEvery: 'every', 'curvature.every': 'curvature',
+};
+function markInvalid(e: ErrorInfo | null): void {
+  for (const el of Array.from(form.querySelectorAll('[aria-invalid]'))) el.removeAttribute('aria-invalid');
+  if (!e || !e.field) return;
+  const path = e.field.replace(/\[\d+\]/g, '');
+  const key = e.code === 'invalid_setting' ? e.field : (SPEC_FIELDS[path] ?? SPEC_FIELDS[path.split('.').slice(0, 2).join('.')]);
+  const el = key !== undefined ? form.querySelector<HTMLElement>(`[name="${key}"]`) : null;
+  el?.setAttribute('aria-invalid', 'true');
+}
+
 function fail(e: ErrorInfo, clearRuns: boolean): void {
   playing = false;
+  markInvalid(e);
   exposed.error = e;
   // A failed run leaves no plots of the previous one behind.
   for (const s of slots) {
