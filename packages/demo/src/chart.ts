@@ -119,7 +119,9 @@ export function renderPanel(p: ChartPanel, width: number, height: number): { svg
     }
     const every = Math.max(1, Math.ceil((hi - lo) / 6));
     yticks = [];
-    for (let e = lo; e <= hi; e += every) yticks.push(10 ** e);
+    // Few decades: ticks at 1, 2 and 5 of each, so the axis has values to read.
+    const mantissas = hi - lo <= 2 ? [1, 2, 5] : [1];
+    for (let e = lo; e <= hi; e += every) for (const m of mantissas) if (e + Math.log10(m) <= hi) yticks.push(m * 10 ** e);
     ty = (v) => g.y1 - ((Math.log10(v) - lo) / (hi - lo)) * (g.y1 - g.y0);
   } else {
     if (ymax === ymin) {
@@ -137,7 +139,9 @@ export function renderPanel(p: ChartPanel, width: number, height: number): { svg
   parts.push(`<rect x="${g.x0}" y="${g.y0}" width="${g.x1 - g.x0}" height="${g.y1 - g.y0}" class="frame"/>`);
   for (const v of yticks) {
     const y = ty(v).toFixed(1);
-    const label = p.log ? `1e${Math.round(Math.log10(v))}` : short(v);
+    const e = Math.floor(Math.log10(v) + 1e-9);
+    const m = Math.round(v / 10 ** e);
+    const label = p.log ? `${m === 1 ? '' : `${m}×`}1e${e}` : short(v);
     parts.push(`<line x1="${g.x0}" x2="${g.x1}" y1="${y}" y2="${y}" class="grid"/><text x="${g.x0 - 4}" y="${y}" dy="0.32em" text-anchor="end" class="tick">${label}</text>`);
   }
   for (const v of linearTicks(xmin, xmax, 5, true)) {
