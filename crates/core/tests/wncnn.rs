@@ -793,3 +793,48 @@ fn sgd_on_the_empirical_loss_follows_the_population_run() {
     let ob = *b.column("outcome", 0).unwrap().last().unwrap();
     assert_eq!((oa, ob), (1.0, 1.0));
 }
+
+#[test]
+fn the_four_signs_variant_always_has_one_start_in_the_global_region() {
+    // Theorem 5.4: of (v, a), (v, -a), (-v, a), (-v, -a) exactly one has a^T a* > 0 and
+    // phi < pi/2 (and E >= 0 holds for all four): GD decides it at step 0.
+    for seed in 0..40u64 {
+        let mut wins = 0;
+        for signs in [[1, 1], [1, -1], [-1, 1], [-1, -1]] {
+            let mut spec = base(36, 6, 4.0, 3 * seed);
+            spec["init"]["signs"] = json!(signs);
+            spec["schedule"]["eta"] = json!(0.15);
+            let (_, o, at) = run(&spec, 1);
+            if o == 1 && at == Some(0) {
+                wins += 1;
+            }
+        }
+        assert_eq!(wins, 1, "seed {seed}");
+    }
+}
+
+#[test]
+fn nothing_is_decided_above_the_step_size_bound_and_the_flow_agrees_with_gd() {
+    let k = 25usize;
+    let bound = 2.0 * PI / (k as f64 + PI - 1.0);
+    let mut agree = 0;
+    for seed in 0..10u64 {
+        let mut spec = base(k, 6, 4.0, 50 + seed);
+        spec["schedule"]["eta"] = json!(bound * 1.05);
+        let (_, o, _) = run(&spec, 300);
+        assert_eq!(
+            o, 0,
+            "seed {seed}: decided with eta above 2 pi / (k + pi - 1)"
+        );
+        // A small step: GD (the model's own steps, eta checked) and RK4 (the flow's conditions)
+        // end with the same outcome.
+        spec["schedule"]["eta"] = json!(0.02);
+        let (_, o_gd, _) = run(&spec, 20_000);
+        spec["method"] = json!({"kind": "rk4"});
+        let (_, o_rk, _) = run(&spec, 20_000);
+        assert_ne!(o_gd, 0, "seed {seed}");
+        assert_eq!(o_gd, o_rk, "seed {seed}");
+        agree += 1;
+    }
+    assert_eq!(agree, 10);
+}

@@ -885,7 +885,10 @@ impl Model for WeightNormCnn {
         let mut taken = 0u64;
         while taken < max {
             let l = self.population(w, Some(&mut g));
-            let bad = !l.is_finite() || !g.iter().all(|x| x.is_finite()) || !norm(&g).is_finite();
+            // norm2 finite implies every entry finite; when it overflows, ask as the session does.
+            let bad = !l.is_finite()
+                || (!norm2(&g).is_finite()
+                    && (!g.iter().all(|x| x.is_finite()) || !norm(&g).is_finite()));
             if bad && taken >= 2 {
                 // Back to the iterate before (tracked when it was reached); the session takes
                 // the bad step alone next time.
