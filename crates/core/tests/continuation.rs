@@ -602,3 +602,37 @@ fn random_4x4_and_6x6_problems_continue() {
         );
     }
 }
+
+#[test]
+fn example1_constant_verdicts_min_before_the_fold_saddle_after() {
+    for sheet in [1i64, -1, 2] {
+        let (s, out) = run_study(example1(
+            sheet,
+            json!({"verdicts": {"every": 1}, "cMax": 25}),
+        ));
+        let (lam, fold, v, m) = (
+            col(&s, "lambda"),
+            col(&s, "fold"),
+            col(&s, "verdictConst"),
+            col(&s, "minEigConst"),
+        );
+        let row = fold.iter().position(|&f| f == 1.0).expect("a fold");
+        let near: Vec<f64> = (1..row).map(|i| v[i]).collect();
+        let far: Vec<f64> = (row + 1..lam.len()).map(|i| v[i]).collect();
+        println!(
+            "sheet {sheet}: fold minEig {} near {:?} far {:?}",
+            m[row],
+            &near[..near.len().min(5)],
+            &far[..far.len().min(5)]
+        );
+        assert!(
+            near.iter().all(|&x| x == 1.0),
+            "sheet {sheet}: near {near:?}"
+        );
+        assert!(far.iter().all(|&x| x == -1.0), "sheet {sheet}: far {far:?}");
+        assert!(m[row].abs() < 1e-5, "the fold is degenerate: {}", m[row]);
+        let pts = out["verdicts"]["points"].as_array().unwrap();
+        assert_eq!(pts.len(), lam.len());
+        assert!(pts.iter().all(|p| p["normal"] == true));
+    }
+}

@@ -107,8 +107,56 @@ export interface ConservationLawsStudySpec {
   keepComplement?: boolean;
 }
 
+/** A square matrix as rows (`n` rows of `n` numbers). */
+export type MatrixRows = number[][];
+
+/** A starting point of a `continuation` branch. */
+export type ContinuationStart =
+  /** The real matrix logarithm of `R(sigma)` divided by T, on sheet `sheet` (every complex-conjugate eigenvalue pair's angle moved by `2 pi sheet`; 0 is the principal logarithm), refined by Newton (or a homotopy in R) at the spec's lambda and sigma. */
+  | { kind: 'logarithm'; sheet: number }
+  /** A given C, refined at the spec's lambda and sigma. */
+  | { kind: 'point'; C: MatrixRows }
+  /** `C = (R - I) Sigma0 / lambda` at lambda = `range[1]` (in lambda) or at the spec's lambda (in sigma), refined. */
+  | { kind: 'largeLambda' };
+
+/**
+ * Continue the critical points of the continuous-time linear network (Taghvaei, Kim & Mehta 2017):
+ * the solutions C of `lambda C = F^T (R(sigma) - F) Sigma0`, `F = e^{2T Om} e^{T C^T}`,
+ * `Om = (C - C^T)/2`, `R(sigma) = R + sigma dR`, by pseudo-arclength in lambda or sigma, with
+ * folds refined by Moore-Spence (docs/continuation.md). Rows: `branch`, `direction`, `arc`,
+ * `lambda`, `sigma`, `c11` .. `cnn` (row-major), `J`, `reg`, `data`, `residual`, `fold` (1 at a
+ * refined fold), `verdictConst`, `verdictTime` (+1 local minimum, -1 saddle, 0 undecided, NaN where
+ * no verdict was computed), `minEigConst`, `minEigTime`.
+ */
+export interface ContinuationStudySpec {
+  /** The study kind. */
+  kind: 'continuation';
+  /** The problem: size n (1..16), horizon T > 0, target R, optional dR and Sigma0 (default I; symmetric positive definite). */
+  problem: { n: number; T: number; R: MatrixRows; dR?: MatrixRows; sigma0?: MatrixRows };
+  /** The continued parameter (`sigma` needs `problem.dR`). */
+  parameter: 'lambda' | 'sigma';
+  /** Weight decay (the start's value when continuing in lambda). Default 0. */
+  lambda?: number;
+  /** The parameter of R(sigma) (the start's value when continuing in sigma). Default 0. */
+  sigma?: number;
+  /** `[lo, hi]`: a direction stops when the parameter leaves it (its last point put on the bound). */
+  range: [number, number];
+  /** The starts; each is continued in both directions (increasing the parameter first). */
+  starts: ContinuationStart[];
+  /** Arclength step: initial (default 0.01), min (default 1e-9: below it a direction stops), max (default 0.1). */
+  step?: { initial?: number; min?: number; max?: number };
+  /** Points per direction of a branch (1..100000). Default 500. */
+  maxPoints?: number;
+  /** A direction stops once |C|_F exceeds this. Default 1000. */
+  cMax?: number;
+  /** Newton tolerance on |residual|_F (< 0.01). Default 1e-10. */
+  tol?: number;
+  /** Second-order verdicts at every `every`-th point, every start and every fold (omit for none). */
+  verdicts?: { K?: number[]; discretization?: 'exponential' | 'euler'; every?: number };
+}
+
 /** Any study. */
-export type StudySpec = HessianGridStudySpec | ConservationLawsStudySpec;
+export type StudySpec = HessianGridStudySpec | ConservationLawsStudySpec | ContinuationStudySpec;
 
 /** Where a study is (the core's `StudyStatus`). */
 export interface StudyStatus {
@@ -257,12 +305,93 @@ export interface ConservationLawsOutput extends StudyOutputBase {
   points: ConservationLawsPoint[];
 }
 
+/** A refined fold of a `continuation` branch. */
+export interface ContinuationFold {
+  /** Its row in the columns. */
+  row: number;
+  lambda: number;
+  sigma: number;
+  /** The last Moore-Spence update of the parameter (the refinement's accuracy). */
+  lastUpdate: number;
+  /** |residual|_F at the fold. */
+  residual: number;
+  /** |C|_F at the fold. */
+  cNorm: number;
+  /** The branch (index of its start) and direction (+1 / -1). */
+  branch?: number;
+  direction?: number;
+}
+
+/** One direction of a `continuation` branch. */
+export interface ContinuationDirection {
+  /** +1: the parameter increased first; -1: decreased. */
+  direction: number;
+  /** Points recorded (beside the start and the folds). */
+  points: number;
+  /** Why it ended: `range`, `cMax`, `maxPoints`, `stepTooSmall`, `startFailed` (null while running). */
+  stop: 'range' | 'cMax' | 'maxPoints' | 'stepTooSmall' | 'startFailed' | null;
+  /** The last arclength step. */
+  lastStep: number;
+  /** The folds refined on it. */
+  folds: ContinuationFold[];
+}
+
+/** One branch (one start) of a `continuation` study. */
+export interface ContinuationBranch {
+  branch: number;
+  /** The start, as given. */
+  start: ContinuationStart;
+  /** False when no solution was found from the start (see `note`). */
+  startSolved: boolean;
+  /** The parameter value of the start. */
+  startParameter: number;
+  /** Why the start failed, or null. */
+  note: string | null;
+  directions: ContinuationDirection[];
+}
+
+/** The verdicts at one point of a `continuation` study. */
+export interface ContinuationVerdictPoint {
+  row: number;
+  lambda: number;
+  sigma: number;
+  /** True when C is normal (the critical weight A_t is then constant in t). */
+  normal: boolean;
+  /** |C C^T - C^T C|_F. */
+  nonNormality: number;
+  /** Among constant weights (the paper's sense). */
+  constant: { minEig: number | null; verdict: number; method: string };
+  /** Among time-varying weights: the K-layer discretization's Hessian for each K. */
+  time: { K: number; minEig: number | null; verdict: number }[];
+  /** True when the two verdicts differ (null when either is undecided or missing). */
+  differ: boolean | null;
+}
+
+/** The output of a `continuation` study. */
+export interface ContinuationOutput extends StudyOutputBase {
+  /** The study kind. */
+  kind: 'continuation';
+  /** The continued parameter. */
+  parameter: 'lambda' | 'sigma';
+  /** The size of C. */
+  n: number;
+  branches: ContinuationBranch[];
+  /** Every refined fold. */
+  folds: ContinuationFold[];
+  /** The verdict settings and points (null without `verdicts`). */
+  verdicts: { K: number[]; discretization: string; every: number; points: ContinuationVerdictPoint[] } | null;
+  /** What went wrong along the way (a start without a solution, a fold that did not refine). */
+  notes: string[];
+}
+
 /** The output type of a study spec type. */
 export type StudyOutput<S extends StudySpec = StudySpec> = S extends HessianGridStudySpec
   ? HessianGridOutput
   : S extends ConservationLawsStudySpec
     ? ConservationLawsOutput
-    : StudyOutputBase;
+    : S extends ContinuationStudySpec
+      ? ContinuationOutput
+      : StudyOutputBase;
 
 /** The outcome of a study. */
 export interface StudyResult<S extends StudySpec = StudySpec> {

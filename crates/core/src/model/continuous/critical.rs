@@ -313,11 +313,11 @@ pub fn logarithm_at(r: &DMatrix<f64>, sheet: i64, field: &str) -> Result<DMatrix
         }
         let real = m.im.abs() <= 1e3 * tol;
         let log = if real {
-            Complex::new(m.re.ln(), 0.0)
+            Complex::new(libm::log(m.re), 0.0)
         } else {
             let shift = 2.0 * std::f64::consts::PI * sheet as f64;
-            let ang = m.im.atan2(m.re) + if m.im > 0.0 { shift } else { -shift };
-            Complex::new(m.norm().ln(), ang)
+            let ang = libm::atan2(m.im, m.re) + if m.im > 0.0 { shift } else { -shift };
+            Complex::new(libm::log(libm::hypot(m.re, m.im)), ang)
         };
         for k in 0..mult {
             let row = vt.row(n - 1 - k);

@@ -91,7 +91,7 @@ fn degree_and_scaling(nrm: f64) -> (usize, u32) {
     if nrm <= THETA[4] || !nrm.is_finite() {
         return (4, 0);
     }
-    let s = (nrm / THETA[4]).log2().ceil().max(0.0);
+    let s = libm::ceil(libm::log2(nrm / THETA[4])).max(0.0);
     (4, s as u32)
 }
 
