@@ -636,3 +636,32 @@ fn example1_constant_verdicts_min_before_the_fold_saddle_after() {
         assert!(pts.iter().all(|p| p["normal"] == true));
     }
 }
+
+/// Timings for docs/continuation.md: `cargo test --release --test continuation -- --ignored --nocapture timings`.
+#[test]
+#[ignore]
+fn timings() {
+    for sheet in [1i64, -1, 2, -2] {
+        let t0 = std::time::Instant::now();
+        let (s, out) = run_study(example1(sheet, json!({"maxPoints": 30})));
+        let through = t0.elapsed();
+        let t1 = std::time::Instant::now();
+        let (s2, _) = run_study(example1(sheet, json!({})));
+        let full = t1.elapsed();
+        println!(
+            "sheet {sheet}: through the fold (30 points, fold lambda {}) {:.1} ms; whole branch to cMax 40 ({} rows) {:.1} ms",
+            out["folds"][0]["lambda"], through.as_secs_f64() * 1e3, col(&s2, "lambda").len(), full.as_secs_f64() * 1e3
+        );
+        assert!(!col(&s, "lambda").is_empty());
+    }
+    for (n, seed) in [(4usize, 41u64), (6, 61)] {
+        let (_, _, spec) = random_start(n, seed);
+        let t0 = std::time::Instant::now();
+        let (s, _) = run_study(spec);
+        println!(
+            "random {n}x{n}: {} rows in {:.1} ms",
+            col(&s, "lambda").len(),
+            t0.elapsed().as_secs_f64() * 1e3
+        );
+    }
+}

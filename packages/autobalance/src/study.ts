@@ -111,13 +111,63 @@ export interface ConservationLawsStudySpec {
 export type MatrixRows = number[][];
 
 /** A starting point of a `continuation` branch. */
-export type ContinuationStart =
-  /** The real matrix logarithm of `R(sigma)` divided by T, on sheet `sheet` (every complex-conjugate eigenvalue pair's angle moved by `2 pi sheet`; 0 is the principal logarithm), refined by Newton (or a homotopy in R) at the spec's lambda and sigma. */
-  | { kind: 'logarithm'; sheet: number }
-  /** A given C, refined at the spec's lambda and sigma. */
-  | { kind: 'point'; C: MatrixRows }
-  /** `C = (R - I) Sigma0 / lambda` at lambda = `range[1]` (in lambda) or at the spec's lambda (in sigma), refined. */
-  | { kind: 'largeLambda' };
+export type ContinuationStart = ContinuationLogarithmStart | ContinuationPointStart | ContinuationLargeLambdaStart;
+
+/** The real matrix logarithm of `R(sigma)` divided by T, refined by Newton (or a homotopy in R) at the spec's lambda and sigma. */
+export interface ContinuationLogarithmStart {
+  /** The start kind. */
+  kind: 'logarithm';
+  /** The sheet: every complex-conjugate eigenvalue pair's angle moved by `2 pi sheet` (0: the principal logarithm). */
+  sheet: number;
+}
+
+/** A given C, refined at the spec's lambda and sigma. */
+export interface ContinuationPointStart {
+  /** The start kind. */
+  kind: 'point';
+  /** The guess for C (n rows). */
+  C: MatrixRows;
+}
+
+/** `C = (R - I) Sigma0 / lambda` at lambda = `range[1]` (in lambda) or at the spec's lambda (in sigma), refined. */
+export interface ContinuationLargeLambdaStart {
+  /** The start kind. */
+  kind: 'largeLambda';
+}
+
+/** The problem of a `continuation` study. */
+export interface ContinuationProblem {
+  /** Size of C (1..16). */
+  n: number;
+  /** Horizon T > 0. */
+  T: number;
+  /** The target R (n rows of n numbers). */
+  R: MatrixRows;
+  /** The direction of R(sigma) = R + sigma dR (needed to continue in sigma). */
+  dR?: MatrixRows;
+  /** Second moment of the inputs (symmetric positive definite). Default I. */
+  sigma0?: MatrixRows;
+}
+
+/** Arclength step control of a `continuation` study. */
+export interface ContinuationStep {
+  /** First step. Default 0.01. */
+  initial?: number;
+  /** A direction stops when the step falls below this. Default 1e-9. */
+  min?: number;
+  /** Largest step. Default 0.1. */
+  max?: number;
+}
+
+/** Which verdicts a `continuation` study computes. */
+export interface ContinuationVerdictSpec {
+  /** Layers of the discretized models whose Hessians give the time-varying verdict (1..256 each). Default [1, 2, 4, 8, 16, 32]. */
+  K?: number[];
+  /** Their discretization. Default `exponential`. */
+  discretization?: 'exponential' | 'euler';
+  /** A verdict at every `every`-th point of a direction (and at every start and fold). Default 1. */
+  every?: number;
+}
 
 /**
  * Continue the critical points of the continuous-time linear network (Taghvaei, Kim & Mehta 2017):
@@ -132,7 +182,7 @@ export interface ContinuationStudySpec {
   /** The study kind. */
   kind: 'continuation';
   /** The problem: size n (1..16), horizon T > 0, target R, optional dR and Sigma0 (default I; symmetric positive definite). */
-  problem: { n: number; T: number; R: MatrixRows; dR?: MatrixRows; sigma0?: MatrixRows };
+  problem: ContinuationProblem;
   /** The continued parameter (`sigma` needs `problem.dR`). */
   parameter: 'lambda' | 'sigma';
   /** Weight decay (the start's value when continuing in lambda). Default 0. */
@@ -144,7 +194,7 @@ export interface ContinuationStudySpec {
   /** The starts; each is continued in both directions (increasing the parameter first). */
   starts: ContinuationStart[];
   /** Arclength step: initial (default 0.01), min (default 1e-9: below it a direction stops), max (default 0.1). */
-  step?: { initial?: number; min?: number; max?: number };
+  step?: ContinuationStep;
   /** Points per direction of a branch (1..100000). Default 500. */
   maxPoints?: number;
   /** A direction stops once |C|_F exceeds this. Default 1000. */
@@ -152,7 +202,7 @@ export interface ContinuationStudySpec {
   /** Newton tolerance on |residual|_F (< 0.01). Default 1e-10. */
   tol?: number;
   /** Second-order verdicts at every `every`-th point, every start and every fold (omit for none). */
-  verdicts?: { K?: number[]; discretization?: 'exponential' | 'euler'; every?: number };
+  verdicts?: ContinuationVerdictSpec;
 }
 
 /** Any study. */
@@ -309,7 +359,9 @@ export interface ConservationLawsOutput extends StudyOutputBase {
 export interface ContinuationFold {
   /** Its row in the columns. */
   row: number;
+  /** lambda at the fold. */
   lambda: number;
+  /** sigma at the fold. */
   sigma: number;
   /** The last Moore-Spence update of the parameter (the refinement's accuracy). */
   lastUpdate: number;
@@ -317,8 +369,9 @@ export interface ContinuationFold {
   residual: number;
   /** |C|_F at the fold. */
   cNorm: number;
-  /** The branch (index of its start) and direction (+1 / -1). */
+  /** The branch (index of its start; in `ContinuationOutput.folds`). */
   branch?: number;
+  /** The direction (+1 / -1; in `ContinuationOutput.folds`). */
   direction?: number;
 }
 
@@ -338,6 +391,7 @@ export interface ContinuationDirection {
 
 /** One branch (one start) of a `continuation` study. */
 export interface ContinuationBranch {
+  /** Its index (the index of its start). */
   branch: number;
   /** The start, as given. */
   start: ContinuationStart;
@@ -347,22 +401,64 @@ export interface ContinuationBranch {
   startParameter: number;
   /** Why the start failed, or null. */
   note: string | null;
+  /** Its directions, +1 then -1. */
   directions: ContinuationDirection[];
+}
+
+/** The verdict among constant weights at one point. */
+export interface ContinuationConstantVerdict {
+  /** Smallest Hessian eigenvalue (per unit of int |dA|^2 dt), or null. */
+  minEig: number | null;
+  /** +1 local minimum, -1 saddle, 0 degenerate or undecided. */
+  verdict: number;
+  /** `reducedCost` (C normal: the Hessian of J over constant A) or `kLayerRestricted` (the K-layer Hessian on directions constant in t). */
+  method: string;
+}
+
+/** The verdict among time-varying weights for one K. */
+export interface ContinuationTimeVerdict {
+  /** Layers. */
+  K: number;
+  /** Smallest eigenvalue of the K-layer Hessian, or null. */
+  minEig: number | null;
+  /** +1 local minimum, -1 saddle, 0 degenerate or undecided. */
+  verdict: number;
+  /** The same Hessian restricted to directions constant in t. */
+  minEigConst?: number | null;
+  /** Its verdict. */
+  verdictConst?: number;
+  /** The gradient norm of the K-layer model at the sampled critical point. */
+  gradNorm?: number | null;
+}
+
+/** The verdicts of a `continuation` study. */
+export interface ContinuationVerdicts {
+  /** The K of the time-varying verdicts. */
+  K: number[];
+  /** Their discretization. */
+  discretization: string;
+  /** A verdict every this many points. */
+  every: number;
+  /** The verdict points. */
+  points: ContinuationVerdictPoint[];
 }
 
 /** The verdicts at one point of a `continuation` study. */
 export interface ContinuationVerdictPoint {
+  /** Its row in the columns. */
   row: number;
+  /** lambda there. */
   lambda: number;
+  /** sigma there. */
   sigma: number;
   /** True when C is normal (the critical weight A_t is then constant in t). */
   normal: boolean;
   /** |C C^T - C^T C|_F. */
   nonNormality: number;
   /** Among constant weights (the paper's sense). */
-  constant: { minEig: number | null; verdict: number; method: string };
+  constant: ContinuationConstantVerdict;
   /** Among time-varying weights: the K-layer discretization's Hessian for each K. */
-  time: { K: number; minEig: number | null; verdict: number }[];
+  time: ContinuationTimeVerdict[];
   /** True when the two verdicts differ (null when either is undecided or missing). */
   differ: boolean | null;
 }
@@ -375,11 +471,12 @@ export interface ContinuationOutput extends StudyOutputBase {
   parameter: 'lambda' | 'sigma';
   /** The size of C. */
   n: number;
+  /** One per start. */
   branches: ContinuationBranch[];
   /** Every refined fold. */
   folds: ContinuationFold[];
   /** The verdict settings and points (null without `verdicts`). */
-  verdicts: { K: number[]; discretization: string; every: number; points: ContinuationVerdictPoint[] } | null;
+  verdicts: ContinuationVerdicts | null;
   /** What went wrong along the way (a start without a solution, a fold that did not refine). */
   notes: string[];
 }
