@@ -111,7 +111,9 @@ mod tests {
                             };
                             let name = q["name"].as_str().unwrap().to_string();
                             match kind {
-                                "class" | "chi2" => assert!(classes.contains(&name), "check class {name}"),
+                                "class" | "chi2" => {
+                                    assert!(classes.contains(&name), "check class {name}")
+                                }
                                 _ => assert!(kept.contains(&name), "check kept {name}"),
                             }
                             for p in q["where"].as_object().into_iter().flatten().map(|(p, _)| p) {
