@@ -175,7 +175,7 @@ describe(`chapter 5 presets on ${BACKEND}`, () => {
     else expect(lim[0]?.text).toMatch(/^not judged: requires count of other/);
     // The fit: best, min, dof shown; the best is a value of the grid.
     const fit = checked[1]!.outcomes;
-    expect(fit[0]?.text, text).toMatch(/best .*= (0\.3|0\.4|0\.5|0\.55|0\.6|0\.7|0\.85|1)$/);
+    expect(fit[0]?.text, text).toMatch(/best-fitting .*= (0\.3|0\.4|0\.5|0\.55|0\.6|0\.7|0\.85|1)$/);
     expect(fit[2]?.text).toMatch(/= 34$/);
     expect(checked.length).toBe(2 + 35);
     for (const c of checked.slice(2)) expect(c.outcomes[0]?.pass, text).not.toBeNull();
