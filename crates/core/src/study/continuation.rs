@@ -458,10 +458,9 @@ fn build(spec: Value, _buffers: Buffers) -> Result<Box<dyn StudyKind>> {
         .map(|v| *v.ks.iter().max().unwrap_or(&1) as u64)
         .unwrap_or(0);
     let hess = (kmax * nn) * (kmax * nn);
-    Budget::new().check(
-        "maxPoints",
-        &[(rows, cols as u64), (4 * (nn + 1), 2 * nn + 2), (3, hess)],
-    )?;
+    Budget::new().check("maxPoints", &[(rows, cols as u64), (4 * (nn + 1), 2 * nn + 2)])?;
+    // the dense K-layer Hessian, its symmetric copy and the eigen-solver's workspace
+    Budget::new().check("verdicts.K", &[(3u64, hess)])?;
     let mut names: Vec<String> = ["branch", "direction", "arc", "lambda", "sigma"]
         .iter()
         .map(|s| s.to_string())
