@@ -18,6 +18,7 @@ use crate::error::{Error, Result};
 use crate::spec::MethodSpec;
 
 pub mod continuous;
+pub mod convfilter;
 pub mod mf;
 pub mod net;
 pub mod octopus;
@@ -29,6 +30,7 @@ pub static FAMILIES: &[&dyn Family] = &[
     &net::NetFamily,
     &octopus::OctopusFamily,
     &wncnn::WeightNormCnnFamily,
+    &convfilter::ConvFilterFamily,
 ];
 
 /// The registered families as JSON, for the bindings and the TS conformance tests:
