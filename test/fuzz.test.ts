@@ -66,7 +66,7 @@ function matrixArb(rows: number, cols: number, scale: number): fc.Arbitrary<numb
   return fc.array(fc.array(real(-scale, scale), { minLength: cols, maxLength: cols }), { minLength: rows, maxLength: rows });
 }
 
-type FamilyTag = 'mf' | 'net' | 'octopus' | 'wncnn';
+type FamilyTag = 'mf' | 'net' | 'octopus' | 'wncnn' | 'convFilter';
 
 const scheduleArb = (family: FamilyTag): fc.Arbitrary<Obj> =>
   fc.oneof(
@@ -82,7 +82,7 @@ const methodArb = (family: FamilyTag, samples: number): fc.Arbitrary<Obj | undef
     fc.record({ kind: fc.constant('momentum'), beta: real(0, 0.95) }),
     fc.record({ kind: fc.constant('nesterov'), beta: real(0, 0.95) }),
     fc.record({ kind: fc.constant('adam'), beta1: opt(real(0, 0.95)), beta2: opt(real(0.5, 0.999)), eps: opt(real(1e-10, 1e-6)) }).map(clean),
-    ...(family === 'net' || (family === 'wncnn' && samples > 1) ? [fc.record({ kind: fc.constant('sgd'), batchSize: small(1, samples), seed })] : []),
+    ...(family === 'net' || (family === 'wncnn' && samples > 1) || family === 'convFilter' ? [fc.record({ kind: fc.constant('sgd'), batchSize: small(1, samples), seed })] : []),
     fc.constant({ kind: 'euler' }),
     fc.constant({ kind: 'rk4' }),
     fc.record({ kind: fc.constant('dopri5'), rtol: opt(real(1e-8, 1e-3)), atol: opt(real(1e-12, 1e-6)) }).map(clean),
@@ -327,6 +327,47 @@ const wncnnArb: fc.Arbitrary<Obj> = fc.record({ k: small(3, 6), p: small(1, 5), 
     .map(({ run, ...rest }) => clean({ ...rest, ...run }));
 });
 
+/**
+ * Convolutional filter (thesis ch. 6): p >= 3 with Gaussian or data patches (the curvature
+ * queries' k goes up to 3), p = 2 with the planar kinds (circleMixture, aroundBase; queries then
+ * ask k <= 2, see caseArb); fresh or fixed sampling (data: fixed takes all rows).
+ */
+const convFilterArb: fc.Arbitrary<Obj> = fc
+  .record({ planar: fc.boolean(), p3: small(3, 5), k: small(1, 3), rows: small(1, 6), fresh: fc.boolean(), batch: small(1, 5), data: fc.integer({ min: 0, max: 3 }) })
+  .chain(({ planar, p3, k, rows, fresh, batch, data }) => {
+    const p = planar ? 2 : p3;
+    const useData = !planar && data === 0;
+    const vec = (lo: number, hi: number): fc.Arbitrary<number[]> => fc.array(real(lo, hi), { minLength: p, maxLength: p });
+    const patches: fc.Arbitrary<Obj> = planar
+      ? fc.oneof(fc.record({ kind: fc.constant('circleMixture'), s: real(0.05, 5) }), fc.record({ kind: fc.constant('aroundBase'), s2: real(0.05, 3), s: opt(real(0.1, 3)) }).map(clean))
+      : useData
+        ? fc.record({ kind: fc.constant('data'), z: matrixArb(rows, k * p, 2) })
+        : fc.constant({ kind: 'gaussian' });
+    const samples = fresh ? batch : useData ? rows : Math.max(batch, 2);
+    const sampling: fc.Arbitrary<Obj> = fresh
+      ? fc.record({ kind: fc.constant('fresh'), batch: fc.constant(batch), seed })
+      : useData
+        ? fc.constant({ kind: 'fixed' })
+        : fc.record({ kind: fc.constant('fixed'), samples: fc.constant(samples), seed });
+    return fc
+      .record({
+        model: fc.record({ kind: fc.constant('convFilter'), p: fc.constant(p), k: opt(fc.constant(k)) }).map(clean),
+        teacher: fc.oneof(
+          fc.record({ kind: fc.constant('random'), norm: opt(real(0.2, 3)), seed }).map(clean),
+          vec(-2, 2).map((w) => ({ kind: 'vector', w: w.map((x, j) => (j === 0 ? x + 3 : x)) })),
+        ),
+        patches,
+        sampling,
+        init: fc.oneof(
+          vec(-2, 2).map((w) => ({ kind: 'point', w })),
+          fc.record({ kind: fc.constant('ball'), radius: real(0, 2), seed }),
+          fc.record({ kind: fc.constant('gaussian'), std: real(0, 1), seed }),
+        ),
+        run: runFieldsArb('convFilter', samples),
+      })
+      .map(({ run, ...rest }) => ({ ...rest, ...run }));
+  });
+
 const queryArb = (family: FamilyTag): fc.Arbitrary<Obj> =>
   fc.oneof(
     fc.record({ what: fc.constant('classify'), k: opt(small(1, 2)), method: opt(pick(['auto', 'dense', 'lanczos'])), tol: opt(real(1e-10, 0.5)), maxIter: opt(small(1, 60)), seed: opt(seed), zeroTol: opt(real(0, 1)), gradTol: opt(real(0, 1)), denseMaxDim: opt(small(0, 100)), vectors: opt(fc.boolean()) }).map(clean),
@@ -335,6 +376,7 @@ const queryArb = (family: FamilyTag): fc.Arbitrary<Obj> =>
     fc.record({ what: fc.constant('trace'), probes: opt(small(1, 6)), seed: opt(seed), block: opt(fc.constant('$block')) }).map(clean),
     ...(family === 'mf' ? [fc.record({ what: fc.constant('lemma32'), eps: opt(real(0, 1)), vectors: opt(fc.boolean()) }).map(clean)] : []),
     ...(family === 'octopus' || family === 'wncnn' ? [fc.constant({ what: 'stationaryPoints' })] : []),
+    ...(family === 'convFilter' ? [fc.constant({ what: 'populationConstants' })] : []),
   );
 
 // ----------------------------------------------------------------------------------------------
@@ -343,13 +385,14 @@ const queryArb = (family: FamilyTag): fc.Arbitrary<Obj> =>
 const INT_FIELDS = new Set([
   'd', 'd1', 'd2', 'rank', 'seed', 'steps', 'recordEvery', 'every', 'maxIter', 'inputDim', 'width', 'params', 'inChannels', 'outChannels',
   'inHeight', 'kernel', 'stride', 'padding', 'samples', 'batchSize', 'widths', 'components', 'k', 'probes', 'lanczosSteps', 'gridPoints', 'denseMaxDim',
+  'p', 'batch',
 ]);
 /** Integer fields whose range is [0 or 1, 2^32) by contract; sizes may answer too_large instead. */
-const SIZE_FIELDS = new Set(['d', 'd1', 'd2', 'rank', 'inputDim', 'width', 'params', 'inChannels', 'outChannels', 'inHeight', 'kernel', 'samples', 'widths', 'batchSize', 'padding', 'stride', 'probes', 'lanczosSteps', 'gridPoints', 'k', 'maxIter', 'every', 'denseMaxDim', 'components']);
+const SIZE_FIELDS = new Set(['d', 'd1', 'd2', 'rank', 'inputDim', 'width', 'params', 'inChannels', 'outChannels', 'inHeight', 'kernel', 'samples', 'widths', 'batchSize', 'padding', 'stride', 'probes', 'lanczosSteps', 'gridPoints', 'k', 'maxIter', 'every', 'denseMaxDim', 'components', 'p', 'batch']);
 /** Counts: integers up to 2^53 on both backends (steps, recordEvery, curvature.every). */
 const COUNT_FIELDS = new Set(['steps', 'recordEvery', 'every']);
 /** Matrix inputs (travel as buffers): mutated as a whole, never inside. */
-const MATRIX_FIELDS = /^(target\.matrix|init\.u0|init\.v0|data\.x|data\.y|model\.layers\[\d+\]\.pattern|init\.weights\[\d+\])$/;
+const MATRIX_FIELDS = /^(target\.matrix|init\.u0|init\.v0|data\.x|data\.y|patches\.z|model\.layers\[\d+\]\.pattern|init\.weights\[\d+\])$/;
 
 type MutKind = 'wrongType' | 'null' | 'nonFinite' | 'fraction' | 'negative' | 'huge' | 'unknownField' | 'missing' | 'nesting' | 'deepNesting' | 'bigint' | 'bigString' | 'matrixNonFinite';
 
@@ -552,7 +595,7 @@ function mutate(base: Obj, target: 'spec' | 'query', kind: MutKind, r1: number, 
       return done(l, v, { codes: ['invalid_spec', 'invalid_request'], fields: fieldsFor(l.path), okAllowed: false });
     }
     case 'matrixNonFinite': {
-      const l = choose(leaves.filter((x) => /^(target\.matrix|init\.u0|init\.v0|data\.x|data\.y)$/.test(x.path) && Array.isArray(x.value) && (x.value as unknown[]).length > 0));
+      const l = choose(leaves.filter((x) => /^(target\.matrix|init\.u0|init\.v0|data\.x|data\.y|patches\.z)$/.test(x.path) && Array.isArray(x.value) && (x.value as unknown[]).length > 0));
       if (!l) return undefined;
       const rows = l.value as number[][];
       const row = rows[r2 % rows.length]!;
@@ -595,7 +638,10 @@ const caseArbOf = (familyArb: fc.Arbitrary<FamilyTag>): fc.Arbitrary<Case | unde
     r2: fc.nat(),
   })
   .chain((c) =>
-    fc.record({ spec: c.family === 'mf' ? mfArb : c.family === 'net' ? netArb : c.family === 'octopus' ? octopusArb : wncnnArb, query: queryArb(c.family) }).map(({ spec, query }): Case | undefined => {
+    fc.record({ spec: c.family === 'mf' ? mfArb : c.family === 'net' ? netArb : c.family === 'octopus' ? octopusArb : c.family === 'wncnn' ? wncnnArb : convFilterArb, query: queryArb(c.family) }).map(({ spec, query: q }): Case | undefined => {
+      // A planar convFilter (p = 2) has 2 parameters: queries ask for at most 2 eigenvalues.
+      const p = (spec['model'] as Obj)['p'];
+      const query = c.family === 'convFilter' && p === 2 && typeof q['k'] === 'number' && q['k'] > 2 ? { ...q, k: 2 } : q;
       switch (c.mode) {
         case 'valid':
           return { family: c.family, spec, ...(c.withQuery ? { query } : {}) };
@@ -622,7 +668,7 @@ const caseArb = caseArbOf(fc.oneof({ weight: 2, arbitrary: fc.constant<FamilyTag
  * the cases of the others.
  */
 const EXTRA_EVERY = 8;
-const EXTRA_FAMILIES: readonly FamilyTag[] = ['wncnn'];
+const EXTRA_FAMILIES: readonly FamilyTag[] = ['wncnn', 'convFilter'];
 const extraArbs = EXTRA_FAMILIES.map((f) => caseArbOf(fc.constant(f)));
 
 /** The cases of batch `b` (indices b * BATCH ..). */

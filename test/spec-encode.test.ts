@@ -16,6 +16,12 @@ import { describe, expect, it } from 'vitest';
 import {
   type Activation,
   AutobalanceError,
+  type ConvFilterInitSpec,
+  type ConvFilterModel,
+  type ConvFilterPatchesSpec,
+  type ConvFilterRunSpec,
+  type ConvFilterSamplingSpec,
+  type ConvFilterTeacherSpec,
   type CurvatureSpec,
   type DataSpec,
   InvalidRequestError,
@@ -47,6 +53,7 @@ import {
 } from 'autobalance';
 import type { InitSpec, MatrixFactorizationModel, MatrixInput } from 'autobalance';
 
+import { convFilterFamily } from '../packages/autobalance/src/families/convFilter.js';
 import { FAMILIES } from '../packages/autobalance/src/families/index.js';
 import { matrixFactorizationFamily } from '../packages/autobalance/src/families/matrixFactorization.js';
 import { networkFamily } from '../packages/autobalance/src/families/network.js';
@@ -639,6 +646,62 @@ function wncnnSpecs(): { label: string; spec: WeightNormCnnRunSpec }[] {
   return out;
 }
 
+// Convolutional filter (thesis ch. 6): every teacher, patch distribution, sampling and init.
+const CONV_MODEL = { kind: 'convFilter', p: 2, k: 2 } as const satisfies ConvFilterModel;
+const convModelCovered: AllSet<ConvFilterModel, typeof CONV_MODEL> = true;
+const CONV_TEACHERS = fixtures<ConvFilterTeacherSpec>()({ kind: 'vector', w: [1, 0] }, { kind: 'random', norm: 2, seed: 4 });
+const convTeachersCovered: AllSet<ConvFilterTeacherSpec, (typeof CONV_TEACHERS)[number]> = true;
+const CONV_PATCHES = fixtures<ConvFilterPatchesSpec>()(
+  { kind: 'gaussian' },
+  { kind: 'circleMixture', s: 0.5 },
+  { kind: 'aroundBase', s2: 0.3, s: 1 },
+  { kind: 'data', z: [[1, 0, 0.5, 0.5], [0, 1, -1, 0.2], [0.3, 0.3, 0.1, -0.4]] },
+);
+const convPatchesCovered: AllSet<ConvFilterPatchesSpec, (typeof CONV_PATCHES)[number]> = true;
+const CONV_SAMPLING = fixtures<ConvFilterSamplingSpec>()({ kind: 'fresh', batch: 3, seed: 2 }, { kind: 'fixed', samples: 8, seed: 1 });
+const convSamplingCovered: AllSet<ConvFilterSamplingSpec, (typeof CONV_SAMPLING)[number]> = true;
+const CONV_INITS = fixtures<ConvFilterInitSpec>()(
+  { kind: 'point', w: [0.6, 0.6] },
+  { kind: 'ball', radius: 0.8, seed: 3 },
+  { kind: 'gaussian', std: 0.5, seed: 3 },
+);
+const convInitsCovered: AllSet<ConvFilterInitSpec, (typeof CONV_INITS)[number]> = true;
+const CONV_RUN = fixtures<ConvFilterRunSpec>()({
+  model: CONV_MODEL,
+  teacher: CONV_TEACHERS[0],
+  patches: CONV_PATCHES[1],
+  sampling: CONV_SAMPLING[0],
+  init: CONV_INITS[0],
+  schedule: { kind: 'constant', eta: 0.05 },
+  steps: 4,
+  recordEvery: 2,
+  method: METHODS[0],
+  weightDecay: 1e-3,
+  curvature: CURVATURE,
+});
+const convRunCovered: AllSet<ConvFilterRunSpec, (typeof CONV_RUN)[number]> = true;
+
+/** Convolutional-filter specs: every teacher, patch kind (data: fixed, all rows), sampling, init, schedule and method once. */
+function convFilterSpecs(): { label: string; spec: ConvFilterRunSpec }[] {
+  const base = CONV_RUN[0];
+  const out: { label: string; spec: ConvFilterRunSpec }[] = [];
+  for (const teacher of CONV_TEACHERS) out.push({ label: `teacher ${teacher.kind}`, spec: { ...base, teacher } });
+  for (const patches of CONV_PATCHES) {
+    out.push({ label: `patches ${patches.kind}`, spec: { ...base, patches, ...(patches.kind === 'data' ? { sampling: { kind: 'fixed' } } : {}) } });
+  }
+  for (const sampling of CONV_SAMPLING) out.push({ label: `sampling ${sampling.kind}`, spec: { ...base, sampling } });
+  for (const init of CONV_INITS) out.push({ label: `init ${init.kind}`, spec: { ...base, init } });
+  for (const schedule of SCHEDULES) {
+    if (schedule.kind === 'theorem31') continue; // matrix factorization only
+    out.push({ label: `schedule ${schedule.kind}`, spec: { ...base, schedule } });
+  }
+  for (const method of METHODS) {
+    // sgd: mini-batches of the step's samples (batch 3 here).
+    out.push({ label: `method ${method.kind}`, spec: { ...base, method: method.kind === 'sgd' ? { ...method, batchSize: 2 } : method } });
+  }
+  return out;
+}
+
 // The families' matrix fields (families/*.ts, what encodeSpec checks strictly) are exactly the
 // fields their types declare as MatrixInput.
 /** The paths (`[]` for any index) of the fields of T typed as a matrix input. */
@@ -657,6 +720,9 @@ const mfMatrixFieldsListed: AllValues<MfMatrixFields, (typeof matrixFactorizatio
 const mfMatrixFieldsTyped: AllValues<(typeof matrixFactorizationFamily.matrixFields)[number], MfMatrixFields> = true;
 const netMatrixFieldsListed: AllValues<NetMatrixFields, (typeof networkFamily.matrixFields)[number]> = true;
 const netMatrixFieldsTyped: AllValues<(typeof networkFamily.matrixFields)[number], NetMatrixFields> = true;
+type ConvMatrixFields = MatrixFieldPaths<ConvFilterRunSpec>;
+const convMatrixFieldsListed: AllValues<ConvMatrixFields, (typeof convFilterFamily.matrixFields)[number]> = true;
+const convMatrixFieldsTyped: AllValues<(typeof convFilterFamily.matrixFields)[number], ConvMatrixFields> = true;
 
 // The checks above are compile-time; keep them referenced so that they are not dead code.
 const COMPILE_TIME_CHECKS = [
@@ -665,6 +731,8 @@ const COMPILE_TIME_CHECKS = [
   inputsCovered, netInitsCovered, netRunCovered, mfMatrixFieldsListed, mfMatrixFieldsTyped, netMatrixFieldsListed,
   netMatrixFieldsTyped, octopusModelCovered, octopusInitsCovered, octopusRunCovered, wncnnModelCovered,
   wncnnTeacherCovered, wncnnWStarCovered, wncnnAStarCovered, wncnnInitsCovered, wncnnRunCovered,
+  convModelCovered, convTeachersCovered, convPatchesCovered, convSamplingCovered, convInitsCovered, convRunCovered,
+  convMatrixFieldsListed, convMatrixFieldsTyped,
 ];
 
 /** The paths of the objects of a spec that are not matrix inputs (where an unknown field can go). */
@@ -728,10 +796,11 @@ describe(`the TS spec types agree with the core on ${BACKEND}`, () => {
     ...netSpecs().map((s) => ({ family: 'network', ...s })),
     ...octopusSpecs().map((s) => ({ family: 'octopus', ...s })),
     ...wncnnSpecs().map((s) => ({ family: 'weightNormCnn', ...s })),
+    ...convFilterSpecs().map((s) => ({ family: 'convFilter', ...s })),
   ];
 
   it('has fixtures for every family of RunSpec and of the registry (families/index.ts)', () => {
-    const kinds: AllValues<RunSpec['model']['kind'], (typeof MF_RUN)[number]['model']['kind'] | (typeof NET_RUN)[number]['model']['kind'] | (typeof OCTOPUS_RUN)[number]['model']['kind'] | (typeof WNCNN_RUN)[number]['model']['kind']> = true;
+    const kinds: AllValues<RunSpec['model']['kind'], (typeof MF_RUN)[number]['model']['kind'] | (typeof NET_RUN)[number]['model']['kind'] | (typeof OCTOPUS_RUN)[number]['model']['kind'] | (typeof WNCNN_RUN)[number]['model']['kind'] | (typeof CONV_RUN)[number]['model']['kind']> = true;
     expect(kinds).toBe(true);
     expect([...new Set(specs.map((s) => s.spec.model.kind))].sort()).toEqual([...FAMILIES.keys()].sort());
   });

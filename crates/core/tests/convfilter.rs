@@ -575,3 +575,67 @@ fn bad_input_names_the_full_field_path() {
     let (_, f, _) = err(&c, HashMap::from([("patches.z".into(), vec![1.0; 9])]));
     assert_eq!(f, "patches.z");
 }
+
+#[test]
+fn population_constants_query_cost() {
+    let mut spec = base(
+        json!({"kind": "aroundBase", "s2": 0.5}),
+        json!({"kind": "fresh", "batch": 4, "seed": 1}),
+    );
+    spec["model"]["k"] = json!(4);
+    let mut s = session(&spec);
+    let t = std::time::Instant::now();
+    let r: Value =
+        serde_json::from_str(&s.hessian(r#"{"what": "populationConstants"}"#).unwrap()).unwrap();
+    eprintln!("aroundBase k=4 query {:?}: {}", t.elapsed(), r["constants"]);
+    assert_eq!(r["constants"]["method"], "monteCarlo");
+    assert!(r["constants"]["Lcross"].as_f64().unwrap() > 0.0);
+}
+
+/// The figure63a / figure63b sweeps natively (full protocol), for the numbers in
+/// docs/filter-learning.md: `cargo test --release --test convfilter ch6_sweeps -- --ignored
+/// --nocapture`.
+#[test]
+#[ignore]
+fn ch6_sweeps() {
+    for name in ["figure63a", "figure63b"] {
+        let p: Value =
+            serde_json::from_str(&autobalance_core::presets::spec_json(name).unwrap()).unwrap();
+        let spec = p["sweep"].to_string();
+        let t = std::time::Instant::now();
+        let mut st = autobalance_core::study::Study::new(&spec, Default::default()).unwrap();
+        let mut rows = String::new();
+        while !st.status().finished {
+            st.advance(1_000_000).unwrap();
+            rows.push_str(&st.take_records());
+        }
+        rows.push_str(&st.take_records());
+        let el = t.elapsed();
+        eprintln!("{name}: {el:?} (sequential)");
+        let mut by: std::collections::BTreeMap<u64, String> = Default::default();
+        for line in rows.lines() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            let e = by.entry(v["setting"].as_u64().unwrap()).or_default();
+            e.push_str(line);
+            e.push('\n');
+        }
+        for part in by.values() {
+            let s: Value = serde_json::from_str(
+                &autobalance_core::study::sweep::reduce_json(&spec, part).unwrap(),
+            )
+            .unwrap();
+            let med = |k: &str| s["kept"][k]["quantiles"][1][1].clone();
+            let decades: Vec<Value> = (1..=8).map(|j| med(&format!("decade{j}"))).collect();
+            eprintln!(
+                "  {} decades {:?} contraction {} (q1 {} q3 {}) finalErr {} missing8 {}",
+                s["values"],
+                decades,
+                med("contraction"),
+                s["kept"]["contraction"]["quantiles"][0][1],
+                s["kept"]["contraction"]["quantiles"][2][1],
+                med("finalErr"),
+                s["kept"]["decade8"]["missing"]
+            );
+        }
+    }
+}

@@ -15,6 +15,7 @@
  */
 
 import { AutobalanceError, InvalidSpecError, NonFiniteError } from './errors.js';
+import type { ConvFilterRunSpec } from './families/convFilter.js';
 import { FAMILIES } from './families/index.js';
 import type { MatrixFactorizationRunSpec } from './families/matrixFactorization.js';
 import type { NetworkRunSpec } from './families/network.js';
@@ -26,6 +27,7 @@ export type * from './families/matrixFactorization.js';
 export type * from './families/network.js';
 export type * from './families/octopus.js';
 export type * from './families/weightNormCnn.js';
+export type * from './families/convFilter.js';
 
 /** eta_t = eta (eta > 0). */
 export interface ConstantSchedule {
@@ -183,7 +185,7 @@ export interface CurvatureSpec {
 }
 
 /** Any run: the union of the families' run specs (one file per family under `families/`). */
-export type RunSpec = MatrixFactorizationRunSpec | NetworkRunSpec | OctopusRunSpec | WeightNormCnnRunSpec;
+export type RunSpec = MatrixFactorizationRunSpec | NetworkRunSpec | OctopusRunSpec | WeightNormCnnRunSpec | ConvFilterRunSpec;
 
 /** A spec as the bindings take it: JSON text plus buffers named by spec path. */
 export interface EncodedSpec {

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use crate::error::{Error, Result};
 
 mod du_2019_ch5;
+mod du_2019_ch6;
 mod du_2019_ch7;
 mod du_hu_lee_2018;
 mod marcotte_2023;
@@ -26,6 +27,7 @@ fn all() -> impl Iterator<Item = &'static Preset> {
     du_hu_lee_2018::PRESETS
         .iter()
         .chain(du_2019_ch5::PRESETS.iter())
+        .chain(du_2019_ch6::PRESETS.iter())
         .chain(du_2019_ch7::PRESETS.iter())
         .chain(marcotte_2023::PRESETS.iter())
 }

@@ -210,16 +210,24 @@ impl Angular {
     }
     /// The density of the angle at `t` (any real: reduced mod 2 pi).
     pub fn density(self, t: f64) -> f64 {
+        self.density_with(t, self.normalizer())
+    }
+    /// The mixture's truncation mass erf(pi / (2 sqrt(2) s)) (1 otherwise).
+    fn normalizer(self) -> f64 {
+        match self {
+            Angular::Mixture { s } => libm::erf(FRAC_PI_2 / (s * std::f64::consts::SQRT_2)),
+            _ => 1.0,
+        }
+    }
+    fn density_with(self, t: f64, z: f64) -> f64 {
         match self {
             Angular::Gaussian | Angular::UniformCircle => 1.0 / (2.0 * PI),
             Angular::Mixture { s } => {
-                // Reduce to [-pi/2, 3 pi/2).
+                // Reduce to [-pi/2, 3 pi/2), then to the component's centre.
                 let mut x = (t + FRAC_PI_2).rem_euclid(2.0 * PI) - FRAC_PI_2;
-                let near_pi = x > FRAC_PI_2;
-                if near_pi {
+                if x > FRAC_PI_2 {
                     x -= PI;
                 }
-                let z = libm::erf(FRAC_PI_2 / (s * std::f64::consts::SQRT_2));
                 0.5 * libm::exp(-0.5 * (x / s) * (x / s)) / (s * (2.0 * PI).sqrt() * z)
             }
         }
@@ -255,6 +263,7 @@ pub fn moments(d: Angular, a: f64, b: f64, panels_per_unit: f64) -> (f64, [f64; 
     }
     cuts.push(b);
     let h = d.scale();
+    let z = d.normalizer();
     for seg in cuts.windows(2) {
         let (lo, hi) = (seg[0], seg[1]);
         let n = (((hi - lo) / h * panels_per_unit).ceil() as usize).clamp(2, 200_000);
@@ -263,7 +272,7 @@ pub fn moments(d: Angular, a: f64, b: f64, panels_per_unit: f64) -> (f64, [f64; 
             let c0 = lo + (j as f64 + 0.5) * step;
             for (x, wgt) in gx.iter().zip(&gw) {
                 let t = c0 + 0.5 * step * x;
-                let r = d.density(t) * wgt * 0.5 * step;
+                let r = d.density_with(t, z) * wgt * 0.5 * step;
                 let (s, c) = (libm::sin(t), libm::cos(t));
                 mass += r;
                 m[0] += r * c;
@@ -368,23 +377,67 @@ pub fn at_angle_quadrature(d: Angular, p: usize, k: usize, alpha: f64, ppu: f64)
     }
 }
 
-/// The region moments at angle `alpha` as averages over samples (`z`: n rows of k p numbers).
-pub fn at_angle_samples(z: &[f64], n: usize, k: usize, frame: &Frame, alpha: f64) -> AtAngle {
+/// Sums over samples of the outer products of the region averages at one filter angle: G, B and
+/// the three cross blocks, p x p row-major each, and the number of samples.
+#[derive(Debug, Clone)]
+pub struct Sums {
+    p: usize,
+    n: usize,
+    m: [Vec<f64>; 5],
+}
+
+impl Sums {
+    pub fn new(p: usize) -> Sums {
+        Sums {
+            p,
+            n: 0,
+            m: std::array::from_fn(|_| vec![0.0; p * p]),
+        }
+    }
+    /// Add another set of sums.
+    pub fn add(&mut self, o: &Sums) {
+        self.n += o.n;
+        for (a, b) in self.m.iter_mut().zip(&o.m) {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+    }
+    /// The four numbers of the averages.
+    pub fn at_angle(&self) -> AtAngle {
+        let p = self.p;
+        let nf = self.n.max(1) as f64;
+        let mat = |i: usize| DMatrix::from_row_slice(p, p, &self.m[i]) / nf;
+        let eg = SymmetricEigen::new(mat(0)).eigenvalues;
+        let eb = SymmetricEigen::new(mat(1)).eigenvalues;
+        let opn =
+            |m: DMatrix<f64>| -> f64 { m.singular_values().iter().fold(0.0f64, |a, &x| a.max(x)) };
+        AtAngle {
+            g_min: eg.iter().fold(f64::INFINITY, |a, &x| a.min(x)),
+            g_max: eg.iter().fold(f64::NEG_INFINITY, |a, &x| a.max(x)),
+            b_max: eb.iter().fold(f64::NEG_INFINITY, |a, &x| a.max(x)),
+            cross: opn(mat(2)) + opn(mat(3)) + opn(mat(4)),
+        }
+    }
+}
+
+/// The sums of [`Sums`] over the rows of `z` (n rows of k p numbers) for a filter at angle
+/// `alpha`.
+pub fn sums_at(z: &[f64], n: usize, k: usize, frame: &Frame, alpha: f64) -> Sums {
     let p = frame.e1.len();
     let w = frame.at(alpha);
     let ws = &frame.e1;
-    let mut g = DMatrix::<f64>::zeros(p, p);
-    let mut b = DMatrix::<f64>::zeros(p, p);
-    let mut c01 = DMatrix::<f64>::zeros(p, p);
-    let mut c02 = DMatrix::<f64>::zeros(p, p);
-    let mut c12 = DMatrix::<f64>::zeros(p, p);
+    let mut out = Sums::new(p);
+    out.n = n;
     let mut v = [vec![0.0; p], vec![0.0; p], vec![0.0; p]];
     let kf = k as f64;
+    let pairs: [(usize, usize); 5] = [(0, 0), (1, 1), (0, 1), (0, 2), (1, 2)];
     for r in 0..n {
         for x in v.iter_mut() {
             x.fill(0.0);
         }
         let row = &z[r * k * p..(r + 1) * k * p];
+        let mut any = [false; 3];
         for i in 0..k {
             let zi = &row[i * p..(i + 1) * p];
             let a = crate::linalg::dot(&w, zi) > 0.0;
@@ -395,34 +448,31 @@ pub fn at_angle_samples(z: &[f64], n: usize, k: usize, frame: &Frame, alpha: f64
                 (false, true) => 2,
                 _ => continue,
             };
-            for j in 0..p {
-                v[reg][j] += zi[j] / kf;
+            any[reg] = true;
+            for (x, y) in v[reg].iter_mut().zip(zi) {
+                *x += y / kf;
             }
         }
-        for i in 0..p {
-            for j in 0..p {
-                g[(i, j)] += v[0][i] * v[0][j];
-                b[(i, j)] += v[1][i] * v[1][j];
-                c01[(i, j)] += v[0][i] * v[1][j];
-                c02[(i, j)] += v[0][i] * v[2][j];
-                c12[(i, j)] += v[1][i] * v[2][j];
+        for (m, &(a, b)) in out.m.iter_mut().zip(&pairs) {
+            if !any[a] || !any[b] {
+                continue;
+            }
+            let (va, vb) = (&v[a], &v[b]);
+            for i in 0..p {
+                let vi = va[i];
+                let mrow = &mut m[i * p..(i + 1) * p];
+                for (x, y) in mrow.iter_mut().zip(vb) {
+                    *x += vi * y;
+                }
             }
         }
     }
-    let nf = n.max(1) as f64;
-    for m in [&mut g, &mut b, &mut c01, &mut c02, &mut c12] {
-        *m /= nf;
-    }
-    let eg = SymmetricEigen::new(g).eigenvalues;
-    let eb = SymmetricEigen::new(b).eigenvalues;
-    let opn =
-        |m: DMatrix<f64>| -> f64 { m.singular_values().iter().fold(0.0f64, |a, &x| a.max(x)) };
-    AtAngle {
-        g_min: eg.iter().fold(f64::INFINITY, |a, &x| a.min(x)),
-        g_max: eg.iter().fold(f64::NEG_INFINITY, |a, &x| a.max(x)),
-        b_max: eb.iter().fold(f64::NEG_INFINITY, |a, &x| a.max(x)),
-        cross: opn(c01) + opn(c02) + opn(c12),
-    }
+    out
+}
+
+/// The region moments at angle `alpha` as averages over samples (`z`: n rows of k p numbers).
+pub fn at_angle_samples(z: &[f64], n: usize, k: usize, frame: &Frame, alpha: f64) -> AtAngle {
+    sums_at(z, n, k, frame, alpha).at_angle()
 }
 
 /// The angles of the table of gamma(phi) and L(phi).
@@ -523,7 +573,7 @@ pub fn angular(patches: &Patches) -> Option<Angular> {
 }
 
 /// Monte Carlo samples of the constants for distributions without quadrature.
-pub const MC_SAMPLES: usize = 100_000;
+pub const MC_SAMPLES: usize = 50_000;
 /// Batches of the batch-means error estimate.
 pub const MC_BATCHES: usize = 10;
 /// Panels per unit angle (relative to the density's scale) of the quadrature; the error estimate
@@ -568,7 +618,8 @@ pub fn estimate(
 ) -> Estimate {
     let p = w_star.len();
     let frame = Frame::new(w_star, toward);
-    let alphas = alpha_grid(phis, 48);
+    // Quadrature is cheap: a fine grid; sample averages cost a pass over the samples per angle.
+    let alphas = alpha_grid(phis, if angular(patches).is_some() { 48 } else { 24 });
     if let Some(ang) = angular(patches) {
         let fine = constants(phis, &alphas, &|a| {
             at_angle_quadrature(ang, p, k, a, PANELS)
@@ -603,14 +654,33 @@ pub fn estimate(
         _ => {
             let n = MC_SAMPLES;
             let z = sample_rows(patches, &frame, k, n, seed);
-            let all = constants(phis, &alphas, &|a| at_angle_samples(&z, n, k, &frame, a));
             let per = n / MC_BATCHES;
             let row = k * p;
-            let parts: Vec<Constants> = (0..MC_BATCHES)
-                .map(|b| {
+            // Per angle: the sums of each batch, and their total (all samples).
+            let mut parts_at: Vec<Vec<AtAngle>> = vec![Vec::new(); MC_BATCHES];
+            let mut all_at = Vec::new();
+            for &a in &alphas {
+                let mut total = Sums::new(p);
+                for (b, part) in parts_at.iter_mut().enumerate() {
                     let zz = &z[b * per * row..(b + 1) * per * row];
-                    constants(phis, &alphas, &|a| at_angle_samples(zz, per, k, &frame, a))
-                })
+                    let sb = sums_at(zz, per, k, &frame, a);
+                    part.push(sb.at_angle());
+                    total.add(&sb);
+                }
+                all_at.push(total.at_angle());
+            }
+            let lookup = |vals: &[AtAngle]| {
+                let vals = vals.to_vec();
+                let alphas = alphas.clone();
+                move |a: f64| {
+                    let i = alphas.iter().position(|&x| x == a).expect("grid angle");
+                    vals[i]
+                }
+            };
+            let all = constants(phis, &alphas, &lookup(&all_at));
+            let parts: Vec<Constants> = parts_at
+                .iter()
+                .map(|v| constants(phis, &alphas, &lookup(v)))
                 .collect();
             let se = |f: &dyn Fn(&Constants) -> f64| -> f64 {
                 let xs: Vec<f64> = parts.iter().map(f).collect();

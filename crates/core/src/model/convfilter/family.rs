@@ -249,18 +249,18 @@ impl Family for ConvFilterFamily {
                     let n = positive(
                         "sampling.samples",
                         samples.ok_or_else(|| {
-                            Error::request(
+                            Error::spec(
                                 "sampling.samples",
-                                "a fixed sample of generated patches needs samples (its size)",
+                                "missing field `samples`: a fixed sample of generated patches needs its size",
                             )
                         })?,
                     )?;
                     let sd = count(
                         "sampling.seed",
                         seed.ok_or_else(|| {
-                            Error::request(
+                            Error::spec(
                                 "sampling.seed",
-                                "a fixed sample of generated patches needs a seed",
+                                "missing field `seed`: a fixed sample of generated patches needs a seed",
                             )
                         })?,
                     )?;

@@ -262,7 +262,7 @@ impl ConvFilter {
             "L0": v.l[0],
             "constants": est.to_json(),
             "theorem62": theorem.unwrap_or(Value::Null),
-            "note": "gamma(phi) and L(phi): min / max over filter angles |alpha| <= phi of a grid (+-(pi/2)(j/48)^2 and the table's angles) in the plane of w* and w; beta and Lcross: max over that grid of the value at alpha divided by |alpha| (alpha <= pi/2)",
+            "note": "gamma(phi) and L(phi): min / max over filter angles |alpha| <= phi of a grid (+-(pi/2)(j/J)^2, J = 48 for quadrature and 24 for sample averages, and the table's angles) in the plane of w* and w; beta and Lcross: max over that grid of the value at alpha divided by |alpha| (alpha <= pi/2)",
         })
     }
 }
