@@ -351,7 +351,7 @@ const convFilterArb: fc.Arbitrary<Obj> = fc
         : fc.record({ kind: fc.constant('fixed'), samples: fc.constant(samples), seed });
     return fc
       .record({
-        model: fc.record({ kind: fc.constant('convFilter'), p: fc.constant(p), k: opt(fc.constant(k)) }).map(clean),
+        model: fc.constant({ kind: 'convFilter', p, k }),
         teacher: fc.oneof(
           fc.record({ kind: fc.constant('random'), norm: opt(real(0.2, 3)), seed }).map(clean),
           vec(-2, 2).map((w) => ({ kind: 'vector', w: w.map((x, j) => (j === 0 ? x + 3 : x)) })),
