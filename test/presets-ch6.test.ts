@@ -38,7 +38,7 @@ describe(`chapter 6 presets on ${BACKEND}`, () => {
   });
 
   for (const [name] of PANELS) {
-    it(`${name} quick (3 seeds per setting): ordering not judged, the rate judged and agreeing`, async () => {
+    it(`${name} quick (3 seeds per setting): ordering not judged, the rate's checks hold`, async () => {
       const preset = applyOverrides(await presetSpec(name, { backend: BACKEND }), { seedsPerSetting: 3 });
       const outcome = await runPreset(preset, { backend: BACKEND });
       const t = outcome.sweep!.table;
@@ -49,7 +49,10 @@ describe(`chapter 6 presets on ${BACKEND}`, () => {
       const text = checked.map((c) => `${c.status} ${c.claim}\n${c.outcomes.map((o) => `  ${o.text}`).join('\n')}`).join('\n');
       expect(checked[0]!.status, text).toBe('incomplete');
       expect(checked[0]!.outcomes[0]?.text).toMatch(/^not judged: requires runs min over \[all settings\] >= 20, got 3/);
-      expect(checked[1]!.status, text).toBe('agrees');
+      // Judged rows of a run cut below the protocol are marked `shortened`; the rate's checks
+      // themselves all hold.
+      expect(checked[1]!.status, text).toBe('shortened');
+      expect(checked[1]!.outcomes.every((o) => o.pass !== false), text).toBe(true);
       for (const c of checked.slice(2)) expect(c.status, text).toBe('cannotCompare');
       expect(runsToCsv(outcome.runs).trimEnd().split('\n').length).toBe(5);
       expect((presetVegaLite(preset, outcome.runs)['concat'] as unknown[]).length).toBe(name === 'figure63a' ? 3 : 2);
