@@ -22,6 +22,11 @@ import {
   type ConvFilterRunSpec,
   type ConvFilterSamplingSpec,
   type ConvFilterTeacherSpec,
+  type ContinuousCriticalSpec,
+  type ContinuousDataSpec,
+  type ContinuousInitSpec,
+  type ContinuousLinearModel,
+  type ContinuousLinearRunSpec,
   type CurvatureSpec,
   type DataSpec,
   InvalidRequestError,
@@ -54,6 +59,7 @@ import {
 import type { InitSpec, MatrixFactorizationModel, MatrixInput } from 'autobalance';
 
 import { convFilterFamily } from '../packages/autobalance/src/families/convFilter.js';
+import { continuousLinearFamily } from '../packages/autobalance/src/families/continuousLinear.js';
 import { FAMILIES } from '../packages/autobalance/src/families/index.js';
 import { matrixFactorizationFamily } from '../packages/autobalance/src/families/matrixFactorization.js';
 import { networkFamily } from '../packages/autobalance/src/families/network.js';
@@ -702,6 +708,57 @@ function convFilterSpecs(): { label: string; spec: ConvFilterRunSpec }[] {
   return out;
 }
 
+// continuousLinear (Taghvaei et al. 2017): every matrix travels as a buffer named by its path.
+const J2 = [[0, -1], [1, 0]];
+const HALF_PI_J = [[0, -Math.PI / 2], [Math.PI / 2, 0]];
+const CONT_MODEL = { kind: 'continuousLinear', n: 2, K: 4, T: 1, lambda: 0.1, discretization: 'euler' } as const satisfies ContinuousLinearModel;
+const contModelCovered: AllSet<ContinuousLinearModel, typeof CONT_MODEL> = true;
+const CONT_DATA = fixtures<ContinuousDataSpec>()(
+  { kind: 'population', R: J2, sigma0: [[1, 0.2], [0.2, 0.8]], dR: [[0, 0], [0, 1]], sigma: 0.3 },
+  { kind: 'samples', R: J2, samples: 8, noise: 0.1, seed: 4 },
+);
+const contDataCovered: AllSet<ContinuousDataSpec, (typeof CONT_DATA)[number]> = true;
+const CONT_INITS = fixtures<ContinuousInitSpec>()(
+  { kind: 'gaussian', std: 0.2, seed: 3 },
+  { kind: 'constant', C: HALF_PI_J },
+  { kind: 'critical', C: [[0.1, -1.5], [1.6, 0]] },
+);
+const contInitsCovered: AllSet<ContinuousInitSpec, (typeof CONT_INITS)[number]> = true;
+const CONT_CRITICAL = { C: [HALF_PI_J], sheets: [0, 1] } as const satisfies ContinuousCriticalSpec;
+const contCriticalCovered: AllSet<ContinuousCriticalSpec, typeof CONT_CRITICAL> = true;
+const CONT_RUN = fixtures<ContinuousLinearRunSpec>()({
+  model: CONT_MODEL,
+  data: CONT_DATA[0],
+  init: CONT_INITS[0],
+  critical: CONT_CRITICAL,
+  schedule: { kind: 'constant', eta: 0.05 },
+  steps: 4,
+  recordEvery: 2,
+  method: METHODS[0],
+  weightDecay: 1e-3,
+  curvature: CURVATURE,
+});
+const contRunCovered: AllSet<ContinuousLinearRunSpec, (typeof CONT_RUN)[number]> = true;
+
+/** continuousLinear specs: both data kinds, every init, and every schedule and method once. */
+function continuousSpecs(): { label: string; spec: ContinuousLinearRunSpec }[] {
+  const base = CONT_RUN[0];
+  const { critical: _critical, ...noCritical } = base;
+  const out: { label: string; spec: ContinuousLinearRunSpec }[] = [
+    ...CONT_INITS.map((init) => ({ label: `init ${init.kind}`, spec: { ...base, init } })),
+    { label: 'samples data', spec: { ...noCritical, data: CONT_DATA[1] } },
+    { label: 'exponential', spec: { ...base, model: { ...CONT_MODEL, discretization: 'exponential' as const } } },
+  ];
+  for (const schedule of SCHEDULES) {
+    if (schedule.kind === 'theorem31') continue; // matrix factorization only
+    out.push({ label: `schedule ${schedule.kind}`, spec: { ...base, schedule } });
+  }
+  for (const method of METHODS) {
+    out.push({ label: `method ${method.kind}`, spec: method.kind === 'sgd' ? { ...noCritical, data: CONT_DATA[1], method } : { ...base, method } });
+  }
+  return out;
+}
+
 // The families' matrix fields (families/*.ts, what encodeSpec checks strictly) are exactly the
 // fields their types declare as MatrixInput.
 /** The paths (`[]` for any index) of the fields of T typed as a matrix input. */
@@ -716,10 +773,13 @@ type MatrixFieldPaths<T, P extends string = ''> = T extends MatrixInput
         : never;
 type MfMatrixFields = MatrixFieldPaths<MatrixFactorizationRunSpec>;
 type NetMatrixFields = MatrixFieldPaths<NetworkRunSpec>;
+type ContMatrixFields = MatrixFieldPaths<ContinuousLinearRunSpec>;
 const mfMatrixFieldsListed: AllValues<MfMatrixFields, (typeof matrixFactorizationFamily.matrixFields)[number]> = true;
 const mfMatrixFieldsTyped: AllValues<(typeof matrixFactorizationFamily.matrixFields)[number], MfMatrixFields> = true;
 const netMatrixFieldsListed: AllValues<NetMatrixFields, (typeof networkFamily.matrixFields)[number]> = true;
 const netMatrixFieldsTyped: AllValues<(typeof networkFamily.matrixFields)[number], NetMatrixFields> = true;
+const contMatrixFieldsListed: AllValues<ContMatrixFields, (typeof continuousLinearFamily.matrixFields)[number]> = true;
+const contMatrixFieldsTyped: AllValues<(typeof continuousLinearFamily.matrixFields)[number], ContMatrixFields> = true;
 type ConvMatrixFields = MatrixFieldPaths<ConvFilterRunSpec>;
 const convMatrixFieldsListed: AllValues<ConvMatrixFields, (typeof convFilterFamily.matrixFields)[number]> = true;
 const convMatrixFieldsTyped: AllValues<(typeof convFilterFamily.matrixFields)[number], ConvMatrixFields> = true;
@@ -733,6 +793,8 @@ const COMPILE_TIME_CHECKS = [
   wncnnTeacherCovered, wncnnWStarCovered, wncnnAStarCovered, wncnnInitsCovered, wncnnRunCovered,
   convModelCovered, convTeachersCovered, convPatchesCovered, convSamplingCovered, convInitsCovered, convRunCovered,
   convMatrixFieldsListed, convMatrixFieldsTyped,
+  contModelCovered, contDataCovered, contInitsCovered, contCriticalCovered, contRunCovered, contMatrixFieldsListed,
+  contMatrixFieldsTyped,
 ];
 
 /** The paths of the objects of a spec that are not matrix inputs (where an unknown field can go). */
@@ -797,10 +859,11 @@ describe(`the TS spec types agree with the core on ${BACKEND}`, () => {
     ...octopusSpecs().map((s) => ({ family: 'octopus', ...s })),
     ...wncnnSpecs().map((s) => ({ family: 'weightNormCnn', ...s })),
     ...convFilterSpecs().map((s) => ({ family: 'convFilter', ...s })),
+    ...continuousSpecs().map((s) => ({ family: 'continuousLinear', ...s })),
   ];
 
   it('has fixtures for every family of RunSpec and of the registry (families/index.ts)', () => {
-    const kinds: AllValues<RunSpec['model']['kind'], (typeof MF_RUN)[number]['model']['kind'] | (typeof NET_RUN)[number]['model']['kind'] | (typeof OCTOPUS_RUN)[number]['model']['kind'] | (typeof WNCNN_RUN)[number]['model']['kind'] | (typeof CONV_RUN)[number]['model']['kind']> = true;
+    const kinds: AllValues<RunSpec['model']['kind'], (typeof MF_RUN)[number]['model']['kind'] | (typeof NET_RUN)[number]['model']['kind'] | (typeof OCTOPUS_RUN)[number]['model']['kind'] | (typeof WNCNN_RUN)[number]['model']['kind'] | (typeof CONV_RUN)[number]['model']['kind'] | (typeof CONT_RUN)[number]['model']['kind']> = true;
     expect(kinds).toBe(true);
     expect([...new Set(specs.map((s) => s.spec.model.kind))].sort()).toEqual([...FAMILIES.keys()].sort());
   });

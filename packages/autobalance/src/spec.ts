@@ -17,12 +17,14 @@
 import { AutobalanceError, InvalidSpecError, NonFiniteError } from './errors.js';
 import type { ConvFilterRunSpec } from './families/convFilter.js';
 import { FAMILIES } from './families/index.js';
+import type { ContinuousLinearRunSpec } from './families/continuousLinear.js';
 import type { MatrixFactorizationRunSpec } from './families/matrixFactorization.js';
 import type { NetworkRunSpec } from './families/network.js';
 import type { OctopusRunSpec } from './families/octopus.js';
 import type { WeightNormCnnRunSpec } from './families/weightNormCnn.js';
 import { splitMatrixInput } from './matrix.js';
 
+export type * from './families/continuousLinear.js';
 export type * from './families/matrixFactorization.js';
 export type * from './families/network.js';
 export type * from './families/octopus.js';
@@ -185,7 +187,7 @@ export interface CurvatureSpec {
 }
 
 /** Any run: the union of the families' run specs (one file per family under `families/`). */
-export type RunSpec = MatrixFactorizationRunSpec | NetworkRunSpec | OctopusRunSpec | WeightNormCnnRunSpec | ConvFilterRunSpec;
+export type RunSpec = MatrixFactorizationRunSpec | NetworkRunSpec | OctopusRunSpec | WeightNormCnnRunSpec | ConvFilterRunSpec | ContinuousLinearRunSpec;
 
 /** A spec as the bindings take it: JSON text plus buffers named by spec path. */
 export interface EncodedSpec {

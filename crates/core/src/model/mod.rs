@@ -31,6 +31,7 @@ pub static FAMILIES: &[&dyn Family] = &[
     &octopus::OctopusFamily,
     &wncnn::WeightNormCnnFamily,
     &convfilter::ConvFilterFamily,
+    &continuous::ContinuousFamily,
 ];
 
 /// The registered families as JSON, for the bindings and the TS conformance tests:

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { continuousLinearFamily } from './continuousLinear.js';
 import { convFilterFamily } from './convFilter.js';
 import type { FamilyEncoding } from './family.js';
 import { matrixFactorizationFamily } from './matrixFactorization.js';
@@ -13,5 +14,5 @@ import { weightNormCnnFamily } from './weightNormCnn.js';
 
 /** Every family, by its `model.kind`. */
 export const FAMILIES: ReadonlyMap<string, FamilyEncoding> = new Map(
-  [matrixFactorizationFamily, networkFamily, octopusFamily, weightNormCnnFamily, convFilterFamily].map((f) => [f.kind, f]),
+  [matrixFactorizationFamily, networkFamily, octopusFamily, weightNormCnnFamily, convFilterFamily, continuousLinearFamily].map((f) => [f.kind, f]),
 );
