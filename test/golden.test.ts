@@ -421,7 +421,7 @@ describe(`golden outputs on ${BACKEND}`, () => {
     const list = [];
     for (const p of await presetList(opts)) {
       const spec = await presetSpec(p.name, opts);
-      if (!spec.sweep && !spec.studies) list.push(p);
+      if (!spec.sweep && !spec.studies && !p.name.startsWith('taghvaei')) list.push(p); // taghvaei*: test/presets-taghvaei.test.ts
     }
     expect(list.map((p) => p.name).sort()).toEqual(Object.keys(PRESET_STEPS).sort());
     const names: string[] = [];

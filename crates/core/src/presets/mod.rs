@@ -12,6 +12,7 @@ mod du_2019_ch6;
 mod du_2019_ch7;
 mod du_hu_lee_2018;
 mod marcotte_2023;
+mod taghvaei_2017;
 
 pub use du_hu_lee_2018::{figure2_spec, FIGURE2_ETA, FIGURE2_STEPS};
 
@@ -30,6 +31,7 @@ fn all() -> impl Iterator<Item = &'static Preset> {
         .chain(du_2019_ch6::PRESETS.iter())
         .chain(du_2019_ch7::PRESETS.iter())
         .chain(marcotte_2023::PRESETS.iter())
+        .chain(taghvaei_2017::PRESETS.iter())
 }
 
 /// `[{"name": .., "description": ..}, ..]`
