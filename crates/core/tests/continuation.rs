@@ -665,3 +665,32 @@ fn timings() {
         );
     }
 }
+
+#[test]
+fn time_varying_verdicts_from_the_k_layer_model() {
+    // Example 1, sheet 1, a few points with verdicts for K = 1, 4, 16 (exponential layers)
+    let (s, out) = run_study(example1(1, json!({"maxPoints": 40, "verdicts": {"K": [1, 4, 16], "every": 10}})));
+    let pts = out["verdicts"]["points"].as_array().unwrap();
+    assert!(pts.len() >= 4);
+    let (vt, mt) = (col(&s, "verdictTime"), col(&s, "minEigTime"));
+    for p in pts {
+        let row = p["row"].as_u64().unwrap() as usize;
+        let reduced = p["constant"]["minEig"].as_f64().unwrap();
+        let time = p["time"].as_array().unwrap();
+        assert_eq!(time.len(), 3);
+        for t in time {
+            // C is normal, A_t = C is constant: the K-layer exponential model restricted to
+            // constant directions is the reduced cost, for every K
+            let kc = t["minEigConst"].as_f64().unwrap();
+            assert!((kc - reduced).abs() < 1e-5 * (1.0 + reduced.abs()), "K {}: {kc} vs reduced {reduced}", t["K"]);
+            // the sampled critical point is critical for the K-layer model too
+            assert!(t["gradNorm"].as_f64().unwrap() < 1e-8, "{t}");
+            // more directions: the full minimum is at most the restricted one
+            assert!(t["minEig"].as_f64().unwrap() <= kc + 1e-9);
+        }
+        let last = &time[2];
+        assert_eq!(mt[row], last["minEig"].as_f64().unwrap());
+        assert_eq!(vt[row], last["verdict"].as_f64().unwrap());
+    }
+    println!("{}", serde_json::to_string(pts).unwrap());
+}

@@ -37,6 +37,8 @@ use crate::build::Budget;
 use crate::error::{Error, Result};
 use crate::model::continuous::critical::{logarithm_at, mat_of, vec_of, Problem};
 use crate::model::continuous::expm::FrechetPlan;
+use crate::model::continuous::{model_at, Discretization};
+use crate::model::Model;
 use crate::spec::{finite, num, positive, positive_real};
 
 pub const REGISTRATION: Registration = Registration {
@@ -771,6 +773,63 @@ impl Continuation {
         (min, classify(min, scale))
     }
 
+    /// The K-layer verdicts at `C`: for each K, the smallest eigenvalue of the dense Hessian of
+    /// the `continuousLinear` model (exact HVPs) at theta of the sampled critical `A_t`, and of
+    /// that Hessian restricted to constant directions (`theta_k` all equal, unit norm), with
+    /// the gradient norm there (how critical the sampled point is for this K).
+    fn time_verdicts(&self, c: &DMatrix<f64>, lambda: f64, sigma: f64) -> Vec<Value> {
+        let Some(v) = &self.verdicts else {
+            return Vec::new();
+        };
+        let disc = if v.euler {
+            Discretization::Euler
+        } else {
+            Discretization::Exponential
+        };
+        let nn = self.n() * self.n();
+        let mut out = Vec::new();
+        for &k in &v.ks {
+            let Ok((mut model, theta)) = model_at(&self.problem, lambda, sigma, k, disc, c) else {
+                out.push(json!({"K": k, "minEig": null, "verdict": 0.0}));
+                continue;
+            };
+            let d = model.dim();
+            let mut grad = vec![0.0; d];
+            model.loss_grad(&theta, &mut grad);
+            let gnorm = grad.iter().map(|g| g * g).sum::<f64>().sqrt();
+            let mut h = DMatrix::zeros(d, d);
+            let mut e = vec![0.0; d];
+            let mut col = vec![0.0; d];
+            for j in 0..d {
+                e[j] = 1.0;
+                model.hvp(&theta, &e, &mut col);
+                e[j] = 0.0;
+                h.column_mut(j).copy_from_slice(&col);
+            }
+            model.end_queries();
+            let sym = (&h + h.transpose()) * 0.5;
+            let mut hc = DMatrix::<f64>::zeros(nn, nn);
+            for a in 0..k {
+                for b in 0..k {
+                    hc += sym.view((a * nn, b * nn), (nn, nn));
+                }
+            }
+            hc /= k as f64;
+            let eig = sym.symmetric_eigenvalues();
+            let min = eig.iter().copied().fold(f64::INFINITY, f64::min);
+            let scale = eig.iter().map(|x| x.abs()).fold(0.0, f64::max);
+            let eigc = hc.symmetric_eigenvalues();
+            let minc = eigc.iter().copied().fold(f64::INFINITY, f64::min);
+            let scalec = eigc.iter().map(|x| x.abs()).fold(0.0, f64::max);
+            out.push(json!({
+                "K": k, "minEig": finite_or_null(min), "verdict": classify(min, scale),
+                "minEigConst": finite_or_null(minc), "verdictConst": classify(minc, scalec),
+                "gradNorm": finite_or_null(gnorm),
+            }));
+        }
+        out
+    }
+
     fn push_row(&mut self, branch: usize, direction: i32, arc: f64, x: &DVector<f64>, fold: bool, verdict: Option<(f64, f64, f64, f64)>) {
         let (c, p) = self.split(x);
         let (lam, sig) = self.params(p);
@@ -797,20 +856,27 @@ impl Continuation {
         let non_normal = (&c * c.transpose() - c.transpose() * &c).norm();
         let normal = non_normal <= 1e-8 * (1.0 + c.norm_squared());
         let row = self.columns[0].len();
+        let time = self.time_verdicts(&c, lam, sig);
+        let last = time.last().cloned().unwrap_or(Value::Null);
+        let get = |v: &Value, key: &str| v[key].as_f64().unwrap_or(f64::NAN);
+        let (mt, vt) = (get(&last, "minEig"), get(&last, "verdict"));
         let (mc, vc) = if normal {
             self.constant_verdict(&c, lam, sig)
         } else {
-            (f64::NAN, 0.0)
+            (get(&last, "minEigConst"), get(&last, "verdictConst"))
         };
+        let vt = if vt.is_nan() { 0.0 } else { vt };
+        let vc = if vc.is_nan() { 0.0 } else { vc };
+        let differ = if vc != 0.0 && vt != 0.0 { json!(vc != vt) } else { Value::Null };
         self.verdict_points.push(json!({
             "row": row, "lambda": lam, "sigma": sig,
             "normal": normal, "nonNormality": non_normal,
             "constant": {"minEig": finite_or_null(mc), "verdict": vc,
-                          "method": if normal { "reducedCost" } else { "undecided: C is not normal" }},
-            "time": Value::Array(Vec::new()),
-            "differ": Value::Null,
+                          "method": if normal { "reducedCost" } else { "kLayerRestricted" }},
+            "time": time,
+            "differ": differ,
         }));
-        Some((vc, f64::NAN, mc, f64::NAN))
+        Some((vc, vt, mc, mt))
     }
 
     fn begin_start(&mut self) {
