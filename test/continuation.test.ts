@@ -20,7 +20,7 @@ function example1(sheet: number, extra: Partial<ContinuationStudySpec> = {}): Co
     starts: [{ kind: 'logarithm', sheet }],
     maxPoints: 60,
     cMax: 40,
-    verdicts: { every: 10 },
+    verdicts: { K: [1, 4], every: 10 },
     ...extra,
   };
 }
@@ -72,7 +72,7 @@ describe(`continuation on ${BACKEND}`, () => {
   });
 
   it('native and wasm give the same branch', async () => {
-    const spec = example1(-1, { verdicts: { every: 5 } });
+    const spec = example1(-1, { verdicts: { K: [1, 4], every: 5 } });
     const [x, y] = [await study(spec, { backend: await loadBackendByName('native') }), await study(spec, { backend: await loadBackendByName('wasm') })];
     expect(y.columnNames).toEqual(x.columnNames);
     for (const name of x.columnNames) {
