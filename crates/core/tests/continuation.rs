@@ -669,7 +669,10 @@ fn timings() {
 #[test]
 fn time_varying_verdicts_from_the_k_layer_model() {
     // Example 1, sheet 1, a few points with verdicts for K = 1, 4, 16 (exponential layers)
-    let (s, out) = run_study(example1(1, json!({"maxPoints": 40, "verdicts": {"K": [1, 4, 16], "every": 10}})));
+    let (s, out) = run_study(example1(
+        1,
+        json!({"maxPoints": 40, "verdicts": {"K": [1, 4, 16], "every": 10}}),
+    ));
     let pts = out["verdicts"]["points"].as_array().unwrap();
     assert!(pts.len() >= 4);
     let (vt, mt) = (col(&s, "verdictTime"), col(&s, "minEigTime"));
@@ -682,7 +685,11 @@ fn time_varying_verdicts_from_the_k_layer_model() {
             // C is normal, A_t = C is constant: the K-layer exponential model restricted to
             // constant directions is the reduced cost, for every K
             let kc = t["minEigConst"].as_f64().unwrap();
-            assert!((kc - reduced).abs() < 1e-5 * (1.0 + reduced.abs()), "K {}: {kc} vs reduced {reduced}", t["K"]);
+            assert!(
+                (kc - reduced).abs() < 1e-5 * (1.0 + reduced.abs()),
+                "K {}: {kc} vs reduced {reduced}",
+                t["K"]
+            );
             // the sampled critical point is critical for the K-layer model too
             assert!(t["gradNorm"].as_f64().unwrap() < 1e-8, "{t}");
             // more directions: the full minimum is at most the restricted one
