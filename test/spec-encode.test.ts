@@ -391,7 +391,10 @@ describe('applyOverrides: seeds found by walking the spec', () => {
       // A sweep preset has no runs; --seed sets its sweep's seeds (test/presets.test.ts), a
       // studies preset's its studies' (test/presets-laws.test.ts).
       if (preset.sweep || preset.studies) continue;
-      // Today's presets hold seeds only where the old version looked (target / data, init, method),
+      // The old version knew the families of its time only (matrix factorization, networks); a
+      // newer family's seeds (weightNormCnn's teacher.aStar.seed) are found by the walk alone.
+      if (!preset.runs.every((r) => ['matrixFactorization', 'network'].includes((r.spec.model as { kind: string }).kind))) continue;
+      // Those presets hold seeds only where the old version looked (target / data, init, method),
       // so the walk finds the same holders...
       for (const r of preset.runs) {
         const found = seedsOf(r.spec).map(([p]) => p.replace(/\.seed$/, ''));

@@ -1159,7 +1159,8 @@ export function checkReferences(reference: readonly PresetReference[], inputs: C
     else status = checks.some((c, i) => outcomes[i]?.pass === false && c.finding === undefined) ? 'disagrees' : 'finding';
     // A shortened protocol never judges a claim, either way: the outcomes are still shown.
     if (inputs.shortened !== undefined && (status === 'agrees' || status === 'disagrees' || status === 'finding')) status = 'shortened';
-    return status === 'finding' ? { ...ref, status, outcomes, finding: findings.join('; ') } : { ...ref, status, outcomes };
+    // Several checks may carry the same finding: say it once.
+    return status === 'finding' ? { ...ref, status, outcomes, finding: [...new Set(findings)].join('; ') } : { ...ref, status, outcomes };
   });
 }
 
