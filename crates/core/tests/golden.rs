@@ -116,11 +116,19 @@ fn gcd(a: u64, b: u64) -> u64 {
 }
 
 /// The presets' runs, steps cut, with their curvature queries.
+/// The presets whose runs the fixtures hold (recorded from 222ac85).
+const RECORDED_PRESETS: &[&str] = &["figure1", "figure2", "theorem31", "theorem32", "curvature"];
+
 fn preset_cases() -> Vec<Case> {
     let list: Value = serde_json::from_str(&presets::list_json()).unwrap();
     let mut out = vec![];
     for p in list.as_array().unwrap() {
         let name = p["name"].as_str().unwrap();
+        // The presets recorded before the refactoring; newer presets (taghvaei*, figure52, ...)
+        // have their own tests.
+        if !RECORDED_PRESETS.contains(&name) {
+            continue;
+        }
         let preset: Value = serde_json::from_str(&presets::spec_json(name).unwrap()).unwrap();
         let cap = if name == "figure2" {
             FIGURE2_CAP
