@@ -300,8 +300,15 @@ fn find_unexpected(at: &serde_json::Value, msg: &str) -> Option<String> {
                 return Some(format!("{p}.kind"));
             }
         }
-        // An object tagged by `kind` is where a map belongs (a variant): never the culprit.
-        return find_below(at, &|e| unexpected(e) == got && e.get("kind").is_none());
+        // An object tagged by `kind` is where a map belongs (a variant), and so is a matrix's
+        // shape `{rows, cols}` (its numbers travel in a buffer): never the culprit.
+        let shape = |e: &serde_json::Value| {
+            e.as_object()
+                .is_some_and(|o| o.len() == 2 && o.contains_key("rows") && o.contains_key("cols"))
+        };
+        return find_below(at, &|e| {
+            unexpected(e) == got && e.get("kind").is_none() && !shape(e)
+        });
     }
     let rest = msg.strip_prefix("unknown variant `")?;
     let name = rest.split('`').next()?;
