@@ -7,12 +7,14 @@
 pub mod args;
 pub mod build;
 pub mod curvature;
+pub mod decomp;
 pub mod dynamics;
 pub mod error;
 pub mod linalg;
 pub mod model;
 pub mod par;
 pub mod presets;
+pub mod quadrature;
 pub mod rng;
 pub mod session;
 pub mod spec;

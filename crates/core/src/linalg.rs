@@ -149,6 +149,144 @@ pub fn dot(a: &[f64], b: &[f64]) -> f64 {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]))
 }
 
+/// Basis vectors per group of [`dots`] (one pass over a block of `w` serves the group).
+const DOT_GROUP: usize = 4;
+/// Basis vectors per parallel task of [`dots`].
+const DOT_TASK: usize = 16;
+/// Rows per block of [`dots`] and [`add_combination`]: the block of `w` (16 KB) stays in L1
+/// while the basis vectors stream past it.
+const ROW_BLOCK: usize = 2048;
+/// Rows per parallel task of [`add_combination`] (fixed: a multiple of [`ROW_BLOCK`]).
+const ROW_TASK: usize = 8 * ROW_BLOCK;
+
+/// `c[l] = dot(basis[l], w)` for every `l`, bit for bit (each dot keeps `dot`'s 8 partial sums
+/// over the whole vector, in order): `Q^T w` as one blocked pass over the basis, with the block
+/// of `w` in L1 and several basis vectors per pass over it; the basis vectors are split over
+/// `par` in fixed groups. Every basis vector has the length of `w`.
+pub fn dots(basis: &[Vec<f64>], w: &[f64], c: &mut [f64], par: crate::par::Parallelism) {
+    let k = basis.len();
+    debug_assert!(c.len() >= k && basis.iter().all(|q| q.len() == w.len()));
+    let par = par.for_work(2 * k * w.len());
+    let tasks = k.div_ceil(DOT_TASK);
+    let parts = par.map(tasks, |t| {
+        let lo = t * DOT_TASK;
+        let hi = (lo + DOT_TASK).min(k);
+        let mut acc = [[0.0f64; 8]; DOT_TASK];
+        dispatch_dots(&basis[lo..hi], w, &mut acc[..hi - lo]);
+        acc
+    });
+    for (t, acc) in parts.iter().enumerate() {
+        let lo = t * DOT_TASK;
+        for (l, a) in acc.iter().take(k - lo).enumerate() {
+            c[lo + l] = ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]));
+        }
+    }
+}
+
+fn dispatch_dots(qs: &[Vec<f64>], w: &[f64], acc: &mut [[f64; 8]]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512(qs: &[Vec<f64>], w: &[f64], acc: &mut [[f64; 8]]) {
+            dots_body(qs, w, acc)
+        }
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2(qs: &[Vec<f64>], w: &[f64], acc: &mut [[f64; 8]]) {
+            dots_body(qs, w, acc)
+        }
+        // SAFETY: each path runs only on a CPU that has its features.
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return unsafe { avx512(qs, w, acc) };
+        } else if std::arch::is_x86_feature_detected!("avx2") {
+            return unsafe { avx2(qs, w, acc) };
+        }
+    }
+    dots_body(qs, w, acc)
+}
+
+/// The lane sums of `dot` for every vector of `qs`: element i goes to lane i % 8, in order of i.
+/// Separate multiply and add in every instruction set (Rust does not contract them), so every
+/// path gives the same bits.
+#[inline(always)]
+fn dots_body(qs: &[Vec<f64>], w: &[f64], acc: &mut [[f64; 8]]) {
+    let n = w.len();
+    let full = n / 8 * 8;
+    let mut b0 = 0;
+    while b0 < full {
+        let b1 = (b0 + ROW_BLOCK).min(full);
+        let wb = &w[b0..b1];
+        let mut g0 = 0;
+        while g0 + DOT_GROUP <= qs.len() {
+            let q: [&[f64]; DOT_GROUP] = std::array::from_fn(|g| &qs[g0 + g][b0..b1]);
+            let mut a: [[f64; 8]; DOT_GROUP] = std::array::from_fn(|g| acc[g0 + g]);
+            for (i, x) in wb.chunks_exact(8).enumerate() {
+                for g in 0..DOT_GROUP {
+                    let y = &q[g][8 * i..8 * i + 8];
+                    for l in 0..8 {
+                        a[g][l] += y[l] * x[l];
+                    }
+                }
+            }
+            acc[g0..g0 + DOT_GROUP].copy_from_slice(&a);
+            g0 += DOT_GROUP;
+        }
+        for g in g0..qs.len() {
+            let q = &qs[g][b0..b1];
+            let a = &mut acc[g];
+            for (x, y) in wb.chunks_exact(8).zip(q.chunks_exact(8)) {
+                for l in 0..8 {
+                    a[l] += y[l] * x[l];
+                }
+            }
+        }
+        b0 = b1;
+    }
+    for (a, q) in acc.iter_mut().zip(qs) {
+        for (l, i) in (full..n).enumerate() {
+            a[l] += q[i] * w[i];
+        }
+    }
+}
+
+/// `w += sum_l coef[l] basis[l]`, bit for bit as `axpy(coef[l], &basis[l], w)` for l = 0, 1, ..
+/// in turn (every element sees the same additions in the same order): `w + Q coef` with the
+/// block of `w` in L1 while the basis streams past it, rows split over `par` in fixed tasks.
+pub fn add_combination(
+    basis: &[Vec<f64>],
+    coef: &[f64],
+    w: &mut [f64],
+    par: crate::par::Parallelism,
+) {
+    let k = basis.len();
+    debug_assert!(coef.len() >= k && basis.iter().all(|q| q.len() == w.len()));
+    let par = par.for_work(2 * k * w.len());
+    par.for_each_chunk(w, ROW_TASK, |t, wt| {
+        let base = t * ROW_TASK;
+        for (b, wb) in wt.chunks_mut(ROW_BLOCK).enumerate() {
+            let lo = base + b * ROW_BLOCK;
+            let hi = lo + wb.len();
+            let mut l = 0;
+            while l + 4 <= k {
+                let (q0, q1, q2, q3) = (
+                    &basis[l][lo..hi],
+                    &basis[l + 1][lo..hi],
+                    &basis[l + 2][lo..hi],
+                    &basis[l + 3][lo..hi],
+                );
+                let (c0, c1, c2, c3) = (coef[l], coef[l + 1], coef[l + 2], coef[l + 3]);
+                for (i, y) in wb.iter_mut().enumerate() {
+                    *y = (((*y + c0 * q0[i]) + c1 * q1[i]) + c2 * q2[i]) + c3 * q3[i];
+                }
+                l += 4;
+            }
+            while l < k {
+                axpy(coef[l], &basis[l][lo..hi], wb);
+                l += 1;
+            }
+        }
+    });
+}
+
 pub fn norm2(a: &[f64]) -> f64 {
     dot(a, a)
 }
@@ -348,6 +486,66 @@ mod wasm_gemm {
                     *self.c.offset((i0 + r as isize) * self.crs + j) += self.alpha * s;
                 }
                 j += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::par::Parallelism;
+
+    fn vecs(k: usize, n: usize, seed: u64) -> Vec<Vec<f64>> {
+        let mut rng = crate::rng::Normal::new(seed);
+        (0..k)
+            .map(|_| {
+                let mut v = vec![0.0; n];
+                rng.fill(&mut v, 1.0);
+                v
+            })
+            .collect()
+    }
+
+    /// The blocked products give the bits of the vector-by-vector loops they replace, for
+    /// lengths around the block sizes, group sizes that do not divide k, on both paths.
+    #[test]
+    fn blocked_basis_products_have_the_bits_of_dot_and_axpy() {
+        for &(k, n) in &[
+            (0, 5),
+            (1, 1),
+            (3, 7),
+            (5, 8),
+            (17, 100),
+            (23, ROW_BLOCK + 13),
+            (21, ROW_TASK * 2 + 5),
+            (40, 300_001),
+        ] {
+            let basis = vecs(k, n, 7 + k as u64);
+            let w = vecs(1, n, 99).pop().unwrap();
+            let want_c: Vec<f64> = basis.iter().map(|q| dot(q, &w)).collect();
+            let mut want_w = w.clone();
+            for (q, c) in basis.iter().zip(&want_c) {
+                axpy(-c, q, &mut want_w);
+            }
+            for par in [Parallelism::Sequential, Parallelism::Rayon] {
+                let mut c = vec![0.0; k];
+                dots(&basis, &w, &mut c, par);
+                assert!(
+                    c.iter()
+                        .zip(&want_c)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "dots k={k} n={n} {par:?}"
+                );
+                let neg: Vec<f64> = c.iter().map(|x| -x).collect();
+                let mut w2 = w.clone();
+                add_combination(&basis, &neg, &mut w2, par);
+                assert!(
+                    w2.iter()
+                        .zip(&want_w)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
+                    "add_combination k={k} n={n} {par:?}"
+                );
             }
         }
     }

@@ -24,7 +24,24 @@ impl Default for Parallelism {
     }
 }
 
+/// Floating-point operations of one evaluation below which [`Parallelism::for_work`] runs it
+/// sequentially: waking rayon's pool (and joining it) costs 5-70 us in these 2-core VMs, more
+/// than a small evaluation itself. Measured with `examples/par_threshold.rs` (docs/performance.md,
+/// "Tiny problems"). The chunks are the same either way, so the bits are too.
+pub const SEQUENTIAL_BELOW_FLOPS: usize = 2_000_000;
+
 impl Parallelism {
+    /// This parallelism for a piece of work of `flops` floating-point operations: sequential
+    /// below [`SEQUENTIAL_BELOW_FLOPS`], `self` otherwise.
+    #[inline]
+    pub fn for_work(self, flops: usize) -> Self {
+        if flops < SEQUENTIAL_BELOW_FLOPS {
+            Parallelism::Sequential
+        } else {
+            self
+        }
+    }
+
     /// `f(i, &mut items[i])` for every item.
     pub fn for_each<T: Send>(self, items: &mut [T], f: impl Fn(usize, &mut T) + Sync + Send) {
         match self {
@@ -58,6 +75,27 @@ impl Parallelism {
                 .iter_mut()
                 .zip(b.chunks_mut(chunk))
                 .for_each(|(x, y)| f(x, y)),
+        }
+    }
+
+    /// `f(i, &mut b[i * chunk..(i + 1) * chunk])` for every chunk of `b` (the last may be
+    /// shorter), without allocating.
+    pub fn for_each_chunk<B: Send>(
+        self,
+        b: &mut [B],
+        chunk: usize,
+        f: impl Fn(usize, &mut [B]) + Sync + Send,
+    ) {
+        let chunk = chunk.max(1);
+        match self {
+            #[cfg(feature = "parallel")]
+            Parallelism::Rayon => {
+                use rayon::prelude::*;
+                b.par_chunks_mut(chunk)
+                    .enumerate()
+                    .for_each(|(i, y)| f(i, y));
+            }
+            _ => b.chunks_mut(chunk).enumerate().for_each(|(i, y)| f(i, y)),
         }
     }
 

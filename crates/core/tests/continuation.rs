@@ -701,3 +701,68 @@ fn time_varying_verdicts_from_the_k_layer_model() {
     }
     println!("{}", serde_json::to_string(pts).unwrap());
 }
+
+/// nalgebra's real Schur iteration cycles forever on this R = e^M, with
+/// M_ij = 0.3 sin(1.7 i + 2.3 j + 0.5) and e^M by a Taylor series in JS (the bench's 6 x 6 case);
+/// the bounded decompositions of `decomp` retry on a reflected copy, and the continuation runs.
+#[test]
+fn a_6x6_r_on_which_the_plain_schur_iteration_cycles_continues() {
+    let r = json!([
+        [
+            1.155497937216742,
+            0.17080906901524223,
+            -0.38310991102071257,
+            0.33970482544025343,
+            -0.06956444798706585,
+            -0.24700657818555405
+        ],
+        [
+            0.18717931280659822,
+            0.7332810937277722,
+            0.16823751053573513,
+            0.042533667972684285,
+            -0.22491583667028936,
+            0.25717838958632194
+        ],
+        [
+            -0.20373198501903966,
+            -0.10207854381984083,
+            1.3397569570876837,
+            -0.3506652833212018,
+            0.12752278245674242,
+            0.18073453908557968
+        ],
+        [
+            -0.13467982364339523,
+            0.29302342298601025,
+            -0.2557891371744325,
+            1.04782891422035,
+            0.192054619836695,
+            -0.30375169016675463
+        ],
+        [
+            0.23843749255732707,
+            0.02656963431708851,
+            -0.27384291303662633,
+            0.33834029879035166,
+            0.8229868568033014,
+            -0.10246107326368684
+        ],
+        [
+            0.07323710734411164,
+            -0.2998701251804146,
+            0.3263554404676673,
+            -0.13501548361522878,
+            -0.146440281999015,
+            1.330154780506027
+        ]
+    ]);
+    let (s, _) = run_study(json!({
+        "kind": "continuation", "problem": {"n": 6, "T": 1.0, "R": r},
+        "parameter": "lambda", "lambda": 0, "range": [0, 1],
+        "starts": [{"kind": "logarithm", "sheet": 0}], "maxPoints": 20, "cMax": 40,
+    }));
+    let lam = col(&s, "lambda");
+    assert!(lam.len() >= 10, "{lam:?}");
+    assert!(col(&s, "residual").iter().all(|&g| g < 1e-9));
+}

@@ -22,7 +22,8 @@
 use nalgebra::{DMatrix, SymmetricEigen};
 
 use super::{normalize, LinOp, TINY};
-use crate::linalg::{axpy, dot};
+use crate::linalg::{add_combination, axpy, dot, dots};
+use crate::par::Parallelism;
 use crate::rng::Normal;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,12 +109,16 @@ pub(crate) fn tridiag_eig(alpha: &[f64], beta: &[f64]) -> (Vec<f64>, DMatrix<f64
     sym_eig(t)
 }
 
-/// One classical Gram-Schmidt pass: w -= Q (Q^T w).
-fn cgs(basis: &[Vec<f64>], w: &mut [f64]) {
-    let c: Vec<f64> = basis.iter().map(|q| dot(q, w)).collect();
-    for (q, ci) in basis.iter().zip(c) {
-        axpy(-ci, q, w);
-    }
+/// One classical Gram-Schmidt pass, w -= Q (Q^T w), returning Q^T w: two blocked passes over
+/// the basis ([`dots`], [`add_combination`]; parallel above a size threshold), with the bits of
+/// `dot(q, w)` for every q followed by `axpy(-c, q, w)` for every q in turn.
+fn cgs(basis: &[Vec<f64>], w: &mut [f64]) -> Vec<f64> {
+    let par = Parallelism::default();
+    let mut c = vec![0.0; basis.len()];
+    dots(basis, w, &mut c, par);
+    let neg: Vec<f64> = c.iter().map(|x| -x).collect();
+    add_combination(basis, &neg, w, par);
+    c
 }
 
 /// Orthogonalize `w` against the basis twice (CGS2).
@@ -488,9 +493,8 @@ fn ritz_pair(
 ) -> EigPair {
     let n = op.n();
     let mut x = vec![0.0; n];
-    for (l, q) in basis.iter().enumerate() {
-        axpy(s[(l, i)], q, &mut x);
-    }
+    let col: Vec<f64> = (0..basis.len()).map(|l| s[(l, i)]).collect();
+    add_combination(basis, &col, &mut x, Parallelism::default());
     normalize(&mut x);
     let mut hx = vec![0.0; n];
     op.apply(&x, &mut hx);
@@ -645,21 +649,35 @@ impl ThickRun {
         self.hvps += 1;
         self.steps += 1;
         let (basis, t, w, defl) = (&mut self.basis, &mut self.t, &mut self.w, &self.defl);
-        // Coefficients against the basis (CGS2) are column j of the projection.
+        // Coefficients against the basis are column j of the projection. First the two
+        // directions that carry the recurrence's large coefficients (q_j, q_{j-1}), then one
+        // classical Gram-Schmidt pass over the deflated vectors and the whole basis (two blocked
+        // passes over it), and a second one whenever the pass removed more than 1 - 1/sqrt(2)
+        // of the norm (Kahan-Parlett "twice is enough", as in the full-basis method). The
+        // coefficients of every pass add up in h.
         let mut h = vec![0.0; j + 1];
-        for _ in 0..2 {
+        for l in [Some(j), j.checked_sub(1)].into_iter().flatten() {
+            let c = dot(&basis[l], w);
+            h[l] += c;
+            axpy(-c, &basis[l], w);
+        }
+        let mut b = dot(w, w).sqrt();
+        for pass in 0..2 {
             cgs(defl, w);
-            for (l, q) in basis.iter().enumerate() {
-                let c = dot(q, w);
-                h[l] += c;
-                axpy(-c, q, w);
+            for (hl, c) in h.iter_mut().zip(cgs(basis, w)) {
+                *hl += c;
+            }
+            let nb = dot(w, w).sqrt();
+            let enough = nb >= std::f64::consts::FRAC_1_SQRT_2 * b;
+            b = nb;
+            if enough && pass == 0 {
+                break;
             }
         }
         for (l, &hl) in h.iter().enumerate() {
             t[(l, j)] = hl;
             t[(j, l)] = hl;
         }
-        let b = dot(w, w).sqrt();
         let m = j + 1;
         if !(h[j].is_finite() && b.is_finite()) {
             return Some(self.unfinished());
@@ -713,9 +731,8 @@ impl ThickRun {
                 let mut kept = Vec::with_capacity(keep.len() + 1);
                 for &i in &keep {
                     let mut y = vec![0.0; n];
-                    for (l, q) in basis.iter().enumerate() {
-                        axpy(s[(l, i)], q, &mut y);
-                    }
+                    let col: Vec<f64> = s.column(i).iter().copied().collect();
+                    add_combination(basis, &col, &mut y, Parallelism::default());
                     kept.push(y);
                 }
                 t.fill(0.0);

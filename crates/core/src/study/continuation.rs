@@ -603,7 +603,7 @@ impl Continuation {
         }
         let mut sq = DMatrix::zeros(nn + 1, nn + 1);
         sq.view_mut((0, 0), (nn, nn + 1)).copy_from(&jx);
-        let svd = sq.svd(false, true);
+        let svd = crate::decomp::svd(&sq, false, true)?;
         let vt = svd.v_t?;
         let (k, _) = svd
             .singular_values
@@ -767,7 +767,9 @@ impl Continuation {
             hess.column_mut(k).copy_from(&vec_of(&d));
         }
         let sym = (&hess + hess.transpose()) * 0.5;
-        let eig = sym.symmetric_eigenvalues();
+        let Some(eig) = crate::decomp::symmetric_eigenvalues(&sym) else {
+            return (f64::NAN, 0.0);
+        };
         let min = eig.iter().copied().fold(f64::INFINITY, f64::min) / t;
         let scale = eig.iter().map(|v| v.abs()).fold(0.0, f64::max) / t;
         (min, classify(min, scale))
@@ -815,12 +817,14 @@ impl Continuation {
                 }
             }
             hc /= k as f64;
-            let eig = sym.symmetric_eigenvalues();
-            let min = eig.iter().copied().fold(f64::INFINITY, f64::min);
-            let scale = eig.iter().map(|x| x.abs()).fold(0.0, f64::max);
-            let eigc = hc.symmetric_eigenvalues();
-            let minc = eigc.iter().copied().fold(f64::INFINITY, f64::min);
-            let scalec = eigc.iter().map(|x| x.abs()).fold(0.0, f64::max);
+            // (NaN, NaN) when the eigenvalues do not converge: minEig null, verdict 0
+            let min_scale = |m: &DMatrix<f64>| {
+                crate::decomp::symmetric_eigenvalues(m).map_or((f64::NAN, f64::NAN), |e| {
+                    (e.min(), e.iter().map(|x| x.abs()).fold(0.0, f64::max))
+                })
+            };
+            let (min, scale) = min_scale(&sym);
+            let (minc, scalec) = min_scale(&hc);
             out.push(json!({
                 "K": k, "minEig": finite_or_null(min), "verdict": classify(min, scale),
                 "minEigConst": finite_or_null(minc), "verdictConst": classify(minc, scalec),

@@ -273,7 +273,12 @@ pub fn logarithm_at(r: &DMatrix<f64>, sheet: i64, field: &str) -> Result<DMatrix
         ));
     }
     let scale = r.norm().max(f64::MIN_POSITIVE);
-    let mu = r.complex_eigenvalues();
+    let Some(mu) = crate::decomp::complex_eigenvalues(r) else {
+        return Err(Error::range(
+            field,
+            "the eigenvalues of the matrix did not converge: no logarithm by eigenvectors",
+        ));
+    };
     let tol = 1e-10 * scale;
     // The eigenvalues, grouped (equal within tol), each group with its multiplicity.
     let mut groups: Vec<(Complex<f64>, usize)> = Vec::new();
@@ -299,7 +304,12 @@ pub fn logarithm_at(r: &DMatrix<f64>, sheet: i64, field: &str) -> Result<DMatrix
             ));
         }
         let shifted = &rc - DMatrix::<Complex<f64>>::identity(n, n) * m;
-        let svd = shifted.svd(false, true);
+        let Some(svd) = crate::decomp::svd_complex(&shifted, false, true) else {
+            return Err(Error::range(
+                field,
+                "eigenvectors failed (the SVD did not converge)",
+            ));
+        };
         let Some(vt) = svd.v_t else {
             return Err(Error::range(field, "eigenvectors failed"));
         };

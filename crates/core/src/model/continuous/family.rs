@@ -175,7 +175,13 @@ fn covariance(field: &str, m: DMatrix<f64>) -> Result<DMatrix<f64>> {
         }
     }
     let s = (&m + m.transpose()) * 0.5;
-    let min = s.symmetric_eigenvalues().min();
+    let min = crate::decomp::symmetric_eigenvalues(&s).map_or(f64::NAN, |e| e.min());
+    if min.is_nan() {
+        return Err(Error::range(
+            field,
+            "the eigenvalues of Sigma0 did not converge (is it finite?)",
+        ));
+    }
     if min < -1e-12 * scale {
         return Err(Error::range(
             field,

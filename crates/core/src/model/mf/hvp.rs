@@ -116,7 +116,10 @@ fn rank(a: &[f64], n: usize, r: usize) -> usize {
         return 0;
     }
     let m = DMatrix::from_row_slice(n, r, a);
-    let s = m.singular_values();
+    // a decomposition that does not converge counts as full rank (the caller's check then fails)
+    let Some(s) = crate::decomp::singular_values(&m) else {
+        return n.min(r);
+    };
     let smax = s.iter().cloned().fold(0.0, f64::max);
     if smax == 0.0 {
         return 0;

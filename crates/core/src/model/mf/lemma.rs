@@ -116,7 +116,8 @@ pub(crate) fn balanced_factors(
     cols: usize,
 ) -> Result<(DMatrix<f64>, DMatrix<f64>, Vec<f64>)> {
     let (d1, d2) = m.shape();
-    let svd = m.clone().svd(true, true);
+    let svd = crate::decomp::svd(m, true, true)
+        .ok_or_else(|| Error::request("model.target", "the SVD of the target did not converge"))?;
     let (phi, psit) = match (svd.u.as_ref(), svd.v_t.as_ref()) {
         (Some(a), Some(b)) => (a, b),
         _ => {
@@ -159,9 +160,8 @@ pub fn lemma32(
 
     // Procrustes: W*^T W = A S B^T, R = A B^T.
     let cross = us.transpose() * &u + vs.transpose() * &v;
-    let ps = cross.svd(true, true);
-    let rot = match (ps.u, ps.v_t) {
-        (Some(a), Some(bt)) => a * bt,
+    let rot = match crate::decomp::svd(&cross, true, true).map(|ps| (ps.u, ps.v_t)) {
+        Some((Some(a), Some(bt))) => a * bt,
         _ => DMatrix::<f64>::identity(r, r),
     };
     let du = &u - &us * &rot;

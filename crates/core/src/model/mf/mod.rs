@@ -248,10 +248,13 @@ impl MatrixFactorization {
             }
         };
         let per = self.ws.chunks[0].rows.len().max(1);
-        self.par
-            .for_each_zip(&mut self.ws.chunks, gu, per * r, |chunk, gu| {
-                work((chunk, gu))
-            });
+        // 6 d1 d2 r flops (three d1 x d2 x r products): tiny problems stay on this thread.
+        self.par.for_work(6 * d1 * d2 * r).for_each_zip(
+            &mut self.ws.chunks,
+            gu,
+            per * r,
+            |chunk, gu| work((chunk, gu)),
+        );
 
         // Partial sums in chunk order. The small-rank kernel accumulates dV^T (r x d2): sum the
         // partials into the V^T buffer (no longer needed) and transpose once.
@@ -420,5 +423,47 @@ impl Model for MatrixFactorization {
                 ))
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Below the size threshold the chunks run on the calling thread; above it on the pool; the
+    /// bits are the same on both sides of it and either way (small-rank and GEMM paths).
+    #[test]
+    fn sequential_and_pool_give_the_same_bits_around_the_threshold() {
+        for &(d1, d2, r) in &[(20, 30, 3), (300, 300, 5), (200, 150, 12)] {
+            let m: Vec<f64> = (0..d1 * d2)
+                .map(|i| ((i * 7919) % 1000) as f64 / 1000.0 - 0.5)
+                .collect();
+            let w: Vec<f64> = (0..(d1 + d2) * r)
+                .map(|i| ((i * 31) % 100) as f64 / 1e3 - 0.05)
+                .collect();
+            let mut out = Vec::new();
+            for par in [Parallelism::Sequential, Parallelism::Rayon] {
+                let mut model = MatrixFactorization::new(d1, d2, r, 0.125, m.clone());
+                model.set_parallelism(par);
+                let mut g = vec![0.0; w.len()];
+                let p = model.eval(&w, &mut g);
+                out.push((p.data.to_bits(), p.balance.to_bits(), g));
+            }
+            assert_eq!(out[0].0, out[1].0);
+            assert_eq!(out[0].1, out[1].1);
+            assert!(out[0]
+                .2
+                .iter()
+                .zip(&out[1].2)
+                .all(|(a, b)| a.to_bits() == b.to_bits()));
+        }
+        assert_eq!(
+            Parallelism::Rayon.for_work(6 * 100 * 100 * 5),
+            Parallelism::Sequential
+        );
+        assert_eq!(
+            Parallelism::Rayon.for_work(6 * 1000 * 1000 * 5),
+            Parallelism::Rayon
+        );
     }
 }
