@@ -48,7 +48,9 @@ pub struct Status {
     /// or could not be computed; the state kept (and its row, the last recorded) is the iterate
     /// before it, `stopped_at - 1` (none when the initial loss is already non-finite).
     pub stopped_at: Option<u64>,
-    /// Why the run stopped early, in words (which solve failed, with its defect and tolerance).
+    /// Why the run stopped early, in words (which solve failed, with its defect and tolerance;
+    /// or, with stop `finished` before `steps`, that the model ended the run,
+    /// [`Model::finished_early`]).
     pub reason: Option<String>,
     /// Loss at the current iterate, if known.
     pub loss: Option<f64>,
@@ -58,7 +60,8 @@ pub struct Status {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Stop {
-    /// All steps taken.
+    /// All steps taken, or the model ended the run at a decided iterate
+    /// ([`Model::finished_early`]; then `step < steps`).
     Finished,
     /// The loss (or the gradient, or a squared norm of the iterate or of the gradient) became
     /// non-finite.
@@ -92,6 +95,8 @@ pub struct Session {
     last_h: f64,
     /// Iterations the last step covered (more than 1 for a model's closed-form span).
     last_span: u64,
+    /// The flow time of `prev` (restored exactly when a step is undone).
+    prev_time: f64,
     /// The model takes plain GD steps itself ([`Model::gd_steps`]): the method is `gd` without
     /// weight decay.
     model_gd: bool,
@@ -377,6 +382,7 @@ impl Session {
             current: None,
             last_h: 0.0,
             last_span: 1,
+            prev_time: 0.0,
             model_gd: method_is_plain_gd,
             diverged_at: None,
             stop: None,
@@ -523,11 +529,13 @@ impl Session {
                 || self.t <= self.eager_until
                 || self.t.is_multiple_of(self.record_every)
                 || self.t == self.steps
-                || taken >= max_steps;
+                || taken >= max_steps
+                || self.model.finished_early();
             if !needed && all_finite(&self.w) {
                 self.loss = None;
                 let eta = self.schedule.eta(self.t);
                 self.prev.copy_from_slice(&self.w);
+                self.prev_time = self.method.time;
                 match self
                     .method
                     .step(self.model.as_mut(), &mut self.w, &self.grad, eta)
@@ -604,7 +612,7 @@ impl Session {
                     });
                     std::mem::swap(&mut self.w, &mut self.prev);
                     self.t = kept;
-                    self.method.time -= self.last_h * self.last_span as f64;
+                    self.method.time = self.prev_time;
                     self.model.after_step(self.t, &self.w);
                     let l = self.eval_current();
                     self.loss = Some(l);
@@ -627,12 +635,20 @@ impl Session {
                 break;
             }
             self.loss = Some(loss);
-            if self.t.is_multiple_of(self.record_every) || self.t == self.steps {
+            // The model may end the run here (Model::finished_early): its row is the last.
+            let early = self.t < self.steps && self.model.finished_early();
+            if self.t.is_multiple_of(self.record_every) || self.t == self.steps || early {
                 self.record(loss);
             }
-            if self.t == self.steps {
+            if self.t == self.steps || early {
                 self.finished = true;
                 self.stop = Some(Stop::Finished);
+                if early {
+                    self.reason = Some(format!(
+                        "the model ended the run at step {} of {} (it is decided)",
+                        self.t, self.steps
+                    ));
+                }
                 break;
             }
             if taken >= max_steps {
@@ -640,6 +656,7 @@ impl Session {
             }
             let eta = self.schedule.eta(self.t);
             self.prev.copy_from_slice(&self.w);
+            self.prev_time = self.method.time;
             if self.model_gd {
                 // The model may take plain GD steps itself, a closed-form span at a time, up to
                 // the next recorded row and the end of the run. Not cut at the chunk's end: a
@@ -653,10 +670,23 @@ impl Session {
                     1
                 };
                 if let Some(n) = self.model.gd_steps(&mut self.w, eta, max) {
+                    if n == 0 && self.model.finished_early() {
+                        // No iteration taken: the span's first iterate ends the run. Its row,
+                        // if recorded before the model decided, is recorded again.
+                        if self.last_recorded == Some(self.t) {
+                            self.columns.iter_mut().for_each(|c| {
+                                c.pop();
+                            });
+                            self.last_recorded = None;
+                        }
+                        continue;
+                    }
                     debug_assert!((1..=max).contains(&n), "gd_steps took {n} of 1..={max}");
                     let n = n.clamp(1, max);
                     self.last_h = eta;
                     self.last_span = n;
+                    // one product per span (a span can be 10^8 steps long): the last bit of
+                    // `time` may therefore depend on where the spans end (on recordEvery)
                     self.method.time += eta * n as f64;
                     self.current = None;
                     self.t += n;

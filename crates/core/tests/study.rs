@@ -128,7 +128,13 @@ const EIGS: [(&str, &str); 4] = [
 fn the_registry_lists_the_study_kinds() {
     assert_eq!(
         kinds(),
-        vec!["hessianGrid", "conservationLaws", "sweep", "continuation"]
+        vec![
+            "hessianGrid",
+            "conservationLaws",
+            "sweep",
+            "continuation",
+            "kernelRecursion"
+        ]
     );
 }
 

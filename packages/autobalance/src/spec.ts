@@ -18,9 +18,11 @@ import { AutobalanceError, InvalidSpecError, NonFiniteError } from './errors.js'
 import type { ConvFilterRunSpec } from './families/convFilter.js';
 import { FAMILIES } from './families/index.js';
 import type { ContinuousLinearRunSpec } from './families/continuousLinear.js';
+import type { DeepSmoothRunSpec } from './families/deepSmooth.js';
 import type { MatrixFactorizationRunSpec } from './families/matrixFactorization.js';
 import type { NetworkRunSpec } from './families/network.js';
 import type { OctopusRunSpec } from './families/octopus.js';
+import type { TwoLayerReluRunSpec } from './families/twoLayerRelu.js';
 import type { WeightNormCnnRunSpec } from './families/weightNormCnn.js';
 import { splitMatrixInput } from './matrix.js';
 
@@ -30,6 +32,8 @@ export type * from './families/network.js';
 export type * from './families/octopus.js';
 export type * from './families/weightNormCnn.js';
 export type * from './families/convFilter.js';
+export type * from './families/deepSmooth.js';
+export type * from './families/twoLayerRelu.js';
 
 /** eta_t = eta (eta > 0). */
 export interface ConstantSchedule {
@@ -187,7 +191,7 @@ export interface CurvatureSpec {
 }
 
 /** Any run: the union of the families' run specs (one file per family under `families/`). */
-export type RunSpec = MatrixFactorizationRunSpec | NetworkRunSpec | OctopusRunSpec | WeightNormCnnRunSpec | ConvFilterRunSpec | ContinuousLinearRunSpec;
+export type RunSpec = MatrixFactorizationRunSpec | NetworkRunSpec | OctopusRunSpec | WeightNormCnnRunSpec | ConvFilterRunSpec | ContinuousLinearRunSpec | DeepSmoothRunSpec | TwoLayerReluRunSpec;
 
 /** A spec as the bindings take it: JSON text plus buffers named by spec path. */
 export interface EncodedSpec {

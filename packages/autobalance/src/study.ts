@@ -205,8 +205,92 @@ export interface ContinuationStudySpec {
   verdicts?: ContinuationVerdictSpec;
 }
 
+/** The data of a `kernelRecursion` study: points on the unit sphere, or explicit rows (buffer `data.x`). */
+export type KernelRecursionData =
+  | {
+      /** n points, Gaussian rows from `seed` scaled to norm 1 (conv: `channels` x `length`, Frobenius norm 1). */
+      kind: 'sphere';
+      /** Number of points. */
+      n: number;
+      /** Input dimension (fully connected, ResNet). */
+      d?: number;
+      /** Input channels (convResnet). */
+      channels?: number;
+      /** Input length in pixels (convResnet). */
+      length?: number;
+      /** Seed of the rows (default 0). */
+      seed?: number;
+    }
+  | {
+      /** Rows given in `x` (sent as the buffer `data.x`; n x d, or n x channels x length), used as given. */
+      kind: 'explicit';
+      /** The rows (each d, or channels x length flattened), or all of them flattened. */
+      x: number[][] | number[];
+      /** Number of points. */
+      n: number;
+      /** Input dimension (fully connected, ResNet). */
+      d?: number;
+      /** Input channels (convResnet). */
+      channels?: number;
+      /** Input length in pixels (convResnet). */
+      length?: number;
+    };
+
+/**
+ * A `kernelRecursion` study: the infinite-width Gram K^(H) of Du's thesis ch. 3 (corrected
+ * recursions), lambda_min per depth, and the last-layer Gram of random networks at init with its
+ * gap to K^(H) (docs/kernel-recursions.md). Columns: `depth`, `lambdaMin`, `lambdaMinH2`, `width`,
+ * `seed`, `gapNorm`, `gapRel`, `lambdaMinG`.
+ */
+export interface KernelRecursionStudySpec {
+  /** The kind. */
+  kind: 'kernelRecursion';
+  /** The architecture. */
+  architecture: 'fullyConnected' | 'resnet' | 'convResnet';
+  /** The activation (ReLU by the arc-cosine closed forms). */
+  activation: 'softplus' | 'sigmoid' | 'tanh' | 'relu';
+  /** The depths H, or every depth 1..max. */
+  depths: number[] | KernelRecursionDepthRange;
+  /** c_res of the ResNets (default 0.5). */
+  cRes?: number;
+  /** Patch width q of the conv ResNet (odd, default 3). */
+  patch?: number;
+  /** `asPrinted` undoes the architecture's correction of the thesis's definition (default `corrected`). */
+  variant?: 'corrected' | 'asPrinted';
+  /** The points. */
+  data: KernelRecursionData;
+  /** Gauss-Hermite nodes (default 60; tanh 150). */
+  quadrature?: KernelRecursionQuadrature;
+  /** Random networks at init, compared with K^(H). */
+  finiteWidth?: KernelRecursionFiniteWidth;
+}
+
+/** Every depth 1..max of a `kernelRecursion` study. */
+export interface KernelRecursionDepthRange {
+  /** The largest depth. */
+  max: number;
+}
+
+/** The quadrature of a `kernelRecursion` study. */
+export interface KernelRecursionQuadrature {
+  /** Gauss-Hermite nodes, 1..200. */
+  nodes: number;
+}
+
+/** The random networks of a `kernelRecursion` study. */
+export interface KernelRecursionFiniteWidth {
+  /** The widths m. */
+  widths: number[];
+  /** Networks per width (default 1). */
+  seeds?: number;
+  /** Seed of the first network (default 0). */
+  seed?: number;
+  /** Depths whose G^(H) are computed (default the largest depth; each one of the study's depths). */
+  depths?: number[];
+}
+
 /** Any study. */
-export type StudySpec = HessianGridStudySpec | ConservationLawsStudySpec | ContinuationStudySpec;
+export type StudySpec = HessianGridStudySpec | ConservationLawsStudySpec | ContinuationStudySpec | KernelRecursionStudySpec;
 
 /** Where a study is (the core's `StudyStatus`). */
 export interface StudyStatus {
@@ -552,6 +636,20 @@ export interface EncodedStudySpec {
  */
 export function encodeStudySpec(spec: unknown): EncodedStudySpec {
   if (!isRecord(spec)) throw new InvalidSpecError('spec', 'expected the study spec to be an object');
+  // A kernelRecursion's explicit points travel as the buffer `data.x` (rows flattened).
+  const data = spec['data'];
+  if (spec['kind'] === 'kernelRecursion' && isRecord(data) && data['kind'] === 'explicit' && Array.isArray(data['x'])) {
+    const rows = data['x'] as unknown[];
+    const flat: number[] = [];
+    rows.forEach((r, i) => {
+      if (Array.isArray(r)) for (const v of r) flat.push(Number(v));
+      else if (typeof r === 'number') flat.push(r);
+      else throw new InvalidSpecError(`data.x[${i}]`, 'expected a row of numbers or a number');
+    });
+    const { x: _x, ...rest } = data;
+    const enc = encodeWithRunAt({ ...spec, data: rest }, 'run');
+    return { json: enc.json, buffers: { ...enc.buffers, 'data.x': Float64Array.from(flat) } };
+  }
   return encodeWithRunAt(spec, 'run');
 }
 

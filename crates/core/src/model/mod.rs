@@ -19,9 +19,11 @@ use crate::spec::MethodSpec;
 
 pub mod continuous;
 pub mod convfilter;
+pub mod deep;
 pub mod mf;
 pub mod net;
 pub mod octopus;
+pub mod wide;
 pub mod wncnn;
 
 /// The registered model families, in the order error messages list them.
@@ -32,6 +34,8 @@ pub static FAMILIES: &[&dyn Family] = &[
     &wncnn::WeightNormCnnFamily,
     &convfilter::ConvFilterFamily,
     &continuous::ContinuousFamily,
+    &deep::DeepSmoothFamily,
+    &wide::TwoLayerReluFamily,
 ];
 
 /// The registered families as JSON, for the bindings and the TS conformance tests:
@@ -250,7 +254,8 @@ pub trait Model: Any + Send {
 
     /// Plain gradient descent taken by the model itself, `w <- w - eta grad L(w)`, possibly many
     /// iterations at once in closed form (the octopus family's log-scale mode): returns the
-    /// number `n` of iterations taken, `1 <= n <= max`, with `w` the iterate after them, or
+    /// number `n` of iterations taken, `1 <= n <= max` (0 only when [`Model::finished_early`]
+    /// then holds), with `w` the iterate after them, or
     /// `None` (the default) when the model does not step itself. The session asks only when the
     /// method is `gd` without weight decay; `max` ends at the next recorded row and at `steps`
     /// (never at a chunk's end, so that chunking changes no bits), and is 1 under a schedule
@@ -258,6 +263,17 @@ pub trait Model: Any + Send {
     /// may cover all of a run's steps.
     fn gd_steps(&mut self, _w: &mut [f64], _eta: f64, _max: u64) -> Option<u64> {
         None
+    }
+
+    /// True when the model asks to end the run at the current iterate (opt-in through the
+    /// family's spec, e.g. weightNormCnn's `model.stopWhenDecided` once its outcome is decided).
+    /// The session reads it at every iterate it reaches (after each step, or after each span of
+    /// [`Model::gd_steps`]) and then ends the run there with stop `finished`, the iterate's row
+    /// recorded; the bits up to it are those of the full run, and chunking changes nothing. A
+    /// model that takes spans ends its span at the iterate that finishes it; it may then take 0
+    /// iterations (the span's first iterate finished the run).
+    fn finished_early(&self) -> bool {
+        false
     }
 
     /// Why the loss is not defined at the point last evaluated, when [`Model::loss_grad`]

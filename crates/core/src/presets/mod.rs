@@ -7,6 +7,9 @@ use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
 
+mod du_2019_ch2;
+mod du_2019_ch3;
+mod du_2019_ch3_deep;
 mod du_2019_ch5;
 mod du_2019_ch6;
 mod du_2019_ch7;
@@ -27,11 +30,14 @@ pub(crate) struct Preset {
 fn all() -> impl Iterator<Item = &'static Preset> {
     du_hu_lee_2018::PRESETS
         .iter()
+        .chain(du_2019_ch2::PRESETS.iter())
+        .chain(du_2019_ch3::PRESETS.iter())
         .chain(du_2019_ch5::PRESETS.iter())
         .chain(du_2019_ch6::PRESETS.iter())
         .chain(du_2019_ch7::PRESETS.iter())
         .chain(marcotte_2023::PRESETS.iter())
         .chain(taghvaei_2017::PRESETS.iter())
+        .chain(du_2019_ch3_deep::PRESETS.iter())
 }
 
 /// `[{"name": .., "description": ..}, ..]`

@@ -71,6 +71,7 @@ registry! {
     conservation,
     sweep,
     continuation,
+    kernel,
 }
 
 pub mod path;
