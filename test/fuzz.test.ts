@@ -66,7 +66,7 @@ function matrixArb(rows: number, cols: number, scale: number): fc.Arbitrary<numb
   return fc.array(fc.array(real(-scale, scale), { minLength: cols, maxLength: cols }), { minLength: rows, maxLength: rows });
 }
 
-type FamilyTag = 'mf' | 'net' | 'octopus' | 'wncnn' | 'convFilter' | 'cont';
+type FamilyTag = 'mf' | 'net' | 'octopus' | 'wncnn' | 'convFilter' | 'cont' | 'deep' | 'wide';
 
 const scheduleArb = (family: FamilyTag): fc.Arbitrary<Obj> =>
   fc.oneof(
@@ -369,6 +369,28 @@ const convFilterArb: fc.Arbitrary<Obj> = fc
   });
 
 /**
+ * Two-layer ReLU network (thesis ch. 2): m >= 3 (the queries ask k <= 3), seeded sphere data or
+ * explicit X, y; a Gaussian or explicit initial point (a of +-1); the Gram columns and the
+ * envelopes sometimes.
+ */
+const wideArb: fc.Arbitrary<Obj> = fc.record({ n: small(1, 5), d: small(1, 4), m: small(3, 12) }).chain(({ n, d, m }) =>
+  fc
+    .record({
+      model: fc.record({ kind: fc.constant('twoLayerRelu'), width: fc.constant(m), loss: opt(pick(['sum', 'mean'])), gram: opt(fc.record({ every: small(1, 5) })), envelopeEta: opt(real(0.01, 1)) }).map(clean),
+      data: fc.oneof(
+        { weight: 3, arbitrary: fc.record({ kind: fc.constant('sphere'), n: fc.constant(n), d: fc.constant(d), seed }) },
+        { weight: 1, arbitrary: fc.record({ kind: fc.constant('explicit'), x: matrixArb(n, d, 1), y: matrixArb(n, 1, 1) }) },
+      ),
+      init: fc.oneof(
+        { weight: 3, arbitrary: fc.record({ kind: fc.constant('gaussian'), seed, std: opt(real(0.1, 2)) }).map(clean) },
+        { weight: 1, arbitrary: fc.record({ kind: fc.constant('explicit'), w: matrixArb(m, d, 1), a: fc.array(pick([1, -1]), { minLength: m, maxLength: m }).map((a) => a.map((x) => [x])) }) },
+      ),
+      run: runFieldsArb('wide', 1),
+    })
+    .map(({ run, ...rest }) => ({ ...rest, ...run })),
+);
+
+/**
  * continuousLinear (Taghvaei et al. 2017): n <= 3 and K n^2 >= 3 (the queries ask k <= 3);
  * population data (Sigma0 = B B^T + 0.1 I, symmetric positive definite; dR with sigma) or seeded
  * samples; candidates for the critical columns (population only): matrices, and logarithm sheets
@@ -410,6 +432,52 @@ const contArb: fc.Arbitrary<Obj> = small(1, 3).chain((n) =>
     }),
 );
 
+/**
+ * deepSmooth (thesis ch. 3): every architecture and activation at small sizes; sphere or explicit
+ * data, gaussian or explicit init (the parameter count computed here), the Gram column on or off.
+ */
+const deepArb: fc.Arbitrary<Obj> = fc
+  .record({
+    arch: pick(['fullyConnected', 'resnet', 'convResnet']),
+    depth: small(1, 3),
+    width: small(1, 5),
+    activation: pick(['softplus', 'sigmoid', 'tanh', 'relu']),
+    n: small(1, 6),
+    d: small(1, 4),
+    channels: small(1, 2),
+    length: small(1, 4),
+    cRes: opt(real(0.1, 0.9)),
+    patch: opt(pick([1, 3])),
+    gram: opt(small(1, 3)),
+    explicitData: fc.integer({ min: 0, max: 3 }),
+    explicitInit: fc.integer({ min: 0, max: 3 }),
+    std: opt(real(0.1, 1.5)),
+  })
+  .chain((r) => {
+    const conv = r.arch === 'convResnet';
+    const q = conv ? (r.patch ?? 3) : 1;
+    const p = conv ? r.length : 1;
+    const d = conv ? r.channels : r.d;
+    const dim = r.width * q * d + (r.depth - 1) * r.width * q * r.width + r.width * p;
+    const model = clean({
+      kind: 'deepSmooth',
+      architecture: r.arch,
+      depth: r.depth,
+      width: r.width,
+      activation: r.activation,
+      cRes: r.arch === 'fullyConnected' ? undefined : r.cRes,
+      patch: conv ? r.patch : undefined,
+      gram: r.gram === undefined ? undefined : { every: r.gram },
+    });
+    const data: fc.Arbitrary<Obj> =
+      r.explicitData === 0
+        ? fc.record({ kind: fc.constant('explicit'), x: matrixArb(r.n, d * p, 1), y: matrixArb(r.n, 1, 1) }).map((o) => (conv ? { ...o, channels: d } : o))
+        : seed.map((s) => clean({ kind: 'sphere', n: r.n, d: conv ? undefined : d, channels: conv ? d : undefined, length: conv ? p : undefined, seed: s }));
+    const init: fc.Arbitrary<Obj> =
+      r.explicitInit === 0 ? fc.record({ kind: fc.constant('explicit'), theta: matrixArb(1, dim, 1) }) : seed.map((s) => clean({ kind: 'gaussian', seed: s, std: r.std }));
+    return fc.record({ data, init, run: runFieldsArb('deep', r.n) }).map(({ run, ...rest }) => ({ model, ...rest, ...run }));
+  });
+
 const queryArb = (family: FamilyTag): fc.Arbitrary<Obj> =>
   fc.oneof(
     fc.record({ what: fc.constant('classify'), k: opt(small(1, 2)), method: opt(pick(['auto', 'dense', 'lanczos'])), tol: opt(real(1e-10, 0.5)), maxIter: opt(small(1, 60)), seed: opt(seed), zeroTol: opt(real(0, 1)), gradTol: opt(real(0, 1)), denseMaxDim: opt(small(0, 100)), vectors: opt(fc.boolean()) }).map(clean),
@@ -419,6 +487,7 @@ const queryArb = (family: FamilyTag): fc.Arbitrary<Obj> =>
     ...(family === 'mf' ? [fc.record({ what: fc.constant('lemma32'), eps: opt(real(0, 1)), vectors: opt(fc.boolean()) }).map(clean)] : []),
     ...(family === 'octopus' || family === 'wncnn' ? [fc.constant({ what: 'stationaryPoints' })] : []),
     ...(family === 'convFilter' ? [fc.constant({ what: 'populationConstants' })] : []),
+    ...(family === 'wide' ? [fc.constant({ what: 'theory' })] : []),
   );
 
 // ----------------------------------------------------------------------------------------------
@@ -427,14 +496,18 @@ const queryArb = (family: FamilyTag): fc.Arbitrary<Obj> =>
 const INT_FIELDS = new Set([
   'n', 'K', 'd', 'd1', 'd2', 'rank', 'seed', 'steps', 'recordEvery', 'every', 'maxIter', 'inputDim', 'width', 'params', 'inChannels', 'outChannels',
   'inHeight', 'kernel', 'stride', 'padding', 'samples', 'batchSize', 'widths', 'components', 'k', 'probes', 'lanczosSteps', 'gridPoints', 'denseMaxDim',
-  'p', 'batch',
+  'p', 'batch', 'depth', 'channels', 'length', 'patch',
 ]);
 /** Integer fields whose range is [0 or 1, 2^32) by contract; sizes may answer too_large instead. */
-const SIZE_FIELDS = new Set(['n', 'K', 'd', 'd1', 'd2', 'rank', 'inputDim', 'width', 'params', 'inChannels', 'outChannels', 'inHeight', 'kernel', 'samples', 'widths', 'batchSize', 'padding', 'stride', 'probes', 'lanczosSteps', 'gridPoints', 'k', 'maxIter', 'every', 'denseMaxDim', 'components', 'p', 'batch']);
+const SIZE_FIELDS = new Set(['n', 'K', 'd', 'd1', 'd2', 'rank', 'inputDim', 'width', 'params', 'inChannels', 'outChannels', 'inHeight', 'kernel', 'samples', 'widths', 'batchSize', 'padding', 'stride', 'probes', 'lanczosSteps', 'gridPoints', 'k', 'maxIter', 'every', 'denseMaxDim', 'components', 'p', 'batch', 'depth', 'channels', 'length', 'patch']);
 /** Counts: integers up to 2^53 on both backends (steps, recordEvery, curvature.every). */
 const COUNT_FIELDS = new Set(['steps', 'recordEvery', 'every']);
 /** Matrix inputs (travel as buffers): mutated as a whole, never inside. */
-const MATRIX_FIELDS = /^(target\.matrix|init\.u0|init\.v0|data\.x|data\.y|patches\.z|model\.layers\[\d+\]\.pattern|init\.weights\[\d+\]|data\.R|data\.sigma0|data\.dR|init\.C|critical\.C\[\d+\])$/;
+const MATRIX_FIELDS = /^(target\.matrix|init\.u0|init\.v0|data\.x|data\.y|patches\.z|model\.layers\[\d+\]\.pattern|init\.weights\[\d+\]|data\.R|data\.sigma0|data\.dR|init\.C|critical\.C\[\d+\]|init\.theta)$/;
+/** twoLayerRelu's explicit init (init.w, init.a) travels as matrices too (other families' init.w / init.a are vectors). */
+const WIDE_MATRIX_FIELDS = new RegExp(MATRIX_FIELDS.source.replace('init\\.u0|', 'init\\.u0|init\\.w|init\\.a|'));
+/** The matrix fields of the spec being mutated (set by `mutate`). */
+let matrixFields = MATRIX_FIELDS;
 
 type MutKind = 'wrongType' | 'null' | 'nonFinite' | 'fraction' | 'negative' | 'huge' | 'unknownField' | 'missing' | 'nesting' | 'deepNesting' | 'bigint' | 'bigString' | 'matrixNonFinite';
 
@@ -460,8 +533,8 @@ function walk(root: unknown, prefix: string): { leaves: Leaf[]; objects: { path:
     if (Array.isArray(x)) {
       x.forEach((v, i) => {
         const p = childPath(path, i);
-        if (MATRIX_FIELDS.test(p) || (v === null || typeof v !== 'object')) leaves.push({ path: p, name, value: v, parent: x, key: i });
-        if (!MATRIX_FIELDS.test(p)) visit(v, p, name);
+        if (matrixFields.test(p) || (v === null || typeof v !== 'object')) leaves.push({ path: p, name, value: v, parent: x, key: i });
+        if (!matrixFields.test(p)) visit(v, p, name);
       });
     } else if (x !== null && typeof x === 'object') {
       objects.push({ path, obj: x as Obj });
@@ -469,8 +542,8 @@ function walk(root: unknown, prefix: string): { leaves: Leaf[]; objects: { path:
         const p = childPath(path, k);
         const leaf = { path: p, name: k, value: v, parent: x as Obj, key: k };
         keys.push(leaf);
-        if (MATRIX_FIELDS.test(p) || v === null || typeof v !== 'object') leaves.push(leaf);
-        if (!MATRIX_FIELDS.test(p)) visit(v, p, k);
+        if (matrixFields.test(p) || v === null || typeof v !== 'object') leaves.push(leaf);
+        if (!matrixFields.test(p)) visit(v, p, k);
       }
     }
   };
@@ -526,6 +599,7 @@ function deepObject(depth: number): unknown {
 /** Apply mutation `kind` (with random choices r1, r2) to a deep copy; undefined if it does not apply. */
 function mutate(base: Obj, target: 'spec' | 'query', kind: MutKind, r1: number, r2: number): { value: Obj; mutation: Mutation } | undefined {
   const copy = structuredClone(base);
+  matrixFields = target === 'spec' && (base['model'] as Obj | undefined)?.['kind'] === 'twoLayerRelu' ? WIDE_MATRIX_FIELDS : MATRIX_FIELDS;
   const prefix = target === 'query' ? 'query' : '';
   const { leaves, objects, keys } = walk(copy, prefix);
   const numLeaves = leaves.filter((l) => typeof l.value === 'number');
@@ -542,7 +616,7 @@ function mutate(base: Obj, target: 'spec' | 'query', kind: MutKind, r1: number, 
   });
   switch (kind) {
     case 'wrongType': {
-      const l = choose(leaves.filter((x) => !(typeof x.parent === 'object' && Array.isArray(x.parent) && MATRIX_FIELDS.test(x.path.replace(/\[\d+\]$/, '')))));
+      const l = choose(leaves.filter((x) => !(typeof x.parent === 'object' && Array.isArray(x.parent) && matrixFields.test(x.path.replace(/\[\d+\]$/, '')))));
       if (!l) return undefined;
       const v = typeof l.value === 'number' ? alt(['x', true, {}, [], '1']) : typeof l.value === 'string' ? alt([5, true, {}, []]) : typeof l.value === 'boolean' ? alt([1, 'true', {}]) : alt([5, 'x', true]);
       set(l, v);
@@ -593,7 +667,7 @@ function mutate(base: Obj, target: 'spec' | 'query', kind: MutKind, r1: number, 
       return done(l, v, { codes: ['out_of_range'], fields: fieldsFor(l.path), okAllowed: false });
     }
     case 'unknownField': {
-      const o = choose(objects.filter((x) => !MATRIX_FIELDS.test(x.path)));
+      const o = choose(objects.filter((x) => !matrixFields.test(x.path)));
       if (!o) return undefined;
       o.obj['bogusField'] = 1;
       const path = childPath(o.path, 'bogusField');
@@ -617,7 +691,7 @@ function mutate(base: Obj, target: 'spec' | 'query', kind: MutKind, r1: number, 
       // matrix input (sent as a {rows, cols} map), the core cannot tell which map is the wrong one
       // and names the variant.
       const parentPath = l.path.includes('.') ? l.path.slice(0, l.path.lastIndexOf('.')) : '';
-      const withMatrix = !Array.isArray(l.parent) && Object.keys(l.parent as Obj).some((k) => MATRIX_FIELDS.test(childPath(parentPath, k)));
+      const withMatrix = !Array.isArray(l.parent) && Object.keys(l.parent as Obj).some((k) => matrixFields.test(childPath(parentPath, k)));
       return done(l, v, { codes: ['invalid_spec'], fields: withMatrix ? fieldsForArray(l.path) : fieldsFor(l.path), okAllowed: false });
     }
     case 'deepNesting': {
@@ -642,7 +716,7 @@ function mutate(base: Obj, target: 'spec' | 'query', kind: MutKind, r1: number, 
       return done(l, v, { codes: ['invalid_spec', 'invalid_request'], fields: fieldsFor(l.path), okAllowed: false });
     }
     case 'matrixNonFinite': {
-      const l = choose(leaves.filter((x) => /^(target\.matrix|init\.u0|init\.v0|data\.x|data\.y|patches\.z|data\.R|data\.sigma0|data\.dR|init\.C|critical\.C\[\d+\])$/.test(x.path) && Array.isArray(x.value) && (x.value as unknown[]).length > 0));
+      const l = choose(leaves.filter((x) => /^(target\.matrix|init\.u0|init\.v0|data\.x|data\.y|patches\.z|data\.R|data\.sigma0|data\.dR|init\.C|critical\.C\[\d+\]|init\.theta)$/.test(x.path) && Array.isArray(x.value) && (x.value as unknown[]).length > 0));
       if (!l) return undefined;
       const rows = l.value as number[][];
       const row = rows[r2 % rows.length]!;
@@ -685,7 +759,7 @@ const caseArbOf = (familyArb: fc.Arbitrary<FamilyTag>): fc.Arbitrary<Case | unde
     r2: fc.nat(),
   })
   .chain((c) =>
-    fc.record({ spec: c.family === 'mf' ? mfArb : c.family === 'net' ? netArb : c.family === 'octopus' ? octopusArb : c.family === 'wncnn' ? wncnnArb : c.family === 'convFilter' ? convFilterArb : contArb, query: queryArb(c.family) }).map(({ spec, query: q }): Case | undefined => {
+    fc.record({ spec: c.family === 'mf' ? mfArb : c.family === 'net' ? netArb : c.family === 'octopus' ? octopusArb : c.family === 'wncnn' ? wncnnArb : c.family === 'convFilter' ? convFilterArb : c.family === 'deep' ? deepArb : c.family === 'wide' ? wideArb : contArb, query: queryArb(c.family) }).map(({ spec, query: q }): Case | undefined => {
       // A planar convFilter (p = 2) has 2 parameters: queries ask for at most 2 eigenvalues.
       const p = (spec['model'] as Obj)['p'];
       const query = c.family === 'convFilter' && p === 2 && typeof q['k'] === 'number' && q['k'] > 2 ? { ...q, k: 2 } : q;
@@ -715,7 +789,7 @@ const caseArb = caseArbOf(fc.oneof({ weight: 2, arbitrary: fc.constant<FamilyTag
  * the cases of the others.
  */
 const EXTRA_EVERY = 8;
-const EXTRA_FAMILIES: readonly FamilyTag[] = ['wncnn', 'convFilter', 'cont'];
+const EXTRA_FAMILIES: readonly FamilyTag[] = ['wncnn', 'convFilter', 'cont', 'deep', 'wide'];
 const extraArbs = EXTRA_FAMILIES.map((f) => caseArbOf(fc.constant(f)));
 
 /** The cases of batch `b` (indices b * BATCH ..). */

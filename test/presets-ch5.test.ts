@@ -7,7 +7,7 @@
 // against long runs (where GD actually goes).
 import { describe, expect, it } from 'vitest';
 
-import { type Check, type SweepTable, applyOverrides, presetChecks, presetHtml, presetSpec, runCheck, runPreset, sweepPlan, sweepTask, train } from 'autobalance';
+import { type Check, type SweepRow, type SweepTable, applyOverrides, presetChecks, presetHtml, presetSpec, runCheck, runPreset, sweep, sweepPlan, sweepTask, train } from 'autobalance';
 
 import { BACKEND } from './helpers.js';
 
@@ -140,7 +140,11 @@ describe(`chapter 5 presets on ${BACKEND}`, () => {
         const task = await sweepTask(spec, setting * 5000 + j, { backend: BACKEND });
         const short = await train(task.spec, { backend: BACKEND });
         const o = last(short, 'outcome');
-        const long = await train({ ...task.spec, steps: 60_000, recordEvery: 60_000 }, { backend: BACKEND });
+        // The preset ends a run where it is decided (stopWhenDecided): it ended at decidedAt.
+        expect(short.stop).toBe('finished');
+        expect(short.step).toBe(last(short, 'decidedAt'));
+        const model = { ...(task.spec as unknown as { model: Record<string, unknown> }).model, stopWhenDecided: false };
+        const long = await train({ ...task.spec, model, steps: 60_000, recordEvery: 60_000 } as typeof task.spec, { backend: BACKEND });
         const dg = last(long, 'distGlobal')!;
         const ds = last(long, 'distSpurious')!;
         const phi = last(long, 'phi')!;
@@ -158,6 +162,58 @@ describe(`chapter 5 presets on ${BACKEND}`, () => {
     }
     expect(seen.global).toBeGreaterThan(0);
     expect(seen.spurious).toBeGreaterThan(0);
+  }, 180_000);
+
+  // The early end (model.stopWhenDecided): a sweep's rows are those of its runs alone, each run
+  // ended at its deciding iterate with stop finished, with the outcome of the full run.
+  it('stopWhenDecided: the sweep rows equal the runs alone; each run ends at decidedAt with the full run\'s outcome', async () => {
+    const preset = applyOverrides(await presetSpec('table51', { backend: BACKEND }), { seedsPerSetting: 4 });
+    const spec = preset.sweep!.spec;
+    const h = sweep(spec, { backend: BACKEND });
+    const rows: SweepRow[] = [];
+    for await (const row of h.rows) rows.push(row);
+    expect(rows.length).toBe(144);
+    let ended = 0;
+    for (const row of rows.filter((_, i) => i % 5 === 0)) {
+      const task = await sweepTask(spec, row.run, { backend: BACKEND });
+      const alone = await train(task.spec, { backend: BACKEND });
+      expect(row.stop).toBe(alone.stop);
+      expect(row.steps).toBe(alone.step);
+      expect(row.kept['outcome']).toBe(last(alone, 'outcome'));
+      expect(row.kept['decidedAt']).toBe(last(alone, 'decidedAt'));
+      expect(row.loss).toBe(alone.loss);
+      // The full run (no early end): the same outcome, decided at the same step, and the early
+      // run's last loss is the full run's at that step.
+      const model = { ...(task.spec as unknown as { model: Record<string, unknown> }).model, stopWhenDecided: false };
+      const full = await train({ ...task.spec, model, recordEvery: 1 } as typeof task.spec, { backend: BACKEND });
+      expect(last(full, 'outcome')).toBe(row.kept['outcome']);
+      expect(last(full, 'decidedAt')).toBe(row.kept['decidedAt']);
+      if (row.kept['outcome'] !== 0) {
+        ended++;
+        expect(row.steps).toBe(row.kept['decidedAt']);
+        expect(row.steps).toBeLessThan(3000);
+        expect(alone.reason).toMatch(/ended the run at step/);
+        expect(full.columns['loss']![row.steps]).toBe(row.loss);
+      }
+    }
+    expect(ended).toBeGreaterThan(20);
+  }, 180_000);
+
+  it('table51FourSigns quick: Theorem 5.4\'s sign pair reaches the global minimum in every cell, decided at step 0', async () => {
+    const full = await presetSpec('table51FourSigns', { backend: BACKEND });
+    expect((await sweepPlan(full.sweep!.spec, { backend: BACKEND })).runs).toBe(180_000);
+    const preset = applyOverrides(full, { seedsPerSetting: 20 });
+    const outcome = await runPreset(preset, { backend: BACKEND });
+    const t = outcome.sweep!.table;
+    expect(t.complete).toBe(true);
+    for (const st of t.settings) expect(st.classes['global']!.count, JSON.stringify(st.values)).toBe(20);
+    const checked = presetChecks(preset, outcome);
+    for (const c of checked) for (const o of c.outcomes) expect(o.pass, o.text).toBe(true);
+    // It can fail: the plain draw (no sign choice) does not reach the global minimum everywhere.
+    const plain = structuredClone(preset);
+    delete (plain.sweep!.spec.base as { init: { signs?: unknown } }).init.signs;
+    const checkedPlain = presetChecks(plain, await runPreset(plain, { backend: BACKEND }));
+    expect(checkedPlain[0]!.outcomes.some((o) => o.pass === false)).toBe(true);
   }, 180_000);
 
   it('table51Ratio quick: ||a*|| x k x r; the small-ratio limit; the chi^2 fit computed', async () => {

@@ -89,7 +89,8 @@ if (!flag('no-wasm')) {
   }
 }
 
-// 3. NumPy, one process, the same computation (no early end: every run takes every step, as the core's).
+// 3. NumPy, one process, the same computation (a run ends at its deciding iterate when the
+// preset's runs do, model.stopWhenDecided; the outcome is the union of the two rules, as the core's).
 const pyReq = (extra) => ({
   mode: 'table',
   K: base.axes[0].values,
@@ -100,7 +101,7 @@ const pyReq = (extra) => ({
   steps: b.steps,
   aNorm: b.teacher.aStar.norm,
   vNorm: b.init.vNorm ?? 1,
-  earlyStop: false,
+  earlyStop: b.model.stopWhenDecided === true,
   alt: false,
   seed: 12345,
   ...extra,

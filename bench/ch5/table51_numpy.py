@@ -7,8 +7,9 @@ from Theorem 5.4's initialization (v uniform on the sphere of radius vNorm, a un
 ball B(0, |1^T a*| ||w*|| / sqrt(k))), teacher a* = ||a*|| (sqrt(r/k) e + sqrt(1 - r/k) u), every
 iterate classified by the absorbing regions (the family's rule, ported: `classify_core`), the
 outcome and its deciding iteration kept. Vectorized over the runs of a cell (arrays N x p and
-N x k). With `earlyStop` decided runs are dropped (the core's runs stop when decided only if the
-family does so: the driver passes what the core does, so both do the same work).
+N x k). With `earlyStop` decided runs are dropped at their deciding iterate (the core's
+`model.stopWhenDecided`: the driver passes what the core does, so both do the same work). The
+outcome is the union of the two rules below, as the core's `Regions::classify`.
 
 A second, independently derived pair of absorbing regions (`classify_alt`, the (alpha, beta)
 decomposition of docs/spurious-minima.md) classifies the same iterates: the two must give the
@@ -74,7 +75,7 @@ class Teacher:
         gt = g_of(t)
         self.c1 = self.s * (k + gt - 1.0) / (k + PI - 1.0) * c
         self.c2 = self.s * (gt - 1.0) / (PI - 1.0) * (A2 - c)
-        self.tol = 1e-12 * A2
+        self.tol = 1e-12 * self.s * A2
 
 
 def state(T, V, A):
@@ -118,13 +119,12 @@ def classify_alt(T, n2, phi, q, suma, eta):
     t1 = ss - T.c1
     t2 = (q - ss) - T.c2
     tol = T.tol
-    # No angle overshoot from here on (|q| bounded by its value and its equilibria's).
-    beta_s = np.sqrt(max(T.A2 - S * S / k, 0.0))
-    beta = np.abs(q - ss) / beta_s if beta_s > 0 else 0.0 * q
-    qmax = T.s * (np.maximum(np.abs(suma), abs(S)) * abs(S) / k + np.maximum(beta, beta_s) * beta_s)
-    qmax = np.maximum(qmax, np.abs(q))
-    gl = (phi < T.phi_thr) & (t1 >= -tol) & (t2 >= -tol) & (t1 + t2 > tol) & (eta * T.s * qmax <= 2.0 * n2)
-    sp = (phi > T.phi_thr) & (t1 <= tol) & (t2 <= tol) & (t1 + t2 < -tol) & (eta * T.s * qmax * (PI - phi) <= 2.0 * PI * n2)
+    # No angle overshoot from here on: |alpha alpha*| and |beta beta*| never exceed
+    # max(|.|, s alpha*^2) and max(|.|, s beta*^2) (convex combinations with the equilibria).
+    beta_s2 = max(T.A2 - S * S / k, 0.0)
+    qmax = np.maximum(np.abs(ss), T.s * S * S / k) + np.maximum(np.abs(q - ss), T.s * beta_s2)
+    gl = (phi < T.phi_thr) & (q > 0) & (t1 >= -tol) & (t2 >= -tol) & (t1 + t2 > tol) & (eta * T.s * qmax <= 2.0 * n2)
+    sp = (phi > T.phi_thr) & (q < 0) & (t1 <= tol) & (t2 <= tol) & (t1 + t2 < -tol) & (eta * T.s * qmax * (PI - phi) <= 2.0 * PI * n2)
     out[gl] = 1
     out[sp] = -1
     return out
@@ -147,9 +147,12 @@ def loss_grad(T, V, A, n2, phi, q, suma):
     return loss, gv, ga
 
 
-def gd(T, V, A, eta, steps, early_stop=False, alt=True):
-    """GD from the rows of (V, A); every iterate 0..steps classified. Returns outcome, decidedAt,
-    the alternative rule's outcome, final loss and angle."""
+def gd(T, V, A, eta, steps, early_stop=False, alt=True, union=True):
+    """GD from the rows of (V, A); every iterate 0..steps classified (`union`: by the union of the
+    two rules, as the core; else by the (q, E) rule alone). With `early_stop` a run is dropped at
+    its deciding iterate (the core's `model.stopWhenDecided`). Returns outcome, decidedAt, the
+    alternative rule's outcome (alone; 0 for runs dropped before it decided), final loss and
+    angle."""
     N = V.shape[0]
     outcome = np.zeros(N, dtype=np.int8)
     decided = np.full(N, -1, dtype=np.int64)
@@ -164,6 +167,11 @@ def gd(T, V, A, eta, steps, early_stop=False, alt=True):
         und = outcome[idx] == 0
         if und.any():
             c = classify_core(T, n2[und], phi[und], q[und], suma[und], eta)
+            if union:
+                # The core's outcome: the union of its (q, E) and (alpha, beta) regions.
+                z = c == 0
+                if z.any():
+                    c[z] = classify_alt(T, n2[und][z], phi[und][z], q[und][z], suma[und][z], eta)
             hit = c != 0
             if hit.any():
                 j = idx[und][hit]
@@ -180,7 +188,7 @@ def gd(T, V, A, eta, steps, early_stop=False, alt=True):
             final_phi[idx] = phi
             break
         if early_stop:
-            keep = (outcome[idx] == 0) | (alt and (alt_out[idx] == 0))
+            keep = outcome[idx] == 0
             if not keep.all():
                 gone = ~keep
                 final_loss[idx[gone]] = loss[gone]
@@ -225,7 +233,7 @@ def table(req):
         for r in req["R"]:
             T = teacher_for(k, r, req["aNorm"], req["p"], rng)
             V, A = theorem54(T, req["seeds"], req["p"], req.get("vNorm", 1.0), rng)
-            out, dec, alt, _, _ = gd(T, V, A, req["eta"], int(req["steps"]), req.get("earlyStop", False), req.get("alt", True))
+            out, dec, alt, _, _ = gd(T, V, A, req["eta"], int(req["steps"]), req.get("earlyStop", False), req.get("alt", True), req.get("union", True))
             both = (out != 0) & (alt != 0)
             cells.append({
                 "k": k, "r": r,

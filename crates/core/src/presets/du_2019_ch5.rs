@@ -42,6 +42,14 @@ pub(super) const PRESETS: &[Preset] = &[
         build: table51_ratio,
     },
     Preset {
+        name: "table51FourSigns",
+        description: "Du (2019 thesis) Theorem 5.4, the four-signs variant: the Table 5.1 grid \
+                      (36 cells x 5000 initializations) with the sign pair of (v0, a0) chosen per \
+                      draw (init.signs = \"theorem54\": phi0 <= pi/2, a0^T a* >= 0): P(global \
+                      minimum) = 1 in every cell",
+        build: table51_four_signs,
+    },
+    Preset {
         name: "figure52",
         description: "Du (2019 thesis) Figure 5.2: k = 20, p = 25, one GD run from a Theorem 5.4 \
                       initialization: angle, ||a - a*||, |1^T a - 1^T a*| and the loss against \
@@ -63,7 +71,8 @@ pub const CH5_RATIO_SEEDS: u64 = 1000;
 /// The step size (not stated by the thesis; the outcome does not depend on it below
 /// 2 pi/(k + pi - 1), docs/spurious-minima.md).
 pub const CH5_ETA: f64 = 0.05;
-/// Steps of a run: far above the deciding iteration of every run (the absorbing regions).
+/// Steps of a run, at most: far above the deciding iteration of every run (the absorbing
+/// regions); a run ends where it is decided (`model.stopWhenDecided`).
 pub const CH5_STEPS: f64 = 3000.0;
 /// ||a*|| of `table51`: FITTED to the thesis's table by `table51Ratio` (chi^2 over the 35
 /// printed cells), not given by the thesis.
@@ -190,7 +199,7 @@ fn fmt_num(x: f64) -> String {
 /// The base run of a Table 5.1 cell (k, r, ||a*||).
 fn cell_run(k: usize, r: f64, a_norm: f64) -> Value {
     json!({
-        "model": {"kind": "weightNormCnn", "k": k, "p": CH5_P},
+        "model": {"kind": "weightNormCnn", "k": k, "p": CH5_P, "stopWhenDecided": true},
         "teacher": {"wStarNorm": 1, "wStar": {"kind": "random", "seed": 1},
                     "aStar": {"kind": "ratio", "r": r, "norm": a_norm, "seed": 2}},
         "init": {"kind": "theorem54", "vNorm": 1, "seed": 0},
@@ -378,6 +387,48 @@ fn table51() -> Value {
     }));
     json!({"runs": [], "sweep": sweep, "plots": plots, "reference": reference,
            "tables": [thesis_grid(&format!("Table 5.1: P(global minimum), ours at ||a*|| = {} (FITTED) beside the thesis", fmt_num(CH5_A_NORM_FITTED)), None)]})
+}
+
+/// Theorem 5.4's four-signs variant on the Table 5.1 grid: the sign pair chosen per draw.
+fn table51_four_signs() -> Value {
+    let (keep, classes) = keep_and_classes();
+    let mut base = cell_run(CH5_K[0], CH5_R[0], CH5_A_NORM_FITTED);
+    base["init"]["signs"] = json!("theorem54");
+    let sweep = json!({
+        "kind": "sweep",
+        "base": base,
+        "axes": [
+            {"path": "model.k", "values": CH5_K},
+            {"path": "teacher.aStar.r", "values": CH5_R}
+        ],
+        "seeds": {"count": CH5_SEEDS, "base": 0, "paths": ["init.seed"]},
+        "keep": keep,
+        "classes": classes,
+        "reduce": {"quantiles": [0.5, 0.99], "confidence": 0.95}
+    });
+    let r_axis = json!({"path": "teacher.aStar.r", "title": "r = (1^T a*)^2 / ||a*||^2"});
+    let k_axis = json!({"path": "model.k", "title": "k"});
+    let plots = json!([
+        {"kind": "heatmap", "title": "P(global minimum) with Theorem 5.4's sign pair", "x": r_axis, "y": k_axis,
+         "value": {"class": "global"}}
+    ]);
+    let mut checks = Vec::new();
+    for &k in &CH5_K {
+        for &r in &CH5_R {
+            checks.push(json!({"kind": "atLeast", "of": class_q("global", "p", cell_where(k, r)), "bound": 1}));
+        }
+    }
+    let reference = json!([
+        {"claim": "with the sign pair of Theorem 5.4 (phi0 <= pi/2, a0^T a* >= 0) GD reaches the global minimum from every initialization: probability 1 in every cell",
+         "paper": "Theorem 5.4: of (v0, a0), (v0, -a0), (-v0, a0), (-v0, -a0) one satisfies the conditions of Theorem 5.3 (phi0 < pi/2, a0^T a* > 0, |1^T a0| <= |1^T a*| ||w*||), from which GD converges to the global minimum",
+         "check": format!("every run of each of the 36 cells ends in the global minimum's absorbing region (P(global) = 1; ||a*|| = {}, eta = {CH5_ETA}, at most {} steps)", fmt_num(CH5_A_NORM_FITTED), fmt_num(CH5_STEPS)),
+         "checks": checks},
+        {"claim": "the start is already in the global minimum's region (decided at step 0)",
+         "paper": "Lemmas 5.2-5.4: {phi < pi/2, a^T a* > 0, 1^T a* 1^T a <= ||w*|| (1^T a*)^2} is invariant",
+         "check": "the largest deciding iteration over all runs is 0",
+         "checks": [{"kind": "atMost", "of": {"sweep": "kept", "name": "decidedAt", "stat": "max", "reduce": "max"}, "bound": 0}]}
+    ]);
+    json!({"runs": [], "sweep": sweep, "plots": plots, "reference": reference})
 }
 
 /// The ratio sweep: ||a*|| x k x r.

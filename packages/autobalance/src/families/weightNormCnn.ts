@@ -24,6 +24,11 @@ export interface WeightNormCnnModel {
   p: number;
   /** The loss. Default `"population"`. */
   loss?: 'population' | 'empirical';
+  /**
+   * End the run at the iterate where its `outcome` is decided (stop `finished` before `steps`,
+   * that iterate's row the last; the bits up to it are the full run's). Default false.
+   */
+  stopWhenDecided?: boolean;
 }
 
 /** w* uniform on the sphere (a normalized Gaussian vector from `seed`). */
@@ -88,8 +93,12 @@ export interface WeightNormCnnTheorem54Init {
   vNorm?: number;
   /** A non-negative integer. */
   seed: number;
-  /** The signs of (v, a), each 1 or -1. Default [1, 1]. */
-  signs?: [number, number];
+  /**
+   * The signs of (v, a), each 1 or -1 (default [1, 1]), or `"theorem54"`: after drawing, v is
+   * flipped when v^T w* < 0 and a when a^T a* < 0 (the one of the four sign pairs that starts in
+   * the global minimum's region).
+   */
+  signs?: [number, number] | 'theorem54';
 }
 
 /** The initial point itself. */

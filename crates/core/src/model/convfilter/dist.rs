@@ -17,7 +17,7 @@
 
 use std::f64::consts::{FRAC_PI_2, PI};
 
-use nalgebra::{DMatrix, SymmetricEigen};
+use nalgebra::{DMatrix, DVector};
 use serde_json::{json, Value};
 
 use crate::rng::Normal;
@@ -408,14 +408,27 @@ impl Sums {
         let p = self.p;
         let nf = self.n.max(1) as f64;
         let mat = |i: usize| DMatrix::from_row_slice(p, p, &self.m[i]) / nf;
-        let eg = SymmetricEigen::new(mat(0)).eigenvalues;
-        let eb = SymmetricEigen::new(mat(1)).eigenvalues;
-        let opn =
-            |m: DMatrix<f64>| -> f64 { m.singular_values().iter().fold(0.0f64, |a, &x| a.max(x)) };
+        // NaN when a decomposition does not converge (bounded: crate::decomp)
+        // (a NaN entry makes every fold below NaN: f64::min/max would skip it)
+        let nan = || DVector::from_element(1, f64::NAN);
+        let eg = crate::decomp::symmetric_eigenvalues(&mat(0)).unwrap_or_else(nan);
+        let eb = crate::decomp::symmetric_eigenvalues(&mat(1)).unwrap_or_else(nan);
+        let opn = |m: DMatrix<f64>| -> f64 {
+            crate::decomp::singular_values(&m)
+                .map_or(f64::NAN, |s| s.iter().fold(0.0f64, |a, &x| a.max(x)))
+        };
         AtAngle {
-            g_min: eg.iter().fold(f64::INFINITY, |a, &x| a.min(x)),
-            g_max: eg.iter().fold(f64::NEG_INFINITY, |a, &x| a.max(x)),
-            b_max: eb.iter().fold(f64::NEG_INFINITY, |a, &x| a.max(x)),
+            g_min: eg
+                .iter()
+                .fold(f64::INFINITY, |a, &x| if x.is_nan() { x } else { a.min(x) }),
+            g_max: eg.iter().fold(
+                f64::NEG_INFINITY,
+                |a, &x| if x.is_nan() { x } else { a.max(x) },
+            ),
+            b_max: eb.iter().fold(
+                f64::NEG_INFINITY,
+                |a, &x| if x.is_nan() { x } else { a.max(x) },
+            ),
             cross: opn(mat(2)) + opn(mat(3)) + opn(mat(4)),
         }
     }

@@ -38,6 +38,10 @@ pub struct WncnnModelSpec {
     pub p: f64,
     #[serde(default)]
     pub loss: LossSpec,
+    /// End the run at the iterate where its outcome is decided (stop `finished`, that row the
+    /// last): a sweep's runs then cost their deciding steps. Default false.
+    #[serde(default)]
+    pub stop_when_decided: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -93,8 +97,11 @@ pub enum InitSpec {
         #[serde(default = "one")]
         v_norm: f64,
         seed: f64,
+        /// `[s_v, s_a]` (each 1 or -1), or `"theorem54"`: after drawing, v flipped when
+        /// v^T w* < 0 and a when a^T a* < 0 (the sign pair of Theorem 5.4 that starts in the
+        /// global minimum's region).
         #[serde(default)]
-        signs: Option<Vec<f64>>,
+        signs: Option<Value>,
     },
     /// The point itself.
     Point { v: Vec<f64>, a: Vec<f64> },
@@ -256,7 +263,31 @@ impl Family for WeightNormCnnFamily {
                     ));
                 }
                 count("init.seed", *seed)?;
-                if let Some(sg) = signs {
+                if let Some(Value::String(name)) = signs {
+                    if name != "theorem54" {
+                        return Err(Error::spec(
+                            "init.signs",
+                            format!(
+                                "unknown signs {name:?}: expected [s_v, s_a] (each 1 or -1) or \"theorem54\""
+                            ),
+                        ));
+                    }
+                } else if let Some(sg) = signs {
+                    let Some(sg) = sg.as_array() else {
+                        return Err(Error::spec(
+                            "init.signs",
+                            "expected [s_v, s_a] (each 1 or -1) or \"theorem54\"",
+                        ));
+                    };
+                    let sg: Vec<f64> = sg
+                        .iter()
+                        .enumerate()
+                        .map(|(j, x)| {
+                            x.as_f64().ok_or_else(|| {
+                                Error::spec(format!("init.signs[{j}]"), "expected a number")
+                            })
+                        })
+                        .collect::<Result<_>>()?;
                     if sg.len() != 2 {
                         return Err(Error::shape(
                             "init.signs",
@@ -378,7 +409,14 @@ impl Family for WeightNormCnnFamily {
                 seed,
                 signs,
             } => {
-                let (sv, sa) = signs.as_ref().map_or((1.0, 1.0), |g| (g[0], g[1]));
+                let theorem = matches!(signs, Some(Value::String(_)));
+                let (sv, sa) = match signs.as_ref().and_then(Value::as_array) {
+                    Some(g) => (
+                        g[0].as_f64().expect("checked"),
+                        g[1].as_f64().expect("checked"),
+                    ),
+                    None => (1.0, 1.0),
+                };
                 let mut rng = Normal::new(*seed as u64);
                 let (v, a) = x.split_at_mut(p);
                 // v: a normalized Gaussian vector times vNorm (uniform on the sphere).
@@ -394,6 +432,15 @@ impl Family for WeightNormCnnFamily {
                 let na = norm(a);
                 let rho = radius * libm::pow(rng.uniform_open(), 1.0 / kf);
                 a.iter_mut().for_each(|x| *x *= sa * rho / na);
+                if theorem {
+                    // Theorem 5.4's pair: phi0 <= pi/2 and a0^T a* >= 0.
+                    if crate::linalg::dot(v, &teacher.u) < 0.0 {
+                        v.iter_mut().for_each(|x| *x = -*x);
+                    }
+                    if crate::linalg::dot(a, &teacher.a) < 0.0 {
+                        a.iter_mut().for_each(|x| *x = -*x);
+                    }
+                }
             }
             InitSpec::Point { v, a } => {
                 x[..p].copy_from_slice(v);
@@ -425,7 +472,10 @@ impl Family for WeightNormCnnFamily {
             Loss::Population
         };
         Ok(Built {
-            model: Box::new(WeightNormCnn::new(k, p, teacher, loss)),
+            model: Box::new(
+                WeightNormCnn::new(k, p, teacher, loss)
+                    .stop_when_decided(m.stop_when_decided.unwrap_or(false)),
+            ),
             w0: x,
         })
     }

@@ -137,6 +137,13 @@ pub struct State {
     pub e: f64,
 }
 
+/// q_eq(phi) / s = (k + g - 1)/(k + pi - 1) S^2/k + (g - 1)/(pi - 1) (A - S^2/k): a^T a* at the
+/// second layer's equilibrium for the angle phi (divided by s = ||w*||), decreasing in phi.
+fn q_eq(k: f64, s2k: f64, a: f64, phi: f64) -> f64 {
+    let g = g_of(phi);
+    (k + g - 1.0) / (k + PI - 1.0) * s2k + (g - 1.0) / (PI - 1.0) * (a - s2k)
+}
+
 /// The constants of the absorbing regions (docs/weight-norm-cnn.md, "Outcome").
 #[derive(Debug, Clone, Copy)]
 pub struct Regions {
@@ -148,13 +155,121 @@ pub struct Regions {
     pub e_max: f64,
     /// ||w*||.
     pub s: f64,
+    /// k.
+    pub k: f64,
+    /// S = 1^T a*.
+    pub big_s: f64,
+    /// beta* = ||a* - (S/k) 1||, the part of a* orthogonal to 1.
+    pub beta_s: f64,
+    /// phi_thr: the root of q_eq (pi when q_eq(pi) >= 0, i.e. r >= (k + pi - 1)/pi).
+    pub phi_thr: f64,
+    /// c1 = alpha_c alpha* = s (k + g_thr - 1)/(k + pi - 1) S^2/k, c2 = beta_c beta* =
+    /// s (g_thr - 1)/(pi - 1) (A - S^2/k): the equilibria's parts of q at phi_thr.
+    pub c1: f64,
+    pub c2: f64,
+    /// Slack of the sign tests, 1e-12 s ||a*||^2 (r = 0 gives S ~ 1e-17, not 0).
+    pub tol: f64,
 }
 
 impl Regions {
+    /// The regions of a teacher with k patches.
+    pub fn new(k: usize, t: &Teacher) -> Regions {
+        let kf = k as f64;
+        let s = t.s;
+        let a = t.a_sq;
+        let s2k = (t.sum_a * t.sum_a / kf).min(a);
+        let phi_thr = if q_eq(kf, s2k, a, PI) >= 0.0 {
+            PI
+        } else {
+            // q_eq(0) = A > 0 > q_eq(pi), decreasing: bisection.
+            let (mut lo, mut hi) = (0.0f64, PI);
+            for _ in 0..200 {
+                let mid = 0.5 * (lo + hi);
+                if mid <= lo || mid >= hi {
+                    break;
+                }
+                if q_eq(kf, s2k, a, mid) > 0.0 {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            0.5 * (lo + hi)
+        };
+        let g_t = g_of(phi_thr);
+        Regions {
+            kappa: (kf + PI - 1.0) / (2.0 * PI),
+            s_a_sq: s * a,
+            e_max: PI * s * t.sum_a * t.sum_a / (kf + PI - 1.0),
+            s,
+            k: kf,
+            big_s: t.sum_a,
+            beta_s: libm::sqrt((a - s2k).max(0.0)),
+            phi_thr,
+            c1: s * (kf + g_t - 1.0) / (kf + PI - 1.0) * s2k,
+            c2: s * (g_t - 1.0) / (PI - 1.0) * (a - s2k),
+            tol: 1e-12 * s * a,
+        }
+    }
+
     /// +1 when the state is in the global minimum's absorbing region, -1 in the spurious
-    /// point's, 0 in neither. `eta`: the step size of gradient descent (Algorithm 1) from here
-    /// on (assumed not to increase later); `None`: gradient flow.
+    /// point's, 0 in neither: the union of the (q, E) regions ([`Regions::classify_e`]) and
+    /// the (alpha, beta) regions ([`Regions::classify_ab`]), each absorbing (a point of the
+    /// union stays in the one it is in). `eta`: the step size of gradient descent (Algorithm 1)
+    /// from here on (assumed not to increase later); `None`: gradient flow.
     pub fn classify(&self, st: &State, eta: Option<f64>) -> i8 {
+        match self.classify_e(st, eta) {
+            0 => self.classify_ab(st, eta),
+            c => c,
+        }
+    }
+
+    /// The (alpha, beta) regions (docs/weight-norm-cnn.md, "The (alpha, beta) regions"): with
+    /// T1 = (alpha - alpha_c) alpha* and T2 = (beta - beta_c) beta*, +1 when phi < phi_thr,
+    /// T1, T2 >= 0, T1 + T2 > 0 and the angle cannot overshoot 0; -1 when phi > phi_thr, T1,
+    /// T2 <= 0, T1 + T2 < 0 and the angle cannot overshoot pi; 0 otherwise.
+    pub fn classify_ab(&self, st: &State, eta: Option<f64>) -> i8 {
+        let h = eta.unwrap_or(0.0);
+        if h.is_nan() || h < 0.0 || h * self.kappa > 1.0 {
+            return 0;
+        }
+        if !(st.q.is_finite() && st.sum_a.is_finite() && st.n2.is_finite() && st.phi.is_finite()) {
+            return 0;
+        }
+        let tol = self.tol;
+        // alpha alpha* = (1^T a)(1^T a*)/k; beta beta* = q - alpha alpha*.
+        let aa = st.sum_a * self.big_s / self.k;
+        let bb = st.q - aa;
+        let t1 = aa - self.c1;
+        let t2 = bb - self.c2;
+        // Bounds of |alpha| alpha*, |beta| beta* from here on (convex combinations with the
+        // equilibria, |alpha_eq| <= s |alpha*|, |beta_eq| <= s beta*): q never exceeds qmax.
+        let alpha_s2 = self.big_s * self.big_s / self.k;
+        let qmax =
+            aa.abs().max(self.s * alpha_s2) + bb.abs().max(self.s * self.beta_s * self.beta_s);
+        if st.phi < self.phi_thr
+            && st.q > 0.0
+            && t1 >= -tol
+            && t2 >= -tol
+            && t1 + t2 > tol
+            && h * self.s * qmax <= 2.0 * st.n2
+        {
+            return 1;
+        }
+        if st.phi > self.phi_thr
+            && st.q < 0.0
+            && t1 <= tol
+            && t2 <= tol
+            && t1 + t2 < -tol
+            && h * self.s * qmax * (PI - st.phi) <= 2.0 * PI * st.n2
+        {
+            return -1;
+        }
+        0
+    }
+
+    /// The (q, E) regions R+ and R- (docs/weight-norm-cnn.md): +1, -1 or 0 as [`Regions::classify`].
+    pub fn classify_e(&self, st: &State, eta: Option<f64>) -> i8 {
         let h = eta.unwrap_or(0.0);
         if h.is_nan() || h < 0.0 || h * self.kappa > 1.0 {
             return 0;
@@ -244,6 +359,8 @@ pub struct WeightNormCnn {
     /// the first step, which says the step size).
     last_t: Option<u64>,
     last_classified: bool,
+    /// End the run once the outcome is decided ([`Model::finished_early`]).
+    stop_when_decided: bool,
     /// Scratch: w = v / ||v|| (p), and k numbers.
     w: Vec<f64>,
     sk: Vec<f64>,
@@ -262,12 +379,7 @@ impl WeightNormCnn {
             .iter()
             .map(|&x| (PI * big_s / (kf + PI - 1.0) - s * x) / (PI - 1.0))
             .collect();
-        let regions = Regions {
-            kappa: (kf + PI - 1.0) / (2.0 * PI),
-            s_a_sq: s * teacher.a_sq,
-            e_max: PI * s * teacher.sum_a * teacher.sum_a / (kf + PI - 1.0),
-            s,
-        };
+        let regions = Regions::new(k, &teacher);
         WeightNormCnn {
             k,
             p,
@@ -293,11 +405,18 @@ impl WeightNormCnn {
             decided_at: None,
             last_t: None,
             last_classified: false,
+            stop_when_decided: false,
             w: vec![0.0; p],
             sk: vec![0.0; k],
             sp: vec![0.0; p],
             undefined: None,
         }
+    }
+
+    /// End the run at the iterate where the outcome is decided (`model.stopWhenDecided`).
+    pub fn stop_when_decided(mut self, on: bool) -> WeightNormCnn {
+        self.stop_when_decided = on;
+        self
     }
 
     pub fn k(&self) -> usize {
@@ -904,6 +1023,11 @@ impl Model for WeightNormCnn {
             }
             // (taken == 0 and bad cannot happen: the session evaluated this iterate.)
             self.track(t0 + taken, w, Some(eta));
+            if self.finished_early() {
+                // Decided at this iterate: the run ends here (0 iterations when it is the
+                // span's first).
+                return Some(taken);
+            }
             prev.copy_from_slice(w);
             crate::linalg::axpy(-eta, &g, w);
             taken += 1;
@@ -918,5 +1042,8 @@ impl Model for WeightNormCnn {
     }
     fn undefined_reason(&self) -> Option<String> {
         self.undefined.map(str::to_string)
+    }
+    fn finished_early(&self) -> bool {
+        self.stop_when_decided && self.outcome != 0
     }
 }
