@@ -37,7 +37,7 @@ function spec(): NetworkRunSpec {
     data: { kind: 'generated', samples: d, inputs: 'gaussian', targets: { kind: 'gaussian', std: 1 }, seed: 1 },
     init: { kind: 'gaussian', variances: [1e-4, 1e-4, 1e-4], seed: 2 },
     schedule: { kind: 'constant', eta: 0.02 },
-    steps: native ? 100 : 6000,
+    steps: native ? 200 : 6000,
     recordEvery: every,
     curvature: { every, maxIter: native ? 300 : 50, tol: 1e-6 },
   };

@@ -40,6 +40,14 @@ import {
   type OctopusInitSpec,
   type OctopusModel,
   type OctopusRunSpec,
+  type DeepSmoothDataSpec,
+  type DeepSmoothInitSpec,
+  type DeepSmoothModel,
+  type DeepSmoothRunSpec,
+  type TwoLayerReluDataSpec,
+  type TwoLayerReluInitSpec,
+  type TwoLayerReluModel,
+  type TwoLayerReluRunSpec,
   type WeightNormCnnInitSpec,
   type WeightNormCnnModel,
   type WeightNormCnnRunSpec,
@@ -60,9 +68,11 @@ import type { InitSpec, MatrixFactorizationModel, MatrixInput } from 'autobalanc
 
 import { convFilterFamily } from '../packages/autobalance/src/families/convFilter.js';
 import { continuousLinearFamily } from '../packages/autobalance/src/families/continuousLinear.js';
+import { deepSmoothFamily } from '../packages/autobalance/src/families/deepSmooth.js';
 import { FAMILIES } from '../packages/autobalance/src/families/index.js';
 import { matrixFactorizationFamily } from '../packages/autobalance/src/families/matrixFactorization.js';
 import { networkFamily } from '../packages/autobalance/src/families/network.js';
+import { twoLayerReluFamily } from '../packages/autobalance/src/families/twoLayerRelu.js';
 
 import { BACKEND } from './helpers.js';
 
@@ -607,7 +617,7 @@ function octopusSpecs(): { label: string; spec: OctopusRunSpec }[] {
 
 // Weight-normalized CNN (no matrix fields): both losses, both teachers, both inits.
 const WNCNN_MODELS = fixtures<WeightNormCnnModel>()(
-  { kind: 'weightNormCnn', k: 4, p: 3, loss: 'population' },
+  { kind: 'weightNormCnn', k: 4, p: 3, loss: 'population', stopWhenDecided: false },
   { kind: 'weightNormCnn', k: 4, p: 3, loss: 'empirical' },
 );
 const wncnnModelCovered: AllSet<WeightNormCnnModel, (typeof WNCNN_MODELS)[number]> = true;
@@ -762,6 +772,97 @@ function continuousSpecs(): { label: string; spec: ContinuousLinearRunSpec }[] {
   return out;
 }
 
+// deepSmooth (thesis ch. 3): every architecture, data kind and init (no sgd: the loss is a sum over
+// the samples, so the core refuses mini-batches).
+const DEEP_MODEL = { kind: 'deepSmooth', architecture: 'convResnet', depth: 2, width: 3, activation: 'tanh', cRes: 0.5, patch: 3, gram: { every: 1 } } as const satisfies DeepSmoothModel;
+const deepModelCovered: AllSet<DeepSmoothModel, typeof DEEP_MODEL> = true;
+const DEEP_DATA = fixtures<DeepSmoothDataSpec>()(
+  { kind: 'sphere', n: 4, channels: 2, length: 3, seed: 1 },
+  { kind: 'sphere', n: 4, d: 3, seed: 2 },
+  { kind: 'explicit', x: [[1, 0, 0.5, 0.5, 0, 0.1], [0, 1, -1, 0.2, 0.3, 0], [0.3, 0.3, 0.1, -0.4, 0.2, 0.2]], y: [[1], [0], [-1]], channels: 2 },
+);
+const deepDataCovered: AllSet<DeepSmoothDataSpec, (typeof DEEP_DATA)[number]> = true;
+const DEEP_INITS = fixtures<DeepSmoothInitSpec>()(
+  { kind: 'gaussian', seed: 3, std: 1 },
+  // convResnet, d0 = 2, q = 3, m = 3, H = 2, p = 3: 3 * 6 + 3 * 9 + 3 * 3 = 54 parameters.
+  { kind: 'explicit', theta: [Array.from({ length: 54 }, (_, i) => Math.sin(i + 1))] },
+);
+const deepInitsCovered: AllSet<DeepSmoothInitSpec, (typeof DEEP_INITS)[number]> = true;
+const DEEP_RUN = fixtures<DeepSmoothRunSpec>()({
+  model: DEEP_MODEL,
+  data: DEEP_DATA[0],
+  init: DEEP_INITS[0],
+  schedule: { kind: 'constant', eta: 0.05 },
+  steps: 4,
+  recordEvery: 2,
+  method: METHODS[0],
+  weightDecay: 1e-3,
+  curvature: CURVATURE,
+});
+const deepRunCovered: AllSet<DeepSmoothRunSpec, (typeof DEEP_RUN)[number]> = true;
+
+/** deepSmooth specs: every architecture, data kind and init, and every schedule and method (but sgd) once. */
+function deepSpecs(): { label: string; spec: DeepSmoothRunSpec }[] {
+  const base = DEEP_RUN[0];
+  const fc = { kind: 'deepSmooth', architecture: 'fullyConnected', depth: 3, width: 4, activation: 'softplus' } as const;
+  const out: { label: string; spec: DeepSmoothRunSpec }[] = [
+    { label: 'fullyConnected, sphere d', spec: { ...base, model: fc, data: DEEP_DATA[1] } },
+    { label: 'resnet, sphere d', spec: { ...base, model: { ...fc, architecture: 'resnet', activation: 'sigmoid', cRes: 0.3 }, data: DEEP_DATA[1] } },
+    { label: 'explicit data and init', spec: { ...base, data: DEEP_DATA[2], init: DEEP_INITS[1] } },
+  ];
+  for (const schedule of SCHEDULES) {
+    if (schedule.kind === 'theorem31') continue; // matrix factorization only
+    out.push({ label: `schedule ${schedule.kind}`, spec: { ...base, schedule } });
+  }
+  for (const method of METHODS) if (method.kind !== 'sgd') out.push({ label: `method ${method.kind}`, spec: { ...base, method } });
+  return out;
+}
+
+// Two-layer ReLU network (thesis ch. 2): both data kinds, both inits, both losses, the Gram
+// columns and the envelopes.
+const WIDE_MODELS = fixtures<TwoLayerReluModel>()({ kind: 'twoLayerRelu', width: 12, loss: 'sum', gram: { every: 2 }, envelopeEta: 0.1 }, { kind: 'twoLayerRelu', width: 8, loss: 'mean' });
+const wideModelCovered: AllSet<TwoLayerReluModel, (typeof WIDE_MODELS)[number]> = true;
+const WIDE_DATA = fixtures<TwoLayerReluDataSpec>()(
+  { kind: 'sphere', n: 4, d: 3, seed: 1 },
+  { kind: 'explicit', x: [[1, 0, 0], [0, 1, 0], [0, 0.6, 0.8], [0.6, 0, -0.8]], y: [[0.5], [-1], [0.2], [1]] },
+);
+const wideDataCovered: AllSet<TwoLayerReluDataSpec, (typeof WIDE_DATA)[number]> = true;
+const WIDE_INITS = fixtures<TwoLayerReluInitSpec>()(
+  { kind: 'gaussian', seed: 2, std: 1 },
+  { kind: 'explicit', w: Array.from({ length: 8 }, (_, r) => [Math.sin(r + 1), Math.cos(2 * r + 1), 0.3 - 0.1 * r]), a: Array.from({ length: 8 }, (_, r) => [r % 2 === 0 ? 1 : -1]) },
+);
+const wideInitsCovered: AllSet<TwoLayerReluInitSpec, (typeof WIDE_INITS)[number]> = true;
+const WIDE_RUN = fixtures<TwoLayerReluRunSpec>()({
+  model: WIDE_MODELS[0],
+  data: WIDE_DATA[0],
+  init: WIDE_INITS[0],
+  schedule: { kind: 'constant', eta: 0.1 },
+  steps: 4,
+  recordEvery: 2,
+  method: METHODS[0],
+  weightDecay: 1e-3,
+  curvature: CURVATURE,
+});
+const wideRunCovered: AllSet<TwoLayerReluRunSpec, (typeof WIDE_RUN)[number]> = true;
+
+/** twoLayerRelu specs: both data kinds, both inits (explicit with width 8), every schedule and method (not sgd: no samples) once. */
+function wideSpecs(): { label: string; spec: TwoLayerReluRunSpec }[] {
+  const base = WIDE_RUN[0];
+  const out: { label: string; spec: TwoLayerReluRunSpec }[] = [
+    { label: 'explicit data, mean loss', spec: { ...base, model: WIDE_MODELS[1], data: WIDE_DATA[1], init: { kind: 'gaussian', seed: 3 } } },
+    { label: 'explicit init', spec: { ...base, model: WIDE_MODELS[1], init: WIDE_INITS[1] } },
+  ];
+  for (const schedule of SCHEDULES) {
+    if (schedule.kind === 'theorem31') continue; // matrix factorization only
+    out.push({ label: `schedule ${schedule.kind}`, spec: { ...base, schedule } });
+  }
+  for (const method of METHODS) {
+    if (method.kind === 'sgd') continue; // the family has no samples
+    out.push({ label: `method ${method.kind}`, spec: { ...base, method } });
+  }
+  return out;
+}
+
 // The families' matrix fields (families/*.ts, what encodeSpec checks strictly) are exactly the
 // fields their types declare as MatrixInput.
 /** The paths (`[]` for any index) of the fields of T typed as a matrix input. */
@@ -786,6 +887,12 @@ const contMatrixFieldsTyped: AllValues<(typeof continuousLinearFamily.matrixFiel
 type ConvMatrixFields = MatrixFieldPaths<ConvFilterRunSpec>;
 const convMatrixFieldsListed: AllValues<ConvMatrixFields, (typeof convFilterFamily.matrixFields)[number]> = true;
 const convMatrixFieldsTyped: AllValues<(typeof convFilterFamily.matrixFields)[number], ConvMatrixFields> = true;
+type DeepMatrixFields = MatrixFieldPaths<DeepSmoothRunSpec>;
+const deepMatrixFieldsListed: AllValues<DeepMatrixFields, (typeof deepSmoothFamily.matrixFields)[number]> = true;
+const deepMatrixFieldsTyped: AllValues<(typeof deepSmoothFamily.matrixFields)[number], DeepMatrixFields> = true;
+type WideMatrixFields = MatrixFieldPaths<TwoLayerReluRunSpec>;
+const wideMatrixFieldsListed: AllValues<WideMatrixFields, (typeof twoLayerReluFamily.matrixFields)[number]> = true;
+const wideMatrixFieldsTyped: AllValues<(typeof twoLayerReluFamily.matrixFields)[number], WideMatrixFields> = true;
 
 // The checks above are compile-time; keep them referenced so that they are not dead code.
 const COMPILE_TIME_CHECKS = [
@@ -798,6 +905,8 @@ const COMPILE_TIME_CHECKS = [
   convMatrixFieldsListed, convMatrixFieldsTyped,
   contModelCovered, contDataCovered, contInitsCovered, contCriticalCovered, contRunCovered, contMatrixFieldsListed,
   contMatrixFieldsTyped,
+  deepModelCovered, deepDataCovered, deepInitsCovered, deepRunCovered, deepMatrixFieldsListed, deepMatrixFieldsTyped,
+  wideModelCovered, wideDataCovered, wideInitsCovered, wideRunCovered, wideMatrixFieldsListed, wideMatrixFieldsTyped,
 ];
 
 /** The paths of the objects of a spec that are not matrix inputs (where an unknown field can go). */
@@ -863,10 +972,12 @@ describe(`the TS spec types agree with the core on ${BACKEND}`, () => {
     ...wncnnSpecs().map((s) => ({ family: 'weightNormCnn', ...s })),
     ...convFilterSpecs().map((s) => ({ family: 'convFilter', ...s })),
     ...continuousSpecs().map((s) => ({ family: 'continuousLinear', ...s })),
+    ...deepSpecs().map((s) => ({ family: 'deepSmooth', ...s })),
+    ...wideSpecs().map((s) => ({ family: 'twoLayerRelu', ...s })),
   ];
 
   it('has fixtures for every family of RunSpec and of the registry (families/index.ts)', () => {
-    const kinds: AllValues<RunSpec['model']['kind'], (typeof MF_RUN)[number]['model']['kind'] | (typeof NET_RUN)[number]['model']['kind'] | (typeof OCTOPUS_RUN)[number]['model']['kind'] | (typeof WNCNN_RUN)[number]['model']['kind'] | (typeof CONV_RUN)[number]['model']['kind'] | (typeof CONT_RUN)[number]['model']['kind']> = true;
+    const kinds: AllValues<RunSpec['model']['kind'], (typeof MF_RUN)[number]['model']['kind'] | (typeof NET_RUN)[number]['model']['kind'] | (typeof OCTOPUS_RUN)[number]['model']['kind'] | (typeof WNCNN_RUN)[number]['model']['kind'] | (typeof CONV_RUN)[number]['model']['kind'] | (typeof CONT_RUN)[number]['model']['kind'] | (typeof DEEP_RUN)[number]['model']['kind'] | (typeof WIDE_RUN)[number]['model']['kind']> = true;
     expect(kinds).toBe(true);
     expect([...new Set(specs.map((s) => s.spec.model.kind))].sort()).toEqual([...FAMILIES.keys()].sort());
   });

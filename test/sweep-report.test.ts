@@ -128,13 +128,14 @@ describe('sweep report on a synthetic table', () => {
     // The heatmap: one cell per setting, the probability as value and text.
     const cells = panels[0]!.data.values;
     expect(cells.length).toBe(12);
-    expect(cells).toContainEqual({ x: '0.1', y: '0.01', value: 0.7, text: '0.70' });
+    expect(cells).toContainEqual(expect.objectContaining({ x: '0.1', y: '0.01', value: 0.7, text: '0.70' }));
     // Lines over eta, one per std: the band is the Wilson interval.
     const rows = panels[1]!.data.values;
     const r = rows.find((v) => v['x'] === 0.1 && String(v['series']).endsWith('0.01'))!;
     expect(r['y']).toBe(0.7);
     expect([r['lo'], r['hi']]).toEqual([table.settings[4]!.classes['linear']!.lo, table.settings[4]!.classes['linear']!.hi]);
-    expect(panels[1]!.layer.map((l) => l.mark.type)).toEqual(['area', 'line']);
+    // the band, the line, and the invisible points that carry the hover readouts
+    expect(panels[1]!.layer.map((l) => l.mark.type)).toEqual(['area', 'line', 'point']);
     // A JSON round trip changes nothing (plain JSON).
     expect(JSON.parse(JSON.stringify(spec))).toEqual(spec);
   });

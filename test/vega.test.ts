@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 
 import type { Figure } from '../packages/autobalance/src/svg.js';
-import { VEGA_LITE_SCHEMA, figureToVegaLite, renderVegaLiteSvg } from '../packages/autobalance/src/vega.js';
+import { PALETTE } from '../packages/autobalance/src/svg.js';
+import { VEGA_LITE_SCHEMA, bandLinesVegaLite, figureToVegaLite, heatmapVegaLite, panelsToVegaLite, readoutNumber, renderVegaLiteSvg } from '../packages/autobalance/src/vega.js';
 
 import { BACKEND } from './helpers.js';
 
@@ -19,8 +20,11 @@ interface PanelSpec {
   encoding: {
     x: { title: string | null };
     y: { title: string | null; scale: { type?: string } };
-    color: { scale: { domain: string[] } };
   };
+  layer: [
+    { mark: { type: string }; encoding: { color: { scale: { domain: string[]; range: string[] }; legend: { orient: string; columns?: number; symbolSize?: number } | null }; strokeDash: { scale: { domain: string[] } } } },
+    { data: { values: (Row & { tip: string })[] }; mark: { type: string; opacity: number }; encoding: { description: { field: string }; tooltip: { field: string; title: string }[] } },
+  ];
 }
 
 function panels(spec: Record<string, unknown>): PanelSpec[] {
@@ -66,8 +70,8 @@ describe(`Vega-Lite plots (suite backend ${BACKEND})`, () => {
     expect(ps[1]).toMatchObject({ width: 300, height: 200 });
     // Default: 2 columns (a figure that fits a report page unscaled).
     expect(figureToVegaLite(figureLike(2))['columns']).toBe(2);
-    // One legend, series in order of first appearance.
-    for (const p of ps) expect(p.encoding.color.scale.domain).toEqual(['objective (1)', 'objective (3)']);
+    // One legend per panel, series in order of first appearance.
+    for (const p of ps) expect(p.layer[0].encoding.color.scale.domain).toEqual(['objective (1)', 'objective (3)']);
   });
 
   it('log scale only on log panels', () => {
@@ -156,5 +160,95 @@ describe(`Vega-Lite plots (suite backend ${BACKEND})`, () => {
     // A figure of one panel without series at all.
     const lone = await renderVegaLiteSvg(figureToVegaLite({ panels: [{ title: 'alone', series: [] }] }));
     expect(lone).toContain('alone');
+  });
+
+  it('one legend per panel, above its plot (off the data), listing its own series in figure-wide colors', async () => {
+    const x = [0, 1, 2];
+    const spec = figureToVegaLite({
+      panels: [
+        { title: 'both', series: [{ label: 'A', x, y: x }, { label: 'B', x, y: x }] },
+        { title: 'only B', series: [{ label: 'B', x, y: x }] },
+        { title: 'C and A', series: [{ label: 'C', x, y: x }, { label: 'A', x, y: x }] },
+      ],
+    });
+    const ps = panels(spec);
+    expect(ps.map((p) => p.layer[0].encoding.color.scale.domain)).toEqual([['A', 'B'], ['B'], ['A', 'C']]);
+    // A series has the same color in every panel: A first, B second, C third in the figure.
+    expect(ps.map((p) => p.layer[0].encoding.color.scale.range)).toEqual([[PALETTE[0], PALETTE[1]], [PALETTE[1]], [PALETTE[0], PALETTE[2]]]);
+    for (const p of ps) {
+      expect(p.layer[0].encoding.color.legend?.orient).toBe('top');
+      expect(p.layer[0].encoding.strokeDash.scale.domain).toEqual(p.layer[0].encoding.color.scale.domain);
+    }
+    expect(spec['resolve']).toEqual({ scale: { color: 'independent', strokeDash: 'independent' }, legend: { color: 'independent', strokeDash: 'independent' } });
+    // Line symbols long enough to show the dash; more than three lines in two columns.
+    expect(ps[0]!.layer[0].encoding.color.legend).toMatchObject({ columns: 1, symbolSize: 400 });
+    const four = panels(figureToVegaLite({ panels: [{ title: 'four', series: ['a', 'b', 'c', 'd'].map((label) => ({ label, x, y: x })) }] }));
+    expect(four[0]!.layer[0].encoding.color.legend).toMatchObject({ orient: 'top', columns: 2 });
+    // Rendered: one legend group per panel, each above its panel's plot area.
+    const svg = await renderVegaLiteSvg(spec);
+    expect(svg.match(/role-legend"/g)?.length).toBe(3);
+  });
+
+  it('readout numbers: integers in full, 6 significant digits otherwise, short exponents', () => {
+    expect([0, -0, 7, 10000, 123456789, 0.5, 1 / 3, -2.0000004, 1e-7 / 3, 6.02e23, 1e15 + 0.5, Infinity].map(readoutNumber)).toEqual([
+      '0', '0', '7', '10000', '123456789', '0.5', '0.333333', '-2', '3.33333e-8', '6.02e23', '1e15', 'Infinity',
+    ]);
+  });
+
+  it('hover points: at most 120 per series with their readouts, tooltips, and <title>s in the rendered SVG', async () => {
+    const figure = figureLike(2);
+    figure.panels[1]!.series.push({ label: 'run <B> & co', x: steps(10), y: steps(10).map((v) => v / 3) });
+    const spec = figureToVegaLite(figure);
+    const ps = panels(spec);
+    const hover = ps[0]!.layer[1];
+    expect(hover.mark).toMatchObject({ type: 'point', opacity: 0 });
+    expect(hover.encoding.description.field).toBe('tip');
+    expect(hover.encoding.tooltip.map((t) => t.title)).toEqual(['line', 'iteration', 'loss']);
+    const h1 = hover.data.values.filter((r) => r.series === 'objective (1)');
+    expect(h1).toHaveLength(120);
+    expect(h1[0]).toEqual({ series: 'objective (1)', x: 0, y: 1, tip: 'objective (1): iteration 0, loss 1' });
+    expect(h1[119]?.x).toBe(10000);
+    // Every hover point is a plotted point, its readout its own numbers.
+    const plotted = new Set(rowsOf(ps[0]!, 'objective (1)').map((r) => `${r.x} ${r.y}`));
+    for (const r of h1) {
+      expect(plotted.has(`${r.x} ${r.y}`)).toBe(true);
+      expect(r.tip).toBe(`objective (1): iteration ${readoutNumber(r.x)}, loss ${readoutNumber(r.y)}`);
+    }
+    const short = ps[1]!.layer[1].data.values.filter((r) => r.series === 'run <B> & co');
+    expect(short.map((r) => r.tip)).toContain('run <B> & co: iteration 4, q1 1.33333');
+
+    // The static SVG: one invisible circle with a <title> per hover point, escaped, no scripts.
+    const svg = await renderVegaLiteSvg(spec);
+    const titles = [...svg.matchAll(/<circle transform="translate\(([-\d.]+),([-\d.]+)\)" r="5" fill="#000" opacity="0"><title>([^<]*)<\/title><\/circle>/g)];
+    const all = ps.flatMap((p) => p.layer[1].data.values);
+    expect(titles).toHaveLength(all.length);
+    expect(titles.map((m) => m[3])).toEqual(all.map((r) => r.tip.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')));
+    expect(svg).not.toContain('<script');
+    expect(svg).not.toContain('aria-roledescription="point"');
+    // The lines carry no misleading one-point readout.
+    expect(svg).not.toMatch(/aria-label="[^"]*" role="graphics-symbol" aria-roledescription="line mark"/);
+    // Positions: iteration 0 at the left edge of the plot, the loss 1 (the top decade) at its top.
+    expect(titles[0]?.slice(1, 3).map(Number)).toEqual([0, 0]);
+  });
+
+  it('sweep plots: band lines and heatmap cells carry readouts too', async () => {
+    const band = bandLinesVegaLite({
+      title: 'bands',
+      xLabel: 'eta',
+      yLabel: 'P(converged)',
+      series: [{ label: 'd = 10', x: [0.1, 0.5, 1], y: [1, 0.5, null], lo: [0.9, 0.4, 0], hi: [1, 0.6, 0.1] }],
+    });
+    const heat = heatmapVegaLite({
+      title: 'heat',
+      xLabel: 'eta',
+      yLabel: 'd',
+      xValues: ['0.1', '0.5'],
+      yValues: ['10'],
+      valueLabel: 'P(converged)',
+      cells: [{ x: '0.1', y: '10', value: 1 / 3, text: '33%' }, { x: '0.5', y: '10', value: null }],
+    });
+    const svg = await renderVegaLiteSvg(panelsToVegaLite('sweep', [band, heat]));
+    const titles = [...svg.matchAll(/<title>([^<]*)<\/title>/g)].map((m) => m[1]);
+    expect(titles).toEqual(['d = 10: eta 0.1, P(converged) 1 (0.9 to 1)', 'd = 10: eta 0.5, P(converged) 0.5 (0.4 to 0.6)', 'eta 0.1, d 10: P(converged) 0.333333 (33%)']);
   });
 });

@@ -17,12 +17,14 @@
 // writes the URL, and an invalid setting shows the core's error naming the field;
 // that curvature tracking set in the URL plots lambda_min and lambda_max equal to the wasm backend's;
 // the presets (each a pair of runs overlaid, each run equal to the wasm backend in Node bit for bit,
-// visibly live at the preset's speed, with its explanation), play / pause / step / reset, hover
+// visibly live at the preset's speed, with its explanation), play / pause / Step (exactly one
+// optimization step, its row recorded and plotted, equal to the wasm backend's) / reset, hover
 // readouts, CSV and spec downloads, the error states (a bad number named in words, unknown URL
 // values reported, a failed run clearing the plots, a diverged run saying what to try), and a
 // narrow viewport without horizontal scrolling;
 // and saves screenshots to out/e2e/ (demo.png, demo-curvature.png, demo-net.png, demo-figure1.png,
-// demo-figure2.png, demo-conservation.png, demo-saddle.png, demo-narrow.png, demo-error.png). Exits non-zero on any failure or after 150 s.
+// demo-figure2.png, demo-conservation.png, demo-cnn.png, demo-saddle.png, demo-continuation.png,
+// demo-<preset>-step.png, demo-narrow.png, demo-error.png). Exits non-zero on any failure or after 150 s.
 //
 //   node test/e2e/demo.e2e.mjs        (after `pnpm --filter autobalance-demo build`; see scripts/e2e.sh)
 //
@@ -68,7 +70,7 @@ if (!existsSync(nativeEntry)) fatal(`${nativeEntry} not found: build the TS pack
 
 // playwright-core is a dev dependency of packages/demo.
 const { chromium } = createRequire(join(root, 'packages/demo/package.json'))('playwright-core');
-const { Run, train } = await import(nativeEntry);
+const { Run, study, train } = await import(nativeEntry);
 
 // ---- a static server for dist/ -----------------------------------------------------------------
 const TYPES = {
@@ -378,6 +380,11 @@ try {
   const still = await page.evaluate(() => window.__autobalance.status?.step);
   check(stopped.state === 'paused' && stopped.step < 10_000_000 && still === stopped.step, 'Pause stops the run (no more steps while paused)', `${JSON.stringify(stopped)} then ${still}`);
   log(`     stopped at step ${stopped.step}; slowest frame during the run ${slowest.toFixed(0)} ms`);
+  // Too long to record every step (10^7 rows would not fit): Step still takes exactly one step.
+  await page.click('#step');
+  await page.waitForFunction((s) => document.body.dataset.state === 'paused' && window.__autobalance.status?.step === s + 1, stopped.step, { timeout: 10_000 });
+  const longStep = await page.evaluate(() => ({ step: window.__autobalance.status?.step, title: document.querySelector('#step')?.title ?? '' }));
+  check(longStep.step === stopped.step + 1 && longStep.title.includes('too long to record every step'), 'a long run: Step takes exactly one step and says its row shows only on a recorded step', JSON.stringify(longStep));
 
   // 5. The form: new settings go to the URL and run; an invalid one shows the core's error.
   await page.fill('input[name=steps]', '50');
@@ -433,6 +440,7 @@ try {
     { id: 'figure1', differs: (a, b) => a.model.balanceWeight === 0 && b.model.balanceWeight === 0.125, panels: ['loss', 'norms', 'conserved', 'drift'] },
     { id: 'figure2', differs: (a, b) => canon(a.init.stds) !== canon(b.init.stds) && canon(b.init.stds) === canon([0.1, 0.1, 0.1]), panels: ['loss', 'norms', 'conserved', 'drift'] },
     { id: 'conservation', differs: (a, b) => a.method.kind === 'gd' && b.method.kind === 'implicitMidpoint', panels: ['loss', 'norms', 'conserved', 'drift'] },
+    { id: 'cnn', differs: (a, b) => a.model.kind === 'weightNormCnn' && a.init.signs[0] === 1 && b.init.signs[0] === -1 && a.init.seed === b.init.seed, panels: ['loss', 'angle', 'distance', 'norms'] },
     { id: 'saddle', differs: (a, b) => a.method.kind === 'gd' && b.method.kind === 'perturbedGd', panels: ['loss', 'gradNorm'] },
   ];
   await page.goto(`${base}?${query}`);
@@ -442,16 +450,34 @@ try {
     await page.waitForFunction(() => (window.__autobalance.runs[0]?.status?.step ?? 0) > 0, null, { timeout: 10_000 });
     const live = await page.evaluate(() => ({ state: window.__autobalance.state, step: window.__autobalance.status?.step, steps: window.__autobalance.status?.steps, speed: window.__autobalance.speed }));
     check(live.state === 'running' && live.step < live.steps && live.speed !== 'max', `${pr.id}: the preset plays visibly (step ${live.step} of ${live.steps} at ${live.speed} steps/frame)`, JSON.stringify(live));
-    // Pause, then Step adds one recorded row; Play at full speed to the end.
+    // Pause, then Step: exactly one optimization step, its row recorded and plotted (three
+    // times, so that at least one lands between the spec's recorded rows); Play to the end.
     await page.click('#pause');
     await page.waitForFunction(() => document.body.dataset.state === 'paused', null, { timeout: 10_000 });
     const p0 = await page.evaluate(() => window.__autobalance.runs.map((r) => r.status.step));
     await page.waitForTimeout(200);
     const p1 = await page.evaluate(() => window.__autobalance.runs.map((r) => r.status.step));
-    await page.click('#step');
-    await page.waitForFunction((want) => window.__autobalance.runs.every((r, k) => r.status.step > want[k] || r.status.finished), p1, { timeout: 10_000 });
-    const p2 = await page.evaluate(() => window.__autobalance.runs.map((r) => ({ step: r.status.step, every: r.spec.recordEvery })));
-    check(canon(p0) === canon(p1) && p2.every((r, k) => r.step === p1[k] + r.every), `${pr.id}: pause holds the runs; Step advances each by one recorded row`, `${p0} / ${p1} / ${JSON.stringify(p2)}`);
+    check(canon(p0) === canon(p1), `${pr.id}: pause holds the runs`, `${p0} / ${p1}`);
+    const stepped = [];
+    let stepOk = true;
+    let stepDetail = '';
+    for (let k = 0; k < 3; k++) {
+      const before = await page.evaluate(() => window.__autobalance.runs.map((r) => ({ step: r.status.step, rows: r.columns.step.length })));
+      await page.click('#step');
+      await page.waitForFunction((want) => document.body.dataset.state === 'paused' && window.__autobalance.runs.every((r, i) => r.status.step > want[i].step) && document.querySelector('#plots')?.getAttribute('data-rows') === String(window.__autobalance.runs[0].columns.step.length), before, { timeout: 10_000 });
+      const after = await page.evaluate(() => ({
+        runs: window.__autobalance.runs.map((r) => ({ step: r.status.step, rows: r.columns.step.length, last: r.columns.step.at(-1), every: r.spec.recordEvery })),
+        plotted: document.querySelector('#plots')?.getAttribute('data-rows'),
+      }));
+      const ok = after.runs.every((r, i) => r.step === before[i].step + 1 && r.rows === before[i].rows + 1 && r.last === r.step) && after.plotted === String(after.runs[0].rows);
+      if (!ok) stepOk = false;
+      stepDetail += `${JSON.stringify(before)} -> ${JSON.stringify(after)}; `;
+      stepped.push(...after.runs.map((r) => ({ step: r.step, every: r.every })));
+      if (k === 0) await page.screenshot({ path: shot.replace(/\.png$/, `-${pr.id}-step.png`), fullPage: true });
+    }
+    // (With "record every" 1, as the saddle preset has, every step is a recorded row anyway.)
+    const between = stepped.every((r) => r.every === 1) || stepped.some((r) => r.step % r.every !== 0);
+    check(stepOk && between, `${pr.id}: Step advances each run by exactly one step and records (and plots) that step's row, also between the recorded rows`, stepDetail);
     await page.selectOption('#speed', 'max');
     await page.click('#play');
     await finished(page);
@@ -469,12 +495,26 @@ try {
     check(pg.runs.length === 2 && pr.differs(pg.runs[0].spec, pg.runs[1].spec), `${pr.id}: two runs, differing as the preset says`, canon(pg.runs.map((r) => r.spec)).slice(0, 300));
     check(pr.panels.every((p) => pg.panels.includes(p)) && pg.dashed > 0, `${pr.id}: panels ${pr.panels.join(', ')} drawn, run B dashed`, `${pg.panels} ${pg.dashed}`);
     check(pg.explain.includes('Watch:') && pg.legends.every((t) => t.length > 0), `${pr.id}: the explanation is shown beside the plots; every panel has a legend`, pg.explain.slice(0, 80));
+    // The page holds the spec's rows plus the stepped ones: the spec's rows equal the wasm
+    // backend's run of the spec, and every row (stepped ones too) the row of the same step of a
+    // run recording every step, bit for bit.
     let same = true;
+    let extra = 0;
     for (const r of pg.runs) {
       const w = await train(r.spec, { backend: 'wasm' });
-      for (const name of w.columnNames) if (!sameArr(r.columns[name], Array.from(w.columns[name]))) same = false;
+      const w1 = await train({ ...r.spec, recordEvery: 1 }, { backend: 'wasm' });
+      const wantSteps = new Set(Array.from(w.columns.step));
+      const keep = r.columns.step.flatMap((s, i) => (wantSteps.has(s) ? [i] : []));
+      extra += r.columns.step.length - keep.length;
+      for (const name of w.columnNames) if (!sameArr(keep.map((i) => r.columns[name][i]), Array.from(w.columns[name]))) same = false;
+      const at = new Map(Array.from(w1.columns.step).map((s, i) => [s, i]));
+      for (let i = 0; i < r.columns.step.length; i++) {
+        const j = at.get(r.columns.step[i]);
+        if (j === undefined) same = false;
+        else for (const name of w1.columnNames) if (!Object.is(r.columns[name][i], w1.columns[name][j])) same = false;
+      }
     }
-    check(same, `${pr.id}: both overlaid runs equal the wasm backend in Node bit for bit`);
+    check(same && extra === stepped.filter((s) => s.step % s.every !== 0).length, `${pr.id}: both overlaid runs equal the wasm backend in Node bit for bit (the spec's rows, and the ${extra} stepped rows between them)`);
     // A hover readout: a vertical rule and the values at the step under the pointer.
     const svg = page.locator('#plots figure[data-panel=loss] svg');
     const box = await svg.boundingBox();
@@ -486,6 +526,16 @@ try {
     }));
     check(hov.text.startsWith('step ') && hov.text.includes('(A)') && hov.text.includes('(B)') && hov.rule === 'visible' && hov.others === pg.panels.length, `${pr.id}: hovering shows a rule and the values of both runs in every panel`, JSON.stringify(hov));
     await page.screenshot({ path: shot.replace(/\.png$/, `-${pr.id}.png`), fullPage: true });
+    if (pr.id === 'cnn') {
+      // Run A reaches the global minimum, run B (v flipped) the spurious one; the core decided each.
+      const [a, b] = pg.runs.map((r) => r.columns);
+      const end = (c, name) => c[name].at(-1);
+      check(
+        end(a, 'outcome') === 1 && end(b, 'outcome') === -1 && end(a, 'loss') < 1e-25 && Math.abs(end(b, 'loss') - 0.1468) < 1e-3 && end(a, 'phi') < 1e-9 && end(b, 'phi') > 3 && a.phi[0] < Math.PI / 2 && b.phi[0] > Math.PI / 2,
+        'cnn: run A ends at the global minimum (loss < 1e-25, φ = 0, outcome +1), run B at the spurious one (loss 0.147, φ → π, outcome -1)',
+        `A ${end(a, 'outcome')} ${end(a, 'loss')} ${end(a, 'phi')}; B ${end(b, 'outcome')} ${end(b, 'loss')} ${end(b, 'phi')}`,
+      );
+    }
     if (pr.id === 'saddle') {
       // The end of GD's run on the octopus is its minimum (a saddle has lambda_min = -2 gamma).
       await page.click('#classify');
@@ -546,6 +596,56 @@ try {
   await finished(page);
   const ns = await page.evaluate(() => ({ state: window.__autobalance.state, stds: window.__autobalance.spec.init.stds }));
   check(scaled === '5,2,1' && ns.state === 'done' && canon(ns.stds) === '[5,2,1]', 'the network init-std slider scales every layer (x10) and reruns', `${scaled} ${JSON.stringify(ns)}`);
+
+  // 7b. The continuation preset (a study, not runs): the branch diagram with its folds, the two
+  // verdicts, the cost; its columns equal the wasm backend's study in Node bit for bit.
+  const takes = await page.evaluate(() => Array.from(document.querySelectorAll('#presets button')).map((b) => [b.dataset.preset, b.querySelector('.takes')?.textContent ?? '']));
+  check(takes.length === 6 && takes.every(([, t]) => /^(about \d+ s|a few seconds)$/.test(t)), 'the preset list says how long each takes', JSON.stringify(takes));
+  const tStudy = Date.now();
+  await page.click('#presets button[data-preset=continuation]');
+  await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state) && window.__autobalance.study !== null || document.body.dataset.state === 'error', null, { timeout: 60_000 });
+  const studyMs = Date.now() - tStudy;
+  const cs = await page.evaluate(() => ({
+    state: window.__autobalance.state,
+    study: window.__autobalance.study,
+    panels: window.__autobalance.panels,
+    search: location.search,
+    explain: document.querySelector('#explain')?.hidden === false ? document.querySelector('#explain')?.textContent ?? '' : '',
+    folds: document.querySelectorAll('#plots figure[data-panel=branches] circle.fold').length,
+    foldTitles: Array.from(document.querySelectorAll('#plots figure[data-panel=branches] circle.fold title')).map((t) => t.textContent),
+    verdictMarkers: document.querySelectorAll('#plots figure[data-panel=verdicts] circle.marker').length,
+    table: document.querySelectorAll('#last tbody tr').length,
+    status: document.querySelector('#status')?.textContent ?? '',
+  }));
+  check(cs.state === 'done' && canon(cs.panels) === canon(['branches', 'verdicts', 'cost']) && new URLSearchParams(cs.search).get('preset') === 'continuation', 'continuation: the study ran in the worker; branch diagram, verdicts and cost drawn; the URL names the preset', `${cs.state} ${cs.panels} ${cs.search}`);
+  log(`     continuation: ${cs.status} (${(studyMs / 1000).toFixed(1)} s from the click)`);
+  if (cs.study) {
+    const ref = await study(cs.study.spec, { backend: 'wasm' });
+    const same = canon(ref.columnNames) === canon(cs.study.columnNames) && ref.columnNames.every((n) => sameArr(cs.study.columns[n], Array.from(ref.columns[n])));
+    check(same, `continuation: the page's ${ref.rows} points equal the wasm backend's study in Node bit for bit`);
+    // The folds of Example 1 (docs/continuation.md): n = 1, -1, 2, -2.
+    const want = { 1: 0.0751576, [-1]: 0.1453871, 2: 0.0385491, [-2]: 0.0509301 };
+    const got = Object.fromEntries(cs.study.output.folds.map((f) => [cs.study.spec.starts[cs.study.columns.branch[f.row]].sheet, f.lambda]));
+    check(cs.study.output.folds.length === 4 && Object.entries(want).every(([n, l]) => Math.abs(got[n] - l) < 1e-7) && cs.folds === 4 && cs.foldTitles.some((t) => t.includes('n = 1: λ = 0.0751576')) && cs.table === 4, 'continuation: four folds at the documented λ (1e-7), marked on the diagram and listed', `${JSON.stringify(got)} ${cs.folds} ${cs.table}`);
+    // Branch n = 1: among constant weights a minimum before the fold and a saddle after; among
+    // time-varying weights (K = 16) a saddle already before the fold.
+    const c = cs.study.columns;
+    const b1 = cs.study.spec.starts.findIndex((st) => st.sheet === 1);
+    const fold = cs.study.output.folds.find((f) => c.branch[f.row] === b1);
+    const rows = c.branch.flatMap((b, i) => (b === b1 && !Number.isNaN(c.verdictConst[i]) && i !== fold.row ? [i] : []));
+    const before = rows.filter((i) => c.arc[i] > 0 && c.arc[i] < c.arc[fold.row]);
+    const after = rows.filter((i) => c.arc[i] > c.arc[fold.row]);
+    check(
+      before.length > 0 && after.length > 0 && before.every((i) => c.verdictConst[i] === 1) && after.every((i) => c.verdictConst[i] === -1) && before.some((i) => c.verdictTime[i] === -1) && cs.verdictMarkers > 0,
+      'continuation: branch n = 1 is a minimum among constant weights before its fold and a saddle after; among time-varying weights a saddle before the fold too',
+      `${before.map((i) => `${c.lambda[i].toFixed(3)}:${c.verdictConst[i]}/${c.verdictTime[i]}`).join(' ')} | ${after.length}`,
+    );
+  }
+  check(cs.explain.includes('Watch:') && cs.explain.includes('fold'), 'continuation: the explanation is shown beside the plots', cs.explain.slice(0, 80));
+  await page.screenshot({ path: shot.replace(/\.png$/, '-continuation.png'), fullPage: true });
+  const [studyCsv] = await Promise.all([page.waitForEvent('download'), page.click('#csv')]);
+  const scsv = (await readFile(await studyCsv.path(), 'utf8')).trim().split('\n');
+  check(scsv[0]?.startsWith('branch,direction,arc,lambda') && scsv.length === 1 + (cs.study?.columns.lambda.length ?? -1), 'continuation: Download CSV gives every point of the study', `${scsv[0]} ${scsv.length}`);
 
   // 8. A narrow screen: no horizontal scrolling, the plots stacked.
   await page.setViewportSize({ width: 390, height: 860 });

@@ -534,7 +534,7 @@ async function cmdRun(args: string[]): Promise<number> {
       `${s.step}/${s.steps}`,
       formatNumber(s.finalLoss),
       s.finalNormRatios.map(formatNumber).join(' '),
-      formatNumber(s.maxInvariantDrift),
+      Number.isNaN(s.maxInvariantDrift) ? '-' : formatNumber(s.maxInvariantDrift),
       s.outcome,
     ];
   });

@@ -558,7 +558,7 @@ function runsTable(runs: readonly { label: string; result: RunResult }[]): strin
   const rows = runs
     .map((r, i) => {
       const s = summarize(r.result);
-      const cells = [String(i), r.label, `${s.step}/${s.steps}`, formatNumber(s.finalLoss), s.finalNormRatios.map(formatNumber).join(' '), formatNumber(s.maxInvariantDrift), s.outcome];
+      const cells = [String(i), r.label, `${s.step}/${s.steps}`, formatNumber(s.finalLoss), s.finalNormRatios.map(formatNumber).join(' '), Number.isNaN(s.maxInvariantDrift) ? '-' : formatNumber(s.maxInvariantDrift), s.outcome];
       return `<tr>${cells.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`;
     })
     .join('\n');

@@ -74,16 +74,21 @@ export function escapeXml(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-/** Tick positions for a linear axis from `lo` to `hi`, about `count` of them, at 1/2/5 x 10^k. */
-export function linearTicks(lo: number, hi: number, count = 5): number[] {
+/**
+ * Tick positions for a linear axis from `lo` to `hi`, about `count` of them, at 1/2/5 x 10^k
+ * (with `integer`, at least 1 apart: iteration axes). Each is the multiple of the step rounded to
+ * 12 significant digits (0.3, not 0.30000000000000004). The demo page's charts use it too.
+ */
+export function linearTicks(lo: number, hi: number, count = 5, integer = false): number[] {
   if (!(hi > lo)) return [lo];
   const raw = (hi - lo) / Math.max(1, count);
   const mag = Math.pow(10, Math.floor(Math.log10(raw)));
   const norm = raw / mag;
-  const step = (norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10) * mag;
+  let step = (norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10) * mag;
+  if (integer) step = Math.max(1, Math.round(step));
   const out: number[] = [];
   const first = Math.ceil(lo / step - 1e-9);
-  for (let k = first; k * step <= hi + step * 1e-9; k++) out.push(k * step + 0); // + 0: no -0
+  for (let k = first; k * step <= hi + step * 1e-9; k++) out.push(Number((k * step).toPrecision(12)) + 0); // + 0: no -0
   return out;
 }
 

@@ -6,10 +6,14 @@
  * vega-lite are imported dynamically on the first render, so importing this module loads neither.
  *
  * Render times, {@link figureToVegaLite} + {@link renderVegaLiteSvg}, 2 series of 1,001 points
- * per panel (Node 20, 2 cores under other load, best / median of 10 after a warm-up; the first call
- * in a process pays about 0.3-0.4 s more for loading vega and vega-lite):
- * - figure1-like, 2 panels (one log): 51 / 134 ms, SVG about 80 kB
- * - figure2-like, 8 panels (one log): 170 / 343 ms, SVG about 310 kB
+ * per panel (Node 20, best / median of 10 after a warm-up, measured 2026-12-02 on the 2 cores under
+ * a load average of 9 from other jobs, so slow; the first call in a process pays about 0.3-0.4 s
+ * more for loading vega and vega-lite):
+ * - figure1-like, 2 panels (one log): 242 / 612 ms, SVG about 140 kB (of which about 60 kB are the
+ *   hover readouts: 120 invisible points with a `<title>` per series)
+ * - figure2-like, 8 panels (one log): 1143 / 1358 ms, SVG about 570 kB (about 250 kB readouts)
+ * The same figures without the hover points and per-panel legends took 359 / 507 ms and
+ * 1054 / 1787 ms in the same conditions (no measurable difference).
  * Most of it is vega's dataflow run (scales, axes, legend), not the spec or the SVG string.
  *
  * @module
@@ -111,12 +115,75 @@ function positive(v: number | undefined, fallback: number): number {
   return v !== undefined && Number.isFinite(v) && v > 0 ? v : fallback;
 }
 
+/** Most hover points kept per series (each is an invisible point with its readout). */
+const HOVER_POINTS = 120;
+
+/**
+ * A number as a hover readout shows it: integers in full, others with 6 significant digits
+ * (trailing zeros dropped, `1.5e-7` style exponents).
+ */
+export function readoutNumber(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  if (Number.isInteger(v) && Math.abs(v) < 1e15) return String(v + 0);
+  const a = Math.abs(v);
+  if (a >= 1e-4 && a < 1e9) return String(Number(v.toPrecision(6)));
+  const [m, e] = v.toExponential(5).split('e') as [string, string];
+  return `${String(Number(m))}e${Number(e)}`;
+}
+
+/** An axis title as a readout names it: without the "(log scale)"-style remarks. */
+function readoutName(label: string | undefined, fallback: string): string {
+  const s = (label ?? '').replace(/\s*\((log scale|around its initial value)\)\s*$/, '').trim();
+  return s === '' ? fallback : s;
+}
+
+/**
+ * The hover layer of a panel: at most {@link HOVER_POINTS} points per series (evenly spread,
+ * first and last kept), invisible, each with a readout: a `tip` text (the SVG's `<title>` after
+ * {@link renderVegaLiteSvg}) and a Vega-Lite tooltip (series, x, y under the axis titles).
+ */
+function hoverLayer(panel: Panel, rows: readonly Row[]): Record<string, unknown> {
+  const xName = readoutName(panel.xLabel, 'x');
+  const yName = readoutName(panel.yLabel, 'y');
+  const bySeries = new Map<string, Row[]>();
+  for (const r of rows) {
+    const list = bySeries.get(r.series) ?? [];
+    list.push(r);
+    bySeries.set(r.series, list);
+  }
+  const values: { series: string; x: number; y: number; tip: string }[] = [];
+  for (const [series, list] of bySeries) {
+    for (const i of thin(list.length, HOVER_POINTS)) {
+      const r = list[i] as Row;
+      values.push({ series, x: r.x, y: r.y, tip: `${series}: ${xName} ${readoutNumber(r.x)}, ${yName} ${readoutNumber(r.y)}` });
+    }
+  }
+  return {
+    data: { values },
+    mark: { type: 'point', filled: true, size: 90, opacity: 0 },
+    encoding: {
+      description: { field: 'tip', type: 'nominal' },
+      tooltip: [
+        { field: 'series', type: 'nominal', title: 'line' },
+        { field: 'x', type: 'quantitative', title: xName, format: panel.xLabel === 'iteration' ? 'd' : '.6~g' },
+        { field: 'y', type: 'quantitative', title: yName, format: '.6~g' },
+      ],
+    },
+  };
+}
+
 /**
  * The Vega-Lite spec of a figure: the figure title over a `concat` of the panels (wrapping after
  * `columns`), each panel a line chart with one line per series, colored (and dashed, so that
- * coinciding lines stay visible) by series label, with one legend shared by all panels listing
- * the labels in order of first appearance; axis titles from `xLabel`/`yLabel`, a log y scale on
+ * coinciding lines stay visible) by series label, each panel with its own legend above its plot
+ * (never on the data) listing its series; a series keeps its color and dash in every panel (by
+ * order of first appearance in the figure). Axis titles from `xLabel`/`yLabel`, a log y scale on
  * `logY` panels.
+ *
+ * Each panel is a layer of two: the lines (`layer[0]`), and invisible hover points (`layer[1]`,
+ * at most 120 per series) with a tooltip and a `description` readout (`line: x name X, y name Y`)
+ * that {@link renderVegaLiteSvg} turns into SVG `<title>` elements, so that a static report
+ * shows values on hover without scripts.
  *
  * The data are inline, `data.values` rows `{series, x, y}` per panel. Points with a non-finite x
  * or y are dropped, and so are points with y <= 0 on log panels; each series is then thinned to
@@ -135,30 +202,31 @@ export function figureToVegaLite(figure: Figure, options: VegaLiteOptions = {}):
 
   const labels: string[] = [];
   for (const p of figure.panels) for (const s of p.series) if (!labels.includes(s.label)) labels.push(s.label);
-  const colors = labels.map((_, k) => PALETTE[k % PALETTE.length] as string);
-  const dashes = labels.map((_, k) => {
-    const d = (DASHES[k % DASHES.length] as string).split(' ').filter(Boolean).map(Number);
+  const colorOf = (label: string): string => PALETTE[labels.indexOf(label) % PALETTE.length] as string;
+  const dashOf = (label: string): number[] => {
+    const d = (DASHES[labels.indexOf(label) % DASHES.length] as string).split(' ').filter(Boolean).map(Number);
     return d.length > 0 ? d : [1, 0];
-  });
-
-  // One channel keyed by the series label (colour, dash), sharing the legend at the bottom.
-  const bySeries = (range: unknown[]): Record<string, unknown> => ({
-    field: 'series',
-    type: 'nominal',
-    title: null,
-    scale: { domain: labels, range },
-    legend: { orient: 'bottom', direction: 'vertical', labelLimit: 0 },
-  });
+  };
 
   const panels = figure.panels.map((panel) => {
     const rows = panelRows(panel, maxPoints);
     const decades = panel.logY ? decadeTicks(rows) : undefined;
+    // This panel's series (in figure order), each with its figure-wide color and dash; the
+    // legend sits above the plot, off the data.
+    const own = labels.filter((l) => panel.series.some((s) => s.label === l));
+    const bySeries = (range: unknown[], legend: boolean): Record<string, unknown> => ({
+      field: 'series',
+      type: 'nominal',
+      title: null,
+      scale: { domain: own, range },
+      // Line symbols 20 px long (a dash pattern shows); more than three lines in two columns.
+      legend: legend ? { orient: 'top', direction: 'vertical', columns: own.length > 3 ? 2 : 1, labelLimit: 0, symbolStrokeWidth: 2, symbolSize: 400 } : null,
+    });
     return {
       title: panel.title,
       width,
       height,
       data: { values: rows },
-      mark: { type: 'line', strokeWidth: 1.5 },
       encoding: {
         x: {
           field: 'x',
@@ -175,10 +243,18 @@ export function figureToVegaLite(figure: Figure, options: VegaLiteOptions = {}):
           scale: panel.logY ? { type: 'log' } : panel.yDomain ? { type: 'linear', domain: [panel.yDomain[0], panel.yDomain[1]], nice: false } : { type: 'linear', zero: false },
           axis: decades ? { values: decades, format: '.0e' } : {},
         },
-        color: bySeries(colors),
-        strokeDash: bySeries(dashes),
-        ...(panel.inOrder ? { order: { field: 'i', type: 'quantitative' } } : {}),
       },
+      layer: [
+        {
+          mark: { type: 'line', strokeWidth: 1.5, aria: false },
+          encoding: {
+            color: bySeries(own.map(colorOf), true),
+            strokeDash: bySeries(own.map(dashOf), true),
+            ...(panel.inOrder ? { order: { field: 'i', type: 'quantitative' } } : {}),
+          },
+        },
+        hoverLayer(panel, rows),
+      ],
     };
   });
 
@@ -187,8 +263,8 @@ export function figureToVegaLite(figure: Figure, options: VegaLiteOptions = {}):
   spec['columns'] = columns;
   spec['concat'] = panels;
   spec['resolve'] = {
-    scale: { color: 'shared', strokeDash: 'shared' },
-    legend: { color: 'shared', strokeDash: 'shared' },
+    scale: { color: 'independent', strokeDash: 'independent' },
+    legend: { color: 'independent', strokeDash: 'independent' },
   };
   spec['config'] = {
     font: 'sans-serif',
@@ -278,7 +354,13 @@ function finite(v: number | null | undefined): v is number {
 export function heatmapVegaLite(panel: HeatmapPanel, options: { width?: number; height?: number } = {}): Record<string, unknown> {
   const values = panel.cells
     .filter((c) => finite(c.value))
-    .map((c) => ({ x: c.x, y: c.y, value: (c.value as number) + 0, text: c.text ?? '' }));
+    .map((c) => ({
+      x: c.x,
+      y: c.y,
+      value: (c.value as number) + 0,
+      text: c.text ?? '',
+      tip: `${panel.xLabel} ${c.x}, ${panel.yLabel} ${c.y}: ${panel.valueLabel} ${readoutNumber(c.value as number)}${c.text ? ` (${c.text})` : ''}`,
+    }));
   const color: Record<string, unknown> = { field: 'value', type: 'quantitative', title: panel.valueLabel, scale: { scheme: 'viridis' } };
   if (panel.domain) color['scale'] = { scheme: 'viridis', domain: [panel.domain[0], panel.domain[1]] };
   let lo = Infinity;
@@ -300,9 +382,20 @@ export function heatmapVegaLite(panel: HeatmapPanel, options: { width?: number; 
     data: { values },
     encoding: { x, y },
     layer: [
-      { mark: { type: 'rect' }, encoding: { color } },
       {
-        mark: { type: 'text', fontSize: 10 },
+        mark: { type: 'rect' },
+        encoding: {
+          color,
+          description: { field: 'tip', type: 'nominal' },
+          tooltip: [
+            { field: 'x', type: 'ordinal', title: panel.xLabel },
+            { field: 'y', type: 'ordinal', title: panel.yLabel },
+            { field: 'value', type: 'quantitative', title: panel.valueLabel, format: '.6~g' },
+          ],
+        },
+      },
+      {
+        mark: { type: 'text', fontSize: 10, aria: false },
         encoding: {
           text: { field: 'text', type: 'nominal' },
           color: { condition: { test: `datum.value > ${mid}`, value: 'black' }, value: 'white' },
@@ -319,7 +412,9 @@ export function heatmapVegaLite(panel: HeatmapPanel, options: { width?: number; 
  */
 export function bandLinesVegaLite(panel: BandPanel, options: { width?: number; height?: number } = {}): Record<string, unknown> {
   const labels = panel.series.map((s) => s.label);
-  const rows: { series: string; x: number; y: number | null; lo: number | null; hi: number | null }[] = [];
+  const rows: { series: string; x: number; y: number | null; lo: number | null; hi: number | null; tip: string }[] = [];
+  const xName = readoutName(panel.xLabel, 'x');
+  const yName = readoutName(panel.yLabel, 'y');
   const okY = (v: number | null | undefined): v is number => finite(v) && (!panel.logY || v > 0);
   for (const s of panel.series) {
     for (let i = 0; i < s.x.length; i++) {
@@ -330,7 +425,8 @@ export function bandLinesVegaLite(panel: BandPanel, options: { width?: number; h
       const hi = s.hi[i];
       const band = okY(lo) && okY(hi);
       if (!okY(y) && !band) continue;
-      rows.push({ series: s.label, x: x + 0, y: okY(y) ? y + 0 : null, lo: band ? lo + 0 : null, hi: band ? hi + 0 : null });
+      const tip = `${s.label}: ${xName} ${readoutNumber(x)}, ${yName} ${okY(y) ? readoutNumber(y) : 'none'}${band ? ` (${readoutNumber(lo)} to ${readoutNumber(hi)})` : ''}`;
+      rows.push({ series: s.label, x: x + 0, y: okY(y) ? y + 0 : null, lo: band ? lo + 0 : null, hi: band ? hi + 0 : null, tip });
     }
   }
   const colors = labels.map((_, k) => PALETTE[k % PALETTE.length] as string);
@@ -351,8 +447,25 @@ export function bandLinesVegaLite(panel: BandPanel, options: { width?: number; h
       },
       {
         transform: [{ filter: 'isValid(datum.y)' }],
-        mark: { type: 'line', strokeWidth: 1.5, point: true },
+        mark: { type: 'line', strokeWidth: 1.5, point: { aria: false }, aria: false },
         encoding: { x: xEnc, y: { field: 'y', type: 'quantitative', title: panel.yLabel, scale: yScale }, color },
+      },
+      {
+        // Hover readouts (the point's value and its band), invisible: `<title>`s in the SVG.
+        transform: [{ filter: 'isValid(datum.y)' }],
+        mark: { type: 'point', filled: true, size: 90, opacity: 0 },
+        encoding: {
+          x: xEnc,
+          y: { field: 'y', type: 'quantitative', title: panel.yLabel, scale: yScale },
+          description: { field: 'tip', type: 'nominal' },
+          tooltip: [
+            { field: 'series', type: 'nominal', title: 'line' },
+            { field: 'x', type: 'quantitative', title: xName, format: '.6~g' },
+            { field: 'y', type: 'quantitative', title: yName, format: '.6~g' },
+            { field: 'lo', type: 'quantitative', title: 'band from', format: '.6~g' },
+            { field: 'hi', type: 'quantitative', title: 'band to', format: '.6~g' },
+          ],
+        },
       },
     ],
   };
@@ -397,8 +510,27 @@ export async function renderVegaLiteSvg(spec: VegaLiteSpec): Promise<string> {
   });
   const view = new vega.View(vega.parse(compiled), { renderer: 'none', logLevel: vega.Error });
   try {
-    return await view.toSVG();
+    return svgReadouts(await view.toSVG());
   } finally {
     view.finalize();
   }
+}
+
+/**
+ * Hover readouts in a static SVG: every point or rect that vega labelled (`aria-label`, from the
+ * Vega-Lite `description`) gets that text as its `<title>`, which browsers show on hover without
+ * scripts; invisible hover points become small circles (same position, a 5 px radius).
+ */
+function svgReadouts(svg: string): string {
+  return svg.replace(
+    /<path aria-label="([^"]*)" role="graphics-symbol" aria-roledescription="(point|rect mark)"([^>]*?)\/>/g,
+    (_, label: string, _role: string, rest: string) => {
+      const move = /transform="translate\(([-\d.e]+),([-\d.e]+)\)"/.exec(rest);
+      if (/ opacity="0"/.test(rest) && move) {
+        const at = `${Number(Number(move[1]).toFixed(1))},${Number(Number(move[2]).toFixed(1))}`;
+        return `<circle transform="translate(${at})" r="5" fill="#000" opacity="0"><title>${label}</title></circle>`;
+      }
+      return `<path${rest}><title>${label}</title></path>`;
+    },
+  );
 }

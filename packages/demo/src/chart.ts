@@ -6,6 +6,8 @@
  * numbers it is given.
  */
 
+import { linearTicks } from 'autobalance/svg';
+
 export const PALETTE = ['#0072b2', '#d55e00', '#009e73', '#cc79a7', '#e69f00', '#56b4e9', '#000000', '#f0e442'];
 export const RUN_DASH = ['', '6 4'];
 
@@ -31,6 +33,27 @@ export interface ChartPanel {
   band?: [number, number];
   /** A short note under the title. */
   note?: string;
+  /** The x axis's title (default `step`, with integer ticks). */
+  xLabel?: string;
+  /** Points drawn over the lines (folds, verdicts), each with its hover text. */
+  markers?: Marker[];
+  /**
+   * Lines are curves in the plane (x not increasing, e.g. a branch through a fold): no vertical
+   * hover rule; the markers carry the readouts.
+   */
+  curves?: boolean;
+}
+
+/** A point drawn over a panel's lines. */
+export interface Marker {
+  x: number;
+  y: number;
+  /** Hover text (an SVG `<title>`). */
+  title: string;
+  /** `fold` (a black dot), `min` (a filled circle), `saddle` (an open circle), `undecided` (grey). */
+  kind: 'fold' | 'min' | 'saddle' | 'undecided';
+  /** The color index (with `min`, `saddle`). */
+  color?: number;
 }
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -42,22 +65,6 @@ export function short(x: number): string {
   const a = Math.abs(x);
   if (a >= 1e5 || a < 1e-3) return x.toExponential(2).replace('e+', 'e');
   return String(Number(x.toPrecision(4)));
-}
-
-function niceStep(span: number, count: number): number {
-  const raw = span / Math.max(1, count);
-  const p = 10 ** Math.floor(Math.log10(raw));
-  const m = raw / p;
-  return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
-}
-
-function linearTicks(lo: number, hi: number, count: number, integer = false): number[] {
-  if (!(hi > lo)) return [lo];
-  let step = niceStep(hi - lo, count);
-  if (integer) step = Math.max(1, Math.round(step));
-  const out: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : Number(v.toPrecision(12)));
-  return out;
 }
 
 export interface Geometry {
@@ -144,11 +151,11 @@ export function renderPanel(p: ChartPanel, width: number, height: number): { svg
     const label = p.log ? `${m === 1 ? '' : `${m}×`}1e${e}` : short(v);
     parts.push(`<line x1="${g.x0}" x2="${g.x1}" y1="${y}" y2="${y}" class="grid"/><text x="${g.x0 - 4}" y="${y}" dy="0.32em" text-anchor="end" class="tick">${label}</text>`);
   }
-  for (const v of linearTicks(xmin, xmax, 5, true)) {
+  for (const v of linearTicks(xmin, xmax, 5, p.xLabel === undefined)) {
     const x = tx(v).toFixed(1);
     parts.push(`<line x1="${x}" x2="${x}" y1="${g.y0}" y2="${g.y1}" class="grid"/><text x="${x}" y="${g.y1 + 14}" text-anchor="middle" class="tick">${short(v)}</text>`);
   }
-  parts.push(`<text x="${(g.x0 + g.x1) / 2}" y="${height - 3}" text-anchor="middle" class="axis">step</text>`);
+  parts.push(`<text x="${(g.x0 + g.x1) / 2}" y="${height - 3}" text-anchor="middle" class="axis">${esc(p.xLabel ?? 'step')}</text>`);
   if (p.zero && !p.log) {
     const y = ty(0).toFixed(1);
     parts.push(`<line x1="${g.x0}" x2="${g.x1}" y1="${y}" y2="${y}" class="zero"/>`);
@@ -178,8 +185,17 @@ export function renderPanel(p: ChartPanel, width: number, height: number): { svg
     if (d) parts.push(`<path d="${d}" fill="none" ${stroke} stroke-linejoin="round"><title>${esc(l.label)}</title></path>`);
     parts.push(...dots);
   }
-  parts.push(`<line class="rule" x1="0" x2="0" y1="${g.y0}" y2="${g.y1}" visibility="hidden"/>`);
-  parts.push(`<rect class="hover" x="${g.x0}" y="${g.y0}" width="${g.x1 - g.x0}" height="${g.y1 - g.y0}" fill="transparent"/>`);
+  if (!p.curves) {
+    parts.push(`<line class="rule" x1="0" x2="0" y1="${g.y0}" y2="${g.y1}" visibility="hidden"/>`);
+    parts.push(`<rect class="hover" x="${g.x0}" y="${g.y0}" width="${g.x1 - g.x0}" height="${g.y1 - g.y0}" fill="transparent"/>`);
+  }
+  for (const m of p.markers ?? []) {
+    if (!Number.isFinite(m.x) || !usable(m.y)) continue;
+    const color = m.kind === 'fold' ? '#000' : m.kind === 'undecided' ? '#999' : (PALETTE[(m.color ?? 0) % PALETTE.length] as string);
+    const fill = m.kind === 'saddle' ? '#fff' : color;
+    const r = m.kind === 'fold' ? 4.5 : 3.5;
+    parts.push(`<circle class="marker ${m.kind}" cx="${tx(m.x).toFixed(1)}" cy="${ty(m.y).toFixed(1)}" r="${r}" fill="${fill}" stroke="${color}" stroke-width="1.5"><title>${esc(m.title)}</title></circle>`);
+  }
   return { svg: `<svg viewBox="0 0 ${width} ${height}" role="img" aria-label="${esc(p.title)}">${parts.join('')}</svg>`, geometry: g };
 }
 

@@ -11,11 +11,11 @@
  * with curvature tracking on, `curvaturePlot` holds the points of run A's lambda panels;
  * `document.body.dataset.state` is `loading`, `running`, `paused`, `done` or `error`.
  */
-import type { ClassifyReport, ColumnRole, RunSpec, Status } from 'autobalance/portable';
+import type { ClassifyReport, ColumnRole, ContinuationOutput, ContinuationStudySpec, RunSpec, Status } from 'autobalance/portable';
 
 import { lastAtOrBefore, legendHtml, renderPanel, short, type ChartPanel, type Geometry } from './chart.js';
-import { PANEL, label as columnLabel, panels, stepName, type Columns } from './plots.js';
-import { PRESETS, SPEEDS, type Preset } from './presets.js';
+import { PANEL, branchName, label as columnLabel, panels, stepName, studyPanels, type Columns } from './plots.js';
+import { PRESETS, SPEEDS, presetDuration, type Preset } from './presets.js';
 import type { ErrorInfo, FromWorker, ToWorker } from './protocol.js';
 import {
   FIELD_WORDS,
@@ -66,6 +66,16 @@ interface Exposed {
   problems: string[];
   /** The ids of the panels drawn, in order. */
   panels: string[];
+  /** A study preset's result (the continuation): its spec, columns, output and time. */
+  study: StudyView | null;
+}
+
+interface StudyView {
+  spec: ContinuationStudySpec;
+  columnNames: string[];
+  columns: Columns;
+  output: ContinuationOutput;
+  seconds: number;
 }
 
 declare global {
@@ -98,6 +108,7 @@ const link = $<HTMLAnchorElement>('#link');
 const explain = $<HTMLElement>('#explain');
 const presetNav = $<HTMLElement>('#presets');
 
+const escapeText = (t: string): string => t.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const methodSelect = form.elements.namedItem('method') as HTMLSelectElement;
 for (const m of METHODS) methodSelect.add(new Option(METHOD_LABELS[m], m));
 for (const s of SPEEDS) speedSelect.add(new Option(s.label, s.value));
@@ -105,7 +116,8 @@ for (const p of PRESETS) {
   const b = document.createElement('button');
   b.type = 'button';
   b.dataset['preset'] = p.id;
-  b.textContent = p.title;
+  b.innerHTML = `${escapeText(p.title)} <small class="takes">${escapeText(presetDuration(p))}</small>`;
+  b.title = `${p.title}: ${presetDuration(p)}${p.study ? ' (computed in the core)' : ' at its speed'}`;
   b.addEventListener('click', () => choosePreset(p, true));
   presetNav.append(b);
 }
@@ -193,6 +205,8 @@ const send = (m: ToWorker): void => worker.postMessage(m);
 
 interface Slot extends RunView {
   id: number;
+  /** The worker records every step of this run (unknown until it started). */
+  everyStep?: boolean;
   awaiting: boolean;
   failed: boolean;
 }
@@ -202,6 +216,8 @@ let slots: Slot[] = [];
 let playing = false;
 let previous: Settings | null = null;
 let activePreset: Preset | null = null;
+/** The id of the study being computed or shown (a study preset), else null. */
+let studyId: number | null = null;
 
 const initialQuery = new URLSearchParams(location.search);
 const initial = fromQuery(initialQuery);
@@ -225,6 +241,7 @@ const exposed: Exposed = {
   speed: 'max',
   problems: [],
   panels: [],
+  study: null,
 };
 window.__autobalance = exposed;
 
@@ -236,7 +253,8 @@ function setState(state: PageState): void {
   pauseButton.disabled = state !== 'running';
   stepButton.disabled = state !== 'paused' || !live;
   resetButton.disabled = state === 'loading' || slots.length === 0;
-  classifyButton.disabled = !(state === 'done' || state === 'paused');
+  classifyButton.disabled = !(state === 'done' || state === 'paused') || slots.length === 0;
+  if (studyId !== null) resetButton.disabled = state === 'running';
 }
 
 function showNotices(list: string[]): void {
@@ -283,6 +301,8 @@ function urlFor(a: Settings, overlay: Overlay, b: Settings | null): string {
 function begin(a: Settings, raw: Record<string, string>, overlay: Overlay, b: Settings | null, play: boolean): void {
   for (const s of slots) send({ type: 'dispose', id: s.id });
   slots = [];
+  studyId = null;
+  exposed.study = null;
   exposed.error = null;
   markInvalid(null);
   exposed.curvature = null;
@@ -362,7 +382,48 @@ function runFromForm(play: boolean): void {
   begin(settings, raw, b ? overlay : 'none', b, play);
 }
 
+/** A study preset: the worker computes the study; its panels replace the runs'. */
+function beginStudy(p: Preset & { study: ContinuationStudySpec }): void {
+  for (const s of slots) send({ type: 'dispose', id: s.id });
+  slots = [];
+  playing = false;
+  exposed.error = null;
+  markInvalid(null);
+  exposed.curvature = null;
+  exposed.curvatureError = null;
+  exposed.curvaturePlot = null;
+  exposed.overlay = 'preset';
+  exposed.preset = p.id;
+  exposed.study = null;
+  exposed.runs = [];
+  exposed.columns = {};
+  exposed.columnNames = [];
+  exposed.status = null;
+  verdict.replaceChildren();
+  verdict.dataset['state'] = 'idle';
+  bar.value = 0;
+  const p2 = new URLSearchParams({ preset: p.id });
+  history.replaceState(null, '', `${location.pathname}?${p2.toString()}`);
+  link.href = `?${p2.toString()}`;
+  explain.hidden = false;
+  explain.innerHTML = `<h2>${p.title}</h2>${p.explain}`;
+  runKey.innerHTML = '';
+  studyId = nextId++;
+  statusText.textContent = 'computing the branches…';
+  setState('running');
+  send({ type: 'study', id: studyId, spec: p.study });
+  draw();
+}
+
 function choosePreset(p: Preset, play: boolean): void {
+  if (p.study) {
+    activePreset = p;
+    overlaySelect.value = 'preset';
+    for (const b of Array.from(presetNav.querySelectorAll<HTMLButtonElement>('button'))) b.setAttribute('aria-pressed', String(b.dataset['preset'] === p.id));
+    showNotices([]);
+    beginStudy(p as Preset & { study: ContinuationStudySpec });
+    return;
+  }
   activePreset = p;
   overlaySelect.value = 'preset';
   overlaySelect.querySelector<HTMLOptionElement>('option[value=preset]')!.disabled = false;
@@ -379,6 +440,7 @@ form.addEventListener('submit', (e) => {
   runFromForm(true);
 });
 playButton.addEventListener('click', () => {
+  if (studyId !== null && activePreset?.study) return beginStudy(activePreset as Preset & { study: ContinuationStudySpec });
   const live = slots.some((s) => !s.failed && !(s.status?.finished ?? false));
   if (!live) {
     // Finished (or failed): play again from step 0, with the form's settings.
@@ -394,14 +456,15 @@ pauseButton.addEventListener('click', () => {
   settle();
 });
 stepButton.addEventListener('click', () => {
-  // One recorded row: `every` steps.
+  // Exactly one optimization step, its row recorded (and plotted) whatever "record every" is.
   for (const s of slots) {
     if (s.awaiting || s.failed || (s.status?.finished ?? false)) continue;
     s.awaiting = true;
-    send({ type: 'advance', id: s.id, steps: Math.max(1, s.settings.every) });
+    send({ type: 'advance', id: s.id, steps: 1, all: true });
   }
 });
 resetButton.addEventListener('click', () => {
+  if (studyId !== null && activePreset?.study) return beginStudy(activePreset as Preset & { study: ContinuationStudySpec });
   const a = slots[0];
   if (!a) return runFromForm(false);
   const b = slots[1]?.settings ?? null;
@@ -464,6 +527,7 @@ const SPEC_FIELDS: Record<string, string> = {
   'init.stds': 'stds', 'model.d': 'd', 'model.L': 'L', 'model.gamma': 'gamma', 'model.tau': 'tau', 'init.low': 'low',
   'init.high': 'high', init: 'low', 'schedule.eta': 'eta', 'method.beta': 'beta', 'method.gThres': 'gThres',
   'method.tThres': 'tThres', 'method.radius': 'radius', steps: 'steps', recordEvery: 'every', 'curvature.every': 'curvature',
+  'model.k': 'k', 'model.p': 'p', 'teacher.aStar.r': 'r', 'teacher.aStar': 'r', 'init.signs': 'signV',
 };
 function markInvalid(e: ErrorInfo | null): void {
   for (const el of Array.from(form.querySelectorAll('[aria-invalid]'))) el.removeAttribute('aria-invalid');
@@ -517,7 +581,8 @@ let hoverStep: number | null = null;
 function draw(): void {
   const runs = slots.filter((s) => s.columnNames.length > 0).map((s) => ({ info: { names: s.columnNames, roles: s.columnRoles }, cols: s.columns }));
   const model = slots[0]?.settings.model ?? 'mf';
-  const ps = runs.length > 0 ? panels(runs, model) : [];
+  const st = exposed.study;
+  const ps = st ? studyPanels(st.columns, st.output) : runs.length > 0 ? panels(runs, model) : [];
   exposed.panels = ps.map((p) => p.id);
   const width = 420;
   const height = 250;
@@ -550,8 +615,22 @@ function draw(): void {
   exposed.curvaturePlot = lmax && lmin ? { step: [...lmax.x], lambdaMin: [...lmin.y], lambdaMax: [...lmax.y] } : null;
   const stepCol = a ? stepName({ names: a.columnNames, roles: a.columnRoles }) : undefined;
   const rows = (a && stepCol !== undefined ? a.columns[stepCol]?.length : undefined) ?? 0;
-  plots.dataset['rows'] = String(rows);
+  plots.dataset['rows'] = String(st ? (st.columns['lambda']?.length ?? 0) : rows);
   lastTable.replaceChildren();
+  $('#numbers-title').textContent = st ? 'The folds (refined by Newton on the Moore-Spence system)' : 'Last recorded row';
+  if (st) {
+    // The folds, each with its branch and lambda at full precision.
+    const head = lastTable.createTHead().insertRow();
+    head.append(...['fold of branch', 'λ', '‖C‖_F', 'residual'].map((t) => Object.assign(document.createElement('th'), { textContent: t })));
+    const body = lastTable.createTBody();
+    for (const f of st.output.folds) {
+      const tr = body.insertRow();
+      tr.insertCell().textContent = branchName(st.output, f.branch ?? (st.columns['branch']?.[f.row] ?? 0));
+      tr.insertCell().textContent = String(f.lambda);
+      tr.insertCell().textContent = short(f.cNorm);
+      tr.insertCell().textContent = short(f.residual);
+    }
+  }
   if (a && a.columnNames.length > 0) {
     if (slots.length > 1) {
       const head = lastTable.createTHead().insertRow();
@@ -658,6 +737,7 @@ function verdictHead(r: ClassifyReport): string {
 function symmetryNote(s: Settings): string {
   if (s.model === 'net') return 'per hidden ReLU neuron: incoming weights × c, outgoing ÷ c';
   if (s.model === 'octopus') return 'none: the octopus has isolated critical points';
+  if (s.model === 'cnn') return 'v → cv for c > 0 (only v/‖v‖ enters the network)';
   return s.w === 0 ? 'U → UA, V → VA⁻ᵀ for invertible r × r A' : 'U → UQ, V → VQ for orthogonal Q (the regularizer breaks the rest)';
 }
 
@@ -703,6 +783,13 @@ function download(name: string, type: string, text: string): void {
 
 /** The recorded rows as CSV: one line per row, a `run` column (A, B) when runs are overlaid. */
 export function csvText(): string {
+  const st = exposed.study;
+  if (st) {
+    const n = st.columns[st.columnNames[0] ?? '']?.length ?? 0;
+    const lines = [st.columnNames.join(',')];
+    for (let i = 0; i < n; i++) lines.push(st.columnNames.map((c) => String(st.columns[c]?.[i] ?? '')).join(','));
+    return `${lines.join('\n')}\n`;
+  }
   const a = slots[0];
   if (!a) return '';
   const names = a.columnNames;
@@ -718,6 +805,7 @@ export function csvText(): string {
 
 /** The spec(s) as JSON: one spec, or `{runs: [{label, spec}, ...]}` for an overlay. */
 export function specText(): string {
+  if (exposed.study) return `${JSON.stringify(exposed.study.spec, null, 2)}\n`;
   const body = slots.length > 1 ? { runs: slots.map((s, k) => ({ run: k === 0 ? 'A' : 'B', label: s.label, spec: s.spec })) } : slots[0]?.spec;
   return `${JSON.stringify(body ?? null, null, 2)}\n`;
 }
@@ -734,10 +822,31 @@ worker.addEventListener('message', (e: MessageEvent<FromWorker>) => {
     return;
   }
   if (m.id === 0 && m.type === 'error') return fail(m.error, true);
+  if (studyId !== null && m.id === studyId) {
+    if (m.type === 'studyProgress') {
+      bar.value = m.total > 0 ? m.done / m.total : 0;
+      statusText.textContent = `computing the branches… ${m.done} of ${m.total} units of work`;
+    } else if (m.type === 'studyDone') {
+      const spec = (activePreset?.study ?? null) as ContinuationStudySpec;
+      const columns = Object.fromEntries(Object.entries(m.columns).map(([k, v]) => [k, Array.from(v)]));
+      exposed.study = { spec, columnNames: m.columnNames, columns, output: m.output, seconds: m.seconds };
+      bar.value = 1;
+      statusText.textContent = `${columns['lambda']?.length ?? 0} critical points on ${m.output.branches.length} branches, ${m.output.folds.length} folds · done (${m.seconds.toFixed(2)} s in the core)`;
+      setState('done');
+      draw();
+    } else if (m.type === 'error') fail(m.error, true);
+    return;
+  }
   const slot = slots.find((s) => s.id === m.id);
   if (!slot) return; // a message of a run replaced since
   switch (m.type) {
     case 'started':
+      slot.everyStep = m.everyStep;
+      stepButton.title = slots.every((x) => x.everyStep !== false)
+        ? 'Advance by exactly one optimization step (its row is recorded and plotted whatever "record every" is)'
+        : slots.some((x) => x.settings.model === 'octopus' || x.settings.model === 'cnn')
+          ? 'Advance to the next recorded row: gradient descent on this model takes closed-form spans of steps between recorded rows (set "record every" to 1 for single steps)'
+          : `Advance by exactly one optimization step (this run is too long to record every step: the step's row shows only on a recorded step)`;
       slot.columnNames = m.columnNames;
       slot.columnRoles = m.columnRoles;
       slot.columns = Object.fromEntries(m.columnNames.map((n) => [n, [] as number[]]));
@@ -807,7 +916,9 @@ for (const key of Object.keys(FIELD_WORDS)) {
 }
 showNotices(problems.map((p) => `The address: ${p}.`));
 const raw = Object.fromEntries(Array.from(initialQuery.entries()));
-if (preset) {
+if (preset?.study) {
+  choosePreset(preset, true);
+} else if (preset) {
   activePreset = preset;
   overlaySelect.value = 'preset';
   for (const b of Array.from(presetNav.querySelectorAll<HTMLButtonElement>('button'))) b.setAttribute('aria-pressed', String(b.dataset['preset'] === preset.id));

@@ -4,11 +4,13 @@
  * initial size around it, so a tiny drift does not look like a ramp), their drift (role `drift`,
  * log axis), the gradient norm when there are no layer norms, and (with curvature tracking on)
  * lambda_max and lambda_min in two panels of their own. Columns are picked by the role the core
- * declares, never by name; names only choose the legend labels.
+ * declares, never by name (names only choose the legend labels), except for the CNN (model `cnn`),
+ * whose angle and distances have role `other`: its panels pick `phi`, `distGlobal` and
+ * `distSpurious` by name. `studyPanels` draws the continuation study (the branch diagram).
  */
 import type { ColumnRole } from 'autobalance/portable';
 
-import type { ChartPanel, Line } from './chart.js';
+import type { ChartPanel, Line, Marker } from './chart.js';
 
 export type Columns = Record<string, number[]>;
 
@@ -54,6 +56,10 @@ export function label(name: string): string {
     lambdaMax: 'λ_max',
     lambdaMinResidual: 'residual of λ_min',
     lambdaMaxResidual: 'residual of λ_max',
+    phi: 'φ = angle(v, w*)',
+    vNormSq: '‖v‖²',
+    distGlobal: 'to the global minimum',
+    distSpurious: 'to the spurious minimum',
   };
   const known = fixed[name];
   if (known !== undefined) return known;
@@ -140,6 +146,11 @@ export const PANEL = {
   loss: 'loss',
   gradNorm: 'gradNorm',
   norms: 'norms',
+  angle: 'angle',
+  distance: 'distance',
+  branches: 'branches',
+  verdicts: 'verdicts',
+  cost: 'cost',
   conserved: 'conserved',
   drift: 'drift',
   lambdaMax: 'lambdaMax',
@@ -155,6 +166,14 @@ export function panels(runs: readonly PlotRun[], model: string): ChartPanel[] {
   const loss = lines(runs, ['loss', 'residual']);
   out.push({ id: PANEL.loss, title: mf ? 'loss f(U, V) and the residual' : 'loss', log: allPositive(loss), lines: loss, zero: !allPositive(loss) });
   const hasNorms = withRole(first.info, 'norm').length > 0;
+  if (model === 'cnn') {
+    // The CNN's own quantities (role `other`, so picked by name for this model): the angle
+    // between v and w*, and the distance to each of the two minima.
+    out.push({ id: PANEL.angle, title: 'angle φ between v and w* (0: the global minimum, π: the spurious one)', log: false, band: [0, Math.PI], lines: lines(runs, ['other'], false, (n) => n === 'phi') });
+    out.push({ id: PANEL.distance, title: 'distance to each minimum', log: true, lines: lines(runs, ['other'], false, (n) => n === 'distGlobal' || n === 'distSpurious') });
+    out.push({ id: PANEL.norms, title: '‖v‖² (never decreases under GD)', log: false, lines: lines(runs, ['norm']) });
+    return out;
+  }
   if (!hasNorms) {
     out.push({ id: PANEL.gradNorm, title: 'gradient norm ‖∇f‖ (dips at each saddle)', log: true, lines: lines(runs, ['gradNorm']) });
   } else {
@@ -189,4 +208,95 @@ export function panels(runs: readonly PlotRun[], model: string): ChartPanel[] {
     out.push({ id: PANEL.lambdaMin, title: 'Hessian: λ_min (below 0: a saddle)', log: false, zero: true, lines: sampledLines(runs, 'lambdaMin', 0) });
   }
   return out;
+}
+
+/** The continuation study's output as the page uses it (the fields it reads). */
+export interface BranchOutput {
+  branches: { start: { kind: string; sheet?: number } }[];
+  folds: { row: number; lambda: number }[];
+}
+
+/** Indices of a branch's rows, in order along the branch (by arclength). */
+function branchRows(cols: Columns, branch: number): number[] {
+  const b = cols['branch'] ?? [];
+  const arc = cols['arc'] ?? [];
+  const rows: number[] = [];
+  for (let i = 0; i < b.length; i++) if (b[i] === branch) rows.push(i);
+  return rows.sort((i, j) => (arc[i] as number) - (arc[j] as number));
+}
+
+/** A branch's name: `n = 1` for the logarithm on sheet 1. */
+export function branchName(out: BranchOutput, branch: number): string {
+  const s = out.branches[branch]?.start;
+  return s?.kind === 'logarithm' ? `n = ${s.sheet ?? 0}` : (s?.kind ?? `branch ${branch}`);
+}
+
+const fmt4 = (v: number): string => String(Number(v.toPrecision(6)));
+
+/**
+ * The panels of a continuation study of Example 1 (C = aI + bJ): the branch diagram (b = c21
+ * against lambda, one curve per start, the folds marked), the two verdicts along the branch of
+ * sheet `verdictSheet` against its arclength (the smallest Hessian eigenvalue among constant and
+ * among time-varying weights, 0 marked; the fold on the axis), and the cost J against lambda.
+ */
+export function studyPanels(cols: Columns, out: BranchOutput, verdictSheet = 1, largestK = 16): ChartPanel[] {
+  const n = out.branches.length;
+  const lam = cols['lambda'] ?? [];
+  const pick = (name: string, rows: number[]): number[] => rows.map((i) => (cols[name] ?? [])[i] as number);
+  const curves: Line[] = [];
+  const costs: Line[] = [];
+  for (let b = 0; b < n; b++) {
+    const rows = branchRows(cols, b);
+    curves.push({ label: branchName(out, b), run: 0, color: b, x: pick('lambda', rows), y: pick('c21', rows) });
+    costs.push({ label: branchName(out, b), run: 0, color: b, x: pick('lambda', rows), y: pick('J', rows) });
+  }
+  const foldMarkers = (y: string): Marker[] =>
+    out.folds.map((f) => ({
+      x: lam[f.row] as number,
+      y: (cols[y] ?? [])[f.row] as number,
+      kind: 'fold' as const,
+      title: `fold of ${branchName(out, (cols['branch'] ?? [])[f.row] as number)}: λ = ${fmt4(f.lambda)}`,
+    }));
+  const vb = out.branches.findIndex((b) => b.start.kind === 'logarithm' && (b.start.sheet ?? 0) === verdictSheet);
+  const arcOf = (i: number): number => (cols['arc'] ?? [])[i] as number;
+  // Near the fold: up to three times its arclength from the start (the far branch then creeps
+  // towards lambda = 0 for a long way, its eigenvalues towards 0).
+  const vfold = out.folds.find((f) => (cols['branch'] ?? [])[f.row] === vb);
+  const arcMax = vfold ? 3 * Math.abs(arcOf(vfold.row)) : Infinity;
+  const vrows = vb >= 0 ? branchRows(cols, vb).filter((i) => !Number.isNaN((cols['minEigConst'] ?? [])[i] as number) && Math.abs(arcOf(i)) <= arcMax) : [];
+  const verdictLines: Line[] = [
+    { label: 'among constant weights (the paper’s sense)', run: 0, color: 0, x: vrows.map(arcOf), y: pick('minEigConst', vrows) },
+    { label: `among time-varying weights (K = ${largestK} layers)`, run: 0, color: 1, x: vrows.map(arcOf), y: pick('minEigTime', vrows) },
+  ];
+  const verdictMarkers: Marker[] = [];
+  for (const i of vrows) {
+    for (const [k, col, name] of [[0, 'verdictConst', 'constant'], [1, 'verdictTime', 'time-varying']] as const) {
+      const v = (cols[col] ?? [])[i] as number;
+      const e = (cols[k === 0 ? 'minEigConst' : 'minEigTime'] ?? [])[i] as number;
+      verdictMarkers.push({
+        x: arcOf(i),
+        y: e,
+        kind: v > 0 ? 'min' : v < 0 ? 'saddle' : 'undecided',
+        color: k,
+        title: `λ = ${fmt4(lam[i] as number)}, ${name} weights: ${v > 0 ? 'local minimum' : v < 0 ? 'saddle' : 'undecided'} (smallest eigenvalue ${fmt4(e)})`,
+      });
+    }
+  }
+  for (const f of out.folds) {
+    if ((cols['branch'] ?? [])[f.row] === vb) verdictMarkers.push({ x: arcOf(f.row), y: 0, kind: 'fold', title: `the fold: λ = ${fmt4(f.lambda)}` });
+  }
+  return [
+    { id: PANEL.branches, title: 'critical points: b (C = aI + bJ) against λ; folds in black', log: false, xLabel: 'λ (regularization)', curves: true, lines: curves, markers: foldMarkers('c21') },
+    {
+      id: PANEL.verdicts,
+      title: `branch ${vb >= 0 ? branchName(out, vb) : ''}: smallest Hessian eigenvalue (filled: minimum, open: saddle)`,
+      log: false,
+      zero: true,
+      xLabel: 'arclength along the branch from λ = 0 (the fold in black)',
+      curves: true,
+      lines: verdictLines,
+      markers: verdictMarkers,
+    },
+    { id: PANEL.cost, title: 'cost J at the critical points against λ', log: false, xLabel: 'λ (regularization)', curves: true, lines: costs, markers: foldMarkers('J') },
+  ];
 }

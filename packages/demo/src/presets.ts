@@ -4,6 +4,8 @@
  * so that a run is visibly live. The URL holds `preset=<id>` and run A's settings; run B is
  * derived from A by the preset's `vary`.
  */
+import type { ContinuationStudySpec } from 'autobalance/portable';
+
 import { DEFAULTS, type Settings } from './settings.js';
 
 export interface Preset {
@@ -18,6 +20,13 @@ export interface Preset {
   speed: string;
   /** HTML: what the theorem says and what to watch. */
   explain: string;
+  /**
+   * A study preset (the continuation): no runs; the page computes this study in the worker and
+   * draws its branch diagram (`a`, `vary`, `labels`, `speed` are unused).
+   */
+  study?: ContinuationStudySpec;
+  /** How long it takes (studies: measured; runs: computed by {@link presetDuration}). */
+  takes?: string;
 }
 
 const base = (over: Partial<Settings>): Settings => ({ ...DEFAULTS, sv: [...DEFAULTS.sv], hidden: [...DEFAULTS.hidden], stds: [...DEFAULTS.stds], ...over });
@@ -84,7 +93,73 @@ export const PRESETS: readonly Preset[] = [
       then stays about 0.13 away from its start; the implicit midpoint's (dashed) stays flat: its drift is at the rounding level (≈ 1e-14).
       Double η with the slider: GD's drift about doubles (0.13 → 0.26 at η = 0.1).</p>`,
   },
+  {
+    id: 'cnn',
+    title: 'CNN (thesis ch. 5): global vs spurious minimum',
+    a: base({ model: 'cnn', k: 25, p: 6, r: 1, signV: 1, method: 'gd', eta: 0.9 * ((2 * Math.PI) / (25 + Math.PI - 1)), steps: 1000, every: 1, seed: 1 }),
+    vary: (a) => ({ ...a, signV: -a.signV }),
+    labels: ['init v: φ₀ = 0.71 < π/2', 'the same init with v flipped: φ₀ = 2.43 > π/2'],
+    speed: '2',
+    explain: `<p><b>Du (2019), thesis ch. 5; Du, Lee, Tian, Póczos &amp; Singh (ICML 2018).</b> A convolutional
+      filter w = v/‖v‖ shared by k = 25 non-overlapping patches, a second layer a, learned from a teacher (w*, a*) by
+      gradient descent on the population loss. Besides the global minimum (φ = 0, a = a*) there is a
+      <i>spurious</i> local minimum at φ = π (v pointing away from w*; Lemma 5.1), a local minimum because
+      (1ᵀa*)²/‖a*‖² = r = 1 is below (k + π − 1)/π. Theorem 5.4: from a random init (v on a sphere, a in a small
+      ball), GD reaches the global minimum with constant probability (about ½ here), not always.</p>
+      <p><b>Watch:</b> the two runs start from the same point up to the sign of v. Run A (solid) starts with the angle
+      φ between v and w* below π/2: φ falls to 0 and the loss to rounding (≈ 1e-31), linearly. Run B (dashed) starts
+      at π − φ₀: φ creeps up to π (π − φ shrinks only like 1/t) and the loss stalls at 0.15: a local minimum, not
+      a saddle. The distances panel shows each run approaching its own minimum; ‖v‖² never decreases under GD
+      (the gradient is orthogonal to v). The core decides each run's fate (the <code>outcome</code> column) within
+      a couple of steps, from regions GD provably never leaves (docs/weight-norm-cnn.md).</p>`,
+  },
+  {
+    id: 'continuation',
+    title: 'Taghvaei et al.: branches of critical points',
+    a: base({}),
+    vary: (a) => a,
+    labels: ['', ''],
+    speed: 'max',
+    study: {
+      kind: 'continuation',
+      problem: { n: 2, T: 1, R: [[0, -1], [1, 0]] },
+      parameter: 'lambda',
+      lambda: 0,
+      range: [0, 0.3],
+      starts: [0, 1, -1, 2, -2].map((sheet) => ({ kind: 'logarithm' as const, sheet })),
+      maxPoints: 120,
+      cMax: 40,
+      step: { initial: 0.01, min: 1e-9, max: 0.3 },
+      verdicts: { K: [1, 4, 16], every: 4 },
+    },
+    takes: 'a few seconds',
+    explain: `<p><b>Taghvaei, Kim &amp; Mehta (NIPS 2017), Example 1.</b> A continuous-time linear network dX/dt = A_t X
+      on [0, 1] learns the rotation R = [[0, −1], [1, 0]] with the regularizer λ/2 ∫ tr(A_tᵀA_t) dt. Its critical
+      points are A_t = e^{2tΩ} C e^{−2tΩ}, C a solution of the characteristic equation λC = Fᵀ(R − F)Σ₀. Here
+      C = aI + bJ. At λ = 0 they are the logarithms of R, b = π/2 + 2πn, one per sheet n, all global minima. As λ
+      grows each branch n ≠ 0 turns back at a <i>fold</i> λ_n and meets a far branch: for λ &gt; λ_n those critical
+      points no longer exist. The core continues each branch by pseudo-arclength and refines the folds.</p>
+      <p><b>Watch:</b> the branch diagram (b against λ): the folds (black dots) at λ₁ = 0.0752, λ₋₁ = 0.1454,
+      λ₂ = 0.0385, λ₋₂ = 0.0509, not symmetric in n; the principal branch (n = 0) has none. The verdicts panel
+      (branch n = 1, against its arclength): among constant weights (the paper's sense) the near branch is a local
+      minimum up to the fold (smallest eigenvalue &gt; 0) and a saddle after it; among time-varying weights (a 16-layer
+      discretization) the smallest eigenvalue is already negative before the fold, e.g. at λ = 0.05: <i>a saddle where
+      the paper says "local minimum"</i>. The cost J panel: at the same λ a far branch costs more than its near branch (as λ → 0: 1 against 0)
+      (docs/continuation.md).</p>`,
+  },
 ];
+
+/**
+ * How long a preset takes: its run pair at its speed (steps per animation frame, about 60 frames a
+ * second), or its measured time (studies).
+ */
+export function presetDuration(p: Preset): string {
+  if (p.takes !== undefined) return p.takes;
+  const perFrame = Number(p.speed);
+  if (!Number.isFinite(perFrame) || perFrame <= 0) return 'under a second';
+  const seconds = Math.max(p.a.steps, p.vary(p.a).steps) / perFrame / 60;
+  return `about ${Math.max(1, Math.round(seconds))} s`;
+}
 
 /** Speeds: steps per animation frame (about 60 frames a second), or as fast as the core goes. */
 export const SPEEDS: readonly { value: string; label: string }[] = [

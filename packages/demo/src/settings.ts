@@ -5,8 +5,8 @@
  */
 import type { MethodSpec, RunSpec } from 'autobalance/portable';
 
-export type ModelKind = 'mf' | 'net' | 'octopus';
-export const MODELS: readonly ModelKind[] = ['mf', 'net', 'octopus'];
+export type ModelKind = 'mf' | 'net' | 'octopus' | 'cnn';
+export const MODELS: readonly ModelKind[] = ['mf', 'net', 'octopus', 'cnn'];
 
 export const METHODS = ['gd', 'momentum', 'nesterov', 'adam', 'euler', 'rk4', 'dopri5', 'implicitMidpoint', 'perturbedGd'] as const;
 export type MethodKind = (typeof METHODS)[number];
@@ -49,6 +49,13 @@ export interface Settings {
   tau: number;
   low: number;
   high: number;
+  // The weight-normalized CNN of thesis ch. 5: f(Z) = sum_i a_i relu(w^T Z_i), w = v/|v|, k patches
+  // of size p, taught by a teacher with (1^T a*)^2/|a*|^2 = r; population loss; Theorem 5.4's init.
+  k: number;
+  p: number;
+  r: number;
+  /** The sign of v at the start (Theorem 5.4's four-signs variant: +1 or -1). */
+  signV: number;
   // Dynamics.
   method: MethodKind;
   eta: number;
@@ -89,6 +96,10 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
   tau: Math.E,
   low: -1,
   high: 1,
+  k: 25,
+  p: 6,
+  r: 1,
+  signV: 1,
   method: 'gd',
   eta: 0.02,
   beta: 0.9,
@@ -105,9 +116,10 @@ export const DEFAULTS: Readonly<Settings> = Object.freeze({
 const MF_KEYS = ['d1', 'd2', 'rank', 'sv', 'w', 'stdU', 'stdV'] as const;
 const NET_KEYS = ['input', 'hidden', 'output', 'samples', 'stds'] as const;
 const OCTOPUS_KEYS = ['d', 'L', 'gamma', 'tau', 'low', 'high'] as const;
+const CNN_KEYS = ['k', 'p', 'r', 'signV'] as const;
 const COMMON_KEYS = ['method', 'eta', 'beta', 'gThres', 'tThres', 'radius', 'steps', 'every', 'seed', 'curvature'] as const;
 const PGD_KEYS: readonly string[] = ['gThres', 'tThres', 'radius'];
-const MODEL_KEYS: Record<ModelKind, readonly string[]> = { mf: MF_KEYS, net: NET_KEYS, octopus: OCTOPUS_KEYS };
+const MODEL_KEYS: Record<ModelKind, readonly string[]> = { mf: MF_KEYS, net: NET_KEYS, octopus: OCTOPUS_KEYS, cnn: CNN_KEYS };
 export type NumberKey = Exclude<keyof Settings, 'model' | 'method' | 'sv' | 'hidden' | 'stds'>;
 type ListKey = 'sv' | 'hidden' | 'stds';
 const LIST_KEYS: readonly string[] = ['sv', 'hidden', 'stds'];
@@ -153,9 +165,9 @@ function parseQuery(query: string | URLSearchParams): { settings: Settings; prob
     if ((METHODS as readonly string[]).includes(method)) s.method = method as MethodKind;
     else problems.push(`method=${method} is not a method of this page (${METHODS.join(', ')}); using ${s.method}`);
   }
-  const known = new Set<string>(['model', ...MF_KEYS, ...NET_KEYS, ...OCTOPUS_KEYS, ...COMMON_KEYS, ...PAGE_KEYS]);
+  const known = new Set<string>(['model', ...MF_KEYS, ...NET_KEYS, ...OCTOPUS_KEYS, ...CNN_KEYS, ...COMMON_KEYS, ...PAGE_KEYS]);
   for (const key of p.keys()) if (!known.has(key)) problems.push(`'${key}' is not a setting of this page; ignored`);
-  for (const key of [...MF_KEYS, ...NET_KEYS, ...OCTOPUS_KEYS, ...COMMON_KEYS]) {
+  for (const key of [...MF_KEYS, ...NET_KEYS, ...OCTOPUS_KEYS, ...CNN_KEYS, ...COMMON_KEYS]) {
     if (key === 'method') continue;
     const v = p.get(key);
     if (v === null) continue;
@@ -171,6 +183,7 @@ export const FIELD_WORDS: Record<string, string> = {
   d1: 'd1', d2: 'd2', rank: 'rank', sv: 'singular values', w: 'balance weight', stdU: 'init std of U', stdV: 'init std of V',
   input: 'input dim', hidden: 'hidden widths', output: 'output dim', samples: 'samples', stds: 'init std per layer',
   d: 'd', L: 'L', gamma: 'gamma', tau: 'tau', low: 'init low', high: 'init high',
+  k: 'patches k', p: 'patch size p', r: 'teacher ratio r', signV: 'sign of v',
   eta: 'eta', beta: 'momentum beta', gThres: 'gradient threshold', tThres: 'steps between perturbations', radius: 'radius',
   steps: 'steps', every: 'record every', seed: 'seed', curvature: 'curvature every',
 };
@@ -270,6 +283,15 @@ export function toSpec(s: Settings): RunSpec {
       init: { kind: 'uniform', low: s.low, high: s.high, seed: s.seed },
       ...common,
     };
+  }
+  if (s.model === 'cnn') {
+    // The teacher's direction uses seed, its second layer seed + 1, the init seed + 2.
+    return {
+      model: { kind: 'weightNormCnn', k: s.k, p: s.p, loss: 'population' },
+      teacher: { wStarNorm: 1, wStar: { kind: 'random', seed: s.seed }, aStar: { kind: 'ratio', r: s.r, norm: 1, seed: s.seed + 1 } },
+      init: { kind: 'theorem54', vNorm: 1, seed: s.seed + 2, signs: [s.signV, 1] },
+      ...common,
+    } as RunSpec;
   }
   if (s.model === 'mf') {
     const r = s.rank;
