@@ -9,20 +9,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-venv="$here/.venv"
-req="$here/requirements.txt"
-stamp="$venv/.requirements.sha256"
-sum="$(sha256sum "$req" | cut -d' ' -f1)"
-if [[ ! -x "$venv/bin/python" ]]; then
-  echo "bench/taghvaei: creating Python venv at bench/taghvaei/.venv" >&2
-  python3 -m venv "$venv"
-fi
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$sum" ]]; then
-  echo "bench/taghvaei: installing requirements.txt into bench/taghvaei/.venv (PyPI)" >&2
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
-  echo "$sum" >"$stamp"
-fi
-if [[ ! -f "$root/packages/autobalance/native/autobalance.node" || ! -f "$root/packages/autobalance/wasm/autobalance_wasm_bg.wasm" || ! -f "$root/packages/autobalance/dist/index.js" ]]; then
-  bash "$root/scripts/setup.sh"
-fi
-node "$here/continuation.mjs" --python "$venv/bin/python" "$@"
+# shellcheck source=../lib.sh
+source "$root/bench/lib.sh"
+bench_venv taghvaei "$here/.venv" "$here/requirements.txt"
+bench_builds taghvaei "$root"
+node "$here/continuation.mjs" --python "$here/.venv/bin/python" "$@"
