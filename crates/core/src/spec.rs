@@ -184,6 +184,11 @@ pub fn from_value<T: serde::de::DeserializeOwned>(
     root: &str,
 ) -> Result<T> {
     check_value(&v, prefix, root)?;
+    // The common case (valid input) without tracking paths or copying the input: the same
+    // deserializer, so the same value; on an error, again with paths for the message.
+    if let Ok(t) = T::deserialize(&v) {
+        return Ok(t);
+    }
     let copy = v.clone();
     serde_path_to_error::deserialize(v).map_err(|e| serde_error(e, &copy, prefix, root))
 }
@@ -216,7 +221,30 @@ fn child_path(parent: &str, key: &str) -> String {
 }
 
 /// No `null` in `v`, and no deeper nesting than [`MAX_DEPTH`] (iterative: no recursion on input).
+///
+/// The common case (a valid value) is a walk without any path text (a sweep builds and checks
+/// each of its runs' specs: issue 14); only when that walk finds a problem is the walk with
+/// paths ([`check_value_paths`]) run, which names the first problem in its order.
 pub fn check_value(v: &serde_json::Value, prefix: &str, root: &str) -> Result<()> {
+    use serde_json::Value;
+    let mut stack: Vec<(&Value, usize)> = vec![(v, 0)];
+    while let Some((x, depth)) = stack.pop() {
+        if depth > MAX_DEPTH {
+            return check_value_paths(v, prefix, root);
+        }
+        match x {
+            Value::Null => return check_value_paths(v, prefix, root),
+            Value::Array(a) => stack.extend(a.iter().map(|e| (e, depth + 1))),
+            Value::Object(o) => stack.extend(o.values().map(|e| (e, depth + 1))),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// [`check_value`] with the path of every node: the first problem in depth-first order (keys
+/// sorted) is the error, named by its path.
+fn check_value_paths(v: &serde_json::Value, prefix: &str, root: &str) -> Result<()> {
     use serde_json::Value;
     let name = |p: &str| {
         if p.is_empty() {

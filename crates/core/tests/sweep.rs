@@ -305,3 +305,106 @@ fn an_optional_seed_path_is_set_only_where_the_run_has_the_field() {
     spec["seeds"]["paths"] = json!(["method.seed", "method.seed?"]);
     assert_eq!(err(spec).0, "seeds.paths[1]");
 }
+
+/// The rows' spec hashes come from a per-setting template of the canonical text (issue 14):
+/// they equal the hash of each run's concrete spec, with zip axes, several seed paths, an
+/// optional seed path set in some settings only, a marker-like user string, and buffers.
+#[test]
+fn run_hashes_from_templates_equal_the_hash_of_each_spec() {
+    let pgd = json!({"kind": "perturbedGd", "gThres": 0.1, "tThres": 1, "radius": 0.01, "seed": 0});
+    let mut spec = sweep_spec();
+    spec["axes"] = json!([
+        {"path": "method", "values": [{"kind": "gd"}, pgd]},
+        {"zip": [
+            {"path": "init.stdU", "values": [0.1, 0.2]},
+            {"path": "init.stdV", "values": [0.3, 1e-300]}
+        ]}
+    ]);
+    spec["seeds"] =
+        json!({"count": 3, "base": 11, "paths": ["init.seed", "target.seed", "method.seed?"]});
+    let mut specs = vec![spec.clone()];
+    // A string in the spec that looks like a seed marker: the template is refused, same hashes.
+    let mut odd = spec.clone();
+    odd["axes"][0]["values"][0] =
+        json!({"kind": "gd", "note": "\u{1}\u{2}autobalance sweep seed 2\u{2}\u{1}"});
+    specs.push(odd);
+    for spec in &specs {
+        let s = SweepSpec::parse(spec, HashMap::new()).unwrap();
+        // Twice: templates built, then taken from the cache.
+        for _ in 0..2 {
+            for run in 0..s.runs {
+                let v = s.run_spec(run).unwrap();
+                let want = sweep::spec::hash(&v, &s.buffers);
+                assert_eq!(s.run_hash(run, &v), want, "run {run}");
+                assert_eq!(want, sweep::task(&s, run).unwrap()["specHash"], "run {run}");
+            }
+        }
+    }
+    // With buffers (hashed after the text).
+    let mut b = sweep_spec();
+    b["base"]["target"] = json!({"kind": "explicit", "matrix": {"rows": 6, "cols": 5}});
+    let mut buffers = HashMap::new();
+    buffers.insert(
+        "base.target.matrix".to_string(),
+        (0..30).map(|i| i as f64 * 0.1).collect::<Vec<f64>>(),
+    );
+    let s = SweepSpec::parse(&b, buffers).unwrap();
+    for run in 0..s.runs {
+        let v = s.run_spec(run).unwrap();
+        assert_eq!(
+            s.run_hash(run, &v),
+            sweep::spec::hash(&v, &s.buffers),
+            "run {run}"
+        );
+    }
+}
+
+/// A Table 5.1-like sweep (weightNormCnn, stopWhenDecided): rows (whose runs share the setting's
+/// teacher through per-thread memos and whose hashes come from templates) equal each run built
+/// alone from its task's spec on a fresh thread (empty memos).
+#[test]
+fn weight_norm_cnn_rows_equal_runs_alone_on_a_fresh_thread() {
+    let spec = json!({
+        "kind": "sweep",
+        "base": {
+            "model": {"kind": "weightNormCnn", "k": 4, "p": 6, "stopWhenDecided": true},
+            "teacher": {"wStar": {"kind": "random", "seed": 1}, "aStar": {"kind": "ratio", "r": 0, "norm": 0.55, "seed": 2}, "wStarNorm": 1},
+            "init": {"kind": "theorem54", "vNorm": 1, "seed": 0},
+            "schedule": {"kind": "constant", "eta": 0.05},
+            "steps": 3000, "recordEvery": 3000
+        },
+        "axes": [{"path": "model.k", "values": [4, 9]}, {"path": "teacher.aStar.r", "values": [0, 4]}],
+        "seeds": {"count": 6, "base": 3, "paths": ["init.seed"]},
+        "keep": [
+            {"name": "outcome", "column": "outcome", "reduce": "last"},
+            {"name": "decidedAt", "column": "decidedAt", "reduce": "last"}
+        ],
+        "classes": [{"name": "global", "when": {"of": "outcome", "ge": 0.5}}]
+    });
+    let rows = rows_of(&spec);
+    let s = SweepSpec::parse(&spec, HashMap::new()).unwrap();
+    assert_eq!(rows.len() as u64, s.runs);
+    for (run, row) in rows.iter().enumerate() {
+        let t = sweep::task(&s, run as u64).unwrap();
+        assert_eq!(row["specHash"], t["specHash"], "run {run}");
+        let text = t["spec"].to_string();
+        let alone = std::thread::spawn(move || {
+            let mut session = Session::new(&text, HashMap::new()).unwrap();
+            let st = session.advance(u64::MAX);
+            let last = |c: &str| *session.column(c, 0).unwrap().last().unwrap();
+            (
+                st.step,
+                st.loss.unwrap().to_bits(),
+                last("outcome").to_bits(),
+                last("decidedAt").to_bits(),
+            )
+        })
+        .join()
+        .unwrap();
+        let bits = |v: &Value| v.as_f64().unwrap().to_bits();
+        assert_eq!(row["steps"].as_u64().unwrap(), alone.0, "run {run}");
+        assert_eq!(bits(&row["loss"]), alone.1, "run {run}");
+        assert_eq!(bits(&row["kept"]["outcome"]), alone.2, "run {run}");
+        assert_eq!(bits(&row["kept"]["decidedAt"]), alone.3, "run {run}");
+    }
+}

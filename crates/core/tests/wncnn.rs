@@ -1121,3 +1121,44 @@ fn signs_theorem54_picks_the_four_signs_start_in_the_global_region() {
         assert!(field.starts_with("init.signs"), "{bad}: {field}");
     }
 }
+
+/// The per-thread memos of the teacher's construction (issue 14: a sweep builds the same teacher
+/// for every run of a setting) give the bits of the computation, on hits and misses alike.
+#[test]
+fn remembered_regions_and_teacher_directions_equal_computed_ones() {
+    use autobalance_core::model::wncnn::family::random_unit_uncached;
+    use autobalance_core::model::wncnn::Regions;
+    // More keys than the memos keep (8), visited twice in an order that mixes hits and misses.
+    let keys: Vec<(usize, u64)> = (0..12).map(|i| (3 + i % 5, 100 + i as u64)).collect();
+    for round in 0..2 {
+        for &(k, seed) in keys.iter().chain(keys.iter().rev()) {
+            let u = random_unit_uncached(6, seed, false).unwrap();
+            let a = random_unit_uncached(k, seed + 7, true).unwrap();
+            let t = Teacher::new(
+                u.clone(),
+                1.0 + seed as f64 * 0.01,
+                a.iter().map(|x| 0.55 * x + 0.1).collect(),
+            );
+            assert_eq!(
+                format!("{:?}", Regions::new(k, &t)),
+                format!("{:?}", Regions::compute(k, &t)),
+                "round {round}, k {k}"
+            );
+            // Sessions build their teachers through the memo: the same w* as drawn directly.
+            let s = session(&json!({
+                "model": {"kind": "weightNormCnn", "k": k, "p": 6},
+                "teacher": {"wStar": {"kind": "random", "seed": seed}, "aStar": {"kind": "ratio", "r": 1, "seed": seed + 7}},
+                "init": {"kind": "theorem54", "seed": 1},
+                "schedule": {"kind": "constant", "eta": 0.05},
+                "steps": 1
+            }));
+            let (_, _, w) = s.matrix("wStarDirection").unwrap();
+            let w: Vec<u64> = w.iter().map(|x| x.to_bits()).collect();
+            assert_eq!(
+                w,
+                u.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                "round {round}, seed {seed}"
+            );
+        }
+    }
+}

@@ -115,9 +115,43 @@ pub struct DataSpec {
     pub seed: f64,
 }
 
+type UnitKey = (usize, u64, bool);
+
+thread_local! {
+    /// The last few teacher directions built on this thread: a sweep builds the same teacher
+    /// for every run of a setting (issue 14). A pure function of its key, so the same bits.
+    static UNITS: std::cell::RefCell<Vec<(UnitKey, Option<Vec<f64>>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// [`random_unit_uncached`], remembered per thread for the last 8 keys.
+fn random_unit(n: usize, seed: u64, center: bool) -> Option<Vec<f64>> {
+    let key = (n, seed, center);
+    if let Some(x) = UNITS.with(|c| {
+        c.borrow()
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, x)| x.clone())
+    }) {
+        return x;
+    }
+    let x = random_unit_uncached(n, seed, center);
+    // Large vectors are not kept (they are cheap to draw next to what they are used for).
+    if n <= 4096 {
+        UNITS.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() >= 8 {
+                c.remove(0);
+            }
+            c.push((key, x.clone()));
+        });
+    }
+    x
+}
+
 /// A unit vector from a seeded Gaussian (uniform on the sphere); `center`: projected
 /// orthogonally to 1 first. None when it vanishes (k = 1 with `center`).
-fn random_unit(n: usize, seed: u64, center: bool) -> Option<Vec<f64>> {
+pub fn random_unit_uncached(n: usize, seed: u64, center: bool) -> Option<Vec<f64>> {
     let mut rng = Normal::new(seed);
     let mut x = vec![0.0; n];
     rng.fill(&mut x, 1.0);

@@ -171,9 +171,38 @@ pub struct Regions {
     pub tol: f64,
 }
 
+type RegionsKey = (usize, u64, u64, u64);
+
+thread_local! {
+    /// The regions of the last few teachers built on this thread (a sweep builds the same
+    /// teacher for every run of a setting, issue 14); keyed by the bits of what they depend on.
+    static REGIONS: std::cell::RefCell<Vec<(RegionsKey, Regions)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 impl Regions {
-    /// The regions of a teacher with k patches.
+    /// The regions of a teacher with k patches ([`Regions::compute`], remembered per thread for
+    /// the last 8 teachers: the same bits).
     pub fn new(k: usize, t: &Teacher) -> Regions {
+        let key = (k, t.s.to_bits(), t.a_sq.to_bits(), t.sum_a.to_bits());
+        if let Some(r) =
+            REGIONS.with(|c| c.borrow().iter().find(|(x, _)| *x == key).map(|(_, r)| *r))
+        {
+            return r;
+        }
+        let r = Regions::compute(k, t);
+        REGIONS.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.len() >= 8 {
+                c.remove(0);
+            }
+            c.push((key, r));
+        });
+        r
+    }
+
+    /// The regions of a teacher with k patches, computed (from k, s, ||a*||^2 and 1^T a* only).
+    pub fn compute(k: usize, t: &Teacher) -> Regions {
         let kf = k as f64;
         let s = t.s;
         let a = t.a_sq;

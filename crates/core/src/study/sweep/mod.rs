@@ -352,7 +352,7 @@ pub fn run_row(s: &SweepSpec, run: u64) -> Value {
     row.insert("values".into(), Value::Object(s.values(setting)));
     row.insert("seeds".into(), Value::Object(seeds_json(s, run)));
     let built = s.run_spec(run).and_then(|spec| {
-        let hash = spec::hash(&spec, &s.buffers);
+        let hash = s.run_hash(run, &spec);
         row.insert("specHash".into(), Value::from(hash));
         Session::from_value(spec, s.buffers.clone())
     });

@@ -165,6 +165,8 @@ pub struct SweepSpec {
     pub validated: Option<String>,
     /// The sweep's identity (spec without `kind`, `runs`, `threads`; and the buffers).
     pub hash: String,
+    /// Per-setting templates of the runs' spec hashes ([`SweepSpec::run_hash`]).
+    pub templates: TemplateCache,
 }
 
 /// Most threads a sweep study may ask for.
@@ -627,11 +629,30 @@ impl Fnv {
     }
 }
 
+/// FNV-1a fed as an `io::Write` (JSON text hashed as it is written, never allocated).
+struct FnvWriter<'a>(&'a mut Fnv);
+
+impl std::io::Write for FnvWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.bytes(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// The hash of a spec (canonical JSON: serde_json's sorted keys, shortest round-trip numbers)
 /// and its buffers (sorted names, then each value's bits, little-endian).
 pub fn hash(spec: &Value, buffers: &Buffers) -> String {
     let mut h = Fnv::new();
-    h.bytes(spec.to_string().as_bytes());
+    // The same bytes as `spec.to_string()` (Value's Display is `to_writer`), without the text.
+    serde_json::to_writer(FnvWriter(&mut h), spec).expect("a JSON value serializes");
+    hash_buffers(&mut h, buffers);
+    h.hex()
+}
+
+fn hash_buffers(h: &mut Fnv, buffers: &Buffers) {
     let mut names: Vec<&String> = buffers.keys().collect();
     names.sort();
     for n in names {
@@ -644,8 +665,34 @@ pub fn hash(spec: &Value, buffers: &Buffers) -> String {
             h.bytes(&x.to_bits().to_le_bytes());
         }
     }
-    h.hex()
 }
+
+/// The canonical JSON text of a setting's run specs with holes where the seeds go: `pieces[0]`,
+/// seed of path `slots[0]`, `pieces[1]`, ... A run's spec hash is then its text hashed piece by
+/// piece, the seeds written as JSON integers, with no spec built or serialized (issue 14).
+#[derive(Debug)]
+pub struct HashTemplate {
+    pieces: Vec<String>,
+    slots: Vec<usize>,
+}
+
+/// A JSON string no spec holds (control characters and a marker), standing for seed `j`.
+fn seed_marker(j: usize) -> Value {
+    Value::String(format!("\u{1}\u{2}autobalance sweep seed {j}\u{2}\u{1}"))
+}
+
+/// The templates of the settings in use (a few at a time: runs come in setting order).
+#[derive(Debug, Default)]
+pub struct TemplateCache(std::sync::Mutex<Vec<(u64, std::sync::Arc<Option<HashTemplate>>)>>);
+
+impl Clone for TemplateCache {
+    fn clone(&self) -> Self {
+        TemplateCache::default()
+    }
+}
+
+/// Settings whose templates are kept at once (the oldest is dropped beyond).
+const TEMPLATES_KEPT: usize = 16;
 
 /// SplitMix64's output function.
 pub fn splitmix64(x: u64) -> u64 {
@@ -873,6 +920,7 @@ impl SweepSpec {
             threads,
             validated,
             hash,
+            templates: TemplateCache::default(),
         })
     }
 
@@ -908,9 +956,94 @@ impl SweepSpec {
         })
     }
 
+    /// The template of setting `setting`'s spec hashes: its run spec with a marker at each seed
+    /// path that is set, serialized and cut at the markers. `None` when the setting cannot be
+    /// built or the text is not as expected (then [`SweepSpec::run_hash`] hashes the spec).
+    fn hash_template(&self, setting: u64) -> Option<HashTemplate> {
+        let seeds = self.seeds.as_ref()?;
+        let spec = self.spec_with(setting, |j| seed_marker(j)).ok()?;
+        let text = spec.to_string();
+        let markers: Vec<String> = (0..seeds.paths.len())
+            .map(|j| seed_marker(j).to_string())
+            .collect();
+        let (mut pieces, mut slots) = (Vec::new(), Vec::new());
+        let mut rest = text.as_str();
+        loop {
+            let next = markers
+                .iter()
+                .enumerate()
+                .filter_map(|(j, m)| rest.find(m.as_str()).map(|at| (at, j)))
+                .min();
+            match next {
+                None => break,
+                Some((at, j)) => {
+                    if slots.contains(&j) {
+                        return None;
+                    }
+                    pieces.push(rest[..at].to_string());
+                    slots.push(j);
+                    rest = &rest[at + markers[j].len()..];
+                }
+            }
+        }
+        pieces.push(rest.to_string());
+        let t = HashTemplate { pieces, slots };
+        // Checked once on the setting's first run against the spec's own text (a marker's text
+        // inside a user's string would cut the text at the wrong place): any difference, and
+        // the setting's hashes are computed from its specs.
+        let first = setting * self.per_setting;
+        let spec = self.run_spec(first).ok()?;
+        (self.hash_with(&t, first) == hash(&spec, &self.buffers)).then_some(t)
+    }
+
+    fn hash_with(&self, t: &HashTemplate, run: u64) -> String {
+        let base = self.seeds.as_ref().map_or(0, |s| s.base);
+        let mut h = Fnv::new();
+        for (piece, &j) in t.pieces.iter().zip(&t.slots) {
+            h.bytes(piece.as_bytes());
+            // A JSON integer: the digits serde_json writes for `Value::from(seed)`.
+            h.bytes(derive_seed(base, j as u64, run).to_string().as_bytes());
+        }
+        h.bytes(t.pieces[t.slots.len()].as_bytes());
+        hash_buffers(&mut h, &self.buffers);
+        h.hex()
+    }
+
+    /// The hash of run `run`'s spec `spec` (`spec` is `run_spec(run)`): the same as
+    /// [`hash`]`(spec, buffers)`, from the setting's template when it has one.
+    pub fn run_hash(&self, run: u64, spec: &Value) -> String {
+        let setting = run / self.per_setting;
+        let template = {
+            let mut cache = self.templates.0.lock().unwrap_or_else(|e| e.into_inner());
+            match cache.iter().find(|(s, _)| *s == setting) {
+                Some((_, t)) => t.clone(),
+                None => {
+                    let t = std::sync::Arc::new(self.hash_template(setting));
+                    if cache.len() >= TEMPLATES_KEPT {
+                        cache.remove(0);
+                    }
+                    cache.push((setting, t.clone()));
+                    t
+                }
+            }
+        };
+        match template.as_ref() {
+            Some(t) => self.hash_with(t, run),
+            None => hash(spec, &self.buffers),
+        }
+    }
+
     /// The concrete run spec of run `run` (< `runs`).
     pub fn run_spec(&self, run: u64) -> Result<Value> {
         let setting = run / self.per_setting;
+        self.spec_with(setting, |j| {
+            let s = self.seeds.as_ref().expect("seed paths come from `seeds`");
+            Value::from(derive_seed(s.base, j as u64, run))
+        })
+    }
+
+    /// Setting `setting`'s run spec with `seed(j)` at the `j`-th seed path (where it is set).
+    fn spec_with(&self, setting: u64, seed: impl Fn(usize) -> Value) -> Result<Value> {
         let mut spec = self.base.clone();
         for (a, i) in self.axes.iter().zip(self.indices(setting)) {
             for m in &a.members {
@@ -922,8 +1055,7 @@ impl SweepSpec {
                 if p.ends_with('?') && !has_path(&spec, segs) {
                     continue;
                 }
-                let seed = derive_seed(s.base, j as u64, run);
-                set_path(&mut spec, segs, Value::from(seed), &format!("seeds.paths[{j}]"), "base")?;
+                set_path(&mut spec, segs, seed(j), &format!("seeds.paths[{j}]"), "base")?;
             }
         }
         Ok(spec)
