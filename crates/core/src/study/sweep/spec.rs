@@ -961,7 +961,7 @@ impl SweepSpec {
     /// built or the text is not as expected (then [`SweepSpec::run_hash`] hashes the spec).
     fn hash_template(&self, setting: u64) -> Option<HashTemplate> {
         let seeds = self.seeds.as_ref()?;
-        let spec = self.spec_with(setting, |j| seed_marker(j)).ok()?;
+        let spec = self.spec_with(setting, seed_marker).ok()?;
         let text = spec.to_string();
         let markers: Vec<String> = (0..seeds.paths.len())
             .map(|j| seed_marker(j).to_string())
