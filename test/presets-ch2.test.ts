@@ -93,7 +93,10 @@ describe(`chapter 2 (twoLayerRelu) on ${BACKEND}`, () => {
       expect(s.model.loss).toBe('sum');
     }
     expect(p.description).toMatch(/CHOSEN/);
-    expect(p.plots.map((x) => ('column' in x ? x.column : null))).toEqual(['loss', 'patternChange', 'maxDist', 'lambdaMinH', 'gramDistInf', 'envelopeGd']);
+    expect(p.plots.map((x) => ('column' in x ? x.column : null))).toEqual(['loss', 'patternChange', 'maxDist', 'lambdaMinH', 'gramDistInf']);
+    // Theorem 2.3's envelope is a theory line of every run in the loss panel.
+    const lossPlot = p.plots[0] as { theory?: { run: number; column?: string }[] };
+    expect(lossPlot.theory?.map((t) => [t.run, t.column])).toEqual([0, 1, 2, 3, 4].map((i) => [i, 'envelopeGd']));
   });
 
   it('figure21Quick: the claims are judged, the theory rows shown', async () => {
@@ -110,6 +113,19 @@ describe(`chapter 2 (twoLayerRelu) on ${BACKEND}`, () => {
     expect(status(/is stable/), text).toBe('agrees');
     expect(status(/widths the theorems require/), text).toBe('cannotCompare');
     for (const re of [/pattern changes scale/, /distance from the initialization scales/]) expect(['agrees', 'finding'], text).toContain(status(re));
+    // The fitted exponents, recomputed here: least squares of ln(last value) against ln(width).
+    const widths = preset.runs.map((r) => (r.spec as TwoLayerReluRunSpec).model.width);
+    for (const [re, col] of [[/pattern changes scale/, 'patternChange'], [/distance from the initialization scales/, 'maxDist']] as const) {
+      const lx = widths.map(Math.log);
+      const ly = outcome.runs.map((r) => Math.log(r.result.columns[col]!.at(-1)!));
+      const mx = lx.reduce((a, b) => a + b) / lx.length;
+      const my = ly.reduce((a, b) => a + b) / ly.length;
+      const b = lx.reduce((a, x, i) => a + (x - mx) * (ly[i]! - my), 0) / lx.reduce((a, x) => a + (x - mx) ** 2, 0);
+      const row = checked.find((c) => re.test(c.claim ?? ''))!;
+      const got = Number(/b = (-?[\d.]+)/.exec(row.outcomes[0]!.text)![1]);
+      expect(got, row.outcomes[0]!.text).toBeCloseTo(b, 3);
+      expect(row.outcomes[0]!.text).toMatch(/95% interval .* t\(2\) = 4\.303\), r\^2 = [\d.]+, n = 4; (not )?within 0\.1 of -0\.5/);
+    }
     // The theory query at init: lambda0 > 0, H_inf's diagonal 1/2, the required width far above ours.
     const th = outcome.hessian[3]!.report as unknown as { lambda0: number; hInf: { diagonalMin: number; diagonalMax: number }; widths: { theorem22OverUsed: number } };
     expect(th.lambda0).toBeGreaterThan(0);
@@ -125,6 +141,10 @@ describe(`chapter 2 (twoLayerRelu) on ${BACKEND}`, () => {
     const checked = presetChecks(reversed, outcome);
     for (const re of [/^larger width converges faster/, /^larger width changes fewer/, /^larger width stays closer/]) {
       expect(checked.find((c) => re.test(c.claim ?? ''))!.status).toBe('disagrees');
+    }
+    // The fitted exponents read each run's width from its spec: reordering the runs changes nothing.
+    for (const re of [/pattern changes scale/, /distance from the initialization scales/]) {
+      expect(['agrees', 'finding']).toContain(checked.find((c) => re.test(c.claim ?? ''))!.status);
     }
   }, 120_000);
 });

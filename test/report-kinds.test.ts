@@ -19,6 +19,7 @@ import {
   invariantDomain,
   newcombeInterval,
   normalizePreset,
+  powerLawFit,
   presetChecks,
   presetFigure,
   presetHtml,
@@ -27,6 +28,8 @@ import {
   runCheck,
   runPreset,
   runsToCsv,
+  studentTCdf,
+  studentTQuantile,
   sweepVegaLite,
   wilsonInterval,
 } from 'autobalance';
@@ -92,6 +95,98 @@ describe('run quantities: rate and offset', () => {
   it('a rate needs two positive values', () => {
     const one = fakeRun({ step: [0, 1], g: [1, 0] });
     expect(runCheck({ kind: 'show', of: { run: 0, column: 'g', reduce: 'rate' } }, { runs: [one] }).pass).toBeNull();
+  });
+});
+
+describe('fitted power laws: exponent, standard error, 95% interval, r^2', () => {
+  it("Student's t quantiles: closed forms for 1 and 2 degrees of freedom, tables for 3, 10, 30, the normal limit", () => {
+    for (const p of [0.6, 0.9, 0.975, 0.995]) {
+      expect(studentTQuantile(p, 1)).toBeCloseTo(Math.tan(Math.PI * (p - 0.5)), 9);
+      expect(studentTQuantile(p, 2)).toBeCloseTo((2 * p - 1) / Math.sqrt(2 * p * (1 - p)), 9);
+    }
+    expect(studentTQuantile(0.975, 3)).toBeCloseTo(3.182446305284263, 9);
+    expect(studentTQuantile(0.975, 10)).toBeCloseTo(2.228138851986274, 9);
+    expect(studentTQuantile(0.975, 30)).toBeCloseTo(2.042272456301238, 9);
+    expect(studentTQuantile(0.975, 1e7)).toBeCloseTo(1.959963984540054, 5);
+    expect(studentTQuantile(0.025, 3)).toBeCloseTo(-3.182446305284263, 9);
+    // The CDF of 1 dof is 1/2 + atan(t)/pi.
+    for (const t of [-3, -0.5, 0.2, 4]) expect(studentTCdf(t, 1)).toBeCloseTo(0.5 + Math.atan(t) / Math.PI, 12);
+  });
+
+  const widths = [100, 300, 1000, 3000, 10000];
+  it('an exact power law is fitted exactly; a noisy one agrees with the normal equations on raw sums', () => {
+    const exact = powerLawFit(widths, widths.map((m) => 3 * m ** -0.5));
+    expect(exact.exponent).toBeCloseTo(-0.5, 12);
+    expect(exact.prefactor).toBeCloseTo(3, 10);
+    expect(exact.stdErr).toBeLessThan(1e-12);
+    expect(exact.r2).toBeCloseTo(1, 12);
+    const noise = [0.1, -0.05, 0.02, -0.08, 0.03];
+    const ys = widths.map((m, i) => 2 * m ** -0.5 * Math.exp(noise[i]!));
+    const f = powerLawFit(widths, ys);
+    // Oracle: beta = (X^T X)^-1 X^T y with X = [1, ln m], cov = s^2 (X^T X)^-1, from raw sums.
+    const lx = widths.map(Math.log);
+    const ly = ys.map(Math.log);
+    const n = widths.length;
+    const [s1, sx, sxx, sy, sxy] = [n, lx.reduce((a, b) => a + b), lx.reduce((a, b) => a + b * b, 0), ly.reduce((a, b) => a + b), lx.reduce((a, b, i) => a + b * ly[i]!, 0)];
+    const det = s1 * sxx - sx * sx;
+    const b = (s1 * sxy - sx * sy) / det;
+    const a = (sxx * sy - sx * sxy) / det;
+    const res = ly.map((v, i) => v - a - b * lx[i]!);
+    const s2 = res.reduce((acc, r) => acc + r * r, 0) / (n - 2);
+    const se = Math.sqrt((s2 * s1) / det);
+    const my = sy / n;
+    const r2 = 1 - res.reduce((acc, r) => acc + r * r, 0) / ly.reduce((acc, v) => acc + (v - my) ** 2, 0);
+    expect(f.exponent).toBeCloseTo(b, 12);
+    expect(f.stdErr).toBeCloseTo(se, 12);
+    expect(f.r2).toBeCloseTo(r2, 12);
+    expect(f.prefactor).toBeCloseTo(Math.exp(a), 10);
+    expect(f.t).toBeCloseTo(3.182446305284263, 9);
+    expect(f.lo).toBeCloseTo(b - 3.182446305284263 * se, 9);
+    expect(f.hi).toBeCloseTo(b + 3.182446305284263 * se, 9);
+    expect(f.stdErr).toBeGreaterThan(0.01); // the noise is seen
+    expect(() => powerLawFit([1, 2], [1, 2])).toThrow(/three/);
+    expect(() => powerLawFit([1, 2, 3], [1, 0, 2])).toThrow(/positive/);
+    expect(() => powerLawFit([2, 2, 2], [1, 2, 3])).toThrow(/same/);
+  });
+
+  // Runs that differ in model.width; column c ends at width^p.
+  const runsWith = (p: number): CheckInputs => ({
+    runs: widths.map((m) => fakeRun({ step: [0, 1], c: [1, 5 * m ** p * (1 + 0.01 * Math.sin(m))] })),
+    specs: widths.map((m) => ({ model: { width: m } })),
+  });
+  const points = widths.map((_, i) => ({ x: { run: i, spec: 'model.width' }, y: { run: i, column: 'c', reduce: 'last' as const } }));
+  it('the check passes within the tolerance of the target and fails outside it (a finding when marked so)', () => {
+    const check: Check = { kind: 'powerLaw', points, target: -0.5, absTol: 0.1, finding: 'exponent off' };
+    const ok = runCheck(check, runsWith(-0.5));
+    expect(ok.pass, ok.text).toBe(true);
+    expect(ok.text).toMatch(/^exponent of last c against model\.width over 5 points: b = -0\.49\d* \+- 0\.00\d+ \(95% interval \[-0\.50\d*, -0\.49\d*\], t\(3\) = 3\.182\), r\^2 = 0\.99\d*, n = 5; within 0\.1 of -0\.5 \(the target is inside the 95% interval\)$/);
+    const bad = runCheck(check, runsWith(-0.3));
+    expect(bad.pass, bad.text).toBe(false);
+    expect(bad.text).toMatch(/b = -0\.(29|30)\d*.*not within 0\.1 of -0\.5 \(the target is outside/);
+    const [row] = checkReferences([{ claim: 'c ~ m^-1/2', checks: [check] }], runsWith(-0.3));
+    expect(row!.status).toBe('finding');
+    expect(row!.finding).toMatch(/^exponent off \(b = -0\.(29|30)\d* \+- 0\.0\d+\)$/);
+    const [plain] = checkReferences([{ claim: 'c ~ m^-1/2', checks: [{ ...check, finding: undefined } as Check] }], runsWith(-0.3));
+    expect(plain!.status).toBe('disagrees');
+  });
+  it('without a target the fit is shown; stats as quantities; too few points, a zero or a missing spec is incomplete', () => {
+    const shown = runCheck({ kind: 'powerLaw', points }, runsWith(-1));
+    expect(shown.shown).toBe(true);
+    expect(shown.text).toMatch(/b = -1\.0\d*|b = -0\.99\d*/);
+    const q = (stat: 'exponent' | 'stdErr' | 'r2' | 'points'): Check => ({ kind: 'show', of: { fit: 'powerLaw', points, stat } });
+    expect(runCheck(q('points'), runsWith(-1)).text).toMatch(/= 5$/);
+    expect(runCheck({ kind: 'near', of: { fit: 'powerLaw', points, stat: 'exponent' }, to: -1, absTol: 0.01 }, runsWith(-1)).pass).toBe(true);
+    expect(runCheck({ kind: 'powerLaw', points: points.slice(0, 2), target: -0.5 }, runsWith(-0.5)).pass).toBeNull();
+    const zero = runsWith(-0.5);
+    (zero.runs[2]!.columns['c'] as Float64Array)[1] = 0;
+    const z = runCheck({ kind: 'powerLaw', points, target: -0.5 }, zero);
+    expect(z.pass, z.text).toBeNull();
+    expect(z.text).toMatch(/positive/);
+    expect(runCheck({ kind: 'powerLaw', points, target: -0.5 }, { runs: runsWith(-0.5).runs }).pass).toBeNull();
+    // A missing run makes the row incomplete.
+    const partial = runsWith(-0.5);
+    const [row] = checkReferences([{ checks: [{ kind: 'powerLaw', points, target: -0.5, absTol: 0.1 }] }], { ...partial, runs: partial.runs.slice(0, 4) });
+    expect(row!.status).toBe('incomplete');
   });
 });
 
@@ -254,6 +349,59 @@ describe('plots of study lines and layers', () => {
     expect(panel.series.map((s) => s.label)).toEqual(['A_11', 'A_12', 'A_21', 'A_22']);
     expect(Array.from(panel.series[0]!.x)).toEqual([0.25, 0.75]);
     expect(Array.from(panel.series[1]!.y)).toEqual([4, 12]);
+  });
+});
+
+describe('theory lines on run-column plots', () => {
+  it('a recorded column and a geometric envelope from a study quantity, dotted in the run\'s color', () => {
+    const p: Preset = normalizePreset({
+      name: 'x',
+      runs: [
+        { label: 'a', spec: { eta: 0.1 } },
+        { label: 'b', spec: { eta: 0.1 } },
+      ],
+      plots: [
+        {
+          title: 'loss',
+          column: 'loss',
+          logY: true,
+          theory: [
+            { label: 'env a', run: 0, column: 'env' },
+            { label: '(1 - 0.1 lambda/2)^k L0, b', run: 1, rate: { study: 0, column: 'lambdaMin', reduce: 'first', scale: -0.05, offset: 1 } },
+            { label: 'missing study', run: 1, rate: { study: 5, column: 'lambdaMin', reduce: 'first' } },
+          ],
+        },
+      ],
+      studies: [{ label: 'K', spec: {} }],
+      studyTable: [],
+    });
+    const runA = fakeRun({ step: [0, 10, 20], loss: [4, 2, 1], env: [4, 3, 2.5] });
+    const runB = fakeRun({ step: [5, 15, 25], loss: [8, 4, 2], env: [8, 7, 6] });
+    const study = { label: 'K', spec: {}, result: { columns: { lambdaMin: Float64Array.from([0.4]) }, finished: true } } as never;
+    const panel = presetFigure(p, [{ label: 'a', spec: {} as never, result: runA }, { label: 'b', spec: {} as never, result: runB }], [study]).panels[0]!;
+    expect(panel.series.map((s) => [s.label, s.theory === true, s.theoryOf])).toEqual([
+      ['a', false, undefined],
+      ['b', false, undefined],
+      ['env a', true, 'a'],
+      ['(1 - 0.1 lambda/2)^k L0, b', true, 'b'],
+    ]);
+    expect(Array.from(panel.series[2]!.y)).toEqual([4, 3, 2.5]);
+    // y_0 rate^(k - k_0): rate 1 - 0.05 x 0.4 = 0.98, from the run's first step.
+    const env = Array.from(panel.series[3]!.y);
+    [0, 10, 20].forEach((dk, i) => expect(env[i]).toBeCloseTo(8 * 0.98 ** dk, 12));
+    const vl = figureToVegaLite({ panels: [panel] });
+    const layer = (vl['concat'] as { layer: { encoding: { color: { scale: { domain: string[]; range: string[] } }; strokeDash: { scale: { range: number[][] } } } }[] }[])[0]!.layer[0]!;
+    const dom = layer.encoding.color.scale.domain;
+    expect(dom).toEqual(['a', 'b', 'env a', '(1 - 0.1 lambda/2)^k L0, b']);
+    const color = layer.encoding.color.scale.range;
+    const dash = layer.encoding.strokeDash.scale.range;
+    expect(color[2]).toBe(color[0]);
+    expect(color[3]).toBe(color[1]);
+    expect(color[0]).not.toBe(color[1]);
+    expect(dash[2]).toEqual([1, 3]);
+    expect(dash[3]).toEqual([1, 3]);
+    expect(dash[0]).not.toEqual([1, 3]);
+    expect(dash[1]).not.toEqual([1, 3]);
   });
 });
 

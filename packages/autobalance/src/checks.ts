@@ -90,7 +90,53 @@ export type Quantity =
       value: number;
     }
   | SweepQuantity
-  | StudyQuantity;
+  | StudyQuantity
+  | RunSpecQuantity
+  | PowerLawQuantity;
+
+/**
+ * A number from the spec of run `run` (a dotted path such as `model.width`): the x of a
+ * {@link PowerLawQuantity} over runs that differ in one spec field. Needs the specs in the
+ * {@link CheckInputs} (`presetChecks` passes the preset's).
+ */
+export interface RunSpecQuantity {
+  /** Index of the run in the preset. */
+  run: number;
+  /** Dotted path of a numeric field of the run's spec. */
+  spec: string;
+  /** Factor applied to the result. */
+  scale?: number;
+  /** Added after the scale. */
+  offset?: number;
+}
+
+/** One point (x, y) of a power-law fit: x a number or a quantity (e.g. a run's `model.width`), y a quantity (e.g. a reduced column of the same run). */
+export interface PowerLawPoint {
+  /** The abscissa (positive). */
+  x: number | Quantity;
+  /** The ordinate (positive). */
+  y: Quantity;
+}
+
+/**
+ * A least-squares power law y = e^a x^b through `points` (at least three, every x and y positive
+ * and finite, not all x equal), fitted as ln y = a + b ln x (see {@link powerLawFit}); `stat`:
+ * `exponent` b, `stdErr` its standard error, `lo` / `hi` its 95% interval b -+ t se (t the 0.975
+ * quantile of Student's t with n - 2 degrees of freedom), `r2` the coefficient of determination of
+ * the log-log fit, `prefactor` e^a, `points` n.
+ */
+export interface PowerLawQuantity {
+  /** The fit. */
+  fit: 'powerLaw';
+  /** The points. */
+  points: PowerLawPoint[];
+  /** Which number of the fit. */
+  stat: 'exponent' | 'stdErr' | 'lo' | 'hi' | 'r2' | 'prefactor' | 'points';
+  /** Factor applied to the result. */
+  scale?: number;
+  /** Added after the scale. */
+  offset?: number;
+}
 
 /**
  * A value read from study `study` of a studies preset (an index into its `studies` list): a field
@@ -400,6 +446,23 @@ export type CheckKind =
       confidence?: number;
     }
   | {
+      /**
+       * A fitted power law y ~ x^b through `points` (see {@link PowerLawQuantity}): passes when
+       * |b - `target`| <= `absTol`; without `target` the fit is shown, not judged. The outcome's
+       * text gives b, its standard error, its 95% interval (Student's t, n - 2 degrees of
+       * freedom), r^2 of the log-log fit and n.
+       */
+      kind: 'powerLaw';
+      /** The points (at least three). */
+      points: PowerLawPoint[];
+      /** What is fitted, in words (default: the first point's y and x, described). */
+      label?: string;
+      /** The exponent it should have (none: shown only). */
+      target?: number;
+      /** Tolerance on the exponent (default 0). */
+      absTol?: number;
+    }
+  | {
       /** Every recorded value is <= the previous one (NaN rows skipped). */
       kind: 'nonIncreasing';
       /** Index of the run. */
@@ -434,6 +497,8 @@ export interface CheckOutcome {
   pass: boolean | null;
   /** A `show` check: a value shown, not judged (`pass` is true once it is evaluated). */
   shown?: true;
+  /** The measured number in short (a `powerLaw` check: `b = -0.62 +- 0.03`), appended to a finding's text. */
+  detail?: string;
 }
 
 /** The mark of a reference row. */
@@ -464,6 +529,8 @@ export interface CheckInputs {
   };
   /** A studies preset's studies, in order (missing or not finished: their checks are incomplete). */
   studies?: readonly (CheckStudy | undefined)[];
+  /** The specs of the runs, in order (what {@link RunSpecQuantity} reads; `presetChecks` passes the preset's). */
+  specs?: readonly unknown[];
   /**
    * Set when the runs were cut below the preset's protocol (e.g. `2000 of 10000 steps`): every row
    * that would be judged (`agrees`, `disagrees`, `finding`) is `shortened` instead.
@@ -510,7 +577,7 @@ function stepValues(r: RunResult, run: number): Float64Array {
   return column(r, name, run);
 }
 
-function reduceColumn(r: RunResult, q: Extract<Quantity, { run: number }>): number {
+function reduceColumn(r: RunResult, q: Exclude<Extract<Quantity, { run: number }>, RunSpecQuantity>): number {
   const col = column(r, q.column, q.run);
   const stepOf = stepValues(r, q.run);
   if (q.reduce === 'firstStepAtMost') {
@@ -877,6 +944,144 @@ export function newcombeInterval(k1: number, n1: number, p2: number, n2: number,
   return [d - Math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + Math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)];
 }
 
+/** A least-squares power law y = e^a x^b (see {@link powerLawFit}). */
+export interface PowerLawFit {
+  /** b. */
+  exponent: number;
+  /** The standard error of b: sqrt(s^2 / Sxx), s^2 the residual variance (n - 2 degrees of freedom). */
+  stdErr: number;
+  /** b - t se. */
+  lo: number;
+  /** b + t se. */
+  hi: number;
+  /** The 0.975 quantile of Student's t with n - 2 degrees of freedom. */
+  t: number;
+  /** The coefficient of determination of ln y on ln x (1 when ln y is constant and fitted exactly). */
+  r2: number;
+  /** e^a. */
+  prefactor: number;
+  /** The points. */
+  n: number;
+}
+
+/**
+ * The least-squares fit ln y = a + b ln x through the points (at least three; every x and y
+ * positive and finite; not all x equal): b with its standard error, its 95% interval (Student's
+ * t with n - 2 degrees of freedom) and r^2.
+ */
+export function powerLawFit(xs: readonly number[], ys: readonly number[]): PowerLawFit {
+  const n = xs.length;
+  if (ys.length !== n) throw new RangeError(`powerLawFit: ${n} x values but ${ys.length} y values`);
+  if (n < 3) throw new RangeError(`powerLawFit: ${n} point(s); a standard error needs three`);
+  for (let i = 0; i < n; i++) {
+    const [x, y] = [xs[i] as number, ys[i] as number];
+    if (!(x > 0 && Number.isFinite(x) && y > 0 && Number.isFinite(y))) throw new RangeError(`powerLawFit: point ${i} is (${fmt(x)}, ${fmt(y)}); a power law needs positive finite values`);
+  }
+  const lx = xs.map(Math.log);
+  const ly = ys.map(Math.log);
+  const mx = lx.reduce((s, v) => s + v, 0) / n;
+  const my = ly.reduce((s, v) => s + v, 0) / n;
+  let sxx = 0;
+  let sxy = 0;
+  let syy = 0;
+  for (let i = 0; i < n; i++) {
+    const dx = (lx[i] as number) - mx;
+    const dy = (ly[i] as number) - my;
+    sxx += dx * dx;
+    sxy += dx * dy;
+    syy += dy * dy;
+  }
+  if (!(sxx > 0)) throw new RangeError('powerLawFit: every x is the same');
+  const b = sxy / sxx;
+  const a = my - b * mx;
+  let sse = 0;
+  for (let i = 0; i < n; i++) sse += ((ly[i] as number) - a - b * (lx[i] as number)) ** 2;
+  const se = Math.sqrt(sse / (n - 2) / sxx);
+  const t = studentTQuantile(0.975, n - 2);
+  return { exponent: b, stdErr: se, lo: b - t * se, hi: b + t * se, t, r2: syy > 0 ? 1 - sse / syy : 1, prefactor: Math.exp(a), n };
+}
+
+/** The regularized incomplete beta function I_x(a, b) (Lentz's continued fraction, with the symmetry for x > (a + 1)/(a + b + 2)). */
+function betaInc(x: number, a: number, b: number): number {
+  if (x <= 0) return 0;
+  if (x >= 1) return 1;
+  const front = Math.exp(logGamma(a + b) - logGamma(a) - logGamma(b) + a * Math.log(x) + b * Math.log(1 - x));
+  if (x > (a + 1) / (a + b + 2)) return 1 - betaInc(1 - x, b, a);
+  const tiny = 1e-300;
+  let c = 1;
+  let d = 1 - ((a + b) * x) / (a + 1);
+  if (Math.abs(d) < tiny) d = tiny;
+  d = 1 / d;
+  let h = d;
+  for (let m = 1; m < 10000; m++) {
+    const m2 = 2 * m;
+    let aa = (m * (b - m) * x) / ((a + m2 - 1) * (a + m2));
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    h *= d * c;
+    aa = (-(a + m) * (a + b + m) * x) / ((a + m2) * (a + m2 + 1));
+    d = 1 + aa * d;
+    if (Math.abs(d) < tiny) d = tiny;
+    c = 1 + aa / c;
+    if (Math.abs(c) < tiny) c = tiny;
+    d = 1 / d;
+    const del = d * c;
+    h *= del;
+    if (Math.abs(del - 1) < 1e-16) break;
+  }
+  return (front * h) / a;
+}
+
+/** P(T <= t) for Student's t with `dof` degrees of freedom. */
+export function studentTCdf(t: number, dof: number): number {
+  const tail = 0.5 * betaInc(dof / (dof + t * t), dof / 2, 0.5);
+  return t >= 0 ? 1 - tail : tail;
+}
+
+/** The `p` quantile of Student's t with `dof` > 0 degrees of freedom (bisection on {@link studentTCdf} to 1e-12 relative). */
+export function studentTQuantile(p: number, dof: number): number {
+  if (!(p > 0 && p < 1) || !(dof > 0)) return NaN;
+  if (p < 0.5) return -studentTQuantile(1 - p, dof);
+  if (p === 0.5) return 0;
+  let lo = 0;
+  let hi = 1;
+  while (studentTCdf(hi, dof) < p) hi *= 2;
+  for (let i = 0; i < 200 && hi - lo > 1e-12 * hi; i++) {
+    const mid = 0.5 * (lo + hi);
+    if (studentTCdf(mid, dof) < p) lo = mid;
+    else hi = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+function powerLawOf(points: readonly PowerLawPoint[], inputs: CheckInputs): PowerLawFit {
+  if (points.length < 3) throw new Missing(`a power-law fit needs three points, got ${points.length}`);
+  const xs = points.map((p) => num(typeof p.x === 'number' ? p.x : evaluate(p.x, inputs), describe(p.x)));
+  const ys = points.map((p) => num(evaluate(p.y, inputs), describe(p.y)));
+  try {
+    return powerLawFit(xs, ys);
+  } catch (e) {
+    if (e instanceof RangeError) throw new Missing(`${powerLawLabel(points)}: ${e.message}`);
+    throw e;
+  }
+}
+
+function powerLawStat(f: PowerLawFit, stat: PowerLawQuantity['stat']): number {
+  return stat === 'exponent' ? f.exponent : stat === 'points' ? f.n : f[stat];
+}
+
+/** `Y against X over n points`, Y and X described from the first point. */
+function powerLawLabel(points: readonly PowerLawPoint[]): string {
+  const p = points[0];
+  if (!p) return 'no points';
+  const strip = (s: string): string => s.replace(/ \[run \d+\]$/, '');
+  const x = typeof p.x === 'number' ? 'the given x' : strip(describe(p.x));
+  return `${strip(describe(p.y))} against ${x} over ${points.length} points`;
+}
+
 function field(report: unknown, path: string, what: string): number | string {
   let v: unknown = report;
   for (const k of path.split('.')) {
@@ -945,13 +1150,30 @@ interface Valued {
   raw?: number;
 }
 
+/** A quantity's number, or undefined when it cannot be evaluated (a missing run, study or field) or is not a number. */
+export function quantityValue(q: Quantity, inputs: CheckInputs): number | undefined {
+  try {
+    const v = evaluate(q, inputs);
+    return typeof v === 'number' ? v : undefined;
+  } catch (e) {
+    if (e instanceof Missing) return undefined;
+    throw e;
+  }
+}
+
 function evaluate(q: Quantity, inputs: CheckInputs): number | string {
   return evaluateValued(q, inputs).v;
 }
 
 function evaluateValued(q: Quantity, inputs: CheckInputs): Valued {
   let v: number | string;
-  if ('sweep' in q) {
+  if ('fit' in q) {
+    v = powerLawStat(powerLawOf(q.points, inputs), q.stat);
+  } else if ('spec' in q) {
+    const spec = inputs.specs?.[q.run];
+    if (spec === undefined) throw new Missing(`the spec of run ${q.run} is not known`);
+    v = field(spec, q.spec, `the spec of run ${q.run}`);
+  } else if ('sweep' in q) {
     v = sweepValue(q, inputs);
   } else if ('study' in q) {
     v = studyValue(q, inputs.studies);
@@ -985,7 +1207,7 @@ function side(q: Bound, val: Valued): string {
     const inner = `${scale !== undefined ? `${fmt(scale)} x ` : ''}(${describe(q, false)} = ${fmt(val.raw)})`;
     return `${offset !== undefined ? `${fmt(offset)} + ` : ''}${inner} = ${fmt(val.v)}`;
   }
-  if (!('run' in q) && !('sweep' in q) && !('study' in q) && !('hessian' in q)) return fmt(val.v);
+  if (!('run' in q) && !('sweep' in q) && !('study' in q) && !('hessian' in q) && !('fit' in q)) return fmt(val.v);
   return `${describe(q)} = ${fmt(val.v)}`;
 }
 
@@ -997,6 +1219,10 @@ function describe(q: Bound, withScale = true): string {
   if (typeof q === 'number') return fmt(q);
   const scale = withScale && 'scale' in q && q.scale !== undefined && q.scale !== 1 ? `${fmt(q.scale)} x ` : '';
   if ('sweep' in q) return `${scale}${describeSweep(q)}`;
+  if ('fit' in q) {
+    const what = { exponent: 'exponent', stdErr: 'standard error of the exponent', lo: '95% low end of the exponent', hi: '95% high end of the exponent', r2: 'r^2', prefactor: 'prefactor', points: 'points' }[q.stat];
+    return `${withScale && 'offset' in q && q.offset ? `${fmt(q.offset)} + ` : ''}${scale}${what} of the power-law fit of ${powerLawLabel(q.points)}`;
+  }
   const offset = withScale && 'offset' in q && q.offset !== undefined && q.offset !== 0 ? `${fmt(q.offset)} + ` : '';
   if ('study' in q) {
     if ('field' in q) return `${offset}${scale}${q.field} [study ${q.study}]`;
@@ -1005,6 +1231,7 @@ function describe(q: Bound, withScale = true): string {
     return `${offset}${scale}${q.reduce === 'count' ? 'count of' : q.reduce} ${q.column}${where} [study ${q.study}]`;
   }
   if ('hessian' in q) return `${offset}${scale}${q.field} [curvature ${q.hessian}]`;
+  if ('spec' in q) return `${offset}${scale}${q.spec} [run ${q.run}]`;
   if ('run' in q) {
     const where = `[run ${q.run}]`;
     switch (q.reduce) {
@@ -1090,6 +1317,16 @@ export function runCheck(c: Check, inputs: CheckInputs): CheckOutcome {
           pass,
         };
       }
+      case 'powerLaw': {
+        const f = powerLawOf(c.points, inputs);
+        const label = c.label ?? powerLawLabel(c.points);
+        const body = `exponent of ${label}: b = ${fmt(f.exponent)} +- ${fmt(f.stdErr)} (95% interval [${fmt(f.lo)}, ${fmt(f.hi)}], t(${f.n - 2}) = ${fmt(f.t)}), r^2 = ${fmt(f.r2)}, n = ${f.n}`;
+        if (c.target === undefined) return { text: body, pass: true, shown: true };
+        const tol = c.absTol ?? 0;
+        const pass = Math.abs(f.exponent - c.target) <= tol;
+        const inside = f.lo <= c.target && c.target <= f.hi;
+        return { text: `${body}; ${pass ? 'within' : 'not within'} ${fmt(tol)} of ${fmt(c.target)} (the target is ${inside ? 'inside' : 'outside'} the 95% interval)`, pass, detail: `b = ${fmt(f.exponent)} +- ${fmt(f.stdErr)}` };
+      }
       case 'nonIncreasing': {
         const r = runOf(inputs, c.run);
         const col = column(r, c.column, c.run);
@@ -1131,18 +1368,27 @@ export function checkReferences(reference: readonly PresetReference[], inputs: C
     const runsRead = new Set<number>();
     const studiesRead = new Set<number>();
     const collect = (q: Bound): void => {
-      if (typeof q === 'object' && 'run' in q) runsRead.add(q.run);
+      if (typeof q === 'object' && 'fit' in q) {
+        for (const p of q.points) {
+          collect(p.x);
+          collect(p.y);
+        }
+        return;
+      }
+      // A spec field is known before the run: reading it needs no finished run.
+      if (typeof q === 'object' && 'run' in q && !('spec' in q)) runsRead.add(q.run);
       if (typeof q === 'object' && 'study' in q) studiesRead.add(q.study);
     };
     for (const c of checks) {
       if (c.kind === 'nonIncreasing') runsRead.add(c.run);
+      else if (c.kind === 'powerLaw') collect({ fit: 'powerLaw', points: c.points, stat: 'exponent' });
       else if (c.kind !== 'binomial') {
         collect(c.of);
         if (c.kind === 'near') collect(c.to);
         else if (c.kind === 'atMost' || c.kind === 'atLeast') collect(c.bound);
       }
     }
-    const readsSweep = checks.some((c) => c.kind !== 'nonIncreasing' && [c.of, c.kind === 'near' ? c.to : c.kind === 'atMost' || c.kind === 'atLeast' ? c.bound : undefined].some((q) => typeof q === 'object' && q !== null && 'sweep' in q));
+    const readsSweep = checks.some((c) => c.kind !== 'nonIncreasing' && c.kind !== 'powerLaw' && [c.of, c.kind === 'near' ? c.to : c.kind === 'atMost' || c.kind === 'atLeast' ? c.bound : undefined].some((q) => typeof q === 'object' && q !== null && 'sweep' in q));
     const unfinished =
       [...runsRead].some((i) => {
         const r = inputs.runs[i];
@@ -1151,7 +1397,7 @@ export function checkReferences(reference: readonly PresetReference[], inputs: C
       (readsSweep && !(inputs.sweep?.table.complete ?? false)) ||
       [...studiesRead].some((i) => !(inputs.studies?.[i]?.finished ?? false));
     let status: CheckStatus;
-    const findings = checks.flatMap((c, i) => (outcomes[i]?.pass === false && c.finding !== undefined ? [c.finding] : []));
+    const findings = checks.flatMap((c, i) => (outcomes[i]?.pass === false && c.finding !== undefined ? [outcomes[i]?.detail !== undefined ? `${c.finding} (${outcomes[i]?.detail})` : c.finding] : []));
     if (ref.cannotCompare !== undefined) status = 'cannotCompare';
     else if (checks.length === 0) status = 'notChecked';
     else if (unfinished || outcomes.some((o) => o.pass === null)) status = 'incomplete';

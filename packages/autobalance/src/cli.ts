@@ -544,7 +544,8 @@ async function cmdRun(args: string[]): Promise<number> {
   if (outcome.sweep !== undefined) {
     process.stdout.write(header + sweepSummary(outcome.sweep.plan, outcome.sweep.table));
   } else if (preset.studies !== undefined) {
-    const t = presetStudyTable(preset, outcome.studies ?? []);
+    // The marks read the runs too when the preset has both (a preset of studies and runs).
+    const t = presetStudyTable(preset, outcome.studies ?? [], presetChecks(preset, outcome));
     process.stdout.write(header + textTable(t.header, t.rows));
     if (preset.runs.length > 0) process.stdout.write('\n' + textTable(['run', 'steps', 'final loss', 'norm ratio(s)', 'max invariant drift', 'outcome'], rows));
   } else {

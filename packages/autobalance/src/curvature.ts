@@ -432,5 +432,17 @@ export function describeReport(r: HessianReport): string {
       return `trace ~ ${g(r.estimate)} +- ${g(r.stdError)} (${r.probes} probes)`;
     case 'lemma32':
       return `Lemma 3.2: ${r.side}; residual ${g(r.residual)}, imbalance ${g(r.imbalance)}, eps ${g(r.eps)}, [Hess f](Delta, Delta) = ${g(r.value)} vs bound ${g(r.bound)}`;
+    default: {
+      // A family's own query (e.g. `theory`): its numeric fields, one level of nesting.
+      const o = r as unknown as Record<string, unknown>;
+      const parts: string[] = [];
+      for (const [k, v] of Object.entries(o)) {
+        if (typeof v === 'number') parts.push(`${k} ${g(v)}`);
+        else if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+          for (const [k2, v2] of Object.entries(v)) if (typeof v2 === 'number') parts.push(`${k}.${k2} ${g(v2)}`);
+        }
+      }
+      return `${String(o['what'] ?? 'report')}: ${parts.join(', ')}`;
+    }
   }
 }

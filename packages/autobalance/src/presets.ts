@@ -6,7 +6,7 @@
  */
 
 import { type BackendChoice, type BackendName, resolveBackend } from './backend.js';
-import type { PresetReference, StudyQuantity } from './checks.js';
+import type { PresetReference, Quantity, StudyQuantity } from './checks.js';
 import type { HessianQuery, HessianReport } from './curvature.js';
 import { InternalError, InvalidRequestError, guard } from './errors.js';
 import { describeValue, functionArg, optionsArg, chunkOptionsArg, stringArg } from './args.js';
@@ -51,7 +51,36 @@ export interface RunColumnPlot {
   logY?: boolean;
   /** Name of the column on the x axis (default `step`). */
   x?: string;
+  /** Theory lines drawn dotted in the same panel, each in the color of its run's line (see {@link RunTheoryLine}). */
+  theory?: RunTheoryLine[];
 }
+
+/**
+ * A theory line of a {@link RunColumnPlot} (on the step axis), in the color of run `run`'s line:
+ *
+ * - `{label, run, column}`: a column the run records (e.g. an envelope such as `envelopeGd`);
+ * - `{label, run, rate}`: the geometric envelope y_k = y_0 rate^k over the run's recorded steps,
+ *   y_0 the first recorded value of the plotted column, `rate` a {@link Quantity} evaluated as a
+ *   check's (from the runs, their specs and the studies; e.g. 1 - eta lambda_min(K^(H))/2 read
+ *   from a study). A rate that cannot be evaluated (a missing study) draws no line.
+ */
+export type RunTheoryLine =
+  | {
+      /** Legend label. */
+      label: string;
+      /** Index of the run. */
+      run: number;
+      /** The column. */
+      column: string;
+    }
+  | {
+      /** Legend label. */
+      label: string;
+      /** Index of the run. */
+      run: number;
+      /** The contraction factor per step. */
+      rate: Quantity;
+    };
 
 /**
  * Columns of the preset's studies against each other: one line per study (its rows in order,

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type CheckStudy, type CheckedReference, checkReferences, referenceMark, studyValue } from './checks.js';
+import { type CheckStudy, type CheckedReference, checkReferences, quantityValue, referenceMark, studyValue } from './checks.js';
 import { type ColumnRole, columnRole, columnsWithRole, stepColumn } from './columns.js';
 import { type HessianReport, describeReport } from './curvature.js';
 import { type Provenance, esc, htmlPage, provenanceHtml, referenceTable, shortenedBanner } from './html.js';
@@ -302,7 +302,7 @@ export function presetFigure(
       }
       const first = runs[0]?.result;
       const xIsStep = p.x === undefined || (first !== undefined && columnRole(first, p.x) === 'step');
-      const series = runs.map((r) => {
+      const series = runs.map((r): { label: string; x: Float64Array; y: Float64Array; theory?: boolean; theoryOf?: string } => {
         const xName = p.x ?? stepColumn(r.result);
         return {
           label: r.label,
@@ -310,8 +310,25 @@ export function presetFigure(
           y: r.result.columns[p.column] ?? new Float64Array(0),
         };
       });
+      // Theory lines: a recorded column, or a geometric envelope y_0 rate^k, in the run's color.
+      for (const t of p.theory ?? []) {
+        const r = runs[t.run];
+        const stepName = r ? stepColumn(r.result) : undefined;
+        const steps = r && stepName !== undefined ? r.result.columns[stepName] : undefined;
+        if (!r || !steps) continue;
+        const of = r.label;
+        if ('column' in t) {
+          series.push({ label: t.label, x: steps, y: r.result.columns[t.column] ?? new Float64Array(0), theory: true, theoryOf: of });
+          continue;
+        }
+        const rate = quantityValue(t.rate, { runs: runs.map((x) => x.result), specs: preset.runs.map((x) => x.spec), ...(st ? { studies: checkStudies(st) } : {}) });
+        const y0 = r.result.columns[p.column]?.[0];
+        if (rate === undefined || y0 === undefined) continue;
+        const s0 = steps[0] ?? 0;
+        series.push({ label: t.label, x: steps, y: Float64Array.from(steps, (k) => y0 * rate ** (k - s0)), theory: true, theoryOf: of });
+      }
       // A conserved quantity on a linear axis: an honest range around its initial values.
-      const domain = !p.logY && first !== undefined && p.column in first.columns && columnRole(first, p.column) === 'invariant' ? invariantDomain(series) : undefined;
+      const domain = !p.logY && first !== undefined && p.column in first.columns && columnRole(first, p.column) === 'invariant' ? invariantDomain(series.filter((x) => x.theory !== true)) : undefined;
       return {
         title: p.title,
         xLabel: xIsStep ? 'iteration' : (p.x as string),
@@ -492,6 +509,7 @@ export function presetChecks(preset: Preset, outcome: Pick<PresetOutcome, 'runs'
   const st = outcome.studies ?? presetStudiesOf(outcome.runs);
   return checkReferences(preset.reference, {
     runs: preset.runs.map((_, i) => outcome.runs[i]?.result),
+    specs: preset.runs.map((r) => r.spec),
     hessian: preset.hessian.map((_, i) => outcome.hessian[i]?.report),
     ...(sw ? { sweep: { table: sw.table, confidence: sw.plan.confidence } } : {}),
     ...(preset.studies ? { studies: checkStudies(st ?? []) } : {}),

@@ -13,6 +13,13 @@ export interface Series {
   x: ArrayLike<number>;
   /** The y values, one per x value. */
   y: ArrayLike<number>;
+  /**
+   * A theory line (an envelope, a bound): drawn with the dash {@link THEORY_DASH} (never one of
+   * the data lines' dashes), in the color of the series labelled `theoryOf` when given.
+   */
+  theory?: boolean;
+  /** The label of the data series whose color a theory line takes. */
+  theoryOf?: string;
 }
 
 /** One panel (a set of axes). */
@@ -63,9 +70,12 @@ export const PALETTE = ['#0072b2', '#d55e00', '#009e73', '#cc79a7', '#e69f00', '
 /** Dash patterns, in order: lines that coincide stay visible. */
 export const DASHES = ['', '7 4', '2 3', '9 3 2 3'];
 
-function strokeStyle(k: number, width: number): string {
+/** The dash of theory lines ({@link Series} `theory`): dots, unlike every entry of {@link DASHES}. */
+export const THEORY_DASH = '1 3';
+
+function strokeStyle(k: number, width: number, theory = false): string {
   const color = PALETTE[k % PALETTE.length] as string;
-  const dash = DASHES[k % DASHES.length] as string;
+  const dash = theory ? THEORY_DASH : (DASHES[k % DASHES.length] as string);
   return `stroke="${color}" stroke-width="${width}"${dash ? ` stroke-dasharray="${dash}"` : ''}`;
 }
 
@@ -239,17 +249,17 @@ function renderPanel(panel: Panel, x0: number, y0: number, w: number, h: number,
     }
     if (d) {
       parts.push(
-        `<path d="${d}" fill="none" ${strokeStyle(k, 1.8)} stroke-linejoin="round" clip-path="url(#${clipId})"><title>${escapeXml(s.label)}</title></path>`,
+        `<path d="${d}" fill="none" ${strokeStyle(k, 1.8, s.theory === true)} stroke-linejoin="round" clip-path="url(#${clipId})"><title>${escapeXml(s.label)}</title></path>`,
       );
     }
   });
 
-  if (legend) parts.push(renderLegend(panel.series.map((s) => s.label), px1 - 6, py1 + 6, px1 - px0 - 8));
+  if (legend) parts.push(renderLegend(panel.series.map((s) => s.label), px1 - 6, py1 + 6, px1 - px0 - 8, panel.series.map((s) => s.theory === true)));
   return parts.join('\n');
 }
 
 /** A legend box whose top right corner is at (right, top). */
-function renderLegend(labels: readonly string[], right: number, top: number, maxWidth: number): string {
+function renderLegend(labels: readonly string[], right: number, top: number, maxWidth: number, theory: readonly boolean[] = []): string {
   const parts: string[] = [];
   const rowH = 16;
   const longest = labels.reduce((m, l) => Math.max(m, l.length), 0);
@@ -263,7 +273,7 @@ function renderLegend(labels: readonly string[], right: number, top: number, max
   }
   labels.forEach((label, k) => {
     const yy = ly + 4 + rowH * k + rowH / 2;
-    parts.push(`<line x1="${(lx + 6).toFixed(1)}" y1="${yy}" x2="${(lx + 32).toFixed(1)}" y2="${yy}" ${strokeStyle(k, 2.5)}/>`);
+    parts.push(`<line x1="${(lx + 6).toFixed(1)}" y1="${yy}" x2="${(lx + 32).toFixed(1)}" y2="${yy}" ${strokeStyle(k, 2.5, theory[k] === true)}/>`);
     parts.push(`<text x="${(lx + 38).toFixed(1)}" y="${yy + 4}" font-size="11">${escapeXml(label)}</text>`);
   });
   return parts.join('\n');

@@ -19,7 +19,7 @@
  * @module
  */
 
-import { DASHES, type Figure, type Panel, PALETTE } from './svg.js';
+import { DASHES, type Figure, type Panel, PALETTE, THEORY_DASH } from './svg.js';
 
 /** The `$schema` of the specs made here. */
 export const VEGA_LITE_SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
@@ -177,7 +177,8 @@ function hoverLayer(panel: Panel, rows: readonly Row[]): Record<string, unknown>
  * `columns`), each panel a line chart with one line per series, colored (and dashed, so that
  * coinciding lines stay visible) by series label, each panel with its own legend above its plot
  * (never on the data) listing its series; a series keeps its color and dash in every panel (by
- * order of first appearance in the figure). Axis titles from `xLabel`/`yLabel`, a log y scale on
+ * order of first appearance in the figure); a theory line (`theory` on the series) is dotted
+ * ({@link THEORY_DASH}, a dash no data line has) in the color of its `theoryOf` line. Axis titles from `xLabel`/`yLabel`, a log y scale on
  * `logY` panels.
  *
  * Each panel is a layer of two: the lines (`layer[0]`), and invisible hover points (`layer[1]`,
@@ -200,11 +201,18 @@ export function figureToVegaLite(figure: Figure, options: VegaLiteOptions = {}):
   const height = positive(options.height, 240);
   const maxPoints = Math.max(2, Math.floor(positive(options.maxPoints, 2000)));
 
+  // Data lines are numbered in order of first appearance; a theory line takes the color of its
+  // `theoryOf` line (else the next color) and always the theory dash.
   const labels: string[] = [];
-  for (const p of figure.panels) for (const s of p.series) if (!labels.includes(s.label)) labels.push(s.label);
-  const colorOf = (label: string): string => PALETTE[labels.indexOf(label) % PALETTE.length] as string;
+  const theoryOf = new Map<string, string | undefined>();
+  for (const p of figure.panels) for (const s of p.series) if (s.theory === true) theoryOf.set(s.label, s.theoryOf);
+  for (const p of figure.panels) for (const s of p.series) if (!labels.includes(s.label) && !(theoryOf.has(s.label) && theoryOf.get(s.label) !== undefined)) labels.push(s.label);
+  const colorOf = (label: string): string => {
+    const of = theoryOf.get(label);
+    return PALETTE[labels.indexOf(of !== undefined && labels.includes(of) ? of : label) % PALETTE.length] as string;
+  };
   const dashOf = (label: string): number[] => {
-    const d = (DASHES[labels.indexOf(label) % DASHES.length] as string).split(' ').filter(Boolean).map(Number);
+    const d = (theoryOf.has(label) ? THEORY_DASH : (DASHES[labels.indexOf(label) % DASHES.length] as string)).split(' ').filter(Boolean).map(Number);
     return d.length > 0 ? d : [1, 0];
   };
 
@@ -213,7 +221,7 @@ export function figureToVegaLite(figure: Figure, options: VegaLiteOptions = {}):
     const decades = panel.logY ? decadeTicks(rows) : undefined;
     // This panel's series (in figure order), each with its figure-wide color and dash; the
     // legend sits above the plot, off the data.
-    const own = labels.filter((l) => panel.series.some((s) => s.label === l));
+    const own = [...labels, ...[...theoryOf.keys()].filter((l) => !labels.includes(l))].filter((l) => panel.series.some((s) => s.label === l));
     const bySeries = (range: unknown[], legend: boolean): Record<string, unknown> => ({
       field: 'series',
       type: 'nominal',
