@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::dist::{self, Frame, Patches};
-use super::{ConvFilter, Sampling, COLUMNS};
+use super::{ConvFilter, Sampling, COLUMNS, DATA_COLUMNS};
 use crate::build::{Budget, Buffers};
 use crate::error::{Error, Result};
 use crate::model::{Built, Family, RunInfo};
@@ -296,7 +296,9 @@ impl Family for ConvFilterFamily {
         // Memory: the samples held (rows x (k p + 1)), the data kept for fresh draws, scratch,
         // the per-parameter vectors, curvature, the recorded columns.
         let pu = p as u64;
-        let data_doubles = data_rows.map_or(0, |(n, _)| n as u64 * row);
+        // (Data: the rows and their labels, for the relLoss column.)
+        let data_doubles = data_rows.map_or(0, |(n, _)| n as u64 * (row + 1));
+        let columns = COLUMNS.len() + data_rows.map_or(0, |_| DATA_COLUMNS.len());
         budget.reserve(
             "model",
             &[
@@ -308,7 +310,7 @@ impl Family for ConvFilterFamily {
         )?;
         budget.reserve(
             "steps",
-            &[(run.rows_max, (run.other_columns + COLUMNS.len()) as u64)],
+            &[(run.rows_max, (run.other_columns + columns) as u64)],
         )?;
         let data = match data_rows {
             Some((n, z)) => Some(buffers.matrix("patches.z", z, n, row as usize)?),

@@ -33,6 +33,10 @@ pub const COLUMNS: &[(&str, Role)] = &[
     ("contraction", Role::Other),
 ];
 
+/// The extra column of data patches: the thesis's relative loss over all N data rows,
+/// mean_n (f(w, Z_n) - y_n)^2 / (mean_n y_n)^2 (Figure 6.3 (c, d) plot its logarithm).
+pub const DATA_COLUMNS: &[(&str, Role)] = &[("relLoss", Role::Other)];
+
 /// Below this relative error (||w - w*|| / ||w*||) the `contraction` column is not measured:
 /// rounding, not the dynamics, decides the last digits there.
 pub const CONTRACTION_FLOOR: f64 = 1e-9;
@@ -79,6 +83,8 @@ pub struct ConvFilter {
     last_row: Option<(u64, f64)>,
     /// Scratch: one sample's activation-weighted patch average.
     g: Vec<f64>,
+    /// Data patches: the labels of all N rows and (mean label)^2, for `relLoss`.
+    data_y: Option<(Vec<f64>, f64)>,
 }
 
 impl ConvFilter {
@@ -112,7 +118,15 @@ impl ConvFilter {
             t: 0,
             last_row: None,
             g: vec![0.0; p],
+            data_y: None,
         };
+        if let Patches::Data { z, n } = &m.patches {
+            let y: Vec<f64> = (0..*n)
+                .map(|r| relu_mean(&m.w_star, &z[r * k * p..(r + 1) * k * p], p, k))
+                .collect();
+            let ybar = y.iter().sum::<f64>() / *n as f64;
+            m.data_y = Some((y, ybar * ybar));
+        }
         match (sampling, fixed) {
             (Sampling::Fixed, Some((z, n))) => {
                 m.z = z;
@@ -149,15 +163,23 @@ impl ConvFilter {
     /// f(w, Z) for row r.
     fn f(&self, w: &[f64], r: usize) -> f64 {
         let (p, k) = (self.p, self.k);
-        let row = &self.z[r * k * p..(r + 1) * k * p];
-        let mut s = 0.0;
-        for i in 0..k {
-            let a = crate::linalg::dot(w, &row[i * p..(i + 1) * p]);
-            if a > 0.0 {
-                s += a;
-            }
-        }
-        s / k as f64
+        relu_mean(w, &self.z[r * k * p..(r + 1) * k * p], p, k)
+    }
+
+    /// Data patches: mean over all N data rows of (f(w, Z_n) - y_n)^2 divided by (mean_n y_n)^2
+    /// (the thesis's "relative loss" before its logarithm); None for generated patches.
+    pub fn relative_loss(&self, w: &[f64]) -> Option<f64> {
+        let (Patches::Data { z, n }, Some((y, ybar2))) = (&self.patches, &self.data_y) else {
+            return None;
+        };
+        let (p, k) = (self.p, self.k);
+        let s: f64 = (0..*n)
+            .map(|r| {
+                let d = relu_mean(w, &z[r * k * p..(r + 1) * k * p], p, k) - y[r];
+                d * d
+            })
+            .sum();
+        Some(s / *n as f64 / ybar2)
     }
 
     fn label(&mut self) {
@@ -265,6 +287,18 @@ impl ConvFilter {
             "note": "gamma(phi) and L(phi): min / max over filter angles |alpha| <= phi of a grid (+-(pi/2)(j/J)^2, J = 48 for quadrature and 24 for sample averages, and the table's angles) in the plane of w* and w; beta and Lcross: max over that grid of the value at alpha divided by |alpha| (alpha <= pi/2)",
         })
     }
+}
+
+/// (1/k) sum_i relu(w^T Z_i) over the k patches of one row.
+fn relu_mean(w: &[f64], row: &[f64], p: usize, k: usize) -> f64 {
+    let mut s = 0.0;
+    for i in 0..k {
+        let a = crate::linalg::dot(w, &row[i * p..(i + 1) * p]);
+        if a > 0.0 {
+            s += a;
+        }
+    }
+    s / k as f64
 }
 
 /// The angle between a and b, atan2(||a_perp|| ||b||, a.b) (NaN when either is 0).
@@ -375,7 +409,16 @@ impl Model for ConvFilter {
         }
     }
     fn columns(&self) -> Vec<Column> {
-        COLUMNS.iter().map(|(n, r)| Column::new(*n, *r)).collect()
+        let extra = if self.data_y.is_some() {
+            DATA_COLUMNS
+        } else {
+            &[]
+        };
+        COLUMNS
+            .iter()
+            .chain(extra)
+            .map(|(n, r)| Column::new(*n, *r))
+            .collect()
     }
     fn metrics(&mut self, w: &[f64], grad: &[f64], loss: f64, out: &mut Vec<f64>) {
         let (e2, phi) = self.err_phi(w);
@@ -397,6 +440,9 @@ impl Model for ConvFilter {
         };
         out.push(c);
         self.last_row = Some((t, err));
+        if let Some(r) = self.relative_loss(w) {
+            out.push(r);
+        }
     }
     fn matrix<'a>(
         &'a self,
