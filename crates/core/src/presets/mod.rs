@@ -12,6 +12,7 @@ mod du_2019_ch3;
 mod du_2019_ch3_deep;
 mod du_2019_ch5;
 mod du_2019_ch6;
+mod du_2019_ch6_digits;
 mod du_2019_ch7;
 mod du_hu_lee_2018;
 mod marcotte_2023;
@@ -34,6 +35,7 @@ fn all() -> impl Iterator<Item = &'static Preset> {
         .chain(du_2019_ch3::PRESETS.iter())
         .chain(du_2019_ch5::PRESETS.iter())
         .chain(du_2019_ch6::PRESETS.iter())
+        .chain(du_2019_ch6_digits::PRESETS.iter())
         .chain(du_2019_ch7::PRESETS.iter())
         .chain(marcotte_2023::PRESETS.iter())
         .chain(taghvaei_2017::PRESETS.iter())
@@ -67,6 +69,23 @@ pub fn spec_json(name: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs whose `patches.kind` is `digits` (expanded from data/digits.csv by the TS layer in
+    /// Node): the same spec with `data` patches of the shape the expansion gives (1797 images x
+    /// k q^2 pixels; arbitrary values in [0, 1]), so that the rest of the spec is checked here.
+    fn resolve_digits(spec: &Value) -> (Value, std::collections::HashMap<String, Vec<f64>>) {
+        let mut spec = spec.clone();
+        if spec["patches"]["kind"] != "digits" {
+            return (spec, Default::default());
+        }
+        let cols =
+            (spec["model"]["p"].as_f64().unwrap() * spec["model"]["k"].as_f64().unwrap()) as usize;
+        let data: Vec<f64> = (0..1797 * cols).map(|i| (i % 17) as f64 / 16.0).collect();
+        spec["patches"] = json!({"kind": "data", "z": {"rows": 1797, "cols": cols}});
+        let mut m = std::collections::HashMap::new();
+        m.insert("patches.z".to_string(), data);
+        (spec, m)
+    }
 
     #[test]
     fn every_preset_builds_valid_sessions() {
@@ -134,7 +153,8 @@ mod tests {
                 }
             }
             for run in runs {
-                crate::Session::new(&run["spec"].to_string(), Default::default()).unwrap();
+                let (spec, buffers) = resolve_digits(&run["spec"]);
+                crate::Session::new(&spec.to_string(), buffers).unwrap();
             }
             for h in spec["hessian"].as_array().into_iter().flatten() {
                 let run = &runs[h["run"].as_u64().unwrap() as usize];
