@@ -8,6 +8,7 @@
 #   2. wasm-bindgen-cli, the exact version of the wasm-bindgen crate pinned in Cargo.toml
 #   3. pnpm, then `pnpm install` at the repo root (@napi-rs/cli, typescript, vitest, ...)
 #   4. builds: native addon, wasm module, TS package, the demo page (Vite)
+#   5. data/digits.csv: scikit-learn's 8 x 8 digits from its PyPI wheel (scripts/fetch-digits.sh)
 #   (chromium from Debian, for the browser end-to-end test of the demo page)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -107,5 +108,9 @@ if [ -f packages/demo/package.json ]; then
   say "building the demo page (packages/demo/dist)"
   pnpm --filter autobalance-demo build >/dev/null
 fi
+
+# 5. The digits of the figure63c/d presets (needs python3 with pip, and PyPI).
+step="digits data (scripts/fetch-digits.sh)"
+bash scripts/fetch-digits.sh
 
 say "done in $((SECONDS - t0)) s"

@@ -48,6 +48,8 @@ import { type CurvatureWhat, type HessianQuery, type HessianReport, QueryCancell
 import { type Progress, Run, train } from './run.js';
 import { loadBackend, probeBackends } from './select.js';
 import { checkWritable, writeText } from './node-files.js';
+// Data set files (digits patches) are read from disk.
+import './datasets-node.js';
 import type { RunSpec } from './spec.js';
 import { type StudySpec, study, studyResultToJson, studyToCsv } from './study.js';
 import { type SweepPlan, type SweepSpec, type SweepTable, sweepPlan } from './sweep.js';

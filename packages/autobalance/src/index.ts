@@ -36,3 +36,5 @@ export {
 
 // Wasm sweeps in Node run on worker_threads workers (registers them with registerSweepWorkers).
 import './sweep-pool-node.js';
+// Data set files (digits patches) are read from disk in Node.
+import './datasets-node.js';

@@ -15,6 +15,7 @@
 export * from './errors.js';
 export * from './matrix.js';
 export * from './spec.js';
+export * from './datasets.js';
 export * from './backend.js';
 export * from './columns.js';
 export * from './run.js';

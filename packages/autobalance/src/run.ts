@@ -11,6 +11,7 @@ import { type ColumnRole, isColumnRole } from './columns.js';
 import { AutobalanceError, InternalError, InvalidRequestError, fromBindingError, guard } from './errors.js';
 import { type CurvatureWhat, type HessianOptions, type HessianQuery, type ReportFor, runQuery } from './curvature.js';
 import type { Matrix } from './matrix.js';
+import { resolveDatasets } from './datasets.js';
 import { type MatrixFactorizationRunSpec, type RunSpec, encodeJson, encodeSpec } from './spec.js';
 import { ChunkSizer, advanceOffLoop, freeQuietly, now, yieldToTimers } from './chunk.js';
 import { checkBackend, chunkOptionsArg, countArg, functionArg, optionsArg, stringArg } from './args.js';
@@ -268,7 +269,7 @@ export class Run<S extends RunSpec = RunSpec> {
   /** Like {@link Run.create}, synchronously, on a backend already loaded. */
   static withBackend<S extends RunSpec>(backend: Backend, spec: S): Run<S> {
     checkBackend(backend);
-    const { json, buffers } = encodeSpec(spec);
+    const { json, buffers } = encodeSpec(resolveDatasets(spec));
     const session = guard(() => backend.createSession(json, buffers));
     return new Run<S>(backend, session);
   }
