@@ -16,6 +16,7 @@
 
 import { InvalidSpecError, ShapeMismatchError } from './errors.js';
 import { describeValue } from './args.js';
+import { type Matrix, matrix } from './matrix.js';
 
 /** Images, rows and columns of the digits set. */
 export const DIGITS_IMAGES = 1797;
@@ -50,8 +51,16 @@ export interface DigitsData {
   path: string;
 }
 
-/** Reads a data set file: its text and its resolved path; throws a typed error when it is missing. */
-export type DatasetReader = (name: 'digits', file: string | undefined) => { text: string; path: string };
+/** A data set file as read. */
+export interface DatasetFile {
+  /** Its text. */
+  text: string;
+  /** Its resolved path. */
+  path: string;
+}
+
+/** Reads a data set file (`file`, or the reader's default for `name`); throws a typed error when it is missing. */
+export type DatasetReader = (name: 'digits', file: string | undefined) => DatasetFile;
 
 let reader: DatasetReader | undefined;
 
@@ -104,7 +113,7 @@ export function readDigits(file?: string): DigitsData {
  * stride + 1, patch (a, b) (corner at row a stride, column b stride) at columns (a m + b) q^2 ..,
  * its pixels row-major, each times `scale`.
  */
-export function digitsPatchRows(d: DigitsData, q: number, stride: number, scale: number): { rows: number; cols: number; data: Float64Array } {
+export function digitsPatchRows(d: DigitsData, q: number, stride: number, scale: number): Matrix {
   const m = Math.floor((DIGITS_SIDE - q) / stride) + 1;
   const p = q * q;
   const cols = m * m * p;
@@ -121,7 +130,7 @@ export function digitsPatchRows(d: DigitsData, q: number, stride: number, scale:
       }
     }
   }
-  return { rows: d.n, cols, data };
+  return matrix(d.n, cols, data);
 }
 
 function intIn(field: string, x: unknown, lo: number, hi: number): number {
