@@ -639,3 +639,70 @@ fn ch6_sweeps() {
         }
     }
 }
+
+#[test]
+fn rel_loss_of_data_patches_against_a_loop() {
+    // relLoss = mean over all N data rows of (f(w, Z) - f(w*, Z))^2 / (mean f(w*, Z))^2, at every
+    // recorded row, whatever the batch (fresh SGD here); generated patches have no such column;
+    // all-zero labels give NaN, not an infinity.
+    let (p, k, n) = (3usize, 2usize, 7usize);
+    let data: Vec<f64> = (0..n * k * p)
+        .map(|i| ((i * 29 % 13) as f64 - 4.0) / 5.0)
+        .collect();
+    let w_star = [1.0, -0.5, 0.25];
+    let mut spec = base(
+        json!({"kind": "data", "z": {"rows": n, "cols": k * p}}),
+        json!({"kind": "fresh", "batch": 2, "seed": 4}),
+    );
+    spec["model"] = json!({"kind": "convFilter", "p": p, "k": k});
+    spec["teacher"] = json!({"kind": "vector", "w": w_star});
+    spec["init"] = json!({"kind": "point", "w": [0.3, 0.2, -0.1]});
+    spec["steps"] = json!(6);
+    spec["recordEvery"] = json!(3);
+    let mut sess = Session::new(
+        &spec.to_string(),
+        HashMap::from([("patches.z".into(), data.clone())]),
+    )
+    .unwrap();
+    sess.advance(u64::MAX);
+    let f = |w: &[f64], r: usize| -> f64 {
+        (0..k)
+            .map(|i| {
+                let a: f64 = (0..p).map(|j| w[j] * data[r * k * p + i * p + j]).sum();
+                a.max(0.0)
+            })
+            .sum::<f64>()
+            / k as f64
+    };
+    let rel = sess.column("relLoss", 0).unwrap().to_vec();
+    assert_eq!(rel.len(), 3);
+    let ybar = (0..n).map(|r| f(&w_star, r)).sum::<f64>() / n as f64;
+    let w0 = [0.3, 0.2, -0.1];
+    let want0 = (0..n)
+        .map(|r| (f(&w0, r) - f(&w_star, r)).powi(2))
+        .sum::<f64>()
+        / n as f64
+        / (ybar * ybar);
+    assert!(
+        (rel[0] - want0).abs() <= 1e-14 * want0,
+        "{} vs {want0}",
+        rel[0]
+    );
+    assert!(rel.iter().all(|x| x.is_finite() && *x >= 0.0));
+    let plain = session(&base(
+        json!({"kind": "gaussian"}),
+        json!({"kind": "fresh", "batch": 2, "seed": 4}),
+    ));
+    assert!(plain.column("relLoss", 0).is_err());
+    let mut zero = Session::new(
+        &spec.to_string(),
+        HashMap::from([("patches.z".into(), vec![0.0; n * k * p])]),
+    )
+    .unwrap();
+    zero.advance(u64::MAX);
+    assert!(zero
+        .column("relLoss", 0)
+        .unwrap()
+        .iter()
+        .all(|x| x.is_nan()));
+}

@@ -167,7 +167,8 @@ impl ConvFilter {
     }
 
     /// Data patches: mean over all N data rows of (f(w, Z_n) - y_n)^2 divided by (mean_n y_n)^2
-    /// (the thesis's "relative loss" before its logarithm); None for generated patches.
+    /// (the thesis's "relative loss" before its logarithm; NaN when the mean label is 0); None for
+    /// generated patches.
     pub fn relative_loss(&self, w: &[f64]) -> Option<f64> {
         let (Patches::Data { z, n }, Some((y, ybar2))) = (&self.patches, &self.data_y) else {
             return None;
@@ -179,7 +180,12 @@ impl ConvFilter {
                 d * d
             })
             .sum();
-        Some(s / *n as f64 / ybar2)
+        // NaN when every label is 0 (the ratio is undefined), never an infinity.
+        Some(if *ybar2 > 0.0 {
+            s / *n as f64 / ybar2
+        } else {
+            f64::NAN
+        })
     }
 
     fn label(&mut self) {
