@@ -99,43 +99,49 @@ pub mod x86 {
         }
     }
 
+    /// AVX2 with the lanes of [`Avx512`]: a pair of 4-lane registers standing for one 8-lane
+    /// vector (lanes 0-3, 4-7), so a kernel gives the same bits on an AVX2-only CPU as on an
+    /// AVX-512 one (the golden fixtures are exact; element-wise operations are the same
+    /// per lane and `hsum` adds the 8 lanes in [`Avx512`]'s order).
     pub struct Avx2;
     impl Simd for Avx2 {
-        type V = __m256d;
-        const N: usize = 4;
+        type V = (__m256d, __m256d);
+        const N: usize = 8;
         #[inline(always)]
-        unsafe fn zero() -> __m256d {
-            _mm256_setzero_pd()
+        unsafe fn zero() -> (__m256d, __m256d) {
+            (_mm256_setzero_pd(), _mm256_setzero_pd())
         }
         #[inline(always)]
-        unsafe fn splat(x: f64) -> __m256d {
-            _mm256_set1_pd(x)
+        unsafe fn splat(x: f64) -> (__m256d, __m256d) {
+            (_mm256_set1_pd(x), _mm256_set1_pd(x))
         }
         #[inline(always)]
-        unsafe fn load(p: *const f64) -> __m256d {
-            _mm256_loadu_pd(p)
+        unsafe fn load(p: *const f64) -> (__m256d, __m256d) {
+            (_mm256_loadu_pd(p), _mm256_loadu_pd(p.add(4)))
         }
         #[inline(always)]
-        unsafe fn store(p: *mut f64, v: __m256d) {
-            _mm256_storeu_pd(p, v)
+        unsafe fn store(p: *mut f64, v: (__m256d, __m256d)) {
+            _mm256_storeu_pd(p, v.0);
+            _mm256_storeu_pd(p.add(4), v.1)
         }
         #[inline(always)]
-        unsafe fn add(a: __m256d, b: __m256d) -> __m256d {
-            _mm256_add_pd(a, b)
+        unsafe fn add(a: (__m256d, __m256d), b: (__m256d, __m256d)) -> (__m256d, __m256d) {
+            (_mm256_add_pd(a.0, b.0), _mm256_add_pd(a.1, b.1))
         }
         #[inline(always)]
-        unsafe fn sub(a: __m256d, b: __m256d) -> __m256d {
-            _mm256_sub_pd(a, b)
+        unsafe fn sub(a: (__m256d, __m256d), b: (__m256d, __m256d)) -> (__m256d, __m256d) {
+            (_mm256_sub_pd(a.0, b.0), _mm256_sub_pd(a.1, b.1))
         }
         #[inline(always)]
-        unsafe fn mul(a: __m256d, b: __m256d) -> __m256d {
-            _mm256_mul_pd(a, b)
+        unsafe fn mul(a: (__m256d, __m256d), b: (__m256d, __m256d)) -> (__m256d, __m256d) {
+            (_mm256_mul_pd(a.0, b.0), _mm256_mul_pd(a.1, b.1))
         }
         #[inline(always)]
-        unsafe fn hsum(v: __m256d) -> f64 {
-            let mut a = [0.0f64; 4];
-            _mm256_storeu_pd(a.as_mut_ptr(), v);
-            (a[0] + a[2]) + (a[1] + a[3])
+        unsafe fn hsum(v: (__m256d, __m256d)) -> f64 {
+            let mut a = [0.0f64; 8];
+            _mm256_storeu_pd(a.as_mut_ptr(), v.0);
+            _mm256_storeu_pd(a.as_mut_ptr().add(4), v.1);
+            ((a[0] + a[4]) + (a[1] + a[5])) + ((a[2] + a[6]) + (a[3] + a[7]))
         }
     }
 }
