@@ -13,9 +13,9 @@ step "cargo clippy (core, node; -D warnings)"
 cargo clippy -q -p autobalance-core --all-targets --features parallel -- -D warnings
 cargo clippy -q -p autobalance-node -- -D warnings
 step "cargo test: core, sequential (the wasm configuration)"
-cargo test -q -p autobalance-core --release
+cargo test -q -p autobalance-core --profile ci
 step "cargo test: core, parallel (the native configuration)"
-cargo test -q -p autobalance-core --release --features parallel
+cargo test -q -p autobalance-core --profile ci --features parallel
 step "API reference: docs/reference matches the TSDoc (scripts/check-docs.sh)"
 bash scripts/check-docs.sh
 step "vitest: native backend"
