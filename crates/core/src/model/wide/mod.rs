@@ -86,21 +86,28 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    /// Z_c = X W_c^T, the pattern bits, and the partial predictions
-    /// sum_{r in c} a_r relu(z_ir) / sqrt(m).
-    fn forward(&self, ch: &mut Chunk, w: &[f64]) {
+    /// ch.z = X P_c^T for the chunk's rows P_c of an m x d matrix `p` (W for the forward pass,
+    /// the direction V for the tangent).
+    fn x_rows_t(&self, ch: &mut Chunk, p: &[f64]) {
         let (n, d, mc) = (self.n, self.d, ch.mc);
-        let wc = &w[ch.r0 * d..(ch.r0 + mc) * d];
+        let pc = &p[ch.r0 * d..(ch.r0 + mc) * d];
         gemm(
             1.0,
             self.x,
             Layout::row_major(n, d),
-            wc,
+            pc,
             Layout::row_major(mc, d).t(),
             0.0,
             &mut ch.z,
             Layout::row_major(n, mc),
         );
+    }
+
+    /// Z_c = X W_c^T, the pattern bits, and the partial predictions
+    /// sum_{r in c} a_r relu(z_ir) / sqrt(m).
+    fn forward(&self, ch: &mut Chunk, w: &[f64]) {
+        let (n, mc) = (self.n, ch.mc);
+        self.x_rows_t(ch, w);
         ch.bits.fill(0);
         let a = &self.a[ch.r0..ch.r0 + mc];
         for i in 0..n {
@@ -147,18 +154,8 @@ impl Ctx<'_> {
 
     /// S_c = X V_c^T masked by the pattern: partial J v = sum_{r in c} a_r 1_ir x_i^T v_r / sqrt(m).
     fn tangent(&self, ch: &mut Chunk, v: &[f64]) {
-        let (n, d, mc) = (self.n, self.d, ch.mc);
-        let vc = &v[ch.r0 * d..(ch.r0 + mc) * d];
-        gemm(
-            1.0,
-            self.x,
-            Layout::row_major(n, d),
-            vc,
-            Layout::row_major(mc, d).t(),
-            0.0,
-            &mut ch.z,
-            Layout::row_major(n, mc),
-        );
+        let (n, mc) = (self.n, ch.mc);
+        self.x_rows_t(ch, v);
         let a = &self.a[ch.r0..ch.r0 + mc];
         for i in 0..n {
             let row = &ch.z[i * mc..(i + 1) * mc];
