@@ -59,20 +59,8 @@ pub fn eig_range(h: &[f64], n: usize) -> (f64, f64) {
         let (a, b) = if i <= j { (i, j) } else { (j, i) };
         h[a * n + b]
     });
-    // The bounded solver of crate::decomp (same bits as nalgebra's; None when it does not converge).
-    let Some(e) = crate::decomp::symmetric_eigenvalues(&m) else {
-        return (f64::NAN, f64::NAN);
-    };
-    let mut lo = f64::INFINITY;
-    let mut hi = f64::NEG_INFINITY;
-    for &v in e.iter() {
-        if v.is_nan() {
-            return (f64::NAN, f64::NAN);
-        }
-        lo = lo.min(v);
-        hi = hi.max(v);
-    }
-    (lo, hi)
+    // Tridiagonalization and bisection (crate::decomp): always returns; None when not finite.
+    crate::decomp::symmetric_extremes(&m).unwrap_or((f64::NAN, f64::NAN))
 }
 
 /// ||h||_2 of a symmetric matrix: max |eigenvalue|.
