@@ -17,6 +17,8 @@ import {
   presetHtml,
   presetList,
   presetReport,
+  presetRunJson,
+  PRESET_PARAMS_LIMIT,
   presetSpec,
   presetVegaLite,
   runCheck,
@@ -260,6 +262,28 @@ describe(`preset checks on ${BACKEND}`, () => {
       expect(html).not.toContain('>agrees<');
     }, 60_000);
   }
+
+  it('a run with more final-parameter numbers than the limit keeps its columns, not its parameters, and says so', async () => {
+    const full = await presetSpec('figure1', { backend: BACKEND });
+    const preset = applyOverrides(full, { steps: 5 });
+    const outcome = await runPreset(preset, { backend: BACKEND });
+    const r = outcome.runs[0]!;
+    const numbers = Object.values(r.result.params).reduce((a, m) => a + m.data.length, 0);
+    expect(numbers).toBeGreaterThan(1);
+    const kept = presetRunJson(r, numbers);
+    expect(kept.paramsOmitted).toBeUndefined();
+    expect(Object.keys(kept.result.params).length).toBeGreaterThan(0);
+    const cut = presetRunJson(r, numbers - 1);
+    expect(cut.paramsOmitted?.numbers).toBe(numbers);
+    expect(cut.paramsOmitted?.why).toMatch(/autobalance train --spec/);
+    expect(cut.result.params).toEqual({});
+    expect(cut.result.U).toBeUndefined();
+    expect(cut.result.columns).toEqual(kept.result.columns);
+    expect(PRESET_PARAMS_LIMIT).toBe(1_000_000);
+    // the whole report uses the default limit: figure1's runs are far below it
+    const meta = { backend: outcome.backend, coreVersion: 'test', cancelled: false };
+    expect(presetReport(preset, outcome, meta).runs.every((x) => x.paramsOmitted === undefined)).toBe(true);
+  }, 30_000);
 
   it('more steps than the protocol, or the protocol itself, is not shortened', async () => {
     const full = await presetSpec('figure1', { backend: BACKEND });

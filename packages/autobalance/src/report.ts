@@ -476,8 +476,19 @@ export interface PresetReportJson {
     spec: unknown;
     /** A few numbers that sum it up. */
     summary: RunSummary;
-    /** Everything it recorded. */
+    /** Everything it recorded (its `params` empty when `paramsOmitted` says so). */
     result: RunResultJson;
+    /**
+     * Set when the run's final parameters were left out of the report because they hold more
+     * than {@link PRESET_PARAMS_LIMIT} numbers (e.g. `figure21`'s widest net: 10^7): how many
+     * numbers, and how to get them.
+     */
+    paramsOmitted?: {
+      /** How many numbers the final parameters hold. */
+      numbers: number;
+      /** Why they were left out, and how to get them. */
+      why: string;
+    };
   }[];
   /** The curvature reports, in the order of the preset's `hessian` list (null: not computed). */
   hessian: (PresetHessianResult | null)[];
@@ -517,6 +528,36 @@ export function presetChecks(preset: Preset, outcome: Pick<PresetOutcome, 'runs'
   });
 }
 
+/**
+ * The most final-parameter numbers a run keeps in a preset's JSON report: above it (`figure21`'s
+ * widest net has 10^7, ~200 MB as JSON text) the parameters are left out and the run says so in
+ * `paramsOmitted`; `autobalance train --spec` on the run's spec writes them.
+ */
+export const PRESET_PARAMS_LIMIT = 1_000_000;
+
+/** One run of a preset's JSON report (the parameters left out above {@link PRESET_PARAMS_LIMIT} numbers). */
+export function presetRunJson(r: PresetRunResult, limit = PRESET_PARAMS_LIMIT): PresetReportJson['runs'][number] {
+  const result = resultToJsonLimited(r.result, limit);
+  const entry: PresetReportJson['runs'][number] = { label: r.label, spec: r.spec, summary: summarize(r.result), result: result.json };
+  if (result.omitted > 0) {
+    entry.paramsOmitted = {
+      numbers: result.omitted,
+      why: `more than ${limit} numbers: \`autobalance train --spec\` on this run's spec writes them`,
+    };
+  }
+  return entry;
+}
+
+function resultToJsonLimited(r: RunResult, limit: number): { json: RunResultJson; omitted: number } {
+  const numbers = Object.values(r.params).reduce((a, m) => a + m.data.length, 0);
+  if (numbers <= limit) return { json: resultToJson(r), omitted: 0 };
+  const { params: _p, ...rest } = r;
+  const json = resultToJson({ ...rest, params: {} } as RunResult);
+  delete json.U;
+  delete json.V;
+  return { json, omitted: numbers };
+}
+
 /** Build the JSON report of a preset run. */
 export function presetReport(preset: Preset, outcome: Pick<PresetOutcome, 'runs' | 'hessian' | 'sweep' | 'studies'>, meta: ReportMeta): PresetReportJson {
   const sw = sweepOfOutcome(outcome);
@@ -526,7 +567,7 @@ export function presetReport(preset: Preset, outcome: Pick<PresetOutcome, 'runs'
     backend: meta.backend,
     coreVersion: meta.coreVersion,
     cancelled: meta.cancelled,
-    runs: outcome.runs.map((r) => ({ label: r.label, spec: r.spec, summary: summarize(r.result), result: resultToJson(r.result) })),
+    runs: outcome.runs.map((r) => presetRunJson(r)),
     hessian: preset.hessian.map((_, i) => outcome.hessian[i] ?? null),
     plots: preset.plots,
     ...(sw && preset.sweep ? { sweep: { ...sw, plots: preset.sweep.plots } } : {}),
