@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 
 import type { Figure } from '../packages/autobalance/src/svg.js';
-import { PALETTE } from '../packages/autobalance/src/svg.js';
+import { DASHES, PALETTE, THEORY_DASHES } from '../packages/autobalance/src/svg.js';
 import { VEGA_LITE_SCHEMA, bandLinesVegaLite, figureToVegaLite, heatmapVegaLite, panelsToVegaLite, readoutNumber, renderVegaLiteSvg } from '../packages/autobalance/src/vega.js';
 
 import { BACKEND } from './helpers.js';
@@ -22,7 +22,7 @@ interface PanelSpec {
     y: { title: string | null; scale: { type?: string } };
   };
   layer: [
-    { mark: { type: string }; encoding: { color: { scale: { domain: string[]; range: string[] }; legend: { orient: string; columns?: number; symbolSize?: number } | null }; strokeDash: { scale: { domain: string[] } } } },
+    { mark: { type: string }; encoding: { color: { scale: { domain: string[]; range: string[] }; legend: { orient: string; columns?: number; symbolSize?: number } | null }; strokeDash: { scale: { domain: string[]; range: unknown[] } } } },
     { data: { values: (Row & { tip: string })[] }; mark: { type: string; opacity: number }; encoding: { description: { field: string }; tooltip: { field: string; title: string }[] } },
   ];
 }
@@ -187,6 +187,35 @@ describe(`Vega-Lite plots (suite backend ${BACKEND})`, () => {
     // Rendered: one legend group per panel, each above its panel's plot area.
     const svg = await renderVegaLiteSvg(spec);
     expect(svg.match(/role-legend"/g)?.length).toBe(3);
+  });
+
+  it('theory lines take their run\'s color; two of one run get two different dashes, neither a data dash', () => {
+    const x = [0, 1, 2];
+    const spec = figureToVegaLite({
+      panels: [
+        {
+          title: 'loss',
+          series: [
+            { label: 'run A', x, y: x },
+            { label: 'run B', x, y: x },
+            { label: 'K envelope A', x, y: x, theory: true, theoryOf: 'run A' },
+            { label: 'G envelope A', x, y: x, theory: true, theoryOf: 'run A' },
+            { label: 'K envelope B', x, y: x, theory: true, theoryOf: 'run B' },
+          ],
+        },
+      ],
+    });
+    const enc = panels(spec)[0]!.layer[0].encoding;
+    const dash = Object.fromEntries(enc.strokeDash.scale.domain.map((l, i) => [l, (enc.strokeDash.scale.range[i] as number[]).join(' ')]));
+    const color = Object.fromEntries(enc.color.scale.domain.map((l, i) => [l, enc.color.scale.range[i]]));
+    expect(color['K envelope A']).toBe(color['run A']);
+    expect(color['G envelope A']).toBe(color['run A']);
+    expect(color['K envelope B']).toBe(color['run B']);
+    expect(dash['K envelope A']).toBe(THEORY_DASHES[0]);
+    expect(dash['K envelope B']).toBe(THEORY_DASHES[0]);
+    expect(dash['G envelope A']).toBe(THEORY_DASHES[1]);
+    expect(THEORY_DASHES[0]).not.toBe(THEORY_DASHES[1]);
+    for (const t of THEORY_DASHES) expect(DASHES).not.toContain(t);
   });
 
   it('readout numbers: integers in full, 6 significant digits otherwise, short exponents', () => {

@@ -73,6 +73,13 @@ export const DASHES = ['', '7 4', '2 3', '9 3 2 3'];
 /** The dash of theory lines ({@link Series} `theory`): dots, unlike every entry of {@link DASHES}. */
 export const THEORY_DASH = '1 3';
 
+/**
+ * The dashes of the theory lines of one data line, in order: the first is {@link THEORY_DASH};
+ * a second theory line in the same color (two envelopes of one run) is dot-dash, so the two stay
+ * apart. Neither is an entry of {@link DASHES}.
+ */
+export const THEORY_DASHES = [THEORY_DASH, '6 2 1 2'];
+
 function strokeStyle(k: number, width: number, theory = false): string {
   const color = PALETTE[k % PALETTE.length] as string;
   const dash = theory ? THEORY_DASH : (DASHES[k % DASHES.length] as string);

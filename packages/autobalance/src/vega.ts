@@ -19,7 +19,7 @@
  * @module
  */
 
-import { DASHES, type Figure, type Panel, PALETTE, THEORY_DASH } from './svg.js';
+import { DASHES, type Figure, type Panel, PALETTE, THEORY_DASH, THEORY_DASHES } from './svg.js';
 
 /** The `$schema` of the specs made here. */
 export const VEGA_LITE_SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
@@ -178,7 +178,8 @@ function hoverLayer(panel: Panel, rows: readonly Row[]): Record<string, unknown>
  * coinciding lines stay visible) by series label, each panel with its own legend above its plot
  * (never on the data) listing its series; a series keeps its color and dash in every panel (by
  * order of first appearance in the figure); a theory line (`theory` on the series) is dotted
- * ({@link THEORY_DASH}, a dash no data line has) in the color of its `theoryOf` line. Axis titles from `xLabel`/`yLabel`, a log y scale on
+ * ({@link THEORY_DASH}, a dash no data line has; a second theory line of the same data line is
+ * dot-dash, {@link THEORY_DASHES}) in the color of its `theoryOf` line. Axis titles from `xLabel`/`yLabel`, a log y scale on
  * `logY` panels.
  *
  * Each panel is a layer of two: the lines (`layer[0]`), and invisible hover points (`layer[1]`,
@@ -211,8 +212,18 @@ export function figureToVegaLite(figure: Figure, options: VegaLiteOptions = {}):
     const of = theoryOf.get(label);
     return PALETTE[labels.indexOf(of !== undefined && labels.includes(of) ? of : label) % PALETTE.length] as string;
   };
+  // The k-th theory line of one data line (in order of first appearance) takes THEORY_DASHES[k].
+  const theoryRank = new Map<string, number>();
+  const seenOf = new Map<string, number>();
+  for (const [label, of] of theoryOf) {
+    const key = of ?? `\u0000${label}`;
+    const k = seenOf.get(key) ?? 0;
+    theoryRank.set(label, k);
+    seenOf.set(key, k + 1);
+  }
   const dashOf = (label: string): number[] => {
-    const d = (theoryOf.has(label) ? THEORY_DASH : (DASHES[labels.indexOf(label) % DASHES.length] as string)).split(' ').filter(Boolean).map(Number);
+    const theory = THEORY_DASHES[(theoryRank.get(label) ?? 0) % THEORY_DASHES.length] as string;
+    const d = (theoryOf.has(label) ? theory : (DASHES[labels.indexOf(label) % DASHES.length] as string)).split(' ').filter(Boolean).map(Number);
     return d.length > 0 ? d : [1, 0];
   };
 
