@@ -141,6 +141,21 @@ pub(crate) fn curvature_tracker(
     Ok(Some((every, CurvatureTracker::new(tol, max_iter, seed))))
 }
 
+/// Runs that differ only in seeds, parsed once ([`Session::template`]).
+pub struct SessionTemplate {
+    family: &'static dyn Family,
+    kind: String,
+    run: RunSpec,
+    problem: Box<dyn model::ProblemTemplate>,
+    buffers: HashMap<String, Vec<f64>>,
+}
+
+impl std::fmt::Debug for SessionTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SessionTemplate({})", self.kind)
+    }
+}
+
 impl Session {
     /// Validate a spec and its buffers and set up the run. Nothing is computed before every
     /// input has been checked. `model.kind` picks the family in [`model::FAMILIES`].
@@ -228,7 +243,78 @@ impl Session {
             }
         }
         let run: RunSpec = spec::from_value(Value::Object(run_part), "", "spec")?;
+        Self::finish(family, &kind, &run, buffers, |buffers, info, budget| {
+            family.build(Value::Object(problem), buffers, info, budget)
+        })
+    }
 
+    /// A template of runs whose specs are `value` but for the integers at `seed_paths` (spec
+    /// paths, e.g. `init.seed`): the run's fields parsed once, the family's problem parsed once
+    /// by its [`Family::template`]. `None` when the spec does not build this way (an error, a
+    /// seed path outside the family's fields, a family without templates): then build each run
+    /// with [`Session::from_value`]. [`Session::from_template`] gives what `from_value` gives.
+    pub fn template(
+        value: Value,
+        buffers: HashMap<String, Vec<f64>>,
+        seed_paths: &[&str],
+    ) -> Option<SessionTemplate> {
+        let families = model::FAMILIES;
+        let kind = value.get("model")?.get("kind")?.as_str()?.to_string();
+        let family = model::family(families, &kind)?;
+        spec::check_value(&value, "", "spec").ok()?;
+        let Value::Object(fields) = value else {
+            return None;
+        };
+        let (mut run_part, mut problem) = (serde_json::Map::new(), serde_json::Map::new());
+        for (k, v) in fields {
+            if spec::RUN_FIELDS.contains(&k.as_str()) {
+                run_part.insert(k, v);
+            } else if k == "model" || family.fields().contains(&k.as_str()) {
+                problem.insert(k, v);
+            } else {
+                return None;
+            }
+        }
+        // Every seed in the family's part (the run's own fields are the same for all runs).
+        let in_problem = |p: &&str| {
+            let top = p.split(['.', '[']).next().unwrap_or("");
+            problem.contains_key(top)
+        };
+        if !seed_paths.iter().all(in_problem) {
+            return None;
+        }
+        let run: RunSpec = spec::from_value(Value::Object(run_part), "", "spec").ok()?;
+        let problem = family.template(Value::Object(problem), seed_paths)?;
+        Some(SessionTemplate {
+            family,
+            kind,
+            run,
+            problem,
+            buffers,
+        })
+    }
+
+    /// The run of `template` with `seeds[j]` at its `j`-th seed path: the same session (and the
+    /// same errors) as [`Session::from_value`] of that run's spec.
+    pub fn from_template(t: &SessionTemplate, seeds: &[u64]) -> Result<Session> {
+        Self::finish(
+            t.family,
+            &t.kind,
+            &t.run,
+            t.buffers.clone(),
+            |buffers, info, budget| t.problem.build(seeds, buffers, info, budget),
+        )
+    }
+
+    /// The rest of [`Session::from_value_with`] once the run's fields are parsed: `build` makes
+    /// the model and its initial point.
+    fn finish(
+        family: &dyn Family,
+        kind: &str,
+        run: &RunSpec,
+        buffers: HashMap<String, Vec<f64>>,
+        build: impl FnOnce(&mut Buffers, &RunInfo, &mut Budget) -> Result<model::Built>,
+    ) -> Result<Session> {
         // The run's own fields, validated before the family does any work.
         let steps = count("steps", run.steps)?;
         let record_every = positive_count("recordEvery", run.record_every)?;
@@ -261,7 +347,7 @@ impl Session {
         };
         let mut budget = Budget::new();
         let mut buffers = Buffers::from(buffers);
-        let built = family.build(Value::Object(problem), &mut buffers, &info, &mut budget)?;
+        let built = build(&mut buffers, &info, &mut budget)?;
         // Explicit matrices are checked when read; a generated start can still overflow (a
         // standard deviation near f64::MAX): refuse it, naming the block and entry.
         if let Some(i) = built.w0.iter().position(|x| !x.is_finite()) {

@@ -397,4 +397,28 @@ pub trait Family: Sync {
     /// Small specs of this family (full run specs with `steps` and `schedule`), named, for the
     /// conformance suite: every registered family is run through the same checks with them.
     fn examples(&self) -> Vec<(&'static str, Value)>;
+    /// Many runs whose problems differ only in seeds (a sweep's runs of one setting, issue 14):
+    /// `problem` (as for [`Family::build`], with some values at `seed_paths`, spec paths such as
+    /// `init.seed`) parsed and checked once, each run then built from its seeds by
+    /// [`ProblemTemplate::build`], which must give what `build` gives for the problem with those
+    /// seeds (the same model and initial point bits, the same errors). `None` (the default, and
+    /// whenever the family cannot set a path or the problem does not parse): each run is built
+    /// from its spec by `build`.
+    fn template(&self, problem: Value, seed_paths: &[&str]) -> Option<Box<dyn ProblemTemplate>> {
+        let _ = (problem, seed_paths);
+        None
+    }
+}
+
+/// A family's problem parsed once for runs that differ only in seeds ([`Family::template`]).
+pub trait ProblemTemplate: Send + Sync {
+    /// Build the run whose value at the `j`-th seed path is `seeds[j]`: as [`Family::build`] of
+    /// the problem with those values.
+    fn build(
+        &self,
+        seeds: &[u64],
+        buffers: &mut Buffers,
+        run: &RunInfo,
+        budget: &mut Budget,
+    ) -> Result<Built>;
 }

@@ -8,7 +8,7 @@ use super::{Loss, Sample, Teacher, WeightNormCnn, COLUMNS};
 use crate::build::{zeroed, Budget, Buffers};
 use crate::error::{Error, Result};
 use crate::linalg::{norm, norm2};
-use crate::model::{Built, Family, RunInfo};
+use crate::model::{Built, Family, ProblemTemplate, RunInfo};
 use crate::rng::Normal;
 use crate::spec::{count, finite, from_value, num, positive, positive_real};
 
@@ -201,6 +201,88 @@ impl Family for WeightNormCnnFamily {
         budget: &mut Budget,
     ) -> Result<Built> {
         let spec: WncnnProblem = from_value(problem, "", "spec")?;
+        build_problem(&spec, buffers, run, budget)
+    }
+
+    fn examples(&self) -> Vec<(&'static str, Value)> {
+        examples()
+    }
+
+    fn template(&self, problem: Value, seed_paths: &[&str]) -> Option<Box<dyn ProblemTemplate>> {
+        let spec: WncnnProblem = from_value(problem, "", "spec").ok()?;
+        let slots = seed_paths
+            .iter()
+            .map(|path| match *path {
+                "init.seed" if matches!(spec.init, InitSpec::Theorem54 { .. }) => {
+                    Some(SeedSlot::Init)
+                }
+                "teacher.wStar.seed" if matches!(spec.teacher.w_star, WStarSpec::Random { .. }) => {
+                    Some(SeedSlot::WStar)
+                }
+                "teacher.aStar.seed" if matches!(spec.teacher.a_star, AStarSpec::Ratio { .. }) => {
+                    Some(SeedSlot::AStar)
+                }
+                "data.seed" if spec.data.is_some() => Some(SeedSlot::Data),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Box::new(WncnnTemplate { spec, slots }))
+    }
+}
+
+/// Where a seed goes in the typed problem ([`Family::template`]).
+#[derive(Debug, Clone, Copy)]
+enum SeedSlot {
+    Init,
+    WStar,
+    AStar,
+    Data,
+}
+
+/// The problem parsed once, its seeds set per run: `build` of the problem with those seeds (a
+/// seed below 2^53, as every sweep seed, reads as the same `f64` from a JSON integer).
+struct WncnnTemplate {
+    spec: WncnnProblem,
+    slots: Vec<SeedSlot>,
+}
+
+impl ProblemTemplate for WncnnTemplate {
+    fn build(
+        &self,
+        seeds: &[u64],
+        buffers: &mut Buffers,
+        run: &RunInfo,
+        budget: &mut Budget,
+    ) -> Result<Built> {
+        let mut spec = self.spec.clone();
+        for (slot, &x) in self.slots.iter().zip(seeds) {
+            let x = x as f64;
+            match (
+                slot,
+                &mut spec.init,
+                &mut spec.teacher.w_star,
+                &mut spec.teacher.a_star,
+                &mut spec.data,
+            ) {
+                (SeedSlot::Init, InitSpec::Theorem54 { seed, .. }, ..) => *seed = x,
+                (SeedSlot::WStar, _, WStarSpec::Random { seed }, ..) => *seed = x,
+                (SeedSlot::AStar, _, _, AStarSpec::Ratio { seed, .. }, _) => *seed = x,
+                (SeedSlot::Data, .., Some(d)) => d.seed = x,
+                _ => unreachable!("slots are made for this problem's variants"),
+            }
+        }
+        build_problem(&spec, buffers, run, budget)
+    }
+}
+
+/// [`Family::build`] of a parsed problem.
+fn build_problem(
+    spec: &WncnnProblem,
+    buffers: &mut Buffers,
+    run: &RunInfo,
+    budget: &mut Budget,
+) -> Result<Built> {
+    {
         let m = &spec.model;
         let k = positive("model.k", m.k)?;
         let p = positive("model.p", m.p)?;
@@ -513,8 +595,10 @@ impl Family for WeightNormCnnFamily {
             w0: x,
         })
     }
+}
 
-    fn examples(&self) -> Vec<(&'static str, Value)> {
+fn examples() -> Vec<(&'static str, Value)> {
+    {
         vec![
             (
                 "weightNormCnn-population",

@@ -18,7 +18,7 @@ use crate::par::Parallelism;
 use crate::session::{Session, Stop};
 use crate::spec::field_in_message;
 pub use spec::SweepSpec;
-use spec::{KeepKind, Reduce};
+use spec::{KeepKind, Reduce, SettingTemplate};
 
 pub const REGISTRATION: Registration = Registration {
     kind: "sweep",
@@ -103,7 +103,7 @@ impl StudyKind for SweepStudy {
         }
         let first = self.next;
         let sweep = &self.sweep;
-        let one = |i: usize| run_row(sweep, first + i as u64).to_string();
+        let one = |i: usize| run_row_text(sweep, first + i as u64).0;
         #[cfg(feature = "parallel")]
         let rows: Vec<String> = match &self.pool {
             Some(p) => p.install(|| Parallelism::Rayon.map(n, one)),
@@ -342,54 +342,88 @@ fn number(x: f64) -> Value {
 }
 
 /// Run `run` to its end and reduce it to its row (never an error: a run that cannot be built is
-/// a row with `stop: "error"`).
+/// a row with `stop: "error"`). The row as a JSON value: [`run_row_text`] parsed.
 pub fn run_row(s: &SweepSpec, run: u64) -> Value {
+    serde_json::from_str(&run_row_text(s, run).0).expect("a row is JSON")
+}
+
+/// What the reduction needs of a run's row ([`reduce_rows`] reads the same from its text).
+#[derive(Debug, Clone)]
+pub struct RowSummary {
+    pub setting: u64,
+    pub stop: &'static str,
+    /// Index into the sweep's classes (`classes.len()`: `other`).
+    pub class: usize,
+    /// The kept values in `keep` order (NaN: null).
+    pub kept: Vec<f64>,
+}
+
+/// JSON text of a number (NaN and infinities as null), as serde_json writes a `Value`.
+fn push_number(out: &mut Vec<u8>, x: f64) {
+    serde_json::to_writer(&mut *out, &x).expect("writing to memory");
+}
+
+fn push_str(out: &mut Vec<u8>, x: &str) {
+    serde_json::to_writer(&mut *out, x).expect("writing to memory");
+}
+
+fn push_u64(out: &mut Vec<u8>, x: u64) {
+    out.extend_from_slice(x.to_string().as_bytes());
+}
+
+/// The session of run `run` and its spec hash (`None` when its spec cannot be made), built from
+/// the setting's templates when it has them, else from the run's spec: the same session, hash
+/// and error either way (a template that fails builds the run from its spec for the error).
+fn build_run(s: &SweepSpec, t: &SettingTemplate, run: u64) -> (Option<String>, Result<Session>) {
+    if let (Some(hash), Some(st), Some(seeds)) = (s.template_hash(t, run), &t.session, &s.seeds) {
+        let values: Vec<u64> = t
+            .seed_slots
+            .iter()
+            .map(|&j| spec::derive_seed(seeds.base, j as u64, run))
+            .collect();
+        if let Ok(session) = Session::from_template(st, &values) {
+            return (Some(hash), Ok(session));
+        }
+    }
+    match s.run_spec(run) {
+        Err(e) => (None, Err(e)),
+        Ok(spec) => {
+            let hash = s.run_hash(run, &spec);
+            (Some(hash), Session::from_value(spec, s.buffers.clone()))
+        }
+    }
+}
+
+/// Run `run` to its end: its row as JSON text (one line, keys in order, as serde_json writes the
+/// row's object) and what the reduction needs of it.
+pub fn run_row_text(s: &SweepSpec, run: u64) -> (String, RowSummary) {
     let setting = run / s.per_setting;
-    let mut row = Map::new();
-    row.insert("run".into(), Value::from(run));
-    row.insert("setting".into(), Value::from(setting));
-    row.insert("seedIndex".into(), Value::from(run % s.per_setting));
-    row.insert("values".into(), Value::Object(s.values(setting)));
-    row.insert("seeds".into(), Value::Object(seeds_json(s, run)));
-    let built = s.run_spec(run).and_then(|spec| {
-        let hash = s.run_hash(run, &spec);
-        row.insert("specHash".into(), Value::from(hash));
-        Session::from_value(spec, s.buffers.clone())
-    });
+    let t = s.setting_template(setting);
+    let (hash, built) = build_run(s, &t, run);
     let mut kept: Vec<f64> = vec![f64::NAN; s.keep.len()];
-    let (stop, steps, loss) = match built {
+    let mut error: Option<String> = None;
+    let (stop, step, loss, reason) = match built {
         Err(e) => {
-            row.insert("stop".into(), Value::from("error"));
-            row.insert("steps".into(), Value::from(0));
-            row.insert("loss".into(), Value::Null);
-            row.insert("reason".into(), Value::Null);
-            row.insert(
-                "error".into(),
-                serde_json::to_value(&e).unwrap_or(Value::Null),
-            );
-            ("error", 0.0, f64::NAN)
+            error = Some(serde_json::to_value(&e).unwrap_or(Value::Null).to_string());
+            ("error", 0u64, f64::NAN, None)
         }
         Ok(mut session) => {
             session.set_parallelism(Parallelism::Sequential);
             let status = session.advance(u64::MAX);
-            let stop = stop_name(status.stop);
-            row.insert("stop".into(), Value::from(stop));
-            row.insert("steps".into(), Value::from(status.step));
-            let loss = status.loss.unwrap_or(f64::NAN);
-            row.insert("loss".into(), number(loss));
-            row.insert(
-                "reason".into(),
-                status.reason.clone().map_or(Value::Null, Value::from),
-            );
             for (k, slot) in s.keep.iter().zip(kept.iter_mut()) {
                 *slot = keep_value(&mut session, &k.kind);
             }
-            (stop, status.step as f64, loss)
+            (
+                stop_name(status.stop),
+                status.step,
+                status.loss.unwrap_or(f64::NAN),
+                status.reason,
+            )
         }
     };
     let value = |name: &str| -> f64 {
         match name {
-            "steps" => steps,
+            "steps" => step as f64,
             "loss" => loss,
             _ => s
                 .keep
@@ -401,17 +435,75 @@ pub fn run_row(s: &SweepSpec, run: u64) -> Value {
     let class = s
         .classes
         .iter()
-        .find(|c| c.when.eval(&value, stop))
-        .map_or("other", |c| c.name.as_str());
-    let kept_json: Map<String, Value> = s
-        .keep
-        .iter()
-        .zip(&kept)
-        .map(|(k, &x)| (k.name.clone(), number(x)))
-        .collect();
-    row.insert("kept".into(), Value::Object(kept_json));
-    row.insert("class".into(), Value::from(class));
-    Value::Object(row)
+        .position(|c| c.when.eval(&value, stop))
+        .unwrap_or(s.classes.len());
+    let class_name = s.classes.get(class).map_or("other", |c| c.name.as_str());
+
+    // The row's object, keys in sorted order (serde_json's maps are sorted): class, error, kept,
+    // loss, reason, run, seedIndex, seeds, setting, specHash, steps, stop, values.
+    let mut out: Vec<u8> = Vec::with_capacity(320);
+    out.extend_from_slice(b"{\"class\":");
+    push_str(&mut out, class_name);
+    if let Some(e) = &error {
+        out.extend_from_slice(b",\"error\":");
+        out.extend_from_slice(e.as_bytes());
+    }
+    out.extend_from_slice(b",\"kept\":{");
+    let mut order: Vec<usize> = (0..s.keep.len()).collect();
+    order.sort_by(|&a, &b| s.keep[a].name.cmp(&s.keep[b].name));
+    for (n, &i) in order.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        push_str(&mut out, &s.keep[i].name);
+        out.push(b':');
+        push_number(&mut out, kept[i]);
+    }
+    out.extend_from_slice(b"},\"loss\":");
+    push_number(&mut out, loss);
+    out.extend_from_slice(b",\"reason\":");
+    match &reason {
+        Some(r) => push_str(&mut out, r),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"run\":");
+    push_u64(&mut out, run);
+    out.extend_from_slice(b",\"seedIndex\":");
+    push_u64(&mut out, run % s.per_setting);
+    out.extend_from_slice(b",\"seeds\":{");
+    let mut seeds = s.seeds_of(run);
+    seeds.sort_by(|a, b| a.0.cmp(&b.0));
+    for (n, (p, x)) in seeds.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        push_str(&mut out, p);
+        out.push(b':');
+        push_u64(&mut out, *x);
+    }
+    out.extend_from_slice(b"},\"setting\":");
+    push_u64(&mut out, setting);
+    if let Some(h) = &hash {
+        out.extend_from_slice(b",\"specHash\":");
+        push_str(&mut out, h);
+    }
+    out.extend_from_slice(b",\"steps\":");
+    push_u64(&mut out, step);
+    out.extend_from_slice(b",\"stop\":");
+    push_str(&mut out, stop);
+    out.extend_from_slice(b",\"values\":");
+    out.extend_from_slice(t.values.as_bytes());
+    out.push(b'}');
+    let text = String::from_utf8(out).expect("JSON text is UTF-8");
+    (
+        text,
+        RowSummary {
+            setting,
+            stop,
+            class,
+            kept,
+        },
+    )
 }
 
 /// One kept value of a finished run (NaN: never reached, or nothing to reduce).

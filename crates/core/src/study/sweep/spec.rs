@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use super::super::path::{parse_path, set_path, Seg};
 use super::super::Buffers;
 use crate::error::{Error, Result};
+use crate::session::{Session, SessionTemplate};
 use crate::spec::{count, finite, num, positive_count, MAX_COUNT};
 
 /// One axis: one member, or the members of a `zip` group, each with its path and values (all of
@@ -681,9 +682,24 @@ fn seed_marker(j: usize) -> Value {
     Value::String(format!("\u{1}\u{2}autobalance sweep seed {j}\u{2}\u{1}"))
 }
 
+/// What the runs of one setting share, made once per setting (issue 14).
+#[derive(Debug)]
+pub struct SettingTemplate {
+    /// The runs' spec hashes ([`HashTemplate`]), or `None`: each run's spec is hashed.
+    pub hash: Option<HashTemplate>,
+    /// The runs' sessions built from their seeds ([`Session::template`]), or `None`: each run's
+    /// session is built from its spec.
+    pub session: Option<SessionTemplate>,
+    /// The seed paths the session template sets, as indices into `seeds.paths` (those set in
+    /// this setting's spec).
+    pub seed_slots: Vec<usize>,
+    /// The setting's axis values as JSON text (a row's `values`).
+    pub values: String,
+}
+
 /// The templates of the settings in use (a few at a time: runs come in setting order).
 #[derive(Debug, Default)]
-pub struct TemplateCache(std::sync::Mutex<Vec<(u64, std::sync::Arc<Option<HashTemplate>>)>>);
+pub struct TemplateCache(std::sync::Mutex<Vec<(u64, std::sync::Arc<SettingTemplate>)>>);
 
 impl Clone for TemplateCache {
     fn clone(&self) -> Self {
@@ -1012,24 +1028,58 @@ impl SweepSpec {
     /// The hash of run `run`'s spec `spec` (`spec` is `run_spec(run)`): the same as
     /// [`hash`]`(spec, buffers)`, from the setting's template when it has one.
     pub fn run_hash(&self, run: u64, spec: &Value) -> String {
-        let setting = run / self.per_setting;
-        let template = {
-            let mut cache = self.templates.0.lock().unwrap_or_else(|e| e.into_inner());
-            match cache.iter().find(|(s, _)| *s == setting) {
-                Some((_, t)) => t.clone(),
-                None => {
-                    let t = std::sync::Arc::new(self.hash_template(setting));
-                    if cache.len() >= TEMPLATES_KEPT {
-                        cache.remove(0);
-                    }
-                    cache.push((setting, t.clone()));
-                    t
-                }
-            }
-        };
-        match template.as_ref() {
+        match &self.setting_template(run / self.per_setting).hash {
             Some(t) => self.hash_with(t, run),
             None => hash(spec, &self.buffers),
+        }
+    }
+
+    /// The hash of run `run`'s spec from its setting's template, if it has one.
+    pub fn template_hash(&self, t: &SettingTemplate, run: u64) -> Option<String> {
+        t.hash.as_ref().map(|h| self.hash_with(h, run))
+    }
+
+    /// What the runs of setting `setting` share (made on first use, kept for the last few
+    /// settings).
+    pub fn setting_template(&self, setting: u64) -> std::sync::Arc<SettingTemplate> {
+        let mut cache = self.templates.0.lock().unwrap_or_else(|e| e.into_inner());
+        match cache.iter().find(|(s, _)| *s == setting) {
+            Some((_, t)) => t.clone(),
+            None => {
+                // Made under the lock: the other threads want the same setting.
+                let t = std::sync::Arc::new(self.make_setting_template(setting));
+                if cache.len() >= TEMPLATES_KEPT {
+                    cache.remove(0);
+                }
+                cache.push((setting, t.clone()));
+                t
+            }
+        }
+    }
+
+    fn make_setting_template(&self, setting: u64) -> SettingTemplate {
+        let values = Value::Object(self.values(setting)).to_string();
+        let hash = self.hash_template(setting);
+        let (mut session, mut seed_slots) = (None, Vec::new());
+        if let Some(seeds) = &self.seeds {
+            let first = setting * self.per_setting;
+            if let Ok(spec) = self.run_spec(first) {
+                let mut paths = Vec::new();
+                for (j, (p, segs)) in seeds.paths.iter().enumerate() {
+                    if p.ends_with('?') && !has_path(&spec, segs) {
+                        continue;
+                    }
+                    seed_slots.push(j);
+                    paths.push(p.trim_end_matches('?'));
+                }
+                session = Session::template(spec, self.buffers.clone(), &paths);
+            }
+        }
+        SettingTemplate {
+            hash,
+            session,
+            seed_slots,
+            values,
         }
     }
 
