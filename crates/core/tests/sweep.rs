@@ -408,3 +408,153 @@ fn weight_norm_cnn_rows_equal_runs_alone_on_a_fresh_thread() {
         assert_eq!(bits(&row["kept"]["decidedAt"]), alone.3, "run {run}");
     }
 }
+
+/// Records of a study, advanced `chunk` runs at a time, and its last result.
+fn records_of(spec: &Value, chunk: u64) -> (Vec<String>, Value) {
+    let mut st = Study::new(&spec.to_string(), HashMap::new()).expect("valid sweep");
+    let mut out = Vec::new();
+    while !st.status().finished {
+        st.advance(chunk).unwrap();
+        out.extend(st.take_records().lines().map(str::to_string));
+    }
+    (out, serde_json::from_str(&st.result_json()).unwrap())
+}
+
+/// `records: "settings"` (issue 14: the core reduces when only the table is wanted): each record
+/// is exactly `sweepReduce` of that setting's rows (the same text), with error rows, diverged
+/// runs (infinite kept values), a range that cuts settings, any chunk size; a study stopped
+/// early gives the setting not yet complete as `partial`; `records` is not part of the hash.
+#[test]
+fn settings_records_equal_the_reductions_of_the_rows() {
+    let mut specs = vec![sweep_spec()];
+    let mut wn = json!({
+        "kind": "sweep",
+        "base": {
+            "model": {"kind": "weightNormCnn", "k": 4, "p": 6, "stopWhenDecided": true},
+            "teacher": {"wStar": {"kind": "random", "seed": 1}, "aStar": {"kind": "ratio", "r": 0, "norm": 0.55, "seed": 2}, "wStarNorm": 1},
+            "init": {"kind": "theorem54", "vNorm": 1, "seed": 0},
+            "schedule": {"kind": "constant", "eta": 0.05},
+            "steps": 3000, "recordEvery": 3000
+        },
+        // r = 5 is valid with k = 9 (checked) and not with k = 4: error rows.
+        "axes": [{"path": "model.k", "values": [9, 4]}, {"path": "teacher.aStar.r", "values": [0, 5]}],
+        "seeds": {"count": 7, "base": 3, "paths": ["init.seed", "teacher.aStar.seed"]},
+        "keep": [
+            {"name": "outcome", "column": "outcome", "reduce": "last"},
+            {"name": "decidedAt", "column": "decidedAt", "reduce": "last"}
+        ],
+        "classes": [{"name": "global", "when": {"of": "outcome", "ge": 0.5}}],
+        "reduce": {"quantiles": [0.5, 0.99]}
+    });
+    specs.push(wn.clone());
+    wn["runs"] = json!({"start": 3, "end": 25});
+    specs.push(wn);
+    for spec in &specs {
+        let (rows, _) = records_of(spec, 5);
+        let mut want = Vec::new();
+        let mut i = 0;
+        while i < rows.len() {
+            let setting = |r: &str| serde_json::from_str::<Value>(r).unwrap()["setting"].clone();
+            let mut j = i;
+            while j < rows.len() && setting(&rows[j]) == setting(&rows[i]) {
+                j += 1;
+            }
+            want.push(sweep::reduce_json(&spec.to_string(), &rows[i..j].join("\n")).unwrap());
+            i = j;
+        }
+        let mut by_settings = spec.clone();
+        by_settings["records"] = json!("settings");
+        for chunk in [1, 3, 1000] {
+            let (got, result) = records_of(&by_settings, chunk);
+            assert_eq!(got, want, "chunk {chunk}");
+            assert!(result.get("partial").is_none());
+        }
+        let s = SweepSpec::parse(spec, HashMap::new()).unwrap();
+        let s2 = SweepSpec::parse(&by_settings, HashMap::new()).unwrap();
+        assert_eq!(s.hash, s2.hash);
+    }
+    assert!(specs[1].to_string().len() > 0);
+    let (rows, _) = records_of(&specs[1], 5);
+    assert!(rows.iter().any(|r| r.contains("\"stop\":\"error\"")));
+    // Stopped inside setting 1 (runs 7..13): settings 0 complete, setting 1's first 3 runs partial.
+    let mut by_settings = specs[1].clone();
+    by_settings["records"] = json!("settings");
+    let mut st = Study::new(&by_settings.to_string(), HashMap::new()).unwrap();
+    st.advance(10).unwrap();
+    let got: Vec<String> = st.take_records().lines().map(str::to_string).collect();
+    assert_eq!(
+        got,
+        vec![sweep::reduce_json(&specs[1].to_string(), &rows[0..7].join("\n")).unwrap()]
+    );
+    let result: Value = serde_json::from_str(&st.result_json()).unwrap();
+    let partial = sweep::reduce_json(&specs[1].to_string(), &rows[7..10].join("\n")).unwrap();
+    assert_eq!(result["partial"].to_string(), partial);
+    // Anything else is an error naming the field.
+    by_settings["records"] = json!("runs");
+    assert_eq!(err(by_settings).0, "records");
+}
+
+/// The runs of a setting built from its template (`Session::template`, `Family::template`)
+/// equal the runs built from their specs: the same iterate, rows and errors, for every seed path
+/// the weightNormCnn family sets; a family without templates, or a seed path outside the
+/// family's fields, gives no template.
+#[test]
+fn sessions_from_templates_equal_sessions_from_specs() {
+    let base = json!({
+        "model": {"kind": "weightNormCnn", "k": 5, "p": 3, "loss": "empirical"},
+        "teacher": {"wStar": {"kind": "random", "seed": 1}, "aStar": {"kind": "ratio", "r": 1, "norm": 0.55, "seed": 2}},
+        "init": {"kind": "theorem54", "vNorm": 1, "seed": 0, "signs": "theorem54"},
+        "data": {"samples": 20, "seed": 4},
+        "schedule": {"kind": "constant", "eta": 0.05},
+        "steps": 30, "recordEvery": 3
+    });
+    let paths = [
+        "init.seed",
+        "teacher.wStar.seed",
+        "teacher.aStar.seed",
+        "data.seed",
+    ];
+    let with = |seeds: &[u64]| {
+        let mut v = base.clone();
+        v["init"]["seed"] = json!(seeds[0]);
+        v["teacher"]["wStar"]["seed"] = json!(seeds[1]);
+        v["teacher"]["aStar"]["seed"] = json!(seeds[2]);
+        v["data"]["seed"] = json!(seeds[3]);
+        v
+    };
+    let t = Session::template(with(&[9, 9, 9, 9]), HashMap::new(), &paths).expect("a template");
+    for seeds in [
+        [0u64, 1, 2, 3],
+        [5, 5, 5, 5],
+        [(1 << 53) - 1, 77, 123456789, 0],
+    ] {
+        let mut a = Session::from_template(&t, &seeds).unwrap();
+        let mut b = Session::from_value(with(&seeds), HashMap::new()).unwrap();
+        let (sa, sb) = (a.advance(u64::MAX), b.advance(u64::MAX));
+        assert_eq!(format!("{sa:?}"), format!("{sb:?}"));
+        for c in b.column_names().to_vec() {
+            let bits = |s: &Session| -> Vec<u64> {
+                s.column(&c, 0)
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.to_bits())
+                    .collect()
+            };
+            assert_eq!(bits(&a), bits(&b), "column {c}, seeds {seeds:?}");
+        }
+    }
+    // An error of one run (here: none can come from a seed, so check a setting that fails
+    // gives no template and the run's own error is unchanged).
+    let mut bad = base.clone();
+    bad["teacher"]["aStar"]["r"] = json!(6);
+    assert!(Session::template(bad.clone(), HashMap::new(), &paths).is_some());
+    let tb = Session::template(bad.clone(), HashMap::new(), &paths).unwrap();
+    let e1 = Session::from_template(&tb, &[0, 1, 2, 3]).err().unwrap();
+    let e2 = Session::from_value(bad, HashMap::new()).err().unwrap();
+    assert_eq!((e1.field, e1.message), (e2.field, e2.message));
+    // No template: a seed path of the run's own fields, or a family without templates.
+    assert!(Session::template(base.clone(), HashMap::new(), &["schedule.seed"]).is_none());
+    assert!(Session::template(base.clone(), HashMap::new(), &["init.other"]).is_none());
+    let mf = sweep_spec()["base"].clone();
+    assert!(Session::template(mf, HashMap::new(), &["init.seed"]).is_none());
+}

@@ -43,6 +43,7 @@ fn build(spec: Value, buffers: super::Buffers) -> Result<Box<dyn StudyKind>> {
     let (start, end) = sweep.range;
     Ok(Box::new(SweepStudy {
         pool: pool(sweep.threads)?,
+        reduction: SettingReduction::new(&sweep),
         sweep,
         start,
         next: start,
@@ -84,6 +85,41 @@ struct SweepStudy {
     next: u64,
     end: u64,
     pending: Vec<String>,
+    /// `records: "settings"`: the rows of the current setting being reduced.
+    reduction: SettingReduction,
+}
+
+impl SweepStudy {
+    /// `records: "settings"`: runs `first..first + n` reduced into their settings, a record per
+    /// setting once its last run of the study's range is in.
+    fn advance_settings(&mut self, first: u64, n: usize) {
+        let sweep = &self.sweep;
+        let one = |i: usize| run_outcome(sweep, first + i as u64, false).1;
+        #[cfg(feature = "parallel")]
+        let rows: Vec<RowSummary> = match &self.pool {
+            Some(p) => p.install(|| Parallelism::Rayon.map(n, one)),
+            None => Parallelism::Rayon.map(n, one),
+        };
+        #[cfg(not(feature = "parallel"))]
+        let rows: Vec<RowSummary> = Parallelism::Sequential.map(n, one);
+        for r in rows {
+            if self.reduction.setting().is_some_and(|x| x != r.setting) {
+                self.flush_setting();
+            }
+            self.reduction
+                .push(r.setting, r.kept.into_iter(), r.class, r.stop);
+        }
+        if first + n as u64 == self.end {
+            self.flush_setting();
+        }
+    }
+
+    fn flush_setting(&mut self) {
+        let done = std::mem::replace(&mut self.reduction, SettingReduction::new(&self.sweep));
+        if let Some(v) = done.finish(&self.sweep) {
+            self.pending.push(v.to_string());
+        }
+    }
 }
 
 impl StudyKind for SweepStudy {
@@ -102,6 +138,11 @@ impl StudyKind for SweepStudy {
             return Ok(());
         }
         let first = self.next;
+        if self.sweep.settings_records {
+            self.advance_settings(first, n);
+            self.next += n as u64;
+            return Ok(());
+        }
         let sweep = &self.sweep;
         let one = |i: usize| run_row_text(sweep, first + i as u64).0;
         #[cfg(feature = "parallel")]
@@ -128,6 +169,11 @@ impl StudyKind for SweepStudy {
             "runs".into(),
             json!({"start": self.start, "end": self.end}),
         );
+        if let Some(v) = self.reduction.finish(&self.sweep) {
+            // `records: "settings"`: the reduction of the runs of a setting not yet complete
+            // (a study stopped before its end).
+            out.insert("partial".into(), v);
+        }
         out
     }
     fn take_records(&mut self) -> Vec<String> {
@@ -374,8 +420,14 @@ fn push_u64(out: &mut Vec<u8>, x: u64) {
 /// The session of run `run` and its spec hash (`None` when its spec cannot be made), built from
 /// the setting's templates when it has them, else from the run's spec: the same session, hash
 /// and error either way (a template that fails builds the run from its spec for the error).
-fn build_run(s: &SweepSpec, t: &SettingTemplate, run: u64) -> (Option<String>, Result<Session>) {
-    if let (Some(hash), Some(st), Some(seeds)) = (s.template_hash(t, run), &t.session, &s.seeds) {
+fn build_run(
+    s: &SweepSpec,
+    t: &SettingTemplate,
+    run: u64,
+    want_hash: bool,
+) -> (Option<String>, Result<Session>) {
+    let fast_hash = if want_hash { s.template_hash(t, run) } else { Some(String::new()) };
+    if let (Some(hash), Some(st), Some(seeds)) = (fast_hash, &t.session, &s.seeds) {
         let values: Vec<u64> = t
             .seed_slots
             .iter()
@@ -388,7 +440,7 @@ fn build_run(s: &SweepSpec, t: &SettingTemplate, run: u64) -> (Option<String>, R
     match s.run_spec(run) {
         Err(e) => (None, Err(e)),
         Ok(spec) => {
-            let hash = s.run_hash(run, &spec);
+            let hash = if want_hash { s.run_hash(run, &spec) } else { String::new() };
             (Some(hash), Session::from_value(spec, s.buffers.clone()))
         }
     }
@@ -397,9 +449,15 @@ fn build_run(s: &SweepSpec, t: &SettingTemplate, run: u64) -> (Option<String>, R
 /// Run `run` to its end: its row as JSON text (one line, keys in order, as serde_json writes the
 /// row's object) and what the reduction needs of it.
 pub fn run_row_text(s: &SweepSpec, run: u64) -> (String, RowSummary) {
+    let (text, summary) = run_outcome(s, run, true);
+    (text.expect("asked for"), summary)
+}
+
+/// Run `run` to its end: its row's text when `text`, and what the reduction needs of it.
+fn run_outcome(s: &SweepSpec, run: u64, text: bool) -> (Option<String>, RowSummary) {
     let setting = run / s.per_setting;
     let t = s.setting_template(setting);
-    let (hash, built) = build_run(s, &t, run);
+    let (hash, built) = build_run(s, &t, run, text);
     let mut kept: Vec<f64> = vec![f64::NAN; s.keep.len()];
     let mut error: Option<String> = None;
     let (stop, step, loss, reason) = match built {
@@ -437,6 +495,16 @@ pub fn run_row_text(s: &SweepSpec, run: u64) -> (String, RowSummary) {
         .iter()
         .position(|c| c.when.eval(&value, stop))
         .unwrap_or(s.classes.len());
+    let summary = RowSummary {
+        setting,
+        stop,
+        class,
+        kept,
+    };
+    if !text {
+        return (None, summary);
+    }
+    let kept = &summary.kept;
     let class_name = s.classes.get(class).map_or("other", |c| c.name.as_str());
 
     // The row's object, keys in sorted order (serde_json's maps are sorted): class, error, kept,
@@ -494,15 +562,9 @@ pub fn run_row_text(s: &SweepSpec, run: u64) -> (String, RowSummary) {
     out.extend_from_slice(b",\"values\":");
     out.extend_from_slice(t.values.as_bytes());
     out.push(b'}');
-    let text = String::from_utf8(out).expect("JSON text is UTF-8");
     (
-        text,
-        RowSummary {
-            setting,
-            stop,
-            class,
-            kept,
-        },
+        Some(String::from_utf8(out).expect("JSON text is UTF-8")),
+        summary,
     )
 }
 
@@ -570,14 +632,92 @@ fn keep_value(session: &mut Session, kind: &KeepKind) -> f64 {
     }
 }
 
+/// The rows of one setting being reduced: what [`reduce_rows`] reads of each row.
+#[derive(Debug, Default)]
+pub struct SettingReduction {
+    setting: Option<u64>,
+    kept: Vec<Vec<f64>>,
+    classes: Vec<u64>,
+    stops: std::collections::BTreeMap<String, u64>,
+    n: u64,
+}
+
+impl SettingReduction {
+    fn new(s: &SweepSpec) -> SettingReduction {
+        SettingReduction {
+            setting: None,
+            kept: vec![Vec::new(); s.keep.len()],
+            classes: vec![0; s.classes.len() + 1],
+            stops: Default::default(),
+            n: 0,
+        }
+    }
+
+    /// The setting of the rows held, if any.
+    pub fn setting(&self) -> Option<u64> {
+        self.setting
+    }
+
+    /// Add a row: its kept values in `keep` order (a non-finite value counts as missing, as the
+    /// `null` of its text), class index (`classes.len()`: other) and stop.
+    fn push(&mut self, setting: u64, kept: impl Iterator<Item = f64>, class: usize, stop: &str) {
+        self.setting = Some(setting);
+        self.n += 1;
+        for (values, x) in self.kept.iter_mut().zip(kept) {
+            values.push(if x.is_finite() { x } else { f64::NAN });
+        }
+        self.classes[class] += 1;
+        *self.stops.entry(stop.to_string()).or_insert(0) += 1;
+    }
+
+    /// The reduction (`None` without rows).
+    fn finish(&self, s: &SweepSpec) -> Option<Value> {
+        let setting = self.setting?;
+        let mut kept_json = Map::new();
+        for (keep, values) in s.keep.iter().zip(&self.kept) {
+            let st = reduce::stats(values, &s.quantiles);
+            kept_json.insert(
+                keep.name.clone(),
+                json!({
+                    "count": st.count,
+                    "missing": st.missing,
+                    "mean": number(st.mean),
+                    "std": number(st.std),
+                    "min": number(st.min),
+                    "max": number(st.max),
+                    "quantiles": st.quantiles.iter().map(|&(q, x)| json!([q, number(x)])).collect::<Vec<_>>(),
+                }),
+            );
+        }
+        let mut class_json = Map::new();
+        let names = s.classes.iter().map(|c| c.name.as_str()).chain(["other"]);
+        for (name, &k) in names.zip(&self.classes) {
+            let (p, lo, hi) = reduce::wilson(k, self.n, s.confidence);
+            class_json.insert(
+                name.to_string(),
+                json!({"count": k, "p": number(p), "lo": number(lo), "hi": number(hi)}),
+            );
+        }
+        let stops: Map<String, Value> = self
+            .stops
+            .iter()
+            .map(|(k, &c)| (k.clone(), Value::from(c)))
+            .collect();
+        Some(json!({
+            "setting": setting,
+            "values": s.values(setting),
+            "runs": self.n,
+            "stops": stops,
+            "kept": kept_json,
+            "classes": class_json,
+        }))
+    }
+}
+
 /// Reduce the rows of one setting (JSON Lines, every row of the same `setting`): statistics of
 /// each kept value, counts of each stop, the probability of each class with its Wilson interval.
 pub fn reduce_rows(s: &SweepSpec, rows_jsonl: &str) -> Result<Value> {
-    let mut setting: Option<u64> = None;
-    let mut kept: Vec<Vec<f64>> = vec![Vec::new(); s.keep.len()];
-    let mut classes: Vec<u64> = vec![0; s.classes.len() + 1];
-    let mut stops: Map<String, Value> = Map::new();
-    let mut n = 0u64;
+    let mut acc = SettingReduction::new(s);
     for (i, line) in rows_jsonl.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -592,8 +732,7 @@ pub fn reduce_rows(s: &SweepSpec, rows_jsonl: &str) -> Result<Value> {
         if st >= s.settings {
             return Err(Error::request(format!("{at}.setting"), format!("setting {st} is not in this sweep ({} settings)", s.settings)));
         }
-        match setting {
-            None => setting = Some(st),
+        match acc.setting {
             Some(x) if x != st => {
                 return Err(Error::request(
                     format!("{at}.setting"),
@@ -602,15 +741,12 @@ pub fn reduce_rows(s: &SweepSpec, rows_jsonl: &str) -> Result<Value> {
             }
             _ => {}
         }
-        n += 1;
         let k = row.get("kept").and_then(Value::as_object);
-        for (j, keep) in s.keep.iter().enumerate() {
-            let x = k
-                .and_then(|m| m.get(&keep.name))
+        let kept = s.keep.iter().map(|keep| {
+            k.and_then(|m| m.get(&keep.name))
                 .and_then(Value::as_f64)
-                .unwrap_or(f64::NAN);
-            kept[j].push(x);
-        }
+                .unwrap_or(f64::NAN)
+        });
         let class = row.get("class").and_then(Value::as_str).unwrap_or("");
         let ci = s
             .classes
@@ -620,47 +756,11 @@ pub fn reduce_rows(s: &SweepSpec, rows_jsonl: &str) -> Result<Value> {
         if ci == s.classes.len() && class != "other" {
             return Err(Error::request(format!("{at}.class"), format!("no class {class:?} in this sweep")));
         }
-        classes[ci] += 1;
-        let stop = row.get("stop").and_then(Value::as_str).unwrap_or("unknown").to_string();
-        let c = stops.get(&stop).and_then(Value::as_u64).unwrap_or(0);
-        stops.insert(stop, Value::from(c + 1));
+        let stop = row.get("stop").and_then(Value::as_str).unwrap_or("unknown");
+        acc.push(st, kept, ci, stop);
     }
-    let Some(setting) = setting else {
-        return Err(Error::request("rows", "no rows to reduce"));
-    };
-    let mut kept_json = Map::new();
-    for (keep, values) in s.keep.iter().zip(&kept) {
-        let st = reduce::stats(values, &s.quantiles);
-        kept_json.insert(
-            keep.name.clone(),
-            json!({
-                "count": st.count,
-                "missing": st.missing,
-                "mean": number(st.mean),
-                "std": number(st.std),
-                "min": number(st.min),
-                "max": number(st.max),
-                "quantiles": st.quantiles.iter().map(|&(q, x)| json!([q, number(x)])).collect::<Vec<_>>(),
-            }),
-        );
-    }
-    let mut class_json = Map::new();
-    let names = s.classes.iter().map(|c| c.name.as_str()).chain(["other"]);
-    for (name, &k) in names.zip(&classes) {
-        let (p, lo, hi) = reduce::wilson(k, n, s.confidence);
-        class_json.insert(
-            name.to_string(),
-            json!({"count": k, "p": number(p), "lo": number(lo), "hi": number(hi)}),
-        );
-    }
-    Ok(json!({
-        "setting": setting,
-        "values": s.values(setting),
-        "runs": n,
-        "stops": stops,
-        "kept": kept_json,
-        "classes": class_json,
-    }))
+    acc.finish(s)
+        .ok_or_else(|| Error::request("rows", "no rows to reduce"))
 }
 
 fn parse_spec_text(spec_json: &str) -> Result<Value> {

@@ -164,6 +164,9 @@ pub struct SweepSpec {
     /// `validated` of a study: the hash `sweepPlan` gave for this sweep (its settings need not be
     /// built again), if given.
     pub validated: Option<String>,
+    /// `records: "settings"` of a study: its records are the reductions of its settings (as
+    /// `sweepReduce` of their rows gives them), not the runs' rows.
+    pub settings_records: bool,
     /// The sweep's identity (spec without `kind`, `runs`, `threads`; and the buffers).
     pub hash: String,
     /// Per-setting templates of the runs' spec hashes ([`SweepSpec::run_hash`]).
@@ -177,8 +180,9 @@ pub const MAX_THREADS: u64 = 1024;
 pub const MAX_AXIS_VALUES: u64 = 1 << 16;
 
 /// The fields of a sweep spec.
-const FIELDS: [&str; 10] = [
+const FIELDS: [&str; 11] = [
     "kind", "base", "axes", "seeds", "keep", "classes", "reduce", "runs", "threads", "validated",
+    "records",
 ];
 
 /// An object's fields with unknown ones refused (naming them) and typed getters.
@@ -913,9 +917,19 @@ impl SweepSpec {
         };
 
         let validated = o.string("validated")?.map(str::to_string);
+        let settings_records = match o.string("records")? {
+            None | Some("rows") => false,
+            Some("settings") => true,
+            Some(r) => {
+                return Err(Error::spec(
+                    "records",
+                    format!("expected \"rows\" or \"settings\", got {r:?}"),
+                ))
+            }
+        };
         let mut identity = spec.clone();
         if let Value::Object(m) = &mut identity {
-            for k in ["kind", "runs", "threads", "validated"] {
+            for k in ["kind", "runs", "threads", "validated", "records"] {
                 m.remove(k);
             }
         }
@@ -935,6 +949,7 @@ impl SweepSpec {
             range: range_,
             threads,
             validated,
+            settings_records,
             hash,
             templates: TemplateCache::default(),
         })
