@@ -737,16 +737,23 @@ function splitLines(jsonl: string): string[] {
   return out;
 }
 
-/** Rows from one study of the core advanced in chunks on this thread (native: on the libuv pool). */
+/**
+ * Rows from one study of the core advanced in chunks on this thread (native: on the libuv pool).
+ * With `settings` (the study's `records: "settings"`) its records are the reductions of the
+ * settings (as `sweepReduce` gives them), made by the core as the runs finish: for a sweep whose
+ * only consumer is the table (issue 14).
+ */
 class InProcessSource implements RowSource {
   #study: RecordingStudy | undefined;
+  readonly settings: boolean;
   readonly #sizer: ChunkSizer;
   readonly #async: boolean;
   #done = 0;
   #finished = false;
   #first = true;
 
-  constructor(backend: Backend, json: string, buffers: Record<string, Float64Array>, chunkMillis: number, firstChunk: number) {
+  constructor(backend: Backend, json: string, buffers: Record<string, Float64Array>, chunkMillis: number, firstChunk: number, settings = false) {
+    this.settings = settings;
     const s = guard(() => backend.createStudy(json, buffers)) as RecordingStudy;
     if (typeof s.takeRecords !== 'function') {
       freeQuietly(s);
@@ -784,6 +791,11 @@ class InProcessSource implements RowSource {
     return lines;
   }
 
+  /** Runs done by the study. */
+  get runsDone(): number {
+    return this.#done;
+  }
+
   /** The study's output: the plan and the range of runs. */
   output(): { plan: SweepPlan; runs: { start: number; end: number } } {
     const s = this.#study;
@@ -792,8 +804,15 @@ class InProcessSource implements RowSource {
   }
 
   async stop(): Promise<string[]> {
+    // Settings: the reduction of the setting whose runs were not all done, as its record.
+    const s = this.#study;
+    let partial: string[] = [];
+    if (s && this.settings) {
+      const out = parseJson<{ partial?: unknown }>(guard(() => s.result()), 'a study result');
+      if (out.partial !== undefined) partial = [JSON.stringify(out.partial)];
+    }
     this.close();
-    return [];
+    return partial;
   }
 
   close(): void {
@@ -840,6 +859,8 @@ interface Setup {
   json: string;
   buffers: Record<string, Float64Array>;
   plan: SweepPlan;
+  /** The in-process study's spec (its options included). */
+  studySpec: Record<string, unknown> | undefined;
   start: number;
   end: number;
   /** The in-process source, created with the plan (one validation of the settings, not two). */
@@ -925,7 +946,7 @@ class SweepDriver {
         if (end > plan.runs) {
           throw new InvalidRequestError('options.runs', `expected 0 <= start <= end <= ${plan.runs} (the sweep's runs), got start = ${start}, end = ${end}`);
         }
-        return { backend, json, buffers, plan, start, end, source: undefined, pool };
+        return { backend, json, buffers, plan, start, end, studySpec: undefined, source: undefined, pool };
       }
       // One study does it all: its result carries the plan (the settings are validated once).
       const studySpec = {
@@ -943,7 +964,7 @@ class SweepDriver {
         throw e;
       }
       const out = source.output();
-      return { backend, json, buffers, plan: out.plan, start: out.runs.start, end: out.runs.end, source, pool: undefined };
+      return { backend, json, buffers, plan: out.plan, start: out.runs.start, end: out.runs.end, studySpec, source, pool: undefined };
     })();
     quiet(this.setup);
     this.table = new LazyPromise<SweepTable>(
@@ -999,6 +1020,14 @@ class SweepDriver {
   }
 
   #makeSource(s: Setup): RowSource {
+    if (s.source && this.#consumer === 'table' && s.studySpec) {
+      // Only the table wants the runs: the core reduces them (no row goes through JSON here).
+      // The plan validated the settings; the new study skips it (the core checks the hash).
+      s.source.close();
+      const spec = { ...s.studySpec, validated: s.plan.hash, records: 'settings' };
+      s.source = new InProcessSource(s.backend, JSON.stringify(spec), s.buffers, this.#o.chunkMillis, 1, true);
+      return s.source;
+    }
     if (s.source) return s.source;
     const o = this.#o;
     return new WorkerPoolSource({
@@ -1034,6 +1063,12 @@ class SweepDriver {
       for (;;) {
         if (this.#state !== 'running') return null;
         if (signal?.aborted) {
+          if (source instanceof InProcessSource && source.settings) {
+            const done = source.runsDone;
+            this.#tapSettings(s, await source.stop(), done);
+            this.#finish(s, 'cancelled');
+            return null;
+          }
           const rows = this.#tap(s, await source.stop());
           this.#finish(s, 'cancelled');
           return rows.length > 0 ? rows : null;
@@ -1042,6 +1077,10 @@ class SweepDriver {
         if (lines === null) {
           this.#finish(s, this.#done >= s.end - s.start ? 'complete' : 'cancelled');
           return null;
+        }
+        if (source instanceof InProcessSource && source.settings) {
+          this.#tapSettings(s, lines, source.runsDone);
+          return [];
         }
         if (lines.length > 0) return this.#tap(s, lines);
       }
@@ -1070,6 +1109,21 @@ class SweepDriver {
       onProgress({ done: this.#done, total, elapsedMs, etaMs, rate });
     }
     return rows;
+  }
+
+  /** Reductions of settings from the core (`records: "settings"`), `runs` runs done in all. */
+  #tapSettings(s: Setup, lines: string[], runs: number): void {
+    for (const line of lines) this.#settings.push(parseJson<SweepSettingRow>(line, 'a sweep reduction'));
+    const before = this.#done;
+    this.#done = runs;
+    const onProgress = this.#o.onProgress;
+    if (onProgress && runs > before) {
+      const total = s.end - s.start;
+      const elapsedMs = now() - this.#t0;
+      const rate = elapsedMs > 0 ? (this.#done * 1000) / elapsedMs : 0;
+      const etaMs = rate > 0 ? ((total - this.#done) * 1000) / rate : null;
+      onProgress({ done: this.#done, total, elapsedMs, etaMs, rate });
+    }
   }
 
   #finish(s: Setup, how: 'complete' | 'cancelled'): void {
