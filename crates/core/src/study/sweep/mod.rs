@@ -453,6 +453,12 @@ pub fn run_row_text(s: &SweepSpec, run: u64) -> (String, RowSummary) {
     (text.expect("asked for"), summary)
 }
 
+/// Run `run` to its end and give only what the reduction needs of its row (a study with
+/// `records: "settings"`: no spec hash, no text).
+pub fn run_summary(s: &SweepSpec, run: u64) -> RowSummary {
+    run_outcome(s, run, false).1
+}
+
 /// Run `run` to its end: its row's text when `text`, and what the reduction needs of it.
 fn run_outcome(s: &SweepSpec, run: u64, text: bool) -> (Option<String>, RowSummary) {
     let setting = run / s.per_setting;
