@@ -79,19 +79,32 @@ function fakeBackend(f: FakeOptions): Backend {
       throw new Error('no sessions');
     },
     createStudy: (json: string) => {
-      const spec = JSON.parse(json) as { runs?: { start: number; end: number } };
+      const spec = JSON.parse(json) as { runs?: { start: number; end: number }; records?: string };
       const { start, end } = spec.runs ?? { start: 0, end: runs };
       f.log?.push({ start, end });
       let next = start;
       let pending: string[] = [];
+      // `records: "settings"` (as the core): each setting's rows reduced once its last run is in.
+      const bySetting = spec.records === 'settings';
+      let group: string[] = [];
+      const flush = (): void => {
+        if (group.length > 0) pending.push(b.sweepReduce('', group.join('\n')));
+        group = [];
+      };
       const status = (): string => JSON.stringify({ done: next - start, total: end - start, rows: 0, finished: next >= end });
       return {
         advance: (k: number) => {
           const stop = Math.min(end, next + k);
           for (; next < stop; next++) {
             if (f.cost) busy(f.cost);
-            pending.push(fakeRow(next, f.seeds));
+            if (!bySetting) {
+              pending.push(fakeRow(next, f.seeds));
+              continue;
+            }
+            if (group.length > 0 && next % f.seeds === 0) flush();
+            group.push(fakeRow(next, f.seeds));
           }
+          if (bySetting && next >= end) flush();
           return status();
         },
         takeRecords: () => {
@@ -100,7 +113,7 @@ function fakeBackend(f: FakeOptions): Backend {
           return t;
         },
         status,
-        result: () => JSON.stringify({ kind: 'sweep', error: null, plan, runs: { start, end } }),
+        result: () => JSON.stringify({ kind: 'sweep', error: null, plan, runs: { start, end }, ...(group.length > 0 ? { partial: JSON.parse(b.sweepReduce('', group.join('\n'))) as unknown } : {}) }),
         columnNames: () => [],
         column: () => new Float64Array(0),
       };
@@ -491,6 +504,31 @@ describe(`sweeps on ${BACKEND}`, () => {
     const again: SweepSettingRow[] = [];
     for await (const s of reduceRows(BACKEND, spec, rows)) again.push(s);
     expect(again).toEqual(table.settings);
+  });
+
+  it('a table awaited alone (reduced in the core, no rows) equals the table of the rows, cancelled too', async () => {
+    const spec = smallSweep({ seeds: { count: 5, base: 1, paths: ['init.seed'] }, axes: [{ path: 'init.stdU', values: [0.05, 0.3] }] });
+    const alone = await sweep(spec, opts).table;
+    const h = sweep(spec, opts);
+    const rows = await collect(h.rows);
+    expect(alone).toEqual(await h.table);
+    expect(rows.length).toBe(10);
+    // Cancelled at the first progress: the partial table is that of the runs done.
+    const long = smallSweep({ base: smallSpec({ steps: 3000, recordEvery: 50 }), seeds: { count: 40, paths: ['init.seed'] }, axes: [{ path: 'schedule.eta', values: [0.01, 0.02] }] });
+    const ac = new AbortController();
+    const err = await sweep(long, { ...opts, signal: ac.signal, onProgress: () => ac.abort() }).table.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(SweepCancelledError);
+    const c = err as SweepCancelledError;
+    expect(c.runs).toBeGreaterThan(0);
+    expect(c.runs).toBeLessThan(80);
+    expect(c.table).toMatchObject({ complete: false, stopped: 'cancelled' });
+    const done = await collect(sweep(long, { ...opts, runs: { start: 0, end: c.runs } }).rows);
+    const again: SweepSettingRow[] = [];
+    for await (const s of reduceRows(BACKEND, long, done)) again.push(s);
+    expect(c.table.settings).toEqual(again);
   });
 
   it('a shard (options.runs) is the slice of the whole; explicit matrices travel as base.<path>', async () => {
