@@ -19,6 +19,7 @@ pub mod rng;
 pub mod session;
 pub mod spec;
 pub mod study;
+pub mod vecmath;
 
 pub use error::{Error, ErrorCode, Result};
 pub use model::{Column, Family, Model, Role, FAMILIES};
