@@ -2,7 +2,7 @@
 // says): identical initialization bits, trajectories equal to 1e-12 relative, identical errors.
 import { beforeAll, describe, expect, it } from 'vitest';
 
-import { AutobalanceError, type Backend, type MatrixFactorizationResult, type MatrixFactorizationRunSpec, Run, type RunResult, type RunSpec, loadBackendByName, train } from 'autobalance';
+import { AutobalanceError, type Backend, type MatrixFactorizationResult, type MatrixFactorizationRunSpec, Run, type RunResult, type RunSpec, loadBackendByName, study, train } from 'autobalance';
 
 import { lcg, longSpec, maxRelDiff, normRelDiff, randomArray, smallSpec } from './helpers.js';
 
@@ -188,6 +188,26 @@ describe('native and wasm in one process', () => {
       expect(n.code).not.toBe('internal');
     });
   }
+
+  // The kernel study's quadrature evaluates exp/log1p/expm1 in the core's own IEEE arithmetic
+  // (vecmath.rs, batched: AVX2 natively where the CPU has it, simd128 on wasm): the same bits.
+  it('compute the same kernel recursion bits (softplus, sigmoid, tanh)', async () => {
+    const cases = [
+      { architecture: 'resnet', activation: 'softplus', cRes: 0.5, quadrature: { nodes: 20 } },
+      { architecture: 'fullyConnected', activation: 'sigmoid' },
+      { architecture: 'resnet', activation: 'tanh', cRes: 0.5, quadrature: { nodes: 150 } },
+    ] as const;
+    for (const c of cases) {
+      const spec = { kind: 'kernelRecursion', depths: [1, 3, 6], data: { kind: 'sphere', n: 10, d: 4, seed: 2 }, ...c } as const;
+      const a = await study(spec, { backend: native });
+      const b = await study(spec, { backend: wasm });
+      expect(b.columnNames).toEqual(a.columnNames);
+      for (const name of a.columnNames) {
+        expect(bytes(b.columns[name] as Float64Array).equals(bytes(a.columns[name] as Float64Array)), `${c.activation} ${name}`).toBe(true);
+      }
+      expect(JSON.stringify(b.output)).toBe(JSON.stringify(a.output));
+    }
+  });
 
   it('list the same presets', () => {
     expect(wasm.presetList()).toBe(native.presetList());
