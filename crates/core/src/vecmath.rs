@@ -19,11 +19,14 @@
 //! exp, log1p <= 1 ulp; the activations and their derivatives within 2 ulp of the `libm`
 //! formulas of [`crate::quadrature::Activation`].
 
+// fdlibm's constants as it prints them (more digits than a double keeps; they round to its bits).
+#![allow(clippy::excessive_precision)]
+
 use crate::quadrature::Activation;
 
 const LN2HI: f64 = 6.931_471_803_691_238_164_90e-01; // 0x3fe62e42fee00000
 const LN2LO: f64 = 1.908_214_929_270_587_700_02e-10; // 0x3dea39ef35793c76
-const INVLN2: f64 = 1.442_695_040_888_963_387_00e+00;
+const INVLN2: f64 = std::f64::consts::LOG2_E; // fdlibm's invln2, 0x3ff71547652b82fe
 const P1: f64 = 1.666_666_666_666_660_190_37e-01;
 const P2: f64 = -2.777_777_777_701_559_338_42e-03;
 const P3: f64 = 6.613_756_321_437_934_361_17e-05;
@@ -126,7 +129,7 @@ pub fn log1p(x: f64) -> f64 {
     let y = sel(x == f64::INFINITY, x, y);
     let y = sel(x == -1.0, f64::NEG_INFINITY, y);
     let y = sel(x < -1.0, f64::NAN, y);
-    sel(x != x, x, y)
+    sel(x.is_nan(), x, y)
 }
 
 /// The bits of `t` with the sign of `z`.
