@@ -183,7 +183,7 @@ pub fn sigma_d1(act: Activation, x: f64) -> (f64, f64) {
         Activation::Softplus => softplus_d1(x),
         Activation::Sigmoid => logistic_d1(x),
         Activation::Tanh => tanh_d1(x),
-        Activation::Relu => (sel(x > 0.0, x, 0.0), sel(x > 0.0, 1.0, 0.0)),
+        Activation::Relu => relu_d1(x),
     }
 }
 
@@ -191,44 +191,49 @@ pub fn sigma_d1(act: Activation, x: f64) -> (f64, f64) {
 /// a scalar remainder (rows of a 20-node rule are shorter than the remainder threshold otherwise).
 const BLOCK: usize = 8;
 
+/// The batched loop for one activation function `$f` (a macro, not a generic over `Fn`: a
+/// function item passed as `impl Fn` was called through a non-inlined `Fn::call` shim, one call
+/// per element, and nothing vectorized).
+macro_rules! affine_loop {
+    ($f:path, $base:expr, $scale:expr, $z:expr, $s:expr, $d:expr) => {{
+        let (base, scale, z, s, d): (f64, f64, &[f64], &mut [f64], &mut [f64]) =
+            ($base, $scale, $z, $s, $d);
+        let n = z.len();
+        let mut i = 0;
+        while i < n {
+            let m = (n - i).min(BLOCK);
+            // Arguments of the block, padded with zeros (evaluated, then dropped).
+            let mut x = [0.0; BLOCK];
+            for k in 0..m {
+                x[k] = base + scale * z[i + k];
+            }
+            let mut sb = [0.0; BLOCK];
+            let mut db = [0.0; BLOCK];
+            for k in 0..BLOCK {
+                let (a, b) = $f(x[k]);
+                sb[k] = a;
+                db[k] = b;
+            }
+            s[i..i + m].copy_from_slice(&sb[..m]);
+            d[i..i + m].copy_from_slice(&db[..m]);
+            i += m;
+        }
+    }};
+}
+
+/// (relu(x), relu'(x)).
 #[inline(always)]
-fn affine_loop(
-    f: impl Fn(f64) -> (f64, f64),
-    base: f64,
-    scale: f64,
-    z: &[f64],
-    s: &mut [f64],
-    d: &mut [f64],
-) {
-    let n = z.len();
-    let mut i = 0;
-    while i < n {
-        let m = (n - i).min(BLOCK);
-        // Arguments of the block, padded with zeros (evaluated, then dropped).
-        let mut x = [0.0; BLOCK];
-        for k in 0..m {
-            x[k] = base + scale * z[i + k];
-        }
-        let mut sb = [0.0; BLOCK];
-        let mut db = [0.0; BLOCK];
-        for k in 0..BLOCK {
-            let (a, b) = f(x[k]);
-            sb[k] = a;
-            db[k] = b;
-        }
-        s[i..i + m].copy_from_slice(&sb[..m]);
-        d[i..i + m].copy_from_slice(&db[..m]);
-        i += m;
-    }
+fn relu_d1(x: f64) -> (f64, f64) {
+    (sel(x > 0.0, x, 0.0), sel(x > 0.0, 1.0, 0.0))
 }
 
 #[inline(always)]
 fn affine_body(act: Activation, base: f64, scale: f64, z: &[f64], s: &mut [f64], d: &mut [f64]) {
     match act {
-        Activation::Softplus => affine_loop(softplus_d1, base, scale, z, s, d),
-        Activation::Sigmoid => affine_loop(logistic_d1, base, scale, z, s, d),
-        Activation::Tanh => affine_loop(tanh_d1, base, scale, z, s, d),
-        Activation::Relu => affine_loop(|x| sigma_d1(Activation::Relu, x), base, scale, z, s, d),
+        Activation::Softplus => affine_loop!(softplus_d1, base, scale, z, s, d),
+        Activation::Sigmoid => affine_loop!(logistic_d1, base, scale, z, s, d),
+        Activation::Tanh => affine_loop!(tanh_d1, base, scale, z, s, d),
+        Activation::Relu => affine_loop!(relu_d1, base, scale, z, s, d),
     }
 }
 
