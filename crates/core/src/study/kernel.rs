@@ -438,7 +438,7 @@ pub fn loglog_slope(x: &[f64], y: &[f64]) -> Option<f64> {
         .iter()
         .zip(y)
         .filter(|(a, b)| **a > 0.0 && **b > 0.0 && a.is_finite() && b.is_finite())
-        .map(|(a, b)| (a.ln(), b.ln()))
+        .map(|(a, b)| (libm::log(*a), libm::log(*b)))
         .collect();
     if pts.len() < 2 {
         return None;
@@ -1339,11 +1339,11 @@ impl StudyKind for KernelStudy {
             .zip(&lmin)
             .zip(&ok)
             .filter(|(_, k)| **k)
-            .map(|((h, l), _)| (h.exp(), *l))
+            .map(|((h, l), _)| (libm::exp(*h), *l))
             .unzip();
         out.insert(
             "depthFactor".into(),
-            json!(loglog_slope(&hr, &lr).map(f64::exp)),
+            json!(loglog_slope(&hr, &lr).map(libm::exp)),
         );
         let bad = depths.iter().zip(&ok).find(|(_, k)| !**k).map(|(h, _)| *h);
         out.insert("roundoffDepth".into(), json!(bad));
