@@ -156,6 +156,28 @@ impl std::fmt::Debug for SessionTemplate {
     }
 }
 
+/// A spec's top-level fields (a JSON object's map).
+type Fields = serde_json::Map<String, Value>;
+
+/// A spec's top-level fields split into the run's own (`spec::RUN_FIELDS`) and the family's
+/// problem (`model` and the family's fields); `Err` with the first field that is neither.
+fn split_fields(
+    family: &dyn Family,
+    fields: Fields,
+) -> std::result::Result<(Fields, Fields), String> {
+    let (mut run_part, mut problem) = (serde_json::Map::new(), serde_json::Map::new());
+    for (k, v) in fields {
+        if spec::RUN_FIELDS.contains(&k.as_str()) {
+            run_part.insert(k, v);
+        } else if k == "model" || family.fields().contains(&k.as_str()) {
+            problem.insert(k, v);
+        } else {
+            return Err(k);
+        }
+    }
+    Ok((run_part, problem))
+}
+
 impl Session {
     /// Validate a spec and its buffers and set up the run. Nothing is computed before every
     /// input has been checked. `model.kind` picks the family in [`model::FAMILIES`].
@@ -222,26 +244,19 @@ impl Session {
         let Value::Object(fields) = value else {
             return Err(Error::spec("spec", "expected a JSON object"));
         };
-        let (mut run_part, mut problem) = (serde_json::Map::new(), serde_json::Map::new());
-        for (k, v) in fields {
-            if spec::RUN_FIELDS.contains(&k.as_str()) {
-                run_part.insert(k, v);
-            } else if k == "model" || family.fields().contains(&k.as_str()) {
-                problem.insert(k, v);
-            } else {
-                let mut known: Vec<&str> = vec!["model"];
-                known.extend(family.fields());
-                known.extend(spec::RUN_FIELDS);
-                let known: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
-                return Err(Error::spec(
-                    k.clone(),
-                    format!(
-                        "unknown field `{k}` (model kind {kind:?}), expected one of {}",
-                        known.join(", ")
-                    ),
-                ));
-            }
-        }
+        let (run_part, problem) = split_fields(family, fields).map_err(|k| {
+            let mut known: Vec<&str> = vec!["model"];
+            known.extend(family.fields());
+            known.extend(spec::RUN_FIELDS);
+            let known: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
+            Error::spec(
+                k.clone(),
+                format!(
+                    "unknown field `{k}` (model kind {kind:?}), expected one of {}",
+                    known.join(", ")
+                ),
+            )
+        })?;
         let run: RunSpec = spec::from_value(Value::Object(run_part), "", "spec")?;
         Self::finish(family, &kind, &run, buffers, |buffers, info, budget| {
             family.build(Value::Object(problem), buffers, info, budget)
@@ -265,16 +280,7 @@ impl Session {
         let Value::Object(fields) = value else {
             return None;
         };
-        let (mut run_part, mut problem) = (serde_json::Map::new(), serde_json::Map::new());
-        for (k, v) in fields {
-            if spec::RUN_FIELDS.contains(&k.as_str()) {
-                run_part.insert(k, v);
-            } else if k == "model" || family.fields().contains(&k.as_str()) {
-                problem.insert(k, v);
-            } else {
-                return None;
-            }
-        }
+        let (run_part, problem) = split_fields(family, fields).ok()?;
         // Every seed in the family's part (the run's own fields are the same for all runs).
         let in_problem = |p: &&str| {
             let top = p.split(['.', '[']).next().unwrap_or("");
