@@ -11,7 +11,8 @@
 //!
 //! SWEEP_SPEC.json: a sweep spec without buffers (e.g. the `table51` preset's, from
 //! `presetSpec('table51')`). `--parse-only` stops after parsing the sweep (the fixed cost to
-//! subtract). Prints the number of rows and their total bytes (`--summary`: kept values).
+//! subtract). Prints the number of rows and their total bytes (`--summary`: kept values);
+//! `--print` also prints every row's text (to compare two builds: the rows must not change).
 
 use std::collections::HashMap;
 
@@ -38,6 +39,7 @@ fn main() {
     let runs = arg(&args, "--runs", 360);
     let stride = arg(&args, "--stride", (s.runs / runs.max(1)).max(1));
     let summary = args.iter().any(|a| a == "--summary");
+    let print = args.iter().any(|a| a == "--print");
     let (mut n, mut bytes) = (0u64, 0usize);
     for i in 0..runs {
         let run = i * stride;
@@ -47,7 +49,11 @@ fn main() {
         if summary {
             bytes += std::hint::black_box(sweep::run_summary(&s, run)).kept.len();
         } else {
-            bytes += std::hint::black_box(sweep::run_row_text(&s, run).0).len();
+            let text = std::hint::black_box(sweep::run_row_text(&s, run).0);
+            if print {
+                println!("{text}");
+            }
+            bytes += text.len();
         }
         n += 1;
     }

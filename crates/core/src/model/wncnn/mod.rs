@@ -135,6 +135,8 @@ pub struct State {
     pub sum_a: f64,
     /// E = (1^T a*) (||w*|| 1^T a* - 1^T a).
     pub e: f64,
+    /// g(phi) = (pi - phi) cos phi + sin phi, as [`g_of`] (the regions compare it).
+    pub g: f64,
 }
 
 /// q_eq(phi) / s = (k + g - 1)/(k + pi - 1) S^2/k + (g - 1)/(pi - 1) (A - S^2/k): a^T a* at the
@@ -317,7 +319,7 @@ impl Regions {
             // B = (pi - 1) s ||a*||^2 + max(E, E_max).
             let e_lo = e.min(0.0);
             let b = (PI - 1.0) * sa2 + e.max(self.e_max);
-            if g_of(st.phi) >= 1.0 - e_lo / sa2 && q.max(b / (PI - 1.0)) * h * s <= 2.0 * n2 {
+            if st.g >= 1.0 - e_lo / sa2 && q.max(b / (PI - 1.0)) * h * s <= 2.0 * n2 {
                 return 1;
             }
             return 0;
@@ -331,7 +333,7 @@ impl Regions {
                 return 0;
             }
             let b = sa2 - e.min(0.0);
-            if g_of(st.phi) <= 1.0 - e_hi / sa2
+            if st.g <= 1.0 - e_hi / sa2
                 && (-q).max(b / (PI - 1.0)) * h * s * (PI - st.phi) <= 2.0 * PI * n2
             {
                 return -1;
@@ -512,14 +514,25 @@ impl WeightNormCnn {
             q,
             sum_a,
             e,
+            g: g_of(phi),
         })
     }
 
     /// The population loss at `x`, its gradient into `grad` (when given).
     pub fn population(&mut self, x: &[f64], grad: Option<&mut [f64]>) -> f64 {
+        self.population_state(x, grad).0
+    }
+
+    /// [`WeightNormCnn::population`], and the state of `x` ([`WeightNormCnn::state`], the same
+    /// bits: gradient descent classifies the iterate it evaluates without computing it again).
+    pub fn population_state(
+        &mut self,
+        x: &[f64],
+        grad: Option<&mut [f64]>,
+    ) -> (f64, Option<State>) {
         let p = self.p;
         let (v, a) = x.split_at(p);
-        let Some((_, n)) = self.normalize(v) else {
+        let Some((n2, n)) = self.normalize(v) else {
             self.undefined = Some(if v.iter().all(|x| *x == 0.0) {
                 "v = 0 (w = v / ||v|| is undefined)"
             } else {
@@ -528,13 +541,22 @@ impl WeightNormCnn {
             if let Some(g) = grad {
                 g.fill(f64::NAN);
             }
-            return f64::NAN;
+            return (f64::NAN, None);
         };
         self.undefined = None;
         let t = &self.teacher;
         let phi = angle_unit(&self.w, &t.u);
         let pmg = pi_minus_g(phi);
         let q = dot(a, &t.a);
+        let sum_a: f64 = a.iter().sum();
+        let st = State {
+            n2,
+            phi,
+            q,
+            sum_a,
+            e: t.sum_a * (t.s * t.sum_a - sum_a),
+            g: PI - pmg,
+        };
         let (mut sum_d, mut dd) = (0.0, 0.0);
         for (ai, bi) in a.iter().zip(&t.b) {
             let d = ai - bi;
@@ -554,7 +576,7 @@ impl WeightNormCnn {
                 *gi = f * (ui - c * wi);
             }
         }
-        loss
+        (loss, Some(st))
     }
 
     /// The population loss by the thesis's expanded form (5.3) (for tests: it cancels near the
@@ -788,6 +810,11 @@ impl WeightNormCnn {
     /// Track the outcome at iterate `t` (`eta`: the GD step size from here on, `None`: flow).
     /// Going back to an earlier iterate (after a divergence) forgets a decision taken after it.
     fn track(&mut self, t: u64, x: &[f64], eta: Option<f64>) {
+        self.track_state(t, x, None, eta);
+    }
+
+    /// [`WeightNormCnn::track`] with the state of `x` when it is known (`None`: computed).
+    fn track_state(&mut self, t: u64, x: &[f64], known: Option<State>, eta: Option<f64>) {
         if let Some(last) = self.last_t {
             if t < last {
                 if self.decided_at.is_some_and(|d| d > t) {
@@ -803,12 +830,17 @@ impl WeightNormCnn {
         if self.outcome != 0 {
             return;
         }
-        if let Some(st) = self.state(x) {
-            let c = self.regions.classify(&st, eta);
-            if c != 0 {
-                self.outcome = c;
-                self.decided_at = Some(t);
-            }
+        if let Some(st) = known.or_else(|| self.state(x)) {
+            self.decide(t, &st, eta);
+        }
+    }
+
+    /// Classify the state of iterate `t` (not yet decided) and keep a decision.
+    fn decide(&mut self, t: u64, st: &State, eta: Option<f64>) {
+        let c = self.regions.classify(st, eta);
+        if c != 0 {
+            self.outcome = c;
+            self.decided_at = Some(t);
         }
     }
 
@@ -1032,7 +1064,7 @@ impl Model for WeightNormCnn {
         let mut prev = vec![0.0; n];
         let mut taken = 0u64;
         while taken < max {
-            let l = self.population(w, Some(&mut g));
+            let (l, st) = self.population_state(w, Some(&mut g));
             // norm2 finite implies every entry finite; when it overflows, ask as the session does.
             let bad = !l.is_finite()
                 || (!norm2(&g).is_finite()
@@ -1051,7 +1083,7 @@ impl Model for WeightNormCnn {
                 break;
             }
             // (taken == 0 and bad cannot happen: the session evaluated this iterate.)
-            self.track(t0 + taken, w, Some(eta));
+            self.track_state(t0 + taken, w, st, Some(eta));
             if self.finished_early() {
                 // Decided at this iterate: the run ends here (0 iterations when it is the
                 // span's first).
