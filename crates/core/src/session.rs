@@ -464,7 +464,11 @@ impl Session {
             prev: w.clone(),
             grad: vec![0.0; p],
             w,
-            columns: vec![Vec::with_capacity(rows_max.min(1 << 20)); names.len()],
+            // Each column its own capacity (`vec![v; n]` clones `v`, and a clone of an empty
+            // vector has none: every column grew from 0 at its first rows).
+            columns: (0..names.len())
+                .map(|_| Vec::with_capacity(rows_max.min(1 << 20)))
+                .collect(),
             row: Vec::with_capacity(names.len()),
             names,
             roles,
