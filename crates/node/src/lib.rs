@@ -24,6 +24,11 @@ use napi_derive::napi;
 
 type Result<T> = napi::Result<T>;
 
+/// The addon's allocator for its own (Rust) allocations: mimalloc, faster than the system's for
+/// the many small allocations of a sweep's runs (docs/performance.md, "Table 5.1").
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A core error as the JS error the TS layer parses.
 fn js_error(err: CoreError) -> napi::Error {
     napi::Error::from_reason(err.to_js_message())
