@@ -30,14 +30,15 @@ command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js >= 20 (wit
 node_major="$(node -p 'process.versions.node.split(".")[0]')"
 [ "$node_major" -ge 20 ] || die "Node.js >= 20 required, found $(node --version)"
 
-# 1. Debian packages for the wasm32 build (rustc-web 1.96 + std source, wasm-ld-19).
+# 1. Debian packages: the wasm32 build (rustc-web 1.96 + std source, wasm-ld-19), the e2e
+# browser, and gcc (the linker cargo uses, and the C part of the addon's allocator, mimalloc).
 step="apt packages"
 apt_missing=()
-for p in rustc-web cargo-web rust-web-src lld-19 chromium; do
+for p in rustc-web cargo-web rust-web-src lld-19 chromium gcc; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || apt_missing+=("$p")
 done
 if [ ${#apt_missing[@]} -eq 0 ]; then
-  say "apt: rustc-web cargo-web rust-web-src lld-19 chromium already installed"
+  say "apt: rustc-web cargo-web rust-web-src lld-19 chromium gcc already installed"
 else
   sudo_=""
   if [ "$(id -u)" -ne 0 ]; then
