@@ -82,4 +82,7 @@ for (const r of rows) {
   console.log(`  torch / native time: ${r.ratio.toFixed(2)}x   largest relative difference of the results: ${r.maxRelDiff.toExponential(2)}`);
 }
 fs.mkdirSync(path.join(here, 'results'), { recursive: true });
-fs.writeFileSync(path.join(here, 'results', 'figure2.json'), JSON.stringify({ threads, rows }, null, 2));
+fs.writeFileSync(
+  path.join(here, 'results', 'figure2.json'),
+  JSON.stringify({ date: new Date().toISOString(), cpu: os.cpus()[0]?.model, cores: os.cpus().length, loadavg: os.loadavg(), threads, rows }, null, 2) + '\n',
+);
