@@ -122,6 +122,46 @@ pub fn angle_unit(w: &[f64], u: &[f64]) -> f64 {
     2.0 * libm::atan2(libm::sqrt(dm), libm::sqrt(dp))
 }
 
+/// One pass over the second layer `a` (the population loss's four sums, interleaved: independent
+/// chains of additions instead of four loops): q = a^T a* with [`dot`]'s eight partial sums,
+/// 1^T a, and the sums of d and d^2, d = a - b, each in order, so every sum has the bits of its
+/// own loop (`dot`, `Iterator::sum`, a running sum).
+fn second_layer_sums(a: &[f64], a_star: &[f64], b: &[f64]) -> (f64, f64, f64, f64) {
+    let n = a.len().min(a_star.len()).min(b.len());
+    let (a, a_star, b) = (&a[..n], &a_star[..n], &b[..n]);
+    let mut acc = [0.0f64; 8];
+    // Iterator::sum of f64 starts at -0.0 (the identity of +).
+    let (mut sum_a, mut sum_d, mut dd) = (-0.0f64, 0.0f64, 0.0f64);
+    let split = n / 8 * 8;
+    for ((x, y), z) in a[..split]
+        .chunks_exact(8)
+        .zip(a_star[..split].chunks_exact(8))
+        .zip(b[..split].chunks_exact(8))
+    {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+            sum_a += x[l];
+            let d = x[l] - z[l];
+            sum_d += d;
+            dd += d * d;
+        }
+    }
+    for (l, ((x, y), z)) in a[split..]
+        .iter()
+        .zip(&a_star[split..])
+        .zip(&b[split..])
+        .enumerate()
+    {
+        acc[l] += x * y;
+        sum_a += x;
+        let d = x - z;
+        sum_d += d;
+        dd += d * d;
+    }
+    let q = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    (q, sum_a, sum_d, dd)
+}
+
 /// The population quantities of a point that the outcome and the columns use.
 #[derive(Debug, Clone, Copy)]
 pub struct State {
@@ -547,8 +587,7 @@ impl WeightNormCnn {
         let t = &self.teacher;
         let phi = angle_unit(&self.w, &t.u);
         let pmg = pi_minus_g(phi);
-        let q = dot(a, &t.a);
-        let sum_a: f64 = a.iter().sum();
+        let (q, sum_a, sum_d, dd) = second_layer_sums(a, &t.a, &t.b);
         let st = State {
             n2,
             phi,
@@ -557,12 +596,6 @@ impl WeightNormCnn {
             e: t.sum_a * (t.s * t.sum_a - sum_a),
             g: PI - pmg,
         };
-        let (mut sum_d, mut dd) = (0.0, 0.0);
-        for (ai, bi) in a.iter().zip(&t.b) {
-            let d = ai - bi;
-            sum_d += d;
-            dd += d * d;
-        }
         let loss = ((PI - 1.0) * dd + sum_d * sum_d + 2.0 * t.s * pmg * q) / (4.0 * PI);
         if let Some(g) = grad {
             let (gv, ga) = g.split_at_mut(p);
@@ -1106,5 +1139,49 @@ impl Model for WeightNormCnn {
     }
     fn finished_early(&self) -> bool {
         self.stop_when_decided && self.outcome != 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn second_layer_sums_have_the_bits_of_their_own_loops() {
+        let mut rng = crate::rng::Normal::new(7);
+        for n in [0usize, 1, 7, 8, 9, 15, 16, 17, 25, 64, 100, 101] {
+            let mut a = vec![0.0; n];
+            let mut s = vec![0.0; n];
+            let mut b = vec![0.0; n];
+            rng.fill(&mut a, 1.0);
+            rng.fill(&mut s, 0.3);
+            rng.fill(&mut b, 2.0);
+            let (q, sa, sd, dd) = super::second_layer_sums(&a, &s, &b);
+            assert_eq!(
+                q.to_bits(),
+                crate::linalg::dot(&a, &s).to_bits(),
+                "q, n = {n}"
+            );
+            assert_eq!(
+                sa.to_bits(),
+                a.iter().sum::<f64>().to_bits(),
+                "1^T a, n = {n}"
+            );
+            let (mut sd0, mut dd0) = (0.0f64, 0.0f64);
+            for (x, z) in a.iter().zip(&b) {
+                sd0 += x - z;
+                dd0 += (x - z) * (x - z);
+            }
+            assert_eq!(
+                (sd.to_bits(), dd.to_bits()),
+                (sd0.to_bits(), dd0.to_bits()),
+                "n = {n}"
+            );
+        }
+        // The sign of an all -0 sum, as Iterator::sum gives it.
+        let z = [-0.0f64; 3];
+        let (_, sa, _, _) = super::second_layer_sums(&z, &z, &z);
+        assert_eq!(sa.to_bits(), z.iter().sum::<f64>().to_bits());
+        let e: [f64; 0] = [];
+        let (_, sa, _, _) = super::second_layer_sums(&e, &e, &e);
+        assert_eq!(sa.to_bits(), e.iter().sum::<f64>().to_bits());
     }
 }
