@@ -61,7 +61,7 @@ mod tests {
             .map(|_| 2.0 * std::f64::consts::PI * g.uniform_open())
             .collect();
         for e in -60..=60 {
-            for m in [1.0, 1.1, 1.4142135, 1.5, 1.9] {
+            for m in [1.0, 1.1, std::f64::consts::SQRT_2, 1.5, 1.9] {
                 xs.push(m * 2f64.powi(e));
                 xs.push(-m * 2f64.powi(e));
             }
