@@ -4,14 +4,24 @@
 pub trait Simd {
     type V: Copy;
     const N: usize;
+    /// Whether the kernels block the columns and fuse multiply-adds on this path (the x86-64
+    /// ones); the others (simd128, scalar) keep the unblocked order of before (their bits).
+    const BLOCKED: bool;
     unsafe fn zero() -> Self::V;
     unsafe fn splat(x: f64) -> Self::V;
     unsafe fn load(p: *const f64) -> Self::V;
     unsafe fn store(p: *mut f64, v: Self::V);
-    unsafe fn add(a: Self::V, b: Self::V) -> Self::V;
     unsafe fn sub(a: Self::V, b: Self::V) -> Self::V;
-    unsafe fn mul(a: Self::V, b: Self::V) -> Self::V;
+    /// a b + c: fused (one rounding) on the x86-64 paths, a multiply then an add on wasm
+    /// (simd128 has no deterministic FMA) and on the scalar fallback.
+    unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// The scalar a b + c of the same path (fused exactly when [`Simd::fma`] is).
+    unsafe fn fma1(a: f64, b: f64, c: f64) -> f64;
     unsafe fn hsum(v: Self::V) -> f64;
+    /// A hint to bring the cache line of `p` into L1 (a no-op where there is none); `p` need not
+    /// point into an allocation (a prefetch never faults).
+    #[inline(always)]
+    unsafe fn prefetch(_p: *const f64) {}
 }
 
 // The fallback: unused on wasm32 builds with simd128.
@@ -20,6 +30,7 @@ pub struct Scalar;
 impl Simd for Scalar {
     type V = f64;
     const N: usize = 1;
+    const BLOCKED: bool = false;
     #[inline(always)]
     unsafe fn zero() -> f64 {
         0.0
@@ -37,16 +48,16 @@ impl Simd for Scalar {
         *p = v
     }
     #[inline(always)]
-    unsafe fn add(a: f64, b: f64) -> f64 {
-        a + b
-    }
-    #[inline(always)]
     unsafe fn sub(a: f64, b: f64) -> f64 {
         a - b
     }
     #[inline(always)]
-    unsafe fn mul(a: f64, b: f64) -> f64 {
-        a * b
+    unsafe fn fma(a: f64, b: f64, c: f64) -> f64 {
+        a * b + c
+    }
+    #[inline(always)]
+    unsafe fn fma1(a: f64, b: f64, c: f64) -> f64 {
+        a * b + c
     }
     #[inline(always)]
     unsafe fn hsum(v: f64) -> f64 {
@@ -63,6 +74,7 @@ pub mod x86 {
     impl Simd for Avx512 {
         type V = __m512d;
         const N: usize = 8;
+        const BLOCKED: bool = true;
         #[inline(always)]
         unsafe fn zero() -> __m512d {
             _mm512_setzero_pd()
@@ -80,16 +92,21 @@ pub mod x86 {
             _mm512_storeu_pd(p, v)
         }
         #[inline(always)]
-        unsafe fn add(a: __m512d, b: __m512d) -> __m512d {
-            _mm512_add_pd(a, b)
-        }
-        #[inline(always)]
         unsafe fn sub(a: __m512d, b: __m512d) -> __m512d {
             _mm512_sub_pd(a, b)
         }
         #[inline(always)]
-        unsafe fn mul(a: __m512d, b: __m512d) -> __m512d {
-            _mm512_mul_pd(a, b)
+        unsafe fn fma(a: __m512d, b: __m512d, c: __m512d) -> __m512d {
+            _mm512_fmadd_pd(a, b, c)
+        }
+        #[inline(always)]
+        unsafe fn fma1(a: f64, b: f64, c: f64) -> f64 {
+            // Compiled with the `fma` feature (the dispatch enables it): one vfmadd.
+            a.mul_add(b, c)
+        }
+        #[inline(always)]
+        unsafe fn prefetch(p: *const f64) {
+            _mm_prefetch::<_MM_HINT_T0>(p as *const i8)
         }
         #[inline(always)]
         unsafe fn hsum(v: __m512d) -> f64 {
@@ -107,6 +124,7 @@ pub mod x86 {
     impl Simd for Avx2 {
         type V = (__m256d, __m256d);
         const N: usize = 8;
+        const BLOCKED: bool = true;
         #[inline(always)]
         unsafe fn zero() -> (__m256d, __m256d) {
             (_mm256_setzero_pd(), _mm256_setzero_pd())
@@ -125,16 +143,27 @@ pub mod x86 {
             _mm256_storeu_pd(p.add(4), v.1)
         }
         #[inline(always)]
-        unsafe fn add(a: (__m256d, __m256d), b: (__m256d, __m256d)) -> (__m256d, __m256d) {
-            (_mm256_add_pd(a.0, b.0), _mm256_add_pd(a.1, b.1))
-        }
-        #[inline(always)]
         unsafe fn sub(a: (__m256d, __m256d), b: (__m256d, __m256d)) -> (__m256d, __m256d) {
             (_mm256_sub_pd(a.0, b.0), _mm256_sub_pd(a.1, b.1))
         }
         #[inline(always)]
-        unsafe fn mul(a: (__m256d, __m256d), b: (__m256d, __m256d)) -> (__m256d, __m256d) {
-            (_mm256_mul_pd(a.0, b.0), _mm256_mul_pd(a.1, b.1))
+        unsafe fn fma(
+            a: (__m256d, __m256d),
+            b: (__m256d, __m256d),
+            c: (__m256d, __m256d),
+        ) -> (__m256d, __m256d) {
+            (
+                _mm256_fmadd_pd(a.0, b.0, c.0),
+                _mm256_fmadd_pd(a.1, b.1, c.1),
+            )
+        }
+        #[inline(always)]
+        unsafe fn fma1(a: f64, b: f64, c: f64) -> f64 {
+            a.mul_add(b, c)
+        }
+        #[inline(always)]
+        unsafe fn prefetch(p: *const f64) {
+            _mm_prefetch::<_MM_HINT_T0>(p as *const i8)
         }
         #[inline(always)]
         unsafe fn hsum(v: (__m256d, __m256d)) -> f64 {
@@ -155,6 +184,7 @@ pub mod wasm {
     impl Simd for Simd128 {
         type V = v128;
         const N: usize = 2;
+        const BLOCKED: bool = false;
         #[inline(always)]
         unsafe fn zero() -> v128 {
             f64x2_splat(0.0)
@@ -172,16 +202,16 @@ pub mod wasm {
             v128_store(p as *mut v128, v)
         }
         #[inline(always)]
-        unsafe fn add(a: v128, b: v128) -> v128 {
-            f64x2_add(a, b)
-        }
-        #[inline(always)]
         unsafe fn sub(a: v128, b: v128) -> v128 {
             f64x2_sub(a, b)
         }
         #[inline(always)]
-        unsafe fn mul(a: v128, b: v128) -> v128 {
-            f64x2_mul(a, b)
+        unsafe fn fma(a: v128, b: v128, c: v128) -> v128 {
+            f64x2_add(f64x2_mul(a, b), c)
+        }
+        #[inline(always)]
+        unsafe fn fma1(a: f64, b: f64, c: f64) -> f64 {
+            a * b + c
         }
         #[inline(always)]
         unsafe fn hsum(v: v128) -> f64 {
@@ -195,18 +225,22 @@ macro_rules! dispatch {
     ($f:ident, $($arg:expr),*) => {{
         #[cfg(target_arch = "x86_64")]
         {
-            #[target_feature(enable = "avx512f")]
+            #[target_feature(enable = "avx512f,fma")]
             unsafe fn avx512(x: &Rows, gu: &mut [f64], gvt: &mut [f64]) -> f64 {
                 $f::<$crate::model::mf::simd::x86::Avx512>(x, gu, gvt)
             }
-            #[target_feature(enable = "avx2")]
+            #[target_feature(enable = "avx2,fma")]
             unsafe fn avx2(x: &Rows, gu: &mut [f64], gvt: &mut [f64]) -> f64 {
                 $f::<$crate::model::mf::simd::x86::Avx2>(x, gu, gvt)
             }
             // SAFETY: each path runs only on a CPU that has its features.
-            if std::arch::is_x86_feature_detected!("avx512f") {
+            if std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
                 unsafe { avx512($($arg),*) }
-            } else if std::arch::is_x86_feature_detected!("avx2") {
+            } else if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
                 unsafe { avx2($($arg),*) }
             } else {
                 unsafe { $f::<$crate::model::mf::simd::Scalar>($($arg),*) }
