@@ -1,6 +1,8 @@
 //! The weight-normalized CNN family's spec (`model`, `teacher`, `init`, `data`), validation,
 //! memory budget, teacher, sample and initial point (docs/weight-norm-cnn.md).
 
+use std::sync::OnceLock;
+
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -201,7 +203,7 @@ impl Family for WeightNormCnnFamily {
         budget: &mut Budget,
     ) -> Result<Built> {
         let spec: WncnnProblem = from_value(problem, "", "spec")?;
-        build_problem(&spec, buffers, run, budget)
+        build_problem(&spec, buffers, run, budget, None)
     }
 
     fn examples(&self) -> Vec<(&'static str, Value)> {
@@ -226,7 +228,15 @@ impl Family for WeightNormCnnFamily {
                 _ => None,
             })
             .collect::<Option<Vec<_>>>()?;
-        Some(Box::new(WncnnTemplate { spec, slots }))
+        // The teacher is the same for every run unless a seed of the sweep draws it.
+        let fixed_teacher = !slots
+            .iter()
+            .any(|s| matches!(s, SeedSlot::WStar | SeedSlot::AStar));
+        Some(Box::new(WncnnTemplate {
+            spec,
+            slots,
+            teacher: fixed_teacher.then(OnceLock::new),
+        }))
     }
 }
 
@@ -244,7 +254,13 @@ enum SeedSlot {
 struct WncnnTemplate {
     spec: WncnnProblem,
     slots: Vec<SeedSlot>,
+    /// The teacher's (u*, ||w*||, a*), made by the first run that gets that far and cloned by
+    /// the others, when no seed slot draws it (`None`: every run makes its own).
+    teacher: Option<OnceLock<TeacherParts>>,
 }
+
+/// The teacher as [`build_problem`] makes it: (u* = w* / ||w*||, ||w*||, a*).
+type TeacherParts = (Vec<f64>, f64, Vec<f64>);
 
 impl ProblemTemplate for WncnnTemplate {
     fn build(
@@ -271,8 +287,46 @@ impl ProblemTemplate for WncnnTemplate {
                 _ => unreachable!("slots are made for this problem's variants"),
             }
         }
-        build_problem(&spec, buffers, run, budget)
+        build_problem(&spec, buffers, run, budget, self.teacher.as_ref())
     }
+}
+
+/// The teacher's (u*, ||w*||, a*) of a validated spec (deterministic: its seeds are the spec's).
+fn teacher_parts(t: &TeacherSpec, p: usize, k: usize) -> Result<TeacherParts> {
+    let kf = k as f64;
+    let (u, s) = match &t.w_star {
+        WStarSpec::Random { seed } => {
+            let u = random_unit(p, *seed as u64, false).expect("a Gaussian vector is nonzero");
+            (u, t.w_star_norm.unwrap_or(1.0))
+        }
+        WStarSpec::Vector { w } => {
+            let nw = norm(w);
+            let u: Vec<f64> = w.iter().map(|x| x / nw).collect();
+            (u, t.w_star_norm.unwrap_or(nw))
+        }
+    };
+    if !(s > 0.0 && s.is_finite()) {
+        return Err(Error::range(
+            "teacher.wStar.w",
+            "expected a norm in (0, 1e100]",
+        ));
+    }
+    let a_star: Vec<f64> = match &t.a_star {
+        AStarSpec::Ratio { r, norm, seed } => {
+            let c1 = libm::sqrt(r / kf) / libm::sqrt(kf);
+            let c2 = libm::sqrt((1.0 - r / kf).max(0.0));
+            let uo = if c2 > 0.0 {
+                random_unit(k, *seed as u64, true)
+            } else {
+                None
+            };
+            (0..k)
+                .map(|i| norm * (c1 + uo.as_ref().map_or(0.0, |u| c2 * u[i])))
+                .collect()
+        }
+        AStarSpec::Vector { a } => a.clone(),
+    };
+    Ok((u, s, a_star))
 }
 
 /// [`Family::build`] of a parsed problem.
@@ -281,6 +335,7 @@ fn build_problem(
     buffers: &mut Buffers,
     run: &RunInfo,
     budget: &mut Budget,
+    teacher_cache: Option<&OnceLock<TeacherParts>>,
 ) -> Result<Built> {
     {
         let m = &spec.model;
@@ -484,37 +539,15 @@ fn build_problem(
         buffers.finish("the weightNormCnn family takes no buffers")?;
 
         // Work starts here.
-        let (u, s) = match &t.w_star {
-            WStarSpec::Random { seed } => {
-                let u = random_unit(p, *seed as u64, false).expect("a Gaussian vector is nonzero");
-                (u, t.w_star_norm.unwrap_or(1.0))
+        let (u, s, a_star) = match teacher_cache.and_then(OnceLock::get) {
+            Some(parts) => parts.clone(),
+            None => {
+                let parts = teacher_parts(t, p, k)?;
+                if let Some(c) = teacher_cache {
+                    let _ = c.set(parts.clone());
+                }
+                parts
             }
-            WStarSpec::Vector { w } => {
-                let nw = norm(w);
-                let u: Vec<f64> = w.iter().map(|x| x / nw).collect();
-                (u, t.w_star_norm.unwrap_or(nw))
-            }
-        };
-        if !(s > 0.0 && s.is_finite()) {
-            return Err(Error::range(
-                "teacher.wStar.w",
-                "expected a norm in (0, 1e100]",
-            ));
-        }
-        let a_star: Vec<f64> = match &t.a_star {
-            AStarSpec::Ratio { r, norm, seed } => {
-                let c1 = libm::sqrt(r / kf) / libm::sqrt(kf);
-                let c2 = libm::sqrt((1.0 - r / kf).max(0.0));
-                let uo = if c2 > 0.0 {
-                    random_unit(k, *seed as u64, true)
-                } else {
-                    None
-                };
-                (0..k)
-                    .map(|i| norm * (c1 + uo.as_ref().map_or(0.0, |u| c2 * u[i])))
-                    .collect()
-            }
-            AStarSpec::Vector { a } => a.clone(),
         };
         let teacher = Teacher::new(u, s, a_star);
 
