@@ -542,6 +542,31 @@ fn sessions_from_templates_equal_sessions_from_specs() {
             assert_eq!(bits(&a), bits(&b), "column {c}, seeds {seeds:?}");
         }
     }
+    // Only the init drawn per run: the template makes the teacher once (first run) and the
+    // later runs clone it; every run still equals its own spec's session, also across threads.
+    let t1 = Session::template(with(&[9, 1, 2, 4]), HashMap::new(), &["init.seed"]).unwrap();
+    let check = |seed: u64| {
+        let mut a = Session::from_template(&t1, &[seed]).unwrap();
+        let mut b = Session::from_value(with(&[seed, 1, 2, 4]), HashMap::new()).unwrap();
+        let (sa, sb) = (a.advance(u64::MAX), b.advance(u64::MAX));
+        assert_eq!(format!("{sa:?}"), format!("{sb:?}"), "seed {seed}");
+        for c in b.column_names().to_vec() {
+            let bits = |s: &Session| -> Vec<u64> {
+                s.column(&c, 0)
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.to_bits())
+                    .collect()
+            };
+            assert_eq!(bits(&a), bits(&b), "column {c}, seed {seed}");
+        }
+    };
+    std::thread::scope(|sc| {
+        for part in [[0u64, 3, 6], [1, 4, 7], [2, 5, 8]] {
+            sc.spawn(move || part.into_iter().for_each(check));
+        }
+    });
+    check(11);
     // An error of one run (here: none can come from a seed, so check a setting that fails
     // gives no template and the run's own error is unchanged).
     let mut bad = base.clone();
