@@ -157,6 +157,11 @@ for (const name of sizes) {
     },
   };
 
+  // Peak RSS of this Node process so far (KiB): training, the network and its data, the timed
+  // queries; the PyTorch child's is reported by the child itself (/usr/bin/time on this script
+  // gives the larger of the two, not ours).
+  ours.maxRssKiB = process.resourceUsage().maxRSS;
+
   // Checks (untimed). The API has no bare HVP, so the HVP check uses what it reports exactly:
   // eigenpairs to tol 1e-13 (4 per end), v = a random combination sum c_i x_i, and
   // H v = sum c_i lambda_i x_i + sum c_i r_i with ||r_i|| our reported residuals; torch computes

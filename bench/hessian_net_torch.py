@@ -32,6 +32,7 @@ Prints one JSON object.
 
 import json
 import os
+import resource
 import sys
 import time
 
@@ -222,6 +223,8 @@ def main():
                 "torchSelfAgreement": torch_self,
                 "eigsh": {"runs": runs, "bestName": best_name, "best": runs[best_name]},
                 "ompWaitPolicy": os.environ.get("OMP_WAIT_POLICY"),
+                # peak RSS of this Python process (KiB on Linux), the peer's memory
+                "maxRssKiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                 "check": check,
             }
         )
