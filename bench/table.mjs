@@ -167,7 +167,7 @@ for (const k of [50, 100]) {
     const peerRss = Math.max(...(x?.torchRuns ?? []).map((t) => t.maxRssKiB ?? 0));
     return x
       ? { ours: x.ours.matched.ms / 1e3, tol: x.ours.eigsMs / 1e3, peer: x.eigshMs / 1e3, ratio: x.ratios.eigsMatched,
-          rss: x.ours.maxRssKiB, peerRss: peerRss > 0 ? peerRss : undefined, tree: r.tableRun?.maxRssKiB }
+          rss: x.ours.maxRssKiB, peerRss: peerRss > 0 ? peerRss : undefined }
       : {};
   });
   rows.push([

@@ -159,11 +159,10 @@ unsafe fn gemm_f64_blocked(
     let kb = k.div_ceil(blocks);
     let f = gemm_f64::gemm::f64::get_gemm_fn();
     let mut p = 0;
-    let mut first = true;
     while p < k {
         let len = kb.min(k - p);
         // gemm-f64 computes dst = alpha_g dst + beta_g lhs rhs (its names: the scale of C first).
-        let (read, scale_c) = if first {
+        let (read, scale_c) = if p == 0 {
             (beta != 0.0, beta)
         } else {
             (true, 1.0)
@@ -189,7 +188,6 @@ unsafe fn gemm_f64_blocked(
             false,
             gemm_common::Parallelism::None,
         );
-        first = false;
         p += len;
     }
 }

@@ -497,6 +497,22 @@ fn settings_records_equal_the_reductions_of_the_rows() {
 /// equal the runs built from their specs: the same iterate, rows and errors, for every seed path
 /// the weightNormCnn family sets; a family without templates, or a seed path outside the
 /// family's fields, gives no template.
+/// Both sessions run to the end with the same status and every column bit for bit.
+fn assert_same_run(mut a: Session, mut b: Session, what: &str) {
+    let (sa, sb) = (a.advance(u64::MAX), b.advance(u64::MAX));
+    assert_eq!(format!("{sa:?}"), format!("{sb:?}"), "{what}");
+    let bits = |s: &Session, c: &str| -> Vec<u64> {
+        s.column(c, 0)
+            .unwrap()
+            .iter()
+            .map(|x| x.to_bits())
+            .collect()
+    };
+    for c in b.column_names().to_vec() {
+        assert_eq!(bits(&a, &c), bits(&b, &c), "column {c}, {what}");
+    }
+}
+
 #[test]
 fn sessions_from_templates_equal_sessions_from_specs() {
     let base = json!({
@@ -527,39 +543,17 @@ fn sessions_from_templates_equal_sessions_from_specs() {
         [5, 5, 5, 5],
         [(1 << 53) - 1, 77, 123456789, 0],
     ] {
-        let mut a = Session::from_template(&t, &seeds).unwrap();
-        let mut b = Session::from_value(with(&seeds), HashMap::new()).unwrap();
-        let (sa, sb) = (a.advance(u64::MAX), b.advance(u64::MAX));
-        assert_eq!(format!("{sa:?}"), format!("{sb:?}"));
-        for c in b.column_names().to_vec() {
-            let bits = |s: &Session| -> Vec<u64> {
-                s.column(&c, 0)
-                    .unwrap()
-                    .iter()
-                    .map(|x| x.to_bits())
-                    .collect()
-            };
-            assert_eq!(bits(&a), bits(&b), "column {c}, seeds {seeds:?}");
-        }
+        let a = Session::from_template(&t, &seeds).unwrap();
+        let b = Session::from_value(with(&seeds), HashMap::new()).unwrap();
+        assert_same_run(a, b, &format!("seeds {seeds:?}"));
     }
     // Only the init drawn per run: the template makes the teacher once (first run) and the
     // later runs clone it; every run still equals its own spec's session, also across threads.
     let t1 = Session::template(with(&[9, 1, 2, 4]), HashMap::new(), &["init.seed"]).unwrap();
     let check = |seed: u64| {
-        let mut a = Session::from_template(&t1, &[seed]).unwrap();
-        let mut b = Session::from_value(with(&[seed, 1, 2, 4]), HashMap::new()).unwrap();
-        let (sa, sb) = (a.advance(u64::MAX), b.advance(u64::MAX));
-        assert_eq!(format!("{sa:?}"), format!("{sb:?}"), "seed {seed}");
-        for c in b.column_names().to_vec() {
-            let bits = |s: &Session| -> Vec<u64> {
-                s.column(&c, 0)
-                    .unwrap()
-                    .iter()
-                    .map(|x| x.to_bits())
-                    .collect()
-            };
-            assert_eq!(bits(&a), bits(&b), "column {c}, seed {seed}");
-        }
+        let a = Session::from_template(&t1, &[seed]).unwrap();
+        let b = Session::from_value(with(&[seed, 1, 2, 4]), HashMap::new()).unwrap();
+        assert_same_run(a, b, &format!("seed {seed}"));
     };
     std::thread::scope(|sc| {
         for part in [[0u64, 3, 6], [1, 4, 7], [2, 5, 8]] {
