@@ -8,6 +8,15 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+/// CPU seconds of this process (all threads, user + system) from /proc/self/stat (Linux; 0 elsewhere).
+fn cpu_s() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = s.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let t = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+    (t(11) + t(12)) / 100.0
+}
+
 fn main() {
     let reps: u64 = std::env::args()
         .nth(1)
@@ -35,24 +44,26 @@ fn main() {
     let t0 = Instant::now();
     s.advance(u64::MAX);
     println!("train {:.0} ms", t0.elapsed().as_secs_f64() * 1e3);
-    let t0 = Instant::now();
-    let r = s.hessian(r#"{"what":"trace","probes":20}"#).unwrap();
+    let (t0, c0) = (Instant::now(), cpu_s());
+    let r = s.hessian(r#"{"what":"trace","probes":40}"#).unwrap();
     let v: serde_json::Value = serde_json::from_str(&r).unwrap();
     let hvps = v["hvps"].as_f64().unwrap_or(1.0);
     println!(
-        "HVP {:.2} ms ({hvps} in a trace query)",
-        t0.elapsed().as_secs_f64() * 1e3 / hvps
+        "HVP {:.2} ms, CPU {:.2} ms ({hvps} in a trace query)",
+        t0.elapsed().as_secs_f64() * 1e3 / hvps,
+        (cpu_s() - c0) * 1e3 / hvps
     );
     for seed in 0..reps {
         let q = format!(
             r#"{{"what":"eigs","which":"both","method":"lanczos","tol":1e-8,"seed":{seed}}}"#
         );
-        let t0 = Instant::now();
+        let (t0, c0) = (Instant::now(), cpu_s());
         let r = s.hessian(&q).unwrap();
         let ms = t0.elapsed().as_secs_f64() * 1e3;
+        let cpu = cpu_s() - c0;
         let v: serde_json::Value = serde_json::from_str(&r).unwrap();
         println!(
-            "eigs {ms:.0} ms, hvps {}, iterations {}, restarts {}, lambda_min {}, lambda_max {}, residuals {} {}, allConverged {}",
+            "eigs {ms:.0} ms (CPU {cpu:.1} s), hvps {}, iterations {}, restarts {}, lambda_min {}, lambda_max {}, residuals {} {}, allConverged {}",
             v["hvps"], v["iterations"], v["restarts"], v["smallest"][0]["value"], v["largest"][0]["value"],
             v["smallest"][0]["residual"], v["largest"][0]["residual"], v["allConverged"]
         );

@@ -31,7 +31,7 @@
 //! The Hessian is that of the model's loss L only: a session's weight decay
 //! (weightDecay / 2 ||w||^2, whose Hessian is weightDecay I) is not included.
 
-use crate::linalg::{axpy, dot, gemm, Layout};
+use crate::linalg::{dot, gemm, Layout};
 use std::ops::Range;
 
 use super::{affine, forward_pass, Layer, Loss, Network};
@@ -162,12 +162,22 @@ pub(crate) fn net_hvp_cached(
         );
         part
     });
-    for p in &parts {
-        for (o, x) in out.iter_mut().zip(p) {
-            *o += x;
-        }
-    }
+    // The chunks' parts, summed in chunk order (the same bits on any thread count), by ranges of
+    // `out` in parallel.
+    net.par
+        .for_work(parts.len() * out.len())
+        .for_each_chunk(out, SUM_BLOCK, |t, o| {
+            let (lo, len) = (t * SUM_BLOCK, o.len());
+            for p in &parts {
+                for (oi, x) in o.iter_mut().zip(&p[lo..lo + len]) {
+                    *oi += x;
+                }
+            }
+        });
 }
+
+/// Entries of the HVP per task of the parallel sum of the chunks' parts.
+const SUM_BLOCK: usize = 1 << 14;
 
 /// The forward pass and backpropagation of `n` samples at the point (weights `wd`, biases in
 /// `w`): activations, derivatives and deltas per layer.
@@ -337,16 +347,22 @@ impl HvpCtx<'_> {
             let ld = Layout::row_major(n, l.rows);
             let li = Layout::row_major(n, l.cols);
             let lw = Layout::row_major(l.rows, l.cols);
-            // H_W = R delta^T A_{h-1} + delta^T R A_{h-1}
-            let mut hw = vec![0.0; l.rows * l.cols];
-            gemm(1.0, &rdelta, ld.t(), input, li, 0.0, &mut hw, lw);
-            if h > 0 {
-                gemm(1.0, delta, ld.t(), &racts[h - 1], li, 1.0, &mut hw, lw);
-            }
+            // H_W = R delta^T A_{h-1} + delta^T R A_{h-1}: a dense layer's block of `out` (zero
+            // until now) takes the products directly, a shared one through P^T.
             let ow = &mut out[l.w_off..l.w_off + l.w_len];
+            let h_w = |hw: &mut [f64], beta: f64| {
+                gemm(1.0, &rdelta, ld.t(), input, li, beta, hw, lw);
+                if h > 0 {
+                    gemm(1.0, delta, ld.t(), &racts[h - 1], li, 1.0, hw, lw);
+                }
+            };
             match &l.pattern {
-                Some(p) => p.gather(&hw, ow),
-                None => axpy(1.0, &hw, ow),
+                Some(p) => {
+                    let mut hw = vec![0.0; l.rows * l.cols];
+                    h_w(&mut hw, 0.0);
+                    p.gather(&hw, ow);
+                }
+                None => h_w(ow, 1.0),
             }
             if l.bias {
                 let ob = &mut out[l.b_off..l.b_off + l.b_len];
