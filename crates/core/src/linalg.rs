@@ -61,24 +61,10 @@ pub fn gemm(
     // SAFETY: the layouts describe regions inside the slices (checked in debug builds below).
     debug_assert!(fits(a.len(), la) && fits(b.len(), lb) && fits(c.len(), lc));
     // matrixmultiply has no f64 simd128 kernel: on wasm, products whose C rows are contiguous
-    // go through our own, which wants B's rows contiguous too; a B with other strides (e.g. the
-    // W^T of a network layer's forward pass, X W^T) is first copied into a row-major k x n
-    // buffer (k n doubles against the product's m k n operations).
+    // go through our own (cache-blocked, it packs A and B whatever their strides).
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     if lc.cs == 1 {
-        let packed: Vec<f64>;
-        let (bp, brs) = if lb.cs == 1 {
-            (b.as_ptr(), lb.rs)
-        } else {
-            let mut t = Vec::with_capacity(lb.rows * lb.cols);
-            for p in 0..lb.rows as isize {
-                for j in 0..lb.cols as isize {
-                    t.push(b[(p * lb.rs + j * lb.cs) as usize]);
-                }
-            }
-            packed = t;
-            (packed.as_ptr(), lb.cols as isize)
-        };
+        // SAFETY: as above; the kernel reads C only when beta != 0.
         unsafe {
             wasm_gemm::gemm(
                 lc.rows,
@@ -88,8 +74,9 @@ pub fn gemm(
                 a.as_ptr(),
                 la.rs,
                 la.cs,
-                bp,
-                brs,
+                b.as_ptr(),
+                lb.rs,
+                lb.cs,
                 beta,
                 c.as_mut_ptr(),
                 lc.rs,
@@ -490,13 +477,104 @@ pub fn all_finite(a: &[f64]) -> bool {
     a.iter().all(|x| x.is_finite())
 }
 
-/// An f64 GEMM for wasm simd128 (2 lanes): C = alpha A B + beta C with B and C row-contiguous
-/// (column stride 1), A with any strides. Register tiles of 4 rows x 4 columns (8 accumulators),
-/// then 1-row, 2-column and scalar edges. Plain multiply and add, no FMA.
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+/// An f64 GEMM for wasm simd128 (2 lanes), cache-blocked in the BLIS / GotoBLAS way:
+/// C = alpha A B + beta C with C row-contiguous (column stride 1), A and B with any strides.
+///
+/// k is cut into `ceil(k / KC)` nearly equal blocks (so the bits depend on the shape only); for
+/// each block a `kc x nc` panel of B is packed in micro-panels of `NR` columns (`kc NR`
+/// contiguous doubles each, zero-padded), then for each `mc x kc` block of A (packed in
+/// micro-panels of `MR` rows, which also turns a transposed A's strided loads into contiguous
+/// ones) every `MR x NR` tile of C is computed in registers: per k step one splat load of each
+/// of A's `MR` values, `NR / 2` vector loads of B, `MR NR / 2` multiplies and adds (no FMA). The
+/// B micro-panel (`kc NR` doubles, 8 KB) stays in L1 while A's block (<= `A_BYTES`) streams from
+/// L2 past it; B's panel is bounded by `B_BYTES`. Each element of C is one lane summed in order
+/// of k within a block; a tile is written back as `base + alpha acc`, `base` being `beta C`
+/// (0 when beta = 0: C is not read, like BLAS; C itself when beta = 1) for the first k block and
+/// C for the next ones. Packing buffers are transient (at most `A_BYTES + B_BYTES`).
+///
+/// The arithmetic goes through a 2-lane type that is simd128 on wasm32 and a plain pair of
+/// f64 elsewhere (the same operations in the same order, so the same bits): the native unit
+/// tests run this kernel too.
+#[cfg(any(test, all(target_arch = "wasm32", target_feature = "simd128")))]
 mod wasm_gemm {
-    use std::arch::wasm32::*;
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    mod v2 {
+        use std::arch::wasm32::*;
+        pub type V = v128;
+        #[inline(always)]
+        pub fn splat(x: f64) -> V {
+            f64x2_splat(x)
+        }
+        #[inline(always)]
+        pub unsafe fn load_splat(p: *const f64) -> V {
+            v128_load64_splat(p as *const u64)
+        }
+        #[inline(always)]
+        pub unsafe fn load(p: *const f64) -> V {
+            v128_load(p as *const v128)
+        }
+        #[inline(always)]
+        pub fn add(a: V, b: V) -> V {
+            f64x2_add(a, b)
+        }
+        #[inline(always)]
+        pub fn mul(a: V, b: V) -> V {
+            f64x2_mul(a, b)
+        }
+        #[inline(always)]
+        #[inline(always)]
+        pub unsafe fn store(p: *mut f64, a: V) {
+            v128_store(p as *mut v128, a)
+        }
+        #[inline(always)]
+        pub fn lanes(a: V) -> [f64; 2] {
+            [f64x2_extract_lane::<0>(a), f64x2_extract_lane::<1>(a)]
+        }
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    mod v2 {
+        pub type V = [f64; 2];
+        pub fn splat(x: f64) -> V {
+            [x, x]
+        }
+        pub unsafe fn load_splat(p: *const f64) -> V {
+            [*p, *p]
+        }
+        pub unsafe fn load(p: *const f64) -> V {
+            [*p, *p.add(1)]
+        }
+        pub fn add(a: V, b: V) -> V {
+            [a[0] + b[0], a[1] + b[1]]
+        }
+        pub fn mul(a: V, b: V) -> V {
+            [a[0] * b[0], a[1] * b[1]]
+        }
+        pub unsafe fn store(p: *mut f64, a: V) {
+            *p = a[0];
+            *p.add(1) = a[1];
+        }
+        pub fn lanes(a: V) -> [f64; 2] {
+            a
+        }
+    }
+    use v2::*;
 
+    /// Rows of a register tile.
+    pub const MR: usize = 4;
+    /// Columns of a register tile (a multiple of 2: `NR / 2` vectors per row).
+    pub const NR: usize = 4;
+    /// Largest k block.
+    pub const KC: usize = 256;
+    /// Bound of the packed block of A (bytes): `mc kc` doubles in L2.
+    pub const A_BYTES: usize = 256 << 10;
+    /// Bound of the packed panel of B (bytes): `kc nc` doubles.
+    pub const B_BYTES: usize = 1 << 20;
+
+    /// C (`m x n`, row stride `crs`, column stride 1) = alpha A B + beta C, A `m x k` (element
+    /// (i, p) at `a[i ars + p acs]`), B `k x n` (element (p, j) at `b[p brs + j bcs]`), k > 0.
+    ///
+    /// # Safety
+    /// The strides describe regions inside the allocations the pointers point into.
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn gemm(
         m: usize,
@@ -508,107 +586,171 @@ mod wasm_gemm {
         acs: isize,
         b: *const f64,
         brs: isize,
+        bcs: isize,
         beta: f64,
         c: *mut f64,
         crs: isize,
     ) {
-        if beta != 1.0 {
-            for i in 0..m as isize {
-                for j in 0..n as isize {
-                    let p = c.offset(i * crs + j);
-                    *p = if beta == 0.0 { 0.0 } else { *p * beta };
+        let blocks = k.div_ceil(KC);
+        let kb = k.div_ceil(blocks);
+        let mc_max = (A_BYTES / 8 / kb / MR).max(1) * MR;
+        let nc_max = (B_BYTES / 8 / kb / NR).max(1) * NR;
+        let mc_max = mc_max.min(m.next_multiple_of(MR));
+        let nc_max = nc_max.min(n.next_multiple_of(NR));
+        let mut ap = vec![0.0f64; mc_max * kb];
+        let mut bp = vec![0.0f64; nc_max * kb];
+        let mut jc = 0;
+        while jc < n {
+            let nc = nc_max.min(n - jc);
+            let mut pc = 0;
+            while pc < k {
+                let kc = kb.min(k - pc);
+                pack(
+                    &mut bp,
+                    b.offset(pc as isize * brs + jc as isize * bcs),
+                    bcs,
+                    brs,
+                    nc,
+                    kc,
+                    NR,
+                );
+                let mut ic = 0;
+                while ic < m {
+                    let mc = mc_max.min(m - ic);
+                    pack(
+                        &mut ap,
+                        a.offset(ic as isize * ars + pc as isize * acs),
+                        ars,
+                        acs,
+                        mc,
+                        kc,
+                        MR,
+                    );
+                    let mut jr = 0;
+                    while jr < nc {
+                        let bt = bp.as_ptr().add(jr * kc);
+                        let mut ir = 0;
+                        while ir < mc {
+                            let acc = tile(kc, ap.as_ptr().add(ir * kc), bt);
+                            let cp = c.offset((ic + ir) as isize * crs + (jc + jr) as isize);
+                            write_tile(
+                                &acc,
+                                cp,
+                                crs,
+                                MR.min(mc - ir),
+                                NR.min(nc - jr),
+                                alpha,
+                                if pc == 0 { beta } else { 1.0 },
+                            );
+                            ir += MR;
+                        }
+                        jr += NR;
+                    }
+                    ic += mc;
                 }
+                pc += kc;
             }
-        }
-        let t = Tile {
-            k,
-            n,
-            alpha,
-            a,
-            ars,
-            acs,
-            b,
-            brs,
-            c,
-            crs,
-        };
-        let mut i = 0;
-        while i + 4 <= m {
-            t.rows::<4>(i as isize);
-            i += 4;
-        }
-        while i < m {
-            t.rows::<1>(i as isize);
-            i += 1;
+            jc += nc;
         }
     }
 
-    struct Tile {
-        k: usize,
-        n: usize,
-        alpha: f64,
-        a: *const f64,
-        ars: isize,
-        acs: isize,
-        b: *const f64,
-        brs: isize,
+    /// Packs the `len x kc` matrix X (element (q, p) at `x[q qs + p ps]`) in micro-panels of
+    /// `w` rows: panel t holds (t w + r, p) at `dst[t w kc + p w + r]`; rows past `len` are 0.
+    #[inline(always)]
+    unsafe fn pack(
+        dst: &mut [f64],
+        x: *const f64,
+        qs: isize,
+        ps: isize,
+        len: usize,
+        kc: usize,
+        w: usize,
+    ) {
+        let mut q0 = 0;
+        while q0 < len {
+            let rows = w.min(len - q0);
+            let panel = &mut dst[q0 * kc..(q0 + w) * kc];
+            for r in 0..rows {
+                let xr = x.offset((q0 + r) as isize * qs);
+                for p in 0..kc {
+                    panel[p * w + r] = *xr.offset(p as isize * ps);
+                }
+            }
+            if rows < w {
+                for p in 0..kc {
+                    panel[p * w + rows..(p + 1) * w].fill(0.0);
+                }
+            }
+            q0 += w;
+        }
+    }
+
+    /// The `MR x NR` tile of sums over p < kc of A's packed micro-panel `a` times B's `b`.
+    #[inline(always)]
+    unsafe fn tile(kc: usize, a: *const f64, b: *const f64) -> [[V; NR / 2]; MR] {
+        let mut acc = [[splat(0.0); NR / 2]; MR];
+        for p in 0..kc {
+            let bp = b.add(p * NR);
+            let bv: [V; NR / 2] = std::array::from_fn(|q| load(bp.add(2 * q)));
+            let ap = a.add(p * MR);
+            for (r, row) in acc.iter_mut().enumerate() {
+                let av = load_splat(ap.add(r));
+                for (x, y) in row.iter_mut().zip(&bv) {
+                    *x = add(*x, mul(av, *y));
+                }
+            }
+        }
+        acc
+    }
+
+    /// C's `rows x cols` corner of a tile: `base + alpha acc`, base = 0 (beta = 0, C not read),
+    /// C (beta = 1) or beta C.
+    #[inline(always)]
+    unsafe fn write_tile(
+        acc: &[[V; NR / 2]; MR],
         c: *mut f64,
         crs: isize,
-    }
-
-    impl Tile {
-        #[inline(always)]
-        unsafe fn rows<const MR: usize>(&self, i0: isize) {
-            let al = f64x2_splat(self.alpha);
-            let arow: [*const f64; MR] =
-                std::array::from_fn(|r| self.a.offset((i0 + r as isize) * self.ars));
-            let mut j = 0isize;
-            let n = self.n as isize;
-            while j + 4 <= n {
-                let mut acc = [[f64x2_splat(0.0); 2]; MR];
-                for p in 0..self.k as isize {
-                    let bp = self.b.offset(p * self.brs + j);
-                    let b0 = v128_load(bp as *const v128);
-                    let b1 = v128_load(bp.add(2) as *const v128);
-                    for r in 0..MR {
-                        let av = f64x2_splat(*arow[r].offset(p * self.acs));
-                        acc[r][0] = f64x2_add(acc[r][0], f64x2_mul(av, b0));
-                        acc[r][1] = f64x2_add(acc[r][1], f64x2_mul(av, b1));
-                    }
+        rows: usize,
+        cols: usize,
+        alpha: f64,
+        beta: f64,
+    ) {
+        if rows == MR && cols == NR {
+            let (al, be) = (splat(alpha), splat(beta));
+            for (r, row) in acc.iter().enumerate() {
+                let cr = c.offset(r as isize * crs);
+                for (q, v) in row.iter().enumerate() {
+                    let cq = cr.add(2 * q);
+                    let base = if beta == 0.0 {
+                        splat(0.0)
+                    } else if beta == 1.0 {
+                        load(cq)
+                    } else {
+                        mul(load(cq), be)
+                    };
+                    store(cq, add(base, mul(al, *v)));
                 }
-                for r in 0..MR {
-                    let cp = self.c.offset((i0 + r as isize) * self.crs + j);
-                    for (q, v) in acc[r].iter().enumerate() {
-                        let p = cp.add(2 * q) as *mut v128;
-                        v128_store(p, f64x2_add(v128_load(p), f64x2_mul(al, *v)));
-                    }
-                }
-                j += 4;
             }
-            while j + 2 <= n {
-                let mut acc = [f64x2_splat(0.0); MR];
-                for p in 0..self.k as isize {
-                    let b0 = v128_load(self.b.offset(p * self.brs + j) as *const v128);
-                    for r in 0..MR {
-                        let av = f64x2_splat(*arow[r].offset(p * self.acs));
-                        acc[r] = f64x2_add(acc[r], f64x2_mul(av, b0));
+            return;
+        }
+        for (r, row) in acc.iter().enumerate().take(rows) {
+            let cr = c.offset(r as isize * crs);
+            for (q, v) in row.iter().enumerate() {
+                let s = lanes(*v);
+                for (l, s) in s.iter().enumerate() {
+                    let j = 2 * q + l;
+                    if j < cols {
+                        let cj = cr.add(j);
+                        let base = if beta == 0.0 {
+                            0.0
+                        } else if beta == 1.0 {
+                            *cj
+                        } else {
+                            *cj * beta
+                        };
+                        *cj = base + alpha * s;
                     }
                 }
-                for r in 0..MR {
-                    let p = self.c.offset((i0 + r as isize) * self.crs + j) as *mut v128;
-                    v128_store(p, f64x2_add(v128_load(p), f64x2_mul(al, acc[r])));
-                }
-                j += 2;
-            }
-            while j < n {
-                for r in 0..MR {
-                    let mut s = 0.0;
-                    for p in 0..self.k as isize {
-                        s += *arow[r].offset(p * self.acs) * *self.b.offset(p * self.brs + j);
-                    }
-                    *self.c.offset((i0 + r as isize) * self.crs + j) += self.alpha * s;
-                }
-                j += 1;
             }
         }
     }
@@ -768,6 +910,126 @@ mod tests {
                                 (got - want).abs() <= tol,
                                 "m={m} k={k} n={n} t=({ta},{tb},{tc}) alpha={alpha} beta={beta}: {got} vs {want}"
                             );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The wasm kernel (compiled natively with its scalar 2-lane type: the same operations in
+    /// the same order) against a scalar loop with its documented summation order, bit for bit,
+    /// and against compensated sums within rounding: every stride pattern of A and B, C with a
+    /// row stride past its width, beta 0 (C's NaN ignored), 1 and -0.5, shapes with edges of the
+    /// register tile, one and several k blocks, and several blocks of A's rows and B's columns.
+    #[test]
+    fn wasm_gemm_kernel_matches_its_summation_order_and_a_compensated_loop() {
+        use wasm_gemm::{A_BYTES, B_BYTES, KC, MR, NR};
+        let big = |k: usize| {
+            let kb = k.div_ceil(k.div_ceil(KC));
+            (
+                A_BYTES / 8 / kb / MR * MR + 3,
+                B_BYTES / 8 / kb / NR * NR + 5,
+            )
+        };
+        let (m1, n1) = big(600);
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (3, 5, 7),
+            (4, 2, 4),
+            (9, 31, 6),
+            (17, KC, 13),
+            (6, KC + 1, 10),
+            (13, 1000, 3),
+            (m1, 600, n1),
+        ] {
+            let a = vecs(1, m * k, 5 + k as u64).pop().unwrap();
+            let b = vecs(1, k * n, 6 + n as u64).pop().unwrap();
+            let crs = n + 3;
+            let c0 = vecs(1, m * crs, 8).pop().unwrap();
+            let blocks = k.div_ceil(KC);
+            let kb = k.div_ceil(blocks);
+            // Per element: the plain sum of each k block, and the compensated sum and magnitude.
+            let (mut parts, mut exact) = (vec![0.0; m * n * blocks], vec![(0.0, 0.0); m * n]);
+            for i in 0..m {
+                for j in 0..n {
+                    let (mut s, mut comp, mut mag) = (0.0f64, 0.0f64, 0.0f64);
+                    for p in 0..k {
+                        let t = a[i * k + p] * b[p * n + j];
+                        parts[(i * n + j) * blocks + p / kb] += t;
+                        mag += t.abs();
+                        let y = t - comp;
+                        let u = s + y;
+                        comp = (u - s) - y;
+                        s = u;
+                    }
+                    exact[i * n + j] = (s, mag);
+                }
+            }
+            for (ta, tb) in (0..4).map(|x| (x & 1 == 1, x & 2 == 2)) {
+                // A (m x k) and B (k x n) stored row-major or as the transpose of a row-major.
+                let store = |x: &[f64], r: usize, c: usize, t: bool| -> (Vec<f64>, isize, isize) {
+                    if !t {
+                        return (x.to_vec(), c as isize, 1);
+                    }
+                    let mut y = vec![0.0; r * c];
+                    for i in 0..r {
+                        for j in 0..c {
+                            y[j * r + i] = x[i * c + j];
+                        }
+                    }
+                    (y, 1, r as isize)
+                };
+                let (a2, ars, acs) = store(&a, m, k, ta);
+                let (b2, brs, bcs) = store(&b, k, n, tb);
+                for &(alpha, beta) in &[(1.0, 0.0), (0.75, 1.0), (-2.0, -0.5)] {
+                    let mut c = if beta == 0.0 {
+                        vec![f64::NAN; m * crs]
+                    } else {
+                        c0.clone()
+                    };
+                    unsafe {
+                        wasm_gemm::gemm(
+                            m,
+                            k,
+                            n,
+                            alpha,
+                            a2.as_ptr(),
+                            ars,
+                            acs,
+                            b2.as_ptr(),
+                            brs,
+                            bcs,
+                            beta,
+                            c.as_mut_ptr(),
+                            crs as isize,
+                        );
+                    }
+                    for i in 0..m {
+                        for j in 0..n {
+                            let ctx =
+                                format!("m={m} k={k} n={n} t=({ta},{tb}) beta={beta} ({i},{j})");
+                            let old = c0[i * crs + j];
+                            let mut want = if beta == 0.0 { 0.0 } else { beta * old };
+                            for s in &parts[(i * n + j) * blocks..(i * n + j + 1) * blocks] {
+                                want += alpha * s;
+                            }
+                            let got = c[i * crs + j];
+                            assert_eq!(got.to_bits(), want.to_bits(), "{ctx}: {got} vs {want}");
+                            let (s, mag) = exact[i * n + j];
+                            let old = if beta == 0.0 { 0.0 } else { beta * old };
+                            let tol =
+                                4.0 * (k as f64) * f64::EPSILON * (alpha.abs() * mag + old.abs());
+                            assert!((got - (alpha * s + old)).abs() <= tol, "{ctx}");
+                        }
+                        // The padding past n is untouched.
+                        for j in n..crs {
+                            let want = if beta == 0.0 {
+                                f64::NAN
+                            } else {
+                                c0[i * crs + j]
+                            };
+                            assert_eq!(c[i * crs + j].to_bits(), want.to_bits());
                         }
                     }
                 }
