@@ -522,7 +522,6 @@ mod wasm_gemm {
             f64x2_mul(a, b)
         }
         #[inline(always)]
-        #[inline(always)]
         pub unsafe fn store(p: *mut f64, a: V) {
             v128_store(p as *mut v128, a)
         }
@@ -563,20 +562,51 @@ mod wasm_gemm {
     pub const MR: usize = 4;
     /// Columns of a register tile (a multiple of 2: `NR / 2` vectors per row).
     pub const NR: usize = 4;
-    /// Largest k block.
-    pub const KC: usize = 256;
+    /// Largest k block. Up to it, the sums are those of the direct path, bit for bit.
+    pub const KC: usize = 1024;
+    /// Largest B (bytes) that goes through the direct path when its rows are contiguous.
+    pub const DIRECT_B_BYTES: usize = 512 << 10;
     /// Bound of the packed block of A (bytes): `mc kc` doubles in L2.
     pub const A_BYTES: usize = 256 << 10;
     /// Bound of the packed panel of B (bytes): `kc nc` doubles.
     pub const B_BYTES: usize = 1 << 20;
 
     /// C (`m x n`, row stride `crs`, column stride 1) = alpha A B + beta C, A `m x k` (element
-    /// (i, p) at `a[i ars + p acs]`), B `k x n` (element (p, j) at `b[p brs + j bcs]`), k > 0.
+    /// (i, p) at `a[i ars + p acs]`), B `k x n` (element (p, j) at `b[p brs + j bcs]`), k > 0:
+    /// [`direct`] when B's rows are contiguous and B has at most `DIRECT_B_BYTES`, else
+    /// [`packed`]. The two give the same bits when k <= `KC`.
     ///
     /// # Safety
     /// The strides describe regions inside the allocations the pointers point into.
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn gemm(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: f64,
+        a: *const f64,
+        ars: isize,
+        acs: isize,
+        b: *const f64,
+        brs: isize,
+        bcs: isize,
+        beta: f64,
+        c: *mut f64,
+        crs: isize,
+    ) {
+        if bcs == 1 && k * n * 8 <= DIRECT_B_BYTES {
+            direct(m, k, n, alpha, a, ars, acs, b, brs, beta, c, crs);
+        } else {
+            packed(m, k, n, alpha, a, ars, acs, b, brs, bcs, beta, c, crs);
+        }
+    }
+
+    /// The cache-blocked path (module doc).
+    ///
+    /// # Safety
+    /// As [`gemm`].
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn packed(
         m: usize,
         k: usize,
         n: usize,
@@ -654,8 +684,131 @@ mod wasm_gemm {
         }
     }
 
+    /// The direct path (the kernel before cache blocking): no packing, B row-contiguous; for
+    /// each 4 rows of A every `4`-column block of B is read along k, then 2-column, scalar
+    /// columns and single rows. Each element of C is summed in order of k in one block.
+    ///
+    /// # Safety
+    /// As [`gemm`], with B's column stride 1.
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn direct(
+        m: usize,
+        k: usize,
+        n: usize,
+        alpha: f64,
+        a: *const f64,
+        ars: isize,
+        acs: isize,
+        b: *const f64,
+        brs: isize,
+        beta: f64,
+        c: *mut f64,
+        crs: isize,
+    ) {
+        if beta != 1.0 {
+            for i in 0..m as isize {
+                for j in 0..n as isize {
+                    let p = c.offset(i * crs + j);
+                    *p = if beta == 0.0 { 0.0 } else { *p * beta };
+                }
+            }
+        }
+        let t = Direct {
+            k,
+            n,
+            alpha,
+            a,
+            ars,
+            acs,
+            b,
+            brs,
+            c,
+            crs,
+        };
+        let mut i = 0;
+        while i + 4 <= m {
+            t.rows::<4>(i as isize);
+            i += 4;
+        }
+        while i < m {
+            t.rows::<1>(i as isize);
+            i += 1;
+        }
+    }
+
+    struct Direct {
+        k: usize,
+        n: usize,
+        alpha: f64,
+        a: *const f64,
+        ars: isize,
+        acs: isize,
+        b: *const f64,
+        brs: isize,
+        c: *mut f64,
+        crs: isize,
+    }
+
+    impl Direct {
+        #[inline(always)]
+        unsafe fn rows<const R: usize>(&self, i0: isize) {
+            let al = splat(self.alpha);
+            let arow: [*const f64; R] =
+                std::array::from_fn(|r| self.a.offset((i0 + r as isize) * self.ars));
+            let mut j = 0isize;
+            let n = self.n as isize;
+            while j + 4 <= n {
+                let mut acc = [[splat(0.0); 2]; R];
+                for p in 0..self.k as isize {
+                    let bp = self.b.offset(p * self.brs + j);
+                    let b0 = load(bp);
+                    let b1 = load(bp.add(2));
+                    for r in 0..R {
+                        let av = splat(*arow[r].offset(p * self.acs));
+                        acc[r][0] = add(acc[r][0], mul(av, b0));
+                        acc[r][1] = add(acc[r][1], mul(av, b1));
+                    }
+                }
+                for (r, row) in acc.iter().enumerate() {
+                    let cp = self.c.offset((i0 + r as isize) * self.crs + j);
+                    for (q, v) in row.iter().enumerate() {
+                        let p = cp.add(2 * q);
+                        store(p, add(load(p), mul(al, *v)));
+                    }
+                }
+                j += 4;
+            }
+            while j + 2 <= n {
+                let mut acc = [splat(0.0); R];
+                for p in 0..self.k as isize {
+                    let b0 = load(self.b.offset(p * self.brs + j));
+                    for r in 0..R {
+                        let av = splat(*arow[r].offset(p * self.acs));
+                        acc[r] = add(acc[r], mul(av, b0));
+                    }
+                }
+                for (r, v) in acc.iter().enumerate() {
+                    let p = self.c.offset((i0 + r as isize) * self.crs + j);
+                    store(p, add(load(p), mul(al, *v)));
+                }
+                j += 2;
+            }
+            while j < n {
+                for r in 0..R {
+                    let mut s = 0.0;
+                    for p in 0..self.k as isize {
+                        s += *arow[r].offset(p * self.acs) * *self.b.offset(p * self.brs + j);
+                    }
+                    *self.c.offset((i0 + r as isize) * self.crs + j) += self.alpha * s;
+                }
+                j += 1;
+            }
+        }
+    }
+
     /// Packs the `len x kc` matrix X (element (q, p) at `x[q qs + p ps]`) in micro-panels of
     /// `w` rows: panel t holds (t w + r, p) at `dst[t w kc + p w + r]`; rows past `len` are 0.
+    /// Walks each panel along p (w neighbouring elements of X per step: contiguous for B).
     #[inline(always)]
     unsafe fn pack(
         dst: &mut [f64],
@@ -670,15 +823,21 @@ mod wasm_gemm {
         while q0 < len {
             let rows = w.min(len - q0);
             let panel = &mut dst[q0 * kc..(q0 + w) * kc];
-            for r in 0..rows {
-                let xr = x.offset((q0 + r) as isize * qs);
-                for p in 0..kc {
-                    panel[p * w + r] = *xr.offset(p as isize * ps);
-                }
-            }
-            if rows < w {
-                for p in 0..kc {
-                    panel[p * w + rows..(p + 1) * w].fill(0.0);
+            let x0 = x.offset(q0 as isize * qs);
+            for (p, out) in panel.chunks_exact_mut(w).enumerate() {
+                let xp = x0.offset(p as isize * ps);
+                if rows == w {
+                    for (r, o) in out.iter_mut().enumerate() {
+                        *o = *xp.offset(r as isize * qs);
+                    }
+                } else {
+                    for (r, o) in out.iter_mut().enumerate() {
+                        *o = if r < rows {
+                            *xp.offset(r as isize * qs)
+                        } else {
+                            0.0
+                        };
+                    }
                 }
             }
             q0 += w;
@@ -924,7 +1083,7 @@ mod tests {
     /// register tile, one and several k blocks, and several blocks of A's rows and B's columns.
     #[test]
     fn wasm_gemm_kernel_matches_its_summation_order_and_a_compensated_loop() {
-        use wasm_gemm::{A_BYTES, B_BYTES, KC, MR, NR};
+        use wasm_gemm::{A_BYTES, B_BYTES, DIRECT_B_BYTES, KC, MR, NR};
         let big = |k: usize| {
             let kb = k.div_ceil(k.div_ceil(KC));
             (
@@ -940,6 +1099,7 @@ mod tests {
             (9, 31, 6),
             (17, KC, 13),
             (6, KC + 1, 10),
+            (9, 2 * KC + 5, 7),
             (13, 1000, 3),
             (m1, 600, n1),
         ] {
@@ -951,12 +1111,14 @@ mod tests {
             let kb = k.div_ceil(blocks);
             // Per element: the plain sum of each k block, and the compensated sum and magnitude.
             let (mut parts, mut exact) = (vec![0.0; m * n * blocks], vec![(0.0, 0.0); m * n]);
+            let mut whole = vec![0.0; m * n];
             for i in 0..m {
                 for j in 0..n {
                     let (mut s, mut comp, mut mag) = (0.0f64, 0.0f64, 0.0f64);
                     for p in 0..k {
                         let t = a[i * k + p] * b[p * n + j];
                         parts[(i * n + j) * blocks + p / kb] += t;
+                        whole[i * n + j] += t;
                         mag += t.abs();
                         let y = t - comp;
                         let u = s + y;
@@ -982,36 +1144,70 @@ mod tests {
                 };
                 let (a2, ars, acs) = store(&a, m, k, ta);
                 let (b2, brs, bcs) = store(&b, k, n, tb);
-                for &(alpha, beta) in &[(1.0, 0.0), (0.75, 1.0), (-2.0, -0.5)] {
+                // 0: the dispatch, 1: the packed path, 2: the direct path (B row-contiguous).
+                let paths = if tb { 2 } else { 3 };
+                for (path, &(alpha, beta)) in (0..paths).flat_map(|p| {
+                    [(1.0, 0.0), (0.75, 1.0), (-2.0, -0.5)]
+                        .iter()
+                        .map(move |x| (p, x))
+                }) {
                     let mut c = if beta == 0.0 {
                         vec![f64::NAN; m * crs]
                     } else {
                         c0.clone()
                     };
+                    let f = [wasm_gemm::gemm, wasm_gemm::packed][path.min(1)];
                     unsafe {
-                        wasm_gemm::gemm(
-                            m,
-                            k,
-                            n,
-                            alpha,
-                            a2.as_ptr(),
-                            ars,
-                            acs,
-                            b2.as_ptr(),
-                            brs,
-                            bcs,
-                            beta,
-                            c.as_mut_ptr(),
-                            crs as isize,
-                        );
+                        if path == 2 {
+                            wasm_gemm::direct(
+                                m,
+                                k,
+                                n,
+                                alpha,
+                                a2.as_ptr(),
+                                ars,
+                                acs,
+                                b2.as_ptr(),
+                                brs,
+                                beta,
+                                c.as_mut_ptr(),
+                                crs as isize,
+                            );
+                        } else {
+                            f(
+                                m,
+                                k,
+                                n,
+                                alpha,
+                                a2.as_ptr(),
+                                ars,
+                                acs,
+                                b2.as_ptr(),
+                                brs,
+                                bcs,
+                                beta,
+                                c.as_mut_ptr(),
+                                crs as isize,
+                            );
+                        }
                     }
                     for i in 0..m {
                         for j in 0..n {
-                            let ctx =
-                                format!("m={m} k={k} n={n} t=({ta},{tb}) beta={beta} ({i},{j})");
+                            let ctx = format!(
+                                "m={m} k={k} n={n} t=({ta},{tb}) path {path} beta={beta} ({i},{j})"
+                            );
                             let old = c0[i * crs + j];
                             let mut want = if beta == 0.0 { 0.0 } else { beta * old };
-                            for s in &parts[(i * n + j) * blocks..(i * n + j + 1) * blocks] {
+                            // The direct path sums all of k in one block.
+                            let e = i * n + j;
+                            let direct =
+                                path == 2 || (path == 0 && !tb && k * n * 8 <= DIRECT_B_BYTES);
+                            let sums = if direct {
+                                &whole[e..e + 1]
+                            } else {
+                                &parts[e * blocks..(e + 1) * blocks]
+                            };
+                            for s in sums {
                                 want += alpha * s;
                             }
                             let got = c[i * crs + j];
