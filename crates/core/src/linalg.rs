@@ -61,7 +61,8 @@ pub fn gemm(
     // SAFETY: the layouts describe regions inside the slices (checked in debug builds below).
     debug_assert!(fits(a.len(), la) && fits(b.len(), lb) && fits(c.len(), lc));
     // matrixmultiply has no f64 simd128 kernel: on wasm, products whose C rows are contiguous
-    // go through our own (cache-blocked, it packs A and B whatever their strides).
+    // go through our own (any strides of A and B; cache-blocked with packing unless B is small
+    // and row-contiguous).
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     if lc.cs == 1 {
         // SAFETY: as above; the kernel reads C only when beta != 0.
@@ -477,20 +478,34 @@ pub fn all_finite(a: &[f64]) -> bool {
     a.iter().all(|x| x.is_finite())
 }
 
-/// An f64 GEMM for wasm simd128 (2 lanes), cache-blocked in the BLIS / GotoBLAS way:
-/// C = alpha A B + beta C with C row-contiguous (column stride 1), A and B with any strides.
+/// An f64 GEMM for wasm simd128 (2 lanes): C = alpha A B + beta C with C row-contiguous (column
+/// stride 1), A and B with any strides; plain multiply and add (no FMA: relaxed SIMD is not in
+/// Node 20 by default). Two paths (`gemm` picks one by B's layout and size):
 ///
-/// k is cut into `ceil(k / KC)` nearly equal blocks (so the bits depend on the shape only); for
-/// each block a `kc x nc` panel of B is packed in micro-panels of `NR` columns (`kc NR`
-/// contiguous doubles each, zero-padded), then for each `mc x kc` block of A (packed in
-/// micro-panels of `MR` rows, which also turns a transposed A's strided loads into contiguous
-/// ones) every `MR x NR` tile of C is computed in registers: per k step one splat load of each
-/// of A's `MR` values, `NR / 2` vector loads of B, `MR NR / 2` multiplies and adds (no FMA). The
-/// B micro-panel (`kc NR` doubles, 8 KB) stays in L1 while A's block (<= `A_BYTES`) streams from
-/// L2 past it; B's panel is bounded by `B_BYTES`. Each element of C is one lane summed in order
-/// of k within a block; a tile is written back as `base + alpha acc`, `base` being `beta C`
-/// (0 when beta = 0: C is not read, like BLAS; C itself when beta = 1) for the first k block and
-/// C for the next ones. Packing buffers are transient (at most `A_BYTES + B_BYTES`).
+/// - **packed** (B not row-contiguous, or more than `DIRECT_B_BYTES` with more than
+///   `DIRECT_ROWS` rows of A): cache-blocked in the
+///   BLIS / GotoBLAS way. k is cut into `ceil(k / KC)` nearly equal blocks (so the bits depend
+///   on the shape, not on the machine); for each block a `kc x nc` panel of B is packed in
+///   micro-panels of `NR` columns (`kc NR` contiguous doubles each, zero-padded) and bounded by
+///   `B_BYTES`; for each `mc x kc` block of A (bounded by `A_BYTES`, in L2), packed in
+///   micro-panels of `MR` rows (which also turns a transposed A's strided loads into contiguous
+///   ones), every `MR x NR` tile of C is computed in registers with B's micro-panel in L1: per
+///   k step one splat load of each of A's `MR` values, `NR / 2` vector loads of B, `MR NR / 2`
+///   multiplies and adds. A tile is written as `base + alpha acc`, base being `beta C` (0 when
+///   beta = 0: C is not read, like BLAS; C itself when beta = 1) for the first k block and C
+///   for the next ones. The packing buffers are transient (at most `A_BYTES + B_BYTES`, 1.25 MB).
+///   Before it, every 4-row block of A streamed all of B: 8 MB per block for the Figure 2
+///   network's dW = delta^T X (100 x 1000 by 1000 x 1000), 3.4x faster packed.
+/// - **direct** (the kernel before cache blocking; B row-contiguous and small, or few rows of A,
+///   e.g. the row blocks of the matrix-factorization step, where packing B on every call did
+///   not pay): 4 x 4
+///   register tiles (8 accumulators) read straight from A and B, then 2-column, scalar and
+///   single-row edges.
+///
+/// Each element of C is one lane summed in order of k within a k block: for k <= `KC` the two
+/// paths give the same bits. 4 x 4 tiles measured fastest under V8 (16 XMM registers, one
+/// kept as scratch): 4 x 6, 6 x 4, 5 x 4, 3 x 8, 8 x 4 spill and run 15-40% slower
+/// (docs/performance.md, "wasm GEMM, cache-blocked").
 ///
 /// The arithmetic goes through a 2-lane type that is simd128 on wasm32 and a plain pair of
 /// f64 elsewhere (the same operations in the same order, so the same bits): the native unit
@@ -566,6 +581,10 @@ mod wasm_gemm {
     pub const KC: usize = 1024;
     /// Largest B (bytes) that goes through the direct path when its rows are contiguous.
     pub const DIRECT_B_BYTES: usize = 512 << 10;
+    /// Products of at most this many rows take the direct path for any row-contiguous B:
+    /// packing B for a few row tiles does not pay (the MF step's 32-row residual blocks, e.g.
+    /// R_b V with V 1000 x 100, were 3-5% slower packed).
+    pub const DIRECT_ROWS: usize = 32;
     /// Bound of the packed block of A (bytes): `mc kc` doubles in L2.
     pub const A_BYTES: usize = 256 << 10;
     /// Bound of the packed panel of B (bytes): `kc nc` doubles.
@@ -573,8 +592,8 @@ mod wasm_gemm {
 
     /// C (`m x n`, row stride `crs`, column stride 1) = alpha A B + beta C, A `m x k` (element
     /// (i, p) at `a[i ars + p acs]`), B `k x n` (element (p, j) at `b[p brs + j bcs]`), k > 0:
-    /// [`direct`] when B's rows are contiguous and B has at most `DIRECT_B_BYTES`, else
-    /// [`packed`]. The two give the same bits when k <= `KC`.
+    /// [`direct`] when B's rows are contiguous and B has at most `DIRECT_B_BYTES` or A at most
+    /// `DIRECT_ROWS` rows, else [`packed`]. The two give the same bits when k <= `KC`.
     ///
     /// # Safety
     /// The strides describe regions inside the allocations the pointers point into.
@@ -594,14 +613,14 @@ mod wasm_gemm {
         c: *mut f64,
         crs: isize,
     ) {
-        if bcs == 1 && k * n * 8 <= DIRECT_B_BYTES {
+        if bcs == 1 && (k * n * 8 <= DIRECT_B_BYTES || m <= DIRECT_ROWS) {
             direct(m, k, n, alpha, a, ars, acs, b, brs, beta, c, crs);
         } else {
             packed(m, k, n, alpha, a, ars, acs, b, brs, bcs, beta, c, crs);
         }
     }
 
-    /// The cache-blocked path (module doc).
+    /// The cache-blocked (packed) path (module doc).
     ///
     /// # Safety
     /// As [`gemm`].
@@ -1083,7 +1102,7 @@ mod tests {
     /// register tile, one and several k blocks, and several blocks of A's rows and B's columns.
     #[test]
     fn wasm_gemm_kernel_matches_its_summation_order_and_a_compensated_loop() {
-        use wasm_gemm::{A_BYTES, B_BYTES, DIRECT_B_BYTES, KC, MR, NR};
+        use wasm_gemm::{A_BYTES, B_BYTES, DIRECT_B_BYTES, DIRECT_ROWS, KC, MR, NR};
         let big = |k: usize| {
             let kb = k.div_ceil(k.div_ceil(KC));
             (
