@@ -483,29 +483,29 @@ pub fn all_finite(a: &[f64]) -> bool {
 /// Node 20 by default). Two paths (`gemm` picks one by B's layout and size):
 ///
 /// - **packed** (B not row-contiguous, or more than `DIRECT_B_BYTES` with more than
-///   `DIRECT_ROWS` rows of A): cache-blocked in the
-///   BLIS / GotoBLAS way. k is cut into `ceil(k / KC)` nearly equal blocks (so the bits depend
-///   on the shape, not on the machine); for each block a `kc x nc` panel of B is packed in
-///   micro-panels of `NR` columns (`kc NR` contiguous doubles each, zero-padded) and bounded by
-///   `B_BYTES`; for each `mc x kc` block of A (bounded by `A_BYTES`, in L2), packed in
-///   micro-panels of `MR` rows (which also turns a transposed A's strided loads into contiguous
-///   ones), every `MR x NR` tile of C is computed in registers with B's micro-panel in L1: per
-///   k step one splat load of each of A's `MR` values, `NR / 2` vector loads of B, `MR NR / 2`
-///   multiplies and adds. A tile is written as `base + alpha acc`, base being `beta C` (0 when
-///   beta = 0: C is not read, like BLAS; C itself when beta = 1) for the first k block and C
-///   for the next ones. The packing buffers are transient (at most `A_BYTES + B_BYTES`, 1.25 MB).
-///   Before it, every 4-row block of A streamed all of B: 8 MB per block for the Figure 2
-///   network's dW = delta^T X (100 x 1000 by 1000 x 1000), 3.4x faster packed.
-/// - **direct** (the kernel before cache blocking; B row-contiguous and small, or few rows of A,
-///   e.g. the row blocks of the matrix-factorization step, where packing B on every call did
-///   not pay): 4 x 4
-///   register tiles (8 accumulators) read straight from A and B, then 2-column, scalar and
-///   single-row edges.
+///   `DIRECT_ROWS` rows of A): cache-blocked in the BLIS / GotoBLAS way. k is cut into
+///   `ceil(k / KC)` nearly equal blocks (so the bits depend on the shape, not on the machine);
+///   for each block a `kc x nc` panel of B is packed in micro-panels of `NR` columns (`kc NR`
+///   contiguous doubles each, zero-padded), bounded by `B_BYTES`; for each `mc x kc` block of A
+///   (bounded by `A_BYTES`, in L2), packed in micro-panels of `MR` rows (which also turns a
+///   transposed A's strided loads into contiguous ones), every `MR x NR` tile of C is computed
+///   in registers with B's micro-panel in L1: per k step one splat load of each of A's `MR`
+///   values, `NR / 2` vector loads of B, `MR NR / 2` multiplies and adds. A tile is written as
+///   `base + alpha acc`, base being `beta C` (0 when beta = 0: C is not read, like BLAS; C
+///   itself when beta = 1) for the first k block and C for the next ones. The packing buffers
+///   are transient (at most `A_BYTES + B_BYTES`, 1.25 MB). Without it every 4-row block of A
+///   streamed all of B: 8 MB per block for the Figure 2 network's dW = delta^T X (100 x 1000
+///   by 1000 x 1000), which runs ~3x faster packed.
+/// - **direct** (the kernel before cache blocking, for a row-contiguous B that is small or
+///   multiplies few rows of A, e.g. the row blocks of the matrix-factorization step, where
+///   packing B on every call did not pay): 4 x 4 register tiles (8 accumulators) read straight
+///   from A and B, then 2-column, scalar and single-row edges.
 ///
 /// Each element of C is one lane summed in order of k within a k block: for k <= `KC` the two
-/// paths give the same bits. 4 x 4 tiles measured fastest under V8 (16 XMM registers, one
-/// kept as scratch): 4 x 6, 6 x 4, 5 x 4, 3 x 8, 8 x 4 spill and run 15-40% slower
-/// (docs/performance.md, "wasm GEMM, cache-blocked").
+/// paths give the same bits (and the bits of the kernel before cache blocking). Of the tiles
+/// tried for the packed path, 4 x 4 was the fastest under V8 (x86 has 16 XMM registers, one
+/// kept as scratch); 4 x 6, 6 x 4, 5 x 4 and 3 x 8 ran 15-35% slower (docs/performance.md,
+/// "wasm GEMM, cache-blocked").
 ///
 /// The arithmetic goes through a 2-lane type that is simd128 on wasm32 and a plain pair of
 /// f64 elsewhere (the same operations in the same order, so the same bits): the native unit
