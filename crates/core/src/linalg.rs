@@ -582,8 +582,8 @@ mod wasm_gemm {
     /// Largest B (bytes) that goes through the direct path when its rows are contiguous.
     pub const DIRECT_B_BYTES: usize = 512 << 10;
     /// Products of at most this many rows take the direct path for any row-contiguous B:
-    /// packing B for a few row tiles does not pay (the MF step's 32-row residual blocks, e.g.
-    /// R_b V with V 1000 x 100, were 3-5% slower packed).
+    /// packing B for a few row tiles does not pay (the MF step's 32-row residual blocks were
+    /// 2-5% slower packed).
     pub const DIRECT_ROWS: usize = 32;
     /// Bound of the packed block of A (bytes): `mc kc` doubles in L2.
     pub const A_BYTES: usize = 256 << 10;
@@ -1119,6 +1119,9 @@ mod tests {
             (17, KC, 13),
             (6, KC + 1, 10),
             (9, 2 * KC + 5, 7),
+            // B past DIRECT_B_BYTES with k past KC: the dispatch's choice shows in the bits.
+            (DIRECT_ROWS, KC + 76, 60),
+            (DIRECT_ROWS + 1, KC + 76, 60),
             (13, 1000, 3),
             (m1, 600, n1),
         ] {
@@ -1219,8 +1222,10 @@ mod tests {
                             let mut want = if beta == 0.0 { 0.0 } else { beta * old };
                             // The direct path sums all of k in one block.
                             let e = i * n + j;
-                            let direct =
-                                path == 2 || (path == 0 && !tb && k * n * 8 <= DIRECT_B_BYTES);
+                            let direct = path == 2
+                                || (path == 0
+                                    && !tb
+                                    && (k * n * 8 <= DIRECT_B_BYTES || m <= DIRECT_ROWS));
                             let sums = if direct {
                                 &whole[e..e + 1]
                             } else {
