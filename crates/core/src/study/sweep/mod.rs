@@ -57,11 +57,13 @@ type Pool = Option<rayon::ThreadPool>;
 #[cfg(not(feature = "parallel"))]
 type Pool = Option<()>;
 
-/// A rayon pool of `threads` threads (0: rayon's global pool, every core).
+/// A rayon pool of `threads` threads (0: rayon's global pool, every core). On wasm no pool of
+/// its own (threads cannot be spawned from Rust there): the global pool the binding built, if
+/// any ([`crate::par::rayon_ready`]), as `threads` is ignored by the single-threaded module.
 fn pool(threads: u64) -> Result<Pool> {
     #[cfg(feature = "parallel")]
     {
-        if threads == 0 {
+        if threads == 0 || cfg!(target_family = "wasm") {
             return Ok(None);
         }
         rayon::ThreadPoolBuilder::new()
