@@ -7,6 +7,12 @@
 //! (`AUTOBALANCE_ERROR:{"code":..,"field":..,"message":..}`), the same text as the N-API binding.
 //! The wasm build aborts on panic (no unwinding on wasm32): the core validates every input before
 //! work starts, and the cross-backend test suite runs each error case on both backends.
+//!
+//! Feature `threads` (experimental, docs/ARCHITECTURE.md, "The threaded wasm module"): the same
+//! surface plus the pool entry points of [`pool`], for a build with `+atomics` and shared memory.
+
+#[cfg(feature = "threads")]
+mod pool;
 
 use std::collections::HashMap;
 
