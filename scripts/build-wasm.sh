@@ -9,7 +9,18 @@
 # library and cannot download one. If it does have `wasm32-unknown-unknown` installed we use it;
 # otherwise Debian's rustc-web toolchain (/usr/bin/cargo, 1.96) compiles std from rust-web-src
 # with -Zbuild-std (RUSTC_BOOTSTRAP=1 only for this command), linked with wasm-ld-19.
-# The core's "parallel" feature is never enabled here (no threads on wasm32).
+# The core's "parallel" feature is not enabled in this module (no threads).
+#
+# Threads (opt-in, not finished: docs/ARCHITECTURE.md, "The threaded wasm module"):
+#   AUTOBALANCE_WASM_THREADS=1 bash scripts/build-wasm.sh      both modules
+#   AUTOBALANCE_WASM_THREADS=only bash scripts/build-wasm.sh   only the threaded one
+# adds a second pass: crates/wasm with feature `threads` (the core's rayon chunks on JS workers)
+# and `+atomics,+bulk-memory,+mutable-globals,+simd128`, always with the Debian toolchain and
+# -Zbuild-std (std itself must be compiled with atomics), in its own target dir target/wasm-threads
+# (other RUSTFLAGS would rebuild std in target/wasm each time), into
+#   packages/autobalance/wasm-threads/autobalance_wasm.js + autobalance_wasm_bg.wasm
+# The shared-memory link args come from crates/wasm/build.rs (final link only: std stays cached).
+# Opt-in because it roughly doubles the build (+~7 min on 2 cores) while nothing uses it by default.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -19,15 +30,57 @@ target=wasm32-unknown-unknown
 target_dir="$root/target/wasm"
 out="$root/packages/autobalance/wasm"
 simd="-C target-feature=+simd128"
+threads="${AUTOBALANCE_WASM_THREADS:-0}"
 
 die() { echo "build-wasm: $*" >&2; exit 1; }
+
+case "$threads" in 0|1|only) ;; *) die "AUTOBALANCE_WASM_THREADS must be 0, 1 or only (got '$threads')";; esac
+
+want="$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' Cargo.toml)"
+have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" || true
+[ "$have" = "$want" ] || die "wasm-bindgen CLI ${have:-not found}, need $want (cargo install wasm-bindgen-cli --version $want; scripts/setup.sh)"
+
+# bindgen WASM OUT LABEL: wasm-bindgen --target web into OUT.
+bindgen() {
+  mkdir -p "$2"
+  echo "build-wasm: wasm-bindgen --target web ($3)"
+  wasm-bindgen --target web --out-dir "$2" --out-name autobalance_wasm "$1"
+  echo "build-wasm: $(du -h "$2/autobalance_wasm_bg.wasm" | cut -f1) ${2#"$root"/}/autobalance_wasm_bg.wasm"
+}
+
+debian_toolchain() {
+  [ -x /usr/bin/cargo ] || die "/usr/bin/cargo missing: apt-get install rustc-web cargo-web rust-web-src lld-19 (scripts/setup.sh)"
+  command -v wasm-ld-19 >/dev/null 2>&1 || die "wasm-ld-19 missing: apt-get install lld-19 (scripts/setup.sh)"
+}
+
+# The threaded module (second pass, opt-in). Built first when asked for alone.
+build_threads() {
+  debian_toolchain
+  local tdir="$root/target/wasm-threads"
+  echo "build-wasm: threaded module (feature threads, +atomics) with $(/usr/bin/cargo --version), -Zbuild-std"
+  PATH="/usr/bin:$PATH" RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
+    RUSTFLAGS="-C linker=wasm-ld-19 -C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128" \
+    /usr/bin/cargo build --release --target "$target" -p autobalance-wasm --features threads \
+      --target-dir "$tdir" -Zbuild-std=std,panic_abort
+  local w="$tdir/$target/release/autobalance_wasm.wasm"
+  [ -f "$w" ] || die "$w was not produced"
+  bindgen "$w" "$root/packages/autobalance/wasm-threads" threads
+  # wasm-bindgen emits single-threaded glue without complaint when the memory is not shared
+  # (the link args missing): make that an error.
+  grep -q "shared: true\|shared:true" "$root/packages/autobalance/wasm-threads/autobalance_wasm.js" \
+    || die "the threaded module's glue has no shared memory (link args of crates/wasm/build.rs not applied?)"
+}
+
+if [ "$threads" = only ]; then
+  build_threads
+  exit 0
+fi
 
 if command -v rustup >/dev/null 2>&1 && rustup target list --installed 2>/dev/null | grep -qx "$target"; then
   echo "build-wasm: rustup toolchain with $target"
   RUSTFLAGS="$simd" cargo build --release --target "$target" -p autobalance-wasm --target-dir "$target_dir"
 else
-  [ -x /usr/bin/cargo ] || die "/usr/bin/cargo missing: apt-get install rustc-web cargo-web rust-web-src lld-19 (scripts/setup.sh)"
-  command -v wasm-ld-19 >/dev/null 2>&1 || die "wasm-ld-19 missing: apt-get install lld-19 (scripts/setup.sh)"
+  debian_toolchain
   echo "build-wasm: Debian rustc-web toolchain ($(/usr/bin/cargo --version)) with -Zbuild-std"
   # PATH puts /usr/bin first so that cargo runs Debian's rustc (not rustup's proxy) for every step.
   PATH="/usr/bin:$PATH" RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
@@ -38,16 +91,11 @@ fi
 
 wasm="$target_dir/$target/release/autobalance_wasm.wasm"
 [ -f "$wasm" ] || die "$wasm was not produced"
+bindgen "$wasm" "$out" single-threaded
 
-want="$(sed -n 's/^wasm-bindgen = "=\([0-9.]*\)".*/\1/p' Cargo.toml)"
-have="$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" || true
-[ "$have" = "$want" ] || die "wasm-bindgen CLI ${have:-not found}, need $want (cargo install wasm-bindgen-cli --version $want; scripts/setup.sh)"
-
-mkdir -p "$out"
-echo "build-wasm: wasm-bindgen --target web"
-wasm-bindgen --target web --out-dir "$out" --out-name autobalance_wasm "$wasm"
-
-echo "build-wasm: $(du -h "$out/autobalance_wasm_bg.wasm" | cut -f1) packages/autobalance/wasm/autobalance_wasm_bg.wasm"
+if [ "$threads" = 1 ]; then
+  build_threads
+fi
 
 
 # Why not wasm-pack (tried: wasm-pack 0.15.1, `cargo install wasm-pack --locked`, ~4 min on 2 cores):
