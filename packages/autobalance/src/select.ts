@@ -3,8 +3,14 @@
  * environment variable `AUTOBALANCE_BACKEND=native|wasm`. Importing this module registers the
  * loader used by {@link Run.create} and {@link train} when given a backend name.
  *
+ * Experimental: `AUTOBALANCE_WASM_THREADS=N|auto` makes the `wasm` backend the threaded module
+ * with a pool of N workers (`wasm-threads-node.ts`), on the main thread only; it does not change
+ * which backend is chosen.
+ *
  * @module
  */
+
+import { isMainThread } from 'node:worker_threads';
 
 import {
   type Backend,
@@ -17,6 +23,7 @@ import {
 import { BackendLoadError, InvalidRequestError } from './errors.js';
 import { readWasmModule, requireNativeAddon } from './node-files.js';
 import { describeValue } from './args.js';
+import { envWasmThreads, loadWasmThreadsBackend } from './wasm-threads-node.js';
 
 const cache = new Map<BackendName, Promise<Backend>>();
 
@@ -43,6 +50,9 @@ interface WasmGlue {
 }
 
 async function loadWasm(): Promise<Backend> {
+  // Sweep workers (and any other worker thread) keep the single-threaded module.
+  const threads = isMainThread ? envWasmThreads() : undefined;
+  if (threads !== undefined) return loadWasmThreadsBackend({ threads });
   let glue: unknown;
   try {
     const read = await readWasmModule();
