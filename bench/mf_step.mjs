@@ -6,7 +6,9 @@
 // NumPy's from the same explicit data.
 //
 // Usage: node bench/mf_step.mjs [--quick] [--min-seconds S] [--reps N] [--shapes 1000x1000x5,...]
-//                               [--no-single-thread] [--no-numpy] [--no-wasm]
+//                               [--no-single-thread] [--no-numpy] [--no-wasm] [--wasm-threads T]
+// --wasm-threads T: also the threaded wasm module with T workers (experimental; built by
+// AUTOBALANCE_WASM_THREADS=1 bash scripts/build-wasm.sh), timed as `wasmThreads`.
 // bench/run.sh sets up the Python venv and calls this; see bench/README.md.
 
 import { spawn, spawnSync } from 'node:child_process';
@@ -114,6 +116,18 @@ async function loadWasm() {
       mod.initSync(bytes);
     }
     return { mod, Session: mod.WasmSession, version: mod.coreVersion?.() };
+  } catch (e) {
+    return { error: String(e.message || e) };
+  }
+}
+
+/** The threaded wasm module with `n` workers, through the package's loader (dist/). */
+async function loadWasmThreads(n) {
+  try {
+    const { loadWasmThreadsBackend } = await import(pathToFileURL(path.join(root, 'packages/autobalance/dist/wasm-threads-node.js')).href);
+    const b = await loadWasmThreadsBackend({ threads: n });
+    // `new Session(spec, buffers)` as LocalTimer calls it: a constructor returning the binding's session.
+    return { Session: function Session(spec, buffers) { return b.createSession(spec, buffers); }, version: b.coreVersion };
   } catch (e) {
     return { error: String(e.message || e) };
   }
@@ -443,6 +457,9 @@ async function main() {
   const artifactsAtStart = artifacts();
   const nat = loadNative();
   const wasm = flag('--no-wasm') ? { error: 'skipped (--no-wasm)' } : await loadWasm();
+  const wasmThreadsN = Number(opt('--wasm-threads', 0));
+  const wasmThreads = wasmThreadsN > 0 ? await loadWasmThreads(wasmThreadsN) : null;
+  if (wasmThreads) console.log(`wasmThreads: ${wasmThreads.error ? 'NOT AVAILABLE: ' + wasmThreads.error : `core ${wasmThreads.version}, ${wasmThreadsN} workers`}`);
   console.log(`native: ${nat.error ? 'NOT AVAILABLE: ' + nat.error : 'core ' + nat.version}`);
   console.log(`wasm:   ${wasm.error ? 'NOT AVAILABLE: ' + wasm.error : 'core ' + wasm.version}`);
   const haveNumpy = !flag('--no-numpy') && fs.existsSync(python);
@@ -482,6 +499,7 @@ async function main() {
     const timers = {};
     if (nat.Session) timers.native = new LocalTimer(nat, shape);
     if (wasm.Session) timers.wasm = new LocalTimer(wasm, shape);
+    if (wasmThreads?.Session) timers.wasmThreads = new LocalTimer(wasmThreads, shape);
     if (native1) timers.native1 = new RemoteTimer(native1, shape);
     if (py) timers.numpy = new RemoteTimer(py, shape);
     // With --wait-idle, a shape whose runs were mostly disturbed by other processes is timed
@@ -531,6 +549,12 @@ async function main() {
   console.log(`\nms per GD step (median of ${reps} runs, each >= ${minSeconds} s; loss computed every step):\n`);
   console.log(table(rows, ['shape (d1,d2,r)', 'native ms/step', 'wasm ms/step', 'numpy ms/step', 'numpy/native', 'wasm/native', 'native GFLOP/s']));
 
+  if (wasmThreads?.Session) {
+    const rowsT = results.map((res) => [`(${res.shape})`, f(res.wasm?.msPerStep, 3), f(res.wasmThreads?.msPerStep, 3), f(res.wasm?.msPerStep / res.wasmThreads?.msPerStep), f(res.wasmThreads?.coresBusy, 2)]);
+    console.log(`\nthreaded wasm module, ${wasmThreadsN} workers (median ms per step):\n`);
+    console.log(table(rowsT, ['shape (d1,d2,r)', 'wasm ms/step', 'wasmThreads ms/step', 'wasm/wasmThreads', 'wasmThreads cores busy (process)']));
+  }
+
   const best = results.map((res) => {
     const [n, w, p] = ['native', 'wasm', 'numpy'].map((k) => res[k]?.msPerStepMin);
     return [`(${res.shape})`, f(n, 3), f(w, 3), f(p, 3), f(p / n), f(w / n)];
@@ -574,7 +598,7 @@ async function main() {
     console.log(`WARNING: other processes kept ~${Math.max(busyBefore, busyAfter).toFixed(2)} cores busy around this run`);
   }
   const clean = results.flatMap((res) =>
-    ['native', 'wasm', 'native1', 'numpy'].filter((k) => res[k]).map((k) => `${k} ${res[k].cleanRuns}/${res[k].msPerStepAll.length}`),
+    ['native', 'wasm', 'wasmThreads', 'native1', 'numpy'].filter((k) => res[k]).map((k) => `${k} ${res[k].cleanRuns}/${res[k].msPerStepAll.length}`),
   );
   console.log(`runs with other processes below ${OTHERS_MAX} cores (medians use these when >= half): ${clean.join(', ')}`);
   const noisy = results.flatMap((res) =>
