@@ -36,13 +36,18 @@ const opt = (name, dflt) => {
   return i >= 0 ? argv[i + 1] : dflt;
 };
 const RUNS = 2;
+// The threaded wasm module (2 workers) is timed beside the others when it is built
+// (AUTOBALANCE_WASM_THREADS=1 bash scripts/build-wasm.sh; scripts/test.sh builds it).
+const WASM_THREADS = 2;
+const threadsBuilt = fs.existsSync(path.join(root, 'packages/autobalance/wasm-threads/autobalance_wasm_bg.wasm'));
+const threadsArgs = threadsBuilt ? ['--wasm-threads', String(WASM_THREADS)] : [];
 const BENCHES = {
   mf: {
-    cmd: ['node', '--expose-gc', 'bench/mf_step.mjs', '--shapes', '100x100x5,1000x1000x5,1000x1000x50,1000x1000x100'],
+    cmd: ['node', '--expose-gc', 'bench/mf_step.mjs', '--shapes', '100x100x5,1000x1000x5,1000x1000x50,1000x1000x100', ...threadsArgs],
     out: 'mf_step.json',
   },
   figure2: { cmd: ['node', 'bench/figure2.mjs', '--steps', '300'], out: 'figure2.json' },
-  backends: { cmd: ['node', 'bench/figure2_backends.mjs', '--steps', '100'], out: 'figure2_backends.json' },
+  backends: { cmd: ['node', 'bench/figure2_backends.mjs', '--steps', '100', ...threadsArgs], out: 'figure2_backends.json' },
   hessian: { cmd: ['node', 'bench/hessian_net.mjs', '--sizes', 'large'], out: 'hessian_net.json', rss: true },
 };
 
@@ -178,26 +183,31 @@ for (const k of [50, 100]) {
     met(per.map((p) => (p.ours ? p.ratio >= 2 && p.rss != null && p.rss / 1048576 < 0.3 : null))),
   ]);
 }
-// wasm / native, MF step, every shape measured.
-{
-  const per = mf.map((r) => (r?.results ? r.results.filter((s) => s.wasm?.msPerStep && s.native?.msPerStep).map((s) => [s.shape.join(','), s.wasm.msPerStep / s.native.msPerStep]) : null));
+// wasm / native, MF step, every shape measured: the single-threaded module (browsers, and Node by
+// default), then the threaded module in Node (2 workers) where the runs timed it.
+for (const key of ['wasm', 'wasmThreads']) {
+  const label = key === 'wasm' ? 'wasm / native, MF step (single-threaded module)' : `wasm with threads (${WASM_THREADS} workers, Node) / native, MF step`;
+  const per = mf.map((r) => (r?.results ? r.results.filter((s) => s[key]?.msPerStep && s.native?.msPerStep).map((s) => [s.shape.join(','), s[key].msPerStep / s.native.msPerStep]) : null));
+  if (key === 'wasmThreads' && !per.some((p) => p?.length)) continue;
   rows.push([
-    'wasm / native, MF step',
-    per.map((p) => (p ? p.map(([s, x]) => `(${s}) ${fmt(x)}`).join(', ') : 'n/a')).join(' / '),
+    label,
+    per.map((p) => (p?.length ? p.map(([s, x]) => `(${s}) ${fmt(x)}`).join(', ') : 'n/a')).join(' / '),
     '-',
     '<= 2.0 at every shape',
-    met(per.map((p) => (p ? p.every(([, x]) => x <= 2) : null))),
+    met(per.map((p) => (p?.length ? p.every(([, x]) => x <= 2) : null))),
   ]);
 }
-// wasm / native, Figure 2 step.
-{
-  const per = be.map((r) => (r ? r.rows.map((x) => x.ratio) : null));
+// wasm / native, Figure 2 step (both modules, as above).
+for (const key of ['wasm', 'wasmThreads']) {
+  const label = key === 'wasm' ? 'wasm / native, Figure 2 step (single-threaded module)' : `wasm with threads (${WASM_THREADS} workers, Node) / native, Figure 2 step`;
+  const per = be.map((r) => (r ? r.rows.filter((x) => x[key]?.ms).map((x) => x[key].ms / x.native.ms) : null));
+  if (key === 'wasmThreads' && !per.some((p) => p?.length)) continue;
   rows.push([
-    'wasm / native, Figure 2 step',
-    per.map((p) => (p ? p.map((x) => fmt(x)).join(', ') : 'n/a')).join(' / '),
+    label,
+    per.map((p) => (p?.length ? p.map((x) => fmt(x)).join(', ') : 'n/a')).join(' / '),
     '-',
     '<= 3.0',
-    met(per.map((p) => (p ? p.every((x) => x <= 3) : null))),
+    met(per.map((p) => (p?.length ? p.every((x) => x <= 3) : null))),
   ]);
 }
 

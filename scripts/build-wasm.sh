@@ -11,7 +11,7 @@
 # with -Zbuild-std (RUSTC_BOOTSTRAP=1 only for this command), linked with wasm-ld-19.
 # The core's "parallel" feature is not enabled in this module (no threads).
 #
-# Threads (opt-in, not finished: docs/ARCHITECTURE.md, "The threaded wasm module"):
+# Threads (opt-in, Node only for now; scripts/test.sh builds it: docs/ARCHITECTURE.md, "The threaded wasm module"):
 #   AUTOBALANCE_WASM_THREADS=1 bash scripts/build-wasm.sh      both modules
 #   AUTOBALANCE_WASM_THREADS=only bash scripts/build-wasm.sh   only the threaded one
 # adds a second pass: crates/wasm with feature `threads` (the core's rayon chunks on JS workers)
@@ -20,7 +20,7 @@
 # (other RUSTFLAGS would rebuild std in target/wasm each time), into
 #   packages/autobalance/wasm-threads/autobalance_wasm.js + autobalance_wasm_bg.wasm
 # The shared-memory link args come from crates/wasm/build.rs (final link only: std stays cached).
-# Opt-in because it roughly doubles the build (+~7 min on 2 cores) while nothing uses it by default.
+# Opt-in because it roughly doubles the build (+~7-10 min on 2 cores) while nothing uses it by default.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: set up (idempotent), then the Rust core (sequential and parallel builds, clippy),
 # then the API reference's freshness (TypeDoc), then the TypeScript suite against the native backend
-# and against the wasm backend, then the demo page in a real browser (Debian chromium driven by
+# and against the wasm backend, then the threaded wasm module (built here; its parity test and
+# the core suites on a pool of 2 workers), then the demo page in a real browser (Debian chromium driven by
 # playwright-core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,11 @@ step "vitest: native backend"
 AUTOBALANCE_BACKEND=native pnpm exec vitest run
 step "vitest: wasm backend"
 AUTOBALANCE_BACKEND=wasm pnpm exec vitest run
+step "wasm with threads: build the threaded module (AUTOBALANCE_WASM_THREADS=only scripts/build-wasm.sh)"
+AUTOBALANCE_WASM_THREADS=only bash scripts/build-wasm.sh
+step "vitest: the threaded wasm module (same bits as the single-threaded one; the core suites on 2 workers)"
+AUTOBALANCE_REQUIRE_WASM_THREADS=1 AUTOBALANCE_BACKEND=wasm pnpm exec vitest run test/wasm-threads.test.ts
+AUTOBALANCE_WASM_THREADS=2 AUTOBALANCE_BACKEND=wasm pnpm exec vitest run test/golden.test.ts test/parity.test.ts test/curvature.test.ts test/networks.test.ts test/study.test.ts test/api.test.ts
 step "browser e2e: the demo page in chromium (scripts/e2e.sh)"
 bash scripts/e2e.sh
 step "all tests passed"

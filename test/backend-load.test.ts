@@ -19,7 +19,7 @@ async function freshApi(env: Record<string, string | undefined>): Promise<Api> {
 }
 
 afterEach(() => {
-  for (const k of ['AUTOBALANCE_BACKEND', 'AUTOBALANCE_NATIVE_PATH', 'AUTOBALANCE_WASM_DIR']) {
+  for (const k of ['AUTOBALANCE_BACKEND', 'AUTOBALANCE_NATIVE_PATH', 'AUTOBALANCE_WASM_DIR', 'AUTOBALANCE_WASM_THREADS_DIR']) {
     if (saved[k] === undefined) delete process.env[k];
     else process.env[k] = saved[k];
   }
@@ -28,6 +28,9 @@ afterEach(() => {
 
 const MISSING_NATIVE = '/nonexistent/autobalance-missing.node';
 const MISSING_WASM = '/nonexistent/autobalance-wasm-missing';
+// With AUTOBALANCE_WASM_THREADS set (the suite on the threaded module), the wasm backend is read
+// from AUTOBALANCE_WASM_THREADS_DIR: both point at nothing where a test wants wasm missing.
+const NO_WASM = { AUTOBALANCE_WASM_DIR: MISSING_WASM, AUTOBALANCE_WASM_THREADS_DIR: MISSING_WASM };
 
 describe(`backend loading (suite backend ${BACKEND})`, () => {
   it('forced native by AUTOBALANCE_BACKEND, when the addon cannot load: BackendLoadError with the cause', async () => {
@@ -48,7 +51,7 @@ describe(`backend loading (suite backend ${BACKEND})`, () => {
   });
 
   it('forced wasm by AUTOBALANCE_BACKEND, when the module cannot load: BackendLoadError', async () => {
-    const api = await freshApi({ AUTOBALANCE_BACKEND: 'wasm', AUTOBALANCE_WASM_DIR: MISSING_WASM });
+    const api = await freshApi({ AUTOBALANCE_BACKEND: 'wasm', ...NO_WASM });
     const err = await api.backendInfo().then(
       () => null,
       (e: unknown) => e,
@@ -80,7 +83,7 @@ describe(`backend loading (suite backend ${BACKEND})`, () => {
   });
 
   it('names both errors when no backend loads', async () => {
-    const api = await freshApi({ AUTOBALANCE_BACKEND: undefined, AUTOBALANCE_NATIVE_PATH: MISSING_NATIVE, AUTOBALANCE_WASM_DIR: MISSING_WASM });
+    const api = await freshApi({ AUTOBALANCE_BACKEND: undefined, AUTOBALANCE_NATIVE_PATH: MISSING_NATIVE, ...NO_WASM });
     const err = await api.activeBackend().then(
       () => null,
       (e: unknown) => e,

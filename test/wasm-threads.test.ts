@@ -4,7 +4,8 @@
 // sum them in chunk order, so a run gives the SAME BITS on a pool of 2 workers as on one thread.
 // Also under V8's Liftoff-only and TurboFan-only tiers (child processes): rayon without
 // `web_spin_lock` gave wrong results under Liftoff in the probe (crates/wasm/Cargo.toml).
-// Skipped, saying why, when the threaded module is not built.
+// Skipped, saying why, when the threaded module is not built (an error with
+// AUTOBALANCE_REQUIRE_WASM_THREADS=1, as scripts/test.sh sets).
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,10 @@ const DIR = fileURLToPath(new URL('../packages/autobalance/wasm-threads/', impor
 const BUILT = existsSync(`${DIR}autobalance_wasm_bg.wasm`) && existsSync(`${DIR}autobalance_wasm.js`);
 const WHY = BUILT ? '' : ' (SKIPPED: packages/autobalance/wasm-threads/ is not built: AUTOBALANCE_WASM_THREADS=1 bash scripts/build-wasm.sh)';
 if (!BUILT) process.stderr.write(`test/wasm-threads.test.ts:${WHY}\n`);
+// The test command (scripts/test.sh) builds the module and sets this: there a missing module fails.
+if (!BUILT && process.env['AUTOBALANCE_REQUIRE_WASM_THREADS'] === '1') {
+  throw new Error(`AUTOBALANCE_REQUIRE_WASM_THREADS=1 but the threaded module is missing${WHY}`);
+}
 const CHILD = fileURLToPath(new URL('./wasm-threads-child.mjs', import.meta.url));
 const THREADS = 2;
 
