@@ -27,7 +27,7 @@ step "wasm with threads: build the threaded module (AUTOBALANCE_WASM_THREADS=onl
 AUTOBALANCE_WASM_THREADS=only bash scripts/build-wasm.sh
 step "vitest: the threaded wasm module (same bits as the single-threaded one; the core suites on 2 workers)"
 AUTOBALANCE_REQUIRE_WASM_THREADS=1 AUTOBALANCE_BACKEND=wasm pnpm exec vitest run test/wasm-threads.test.ts
-AUTOBALANCE_WASM_THREADS=2 AUTOBALANCE_BACKEND=wasm pnpm exec vitest run test/golden.test.ts test/parity.test.ts test/curvature.test.ts test/networks.test.ts test/study.test.ts test/api.test.ts
+AUTOBALANCE_WASM_THREADS=2 AUTOBALANCE_BACKEND=wasm pnpm exec vitest run test/golden.test.ts test/parity.test.ts test/curvature.test.ts test/networks.test.ts test/study.test.ts test/api.test.ts test/backend-load.test.ts test/wasm-threads.test.ts
 step "browser e2e: the demo page in chromium (scripts/e2e.sh)"
 bash scripts/e2e.sh
 step "all tests passed"

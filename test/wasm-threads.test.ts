@@ -64,6 +64,15 @@ function expectSameBits(a: Record<string, Buffer | string>, b: Record<string, Bu
   for (const k of Object.keys(a)) expect(Buffer.compare(Buffer.from(b[k]!), Buffer.from(a[k]!)), k).toBe(0);
 }
 
+// scripts/test.sh runs core suites with AUTOBALANCE_WASM_THREADS=2 (this file among them): there the
+// `wasm` backend must be the threaded module with its pool, not a silent single-threaded module.
+const ENV_THREADS = Number(process.env['AUTOBALANCE_WASM_THREADS'] || 0);
+it.runIf(BUILT && ENV_THREADS > 0)('with AUTOBALANCE_WASM_THREADS set, the wasm backend is the threaded module and its pool', async () => {
+  const b = await loadBackendByName('wasm');
+  expect(b.name).toBe('wasm');
+  expect(wasmThreadsPoolSize()).toBe(ENV_THREADS);
+});
+
 describe.skipIf(!BUILT)(`threaded wasm module (${THREADS} workers) gives the single-threaded module's bits${WHY}`, () => {
   let single: Backend;
   let threaded: Backend;
