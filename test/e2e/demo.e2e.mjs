@@ -13,6 +13,9 @@
 //     (NaN rows skipped) equal the wasm backend's in Node bit for bit;
 //   - a ReLU network runs and agrees with native; its curvature answer is the native one (or, with
 //     a core that has no network curvature, the page says it is not available, as native does);
+// served with the cross-origin isolation headers, the page runs the threaded wasm module (when
+// built) on a pool of > 1 workers, and under /plain/ (no headers) the single-threaded one, an MF
+// run large enough for the parallel path giving the wasm backend's bits in Node both ways;
 // that the page stays responsive during a long run and Stop stops it; that the form runs and
 // writes the URL, and an invalid setting shows the core's error naming the field;
 // that curvature tracking set in the URL plots lambda_min and lambda_max equal to the wasm backend's;
@@ -84,8 +87,14 @@ const TYPES = {
   '.ico': 'image/x-icon',
 };
 const served = [];
+// Cross-origin isolation (the headers the page's threaded module needs, packages/demo/vite.config.ts)
+// on every path, except under /plain/ (the same files without them: the single-threaded fallback).
+const ISOLATION = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
+const THREADS_BUILT = existsSync(join(root, 'packages/autobalance/wasm-threads/autobalance_wasm_bg.wasm'));
 const server = createServer(async (req, res) => {
-  const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+  let path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+  const plain = path.startsWith('/plain/');
+  if (plain) path = path.slice('/plain'.length);
   const file = normalize(join(dist, path.endsWith('/') ? `${path}index.html` : path));
   if (!file.startsWith(dist + sep)) {
     res.writeHead(403).end();
@@ -94,7 +103,7 @@ const server = createServer(async (req, res) => {
   try {
     const body = await readFile(file);
     served.push(path);
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(body);
+    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', ...(plain ? {} : ISOLATION) }).end(body);
   } catch {
     res.writeHead(404).end('not found');
   }
@@ -251,6 +260,37 @@ try {
   mkdirSync(dirname(shot), { recursive: true });
   await page.screenshot({ path: shot, fullPage: true });
   log(`screenshot ${shot}`);
+
+  // 2a. Threads: isolated, the worker runs the threaded module on a pool (when built); under /plain/
+  // (no COOP/COEP), the single-threaded module. A run large enough for the parallel path (6 d1 d2 r
+  // = 7.2e6 flops per step) gives the bits of the single-threaded wasm backend in Node on both.
+  {
+    const big = 'model=mf&d1=300&d2=200&rank=20&w=0&stdU=0.05&stdV=0.05&method=gd&eta=0.002&steps=20&every=1&seed=1';
+    for (const [prefix, isolated] of [['', true], ['plain/', false]]) {
+      await page.goto(`${base}${prefix}?${big}`);
+      await finished(page);
+      const r = await page.evaluate(() => ({
+        state: window.__autobalance.state,
+        threads: window.__autobalance.threads,
+        isolated: self.crossOriginIsolated,
+        core: document.querySelector('#core')?.textContent,
+        why: document.querySelector('#core')?.getAttribute('title'),
+        spec: window.__autobalance.spec,
+        columns: window.__autobalance.columns,
+      }));
+      const want = isolated && THREADS_BUILT ? 'a pool of > 1 threads' : '1 thread';
+      check(r.isolated === isolated, `${prefix || '/'}: crossOriginIsolated is ${isolated}`);
+      check(isolated && THREADS_BUILT ? r.threads > 1 : r.threads === 1, `${prefix || '/'}: the page's wasm module runs ${want}`, `threads ${r.threads}: ${r.core} ${r.why ?? ''}`);
+      const ref = await train(r.spec, { backend: 'wasm' });
+      const same = r.state === 'done' && ref.columnNames.every((n) => {
+        const a = r.columns[n] ?? [];
+        const b = Array.from(ref.columns[n]);
+        return a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
+      });
+      check(same, `${prefix || '/'}: MF 300 x 200, rank 20 (${r.threads} thread(s)) equals the wasm backend in Node bit for bit`, r.state);
+      log(`${prefix || '/'}: ${r.core}${r.why ? ` (${r.why})` : ''}`);
+    }
+  }
 
   // 2b. Curvature tracking along the run, from the URL: `curvature=9` with `every=2` runs with
   // `curvature: {every: 10}` (rounded to a multiple of recordEvery); the plotted lambda_min and

@@ -48,6 +48,8 @@ interface RunView {
 interface Exposed {
   state: PageState;
   coreVersion: string | null;
+  /** Threads of the worker's wasm module (1: single-threaded), once ready. */
+  threads: number | null;
   settings: Settings;
   spec: RunSpec;
   columnNames: string[];
@@ -224,6 +226,7 @@ const initial = fromQuery(initialQuery);
 const exposed: Exposed = {
   state: 'loading',
   coreVersion: null,
+  threads: null,
   settings: initial,
   spec: toSpec(initial),
   columnNames: [],
@@ -818,7 +821,10 @@ worker.addEventListener('message', (e: MessageEvent<FromWorker>) => {
   const m = e.data;
   if (m.type === 'ready') {
     exposed.coreVersion = m.coreVersion;
-    $('#core').textContent = `Core ${m.coreVersion} (wasm).`;
+    exposed.threads = m.threads;
+    const how = m.threads > 1 ? `wasm, ${m.threads} threads` : 'wasm, 1 thread';
+    $('#core').textContent = `Core ${m.coreVersion} (${how}).`;
+    if (m.why !== undefined) $('#core').title = `Single-threaded: ${m.why}`;
     return;
   }
   if (m.id === 0 && m.type === 'error') return fail(m.error, true);

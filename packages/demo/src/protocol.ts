@@ -26,7 +26,8 @@ export type ToWorker =
   | { type: 'study'; id: number; spec: ContinuationStudySpec };
 
 export type FromWorker =
-  | { type: 'ready'; coreVersion: string }
+  /** `threads`: the pool of the threaded module (1: the single-threaded module, `why` says why). */
+  | { type: 'ready'; coreVersion: string; threads: number; why?: string }
   /** `everyStep`: the core records every step (Step shows each step's row). */
   | { type: 'started'; id: number; columnNames: string[]; columnRoles: Record<string, ColumnRole>; everyStep: boolean }
   | { type: 'rows'; id: number; start: number; rows: Record<string, Float64Array>; status: Status; seconds: number }

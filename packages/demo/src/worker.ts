@@ -8,6 +8,7 @@ import wasmUrl from 'autobalance/wasm/autobalance_wasm_bg.wasm?url';
 import { AutobalanceError, Run, study, wasmBackend, type Backend, type ContinuationStudySpec, type RunSpec } from 'autobalance/portable';
 
 import type { ErrorInfo, FromWorker, ToWorker } from './protocol.js';
+import { startThreaded } from './threads.js';
 
 interface WorkerScope {
   postMessage(message: FromWorker, transfer?: Transferable[]): void;
@@ -22,10 +23,17 @@ function errorInfo(e: unknown): ErrorInfo {
   return { name: err.name, code: 'internal', field: '', detail: err.message, message: err.message };
 }
 
+// The threaded module on a pool of workers when the page is cross-origin isolated and it is
+// built (threads.ts); else the single-threaded module. Both give the same bits.
 const backend: Promise<Backend> = (async () => {
+  const threaded = await startThreaded().catch((e: unknown) => ({ why: `the threaded module failed to start: ${String(e)}` }));
+  if ('backend' in threaded) {
+    post({ type: 'ready', coreVersion: threaded.backend.coreVersion, threads: threaded.threads });
+    return threaded.backend;
+  }
   await init({ module_or_path: wasmUrl });
   const b = wasmBackend(glue);
-  post({ type: 'ready', coreVersion: b.coreVersion });
+  post({ type: 'ready', coreVersion: b.coreVersion, threads: 1, why: threaded.why });
   return b;
 })();
 backend.catch((e: unknown) => post({ type: 'error', id: 0, error: errorInfo(e) }));
