@@ -8,6 +8,7 @@
 //   node bench/table.mjs            # only rewrites the table from bench/results/table/*.json
 //   node bench/table.mjs --run --only mf,figure2    # some of them (mf, figure2, backends, hessian)
 //   node bench/table.mjs --run --only hessian --runs 1   # only run 1 of each (run 2's JSON is kept)
+//   node bench/table.mjs --run --only hessian --from 2   # only run 2 of each (run 1's JSON is kept)
 //
 // The benchmarks (each prints its own details; read bench/README.md):
 //   mf       bench/mf_step.mjs --shapes 100x100x5,1000x1000x5,1000x1000x50,1000x1000x100 (native,
@@ -55,7 +56,7 @@ if (argv.includes('--run')) {
   const only = opt('--only', Object.keys(BENCHES).join(',')).split(',');
   fs.mkdirSync(dir, { recursive: true });
   const runs = Math.min(RUNS, Number(opt('--runs', RUNS)));
-  for (let run = 1; run <= runs; run++) {
+  for (let run = Math.max(1, Number(opt('--from', 1))); run <= runs; run++) {
     for (const name of only) {
       const b = BENCHES[name];
       if (!b) throw new Error(`unknown benchmark ${name} (expected ${Object.keys(BENCHES).join(', ')})`);
