@@ -6,13 +6,13 @@
 // of the worker's core calls) and from page load to the end (module load, pool start, drawing). Usage, after `pnpm --filter autobalance-demo build` with the
 // threaded module built (AUTOBALANCE_WASM_THREADS=1 bash scripts/build-wasm.sh):
 //   node bench/demo_threads.mjs [--shape 1000x1000x50] [--steps 40] [--reps 3]
-import { createServer } from 'node:http';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { serveDist } from '../test/e2e/serve-dist.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'packages/demo/dist');
@@ -24,23 +24,7 @@ const [d1, d2, rank] = opt('--shape', '1000x1000x50').split('x').map(Number);
 const steps = Number(opt('--steps', 40));
 const reps = Number(opt('--reps', 3));
 if (!existsSync(join(dist, 'index.html'))) throw new Error('build the page first: pnpm --filter autobalance-demo build');
-const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
-const server = createServer(async (req, res) => {
-  let path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-  const plain = path.startsWith('/plain/');
-  if (plain) path = path.slice('/plain'.length);
-  const file = normalize(join(dist, path.endsWith('/') ? `${path}index.html` : path));
-  if (!file.startsWith(dist + sep)) return void res.writeHead(403).end();
-  try {
-    const headers = { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' };
-    if (!plain) Object.assign(headers, { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' });
-    res.writeHead(200, headers).end(await readFile(file));
-  } catch {
-    res.writeHead(404).end();
-  }
-});
-await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
-const base = `http://127.0.0.1:${server.address().port}/`;
+const { base, close: closeServer } = await serveDist(dist);
 const { chromium } = createRequire(join(root, 'packages/demo/package.json'))('playwright-core');
 const dir = mkdtempSync(join(os.tmpdir(), 'autobalance-bench-'));
 const context = await chromium.launchPersistentContext(dir, { executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
@@ -65,4 +49,4 @@ const [tw, sw] = ['threads', 'single'].map((k) => med(out[k].map((x) => x.wall))
 console.log(`median ms/step in the core: threads ${(1000 * t / steps).toFixed(1)}, single ${(1000 * s / steps).toFixed(1)}: single / threads ${(s / t).toFixed(2)} (page load to done: ${(sw / tw).toFixed(2)}); same final loss: ${out.threads.every((x, i) => Object.is(x.loss, out.single[i].loss))}`);
 await context.close();
 rmSync(dir, { recursive: true, force: true });
-server.close();
+closeServer();

@@ -32,13 +32,14 @@
 //   node test/e2e/demo.e2e.mjs        (after `pnpm --filter autobalance-demo build`; see scripts/e2e.sh)
 //
 // Not a vitest file: the root `vitest run` only includes test/**/*.test.ts.
-import { createServer } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { serveDist } from './serve-dist.mjs';
 
 const T0 = Date.now();
 const TOTAL_TIMEOUT_MS = 150_000;
@@ -75,41 +76,9 @@ if (!existsSync(nativeEntry)) fatal(`${nativeEntry} not found: build the TS pack
 const { chromium } = createRequire(join(root, 'packages/demo/package.json'))('playwright-core');
 const { Run, study, train } = await import(nativeEntry);
 
-// ---- a static server for dist/ -----------------------------------------------------------------
-const TYPES = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.svg': 'image/svg+xml',
-  '.json': 'application/json',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-};
-const served = [];
-// Cross-origin isolation (the headers the page's threaded module needs, packages/demo/vite.config.ts)
-// on every path, except under /plain/ (the same files without them: the single-threaded fallback).
-const ISOLATION = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
+// ---- a static server for dist/ (isolated; /plain/ without the headers) -----------------------
 const THREADS_BUILT = existsSync(join(root, 'packages/autobalance/wasm-threads/autobalance_wasm_bg.wasm'));
-const server = createServer(async (req, res) => {
-  let path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-  const plain = path.startsWith('/plain/');
-  if (plain) path = path.slice('/plain'.length);
-  const file = normalize(join(dist, path.endsWith('/') ? `${path}index.html` : path));
-  if (!file.startsWith(dist + sep)) {
-    res.writeHead(403).end();
-    return;
-  }
-  try {
-    const body = await readFile(file);
-    served.push(path);
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', ...(plain ? {} : ISOLATION) }).end(body);
-  } catch {
-    res.writeHead(404).end('not found');
-  }
-});
-await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
-const base = `http://127.0.0.1:${server.address().port}/`;
+const { base, served, close: closeServer } = await serveDist(dist);
 log(`serving ${dist} at ${base}`);
 
 // ---- the run: URL settings and the spec they stand for ----------------------------------------
@@ -702,7 +671,7 @@ try {
   console.error(`e2e: FAIL ${e?.stack ?? e}`);
 } finally {
   await context?.close().catch(() => {});
-  server.close();
+  closeServer();
   rmSync(userDataDir, { recursive: true, force: true });
 }
 clearTimeout(killer);
