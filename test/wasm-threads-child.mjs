@@ -10,14 +10,9 @@ import { createHash } from 'node:crypto';
 import { Run, loadBackendByName, presetSpec } from '../packages/autobalance/dist/index.js';
 import { loadWasmThreadsBackend, wasmThreadsPoolSize } from '../packages/autobalance/dist/wasm-threads-node.js';
 
-const MF = {
-  model: { kind: 'matrixFactorization', d1: 300, d2: 200, rank: 20 },
-  target: { kind: 'random', singularValues: Array.from({ length: 20 }, (_, i) => 20 - i), seed: 1 },
-  init: { kind: 'gaussian', stdU: 0.05, stdV: 0.05, seed: 2 },
-  schedule: { kind: 'constant', eta: 0.002 },
-  steps: 10,
-  recordEvery: 1,
-};
+import { mfSpec } from './wasm-threads-spec.mjs';
+
+const MF = mfSpec(10);
 
 const sha = (a) => createHash('sha256').update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).digest('hex');
 

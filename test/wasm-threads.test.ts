@@ -16,6 +16,8 @@ import { type Backend, type RunSpec, Run, loadBackendByName, presetSpec } from '
 
 import { loadWasmThreadsBackend, wasmThreadsPoolSize } from '../packages/autobalance/src/wasm-threads-node.js';
 
+import { mfSpec } from './wasm-threads-spec.mjs';
+
 const DIR = fileURLToPath(new URL('../packages/autobalance/wasm-threads/', import.meta.url));
 const BUILT = existsSync(`${DIR}autobalance_wasm_bg.wasm`) && existsSync(`${DIR}autobalance_wasm.js`);
 const WHY = BUILT ? '' : ' (SKIPPED: packages/autobalance/wasm-threads/ is not built: AUTOBALANCE_WASM_THREADS=1 bash scripts/build-wasm.sh)';
@@ -28,14 +30,7 @@ const CHILD = fileURLToPath(new URL('./wasm-threads-child.mjs', import.meta.url)
 const THREADS = 2;
 
 /** Matrix factorization large enough for the parallel path (6 d1 d2 r >= 2e6 flops per step). */
-const MF: RunSpec = {
-  model: { kind: 'matrixFactorization', d1: 300, d2: 200, rank: 20 },
-  target: { kind: 'random', singularValues: Array.from({ length: 20 }, (_, i) => 20 - i), seed: 1 },
-  init: { kind: 'gaussian', stdU: 0.05, stdV: 0.05, seed: 2 },
-  schedule: { kind: 'constant', eta: 0.002 },
-  steps: 20,
-  recordEvery: 1,
-};
+const MF: RunSpec = mfSpec(20);
 
 /** The figure2 preset's first run (1000-100-100-10 ReLU net, 1000 points), a few steps. */
 async function figure2Spec(): Promise<RunSpec> {
