@@ -1,5 +1,5 @@
 // A static server for the demo page's production build (packages/demo/dist) on a free localhost
-// port, for the e2e test and bench/demo_threads.mjs. Every response carries the cross-origin
+// port, for the e2e tests (demo, sweep) and bench/demo_threads.mjs. Every response carries the cross-origin
 // isolation headers the page's threaded wasm module needs (packages/demo/vite.config.ts), except
 // under /plain/ (the same files without them: the single-threaded fallback).
 import { createServer } from 'node:http';

@@ -16,13 +16,13 @@
 // and saves a screenshot to out/e2e/sweep.png. Exits non-zero on any failure or after 45 s.
 //
 //   node test/e2e/sweep.e2e.mjs        (after `pnpm --filter autobalance-demo build`; see scripts/e2e.sh)
-import { createServer } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+import { serveDist } from './serve-dist.mjs';
 
 const T0 = Date.now();
 const TOTAL_TIMEOUT_MS = 45_000;
@@ -58,34 +58,8 @@ if (!existsSync(nodeEntry)) fatal(`${nodeEntry} not found: build the TS package 
 const { chromium } = createRequire(join(root, 'packages/demo/package.json'))('playwright-core');
 const { sweep } = await import(nodeEntry);
 
-// ---- a static server for dist/ -----------------------------------------------------------------
-const TYPES = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.svg': 'image/svg+xml',
-  '.json': 'application/json',
-  '.png': 'image/png',
-};
-const served = [];
-const server = createServer(async (req, res) => {
-  const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-  const file = normalize(join(dist, path.endsWith('/') ? `${path}index.html` : path));
-  if (!file.startsWith(dist + sep)) {
-    res.writeHead(403).end();
-    return;
-  }
-  try {
-    const body = await readFile(file);
-    served.push(path);
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' }).end(body);
-  } catch {
-    res.writeHead(404).end('not found');
-  }
-});
-await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
-const base = `http://127.0.0.1:${server.address().port}/`;
+// ---- a static server for dist/ (the page under /plain/: without the isolation headers, as before) --
+const { base, served, close: closeServer } = await serveDist(dist);
 log(`serving ${dist} at ${base}`);
 
 // The sweep: 6 step sizes x 400 seeds of Theorem 3.2's rank-1 problem (d = 20, 400 steps).
@@ -111,7 +85,7 @@ try {
   });
   page.on('requestfailed', (r) => pageErrors.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`));
 
-  await page.goto(`${base}sweep.html`);
+  await page.goto(`${base}plain/sweep.html`);
   await page.waitForFunction(() => ['ready', 'error'].includes(document.body.dataset.state ?? ''), null, { timeout: 15_000 });
   const cores = await page.evaluate(() => navigator.hardwareConcurrency);
   check((await page.evaluate(() => window.__sweep.state)) === 'ready', `the page loaded the wasm core (hardwareConcurrency ${cores})`);
@@ -238,7 +212,7 @@ try {
   console.error(`e2e sweep: FAIL ${e?.stack ?? e}`);
 } finally {
   await context?.close().catch(() => {});
-  server.close();
+  closeServer();
   rmSync(userDataDir, { recursive: true, force: true });
 }
 clearTimeout(killer);
